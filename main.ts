@@ -1,0 +1,64 @@
+/**
+ * merklekv: parse flags -> load config -> start node -> wait for a signal or SHUTDOWN -> close.
+ * Exit codes: 0 clean stop, 1 failure while running, 2 invalid configuration or usage.
+ */
+
+import { ConfigError, formatEffectiveConfig, HELP_TEXT, loadConfig } from "./src/config/mod.ts";
+import { VERSION } from "./src/node/core.ts";
+import { stderrLogger } from "./src/node/log.ts";
+import { startNode } from "./src/node/start_node.ts";
+
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function loadOrExit() {
+  try {
+    return loadConfig({
+      argv: Deno.args,
+      env: Deno.env.toObject(),
+      readTextFile: (path) => Deno.readTextFileSync(path),
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`merklekv: ${error.message}`);
+    Deno.exit(EXIT_USAGE);
+  }
+}
+
+async function main(): Promise<void> {
+  const loaded = loadOrExit();
+  if (loaded.cli.help) {
+    console.log(HELP_TEXT);
+    return;
+  }
+  if (loaded.cli.version) {
+    console.log(`merklekv ${VERSION}`);
+    return;
+  }
+  if (loaded.cli.check) {
+    console.log(formatEffectiveConfig(loaded.config));
+    return;
+  }
+  const config = loaded.config;
+  const log = stderrLogger(config.logLevel, { node: config.nodeId });
+  let node;
+  try {
+    node = await startNode(config, log);
+  } catch (error) {
+    log.error("start_failed", { message: error instanceof Error ? error.message : String(error) });
+    Deno.exit(EXIT_FAILURE);
+  }
+  const stop = new Promise<string>((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(signal, () => resolve(signal));
+    }
+    node.shutdownRequested.then(() => resolve("SHUTDOWN"));
+  });
+  const reason = await stop;
+  log.info("node_stopping", { reason });
+  await node.close();
+  log.info("node_stopped", { reason });
+  Deno.exit(0);
+}
+
+if (import.meta.main) await main();

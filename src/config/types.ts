@@ -1,0 +1,81 @@
+/**
+ * The effective configuration of one node, after defaults, file, environment and flags.
+ * TOML keys are the snake_case forms of these names (see README, Configuration).
+ */
+
+export type FsyncPolicy = "always" | "everysec" | "no";
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface Config {
+  /** Unique per cluster; 1..64 bytes of [A-Za-z0-9._-]. Part of every version. */
+  nodeId: string;
+  bindAddress: string;
+  bindPort: number;
+  /** `tcp://host:port`, `mqtt://…` or `mqtts://…`; null runs standalone (no replication). */
+  mqttBrokerAddress: string | null;
+  /** Directory for the append-only log and snapshots; null keeps data in memory only. */
+  dataDir: string | null;
+  fsync: FsyncPolicy;
+  /** SHUTDOWN is accepted from loopback clients only unless this is true. */
+  allowRemoteShutdown: boolean;
+  logLevel: LogLevel;
+  antiEntropy: AntiEntropyConfig;
+  replication: ReplicationConfig;
+  persistence: PersistenceConfig;
+  limits: LimitsConfig;
+}
+
+export interface AntiEntropyConfig {
+  /** 0 disables the periodic loop (SYNC <host> <port> still works). */
+  intervalMs: number;
+  /** Each round waits intervalMs plus a random 0..jitterMs. */
+  jitterMs: number;
+  /** Other nodes' client addresses, "host:port". */
+  peers: string[];
+  /** A session that has not finished after this long is abandoned. */
+  sessionTimeoutMs: number;
+  /** One request to a peer that gets no reply within this is a failure. */
+  requestTimeoutMs: number;
+  /** Keys moved (pulled plus pushed) in one session at most; the rest waits for the next. */
+  maxKeysPerSession: number;
+  /** Tombstones and expired entries are purged this long after their version/expiry time. */
+  tombstoneGraceMs: number;
+}
+
+export interface ReplicationConfig {
+  topicPrefix: string;
+  /** Changes kept while the broker is unreachable; past this the oldest are dropped (counted). */
+  maxPendingPublishes: number;
+  /** Remote versions further than this ahead of the local clock are rejected. */
+  maxClockSkewMs: number;
+  username: string | null;
+  password: string | null;
+  /** CA certificate (PEM file) for mqtts:// brokers with a private CA. */
+  caFile: string | null;
+  /** MQTT client id; default "merklekv-<node_id>" (stable, so the session persists). */
+  clientId: string | null;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  connectTimeoutMs: number;
+}
+
+export interface PersistenceConfig {
+  /** The log is compacted into a snapshot when it grows past this and past 2x the last snapshot. */
+  logRewriteMinBytes: number;
+  /** Entries written per slice while a snapshot is made in the background. */
+  snapshotChunkEntries: number;
+}
+
+export interface LimitsConfig {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxConnections: number;
+  /** A request line longer than this gets `ERROR line too long` and the connection closes. */
+  maxLineBytes: number;
+  /** Replies queued for a client that reads slowly; past this the server stops reading from it. */
+  maxPendingReplyBytes: number;
+  /** Keys in one MGET, EXISTS or MSET. */
+  maxKeysPerCommand: number;
+  /** Keys in one SCAN page. */
+  scanPageKeys: number;
+}

@@ -1,0 +1,164 @@
+/**
+ * The node's request path: parse -> execute -> store, then the chunk's changes go to the log
+ * and to replication. Also the merge path for entries from peers. No sockets here: the server
+ * calls handleLine/endOfChunk, and the parts are handed in.
+ */
+
+import type { Config } from "../config/types.ts";
+import type { Command } from "../protocol/command.ts";
+import { parseCommand, type ParseLimits } from "../protocol/parse.ts";
+import { errorReply, infoReply } from "../protocol/reply.ts";
+import type { Entry } from "../store/entry.ts";
+import type { Store } from "../store/store.ts";
+import type { ClientInfo, LineHandler } from "../server/server.ts";
+import type {
+  AntiEntropy,
+  ApplyCounts,
+  ChangeLog,
+  InfoField,
+  RemoteApplier,
+  Replicator,
+} from "./components.ts";
+import { CLOSE_CONNECTION, execute, type ExecuteContext, type Services } from "./execute.ts";
+
+export const VERSION = "0.1.0";
+
+/** Commands that write; refused while the log cannot take writes (see README, Durability). */
+const WRITE_KINDS: ReadonlySet<Command["kind"]> = new Set([
+  "set",
+  "del",
+  "incr",
+  "append",
+  "mset",
+  "expire",
+  "persist",
+  "truncate",
+]);
+
+export interface CoreParts {
+  changeLog: ChangeLog | null;
+  replicator: Replicator | null;
+  antiEntropy: AntiEntropy | null;
+  connectionCount: () => number;
+  /** Asks the process to shut down gracefully (SHUTDOWN command). */
+  requestShutdown: () => void;
+}
+
+export class NodeCore implements LineHandler, RemoteApplier {
+  readonly store: Store;
+  readonly config: Config;
+  readonly parts: CoreParts = {
+    changeLog: null,
+    replicator: null,
+    antiEntropy: null,
+    connectionCount: () => 0,
+    requestShutdown: () => {},
+  };
+  readonly #limits: ParseLimits;
+  readonly #context: ExecuteContext;
+  readonly #startedAtMs: number;
+  #commandsProcessed = 0;
+  #client: ClientInfo | null = null;
+
+  constructor(config: Config, store: Store) {
+    this.config = config;
+    this.store = store;
+    this.#limits = config.limits;
+    this.#startedAtMs = store.nowMs();
+    this.#context = {
+      store,
+      services: this.#services(),
+      maxValueBytes: config.limits.maxValueBytes,
+      scanPageKeys: config.limits.scanPageKeys,
+      changes: [],
+    };
+  }
+
+  handleLine(line: string, client: ClientInfo): string | Promise<string> | null {
+    this.#commandsProcessed++;
+    const command = parseCommand(line, this.#limits);
+    if (command.kind === "invalid") return errorReply(command.message);
+    if (WRITE_KINDS.has(command.kind)) {
+      const refusal = this.parts.changeLog?.writeError() ?? null;
+      if (refusal !== null) return errorReply(`write refused: ${refusal}`);
+    }
+    this.#client = client;
+    const result = execute(command, this.#context);
+    return result === CLOSE_CONNECTION ? null : result;
+  }
+
+  /** Hands the chunk's changes to the log and replication; the log may hold the replies. */
+  endOfChunk(): Promise<void> | null {
+    const changes = this.#context.changes;
+    if (changes.length === 0) return null;
+    const { changeLog, replicator } = this.parts;
+    changeLog?.append(changes);
+    replicator?.publish(changes);
+    this.#context.changes = [];
+    return changeLog?.durable() ?? null;
+  }
+
+  applyRemote(entries: readonly Entry[]): ApplyCounts {
+    const counts: ApplyCounts = { applied: 0, stale: 0, future: 0 };
+    const won: Entry[] = [];
+    for (const entry of entries) {
+      const outcome = this.store.applyRemote(entry);
+      counts[outcome]++;
+      if (outcome === "applied") won.push(entry);
+    }
+    if (won.length > 0) this.parts.changeLog?.append(won);
+    return counts;
+  }
+
+  #services(): Services {
+    return {
+      version: VERSION,
+      info: () => infoReply(this.#infoFields()),
+      runSync: (host, port) => {
+        const antiEntropy = this.parts.antiEntropy;
+        if (antiEntropy === null) return Promise.resolve(errorReply("anti-entropy is off"));
+        return antiEntropy.runSession(host, port);
+      },
+      answerSync: (verb, args) => {
+        const antiEntropy = this.parts.antiEntropy;
+        return antiEntropy === null
+          ? errorReply("anti-entropy is off")
+          : antiEntropy.answer(verb, args);
+      },
+      shutdown: () => {
+        const client = this.#client;
+        if (client !== null && !client.isLoopback && !this.config.allowRemoteShutdown) {
+          return errorReply("SHUTDOWN is accepted from loopback clients only");
+        }
+        this.parts.requestShutdown();
+        return "OK\r\n";
+      },
+    };
+  }
+
+  #infoFields(): InfoField[] {
+    const memory = Deno.memoryUsage();
+    const store = this.store;
+    const fields: InfoField[] = [
+      ["version", VERSION],
+      ["node_id", this.config.nodeId],
+      ["uptime_seconds", Math.floor((store.nowMs() - this.#startedAtMs) / 1000)],
+      ["keys", store.countLive()],
+      ["entries", store.size],
+      ["tombstones", store.tombstoneCount],
+      ["connections", this.parts.connectionCount()],
+      ["commands_processed", this.#commandsProcessed],
+      ["memory_rss_bytes", memory.rss],
+      ["memory_heap_used_bytes", memory.heapUsed],
+      ["merkle_root", store.rootHex()],
+      ["hlc", store.hlc.last],
+    ];
+    const { changeLog, replicator, antiEntropy } = this.parts;
+    if (changeLog !== null) fields.push(...changeLog.infoFields());
+    else fields.push(["persistence", "off"]);
+    if (replicator !== null) fields.push(...replicator.infoFields());
+    else fields.push(["replication", "off"]);
+    if (antiEntropy !== null) fields.push(...antiEntropy.infoFields());
+    return fields;
+  }
+}

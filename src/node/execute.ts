@@ -1,0 +1,172 @@
+/**
+ * Command execution: one switch over the Command union. Data commands read and write the
+ * store; each local write appends its resulting entry to `changes`, which the caller logs and
+ * publishes. Commands that need the node's edges (INFO, SYNC, SHUTDOWN) go through Services.
+ */
+
+import type { Command } from "../protocol/command.ts";
+import { parseInt64 } from "../protocol/parse.ts";
+import * as reply from "../protocol/reply.ts";
+import type { Entry } from "../store/entry.ts";
+import type { Store } from "../store/store.ts";
+
+/** Returned instead of a reply when the connection must close after the replies so far. */
+export const CLOSE_CONNECTION = Symbol("close connection");
+
+export type ExecuteResult = string | Promise<string> | typeof CLOSE_CONNECTION;
+
+/** What commands need beyond the store, provided by the node. */
+export interface Services {
+  info(): string;
+  version: string;
+  /** SYNC <host> <port>: one anti-entropy session now. */
+  runSync(host: string, port: number): Promise<string>;
+  /** SYNC <VERB> ...: a request from a peer's anti-entropy session. */
+  answerSync(verb: string, args: string): string;
+  /** SHUTDOWN from a client; the reply (OK or ERROR) is decided by the node. */
+  shutdown(): string;
+}
+
+export interface ExecuteContext {
+  store: Store;
+  services: Services;
+  maxValueBytes: number;
+  scanPageKeys: number;
+  /** Local writes made by this command are appended here. */
+  changes: Entry[];
+}
+
+export function execute(command: Command, context: ExecuteContext): ExecuteResult {
+  const { store, changes } = context;
+  switch (command.kind) {
+    case "get": {
+      const entry = store.read(command.key);
+      return entry === undefined ? reply.NOT_FOUND : reply.valueReply(entry.value as string);
+    }
+    case "set":
+      changes.push(store.write(command.key, command.value, 0));
+      return reply.OK;
+    case "del":
+      if (store.read(command.key) === undefined) return reply.NOT_FOUND;
+      changes.push(store.write(command.key, null, 0));
+      return reply.DELETED;
+    case "incr":
+      return increment(command.key, command.amount, context);
+    case "append":
+      return append(command.key, command.value, command.prepend, context);
+    case "mget":
+      return reply.valuesReply(
+        command.keys,
+        command.keys.map((key) => store.read(key)?.value ?? undefined),
+      );
+    case "mset":
+      for (let i = 0; i < command.keys.length; i++) {
+        changes.push(store.write(command.keys[i], command.values[i], 0));
+      }
+      return reply.OK;
+    case "exists": {
+      let count = 0;
+      for (const key of command.keys) if (store.read(key) !== undefined) count++;
+      return reply.numberReply("EXISTS", count);
+    }
+    case "scan":
+      return reply.keysReply(store.scan(command.prefix, command.after, context.scanPageKeys));
+    case "dbsize":
+      return reply.numberReply("DBSIZE", store.countLive());
+    case "expire":
+      return expire(command.key, command.seconds, context);
+    case "ttl":
+      return ttl(command.key, store);
+    case "persist": {
+      const entry = store.read(command.key);
+      if (entry === undefined) return reply.NOT_FOUND;
+      if (entry.expiresAtMs !== 0) changes.push(store.write(command.key, entry.value, 0));
+      return reply.OK;
+    }
+    case "truncate":
+      return truncate(context);
+    case "ping":
+      return command.message === null ? reply.PONG : "PONG " + command.message + reply.CRLF;
+    case "echo":
+      return "ECHO " + command.message + reply.CRLF;
+    case "info":
+      return context.services.info();
+    case "version":
+      return "VERSION " + context.services.version + reply.CRLF;
+    case "hash":
+      return "HASH " + store.rootHex() + reply.CRLF;
+    case "quit":
+      return CLOSE_CONNECTION;
+    case "shutdown":
+      return context.services.shutdown();
+    case "sync_run":
+      return context.services.runSync(command.host, command.port);
+    case "sync_request":
+      return context.services.answerSync(command.verb, command.args);
+    default: {
+      const unreachable: never = command;
+      throw new Error(`unhandled command ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function increment(key: string, amount: bigint, context: ExecuteContext): string {
+  const entry = context.store.read(key);
+  let current = 0n;
+  if (entry !== undefined) {
+    const parsed = parseInt64(entry.value as string);
+    if (parsed === null) return reply.errorReply("value is not a 64-bit integer");
+    current = parsed;
+  }
+  const next = current + amount;
+  if (next < INT64_MIN || next > INT64_MAX) {
+    return reply.errorReply("increment would overflow a 64-bit integer");
+  }
+  const text = next.toString();
+  context.changes.push(context.store.write(key, text, entry?.expiresAtMs ?? 0));
+  return reply.valueReply(text);
+}
+
+function append(key: string, value: string, prepend: boolean, context: ExecuteContext): string {
+  const entry = context.store.read(key);
+  const current = entry === undefined ? "" : entry.value as string;
+  const next = prepend ? value + current : current + value;
+  if (next.length > context.maxValueBytes) {
+    return reply.errorReply(`value too long: ${next.length} bytes, max ${context.maxValueBytes}`);
+  }
+  context.changes.push(context.store.write(key, next, entry?.expiresAtMs ?? 0));
+  return reply.valueReply(next);
+}
+
+function expire(key: string, seconds: number, context: ExecuteContext): string {
+  const { store } = context;
+  const entry = store.read(key);
+  if (entry === undefined) return reply.NOT_FOUND;
+  // A non-positive expiry deletes at once, as in Redis.
+  if (seconds <= 0) context.changes.push(store.write(key, null, 0));
+  else context.changes.push(store.write(key, entry.value, store.nowMs() + seconds * 1000));
+  return reply.OK;
+}
+
+function ttl(key: string, store: Store): string {
+  const entry = store.read(key);
+  if (entry === undefined) return reply.NOT_FOUND;
+  if (entry.expiresAtMs === 0) return "TTL -1\r\n";
+  return reply.numberReply("TTL", Math.ceil((entry.expiresAtMs - store.nowMs()) / 1000));
+}
+
+function truncate(context: ExecuteContext): string {
+  const { store, changes } = context;
+  const nowMs = store.nowMs();
+  const live: string[] = [];
+  for (const entry of store.entries()) {
+    if (entry.value !== null && (entry.expiresAtMs === 0 || entry.expiresAtMs > nowMs)) {
+      live.push(entry.key);
+    }
+  }
+  for (const key of live) changes.push(store.write(key, null, 0));
+  return reply.OK;
+}

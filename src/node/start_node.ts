@@ -1,0 +1,121 @@
+/**
+ * start_node wires the parts: store -> recovery from disk -> TCP server -> anti-entropy ->
+ * replication, and returns a handle whose close() stops them in reverse order.
+ */
+
+import type { Config } from "../config/types.ts";
+import { type Clock, systemClock } from "../store/hlc.ts";
+import { Store } from "../store/store.ts";
+import { SEGMENT_COUNT } from "../store/merkle.ts";
+import { startServer } from "../server/server.ts";
+import { openChangeLog } from "../persistence/mod.ts";
+import { startReplication } from "../replication/mod.ts";
+import { startAntiEntropy } from "../anti_entropy/mod.ts";
+import type { PartContext } from "./components.ts";
+import { NodeCore } from "./core.ts";
+import type { Logger } from "./log.ts";
+
+/** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
+const PURGE_SEGMENTS_PER_TICK = 1024;
+const PURGE_TICK_MS = 1000;
+/** How long close() lets connections finish in-flight requests before cutting them. */
+const CLOSE_GRACE_MS = 5000;
+
+export interface NodeHandle {
+  readonly config: Config;
+  readonly core: NodeCore;
+  /** The bound client port (useful with bind_port = 0). */
+  readonly port: number;
+  /** Settles when a client asked for SHUTDOWN. */
+  readonly shutdownRequested: Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startNode(
+  config: Config,
+  log: Logger,
+  clock: Clock = systemClock,
+): Promise<NodeHandle> {
+  const store = new Store({
+    nodeId: config.nodeId,
+    clock,
+    tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
+    maxClockSkewMs: config.replication.maxClockSkewMs,
+  });
+  const core = new NodeCore(config, store);
+  const context: PartContext = { config, store, remote: core, log };
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const changeLog = await openChangeLog(context);
+    if (changeLog !== null) closers.push(() => changeLog.close());
+    core.parts.changeLog = changeLog;
+
+    const server = await startServer(
+      {
+        host: config.bindAddress,
+        port: config.bindPort,
+        maxConnections: config.limits.maxConnections,
+        maxLineBytes: config.limits.maxLineBytes,
+        maxPendingReplyBytes: config.limits.maxPendingReplyBytes,
+      },
+      core,
+      log,
+    );
+    closers.push(() => server.close(CLOSE_GRACE_MS));
+    core.parts.connectionCount = server.connectionCount;
+
+    const antiEntropy = startAntiEntropy(context, {
+      discoveredPeers: () => core.parts.replicator?.discoveredPeers() ?? [],
+    });
+    closers.push(() => antiEntropy.close());
+    core.parts.antiEntropy = antiEntropy;
+
+    const replicator = startReplication(context, { onReconnect: () => antiEntropy.syncSoon() });
+    if (replicator !== null) closers.push(() => replicator.close());
+    core.parts.replicator = replicator;
+
+    const purgeTimer = startPurging(store);
+    closers.push(() => Promise.resolve(clearInterval(purgeTimer)));
+
+    let onShutdown = () => {};
+    const shutdownRequested = new Promise<void>((resolve) => onShutdown = resolve);
+    core.parts.requestShutdown = onShutdown;
+    log.info("node_started", {
+      node_id: config.nodeId,
+      address: `${config.bindAddress}:${server.port}`,
+      keys: store.countLive(),
+      replication: replicator !== null,
+      persistence: changeLog !== null,
+    });
+    return {
+      config,
+      core,
+      port: server.port,
+      shutdownRequested,
+      close: () => closeAll(closers, log),
+    };
+  } catch (error) {
+    await closeAll(closers, log);
+    throw error;
+  }
+}
+
+function startPurging(store: Store): ReturnType<typeof setInterval> {
+  let nextSegment = 0;
+  return setInterval(() => {
+    store.purge(nextSegment, PURGE_SEGMENTS_PER_TICK);
+    nextSegment = (nextSegment + PURGE_SEGMENTS_PER_TICK) % SEGMENT_COUNT;
+  }, PURGE_TICK_MS);
+}
+
+/** Closes parts in reverse order of start; one failing does not stop the others. */
+async function closeAll(closers: (() => Promise<void>)[], log: Logger): Promise<void> {
+  for (const close of closers.reverse()) {
+    try {
+      await close();
+    } catch (error) {
+      log.error("close_failed", { message: String(error) });
+    }
+  }
+  closers.length = 0;
+}

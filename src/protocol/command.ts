@@ -1,0 +1,48 @@
+/**
+ * The client protocol's requests, as one tagged union (see README, Protocol v1).
+ *
+ * Keys and values are "binary strings": every byte of the wire becomes one UTF-16 code unit
+ * in 0..255 (latin1 decoding), so any byte except CR and LF round-trips exactly and a string's
+ * length is its size in bytes.
+ */
+
+export type Command =
+  | { kind: "set"; key: string; value: string }
+  | { kind: "get"; key: string }
+  | { kind: "del"; key: string }
+  /** INC/INCR (positive amount) and DEC/DECR (negated amount). */
+  | { kind: "incr"; key: string; amount: bigint }
+  | { kind: "append"; key: string; value: string; prepend: boolean }
+  | { kind: "mget"; keys: string[] }
+  /** keys[i] gets values[i]; all pairs or none. */
+  | { kind: "mset"; keys: string[]; values: string[] }
+  | { kind: "exists"; keys: string[] }
+  /** Keys in byte order that start with prefix and sort after `after` (exclusive). */
+  | { kind: "scan"; prefix: string; after: string | null }
+  | { kind: "dbsize" }
+  | { kind: "expire"; key: string; seconds: number }
+  | { kind: "ttl"; key: string }
+  | { kind: "persist"; key: string }
+  | { kind: "truncate" }
+  | { kind: "ping"; message: string | null }
+  | { kind: "echo"; message: string }
+  | { kind: "info" }
+  | { kind: "version" }
+  | { kind: "hash" }
+  | { kind: "quit" }
+  | { kind: "shutdown" }
+  | SyncCommand;
+
+/**
+ * Anti-entropy requests between nodes, on the ordinary client port (see README, Sync protocol).
+ * `sync_run` is the operator's "SYNC <host> <port>": run one session with that peer now.
+ */
+export type SyncCommand =
+  | { kind: "sync_run"; host: string; port: number }
+  /** `SYNC <VERB> <args>` between peers; the anti-entropy module parses `args`. */
+  | { kind: "sync_request"; verb: string; args: string };
+
+export type CommandKind = Command["kind"];
+
+/** What parsing a line yields: a command, or the text of one `ERROR` reply. */
+export type ParseResult = Command | { kind: "invalid"; message: string };

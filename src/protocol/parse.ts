@@ -1,0 +1,306 @@
+/**
+ * Request parsing: one line (binary string, no line end) -> Command or an error message.
+ * Pure. Arity and aliases live in one table, COMMANDS.
+ */
+
+import type { Command, ParseResult } from "./command.ts";
+
+export interface ParseLimits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  maxKeysPerCommand: number;
+}
+
+/** How a command's arguments are read. */
+type Shape =
+  /** No arguments. */
+  | "none"
+  /** Exactly one key. */
+  | "key"
+  /** A key, one space, then every remaining byte is the value. */
+  | "key_value"
+  /** Space-separated words, their count checked against min/max. */
+  | "words"
+  /** Everything after the command word and one space, unchanged (may be absent). */
+  | "text";
+
+interface CommandSpec {
+  shape: Shape;
+  minWords?: number;
+  maxWords?: number;
+  build: (args: Args) => ParseResult;
+}
+
+/** The parsed arguments handed to a spec's build(). */
+interface Args {
+  name: string;
+  key: string;
+  value: string;
+  words: string[];
+  text: string | null;
+  limits: ParseLimits;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const INTEGER_PATTERN = /^[+-]?[0-9]{1,20}$/;
+/** Keys: no whitespace or control characters (bytes 0x00-0x20 and 0x7f). */
+const INVALID_KEY_BYTE = /[\x00-\x20\x7f]/;
+
+function invalid(message: string): ParseResult {
+  return { kind: "invalid", message };
+}
+
+/** An integer that fits in 64 bits, or null. */
+export function parseInt64(text: string): bigint | null {
+  if (!INTEGER_PATTERN.test(text)) return null;
+  const value = BigInt(text);
+  return value < INT64_MIN || value > INT64_MAX ? null : value;
+}
+
+function incrementBy(sign: 1n | -1n) {
+  return (args: Args): ParseResult => {
+    const [key, amountText] = args.words;
+    const amount = amountText === undefined ? 1n : parseInt64(amountText);
+    if (amount === null) {
+      return invalid(`amount is not a 64-bit integer: "${amountText}"`);
+    }
+    return checkKeys(args, [key]) ?? { kind: "incr", key, amount: sign * amount };
+  };
+}
+
+function parseSeconds(text: string): number | null {
+  const seconds = parseInt64(text);
+  if (seconds === null) return null;
+  // Beyond ~285,000 years an expiry is indistinguishable from none; refuse rather than wrap.
+  return seconds > 9_000_000_000_000n || seconds < -9_000_000_000_000n ? null : Number(seconds);
+}
+
+function buildScan(args: Args): ParseResult {
+  const words = args.words;
+  let prefix = "";
+  let after: string | null = null;
+  if (words.length === 1) prefix = words[0];
+  else if (words.length === 2) {
+    if (words[0].toUpperCase() !== "AFTER") return invalid("usage: SCAN [prefix] [AFTER key]");
+    after = words[1];
+  } else if (words.length === 3) {
+    if (words[1].toUpperCase() !== "AFTER") return invalid("usage: SCAN [prefix] [AFTER key]");
+    prefix = words[0];
+    after = words[2];
+  }
+  return { kind: "scan", prefix, after };
+}
+
+function buildMset(args: Args): ParseResult {
+  const words = args.words;
+  if (words.length % 2 !== 0) return invalid("wrong number of arguments for MSET");
+  const keys: string[] = [];
+  const values: string[] = [];
+  for (let i = 0; i < words.length; i += 2) {
+    keys.push(words[i]);
+    values.push(words[i + 1]);
+  }
+  if (keys.length > args.limits.maxKeysPerCommand) {
+    return invalid(`too many keys: ${keys.length}, max ${args.limits.maxKeysPerCommand}`);
+  }
+  for (const value of values) {
+    const error = checkValue(value, args.limits);
+    if (error !== null) return invalid(error);
+  }
+  return checkKeys(args, keys) ?? { kind: "mset", keys, values };
+}
+
+function buildSync(args: Args): ParseResult {
+  const text = args.text ?? "";
+  const space = text.indexOf(" ");
+  const first = space === -1 ? text : text.slice(0, space);
+  const rest = space === -1 ? "" : text.slice(space + 1);
+  if (first === "") return invalid("wrong number of arguments for SYNC");
+  // Operator form: SYNC <host> <port>. Everything else is a peer request, SYNC <VERB> ...
+  if (/^[0-9]{1,5}$/.test(rest)) {
+    const port = Number(rest);
+    if (port < 1 || port > 65535) return invalid(`port out of range: ${rest}`);
+    return { kind: "sync_run", host: first, port };
+  }
+  return { kind: "sync_request", verb: first.toUpperCase(), args: rest };
+}
+
+function listOfKeys(kind: "mget" | "exists") {
+  return (args: Args): ParseResult => {
+    if (args.words.length > args.limits.maxKeysPerCommand) {
+      return invalid(`too many keys: ${args.words.length}, max ${args.limits.maxKeysPerCommand}`);
+    }
+    return checkKeys(args, args.words) ?? { kind, keys: args.words };
+  };
+}
+
+const MANY = Number.MAX_SAFE_INTEGER;
+
+/** The command table: every command word (aliases included) with its shape and builder. */
+const COMMANDS: Record<string, CommandSpec> = {
+  SET: { shape: "key_value", build: (a) => ({ kind: "set", key: a.key, value: a.value }) },
+  GET: { shape: "key", build: (a) => ({ kind: "get", key: a.key }) },
+  DEL: { shape: "key", build: (a) => ({ kind: "del", key: a.key }) },
+  INC: { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(1n) },
+  DEC: { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(-1n) },
+  APPEND: {
+    shape: "key_value",
+    build: (a) => ({ kind: "append", key: a.key, value: a.value, prepend: false }),
+  },
+  PREPEND: {
+    shape: "key_value",
+    build: (a) => ({ kind: "append", key: a.key, value: a.value, prepend: true }),
+  },
+  MGET: { shape: "words", minWords: 1, maxWords: MANY, build: listOfKeys("mget") },
+  MSET: { shape: "words", minWords: 2, maxWords: MANY, build: buildMset },
+  EXISTS: { shape: "words", minWords: 1, maxWords: MANY, build: listOfKeys("exists") },
+  SCAN: { shape: "words", minWords: 0, maxWords: 3, build: buildScan },
+  DBSIZE: { shape: "none", build: () => ({ kind: "dbsize" }) },
+  EXPIRE: {
+    shape: "words",
+    minWords: 2,
+    maxWords: 2,
+    build: (a) => {
+      const seconds = parseSeconds(a.words[1]);
+      if (seconds === null) return invalid(`seconds is not an integer: "${a.words[1]}"`);
+      return checkKeys(a, [a.words[0]]) ?? { kind: "expire", key: a.words[0], seconds };
+    },
+  },
+  TTL: { shape: "key", build: (a) => ({ kind: "ttl", key: a.key }) },
+  PERSIST: { shape: "key", build: (a) => ({ kind: "persist", key: a.key }) },
+  TRUNCATE: { shape: "none", build: () => ({ kind: "truncate" }) },
+  PING: { shape: "text", build: (a) => ({ kind: "ping", message: a.text }) },
+  ECHO: {
+    shape: "text",
+    build: (a) =>
+      a.text === null
+        ? invalid("wrong number of arguments for ECHO")
+        : { kind: "echo", message: a.text },
+  },
+  INFO: { shape: "none", build: () => ({ kind: "info" }) },
+  VERSION: { shape: "none", build: () => ({ kind: "version" }) },
+  HASH: { shape: "none", build: () => ({ kind: "hash" }) },
+  QUIT: { shape: "none", build: () => ({ kind: "quit" }) },
+  SHUTDOWN: { shape: "none", build: () => ({ kind: "shutdown" }) },
+  SYNC: { shape: "text", build: buildSync },
+};
+const ALIASES: Record<string, string> = {
+  DELETE: "DEL",
+  INCR: "INC",
+  DECR: "DEC",
+  FLUSHDB: "TRUNCATE",
+  STATS: "INFO",
+};
+for (const [alias, name] of Object.entries(ALIASES)) COMMANDS[alias] = COMMANDS[name];
+
+/** Lookup by the word as typed first, so the usual upper- and lower-case forms cost no copy. */
+const BY_WORD = new Map<string, [string, CommandSpec]>();
+for (const [name, spec] of Object.entries(COMMANDS)) {
+  BY_WORD.set(name, [name, spec]);
+  BY_WORD.set(name.toLowerCase(), [name, spec]);
+}
+
+/** Names of every command and alias, for the README and tests. */
+export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+
+function checkKey(key: string, limits: ParseLimits): string | null {
+  if (key.length === 0) return "key must not be empty";
+  if (key.length > limits.maxKeyBytes) {
+    return `key too long: ${key.length} bytes, max ${limits.maxKeyBytes}`;
+  }
+  if (INVALID_KEY_BYTE.test(key)) return "key contains whitespace or control characters";
+  return null;
+}
+
+function checkValue(value: string, limits: ParseLimits): string | null {
+  if (value.length > limits.maxValueBytes) {
+    return `value too long: ${value.length} bytes, max ${limits.maxValueBytes}`;
+  }
+  return null;
+}
+
+function checkKeys(args: Args, keys: readonly string[]): ParseResult | null {
+  for (const key of keys) {
+    const error = checkKey(key, args.limits);
+    if (error !== null) return invalid(error);
+  }
+  return null;
+}
+
+function splitWords(text: string): string[] {
+  return text.split(" ").filter((word) => word.length > 0);
+}
+
+/** Parses one request line (without its line end). */
+export function parseCommand(line: string, limits: ParseLimits): ParseResult | Command {
+  const space = line.indexOf(" ");
+  const word = space === -1 ? line : line.slice(0, space);
+  let found = BY_WORD.get(word);
+  if (found === undefined) found = BY_WORD.get(word.toUpperCase());
+  if (found === undefined) {
+    if (word.length === 0) {
+      return invalid(line.length === 0 ? "empty command" : 'unknown command ""');
+    }
+    return invalid(`unknown command "${word.length > 64 ? word.slice(0, 64) + "…" : word}"`);
+  }
+  const [name, spec] = found;
+  const text = space === -1 ? null : line.slice(space + 1);
+  return parseArguments(name, spec, text, limits);
+}
+
+function parseArguments(
+  name: string,
+  spec: CommandSpec,
+  text: string | null,
+  limits: ParseLimits,
+): ParseResult {
+  const args: Args = { name, key: "", value: "", words: [], text, limits };
+  const arityError = invalid(`wrong number of arguments for ${name}`);
+  switch (spec.shape) {
+    case "none":
+      if (text !== null && text.trim() !== "") return arityError;
+      break;
+    case "key": {
+      const words = text === null ? [] : splitWords(text);
+      if (words.length !== 1) return arityError;
+      args.key = words[0];
+      break;
+    }
+    case "key_value": {
+      if (text === null) return arityError;
+      const start = skipSpaces(text, 0);
+      const space = text.indexOf(" ", start);
+      if (space === -1) return arityError;
+      args.key = text.slice(start, space);
+      args.value = text.slice(space + 1);
+      const valueError = checkValue(args.value, limits);
+      if (valueError !== null) return invalid(valueError);
+      break;
+    }
+    case "words": {
+      const words = text === null ? [] : splitWords(text);
+      if (words.length < (spec.minWords ?? 0) || words.length > (spec.maxWords ?? 0)) {
+        return arityError;
+      }
+      args.words = words;
+      break;
+    }
+    case "text":
+      break;
+    default: {
+      const unreachable: never = spec.shape;
+      throw new Error(`unknown shape ${unreachable}`);
+    }
+  }
+  if (spec.shape === "key" || spec.shape === "key_value") {
+    const keyError = checkKey(args.key, limits);
+    if (keyError !== null) return invalid(keyError);
+  }
+  return spec.build(args);
+}
+
+function skipSpaces(text: string, start: number): number {
+  while (start < text.length && text.charCodeAt(start) === 32) start++;
+  return start;
+}

@@ -1,0 +1,66 @@
+/**
+ * Reply formatting for protocol v1. Every reply line ends with CRLF; multi-line replies start
+ * with a header that says how many lines follow (see README, Protocol v1).
+ */
+
+export const CRLF = "\r\n";
+export const OK = "OK\r\n";
+export const NOT_FOUND = "NOT_FOUND\r\n";
+export const DELETED = "DELETED\r\n";
+export const PONG = "PONG\r\n";
+
+export function errorReply(message: string): string {
+  // A message must stay one line whatever it quotes.
+  return "ERROR " + message.replace(/[\r\n]/g, " ") + CRLF;
+}
+
+export function valueReply(value: string): string {
+  return "VALUE " + value + CRLF;
+}
+
+export function numberReply(word: string, value: number | bigint): string {
+  return word + " " + value + CRLF;
+}
+
+/** `VALUES n` then one `key value` or `key NOT_FOUND` line per key, in request order. */
+export function valuesReply(keys: readonly string[], values: readonly (string | undefined)[]) {
+  let reply = "VALUES " + keys.length + CRLF;
+  for (let i = 0; i < keys.length; i++) {
+    const value = values[i];
+    reply += value === undefined ? keys[i] + " NOT_FOUND\r\n" : keys[i] + " " + value + CRLF;
+  }
+  return reply;
+}
+
+/** `KEYS n` then n keys. */
+export function keysReply(keys: readonly string[]): string {
+  let reply = "KEYS " + keys.length + CRLF;
+  for (const key of keys) reply += key + CRLF;
+  return reply;
+}
+
+/** `INFO`, then `name:value` lines, then `END`. */
+export function infoReply(fields: ReadonlyArray<readonly [string, string | number]>): string {
+  let reply = "INFO\r\n";
+  for (const [name, value] of fields) {
+    reply += name + ":" + String(value).replace(/[\r\n]/g, " ") + CRLF;
+  }
+  return reply + "END\r\n";
+}
+
+/**
+ * Replies that span several lines start with one of these words and a count of the lines that
+ * follow (`VALUES 3`); `INFO` runs until a line `END`. Clients frame replies by this table.
+ */
+export const COUNTED_REPLY_HEADERS: ReadonlySet<string> = new Set(["VALUES", "KEYS", "ENTRIES"]);
+export const INFO_HEADER = "INFO";
+export const INFO_END = "END";
+
+/** Lines in the reply that starts with `header`: a count, or -1 for "until END". */
+export function replyLineCount(header: string): number {
+  if (header === INFO_HEADER) return -1;
+  const space = header.indexOf(" ");
+  if (space === -1 || !COUNTED_REPLY_HEADERS.has(header.slice(0, space))) return 0;
+  const count = Number(header.slice(space + 1));
+  return Number.isSafeInteger(count) && count >= 0 ? count : 0;
+}

@@ -1,0 +1,210 @@
+/**
+ * The TCP edge: accepts clients, frames their bytes into lines, hands each line to the node,
+ * and writes the replies of one received chunk together. Bounded everywhere: connections
+ * (maxConnections), line length (maxLineBytes) and replies queued for a slow reader
+ * (maxPendingReplyBytes: past it the server stops reading from that client until it drains).
+ */
+
+import * as net from "node:net";
+import { Buffer } from "node:buffer";
+import { LINE_TOO_LONG, LineFramer } from "../protocol/framer.ts";
+import { errorReply } from "../protocol/reply.ts";
+import type { Logger } from "../node/log.ts";
+
+/** What the server needs from the node: run lines, finish a chunk. */
+export interface LineHandler {
+  /** Runs one request line; a string is the reply, a Promise defers it, null closes. */
+  handleLine(line: string, client: ClientInfo): string | Promise<string> | null;
+  /** Called after the lines of one chunk ran; a Promise holds their replies back. */
+  endOfChunk(): Promise<void> | null;
+}
+
+export interface ClientInfo {
+  remoteAddress: string;
+  isLoopback: boolean;
+}
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  maxConnections: number;
+  maxLineBytes: number;
+  maxPendingReplyBytes: number;
+}
+
+export interface ServerHandle {
+  port: number;
+  connectionCount(): number;
+  /** Stops accepting, lets every connection finish its in-flight requests, then closes them. */
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startServer(
+  options: ServerOptions,
+  handler: LineHandler,
+  log: Logger,
+): Promise<ServerHandle> {
+  const connections = new Set<Connection>();
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    if (connections.size >= options.maxConnections) {
+      log.warn("connection_refused", { reason: "max connections", max: options.maxConnections });
+      socket.end(errorReply("max connections"));
+      return;
+    }
+    const connection = new Connection(socket, options, handler, log);
+    connections.add(connection);
+    socket.on("close", () => connections.delete(connection));
+  });
+  server.on("error", (error) => log.error("server_error", { message: String(error) }));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: options.host, port: options.port, backlog: 4096 }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    connectionCount: () => connections.size,
+    close: async (graceMs) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...connections].map((connection) => connection.finish(graceMs)));
+      await closed;
+    },
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+class Connection {
+  readonly #socket: net.Socket;
+  readonly #framer: LineFramer;
+  readonly #handler: LineHandler;
+  readonly #log: Logger;
+  readonly #maxPendingReplyBytes: number;
+  readonly #client: ClientInfo;
+  /** A deferred reply is outstanding; later lines wait so replies stay in order. */
+  #waiting = false;
+  #closing = false;
+  /** Set by finish(): end the connection once in-flight requests are answered. */
+  #draining = false;
+  #closed: Promise<void>;
+
+  constructor(socket: net.Socket, options: ServerOptions, handler: LineHandler, log: Logger) {
+    this.#socket = socket;
+    this.#framer = new LineFramer(options.maxLineBytes);
+    this.#handler = handler;
+    this.#log = log;
+    this.#maxPendingReplyBytes = options.maxPendingReplyBytes;
+    const remoteAddress = socket.remoteAddress ?? "";
+    this.#client = { remoteAddress, isLoopback: LOOPBACK.test(remoteAddress) };
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      this.#framer.push(chunk.toString("latin1"));
+      this.#run();
+    });
+    socket.on("drain", () => {
+      if (!this.#waiting && !this.#closing) socket.resume();
+    });
+    socket.on("error", (error) => log.debug("connection_error", { message: String(error) }));
+    this.#closed = new Promise((resolve) => socket.on("close", () => resolve()));
+  }
+
+  /** Runs every complete line; stops at a deferred reply, a close, or a full reply queue. */
+  #run(): void {
+    let out = "";
+    let replies = 0;
+    while (!this.#waiting && !this.#closing) {
+      const line = this.#framer.next();
+      if (line === null) break;
+      if (line === LINE_TOO_LONG) {
+        out += errorReply("line too long");
+        this.#log.warn("line_too_long", { client: this.#client.remoteAddress });
+        this.#closing = true;
+        break;
+      }
+      const result = this.#handler.handleLine(line, this.#client);
+      if (typeof result === "string") {
+        out += result;
+        replies++;
+      } else if (result === null) this.#closing = true;
+      else return this.#settle(out, replies, this.#handler.endOfChunk(), result);
+    }
+    this.#settle(out, replies, this.#handler.endOfChunk(), null);
+  }
+
+  /**
+   * Writes the replies so far (once `hold`, the durability of their writes, settles), then a
+   * deferred reply if any. Until both are written, no further line of this client runs.
+   */
+  #settle(
+    out: string,
+    replies: number,
+    hold: Promise<void> | null,
+    deferred: Promise<string> | null,
+  ): void {
+    if (hold === null && deferred === null) {
+      this.#write(out);
+      this.#afterWrite();
+      return;
+    }
+    this.#waiting = true;
+    this.#socket.pause();
+    this.#writeHeld(out, replies, hold, deferred).finally(() => {
+      this.#waiting = false;
+      this.#afterWrite();
+      if (!this.#closing && !this.#draining && !this.#socket.destroyed) {
+        this.#socket.resume();
+        this.#run();
+      }
+    });
+  }
+
+  async #writeHeld(
+    out: string,
+    replies: number,
+    hold: Promise<void> | null,
+    deferred: Promise<string> | null,
+  ): Promise<void> {
+    try {
+      if (hold !== null) await hold;
+      this.#write(out);
+    } catch (error) {
+      // Nothing in this chunk is acknowledged: each of its requests gets the failure instead.
+      this.#write(errorReply(`write not durable: ${messageOf(error)}`).repeat(replies));
+    }
+    if (deferred === null) return;
+    try {
+      this.#write(await deferred);
+    } catch (error) {
+      this.#write(errorReply(messageOf(error)));
+    }
+  }
+
+  #write(out: string): void {
+    if (out.length > 0 && !this.#socket.destroyed) this.#socket.write(Buffer.from(out, "latin1"));
+  }
+
+  #afterWrite(): void {
+    if (this.#closing) {
+      this.#socket.end();
+      return;
+    }
+    // A client that does not read its replies is paused, not buffered without bound.
+    if (this.#socket.writableLength > this.#maxPendingReplyBytes) this.#socket.pause();
+    if (this.#draining && !this.#waiting) this.#socket.end();
+  }
+
+  async finish(graceMs: number): Promise<void> {
+    this.#draining = true;
+    if (!this.#waiting) this.#socket.end();
+    const timer = setTimeout(() => this.#socket.destroy(), graceMs);
+    await this.#closed;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * An entry is the state of one key: a value or a tombstone, the version that wrote it, and an
+ * optional absolute expiry. Replication and anti-entropy move entries (state), never operations.
+ */
+
+export interface Entry {
+  key: string;
+  /** null is a tombstone: the key was deleted by this version. */
+  value: string | null;
+  /** Hybrid logical clock timestamp of the write (see hlc.ts). */
+  hlc: number;
+  /** Id of the node that made the write; with `hlc` it forms the version. */
+  node: string;
+  /** Absolute expiry in Unix ms; 0 means none. */
+  expiresAtMs: number;
+}
+
+/**
+ * Total order of entries of one key; > 0 when `a` wins the merge.
+ * LWW: newer HLC wins; equal HLC -> larger node id wins; equal version -> tombstone wins; then
+ * the remaining fields, so that any two entries have one winner whatever the arrival order
+ * (see README, Conflicts).
+ */
+export function compareEntries(a: Entry, b: Entry): number {
+  if (a.hlc !== b.hlc) return a.hlc > b.hlc ? 1 : -1;
+  if (a.node !== b.node) return a.node > b.node ? 1 : -1;
+  const aTomb = a.value === null;
+  const bTomb = b.value === null;
+  if (aTomb !== bTomb) return aTomb ? 1 : -1;
+  if (a.expiresAtMs !== b.expiresAtMs) return a.expiresAtMs > b.expiresAtMs ? 1 : -1;
+  if (a.value === b.value) return 0;
+  return (a.value as string) > (b.value as string) ? 1 : -1;
+}
+
+/** Live = not a tombstone and not expired at `nowMs`. */
+export function isLive(entry: Entry, nowMs: number): boolean {
+  return entry.value !== null && (entry.expiresAtMs === 0 || entry.expiresAtMs > nowMs);
+}
+
+/** Node ids are part of every version and travel on the wire, so their form is fixed. */
+export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,0 +1,320 @@
+/**
+ * The storage engine: a Map of key -> entry, kept in step with the Merkle tree on every write.
+ * Pure: time comes from the Clock passed in, and nothing here does I/O.
+ */
+
+import { compareEntries, type Entry, isLive } from "./entry.ts";
+import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
+import { hashEntry, hashString, hashToHex } from "./hash.ts";
+import { MerkleTree, SEGMENT_COUNT, segmentOfKeyHash } from "./merkle.ts";
+
+export interface StoreOptions {
+  nodeId: string;
+  clock: Clock;
+  /** Tombstones and expired entries are kept this long so that peers learn of them. */
+  tombstoneGraceMs: number;
+  /** Remote versions further ahead of our wall clock are refused (see README, Versions). */
+  maxClockSkewMs: number;
+}
+
+/** What applyRemote did with an entry. */
+export type ApplyOutcome =
+  /** It won the merge and is now the key's entry (or was purged at once as already expired). */
+  | "applied"
+  /** The local entry is as new or newer; nothing changed. */
+  | "stale"
+  /** Its version is further in the future than maxClockSkewMs; refused. */
+  | "future";
+
+const KEY_HASH_SEED = 0x4d4b5631;
+const NODE_HASH_SEED = 0x6e6f6465;
+
+/** An entry as held by the store: immutable except for its position in its segment. */
+class StoredEntry implements Entry {
+  constructor(
+    readonly key: string,
+    readonly value: string | null,
+    readonly hlc: number,
+    readonly node: string,
+    readonly expiresAtMs: number,
+    /** The key's hash, kept so that rewrites of the key do not hash it again. */
+    readonly keyLow: number,
+    readonly keyHigh: number,
+    public slot: number,
+  ) {}
+
+  get segment(): number {
+    return segmentOfKeyHash(this.keyHigh);
+  }
+}
+
+export class Store {
+  readonly tree = new MerkleTree();
+  readonly hlc: HybridClock;
+  readonly nodeId: string;
+  readonly #options: StoreOptions;
+  readonly #entries = new Map<string, StoredEntry>();
+  /** Per segment, the entries whose keys hash there (for listing one segment's keys). */
+  readonly #segments: (StoredEntry[] | undefined)[] = new Array(SEGMENT_COUNT);
+  /** Live entries with an expiry, so that counting live keys does not scan every key. */
+  readonly #expiring = new Set<StoredEntry>();
+  readonly #nodeHashes = new Map<string, number>();
+  #tombstoneCount = 0;
+
+  constructor(options: StoreOptions) {
+    this.#options = options;
+    this.nodeId = options.nodeId;
+    this.hlc = new HybridClock(options.clock);
+  }
+
+  nowMs(): number {
+    return this.#options.clock.nowMs();
+  }
+
+  /** The live entry of a key, or undefined if absent, deleted or expired. */
+  read(key: string): Entry | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined || !isLive(entry, this.nowMs())) return undefined;
+    return entry;
+  }
+
+  /** The stored entry of a key, tombstones and expired entries included. */
+  entry(key: string): Entry | undefined {
+    return this.#entries.get(key);
+  }
+
+  /**
+   * A local write: stamps a new version and stores it. `value` null writes a tombstone.
+   * Returns the new entry: the change to replicate and log.
+   */
+  write(key: string, value: string | null, expiresAtMs: number): Entry {
+    const hlc = this.hlc.tick();
+    const current = this.#entries.get(key);
+    const entry = this.#makeEntry(
+      current,
+      key,
+      value,
+      hlc,
+      this.nodeId,
+      value === null ? 0 : expiresAtMs,
+    );
+    this.#replace(current, entry);
+    return entry;
+  }
+
+  /** The merge used by replication, anti-entropy and recovery: idempotent, order-free. */
+  applyRemote(remote: Entry): ApplyOutcome {
+    const nowMs = this.nowMs();
+    if (hlcToMs(remote.hlc) > nowMs + this.#options.maxClockSkewMs) return "future";
+    this.hlc.observe(remote.hlc);
+    const current = this.#entries.get(remote.key);
+    if (current !== undefined && compareEntries(remote, current) <= 0) return "stale";
+    const entry = this.#makeEntry(
+      current,
+      remote.key,
+      remote.value,
+      remote.hlc,
+      remote.node,
+      remote.value === null ? 0 : remote.expiresAtMs,
+    );
+    // Adopt, then purge at once if already past its grace period: the same end state as a
+    // peer that purged it, and an older version can no longer win (see README, Deletes).
+    this.#replace(current, entry);
+    if (this.#isPurgeable(entry, nowMs)) this.#remove(entry);
+    return "applied";
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get tombstoneCount(): number {
+    return this.#tombstoneCount;
+  }
+
+  /** Keys that read as present now (not deleted, not expired). */
+  countLive(): number {
+    const nowMs = this.nowMs();
+    let expired = 0;
+    for (const entry of this.#expiring) if (entry.expiresAtMs <= nowMs) expired++;
+    return this.#entries.size - this.#tombstoneCount - expired;
+  }
+
+  rootHex(): string {
+    return hashToHex(this.tree.rootLow, this.tree.rootHigh);
+  }
+
+  /** The entries whose keys fall in one segment of the tree, in no particular order. */
+  segmentEntries(segment: number): readonly Entry[] {
+    return this.#segments[segment] ?? [];
+  }
+
+  entries(): IterableIterator<Entry> {
+    return this.#entries.values();
+  }
+
+  /**
+   * Removes tombstones and expired entries past the grace period in `segmentCount` segments
+   * starting at `firstSegment`; returns how many were removed. Called a slice at a time.
+   */
+  purge(firstSegment: number, segmentCount: number): number {
+    const nowMs = this.nowMs();
+    let purged = 0;
+    const end = Math.min(SEGMENT_COUNT, firstSegment + segmentCount);
+    for (let segment = firstSegment; segment < end; segment++) {
+      const members = this.#segments[segment];
+      if (members === undefined) continue;
+      for (let i = members.length - 1; i >= 0; i--) {
+        const entry = members[i];
+        if (this.#isPurgeable(entry, nowMs)) {
+          this.#remove(entry);
+          purged++;
+        }
+      }
+    }
+    return purged;
+  }
+
+  /** Live keys starting with `prefix`, sorting after `after`, in byte order, at most `limit`. */
+  scan(prefix: string, after: string | null, limit: number): string[] {
+    const nowMs = this.nowMs();
+    const heap: string[] = []; // max-heap of the smallest `limit` keys seen
+    for (const entry of this.#entries.values()) {
+      const key = entry.key;
+      if (!key.startsWith(prefix) || (after !== null && key <= after)) continue;
+      if (!isLive(entry, nowMs)) continue;
+      if (heap.length < limit) heapPush(heap, key);
+      else if (limit > 0 && key < heap[0]) heapReplaceTop(heap, key);
+    }
+    return heap.sort();
+  }
+
+  /** Removes every entry without versions: for recovery and tests only, never for TRUNCATE. */
+  reset(): void {
+    this.#entries.clear();
+    this.#segments.fill(undefined);
+    this.#expiring.clear();
+    this.#tombstoneCount = 0;
+    this.tree.clear();
+  }
+
+  #isPurgeable(entry: Entry, nowMs: number): boolean {
+    const grace = this.#options.tombstoneGraceMs;
+    if (entry.value === null) return hlcToMs(entry.hlc) + grace <= nowMs;
+    return entry.expiresAtMs !== 0 && entry.expiresAtMs + grace <= nowMs;
+  }
+
+  #makeEntry(
+    current: StoredEntry | undefined,
+    key: string,
+    value: string | null,
+    hlc: number,
+    node: string,
+    expiresAtMs: number,
+  ): StoredEntry {
+    if (current !== undefined) {
+      return new StoredEntry(
+        key,
+        value,
+        hlc,
+        node,
+        expiresAtMs,
+        current.keyLow,
+        current.keyHigh,
+        -1,
+      );
+    }
+    const keyHash = hashString(key, KEY_HASH_SEED);
+    return new StoredEntry(key, value, hlc, node, expiresAtMs, keyHash[0], keyHash[1], -1);
+  }
+
+  #entryHash(entry: StoredEntry): Int32Array {
+    return hashEntry(
+      entry.keyLow,
+      entry.keyHigh,
+      entry.hlc,
+      this.#nodeHash(entry.node),
+      entry.value === null,
+      entry.expiresAtMs,
+    );
+  }
+
+  #nodeHash(node: string): number {
+    let hash = this.#nodeHashes.get(node);
+    if (hash === undefined) {
+      hash = hashString(node, NODE_HASH_SEED)[0];
+      if (this.#nodeHashes.size < 65536) this.#nodeHashes.set(node, hash);
+    }
+    return hash;
+  }
+
+  /** Puts `next` where `current` (same key, or none) was, in the Map, segment and tree. */
+  #replace(current: StoredEntry | undefined, next: StoredEntry): void {
+    if (current === undefined) {
+      const members = this.#segments[next.segment] ??= [];
+      next.slot = members.length;
+      members.push(next);
+    } else {
+      this.#untrack(current);
+      next.slot = current.slot;
+      (this.#segments[next.segment] as StoredEntry[])[next.slot] = next;
+    }
+    this.#entries.set(next.key, next);
+    this.#track(next);
+  }
+
+  #remove(entry: StoredEntry): void {
+    this.#untrack(entry);
+    this.#entries.delete(entry.key);
+    const members = this.#segments[entry.segment] as StoredEntry[];
+    const last = members.pop() as StoredEntry;
+    if (last !== entry) {
+      last.slot = entry.slot;
+      members[entry.slot] = last;
+    }
+  }
+
+  /** Adds an entry's hash and counters (toggle: #untrack is the same XOR). */
+  #track(entry: StoredEntry): void {
+    this.#toggleHash(entry);
+    if (entry.value === null) this.#tombstoneCount++;
+    else if (entry.expiresAtMs !== 0) this.#expiring.add(entry);
+  }
+
+  #untrack(entry: StoredEntry): void {
+    this.#toggleHash(entry);
+    if (entry.value === null) this.#tombstoneCount--;
+    else if (entry.expiresAtMs !== 0) this.#expiring.delete(entry);
+  }
+
+  #toggleHash(entry: StoredEntry): void {
+    const hash = this.#entryHash(entry);
+    this.tree.toggle(entry.segment, hash[0], hash[1]);
+  }
+}
+
+function heapPush(heap: string[], key: string): void {
+  heap.push(key);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (heap[parent] >= heap[i]) break;
+    [heap[parent], heap[i]] = [heap[i], heap[parent]];
+    i = parent;
+  }
+}
+
+function heapReplaceTop(heap: string[], key: string): void {
+  heap[0] = key;
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    const right = left + 1;
+    let largest = i;
+    if (left < heap.length && heap[left] > heap[largest]) largest = left;
+    if (right < heap.length && heap[right] > heap[largest]) largest = right;
+    if (largest === i) return;
+    [heap[largest], heap[i]] = [heap[i], heap[largest]];
+    i = largest;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * A real Mosquitto broker on a free loopback port, for replication tests.
+ * Installed by .ci/run (`apt-get install -y mosquitto`); tests fail with a clear message if
+ * it is missing.
+ */
+
+import { freePort, waitForPort } from "./ports.ts";
+
+const MOSQUITTO_PATHS = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
+
+export function mosquittoPath(): string {
+  for (const path of MOSQUITTO_PATHS) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new Error("mosquitto is not installed: apt-get install -y mosquitto");
+}
+
+export interface BrokerOptions {
+  port?: number;
+  /** Extra mosquitto.conf lines (listeners, password_file, bridges...). */
+  extraConfig?: string;
+  /** Replace the default plain listener entirely (for TLS/password tests). */
+  listenerConfig?: string;
+}
+
+export class Mosquitto {
+  readonly port: number;
+  readonly configPath: string;
+  readonly directory: string;
+  #child: Deno.ChildProcess | null = null;
+  #log: string[] = [];
+
+  private constructor(port: number, directory: string) {
+    this.port = port;
+    this.directory = directory;
+    this.configPath = `${directory}/mosquitto.conf`;
+  }
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  static async start(options: BrokerOptions = {}): Promise<Mosquitto> {
+    const port = options.port ?? await freePort();
+    const directory = await Deno.makeTempDir({ prefix: "merklekv-mosquitto-" });
+    const broker = new Mosquitto(port, directory);
+    const listener = options.listenerConfig ??
+      `listener ${port} 127.0.0.1\nallow_anonymous true`;
+    await Deno.writeTextFile(
+      broker.configPath,
+      [
+        listener,
+        "per_listener_settings false",
+        "set_tcp_nodelay true",
+        // The default (1000) silently drops QoS 1 messages for a slow subscriber.
+        "max_queued_messages 1000000",
+        "max_inflight_messages 0",
+        "persistence false",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        options.extraConfig ?? "",
+      ].join("\n") + "\n",
+    );
+    await broker.#launch();
+    return broker;
+  }
+
+  async #launch(): Promise<void> {
+    const command = new Deno.Command(mosquittoPath(), {
+      args: ["-c", this.configPath],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    });
+    const child = command.spawn();
+    this.#child = child;
+    (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of child.stderr) this.#log.push(decoder.decode(chunk));
+    })();
+    const exited = child.status.then((status) => {
+      throw new Error(`mosquitto exited with ${status.code}:\n${this.log()}`);
+    });
+    await Promise.race([waitForPort(this.port, 10_000), exited]);
+  }
+
+  log(): string {
+    return this.#log.join("");
+  }
+
+  /** Stops the broker (SIGKILL models a crash; SIGTERM a clean stop). */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<void> {
+    const child = this.#child;
+    if (child === null) return;
+    this.#child = null;
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+    await child.status;
+  }
+
+  /** Starts the broker again on the same port with the same config. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#launch();
+  }
+
+  async cleanup(): Promise<void> {
+    await this.stop("SIGKILL");
+    await Deno.remove(this.directory, { recursive: true }).catch(() => {});
+  }
+}
