@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test: installs what the suite needs (Deno from npm, Mosquitto and Redis from
+# Debian when missing and we are root), runs `deno task test`, and ends with one line
+# "N passed, N failed". Exit status is the test run's.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+deno=node_modules/.bin/deno
+[ -x "$deno" ] || npm ci --no-audit --no-fund
+"$deno" install --frozen >/dev/null || { echo "deno install --frozen failed"; exit 1; }
+
+missing=""
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing:$missing"
+    apt-get update -qq >/dev/null && apt-get install -y -qq $missing >/dev/null
+  else
+    echo "missing:$missing (install with: apt-get install -y$missing)"
+  fi
+fi
+
+log=$(mktemp)
+"$deno" task test "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1)
+passed=$(echo "$summary" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
+failed=$(echo "$summary" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
+rm -f "$log"
+if [ -z "$passed" ]; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "${passed} passed, ${failed:-0} failed"
+exit "$status"

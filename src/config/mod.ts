@@ -1,0 +1,31 @@
+/**
+ * Configuration: schema, defaults, validation and loading (see README, Configuration).
+ *
+ * ```ts
+ * const { config, cli } = loadConfig({
+ *   argv: Deno.args,
+ *   env: Deno.env.toObject(),
+ *   readTextFile: Deno.readTextFileSync,
+ * });
+ * ```
+ */
+
+export type {
+  AntiEntropyConfig,
+  Config,
+  FsyncPolicy,
+  LimitsConfig,
+  LogLevel,
+  PersistenceConfig,
+  ReplicationConfig,
+} from "./types.ts";
+export { DEFAULT_CONFIG } from "./defaults.ts";
+export { type ConfigValue, KEY_SCHEMA, type KeySpec } from "./schema.ts";
+export { ConfigError, validateConfig } from "./validate.ts";
+export {
+  type CommandLineSwitches,
+  loadConfig,
+  type LoadConfigOptions,
+  type LoadedConfig,
+} from "./load.ts";
+export { configReferenceMarkdown, formatEffectiveConfig, HELP_TEXT } from "./format.ts";

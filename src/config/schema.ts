@@ -1,0 +1,513 @@
+/**
+ * Every config key, once: its TOML path, Config field, type, allowed values and meaning.
+ * Validation, environment variables, command-line flags, the help text and the README
+ * reference table are all derived from KEY_SCHEMA; add a key here and nowhere else
+ * (besides types.ts and defaults.ts).
+ */
+
+import type { Config } from "./types.ts";
+
+export type ValueType = "string" | "integer" | "boolean" | "string-array" | "enum";
+
+/** A config value after type checking; null only for nullable keys ("unset"). */
+export type ConfigValue = string | number | boolean | string[] | null;
+
+type SectionField = "antiEntropy" | "replication" | "persistence" | "limits";
+
+/** "bindPort" or "antiEntropy.intervalMs": checked against types.ts by the compiler. */
+export type ConfigField =
+  | Exclude<keyof Config, SectionField>
+  | { [S in SectionField]: `${S}.${keyof Config[S] & string}` }[SectionField];
+
+/** A format a string must have; `expected` completes "must be ...". */
+export interface StringRule {
+  readonly expected: string;
+  /** How the value is shown in --help, e.g. "<host:port>". */
+  readonly placeholder: string;
+  readonly test: (text: string) => boolean;
+}
+
+interface BaseKeySpec {
+  /** TOML path: "bind_port" or "anti_entropy.interval_ms". */
+  readonly path: string;
+  readonly field: ConfigField;
+  /** May be unset (null); an empty string in the environment or a flag means unset. */
+  readonly nullable: boolean;
+  /** Long command-line flags (without "--"); the first is the main one. */
+  readonly flags?: readonly string[];
+  readonly shortFlag?: string;
+  /** Never printed: shown as "***" by --check and in error messages. */
+  readonly secret?: boolean;
+  /** One line, for --help and the README. */
+  readonly description: string;
+}
+
+export type KeySpec =
+  & BaseKeySpec
+  & (
+    | { readonly type: "integer"; readonly min: number; readonly max: number }
+    | { readonly type: "string"; readonly rule: StringRule }
+    | { readonly type: "string-array"; readonly rule: StringRule; readonly maxEntries: number }
+    | { readonly type: "boolean" }
+    | { readonly type: "enum"; readonly choices: readonly string[] }
+  );
+
+/** A rule between keys, checked after all sources are merged. */
+export interface CrossKeyRule {
+  readonly path: string;
+  /** The "must be ..., got ..." text when the rule is broken, else null. */
+  readonly problem: (config: Config) => string | null;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
+const SECOND_MS = 1_000;
+const HOUR_MS = 60 * 60 * SECOND_MS;
+const DAY_MS = 24 * HOUR_MS;
+/** Bytes of "SET", two spaces and CRLF around a key and value, rounded up. */
+const SET_LINE_OVERHEAD_BYTES = 16;
+
+const NODE_ID_RULE: StringRule = {
+  expected: "1 to 64 characters of A-Z a-z 0-9 . _ -",
+  placeholder: "<id>",
+  test: (text) => /^[A-Za-z0-9._-]{1,64}$/.test(text),
+};
+
+const BIND_ADDRESS_RULE: StringRule = {
+  expected: "a host name or IP address such as 127.0.0.1, 0.0.0.0 or ::",
+  placeholder: "<host>",
+  test: (text) => /^[A-Za-z0-9._:%-]{1,253}$/.test(text),
+};
+
+const HOST_PORT_RULE: StringRule = {
+  expected: '"host:port" with a port in 1..65535 (IPv6 as [::1]:7878)',
+  placeholder: "<host:port>",
+  test: isHostPort,
+};
+
+const BROKER_SCHEMES = ["tcp", "mqtt", "mqtts", "ssl", "tls"] as const;
+
+const BROKER_URL_RULE: StringRule = {
+  expected:
+    `a URL ${BROKER_SCHEMES.map((scheme) => `${scheme}://`).join(", ")} with host and port,` +
+    " e.g. tcp://localhost:1883",
+  placeholder: "<url>",
+  test: isBrokerUrl,
+};
+
+const PATH_RULE: StringRule = {
+  expected: "a path without NUL characters",
+  placeholder: "<path>",
+  test: (text) => /^[^\0]{1,4096}$/.test(text),
+};
+
+// MQTT 3.1.1 §1.5.3: UTF-8 strings are at most 65535 bytes and must not contain U+0000.
+const MQTT_STRING_RULE: StringRule = {
+  expected: "at most 65535 bytes of UTF-8 without NUL characters",
+  placeholder: "<text>",
+  test: (text) => !text.includes("\0") && new TextEncoder().encode(text).length <= 65_535,
+};
+
+const CLIENT_ID_RULE: StringRule = {
+  expected: "1 to 256 printable ASCII characters without spaces",
+  placeholder: "<id>",
+  test: (text) => /^[\x21-\x7e]{1,256}$/.test(text),
+};
+
+// Topic wildcards (+ #) and NUL are illegal in topic names; "$" topics are the broker's
+// (MQTT 3.1.1 §4.7.1, §4.7.2).
+const TOPIC_PREFIX_RULE: StringRule = {
+  expected: 'a topic of 1 to 256 characters without "+", "#" or NUL, not starting with "$"',
+  placeholder: "<topic>",
+  test: (text) => /^[^+#\0$][^+#\0]{0,255}$/.test(text),
+};
+
+export const KEY_SCHEMA: readonly KeySpec[] = [
+  {
+    path: "node_id",
+    field: "nodeId",
+    type: "string",
+    rule: NODE_ID_RULE,
+    nullable: false,
+    flags: ["node-id"],
+    description: "Unique name of this node in the cluster; required in a config file",
+  },
+  {
+    path: "bind_address",
+    field: "bindAddress",
+    type: "string",
+    rule: BIND_ADDRESS_RULE,
+    nullable: false,
+    flags: ["bind-address"],
+    description: "Address the client/peer TCP listener binds to",
+  },
+  {
+    path: "bind_port",
+    field: "bindPort",
+    type: "integer",
+    min: 0,
+    max: 65_535,
+    nullable: false,
+    flags: ["bind-port", "port"],
+    shortFlag: "p",
+    description: "TCP port for clients and peers; 0 picks any free port",
+  },
+  {
+    path: "mqtt_broker_address",
+    field: "mqttBrokerAddress",
+    type: "string",
+    rule: BROKER_URL_RULE,
+    nullable: true,
+    flags: ["mqtt-broker-address"],
+    description: "MQTT broker for replication (tcp://, mqtt://, mqtts://); unset runs standalone",
+  },
+  {
+    path: "data_dir",
+    field: "dataDir",
+    type: "string",
+    rule: PATH_RULE,
+    nullable: true,
+    flags: ["data-dir"],
+    description: "Directory for the append-only log and snapshots; unset keeps data in memory only",
+  },
+  {
+    path: "fsync",
+    field: "fsync",
+    type: "enum",
+    choices: ["always", "everysec", "no"],
+    nullable: false,
+    flags: ["fsync"],
+    description: "When the log is flushed to disk: after every change, once a second, or never",
+  },
+  {
+    path: "allow_remote_shutdown",
+    field: "allowRemoteShutdown",
+    type: "boolean",
+    nullable: false,
+    flags: ["allow-remote-shutdown"],
+    description: "Accept SHUTDOWN from non-loopback clients",
+  },
+  {
+    path: "log_level",
+    field: "logLevel",
+    type: "enum",
+    choices: ["debug", "info", "warn", "error"],
+    nullable: false,
+    flags: ["log-level"],
+    description: "Least severe log message printed",
+  },
+  {
+    path: "anti_entropy.interval_ms",
+    field: "antiEntropy.intervalMs",
+    type: "integer",
+    min: 0,
+    max: DAY_MS,
+    nullable: false,
+    description: "Pause between anti-entropy rounds; 0 turns the loop off (SYNC still works)",
+  },
+  {
+    path: "anti_entropy.jitter_ms",
+    field: "antiEntropy.jitterMs",
+    type: "integer",
+    min: 0,
+    max: HOUR_MS,
+    nullable: false,
+    description: "Random 0..jitter_ms added to each pause so nodes do not sync in lockstep",
+  },
+  {
+    path: "anti_entropy.peers",
+    field: "antiEntropy.peers",
+    type: "string-array",
+    rule: HOST_PORT_RULE,
+    maxEntries: 1_000,
+    nullable: false,
+    flags: ["peers"],
+    description: 'Client addresses of other nodes to sync with, "host:port"',
+  },
+  {
+    path: "anti_entropy.session_timeout_ms",
+    field: "antiEntropy.sessionTimeoutMs",
+    type: "integer",
+    min: 1,
+    max: HOUR_MS,
+    nullable: false,
+    description: "A sync session not finished after this long is abandoned",
+  },
+  {
+    path: "anti_entropy.request_timeout_ms",
+    field: "antiEntropy.requestTimeoutMs",
+    type: "integer",
+    min: 1,
+    max: 10 * 60 * SECOND_MS,
+    nullable: false,
+    description: "A request to a peer with no reply within this long fails the session",
+  },
+  {
+    path: "anti_entropy.max_keys_per_session",
+    field: "antiEntropy.maxKeysPerSession",
+    type: "integer",
+    min: 1,
+    max: 100_000_000,
+    nullable: false,
+    description: "Keys pulled plus pushed in one session at most; the rest waits for the next",
+  },
+  {
+    path: "anti_entropy.tombstone_grace_ms",
+    field: "antiEntropy.tombstoneGraceMs",
+    type: "integer",
+    min: 1,
+    max: 365 * DAY_MS,
+    nullable: false,
+    description: "Tombstones and expired entries are purged this long after their version",
+  },
+  {
+    path: "replication.topic_prefix",
+    field: "replication.topicPrefix",
+    type: "string",
+    rule: TOPIC_PREFIX_RULE,
+    nullable: false,
+    description: "MQTT topics used for changes start with this",
+  },
+  {
+    path: "replication.max_pending_publishes",
+    field: "replication.maxPendingPublishes",
+    type: "integer",
+    min: 1,
+    max: 10_000_000,
+    nullable: false,
+    description: "Changes queued while the broker is down; past this the oldest are dropped",
+  },
+  {
+    path: "replication.max_clock_skew_ms",
+    field: "replication.maxClockSkewMs",
+    type: "integer",
+    min: 1,
+    max: DAY_MS,
+    nullable: false,
+    description: "Remote versions further ahead of the local clock than this are rejected",
+  },
+  {
+    path: "replication.username",
+    field: "replication.username",
+    type: "string",
+    rule: MQTT_STRING_RULE,
+    nullable: true,
+    description: "MQTT user name; unset connects anonymously",
+  },
+  {
+    path: "replication.password",
+    field: "replication.password",
+    type: "string",
+    rule: MQTT_STRING_RULE,
+    nullable: true,
+    secret: true,
+    description: "MQTT password (never printed)",
+  },
+  {
+    path: "replication.ca_file",
+    field: "replication.caFile",
+    type: "string",
+    rule: PATH_RULE,
+    nullable: true,
+    description: "PEM CA certificate for an mqtts:// broker with a private CA",
+  },
+  {
+    path: "replication.client_id",
+    field: "replication.clientId",
+    type: "string",
+    rule: CLIENT_ID_RULE,
+    nullable: true,
+    description: 'MQTT client id; unset uses "merklekv-<node_id>"',
+  },
+  {
+    path: "replication.reconnect_min_ms",
+    field: "replication.reconnectMinMs",
+    type: "integer",
+    min: 1,
+    max: 10 * 60 * SECOND_MS,
+    nullable: false,
+    description: "First pause before reconnecting to the broker; doubles up to reconnect_max_ms",
+  },
+  {
+    path: "replication.reconnect_max_ms",
+    field: "replication.reconnectMaxMs",
+    type: "integer",
+    min: 1,
+    max: HOUR_MS,
+    nullable: false,
+    description: "Longest pause between reconnect attempts",
+  },
+  {
+    path: "replication.connect_timeout_ms",
+    field: "replication.connectTimeoutMs",
+    type: "integer",
+    min: 1,
+    max: 10 * 60 * SECOND_MS,
+    nullable: false,
+    description: "A broker connection not established within this long is retried",
+  },
+  {
+    path: "persistence.log_rewrite_min_bytes",
+    field: "persistence.logRewriteMinBytes",
+    type: "integer",
+    min: 1,
+    max: 1024 * GIB,
+    nullable: false,
+    description: "The log is compacted once past this size and past twice the last snapshot",
+  },
+  {
+    path: "persistence.snapshot_chunk_entries",
+    field: "persistence.snapshotChunkEntries",
+    type: "integer",
+    min: 1,
+    max: 10_000_000,
+    nullable: false,
+    description: "Entries written per slice while a snapshot is made in the background",
+  },
+  {
+    path: "limits.max_key_bytes",
+    field: "limits.maxKeyBytes",
+    type: "integer",
+    min: 1,
+    max: 64 * KIB,
+    nullable: false,
+    description: "Largest key",
+  },
+  {
+    path: "limits.max_value_bytes",
+    field: "limits.maxValueBytes",
+    type: "integer",
+    min: 1,
+    max: 512 * MIB,
+    nullable: false,
+    description: "Largest value",
+  },
+  {
+    path: "limits.max_connections",
+    field: "limits.maxConnections",
+    type: "integer",
+    min: 1,
+    max: 1_000_000,
+    nullable: false,
+    description: "Client and peer connections open at once; more are refused",
+  },
+  {
+    path: "limits.max_line_bytes",
+    field: "limits.maxLineBytes",
+    type: "integer",
+    min: 1,
+    max: 1 * GIB,
+    nullable: false,
+    description: "Longest request line; must be >= max_value_bytes + max_key_bytes + 16; " +
+      "unset, it is max_value_bytes + max_key_bytes + 64",
+  },
+  {
+    path: "limits.max_pending_reply_bytes",
+    field: "limits.maxPendingReplyBytes",
+    type: "integer",
+    min: 1,
+    max: 1 * GIB,
+    nullable: false,
+    description: "Replies queued for a slow reader; past this the server stops reading from it",
+  },
+  {
+    path: "limits.max_keys_per_command",
+    field: "limits.maxKeysPerCommand",
+    type: "integer",
+    min: 1,
+    max: 1_000_000,
+    nullable: false,
+    description: "Keys in one MGET, MSET or EXISTS",
+  },
+  {
+    path: "limits.scan_page_keys",
+    field: "limits.scanPageKeys",
+    type: "integer",
+    min: 1,
+    max: 100_000,
+    nullable: false,
+    description: "Keys in one SCAN page",
+  },
+];
+
+export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
+  {
+    // The largest SET must fit in one request line.
+    path: "limits.max_line_bytes",
+    problem: ({ limits }) => {
+      const neededBytes = limits.maxValueBytes + limits.maxKeyBytes + SET_LINE_OVERHEAD_BYTES;
+      if (limits.maxLineBytes >= neededBytes) return null;
+      return `must be >= limits.max_value_bytes + limits.max_key_bytes + ` +
+        `${SET_LINE_OVERHEAD_BYTES} = ${neededBytes}, got ${limits.maxLineBytes}`;
+    },
+  },
+  {
+    path: "replication.reconnect_min_ms",
+    problem: ({ replication }) => {
+      if (replication.reconnectMinMs <= replication.reconnectMaxMs) return null;
+      return `must be <= replication.reconnect_max_ms = ${replication.reconnectMaxMs}, ` +
+        `got ${replication.reconnectMinMs}`;
+    },
+  },
+];
+
+export const KEY_BY_PATH: ReadonlyMap<string, KeySpec> = new Map(
+  KEY_SCHEMA.map((spec) => [spec.path, spec]),
+);
+
+/** Section names in table order: "anti_entropy", "replication", ... */
+export const SECTION_NAMES: readonly string[] = [
+  ...new Set(KEY_SCHEMA.flatMap((spec) => sectionOf(spec.path) ?? [])),
+];
+
+const ENVIRONMENT_PREFIX = "MERKLEKV_";
+
+/** MERKLEKV_BIND_PORT, MERKLEKV_ANTI_ENTROPY_INTERVAL_MS. */
+export function environmentName(spec: KeySpec): string {
+  return ENVIRONMENT_PREFIX + spec.path.replace(".", "_").toUpperCase();
+}
+
+export function isEnvironmentName(name: string): boolean {
+  return name.startsWith(ENVIRONMENT_PREFIX);
+}
+
+export const KEY_BY_ENVIRONMENT_NAME: ReadonlyMap<string, KeySpec> = new Map(
+  KEY_SCHEMA.map((spec) => [environmentName(spec), spec]),
+);
+
+/** "anti_entropy" for "anti_entropy.interval_ms"; null for a top-level key. */
+export function sectionOf(path: string): string | null {
+  const dot = path.indexOf(".");
+  return dot === -1 ? null : path.slice(0, dot);
+}
+
+export function readField(config: Config, spec: KeySpec): ConfigValue {
+  const [first, second] = spec.field.split(".");
+  const record = config as unknown as Record<string, Record<string, ConfigValue>>;
+  return second === undefined ? record[first] as unknown as ConfigValue : record[first][second];
+}
+
+/** Sets the field in place; `value` must have passed the spec's checks. */
+export function writeField(config: Config, spec: KeySpec, value: ConfigValue): void {
+  const [first, second] = spec.field.split(".");
+  const record = config as unknown as Record<string, Record<string, ConfigValue> | ConfigValue>;
+  if (second === undefined) record[first] = value;
+  else (record[first] as Record<string, ConfigValue>)[second] = value;
+}
+
+/** "host:port" or "[v6]:port", port 1..65535. */
+function isHostPort(text: string): boolean {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]{1,253}):([0-9]{1,5})$/.exec(text);
+  if (match === null) return false;
+  const port = Number(match[2]);
+  return port >= 1 && port <= 65_535;
+}
+
+/** "tcp://host:port", optionally with a trailing "/"; no user info, path or query. */
+function isBrokerUrl(text: string): boolean {
+  const match = /^([a-z]+):\/\/(.*?)\/?$/.exec(text);
+  if (match === null) return false;
+  const scheme = match[1] as (typeof BROKER_SCHEMES)[number];
+  return BROKER_SCHEMES.includes(scheme) && isHostPort(match[2]);
+}
