@@ -370,7 +370,8 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     field: "limits.maxKeyBytes",
     type: "integer",
     min: 1,
-    max: 64 * KIB,
+    // The wire and disk formats carry a key's length in 16 bits.
+    max: 64 * KIB - 1,
     nullable: false,
     description: "Largest key",
   },

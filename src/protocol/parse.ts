@@ -4,6 +4,7 @@
  */
 
 import type { Command, ParseResult } from "./command.ts";
+import { INVALID_KEY_BYTE } from "../store/entry.ts";
 
 export interface ParseLimits {
   maxKeyBytes: number;
@@ -44,8 +45,6 @@ interface Args {
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const INTEGER_PATTERN = /^[+-]?[0-9]{1,20}$/;
-/** Keys: no whitespace or control characters (bytes 0x00-0x20 and 0x7f). */
-const INVALID_KEY_BYTE = /[\x00-\x20\x7f]/;
 
 function invalid(message: string): ParseResult {
   return { kind: "invalid", message };
@@ -256,22 +255,27 @@ function parseArguments(
   limits: ParseLimits,
 ): ParseResult {
   const args: Args = { name, key: "", value: "", words: [], text, limits };
-  const arityError = invalid(`wrong number of arguments for ${name}`);
+  const arityError = () => invalid(`wrong number of arguments for ${name}`);
   switch (spec.shape) {
     case "none":
-      if (text !== null && text.trim() !== "") return arityError;
+      if (text !== null && text.trim() !== "") return arityError();
       break;
     case "key": {
-      const words = text === null ? [] : splitWords(text);
-      if (words.length !== 1) return arityError;
-      args.key = words[0];
+      if (text === null) return arityError();
+      // The common case, one key and nothing else, costs no split.
+      if (text.indexOf(" ") === -1) args.key = text;
+      else {
+        const words = splitWords(text);
+        if (words.length !== 1) return arityError();
+        args.key = words[0];
+      }
       break;
     }
     case "key_value": {
-      if (text === null) return arityError;
+      if (text === null) return arityError();
       const start = skipSpaces(text, 0);
       const space = text.indexOf(" ", start);
-      if (space === -1) return arityError;
+      if (space === -1) return arityError();
       args.key = text.slice(start, space);
       args.value = text.slice(space + 1);
       const valueError = checkValue(args.value, limits);
@@ -281,7 +285,7 @@ function parseArguments(
     case "words": {
       const words = text === null ? [] : splitWords(text);
       if (words.length < (spec.minWords ?? 0) || words.length > (spec.maxWords ?? 0)) {
-        return arityError;
+        return arityError();
       }
       args.words = words;
       break;

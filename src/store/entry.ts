@@ -39,3 +39,11 @@ export function isLive(entry: Entry, nowMs: number): boolean {
 
 /** Node ids are part of every version and travel on the wire, so their form is fixed. */
 export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Key bytes that are never allowed: whitespace and control characters (0x00-0x20, 0x7f). */
+export const INVALID_KEY_BYTE = /[\x00-\x20\x7f]/;
+
+/** Non-empty, within the length limit, and free of whitespace and control characters. */
+export function isValidKey(key: string, maxKeyBytes: number): boolean {
+  return key.length > 0 && key.length <= maxKeyBytes && !INVALID_KEY_BYTE.test(key);
+}
