@@ -70,6 +70,7 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
       maxValueBytes: MAX_VALUE_BYTES,
     }),
     maxPendingReplyBytes: 8 * MIB,
+    maxReplyBytes: 64 * MIB,
     maxKeysPerCommand: 10_000,
     scanPageKeys: 1_000,
   },

@@ -413,6 +413,15 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     description: "Replies queued for a slow reader; past this the server stops reading from it",
   },
   {
+    path: "limits.max_reply_bytes",
+    field: "limits.maxReplyBytes",
+    type: "integer",
+    min: 1,
+    max: 4 * GIB,
+    nullable: false,
+    description: "Largest single reply (an MGET of many large values); larger ones get an ERROR",
+  },
+  {
     path: "limits.max_keys_per_command",
     field: "limits.maxKeysPerCommand",
     type: "integer",

@@ -74,6 +74,8 @@ export interface LimitsConfig {
   maxLineBytes: number;
   /** Replies queued for a client that reads slowly; past this the server stops reading from it. */
   maxPendingReplyBytes: number;
+  /** Largest single reply (MGET of many large values); a larger one is refused with ERROR. */
+  maxReplyBytes: number;
   /** Keys in one MGET, EXISTS or MSET. */
   maxKeysPerCommand: number;
   /** Keys in one SCAN page. */

@@ -70,6 +70,7 @@ export class NodeCore implements LineHandler, RemoteApplier {
       services: this.#services(),
       maxValueBytes: config.limits.maxValueBytes,
       scanPageKeys: config.limits.scanPageKeys,
+      maxReplyBytes: config.limits.maxReplyBytes,
       changes: [],
     };
   }

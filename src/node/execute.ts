@@ -32,6 +32,7 @@ export interface ExecuteContext {
   services: Services;
   maxValueBytes: number;
   scanPageKeys: number;
+  maxReplyBytes: number;
   /** Local writes made by this command are appended here. */
   changes: Entry[];
 }
@@ -55,10 +56,7 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
     case "append":
       return append(command.key, command.value, command.prepend, context);
     case "mget":
-      return reply.valuesReply(
-        command.keys,
-        command.keys.map((key) => store.read(key)?.value ?? undefined),
-      );
+      return multiGet(command.keys, context);
     case "mset":
       for (let i = 0; i < command.keys.length; i++) {
         changes.push(store.write(command.keys[i], command.values[i], 0));
@@ -139,6 +137,22 @@ function append(key: string, value: string, prepend: boolean, context: ExecuteCo
   }
   context.changes.push(context.store.write(key, next, entry?.expiresAtMs ?? 0));
   return reply.valueReply(next);
+}
+
+function multiGet(keys: readonly string[], context: ExecuteContext): string {
+  const values: (string | undefined)[] = [];
+  let replyBytes = 0;
+  for (const key of keys) {
+    const value = context.store.read(key)?.value ?? undefined;
+    values.push(value);
+    replyBytes += key.length + (value === undefined ? 11 : value.length + 3);
+  }
+  if (replyBytes > context.maxReplyBytes) {
+    return reply.errorReply(
+      `reply too large: ${replyBytes} bytes, max ${context.maxReplyBytes} (ask for fewer keys)`,
+    );
+  }
+  return reply.valuesReply(keys, values);
 }
 
 function expire(key: string, seconds: number, context: ExecuteContext): string {

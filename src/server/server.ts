@@ -91,6 +91,8 @@ class Connection {
   /** A deferred reply is outstanding; later lines wait so replies stay in order. */
   #waiting = false;
   #closing = false;
+  /** Replies wait in the socket past maxPendingReplyBytes: read nothing until it drains. */
+  #throttled = false;
   /** Set by finish(): end the connection once in-flight requests are answered. */
   #draining = false;
   #closed: Promise<void>;
@@ -109,33 +111,49 @@ class Connection {
       this.#run();
     });
     socket.on("drain", () => {
-      if (!this.#waiting && !this.#closing) socket.resume();
+      if (!this.#throttled) return;
+      this.#throttled = false;
+      if (!this.#waiting && !this.#closing && !this.#draining) {
+        socket.resume();
+        this.#run();
+      }
     });
     socket.on("error", (error) => log.debug("connection_error", { message: String(error) }));
     this.#closed = new Promise((resolve) => socket.on("close", () => resolve()));
   }
 
-  /** Runs every complete line; stops at a deferred reply, a close, or a full reply queue. */
+  /**
+   * Runs every complete line. Stops at a deferred reply, a close, or when replies reach
+   * maxPendingReplyBytes (then writes them and goes on only while the socket keeps up).
+   */
   #run(): void {
-    let out = "";
-    let replies = 0;
-    while (!this.#waiting && !this.#closing) {
-      const line = this.#framer.next();
-      if (line === null) break;
-      if (line === LINE_TOO_LONG) {
-        out += errorReply("line too long");
-        this.#log.warn("line_too_long", { client: this.#client.remoteAddress });
-        this.#closing = true;
-        break;
+    for (;;) {
+      let out = "";
+      let replies = 0;
+      let full = false;
+      while (!this.#waiting && !this.#closing) {
+        const line = this.#framer.next();
+        if (line === null) break;
+        if (line === LINE_TOO_LONG) {
+          out += errorReply("line too long");
+          this.#log.warn("line_too_long", { client: this.#client.remoteAddress });
+          this.#closing = true;
+          break;
+        }
+        const result = this.#handler.handleLine(line, this.#client);
+        if (typeof result === "string") {
+          out += result;
+          replies++;
+          if (out.length >= this.#maxPendingReplyBytes) {
+            full = true;
+            break;
+          }
+        } else if (result === null) this.#closing = true;
+        else return this.#settle(out, replies, this.#handler.endOfChunk(), result);
       }
-      const result = this.#handler.handleLine(line, this.#client);
-      if (typeof result === "string") {
-        out += result;
-        replies++;
-      } else if (result === null) this.#closing = true;
-      else return this.#settle(out, replies, this.#handler.endOfChunk(), result);
+      this.#settle(out, replies, this.#handler.endOfChunk(), null);
+      if (!full || this.#waiting || this.#closing || this.#throttled) return;
     }
-    this.#settle(out, replies, this.#handler.endOfChunk(), null);
   }
 
   /**
@@ -158,7 +176,7 @@ class Connection {
     this.#writeHeld(out, replies, hold, deferred).finally(() => {
       this.#waiting = false;
       this.#afterWrite();
-      if (!this.#closing && !this.#draining && !this.#socket.destroyed) {
+      if (!this.#closing && !this.#draining && !this.#throttled && !this.#socket.destroyed) {
         this.#socket.resume();
         this.#run();
       }
@@ -196,7 +214,10 @@ class Connection {
       return;
     }
     // A client that does not read its replies is paused, not buffered without bound.
-    if (this.#socket.writableLength > this.#maxPendingReplyBytes) this.#socket.pause();
+    if (this.#socket.writableLength > this.#maxPendingReplyBytes) {
+      this.#throttled = true;
+      this.#socket.pause();
+    }
     if (this.#draining && !this.#waiting) this.#socket.end();
   }
 

@@ -47,6 +47,7 @@ Deno.test("DEFAULT_CONFIG holds the documented defaults", () => {
       maxConnections: 10000,
       maxLineBytes: 1_048_576 + 1024 + 64,
       maxPendingReplyBytes: 8 * 1024 * 1024,
+      maxReplyBytes: 64 * 1024 * 1024,
       maxKeysPerCommand: 10000,
       scanPageKeys: 1000,
     },

@@ -89,6 +89,7 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       maxConnections: 10,
       maxLineBytes: 4368,
       maxPendingReplyBytes: 65536,
+      maxReplyBytes: 64 * 1024 * 1024,
       maxKeysPerCommand: 100,
       scanPageKeys: 10,
     },
