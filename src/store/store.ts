@@ -29,7 +29,11 @@ export type ApplyOutcome =
 const KEY_HASH_SEED = 0x4d4b5631;
 const NODE_HASH_SEED = 0x6e6f6465;
 
-/** An entry as held by the store: immutable except for its position in its segment. */
+/**
+ * An entry as held by the store: immutable, replaced whole on every write, so a change handed
+ * to the log or the outbox never changes under it. Five fields and nothing derived, because
+ * there is one per key (see README, Memory).
+ */
 class StoredEntry implements Entry {
   constructor(
     readonly key: string,
@@ -37,15 +41,7 @@ class StoredEntry implements Entry {
     readonly hlc: number,
     readonly node: string,
     readonly expiresAtMs: number,
-    /** The key's hash, kept so that rewrites of the key do not hash it again. */
-    readonly keyLow: number,
-    readonly keyHigh: number,
-    public slot: number,
   ) {}
-
-  get segment(): number {
-    return segmentOfKeyHash(this.keyHigh);
-  }
 }
 
 export class Store {
@@ -54,8 +50,11 @@ export class Store {
   readonly nodeId: string;
   readonly #options: StoreOptions;
   readonly #entries = new Map<string, StoredEntry>();
-  /** Per segment, the entries whose keys hash there (for listing one segment's keys). */
-  readonly #segments: (StoredEntry[] | undefined)[] = new Array(SEGMENT_COUNT);
+  /**
+   * Per segment, the keys that hash there (for listing one segment). Keys, not entries: an
+   * overwrite leaves this untouched; only new keys and purges change it.
+   */
+  readonly #segments: (string[] | undefined)[] = new Array(SEGMENT_COUNT);
   /** Live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<StoredEntry>();
   readonly #nodeHashes = new Map<string, number>();
@@ -89,33 +88,28 @@ export class Store {
    */
   write(key: string, value: string | null, expiresAtMs: number): Entry {
     const hlc = this.hlc.tick();
-    const current = this.#entries.get(key);
-    const entry = this.#makeEntry(
-      current,
-      key,
-      value,
-      hlc,
-      this.nodeId,
-      value === null ? 0 : expiresAtMs,
-    );
-    this.#replace(current, entry);
+    const entry = new StoredEntry(key, value, hlc, this.nodeId, value === null ? 0 : expiresAtMs);
+    this.#replace(this.#entries.get(key), entry);
     return entry;
   }
 
   /** The merge used by replication, anti-entropy and recovery: idempotent, order-free. */
-  applyRemote(remote: Entry): ApplyOutcome {
+  applyRemote(received: Entry): ApplyOutcome {
     const nowMs = this.nowMs();
-    if (hlcToMs(remote.hlc) > nowMs + this.#options.maxClockSkewMs) return "future";
-    this.hlc.observe(remote.hlc);
+    if (hlcToMs(received.hlc) > nowMs + this.#options.maxClockSkewMs) return "future";
+    this.hlc.observe(received.hlc);
+    // Compare in the stored form (a tombstone has no expiry), or a second apply would win again.
+    const remote = received.value === null && received.expiresAtMs !== 0
+      ? { ...received, expiresAtMs: 0 }
+      : received;
     const current = this.#entries.get(remote.key);
     if (current !== undefined && compareEntries(remote, current) <= 0) return "stale";
-    const entry = this.#makeEntry(
-      current,
+    const entry = new StoredEntry(
       remote.key,
       remote.value,
       remote.hlc,
       remote.node,
-      remote.value === null ? 0 : remote.expiresAtMs,
+      remote.expiresAtMs,
     );
     // Adopt, then purge at once if already past its grace period: the same end state as a
     // peer that purged it, and an older version can no longer win (see README, Deletes).
@@ -145,8 +139,10 @@ export class Store {
   }
 
   /** The entries whose keys fall in one segment of the tree, in no particular order. */
-  segmentEntries(segment: number): readonly Entry[] {
-    return this.#segments[segment] ?? [];
+  segmentEntries(segment: number): Entry[] {
+    const keys = this.#segments[segment];
+    if (keys === undefined) return [];
+    return keys.map((key) => this.#entries.get(key) as StoredEntry);
   }
 
   entries(): IterableIterator<Entry> {
@@ -162,10 +158,10 @@ export class Store {
     let purged = 0;
     const end = Math.min(SEGMENT_COUNT, firstSegment + segmentCount);
     for (let segment = firstSegment; segment < end; segment++) {
-      const members = this.#segments[segment];
-      if (members === undefined) continue;
-      for (let i = members.length - 1; i >= 0; i--) {
-        const entry = members[i];
+      const keys = this.#segments[segment];
+      if (keys === undefined) continue;
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const entry = this.#entries.get(keys[i]) as StoredEntry;
         if (this.#isPurgeable(entry, nowMs)) {
           this.#remove(entry);
           purged++;
@@ -204,41 +200,6 @@ export class Store {
     return entry.expiresAtMs !== 0 && entry.expiresAtMs + grace <= nowMs;
   }
 
-  #makeEntry(
-    current: StoredEntry | undefined,
-    key: string,
-    value: string | null,
-    hlc: number,
-    node: string,
-    expiresAtMs: number,
-  ): StoredEntry {
-    if (current !== undefined) {
-      return new StoredEntry(
-        key,
-        value,
-        hlc,
-        node,
-        expiresAtMs,
-        current.keyLow,
-        current.keyHigh,
-        -1,
-      );
-    }
-    const keyHash = hashString(key, KEY_HASH_SEED);
-    return new StoredEntry(key, value, hlc, node, expiresAtMs, keyHash[0], keyHash[1], -1);
-  }
-
-  #entryHash(entry: StoredEntry): Int32Array {
-    return hashEntry(
-      entry.keyLow,
-      entry.keyHigh,
-      entry.hlc,
-      this.#nodeHash(entry.node),
-      entry.value === null,
-      entry.expiresAtMs,
-    );
-  }
-
   #nodeHash(node: string): number {
     let hash = this.#nodeHashes.get(node);
     if (hash === undefined) {
@@ -251,13 +212,9 @@ export class Store {
   /** Puts `next` where `current` (same key, or none) was, in the Map, segment and tree. */
   #replace(current: StoredEntry | undefined, next: StoredEntry): void {
     if (current === undefined) {
-      const members = this.#segments[next.segment] ??= [];
-      next.slot = members.length;
-      members.push(next);
+      (this.#segments[this.#segmentOf(next.key)] ??= []).push(next.key);
     } else {
       this.#untrack(current);
-      next.slot = current.slot;
-      (this.#segments[next.segment] as StoredEntry[])[next.slot] = next;
     }
     this.#entries.set(next.key, next);
     this.#track(next);
@@ -266,12 +223,14 @@ export class Store {
   #remove(entry: StoredEntry): void {
     this.#untrack(entry);
     this.#entries.delete(entry.key);
-    const members = this.#segments[entry.segment] as StoredEntry[];
-    const last = members.pop() as StoredEntry;
-    if (last !== entry) {
-      last.slot = entry.slot;
-      members[entry.slot] = last;
-    }
+    // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
+    const keys = this.#segments[this.#segmentOf(entry.key)] as string[];
+    const last = keys.pop() as string;
+    if (last !== entry.key) keys[keys.indexOf(entry.key)] = last;
+  }
+
+  #segmentOf(key: string): number {
+    return segmentOfKeyHash(hashString(key, KEY_HASH_SEED)[1]);
   }
 
   /** Adds an entry's hash and counters (toggle: #untrack is the same XOR). */
@@ -288,8 +247,18 @@ export class Store {
   }
 
   #toggleHash(entry: StoredEntry): void {
-    const hash = this.#entryHash(entry);
-    this.tree.toggle(entry.segment, hash[0], hash[1]);
+    const keyHash = hashString(entry.key, KEY_HASH_SEED);
+    const keyLow = keyHash[0];
+    const keyHigh = keyHash[1];
+    const hash = hashEntry(
+      keyLow,
+      keyHigh,
+      entry.hlc,
+      this.#nodeHash(entry.node),
+      entry.value === null,
+      entry.expiresAtMs,
+    );
+    this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
   }
 }
 
