@@ -9,6 +9,7 @@
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
 import { INFO_END, replyLineCount } from "../protocol/reply.ts";
+import { encodeLatin1 } from "../protocol/binary.ts";
 
 export interface ClientOptions {
   host?: string;
@@ -59,11 +60,12 @@ export class MerkleKVClient {
 
   static connect(options: ClientOptions): Promise<MerkleKVClient> {
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const host = options.host ?? "127.0.0.1";
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: options.host ?? "127.0.0.1", port: options.port });
+      const socket = net.connect({ host, port: options.port });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ClientError(`connect to ${options.host}:${options.port} timed out`));
+        reject(new ClientError(`connect to ${host}:${options.port} timed out`));
       }, timeoutMs);
       socket.once("connect", () => {
         clearTimeout(timer);
@@ -98,13 +100,13 @@ export class MerkleKVClient {
       })
     );
     this.#armTimer();
-    this.#socket.write(Buffer.from(lines.map((line) => line + "\r\n").join(""), "latin1"));
+    this.#socket.write(encodeLatin1(lines.map((line) => line + "\r\n").join("")));
     return Promise.all(replies);
   }
 
   /** Writes raw bytes (binary string) without waiting for anything: for tests of framing. */
   writeRaw(bytes: string): void {
-    this.#socket.write(Buffer.from(bytes, "latin1"));
+    this.#socket.write(encodeLatin1(bytes));
   }
 
   /** Reply lines that arrived with no request outstanding (should stay empty). */
@@ -145,9 +147,13 @@ export class MerkleKVClient {
   close(): Promise<void> {
     if (this.#socket.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.#socket.once("close", () => resolve());
+      // A server that does not close its side within a second is cut off.
+      const timer = setTimeout(() => this.#socket.destroy(), 1000);
+      this.#socket.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.#socket.end();
-      setTimeout(() => this.#socket.destroy(), 1000).unref?.();
     });
   }
 

@@ -20,7 +20,10 @@ export interface RemoteApplier {
 export interface ApplyCounts {
   applied: number;
   stale: number;
+  /** Refused: version too far ahead of this node's clock (replication.max_clock_skew_ms). */
   future: number;
+  /** Refused: key or value outside this node's limits, or a value with CR/LF. */
+  invalid: number;
 }
 
 export interface PartContext {
@@ -28,6 +31,8 @@ export interface PartContext {
   store: Store;
   remote: RemoteApplier;
   log: Logger;
+  /** The bound client port (differs from config.bindPort when that is 0); set once listening. */
+  clientPort?: number;
 }
 
 /** The append-only log and snapshots (src/persistence). */

@@ -8,7 +8,7 @@ import type { Config } from "../config/types.ts";
 import type { Command } from "../protocol/command.ts";
 import { parseCommand, type ParseLimits } from "../protocol/parse.ts";
 import { errorReply, infoReply } from "../protocol/reply.ts";
-import type { Entry } from "../store/entry.ts";
+import { type Entry, INVALID_VALUE_BYTE, isValidKey } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
 import type { ClientInfo, LineHandler } from "../server/server.ts";
 import type {
@@ -54,7 +54,7 @@ export class NodeCore implements LineHandler, RemoteApplier {
     connectionCount: () => 0,
     requestShutdown: () => {},
   };
-  readonly #limits: ParseLimits;
+  readonly #limits: ParseLimits & { maxValueBytes: number };
   readonly #context: ExecuteContext;
   readonly #startedAtMs: number;
   #commandsProcessed = 0;
@@ -100,9 +100,19 @@ export class NodeCore implements LineHandler, RemoteApplier {
   }
 
   applyRemote(entries: readonly Entry[]): ApplyCounts {
-    const counts: ApplyCounts = { applied: 0, stale: 0, future: 0 };
+    const counts: ApplyCounts = { applied: 0, stale: 0, future: 0, invalid: 0 };
     const won: Entry[] = [];
+    const { maxKeyBytes, maxValueBytes } = this.#limits;
     for (const entry of entries) {
+      // Whatever a peer sends must also be something a client could have written here.
+      if (
+        !isValidKey(entry.key, maxKeyBytes) ||
+        (entry.value !== null &&
+          (entry.value.length > maxValueBytes || INVALID_VALUE_BYTE.test(entry.value)))
+      ) {
+        counts.invalid++;
+        continue;
+      }
       const outcome = this.store.applyRemote(entry);
       counts[outcome]++;
       if (outcome === "applied") won.push(entry);

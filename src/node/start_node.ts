@@ -62,6 +62,7 @@ export async function startNode(
       log,
     );
     closers.push(() => server.close(CLOSE_GRACE_MS));
+    context.clientPort = server.port;
     core.parts.connectionCount = server.connectionCount;
 
     const antiEntropy = startAntiEntropy(context, {

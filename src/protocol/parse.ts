@@ -241,7 +241,8 @@ export function parseCommand(line: string, limits: ParseLimits): ParseResult | C
     if (word.length === 0) {
       return invalid(line.length === 0 ? "empty command" : 'unknown command ""');
     }
-    return invalid(`unknown command "${word.length > 64 ? word.slice(0, 64) + "…" : word}"`);
+    // ASCII "...": replies are written as latin1, where "…" would become "&".
+    return invalid(`unknown command "${word.length > 64 ? word.slice(0, 64) + "..." : word}"`);
   }
   const [name, spec] = found;
   const text = space === -1 ? null : line.slice(space + 1);

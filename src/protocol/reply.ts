@@ -52,7 +52,13 @@ export function infoReply(fields: ReadonlyArray<readonly [string, string | numbe
  * Replies that span several lines start with one of these words and a count of the lines that
  * follow (`VALUES 3`); `INFO` runs until a line `END`. Clients frame replies by this table.
  */
-export const COUNTED_REPLY_HEADERS: ReadonlySet<string> = new Set(["VALUES", "KEYS", "ENTRIES"]);
+export const COUNTED_REPLY_HEADERS: ReadonlySet<string> = new Set([
+  "VALUES",
+  "KEYS",
+  "ENTRIES",
+  "SEGMENTS",
+  "DIGESTS",
+]);
 export const INFO_HEADER = "INFO";
 export const INFO_END = "END";
 

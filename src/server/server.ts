@@ -6,9 +6,10 @@
  */
 
 import * as net from "node:net";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { LINE_TOO_LONG, LineFramer } from "../protocol/framer.ts";
 import { errorReply } from "../protocol/reply.ts";
+import { encodeLatin1 } from "../protocol/binary.ts";
 import type { Logger } from "../node/log.ts";
 
 /** What the server needs from the node: run lines, finish a chunk. */
@@ -107,14 +108,16 @@ class Connection {
     this.#client = { remoteAddress, isLoopback: LOOPBACK.test(remoteAddress) };
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
-      this.#framer.push(chunk.toString("latin1"));
+      // After QUIT, a line too long or the start of shutdown, new bytes are dropped unread.
+      if (this.#closing || this.#draining) return;
+      this.#framer.push(chunk);
       this.#run();
     });
     socket.on("drain", () => {
       if (!this.#throttled) return;
       this.#throttled = false;
-      if (!this.#waiting && !this.#closing && !this.#draining) {
-        socket.resume();
+      if (!this.#waiting && !this.#closing) {
+        if (!this.#draining) socket.resume();
         this.#run();
       }
     });
@@ -152,8 +155,10 @@ class Connection {
         else return this.#settle(out, replies, this.#handler.endOfChunk(), result);
       }
       this.#settle(out, replies, this.#handler.endOfChunk(), null);
-      if (!full || this.#waiting || this.#closing || this.#throttled) return;
+      if (!full || this.#waiting || this.#closing || this.#throttled) break;
     }
+    // Shutting down and every request received is answered: close.
+    if (this.#draining && !this.#waiting && !this.#throttled && !this.#closing) this.#end();
   }
 
   /**
@@ -176,8 +181,8 @@ class Connection {
     this.#writeHeld(out, replies, hold, deferred).finally(() => {
       this.#waiting = false;
       this.#afterWrite();
-      if (!this.#closing && !this.#draining && !this.#throttled && !this.#socket.destroyed) {
-        this.#socket.resume();
+      if (!this.#closing && !this.#throttled && !this.#socket.destroyed) {
+        if (!this.#draining) this.#socket.resume();
         this.#run();
       }
     });
@@ -205,12 +210,12 @@ class Connection {
   }
 
   #write(out: string): void {
-    if (out.length > 0 && !this.#socket.destroyed) this.#socket.write(Buffer.from(out, "latin1"));
+    if (out.length > 0 && !this.#socket.destroyed) this.#socket.write(encodeLatin1(out));
   }
 
   #afterWrite(): void {
     if (this.#closing) {
-      this.#socket.end();
+      this.#end();
       return;
     }
     // A client that does not read its replies is paused, not buffered without bound.
@@ -218,12 +223,19 @@ class Connection {
       this.#throttled = true;
       this.#socket.pause();
     }
-    if (this.#draining && !this.#waiting) this.#socket.end();
+  }
+
+  /** Ends our side; reads on (dropping the bytes) so that the client's close is seen. */
+  #end(): void {
+    this.#socket.end();
+    this.#socket.resume();
   }
 
   async finish(graceMs: number): Promise<void> {
+    // Answer the requests already received (as the socket drains), then close; later bytes
+    // are dropped.
     this.#draining = true;
-    if (!this.#waiting) this.#socket.end();
+    if (!this.#waiting && !this.#throttled) this.#run();
     const timer = setTimeout(() => this.#socket.destroy(), graceMs);
     await this.#closed;
     clearTimeout(timer);

@@ -41,7 +41,11 @@ export function isLive(entry: Entry, nowMs: number): boolean {
 export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Key bytes that are never allowed: whitespace and control characters (0x00-0x20, 0x7f). */
+// deno-lint-ignore no-control-regex -- control bytes are exactly what this rejects
 export const INVALID_KEY_BYTE = /[\x00-\x20\x7f]/;
+
+/** A value may hold any byte but CR and LF, which end protocol lines. */
+export const INVALID_VALUE_BYTE = /[\r\n]/;
 
 /** Non-empty, within the length limit, and free of whitespace and control characters. */
 export function isValidKey(key: string, maxKeyBytes: number): boolean {

@@ -14,7 +14,7 @@
 
 import { Buffer } from "node:buffer";
 import { isValidHlc } from "./hlc.ts";
-import { type Entry, isValidKey, NODE_ID_PATTERN } from "./entry.ts";
+import { type Entry, INVALID_VALUE_BYTE, isValidKey, NODE_ID_PATTERN } from "./entry.ts";
 
 const FLAG_TOMBSTONE = 1;
 const FLAG_EXPIRY = 2;
@@ -104,6 +104,7 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
     if (offset + valueLength > end) return { ok: false, error: "entry truncated in value" };
     value = buffer.toString("latin1", offset, offset + valueLength);
     offset += valueLength;
+    if (INVALID_VALUE_BYTE.test(value)) return { ok: false, error: "value contains CR or LF" };
   } else if (expiresAtMs !== 0) {
     return { ok: false, error: "tombstone with expiry" };
   }

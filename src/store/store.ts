@@ -15,6 +15,11 @@ export interface StoreOptions {
   tombstoneGraceMs: number;
   /** Remote versions further ahead of our wall clock are refused (see README, Versions). */
   maxClockSkewMs: number;
+  /**
+   * false skips the Merkle tree's entry hashing and XOR updates (HASH and anti-entropy then
+   * see an empty tree). For the benchmark that measures the tree's cost only; default true.
+   */
+  maintainTree?: boolean;
 }
 
 /** What applyRemote did with an entry. */
@@ -58,12 +63,20 @@ export class Store {
   /** Live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<StoredEntry>();
   readonly #nodeHashes = new Map<string, number>();
+  /**
+   * Per segment, the newest version (HLC) of the entries purged from it since start-up: an
+   * entry of a key absent here whose version is not newer may have been deleted by a tombstone
+   * purged since (see README, Tombstone grace and resurrection).
+   */
+  readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
+  readonly #maintainTree: boolean;
   #tombstoneCount = 0;
 
   constructor(options: StoreOptions) {
     this.#options = options;
     this.nodeId = options.nodeId;
     this.hlc = new HybridClock(options.clock);
+    this.#maintainTree = options.maintainTree ?? true;
   }
 
   nowMs(): number {
@@ -93,10 +106,22 @@ export class Store {
     return entry;
   }
 
-  /** The merge used by replication, anti-entropy and recovery: idempotent, order-free. */
+  /** The merge used by replication and anti-entropy: idempotent, order-free. */
   applyRemote(received: Entry): ApplyOutcome {
     const nowMs = this.nowMs();
     if (hlcToMs(received.hlc) > nowMs + this.#options.maxClockSkewMs) return "future";
+    return this.#merge(received, nowMs);
+  }
+
+  /**
+   * Recovery from this node's own disk: the same merge without the clock-skew check, since
+   * these versions were accepted before (a wall clock that went back must not drop them).
+   */
+  load(entry: Entry): Exclude<ApplyOutcome, "future"> {
+    return this.#merge(entry, this.nowMs());
+  }
+
+  #merge(received: Entry, nowMs: number): Exclude<ApplyOutcome, "future"> {
     this.hlc.observe(received.hlc);
     // Compare in the stored form (a tombstone has no expiry), or a second apply would win again.
     const remote = received.value === null && received.expiresAtMs !== 0
@@ -114,8 +139,30 @@ export class Store {
     // Adopt, then purge at once if already past its grace period: the same end state as a
     // peer that purged it, and an older version can no longer win (see README, Deletes).
     this.#replace(current, entry);
-    if (this.#isPurgeable(entry, nowMs)) this.#remove(entry);
+    if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
     return "applied";
+  }
+
+  /** The tree segment a key belongs to (whether or not the key is stored). */
+  segmentOfKey(key: string): number {
+    return this.#segmentOf(key);
+  }
+
+  /** The newest version (HLC) purged from `segment` since start-up; 0 when none. */
+  purgeHorizon(segment: number): number {
+    return this.#purgedHlc[segment];
+  }
+
+  /**
+   * Drops a key's entry without writing a tombstone, if its version is still `hlc` by `node`.
+   * Used by anti-entropy for an entry that a peer has shown to be deleted and purged (see
+   * README, Tombstone grace and resurrection); returns whether it was dropped.
+   */
+  discard(key: string, hlc: number, node: string): boolean {
+    const entry = this.#entries.get(key);
+    if (entry === undefined || entry.hlc !== hlc || entry.node !== node) return false;
+    this.#remove(entry);
+    return true;
   }
 
   get size(): number {
@@ -163,7 +210,7 @@ export class Store {
       for (let i = keys.length - 1; i >= 0; i--) {
         const entry = this.#entries.get(keys[i]) as StoredEntry;
         if (this.#isPurgeable(entry, nowMs)) {
-          this.#remove(entry);
+          this.#purgeEntry(entry);
           purged++;
         }
       }
@@ -190,8 +237,16 @@ export class Store {
     this.#entries.clear();
     this.#segments.fill(undefined);
     this.#expiring.clear();
+    this.#purgedHlc.fill(0);
     this.#tombstoneCount = 0;
     this.tree.clear();
+  }
+
+  /** Removes an entry past its grace period and remembers its version in the horizon. */
+  #purgeEntry(entry: StoredEntry): void {
+    const segment = this.#segmentOf(entry.key);
+    if (entry.hlc > this.#purgedHlc[segment]) this.#purgedHlc[segment] = entry.hlc;
+    this.#remove(entry);
   }
 
   #isPurgeable(entry: Entry, nowMs: number): boolean {
@@ -247,6 +302,7 @@ export class Store {
   }
 
   #toggleHash(entry: StoredEntry): void {
+    if (!this.#maintainTree) return;
     const keyHash = hashString(entry.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];

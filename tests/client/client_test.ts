@@ -1,0 +1,217 @@
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import type { Buffer } from "node:buffer";
+import { ClientError, fromBinary, MerkleKVClient, toBinary } from "../../src/client/mod.ts";
+import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
+import { silentLogger } from "../../src/node/log.ts";
+import { type NodeHandle, startNode } from "../../src/node/start_node.ts";
+
+/** A node in this process on a free port, for tests of the client against the real server. */
+async function withNode(test: (client: MerkleKVClient, node: NodeHandle) => Promise<void>) {
+  const config = { ...structuredClone(DEFAULT_CONFIG), nodeId: "client-test", bindPort: 0 };
+  const node = await startNode(config, silentLogger);
+  const client = await MerkleKVClient.connect({ port: node.port, timeoutMs: 5_000 });
+  try {
+    await test(client, node);
+  } finally {
+    await client.close();
+    await node.close();
+  }
+}
+
+/**
+ * A scripted TCP server: `onData` sees every received chunk and may write raw replies.
+ * Stands in for a server that misbehaves (silent, closing, fragmenting) in ways a real node
+ * does not.
+ */
+async function withScriptedServer(
+  onData: (socket: net.Socket, received: string) => void,
+  test: (port: number) => Promise<void>,
+) {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+    socket.on("data", (chunk: Buffer) => onData(socket, chunk.toString("latin1")));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await test((server.address() as net.AddressInfo).port);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+Deno.test("MerkleKVClient.pipeline() resolves replies in request order", async () => {
+  await withNode(async (client) => {
+    const lines = [];
+    for (let i = 0; i < 500; i++) lines.push(`SET k${i} v${i}`, `GET k${i}`, `INC n`);
+    const replies = await client.pipeline(lines);
+    assert.equal(replies.length, lines.length);
+    for (let i = 0; i < 500; i++) {
+      assert.deepEqual(replies[3 * i], ["OK"]);
+      assert.deepEqual(replies[3 * i + 1], [`VALUE v${i}`]);
+      assert.deepEqual(replies[3 * i + 2], [`VALUE ${i + 1}`]);
+    }
+  });
+});
+
+Deno.test("MerkleKVClient frames multi-line replies by their header", async () => {
+  await withNode(async (client) => {
+    await client.pipeline(["SET a 1", "SET b KEYS 3", "SET c VALUES 2"]);
+    const [mget, scan, info, get, empty] = await client.pipeline([
+      "MGET a missing c",
+      "SCAN",
+      "INFO",
+      "GET b",
+      "SCAN zzz",
+    ]);
+    assert.deepEqual(mget, ["VALUES 3", "a 1", "missing NOT_FOUND", "c VALUES 2"]);
+    assert.deepEqual(scan, ["KEYS 3", "a", "b", "c"]);
+    assert.equal(info[0], "INFO");
+    assert.equal(info.at(-1), "END");
+    assert.ok(info.includes("node_id:client-test"));
+    assert.deepEqual(get, ["VALUE KEYS 3"]);
+    assert.deepEqual(empty, ["KEYS 0"]);
+    assert.deepEqual(client.unexpected, []);
+  });
+});
+
+Deno.test("MerkleKVClient helpers read and write keys, hash and info", async () => {
+  await withNode(async (client) => {
+    assert.equal(await client.get("k"), null);
+    await client.set("k", " spaced  value ");
+    assert.equal(await client.get("k"), " spaced  value ");
+    assert.match(await client.hash(), /^[0-9a-f]{16}$/);
+    assert.equal((await client.info()).get("keys"), "1");
+    assert.equal(await client.del("k"), true);
+    assert.equal(await client.del("k"), false);
+    await assert.rejects(client.set("bad\tkey", "v"), ClientError);
+  });
+});
+
+Deno.test("toBinary() and fromBinary() convert UTF-8 text to wire bytes and back", async () => {
+  const text = "héllo wörld ✓";
+  const binary = toBinary(text);
+  assert.equal(binary.length, new TextEncoder().encode(text).length);
+  assert.equal(fromBinary(binary), text);
+  await withNode(async (client) => {
+    await client.set("greeting", binary);
+    assert.equal(fromBinary((await client.get("greeting")) ?? ""), text);
+  });
+});
+
+Deno.test("MerkleKVClient reassembles replies split at every byte", async () => {
+  const reply = "VALUES 2\r\na 1\r\nb NOT_FOUND\r\nOK\r\nINFO\r\nx:1\r\nEND\r\nVALUE v\n";
+  await withScriptedServer(
+    (socket) => {
+      let i = 0;
+      const send = () => {
+        if (i >= reply.length || socket.destroyed) return;
+        socket.write(reply[i++]);
+        setTimeout(send, 0);
+      };
+      send();
+    },
+    async (port) => {
+      const client = await MerkleKVClient.connect({ port, timeoutMs: 5_000 });
+      try {
+        const replies = await client.pipeline(["MGET a b", "SET a 1", "INFO", "GET a"]);
+        assert.deepEqual(replies, [
+          ["VALUES 2", "a 1", "b NOT_FOUND"],
+          ["OK"],
+          ["INFO", "x:1", "END"],
+          ["VALUE v"],
+        ]);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+Deno.test("MerkleKVClient rejects a request not answered within the timeout", async () => {
+  await withScriptedServer(
+    () => {},
+    async (port) => {
+      const client = await MerkleKVClient.connect({ port, timeoutMs: 200 });
+      try {
+        const started = Date.now();
+        await assert.rejects(client.request("PING"), (error: Error) => {
+          assert.ok(error instanceof ClientError);
+          assert.equal(error.message, "no reply within 200 ms");
+          return true;
+        });
+        assert.ok(Date.now() - started >= 150);
+        await assert.rejects(
+          client.request("PING"),
+          ClientError,
+          "a timed-out client stays failed",
+        );
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+Deno.test("MerkleKVClient rejects pending and later requests when the server closes", async () => {
+  await withScriptedServer(
+    (socket, received) => {
+      if (received.includes("PING")) socket.write("PONG\r\n");
+      if (received.includes("CLOSE")) socket.end();
+    },
+    async (port) => {
+      const client = await MerkleKVClient.connect({ port, timeoutMs: 5_000 });
+      try {
+        assert.deepEqual(await client.request("PING"), ["PONG"]);
+        await assert.rejects(client.pipeline(["CLOSE", "GET a"]), /connection closed/);
+        await assert.rejects(client.request("PING"), /connection closed/);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+Deno.test("MerkleKVClient.connect() rejects when nothing listens on the port", async () => {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  await assert.rejects(MerkleKVClient.connect({ port, timeoutMs: 2_000 }));
+});
+
+Deno.test("MerkleKVClient keeps reply lines that answer no request apart", async () => {
+  await withScriptedServer(
+    (socket) => socket.write("PONG\r\nSURPRISE\r\n"),
+    async (port) => {
+      const client = await MerkleKVClient.connect({ port, timeoutMs: 5_000 });
+      try {
+        assert.deepEqual(await client.request("PING"), ["PONG"]);
+        await waitFor(() => client.unexpected.length > 0);
+        assert.deepEqual(client.unexpected, ["SURPRISE"]);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
+
+Deno.test("MerkleKVClient.close() resolves once the connection is closed, twice too", async () => {
+  await withNode(async (_client, node) => {
+    const other = await MerkleKVClient.connect({ port: node.port });
+    await other.request("PING");
+    await other.close();
+    await other.close();
+    await assert.rejects(other.request("PING"), ClientError);
+  });
+});
+
+async function waitFor(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

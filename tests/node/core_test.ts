@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
+import type { Config } from "../../src/config/types.ts";
+import { NodeCore } from "../../src/node/core.ts";
+import type { ChangeLog, Replicator } from "../../src/node/components.ts";
+import type { Entry } from "../../src/store/entry.ts";
+import { hlcFromMs } from "../../src/store/hlc.ts";
+import { Store } from "../../src/store/store.ts";
+
+const NOW_MS = 1_700_000_000_000;
+const LOOPBACK = { remoteAddress: "127.0.0.1", isLoopback: true };
+const REMOTE = { remoteAddress: "10.1.2.3", isLoopback: false };
+
+/** Records what the core hands to the log and to replication. */
+class RecordingParts {
+  appended: string[][] = [];
+  published: string[][] = [];
+  refusal: string | null = null;
+
+  changeLog(): ChangeLog {
+    return {
+      append: (changes) => this.appended.push(changes.map(describe)),
+      durable: () => null,
+      writeError: () => this.refusal,
+      infoFields: () => [["persistence", "test"]],
+      close: () => Promise.resolve(),
+    };
+  }
+
+  replicator(): Replicator {
+    return {
+      publish: (changes) => this.published.push(changes.map(describe)),
+      discoveredPeers: () => [],
+      infoFields: () => [["replication", "test"]],
+      close: () => Promise.resolve(),
+    };
+  }
+}
+
+function describe(entry: Entry): string {
+  return `${entry.key}=${entry.value ?? "<tombstone>"}`;
+}
+
+function makeCore(overrides: Partial<Config> = {}) {
+  const config: Config = { ...structuredClone(DEFAULT_CONFIG), nodeId: "node-a", ...overrides };
+  const store = new Store({
+    nodeId: config.nodeId,
+    clock: { nowMs: () => NOW_MS },
+    tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
+    maxClockSkewMs: config.replication.maxClockSkewMs,
+  });
+  const core = new NodeCore(config, store);
+  const parts = new RecordingParts();
+  core.parts.changeLog = parts.changeLog();
+  core.parts.replicator = parts.replicator();
+  return { core, parts, store };
+}
+
+Deno.test("NodeCore.handleLine() answers a bad line with one ERROR and goes on", () => {
+  const { core } = makeCore();
+  assert.equal(core.handleLine("SETX k v", LOOPBACK), 'ERROR unknown command "SETX"\r\n');
+  assert.equal(core.handleLine("GET", LOOPBACK), "ERROR wrong number of arguments for GET\r\n");
+  assert.equal(core.handleLine("SET k v", LOOPBACK), "OK\r\n");
+  assert.equal(core.handleLine("GET k", LOOPBACK), "VALUE v\r\n");
+});
+
+Deno.test("NodeCore.handleLine() returns null for QUIT so the connection closes", () => {
+  const { core } = makeCore();
+  assert.equal(core.handleLine("quit", LOOPBACK), null);
+});
+
+Deno.test("NodeCore.endOfChunk() hands a chunk's changes to the log and replication once", () => {
+  const { core, parts } = makeCore();
+  core.handleLine("SET a 1", LOOPBACK);
+  core.handleLine("GET a", LOOPBACK);
+  core.handleLine("MSET b 2 c 3", LOOPBACK);
+  core.handleLine("DEL a", LOOPBACK);
+  assert.equal(core.endOfChunk(), null);
+  assert.deepEqual(parts.appended, [["a=1", "b=2", "c=3", "a=<tombstone>"]]);
+  assert.deepEqual(parts.published, parts.appended);
+  core.handleLine("GET b", LOOPBACK);
+  assert.equal(core.endOfChunk(), null);
+  assert.equal(parts.appended.length, 1, "a chunk without writes hands nothing on");
+});
+
+Deno.test("NodeCore refuses writes, not reads, while the log cannot take them", () => {
+  const { core, parts } = makeCore();
+  core.handleLine("SET a 1", LOOPBACK);
+  core.endOfChunk();
+  parts.refusal = "disk full";
+  for (const line of ["SET a 2", "DEL a", "INC n", "APPEND a x", "MSET a 1", "TRUNCATE"]) {
+    assert.equal(core.handleLine(line, LOOPBACK), "ERROR write refused: disk full\r\n", line);
+  }
+  assert.equal(core.handleLine("GET a", LOOPBACK), "VALUE 1\r\n");
+  parts.refusal = null;
+  assert.equal(core.handleLine("SET a 2", LOOPBACK), "OK\r\n");
+});
+
+Deno.test("NodeCore accepts SHUTDOWN from loopback clients only, unless allowed", () => {
+  let requests = 0;
+  const { core } = makeCore();
+  core.parts.requestShutdown = () => requests++;
+  assert.equal(
+    core.handleLine("SHUTDOWN", REMOTE),
+    "ERROR SHUTDOWN is accepted from loopback clients only\r\n",
+  );
+  assert.equal(requests, 0);
+  assert.equal(core.handleLine("SHUTDOWN", LOOPBACK), "OK\r\n");
+  assert.equal(requests, 1);
+  const { core: open } = makeCore({ allowRemoteShutdown: true });
+  open.parts.requestShutdown = () => requests++;
+  assert.equal(open.handleLine("SHUTDOWN", REMOTE), "OK\r\n");
+  assert.equal(requests, 2);
+});
+
+Deno.test("NodeCore.applyRemote() merges peer entries and logs only the winners", () => {
+  const { core, parts } = makeCore();
+  core.handleLine("SET mine local", LOOPBACK);
+  core.endOfChunk();
+  parts.appended = [];
+  const old = hlcFromMs(NOW_MS - 60_000);
+  const counts = core.applyRemote([
+    { key: "mine", value: "older", hlc: old, node: "node-b", expiresAtMs: 0 },
+    { key: "theirs", value: "x", hlc: old, node: "node-b", expiresAtMs: 0 },
+    { key: "late", value: "y", hlc: hlcFromMs(NOW_MS + 3_600_000), node: "node-b", expiresAtMs: 0 },
+  ]);
+  assert.deepEqual(counts, { applied: 1, stale: 1, future: 1, invalid: 0 });
+  assert.deepEqual(parts.appended, [["theirs=x"]]);
+  assert.deepEqual(parts.published, [["mine=local"]], "remote entries are not published again");
+  assert.equal(core.handleLine("GET mine", LOOPBACK), "VALUE local\r\n");
+});
+
+Deno.test("NodeCore INFO reports the node, counts, memory and root, then END", () => {
+  const { core } = makeCore();
+  core.parts.connectionCount = () => 7;
+  core.handleLine("MSET a 1 b 2", LOOPBACK);
+  core.handleLine("DEL b", LOOPBACK);
+  const reply = core.handleLine("INFO", LOOPBACK) as string;
+  const lines = reply.split("\r\n").slice(0, -1);
+  assert.equal(lines[0], "INFO");
+  assert.equal(lines.at(-1), "END");
+  const fields = new Map(
+    lines.slice(1, -1).map((line) => {
+      const colon = line.indexOf(":");
+      return [line.slice(0, colon), line.slice(colon + 1)];
+    }),
+  );
+  assert.equal(fields.get("node_id"), "node-a");
+  assert.equal(fields.get("keys"), "1");
+  assert.equal(fields.get("tombstones"), "1");
+  assert.equal(fields.get("connections"), "7");
+  assert.equal(fields.get("commands_processed"), "3");
+  assert.ok(Number(fields.get("memory_rss_bytes")) > 0);
+  assert.match(fields.get("merkle_root") ?? "", /^[0-9a-f]{16}$/);
+  assert.equal(fields.get("persistence"), "test");
+  assert.equal(fields.get("replication"), "test");
+});

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { LINE_TOO_LONG, LineFramer } from "../../src/protocol/framer.ts";
+
+/** Test inputs are binary strings; the framer takes bytes. */
+function bytes(text: string): Uint8Array {
+  return Buffer.from(text, "latin1");
+}
+
+const MAX_LINE_BYTES = 16;
+
+type Framed = string | typeof LINE_TOO_LONG;
+
+interface Fixture {
+  name: string;
+  input: string;
+  /** Lines in order; LINE_TOO_LONG last when the input breaks the limit. */
+  lines: Framed[];
+  /** Bytes received but not yet returned as a line, after the whole input. */
+  pending: number;
+}
+
+const FIXTURES: Fixture[] = [
+  { name: "one CRLF line", input: "GET k\r\n", lines: ["GET k"], pending: 0 },
+  { name: "one LF line", input: "GET k\n", lines: ["GET k"], pending: 0 },
+  { name: "mixed line ends", input: "A\r\nB\nC\r\n", lines: ["A", "B", "C"], pending: 0 },
+  { name: "empty lines", input: "\r\n\n\r\n", lines: ["", "", ""], pending: 0 },
+  { name: "a partial line stays pending", input: "SET a 1\r\nGET", lines: ["SET a 1"], pending: 3 },
+  {
+    name: "a lone CR inside a line is kept",
+    input: "SET k a\rb\r\n",
+    lines: ["SET k a\rb"],
+    pending: 0,
+  },
+  {
+    name: "a CR before CRLF is part of the line",
+    input: "SET k v\r\r\n",
+    lines: ["SET k v\r"],
+    pending: 0,
+  },
+  {
+    name: "binary bytes pass through",
+    input: "SET k \x00\x7f\x80\xff\r\n",
+    lines: ["SET k \x00\x7f\x80\xff"],
+    pending: 0,
+  },
+  {
+    name: "a line of exactly the limit with CRLF",
+    input: "x".repeat(MAX_LINE_BYTES) + "\r\n",
+    lines: ["x".repeat(MAX_LINE_BYTES)],
+    pending: 0,
+  },
+  {
+    name: "a line of exactly the limit with LF",
+    input: "y".repeat(MAX_LINE_BYTES) + "\n",
+    lines: ["y".repeat(MAX_LINE_BYTES)],
+    pending: 0,
+  },
+  {
+    name: "a line one byte over the limit",
+    input: "A\r\n" + "z".repeat(MAX_LINE_BYTES + 1) + "\r\n",
+    lines: ["A", LINE_TOO_LONG],
+    pending: MAX_LINE_BYTES + 3,
+  },
+  {
+    name: "a line over the limit without a line end",
+    input: "B\n" + "w".repeat(MAX_LINE_BYTES + 1),
+    lines: ["B", LINE_TOO_LONG],
+    pending: MAX_LINE_BYTES + 1,
+  },
+];
+
+/** Every line the framer has ready; stops after LINE_TOO_LONG (the connection closes). */
+function drain(framer: LineFramer, into: Framed[]): void {
+  for (;;) {
+    const line = framer.next();
+    if (line === null) return;
+    into.push(line);
+    if (line === LINE_TOO_LONG) return;
+  }
+}
+
+function frame(chunks: readonly string[]): { lines: Framed[]; pending: number } {
+  const framer = new LineFramer(MAX_LINE_BYTES);
+  const lines: Framed[] = [];
+  for (const chunk of chunks) {
+    if (lines.at(-1) === LINE_TOO_LONG) break;
+    framer.push(bytes(chunk));
+    drain(framer, lines);
+  }
+  return { lines, pending: framer.pendingBytes };
+}
+
+for (const fixture of FIXTURES) {
+  Deno.test(`LineFramer frames "${fixture.name}" pushed whole`, () => {
+    const { lines, pending } = frame([fixture.input]);
+    assert.deepEqual(lines, fixture.lines);
+    assert.equal(pending, fixture.pending);
+  });
+
+  Deno.test(`LineFramer frames "${fixture.name}" pushed byte by byte`, () => {
+    const { lines } = frame([...fixture.input]);
+    assert.deepEqual(lines, fixture.lines);
+  });
+
+  Deno.test(`LineFramer frames "${fixture.name}" split at every offset`, () => {
+    for (let offset = 0; offset <= fixture.input.length; offset++) {
+      const chunks = [fixture.input.slice(0, offset), fixture.input.slice(offset)];
+      const { lines } = frame(chunks);
+      assert.deepEqual(lines, fixture.lines, `split at offset ${offset}`);
+    }
+  });
+}
+
+Deno.test("LineFramer reports a long line as soon as the limit is passed, before its end", () => {
+  const framer = new LineFramer(MAX_LINE_BYTES);
+  for (let i = 0; i < MAX_LINE_BYTES; i++) {
+    framer.push(bytes("a"));
+    assert.equal(framer.next(), null, `after ${i + 1} bytes`);
+  }
+  framer.push(bytes("a"));
+  assert.equal(framer.next(), LINE_TOO_LONG);
+  assert.equal(framer.pendingBytes, MAX_LINE_BYTES + 1);
+});
+
+Deno.test("LineFramer waits for the LF after a CR that ends a line of exactly the limit", () => {
+  const framer = new LineFramer(MAX_LINE_BYTES);
+  framer.push(bytes("q".repeat(MAX_LINE_BYTES) + "\r"));
+  assert.equal(framer.next(), null);
+  framer.push(bytes("\n"));
+  assert.equal(framer.next(), "q".repeat(MAX_LINE_BYTES));
+});
+
+Deno.test("LineFramer returns many pipelined lines from one chunk in order", () => {
+  const framer = new LineFramer(MAX_LINE_BYTES);
+  const sent = Array.from({ length: 1000 }, (_, i) => `GET k${i}`);
+  framer.push(bytes(sent.map((line) => line + "\r\n").join("")));
+  const lines: Framed[] = [];
+  drain(framer, lines);
+  assert.deepEqual(lines, sent);
+  assert.equal(framer.pendingBytes, 0);
+});
+
+Deno.test("LineFramer keeps a partial line across pushes and counts it as pending", () => {
+  const framer = new LineFramer(MAX_LINE_BYTES);
+  framer.push(bytes("PI"));
+  assert.equal(framer.next(), null);
+  assert.equal(framer.pendingBytes, 2);
+  framer.push(bytes("NG\r\nEC"));
+  assert.equal(framer.next(), "PING");
+  assert.equal(framer.next(), null);
+  assert.equal(framer.pendingBytes, 2);
+  framer.push(bytes("HO x\n"));
+  assert.equal(framer.next(), "ECHO x");
+  assert.equal(framer.pendingBytes, 0);
+});
+
+Deno.test("LineFramer frames a 1 MB line that arrives in 100-byte pieces", () => {
+  const framer = new LineFramer(1024 * 1024);
+  const line = "SET k " + "v".repeat(1024 * 1024 - 6);
+  for (let offset = 0; offset < line.length; offset += 100) {
+    framer.push(bytes(line.slice(offset, offset + 100)));
+    assert.equal(framer.next(), null);
+  }
+  assert.equal(framer.pendingBytes, line.length);
+  framer.push(bytes("\r"));
+  assert.equal(framer.next(), null);
+  framer.push(bytes("\nPING\r\n"));
+  assert.equal(framer.next(), line);
+  assert.equal(framer.next(), "PING");
+  assert.equal(framer.next(), null);
+  assert.equal(framer.pendingBytes, 0);
+});

@@ -1,0 +1,290 @@
+import assert from "node:assert/strict";
+import { COMMAND_NAMES, parseCommand, parseInt64 } from "../../src/protocol/parse.ts";
+import { SeededRandom } from "../_support/seeded_random.ts";
+import type { ParseResult } from "../../src/protocol/command.ts";
+
+const LIMITS = { maxKeyBytes: 1024, maxValueBytes: 4096, maxKeysPerCommand: 8 };
+
+function parse(line: string): ParseResult {
+  return parseCommand(line, LIMITS);
+}
+
+function error(message: string): ParseResult {
+  return { kind: "invalid", message };
+}
+
+/** Every command and alias with one valid line and what it parses to. */
+const VALID: [string, ParseResult][] = [
+  ["SET k v", { kind: "set", key: "k", value: "v" }],
+  ["GET k", { kind: "get", key: "k" }],
+  ["DEL k", { kind: "del", key: "k" }],
+  ["DELETE k", { kind: "del", key: "k" }],
+  ["INC k", { kind: "incr", key: "k", amount: 1n }],
+  ["INC k 5", { kind: "incr", key: "k", amount: 5n }],
+  ["INCR k -3", { kind: "incr", key: "k", amount: -3n }],
+  ["DEC k", { kind: "incr", key: "k", amount: -1n }],
+  ["DEC k 7", { kind: "incr", key: "k", amount: -7n }],
+  ["DECR k -2", { kind: "incr", key: "k", amount: 2n }],
+  ["APPEND k tail", { kind: "append", key: "k", value: "tail", prepend: false }],
+  ["PREPEND k head", { kind: "append", key: "k", value: "head", prepend: true }],
+  ["MGET a b c", { kind: "mget", keys: ["a", "b", "c"] }],
+  ["MSET a 1 b 2", { kind: "mset", keys: ["a", "b"], values: ["1", "2"] }],
+  ["EXISTS a b", { kind: "exists", keys: ["a", "b"] }],
+  ["SCAN", { kind: "scan", prefix: "", after: null }],
+  ["SCAN user:", { kind: "scan", prefix: "user:", after: null }],
+  ["SCAN AFTER user:7", { kind: "scan", prefix: "", after: "user:7" }],
+  ["SCAN user: AFTER user:7", { kind: "scan", prefix: "user:", after: "user:7" }],
+  ["SCAN user: after user:7", { kind: "scan", prefix: "user:", after: "user:7" }],
+  ["DBSIZE", { kind: "dbsize" }],
+  ["EXPIRE k 30", { kind: "expire", key: "k", seconds: 30 }],
+  ["EXPIRE k 0", { kind: "expire", key: "k", seconds: 0 }],
+  ["EXPIRE k -5", { kind: "expire", key: "k", seconds: -5 }],
+  ["TTL k", { kind: "ttl", key: "k" }],
+  ["PERSIST k", { kind: "persist", key: "k" }],
+  ["TRUNCATE", { kind: "truncate" }],
+  ["FLUSHDB", { kind: "truncate" }],
+  ["PING", { kind: "ping", message: null }],
+  ["PING hello there", { kind: "ping", message: "hello there" }],
+  ["ECHO  two  spaces ", { kind: "echo", message: " two  spaces " }],
+  ["INFO", { kind: "info" }],
+  ["STATS", { kind: "info" }],
+  ["VERSION", { kind: "version" }],
+  ["HASH", { kind: "hash" }],
+  ["QUIT", { kind: "quit" }],
+  ["SHUTDOWN", { kind: "shutdown" }],
+  ["SYNC 127.0.0.1 7879", { kind: "sync_run", host: "127.0.0.1", port: 7879 }],
+  ["SYNC root", { kind: "sync_request", verb: "ROOT", args: "" }],
+  ["SYNC branches 1 2 3", { kind: "sync_request", verb: "BRANCHES", args: "1 2 3" }],
+];
+
+for (const [line, expected] of VALID) {
+  Deno.test(`parseCommand() reads "${line}"`, () => {
+    assert.deepEqual(parse(line), expected);
+  });
+}
+
+Deno.test("parseCommand() has a valid example for every command and alias", () => {
+  const covered = new Set(VALID.map(([line]) => line.split(" ")[0]));
+  for (const name of COMMAND_NAMES) assert.ok(covered.has(name), `no example for ${name}`);
+});
+
+Deno.test("parseCommand() accepts command words in any case", () => {
+  for (const word of ["get", "Get", "gEt", "GET"]) {
+    assert.deepEqual(parse(`${word} k`), { kind: "get", key: "k" });
+  }
+  assert.deepEqual(parse("flushdb"), { kind: "truncate" });
+  assert.deepEqual(parse("DeLeTe k"), { kind: "del", key: "k" });
+});
+
+Deno.test("parseCommand() does not change the case of keys or values", () => {
+  assert.deepEqual(parse("set Key Value"), { kind: "set", key: "Key", value: "Value" });
+});
+
+Deno.test("parseCommand() names an unknown command, quoted and cut short", () => {
+  assert.deepEqual(parse("SETX k v"), error('unknown command "SETX"'));
+  assert.deepEqual(parse(""), error("empty command"));
+  assert.deepEqual(parse(" GET k"), error('unknown command ""'));
+  const long = "Z".repeat(500);
+  assert.deepEqual(parse(long), error(`unknown command "${"Z".repeat(64)}..."`));
+});
+
+Deno.test("parseCommand() reports a wrong number of arguments, naming the word sent", () => {
+  const cases: [string, string][] = [
+    ["SET", "SET"],
+    ["SET k", "SET"],
+    ["GET", "GET"],
+    ["GET a b", "GET"],
+    ["DEL", "DEL"],
+    ["DELETE a b", "DELETE"],
+    ["INC", "INC"],
+    ["INC k 1 2", "INC"],
+    ["DEC", "DEC"],
+    ["APPEND k", "APPEND"],
+    ["PREPEND", "PREPEND"],
+    ["MGET", "MGET"],
+    ["MSET", "MSET"],
+    ["MSET a", "MSET"],
+    ["MSET a 1 b", "MSET"],
+    ["EXISTS", "EXISTS"],
+    ["SCAN a b c d", "SCAN"],
+    ["DBSIZE x", "DBSIZE"],
+    ["EXPIRE k", "EXPIRE"],
+    ["EXPIRE k 1 2", "EXPIRE"],
+    ["TTL", "TTL"],
+    ["PERSIST a b", "PERSIST"],
+    ["TRUNCATE now", "TRUNCATE"],
+    ["ECHO", "ECHO"],
+    ["INFO all", "INFO"],
+    ["VERSION 2", "VERSION"],
+    ["HASH x", "HASH"],
+    ["QUIT now", "QUIT"],
+    ["SHUTDOWN now", "SHUTDOWN"],
+    ["SYNC", "SYNC"],
+  ];
+  for (const [line, name] of cases) {
+    assert.deepEqual(parse(line), error(`wrong number of arguments for ${name}`), line);
+  }
+});
+
+Deno.test("parseCommand() reports a wrong SCAN form with its usage", () => {
+  assert.deepEqual(parse("SCAN a b"), error("usage: SCAN [prefix] [AFTER key]"));
+  assert.deepEqual(parse("SCAN a b c"), error("usage: SCAN [prefix] [AFTER key]"));
+});
+
+Deno.test("parseCommand() never reads an empty key: a missing key is an arity error", () => {
+  assert.deepEqual(parse("SET  v"), error("wrong number of arguments for SET"));
+  assert.deepEqual(parse("APPEND  "), error("wrong number of arguments for APPEND"));
+  assert.deepEqual(parse("GET  "), error("wrong number of arguments for GET"));
+  assert.deepEqual(parse("MGET   "), error("wrong number of arguments for MGET"));
+});
+
+Deno.test("parseCommand() refuses a key over max_key_bytes and says how long it was", () => {
+  const key = "k".repeat(2000);
+  const expected = error("key too long: 2000 bytes, max 1024");
+  for (const line of [`GET ${key}`, `SET ${key} v`, `DEL ${key}`, `INC ${key}`, `MGET a ${key}`]) {
+    assert.deepEqual(parse(line), expected);
+  }
+  assert.deepEqual(parse(`MSET a 1 ${key} 2`), expected);
+  assert.deepEqual(parse(`EXPIRE ${key} 5`), expected);
+  assert.deepEqual(parse(`GET ${"k".repeat(1024)}`), { kind: "get", key: "k".repeat(1024) });
+});
+
+Deno.test("parseCommand() refuses keys with whitespace or control bytes", () => {
+  const expected = error("key contains whitespace or control characters");
+  for (const bad of ["a\tb", "a\x00", "\x01", "a\x1fb", "x\x7f", "a\rb", "tab\t"]) {
+    assert.deepEqual(parse(`GET ${bad}`), expected, JSON.stringify(bad));
+    assert.deepEqual(parse(`SET ${bad} v`), expected, JSON.stringify(bad));
+    assert.deepEqual(parse(`EXISTS ok ${bad}`), expected, JSON.stringify(bad));
+  }
+});
+
+Deno.test("parseCommand() accepts keys of any other byte, UTF-8 or not", () => {
+  const key = "\x80\xff\xc3\xa9!~";
+  assert.deepEqual(parse(`GET ${key}`), { kind: "get", key });
+});
+
+Deno.test("parseCommand() keeps every byte of a value after the single space, unchanged", () => {
+  assert.deepEqual(parse("SET k  two  spaces  "), {
+    kind: "set",
+    key: "k",
+    value: " two  spaces  ",
+  });
+  assert.deepEqual(parse("SET k \t\x00\x80\xff\r"), {
+    kind: "set",
+    key: "k",
+    value: "\t\x00\x80\xff\r",
+  });
+  assert.deepEqual(parse("APPEND k  x"), { kind: "append", key: "k", value: " x", prepend: false });
+});
+
+Deno.test("parseCommand() reads `SET k ` as the empty value", () => {
+  assert.deepEqual(parse("SET k "), { kind: "set", key: "k", value: "" });
+});
+
+Deno.test("parseCommand() refuses a value over max_value_bytes", () => {
+  assert.deepEqual(
+    parse(`SET k ${"v".repeat(4097)}`),
+    error("value too long: 4097 bytes, max 4096"),
+  );
+  assert.deepEqual(
+    parse(`MSET a ${"v".repeat(4097)}`),
+    error("value too long: 4097 bytes, max 4096"),
+  );
+  const value = "v".repeat(4096);
+  assert.deepEqual(parse(`SET k ${value}`), { kind: "set", key: "k", value });
+});
+
+Deno.test("parseCommand() reads INC/DEC amounts at the 64-bit bounds and refuses beyond", () => {
+  const max = "9223372036854775807";
+  const min = "-9223372036854775808";
+  assert.deepEqual(parse(`INC k ${max}`), { kind: "incr", key: "k", amount: 2n ** 63n - 1n });
+  assert.deepEqual(parse(`INC k ${min}`), { kind: "incr", key: "k", amount: -(2n ** 63n) });
+  assert.deepEqual(parse(`DEC k ${max}`), { kind: "incr", key: "k", amount: -(2n ** 63n - 1n) });
+  for (
+    const amount of ["9223372036854775808", "-9223372036854775809", "1e3", "1.5", "abc", "--1"]
+  ) {
+    assert.deepEqual(
+      parse(`INC k ${amount}`),
+      error(`amount is not a 64-bit integer: "${amount}"`),
+      amount,
+    );
+  }
+  assert.deepEqual(parse("INC k +4"), { kind: "incr", key: "k", amount: 4n });
+});
+
+Deno.test("parseInt64() accepts exactly the 64-bit integers", () => {
+  assert.equal(parseInt64("0"), 0n);
+  assert.equal(parseInt64("-0"), 0n);
+  assert.equal(parseInt64("00012"), 12n);
+  assert.equal(parseInt64("9223372036854775807"), 2n ** 63n - 1n);
+  assert.equal(parseInt64("9223372036854775808"), null);
+  assert.equal(parseInt64(""), null);
+  assert.equal(parseInt64(" 1"), null);
+  assert.equal(parseInt64("1 "), null);
+  assert.equal(parseInt64("0x10"), null);
+  assert.equal(parseInt64("1".repeat(21)), null);
+});
+
+Deno.test("parseCommand() pairs MSET keys and values and checks every key", () => {
+  assert.deepEqual(parse("MSET a 1 b 2 c 3"), {
+    kind: "mset",
+    keys: ["a", "b", "c"],
+    values: ["1", "2", "3"],
+  });
+  assert.deepEqual(
+    parse("MSET a 1 b\x01 2"),
+    error("key contains whitespace or control characters"),
+  );
+});
+
+Deno.test("parseCommand() bounds the keys of MGET, EXISTS and MSET", () => {
+  const nine = Array.from({ length: 9 }, (_, i) => `k${i}`);
+  assert.deepEqual(parse(`MGET ${nine.join(" ")}`), error("too many keys: 9, max 8"));
+  assert.deepEqual(parse(`EXISTS ${nine.join(" ")}`), error("too many keys: 9, max 8"));
+  const pairs = nine.map((key) => `${key} v`).join(" ");
+  assert.deepEqual(parse(`MSET ${pairs}`), error("too many keys: 9, max 8"));
+  assert.equal(parse(`MGET ${nine.slice(1).join(" ")}`).kind, "mget");
+});
+
+Deno.test("parseCommand() reads EXPIRE seconds as an integer only", () => {
+  for (const seconds of ["1.5", "ten", "1e3", "9000000000001", "-9000000000001"]) {
+    assert.deepEqual(
+      parse(`EXPIRE k ${seconds}`),
+      error(`seconds is not an integer: "${seconds}"`),
+      seconds,
+    );
+  }
+  assert.deepEqual(parse("EXPIRE k 9000000000000"), {
+    kind: "expire",
+    key: "k",
+    seconds: 9_000_000_000_000,
+  });
+});
+
+Deno.test("parseCommand() tells SYNC <host> <port> from a peer request", () => {
+  assert.deepEqual(parse("SYNC localhost 1"), { kind: "sync_run", host: "localhost", port: 1 });
+  assert.deepEqual(parse("SYNC localhost 0"), error("port out of range: 0"));
+  assert.deepEqual(parse("SYNC localhost 70000"), error("port out of range: 70000"));
+  assert.deepEqual(parse("sync keys 1 2"), { kind: "sync_request", verb: "KEYS", args: "1 2" });
+});
+
+Deno.test("parseCommand() splits key words on runs of spaces", () => {
+  assert.deepEqual(parse("GET   k  "), { kind: "get", key: "k" });
+  assert.deepEqual(parse("MGET  a   b "), { kind: "mget", keys: ["a", "b"] });
+  assert.deepEqual(parse("DBSIZE   "), { kind: "dbsize" });
+});
+
+Deno.test("parseCommand() error messages are bytes, so they go on the wire unchanged", () => {
+  const random = new SeededRandom(3);
+  for (let i = 0; i < 2_000; i++) {
+    const word = random.pick([...COMMAND_NAMES, "", "X"]);
+    const line = word + random.bytes(random.below(120)).replace(/[\r\n]/g, " ");
+    const result = parse(line);
+    if (result.kind !== "invalid") continue;
+    for (let j = 0; j < result.message.length; j++) {
+      assert.ok(result.message.charCodeAt(j) < 256, `message for ${JSON.stringify(line)}`);
+    }
+  }
+  const long = parse("Q".repeat(100));
+  assert.ok(long.kind === "invalid" && long.message.endsWith('..."'));
+});

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { Store } from "../../src/store/store.ts";
+import { hlcFromMs } from "../../src/store/hlc.ts";
+
+const START_MS = 1_700_000_000_000;
+
+function makeStore(): { store: Store; clock: { ms: number; nowMs(): number } } {
+  const clock = { ms: START_MS, nowMs: () => clock.ms };
+  const store = new Store({
+    nodeId: "node-a",
+    clock,
+    tombstoneGraceMs: 60_000,
+    maxClockSkewMs: 60_000,
+  });
+  return { store, clock };
+}
+
+Deno.test("an entry reads as absent from the millisecond its expiry is reached", () => {
+  const { store, clock } = makeStore();
+  store.write("k", "v", START_MS + 1_000);
+  clock.ms = START_MS + 999;
+  assert.equal(store.read("k")?.value, "v");
+  assert.equal(store.countLive(), 1);
+  assert.deepEqual(store.scan("", null, 10), ["k"]);
+  clock.ms = START_MS + 1_000;
+  assert.equal(store.read("k"), undefined);
+  assert.equal(store.countLive(), 0);
+  assert.deepEqual(store.scan("", null, 10), []);
+  assert.equal(store.entry("k")?.value, "v", "the expired entry is kept until purged");
+});
+
+Deno.test("an expired entry received from a peer reads as absent at once", () => {
+  const { store } = makeStore();
+  const outcome = store.applyRemote({
+    key: "k",
+    value: "v",
+    hlc: hlcFromMs(START_MS - 5_000),
+    node: "node-b",
+    expiresAtMs: START_MS - 1,
+  });
+  assert.equal(outcome, "applied");
+  assert.equal(store.read("k"), undefined);
+  assert.equal(store.countLive(), 0);
+});
+
+Deno.test("rewriting a key without an expiry makes it live again and uncounted as expiring", () => {
+  const { store, clock } = makeStore();
+  store.write("k", "v", START_MS + 10);
+  clock.ms = START_MS + 20;
+  assert.equal(store.countLive(), 0);
+  store.write("k", "w", 0);
+  assert.equal(store.read("k")?.value, "w");
+  assert.equal(store.countLive(), 1);
+});
+
+Deno.test("countLive() counts only keys neither deleted nor expired", () => {
+  const { store, clock } = makeStore();
+  store.write("a", "1", 0);
+  store.write("b", "2", START_MS + 100);
+  store.write("c", "3", START_MS + 200);
+  store.write("d", null, 0);
+  assert.equal(store.countLive(), 3);
+  clock.ms = START_MS + 150;
+  assert.equal(store.countLive(), 2);
+  clock.ms = START_MS + 250;
+  assert.equal(store.countLive(), 1);
+  assert.equal(store.size, 4);
+});
