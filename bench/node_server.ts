@@ -1,0 +1,142 @@
+/**
+ * A MerkleKV node as a real process for benchmarks: `deno run main.ts --config <temp file>`
+ * on a free loopback port, pinned to the server CPU, ready once it answers PING (the time
+ * from spawn to that first PONG is its start-up time). Standalone and memory-only unless the
+ * caller's TOML says otherwise. Registered with the process registry, so it is stopped on exit
+ * and on Ctrl-C.
+ */
+
+import {
+  freePort,
+  OutputTail,
+  pinned,
+  rssBytes,
+  SERVER_CPU,
+  stopChild,
+  track,
+} from "./processes.ts";
+import { request, waitForPing } from "./probe.ts";
+import type { Reply } from "./load_protocol.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const START_TIMEOUT_MS = 30_000;
+
+export interface BenchNodeOptions {
+  nodeId?: string;
+  /** Default: a free port. */
+  port?: number;
+  /** Top-level TOML lines (e.g. `data_dir = "..."`, `fsync = "always"`), before any section. */
+  topLevel?: string[];
+  /** TOML sections appended to the config (e.g. "[replication]\n..."). */
+  sections?: string;
+  /** Flags for `deno run` itself, before main.ts (e.g. "--cpu-prof"). */
+  denoFlags?: string[];
+  /** Default "warn": a benchmark should not time the logger. */
+  logLevel?: string;
+  /** CPU to pin to; null for no pinning. Default SERVER_CPU. */
+  cpu?: number | null;
+  env?: Record<string, string>;
+}
+
+export class BenchNode {
+  readonly port: number;
+  readonly nodeId: string;
+  readonly startupMs: number;
+  readonly #child: Deno.ChildProcess;
+  readonly #configPath: string;
+  readonly #output: OutputTail;
+  readonly #untrack: () => void;
+
+  private constructor(
+    fields: { port: number; nodeId: string; startupMs: number; configPath: string },
+    child: Deno.ChildProcess,
+    output: OutputTail,
+    untrack: () => void,
+  ) {
+    this.port = fields.port;
+    this.nodeId = fields.nodeId;
+    this.startupMs = fields.startupMs;
+    this.#configPath = fields.configPath;
+    this.#child = child;
+    this.#output = output;
+    this.#untrack = untrack;
+  }
+
+  static async start(options: BenchNodeOptions = {}): Promise<BenchNode> {
+    const port = options.port ?? await freePort();
+    const nodeId = options.nodeId ?? `bench-${port}`;
+    const configPath = await Deno.makeTempFile({ prefix: "merklekv-bench-", suffix: ".toml" });
+    await Deno.writeTextFile(configPath, configText(nodeId, port, options));
+    const [program, argv] = pinned(
+      options.cpu === undefined ? SERVER_CPU : options.cpu,
+      Deno.execPath(),
+      ["run", "--allow-all", ...(options.denoFlags ?? []), MAIN, "--config", configPath],
+    );
+    const startedMs = performance.now();
+    const child = new Deno.Command(program, {
+      args: argv,
+      env: options.env ?? {},
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const untrack = track(`merklekv ${nodeId}`, child, () => Deno.removeSync(configPath));
+    const output = new OutputTail([child.stdout, child.stderr]);
+    let exited = false;
+    child.status.then(() => exited = true);
+    try {
+      const startupMs = await waitForPing(port, "merklekv", {
+        startedMs,
+        timeoutMs: START_TIMEOUT_MS,
+        exited: () => exited,
+      });
+      return new BenchNode({ port, nodeId, startupMs, configPath }, child, output, untrack);
+    } catch (error) {
+      await stopChild(child, "SIGKILL");
+      untrack();
+      await Deno.remove(configPath).catch(() => {});
+      throw new Error(`merklekv did not start: ${(error as Error).message}\n${output.text()}`);
+    }
+  }
+
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** One request line (words joined by spaces); resolves with the reply. */
+  command(...words: string[]): Promise<Reply> {
+    return request(this.port, "merklekv", words);
+  }
+
+  /** VmRSS of the node process, in bytes. */
+  rssBytes(): number {
+    return rssBytes(this.pid);
+  }
+
+  output(): string {
+    return this.#output.text();
+  }
+
+  /**
+   * Stops the node with `signal` (SIGINT lets `--cpu-prof` write its profile), SIGKILL after
+   * graceMs; removes the config file. Safe to call twice.
+   */
+  async stop(signal: Deno.Signal = "SIGTERM", graceMs = 10_000): Promise<Deno.CommandStatus> {
+    const status = await stopChild(this.#child, signal, graceMs);
+    this.#untrack();
+    await Deno.remove(this.#configPath).catch(() => {});
+    return status;
+  }
+}
+
+function configText(nodeId: string, port: number, options: BenchNodeOptions): string {
+  const lines = [
+    `node_id = "${nodeId}"`,
+    `bind_address = "127.0.0.1"`,
+    `bind_port = ${port}`,
+    `log_level = "${options.logLevel ?? "warn"}"`,
+    ...(options.topLevel ?? []),
+  ];
+  if (options.sections !== undefined) lines.push(options.sections);
+  return lines.join("\n") + "\n";
+}
