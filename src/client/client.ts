@@ -9,7 +9,7 @@
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
 import { INFO_END, replyLineCount } from "../protocol/reply.ts";
-import { encodeLatin1 } from "../protocol/binary.ts";
+import { encodeLatin1 } from "../store/binary.ts";
 
 export interface ClientOptions {
   host?: string;

@@ -6,7 +6,7 @@
 
 import type { Config } from "../config/types.ts";
 import type { Command } from "../protocol/command.ts";
-import { parseCommand, type ParseLimits } from "../protocol/parse.ts";
+import { type LineSource, parseCommand, type ParseLimits } from "../protocol/parse.ts";
 import { errorReply, infoReply } from "../protocol/reply.ts";
 import { type Entry, INVALID_VALUE_BYTE, isValidKey } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
@@ -75,9 +75,13 @@ export class NodeCore implements LineHandler, RemoteApplier {
     };
   }
 
-  handleLine(line: string, client: ClientInfo): string | Promise<string> | null {
+  handleLine(
+    line: string,
+    client: ClientInfo,
+    source?: LineSource,
+  ): string | Promise<string> | null {
     this.#commandsProcessed++;
-    const command = parseCommand(line, this.#limits);
+    const command = parseCommand(line, this.#limits, source);
     if (command.kind === "invalid") return errorReply(command.message);
     if (WRITE_KINDS.has(command.kind)) {
       const refusal = this.parts.changeLog?.writeError() ?? null;

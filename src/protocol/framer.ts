@@ -23,6 +23,8 @@ export class LineFramer {
   /** The bytes lines are taken from, from #position on. */
   #chunk: Buffer = EMPTY;
   #position = 0;
+  /** Where in #chunk the line last returned by next() starts (for copy()). */
+  #lineStart = 0;
   /**
    * Earlier bytes of an unfinished line, kept apart and joined once a line end arrives:
    * joining on every push would copy the partial line each time, so a long line sent in small
@@ -69,7 +71,13 @@ export class LineFramer {
     const end = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
     if (end - start > this.maxLineBytes) return LINE_TOO_LONG;
     this.#position = newline + 1;
+    this.#lineStart = start;
     return chunk.toString("latin1", start, end);
+  }
+
+  /** A new string of bytes start..end of the line last returned by next() (a LineSource). */
+  copy(start: number, end: number): string {
+    return this.#chunk.toString("latin1", this.#lineStart + start, this.#lineStart + end);
   }
 
   /** Bytes received but not yet returned as a line. */

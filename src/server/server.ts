@@ -8,14 +8,19 @@
 import * as net from "node:net";
 import type { Buffer } from "node:buffer";
 import { LINE_TOO_LONG, LineFramer } from "../protocol/framer.ts";
+import type { LineSource } from "../protocol/parse.ts";
 import { errorReply } from "../protocol/reply.ts";
-import { encodeLatin1 } from "../protocol/binary.ts";
+import { encodeLatin1 } from "../store/binary.ts";
 import type { Logger } from "../node/log.ts";
 
 /** What the server needs from the node: run lines, finish a chunk. */
 export interface LineHandler {
   /** Runs one request line; a string is the reply, a Promise defers it, null closes. */
-  handleLine(line: string, client: ClientInfo): string | Promise<string> | null;
+  handleLine(
+    line: string,
+    client: ClientInfo,
+    source: LineSource,
+  ): string | Promise<string> | null;
   /** Called after the lines of one chunk ran; a Promise holds their replies back. */
   endOfChunk(): Promise<void> | null;
 }
@@ -143,7 +148,7 @@ class Connection {
           this.#closing = true;
           break;
         }
-        const result = this.#handler.handleLine(line, this.#client);
+        const result = this.#handler.handleLine(line, this.#client, this.#framer);
         if (typeof result === "string") {
           out += result;
           replies++;

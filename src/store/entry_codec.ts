@@ -14,6 +14,7 @@
 
 import { Buffer } from "node:buffer";
 import { isValidHlc } from "./hlc.ts";
+import { writeLatin1 } from "./binary.ts";
 import { type Entry, INVALID_VALUE_BYTE, isValidKey, NODE_ID_PATTERN } from "./entry.ts";
 
 const FLAG_TOMBSTONE = 1;
@@ -34,10 +35,10 @@ export function encodeEntry(entry: Entry, buffer: Buffer, offset: number): numbe
   buffer.writeDoubleLE(entry.hlc, offset);
   offset += 8;
   buffer[offset++] = entry.node.length;
-  offset += buffer.write(entry.node, offset, "latin1");
+  offset = writeLatin1(entry.node, buffer, offset);
   buffer.writeUInt16LE(entry.key.length, offset);
   offset += 2;
-  offset += buffer.write(entry.key, offset, "latin1");
+  offset = writeLatin1(entry.key, buffer, offset);
   if (entry.expiresAtMs !== 0) {
     buffer.writeDoubleLE(entry.expiresAtMs, offset);
     offset += 8;
@@ -45,7 +46,7 @@ export function encodeEntry(entry: Entry, buffer: Buffer, offset: number): numbe
   if (entry.value !== null) {
     buffer.writeUInt32LE(entry.value.length, offset);
     offset += 4;
-    offset += buffer.write(entry.value, offset, "latin1");
+    offset = writeLatin1(entry.value, buffer, offset);
   }
   return offset;
 }

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { LineFramer } from "../../src/protocol/framer.ts";
 import { COMMAND_NAMES, parseCommand, parseInt64 } from "../../src/protocol/parse.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import type { ParseResult } from "../../src/protocol/command.ts";
@@ -287,4 +289,24 @@ Deno.test("parseCommand() error messages are bytes, so they go on the wire uncha
   }
   const long = parse("Q".repeat(100));
   assert.ok(long.kind === "invalid" && long.message.endsWith('..."'));
+});
+
+Deno.test("parseCommand() with the framer as line source gives the same commands as slicing", () => {
+  const lines = [
+    "SET k v",
+    "SET  spaced:key   value with  spaces ",
+    "set k ",
+    "APPEND k \x00\xff tail",
+    "MSET a 1 bb 22 ccc 333",
+    "MSET  a  1   b 2",
+    "GET k",
+    "INC n 5",
+  ];
+  for (const line of lines) {
+    const framer = new LineFramer(1 << 20);
+    framer.push(Buffer.from(`PING\r\n${line}\r\n`, "latin1"));
+    assert.equal(framer.next(), "PING");
+    assert.equal(framer.next(), line);
+    assert.deepEqual(parseCommand(line, LIMITS, framer), parseCommand(line, LIMITS), line);
+  }
 });

@@ -1,0 +1,38 @@
+/**
+ * Binary strings: keys, values and protocol lines are byte strings, held in JavaScript as
+ * strings with one code unit (0..255) per byte (see README, Protocol v1). These turn them into
+ * bytes quickly; Buffer's "latin1" encoder costs microseconds per call in Deno.
+ */
+
+const encoder = new TextEncoder();
+/** Below this length a plain loop beats TextEncoder's call overhead. */
+const SHORT_TEXT = 64;
+
+/**
+ * Writes `text` into `bytes` at `offset`, one byte per code unit; returns the end offset.
+ * TextEncoder's native loop does the ASCII prefix; from the first code unit >= 0x80, where
+ * UTF-8 would differ, a plain loop copies the rest.
+ */
+export function writeLatin1(text: string, bytes: Uint8Array, offset: number): number {
+  const length = text.length;
+  if (length < SHORT_TEXT) {
+    for (let i = 0; i < length; i++) bytes[offset + i] = text.charCodeAt(i);
+    return offset + length;
+  }
+  const target = bytes.subarray(offset, offset + length);
+  const { read, written } = encoder.encodeInto(text, target);
+  if (read !== length || written !== read) {
+    // Bytes before the first multi-byte UTF-8 sequence are right as they are.
+    let start = 0;
+    while (start < written && target[start] < 0x80) start++;
+    for (let i = start; i < length; i++) target[i] = text.charCodeAt(i);
+  }
+  return offset + length;
+}
+
+/** A binary string as a new byte array. */
+export function encodeLatin1(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  writeLatin1(text, bytes, 0);
+  return bytes;
+}
