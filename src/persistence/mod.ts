@@ -1,7 +1,41 @@
+/**
+ * Durability (see README, Durability): the append-only log, snapshots and recovery. The node
+ * calls openChangeLog once at start-up; it returns after the store holds what the disk holds.
+ */
+
+import * as fs from "node:fs";
 import type { ChangeLog, PartContext } from "../node/components.ts";
+import { DurableLog } from "./change_log.ts";
+import { recoverDataDir } from "./recovery.ts";
+
+export { RecoveryError } from "./recovery.ts";
 
 /** Opens the data directory and recovers the store from it; null when data_dir is unset. */
 export function openChangeLog(context: PartContext): Promise<ChangeLog | null> {
-  if (context.config.dataDir === null) return Promise.resolve(null);
-  return Promise.reject(new Error("data_dir is not supported yet"));
+  const { config, store, log } = context;
+  const dir = config.dataDir;
+  if (dir === null) return Promise.resolve(null);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const report = recoverDataDir(dir, store, log);
+    log.info("persistence_loaded", {
+      dir,
+      snapshot: report.snapshot?.path ?? "none",
+      snapshot_entries: report.snapshot?.entries ?? 0,
+      log_segments: report.logs.length,
+      entries_read: report.entriesRead,
+      keys: store.countLive(),
+      duration_ms: report.durationMs,
+    });
+    return Promise.resolve(DurableLog.open({
+      dir,
+      policy: config.fsync,
+      logRewriteMinBytes: config.persistence.logRewriteMinBytes,
+      snapshotChunkEntries: config.persistence.snapshotChunkEntries,
+      store,
+      log,
+    }, report));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }

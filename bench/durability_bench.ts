@@ -1,0 +1,297 @@
+/**
+ * Durability: write throughput at each fsync policy, a MerkleKV node process with a data dir
+ * next to `redis-server --appendonly yes --appendfsync <policy>`, driven by the same load
+ * client (bench/load.ts) in the same run, alternating round by round; then the start-up time
+ * of a node whose data dir holds a snapshot plus a log (1,000,000 keys; quick: 100,000).
+ *
+ *   deno run --allow-all bench/durability_bench.ts [--quick]
+ */
+
+import type { BenchOptions, BenchSection } from "./section.ts";
+import { type LoadResult, runLoad } from "./load.ts";
+import { BenchNode } from "./node_server.ts";
+import { RedisServer } from "./redis.ts";
+import { median } from "./processes.ts";
+import type { FsyncPolicy } from "../src/config/types.ts";
+import type { Entry } from "../src/store/entry.ts";
+import { hlcFromMs } from "../src/store/hlc.ts";
+import { LogSegment } from "../src/persistence/log_file.ts";
+import { encodeRecords } from "../src/persistence/record_codec.ts";
+import { SnapshotWriter } from "../src/persistence/snapshot_file.ts";
+
+const POLICIES: readonly FsyncPolicy[] = ["always", "everysec", "no"];
+/** The write workload: SETs of 100-byte values over 100k keys. */
+const WORKLOADS = [
+  { name: "c50", description: "50 conns, unpipelined", conns: 50, depth: 1 },
+  { name: "c50-p16", description: "50 conns, pipeline depth 16", conns: 50, depth: 16 },
+] as const;
+const KEYS = 100_000;
+const VALUE_BYTES = 100;
+const THROUGHPUT_TARGET = 0.8;
+const STARTUP_TARGET_MS = 3000;
+/** Of the start-up data set, this share is in the snapshot and the rest in the log after it. */
+const SNAPSHOT_SHARE = 0.9;
+const ENTRIES_PER_LOG_RECORD = 1000;
+
+function timing(quick: boolean) {
+  return quick
+    ? { rounds: 1, warmupSeconds: 1, seconds: 3, startupKeys: 100_000 }
+    : { rounds: 3, warmupSeconds: 2, seconds: 10, startupKeys: 1_000_000 };
+}
+
+export const COLUMNS = [
+  "measure",
+  "merklekv",
+  "redis",
+  "ratio",
+  "merklekv p99 µs",
+  "redis p99 µs",
+  "target",
+  "result",
+  "notes",
+];
+
+export async function run(options: BenchOptions): Promise<BenchSection> {
+  const settings = timing(options.quick);
+  const rows: (string | number)[][] = [];
+  const results: Record<string, unknown> = { timing: settings };
+  for (const workload of WORKLOADS) {
+    for (const policy of POLICIES) {
+      const name = `write ${policy} ${workload.name}`;
+      console.error(`durability: ${name} (${workload.description}, SET ${VALUE_BYTES} B)`);
+      try {
+        const outcome = await compareWrites(policy, workload, settings);
+        rows.push([name, ...outcome.row]);
+        results[name] = outcome.results;
+      } catch (error) {
+        rows.push([name, ...COLUMNS.slice(1, -1).map(() => "-"), `error: ${messageOf(error)}`]);
+        results[name] = { error: messageOf(error) };
+      }
+    }
+  }
+  console.error(`durability: start-up with ${settings.startupKeys} keys`);
+  try {
+    const startup = await measureStartup(settings.startupKeys);
+    rows.push(...startup.rows);
+    results.startup = startup.results;
+  } catch (error) {
+    rows.push(["start-up", ...COLUMNS.slice(1, -1).map(() => "-"), `error: ${messageOf(error)}`]);
+    results.startup = { error: messageOf(error) };
+  }
+  return { name: "durability", columns: COLUMNS, rows, results };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write throughput
+
+async function compareWrites(
+  policy: FsyncPolicy,
+  workload: (typeof WORKLOADS)[number],
+  settings: ReturnType<typeof timing>,
+) {
+  const dataDir = await Deno.makeTempDir({ prefix: "merklekv-bench-data-" });
+  let node: BenchNode | null = null;
+  let redis: RedisServer | null = null;
+  const merklekvRuns: LoadResult[] = [];
+  const redisRuns: LoadResult[] = [];
+  try {
+    node = await BenchNode.start({ topLevel: [`data_dir = "${dataDir}"`, `fsync = "${policy}"`] });
+    redis = await RedisServer.start({ args: ["--appendonly", "yes", "--appendfsync", policy] });
+    for (let round = 1; round <= settings.rounds; round++) {
+      const load = {
+        conns: workload.conns,
+        depth: workload.depth,
+        mix: "set:100",
+        keys: KEYS,
+        valueBytes: VALUE_BYTES,
+        seed: round,
+        warmupSeconds: settings.warmupSeconds,
+        seconds: settings.seconds,
+      };
+      merklekvRuns.push(
+        await runLoad({ ...load, port: node.port, proto: "merklekv", serverPid: node.pid }),
+      );
+      redisRuns.push(
+        await runLoad({ ...load, port: redis.port, proto: "redis", serverPid: redis.pid }),
+      );
+    }
+  } finally {
+    await node?.stop();
+    await redis?.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+  const merklekv = summarize(merklekvRuns);
+  const reference = summarize(redisRuns);
+  const ratio = round2(merklekv.opsPerSecond / reference.opsPerSecond);
+  const checksOk = merklekv.ok && reference.ok;
+  const result = !checksOk ? "invalid" : ratio >= THROUGHPUT_TARGET ? "pass" : "miss";
+  const notes = checksOk ? [] : [...merklekv.failures, ...reference.failures];
+  const serverCpu = median(merklekvRuns.map((run) => run.cpu.serverPct ?? 0));
+  notes.push(`merklekv cpu ${serverCpu.toFixed(0)}%`);
+  return {
+    row: [
+      Math.round(merklekv.opsPerSecond),
+      Math.round(reference.opsPerSecond),
+      ratio.toFixed(2),
+      merklekv.p99Us.toFixed(0),
+      reference.p99Us.toFixed(0),
+      `>= ${THROUGHPUT_TARGET}x`,
+      result,
+      notes.join("; "),
+    ],
+    results: {
+      policy,
+      workload: workload.description,
+      ratio,
+      result,
+      merklekv,
+      redis: reference,
+    },
+  };
+}
+
+function summarize(runs: LoadResult[]) {
+  return {
+    opsPerSecond: median(runs.map((run) => run.opsPerSecond)),
+    p50Us: median(runs.map((run) => run.latencyUs.p50)),
+    p99Us: median(runs.map((run) => run.latencyUs.p99)),
+    ok: runs.every((run) => run.ok),
+    failures: [...new Set(runs.flatMap((run) => run.failures))],
+    runs: runs.map((run) => ({
+      opsPerSecond: run.opsPerSecond,
+      latencyUs: run.latencyUs,
+      cpu: run.cpu,
+      checks: run.checks,
+    })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start-up
+
+/** Start-up with `keys` keys on disk, against the start-up of an empty data dir. */
+export async function measureStartup(keys: number) {
+  const emptyDir = await Deno.makeTempDir({ prefix: "merklekv-bench-empty-" });
+  const fullDir = await Deno.makeTempDir({ prefix: "merklekv-bench-startup-" });
+  try {
+    const generatedMs = performance.now();
+    const files = await writeDataDir(fullDir, keys);
+    const generationSeconds = round2((performance.now() - generatedMs) / 1000);
+    const empty = await startAndCount(emptyDir);
+    const full = await startAndCount(fullDir);
+    if (full.keys !== keys) throw new Error(`started with ${full.keys} keys, expected ${keys}`);
+    const result = full.startupMs < STARTUP_TARGET_MS ? "pass" : "miss";
+    const label = `start-up ${keys.toLocaleString("en-US")} keys (ms)`;
+    return {
+      rows: [
+        [
+          "start-up empty data dir (ms)",
+          Math.round(empty.startupMs),
+          "-",
+          "-",
+          "-",
+          "-",
+          "-",
+          "-",
+          "",
+        ],
+        [
+          label,
+          Math.round(full.startupMs),
+          "-",
+          "-",
+          "-",
+          "-",
+          `< ${STARTUP_TARGET_MS} ms`,
+          result,
+          `recovery ${full.recoveryMs} ms; snapshot ${mib(files.snapshotBytes)} + log ` +
+          `${mib(files.logBytes)}`,
+        ],
+      ],
+      results: {
+        keys,
+        startupMs: Math.round(full.startupMs),
+        emptyStartupMs: Math.round(empty.startupMs),
+        recoveryMs: full.recoveryMs,
+        snapshotBytes: files.snapshotBytes,
+        logBytes: files.logBytes,
+        generationSeconds,
+        result,
+      },
+    };
+  } finally {
+    await Deno.remove(emptyDir, { recursive: true }).catch(() => {});
+    await Deno.remove(fullDir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function startAndCount(dataDir: string) {
+  const node = await BenchNode.start({
+    topLevel: [`data_dir = "${dataDir}"`],
+    logLevel: "info",
+  });
+  try {
+    const reply = await node.command("DBSIZE");
+    const keys = reply.kind === "status" ? Number(reply.text.split(" ")[1]) : NaN;
+    const loaded = node.output().match(/"event":"persistence_loaded".*"duration_ms":(\d+)/);
+    return { startupMs: node.startupMs, keys, recoveryMs: loaded ? Number(loaded[1]) : NaN };
+  } finally {
+    await node.stop();
+  }
+}
+
+/**
+ * A data dir as a node leaves it: snapshot.0000000002 with SNAPSHOT_SHARE of the keys, then
+ * log.0000000002 with the rest, in records of ENTRIES_PER_LOG_RECORD (one per client batch).
+ */
+async function writeDataDir(dir: string, keys: number) {
+  const baseHlc = hlcFromMs(Date.now() - 60_000);
+  const value = "v".repeat(VALUE_BYTES);
+  const entryOf = (i: number): Entry => ({
+    key: `key:${String(i).padStart(12, "0")}`,
+    value,
+    hlc: baseHlc + i,
+    node: "bench-writer",
+    expiresAtMs: 0,
+  });
+  const inSnapshot = Math.floor(keys * SNAPSHOT_SHARE);
+  const snapshot = SnapshotWriter.create(dir, 2, { createdAtMs: Date.now(), hlc: baseHlc });
+  for (let start = 0; start < inSnapshot; start += 10_000) {
+    const slice = [];
+    for (let i = start; i < Math.min(start + 10_000, inSnapshot); i++) slice.push(entryOf(i));
+    snapshot.writeEntries(slice);
+  }
+  const summary = await snapshot.commit();
+  const log = LogSegment.create(dir, 2);
+  for (let start = inSnapshot; start < keys; start += ENTRIES_PER_LOG_RECORD) {
+    const batch = [];
+    for (let i = start; i < Math.min(start + ENTRIES_PER_LOG_RECORD, keys); i++) {
+      batch.push(entryOf(i));
+    }
+    log.write(encodeRecords(batch).bytes);
+  }
+  const logBytes = log.size;
+  await log.close(true);
+  return { snapshotBytes: summary.bytes, logBytes };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message.split("\n")[0] : String(error);
+}
+
+if (import.meta.main) {
+  const { formatTable } = await import("./main.ts");
+  const section = await run({ quick: Deno.args.includes("--quick") });
+  console.log(formatTable(section));
+  console.log(
+    JSON.stringify({ tool: "merklekv-bench", sections: { durability: section.results } }),
+  );
+}

@@ -1,0 +1,478 @@
+/**
+ * The node's ChangeLog (see README, Durability): appends each batch of changes to the current
+ * log segment at once (one writeSync), makes it durable by the fsync policy (group commit for
+ * "always"), compacts the log into snapshots in the background, and refuses writes while the
+ * disk does not take them, until a snapshot has put everything in memory on disk again.
+ */
+
+import * as fs from "node:fs";
+import type { FsyncPolicy } from "../config/types.ts";
+import type { ChangeLog, InfoField } from "../node/components.ts";
+import type { Logger } from "../node/log.ts";
+import type { Entry } from "../store/entry.ts";
+import { SEGMENT_COUNT } from "../store/merkle.ts";
+import type { Store } from "../store/store.ts";
+import {
+  describeFsError,
+  listDataDir,
+  logPath,
+  snapshotPath,
+  syncDirectoryInBackground,
+} from "./data_dir.ts";
+import { LogSegment, SegmentWriteError } from "./log_file.ts";
+import { encodeRecords } from "./record_codec.ts";
+import type { RecoveryReport } from "./recovery.ts";
+import { SnapshotWriter } from "./snapshot_file.ts";
+
+/** "everysec": the interval of the background fdatasync. */
+const EVERYSEC_INTERVAL_MS = 1000;
+/** While the log refuses writes, a snapshot that would end the refusal is tried this often. */
+const ERROR_RETRY_INTERVAL_MS = 1000;
+/** After a failed compaction (the log itself still fine), the next try waits this long. */
+const SNAPSHOT_RETRY_DELAY_MS = 10_000;
+/**
+ * A snapshot slice stops short of snapshot_chunk_entries when encoding and writing it would
+ * take longer than this: clients wait at most about this long for one slice.
+ */
+const SNAPSHOT_SLICE_BUDGET_MS = 5;
+const FIRST_SLICE_ENTRIES = 500;
+const MIN_SLICE_ENTRIES = 50;
+
+export interface DurableLogOptions {
+  dir: string;
+  policy: FsyncPolicy;
+  logRewriteMinBytes: number;
+  snapshotChunkEntries: number;
+  store: Store;
+  log: Logger;
+}
+
+interface Batch {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+interface SnapshotInfo {
+  atMs: number;
+  entries: number;
+  bytes: number;
+  durationMs: number;
+}
+
+class SnapshotCancelled extends Error {}
+
+export class DurableLog implements ChangeLog {
+  readonly #options: DurableLogOptions;
+  readonly #store: Store;
+  readonly #log: Logger;
+  /** The segment appends go to. */
+  #segment: LogSegment;
+  /** Earlier segments kept open until the snapshot that covers them is on disk. */
+  #retired: LogSegment[] = [];
+  /** Bytes of segments older than the current one that no snapshot covers yet. */
+  #olderLogBytes: number;
+  /** Segments with bytes written since their last fdatasync. */
+  readonly #dirty = new Set<LogSegment>();
+  #nextBatch: Batch | null = null;
+  #syncScheduled: ReturnType<typeof setImmediate> | null = null;
+  #syncInFlight: Promise<void> | null = null;
+  #everysecTimer: ReturnType<typeof setInterval> | null = null;
+  #retryTimer: ReturnType<typeof setInterval> | null = null;
+  #closing = false;
+
+  // Failure state (see README, Durability, Disk full).
+  #error: string | null = null;
+  /** Bumped on every write or sync failure: a snapshot clears the error only if unchanged. */
+  #failureEpoch = 0;
+  /** Changes are kept in memory only until the next snapshot (the log missed some). */
+  #needsSnapshot = false;
+  #writeFailures = 0;
+  #unloggedEntries = 0;
+
+  // Snapshots.
+  #snapshotTask: Promise<void> | null = null;
+  #lastSnapshot: SnapshotInfo | null;
+  #lastSnapshotError: string | null = null;
+  #snapshotsTaken = 0;
+  #nextSnapshotAtMs = 0;
+
+  // Counters for INFO.
+  #lastFsyncAtMs = 0;
+  #fsyncs = 0;
+  readonly #recovery: RecoveryReport;
+
+  private constructor(options: DurableLogOptions, report: RecoveryReport, segment: LogSegment) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#log = options.log;
+    this.#recovery = report;
+    this.#segment = segment;
+    this.#olderLogBytes = report.logs
+      .filter((log) => log.sequence !== segment.sequence)
+      .reduce((total, log) => total + log.bytes, 0);
+    this.#lastSnapshot = report.snapshot === null ? null : {
+      atMs: report.snapshot.createdAtMs,
+      entries: report.snapshot.entries,
+      bytes: report.snapshot.bytes,
+      durationMs: 0,
+    };
+    if (options.policy === "everysec") {
+      this.#everysecTimer = setInterval(() => this.#syncInBackground(), EVERYSEC_INTERVAL_MS);
+    }
+  }
+
+  /** Continues the newest recovered segment, or starts the first one. */
+  static open(options: DurableLogOptions, report: RecoveryReport): DurableLog {
+    const newest = report.logs.at(-1);
+    const segment = newest !== undefined
+      ? LogSegment.reopen(options.dir, newest.sequence, newest.bytes)
+      : LogSegment.create(options.dir, Math.max(report.snapshot?.sequence ?? 1, 1));
+    const changeLog = new DurableLog(options, report, segment);
+    changeLog.#maybeSnapshot();
+    return changeLog;
+  }
+
+  append(changes: readonly Entry[]): void {
+    if (changes.length === 0) return;
+    if (this.#needsSnapshot || this.#closing) {
+      // Kept in memory; the snapshot that ends the refusal writes them (README, Disk full).
+      this.#unloggedEntries += changes.length;
+      return;
+    }
+    const segment = this.#segment;
+    try {
+      segment.write(encodeRecords(changes).bytes);
+    } catch (error) {
+      this.#unloggedEntries += changes.length;
+      this.#fail(
+        error instanceof SegmentWriteError ? error.cause : error,
+        `writing ${segment.path}`,
+      );
+      return;
+    }
+    this.#dirty.add(segment);
+    if (this.#options.policy === "always") this.#scheduleSync();
+    this.#maybeSnapshot();
+  }
+
+  durable(): Promise<void> | null {
+    if (this.#options.policy !== "always") return null;
+    if (this.#error !== null) return Promise.reject(new Error(this.#error));
+    if (this.#nextBatch === null) {
+      this.#nextBatch = newBatch();
+      this.#scheduleSync();
+    }
+    return this.#nextBatch.promise;
+  }
+
+  writeError(): string | null {
+    return this.#error;
+  }
+
+  infoFields(): InfoField[] {
+    const last = this.#lastSnapshot;
+    const pending = [...this.#dirty].reduce((total, segment) => total + segment.unsyncedBytes, 0);
+    return [
+      ["persistence", "on"],
+      ["persistence_fsync", this.#options.policy],
+      ["persistence_status", this.#error === null ? "ok" : "error"],
+      ["persistence_error", this.#error ?? "none"],
+      ["persistence_write_failures", this.#writeFailures],
+      ["persistence_unlogged_entries", this.#unloggedEntries],
+      ["persistence_fsyncs", this.#fsyncs],
+      ["persistence_last_fsync_unix_ms", this.#lastFsyncAtMs],
+      ["persistence_pending_bytes", pending],
+      ["persistence_log_bytes", this.#logBytes()],
+      ["persistence_log_segment", this.#segment.sequence],
+      ["persistence_snapshot_in_progress", this.#snapshotTask === null ? 0 : 1],
+      ["persistence_snapshots", this.#snapshotsTaken],
+      ["persistence_last_snapshot_unix_ms", last?.atMs ?? 0],
+      ["persistence_last_snapshot_entries", last?.entries ?? 0],
+      ["persistence_last_snapshot_bytes", last?.bytes ?? 0],
+      ["persistence_last_snapshot_duration_ms", last?.durationMs ?? 0],
+      ["persistence_last_snapshot_error", this.#lastSnapshotError ?? "none"],
+      ["persistence_recovery_ms", this.#recovery.durationMs],
+      ["persistence_recovered_entries", this.#recovery.entriesRead],
+      ["persistence_tail_cuts", this.#recovery.logs.filter((log) => log.cut !== null).length],
+    ];
+  }
+
+  /** Starts a snapshot now unless one runs (for tests and tools); resolves when it ends. */
+  snapshotNow(): Promise<void> {
+    this.#startSnapshot();
+    return this.#snapshotTask ?? Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    if (this.#everysecTimer !== null) clearInterval(this.#everysecTimer);
+    if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
+    if (this.#syncScheduled !== null) clearImmediate(this.#syncScheduled);
+    this.#syncScheduled = null;
+    await this.#snapshotTask;
+    await this.#syncInFlight;
+    const batch = this.#nextBatch;
+    this.#nextBatch = null;
+    let failure: unknown = null;
+    for (const segment of [...this.#retired, this.#segment]) {
+      try {
+        await segment.close(!segment.broken);
+      } catch (error) {
+        failure = error;
+        this.#log.error("log_close_failed", {
+          file: segment.path,
+          message: describeFsError(error),
+        });
+      }
+    }
+    if (batch === null) return;
+    if (failure === null && this.#error === null) batch.resolve();
+    else batch.reject(new Error(this.#error ?? describeFsError(failure)));
+  }
+
+  #logBytes(): number {
+    return this.#olderLogBytes + this.#segment.size;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // fsync
+
+  /** Group commit: one fdatasync, at the end of this event-loop turn, for all appends so far. */
+  #scheduleSync(): void {
+    if (this.#syncScheduled !== null || this.#syncInFlight !== null || this.#closing) return;
+    this.#syncScheduled = setImmediate(() => {
+      this.#syncScheduled = null;
+      this.#runSync();
+    });
+  }
+
+  /** "everysec": sync what was written unless a sync is already under way. */
+  #syncInBackground(): void {
+    if (this.#dirty.size === 0 || this.#syncInFlight !== null || this.#closing) return;
+    this.#runSync();
+  }
+
+  /** fdatasync of every dirty segment; then settles the batch of durable() waiting for it. */
+  #runSync(): void {
+    const batch = this.#nextBatch;
+    this.#nextBatch = null;
+    const segments = [...this.#dirty];
+    this.#dirty.clear();
+    const syncing = Promise.allSettled(segments.map((segment) => segment.syncData())).then(
+      (results) => {
+        const failed = results.findIndex((result) => result.status === "rejected");
+        if (failed !== -1) {
+          segments[failed].broken = true;
+          const reason = (results[failed] as PromiseRejectedResult).reason;
+          this.#fail(reason, `syncing ${segments[failed].path}`);
+          batch?.reject(new Error(this.#error ?? describeFsError(reason)));
+          return;
+        }
+        if (segments.length > 0) {
+          this.#lastFsyncAtMs = this.#store.nowMs();
+          this.#fsyncs++;
+        }
+        // After a failure on a segment, a later successful fsync proves nothing for it.
+        const broken = segments.find((segment) => segment.broken);
+        if (broken === undefined) batch?.resolve();
+        else batch?.reject(new Error(this.#error ?? `log ${broken.path} failed before`));
+      },
+    ).finally(() => {
+      this.#syncInFlight = null;
+      const more = this.#nextBatch !== null ||
+        (this.#options.policy === "always" && this.#dirty.size > 0);
+      if (more) this.#scheduleSync();
+    });
+    this.#syncInFlight = syncing;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Failures
+
+  /** A write or sync failed: refuse writes until a snapshot has put memory on disk again. */
+  #fail(error: unknown, what: string): void {
+    const message = `${describeFsError(error)} ${what}`;
+    this.#failureEpoch++;
+    this.#writeFailures++;
+    this.#needsSnapshot = true;
+    this.#segment.broken = true;
+    this.#log.error("persistence_write_failed", { message });
+    if (this.#error !== null || this.#closing) return;
+    this.#error = message;
+    this.#nextSnapshotAtMs = 0;
+    this.#retryTimer ??= setInterval(() => this.#retry(), ERROR_RETRY_INTERVAL_MS);
+  }
+
+  #retry(): void {
+    if (this.#error === null) {
+      if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
+      this.#retryTimer = null;
+      return;
+    }
+    this.#startSnapshot();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Snapshots
+
+  /**
+   * The rewrite rule (see README, Durability, Snapshots): compact once the log holds at least
+   * logRewriteMinBytes and at least twice the bytes of the last snapshot.
+   */
+  #maybeSnapshot(): void {
+    const logBytes = this.#logBytes();
+    const threshold = Math.max(
+      this.#options.logRewriteMinBytes,
+      2 * (this.#lastSnapshot?.bytes ?? 0),
+    );
+    if (logBytes >= threshold) this.#startSnapshot();
+  }
+
+  #startSnapshot(): void {
+    if (this.#snapshotTask !== null || this.#closing) return;
+    if (this.#store.nowMs() < this.#nextSnapshotAtMs) return;
+    this.#snapshotTask = this.#snapshot().finally(() => this.#snapshotTask = null);
+  }
+
+  /**
+   * Rotate to a new segment, write the store a slice at a time into snapshot.<new>.tmp, then
+   * commit it and remove what it covers. Changes made meanwhile go to the new segment, which
+   * recovery replays over the snapshot (the merge makes replaying twice harmless).
+   */
+  async #snapshot(): Promise<void> {
+    const startedMs = performance.now();
+    const startedAtMs = this.#store.nowMs();
+    const epoch = this.#failureEpoch;
+    let writer: SnapshotWriter | null = null;
+    try {
+      const sequence = this.#rotate();
+      writer = SnapshotWriter.create(this.#options.dir, sequence, {
+        createdAtMs: startedAtMs,
+        hlc: this.#store.hlc.last,
+      });
+      await this.#writeSlices(writer);
+      const summary = await writer.commit();
+      writer = null;
+      await this.#removeCovered(sequence);
+      this.#snapshotsTaken++;
+      this.#lastSnapshotError = null;
+      this.#lastSnapshot = {
+        atMs: startedAtMs,
+        entries: summary.entries,
+        bytes: summary.bytes,
+        durationMs: Math.round(performance.now() - startedMs),
+      };
+      this.#log.info("snapshot_written", {
+        file: summary.path,
+        entries: summary.entries,
+        bytes: summary.bytes,
+        duration_ms: this.#lastSnapshot.durationMs,
+      });
+      if (this.#error !== null && this.#failureEpoch === epoch) this.#recovered();
+    } catch (error) {
+      writer?.abort();
+      if (error instanceof SnapshotCancelled) return;
+      this.#lastSnapshotError = describeFsError(error);
+      const delayMs = this.#error !== null ? ERROR_RETRY_INTERVAL_MS : SNAPSHOT_RETRY_DELAY_MS;
+      this.#nextSnapshotAtMs = this.#store.nowMs() + delayMs;
+      this.#log.error("snapshot_failed", { message: this.#lastSnapshotError });
+    }
+  }
+
+  /**
+   * Starts a new segment unless the current one is empty and sound; returns the snapshot's
+   * number (it covers every segment below it).
+   */
+  #rotate(): number {
+    const current = this.#segment;
+    if (!current.hasRecords && !current.broken) {
+      this.#needsSnapshot = false;
+      return current.sequence;
+    }
+    const next = LogSegment.create(this.#options.dir, current.sequence + 1);
+    this.#olderLogBytes += current.size;
+    this.#retired.push(current);
+    this.#segment = next;
+    // From here on the new segment takes every change; the snapshot covers all before it.
+    this.#needsSnapshot = false;
+    if (this.#options.policy !== "no" && current.unsyncedBytes > 0) this.#dirty.add(current);
+    return next.sequence;
+  }
+
+  /**
+   * Writes the store's entries, tree segment by tree segment, in slices: at most
+   * snapshotChunkEntries entries, fewer when a slice would take longer than
+   * SNAPSHOT_SLICE_BUDGET_MS to encode and write; the event loop runs between slices.
+   */
+  async #writeSlices(writer: SnapshotWriter): Promise<void> {
+    const maxSliceEntries = this.#options.snapshotChunkEntries;
+    let sliceEntries = Math.min(maxSliceEntries, FIRST_SLICE_ENTRIES);
+    /** Estimated ms per entry; a slower slice raises it at once, a faster one halfway. */
+    let costMs = 0;
+    let treeSegment = 0;
+    while (treeSegment < SEGMENT_COUNT) {
+      if (this.#closing) throw new SnapshotCancelled();
+      const startedMs = performance.now();
+      const slice: Entry[] = [];
+      while (treeSegment < SEGMENT_COUNT && slice.length < sliceEntries) {
+        for (const entry of this.#store.segmentEntries(treeSegment)) slice.push(entry);
+        treeSegment++;
+      }
+      writer.writeEntries(slice);
+      if (slice.length > 0) {
+        const measuredMs = (performance.now() - startedMs) / slice.length;
+        costMs = Math.max(measuredMs, (costMs + measuredMs) / 2);
+        const fitting = Math.floor(SNAPSHOT_SLICE_BUDGET_MS / Math.max(costMs, 1e-4));
+        sliceEntries = Math.max(MIN_SLICE_ENTRIES, Math.min(maxSliceEntries, fitting));
+      }
+      // setTimeout, not setImmediate: Deno runs immediates before polling sockets, so only a
+      // timer lets clients' requests in between slices.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  }
+
+  /** Closes and removes the segments and snapshots below `sequence`. */
+  async #removeCovered(sequence: number): Promise<void> {
+    const retired = this.#retired.filter((segment) => segment.sequence < sequence);
+    this.#retired = this.#retired.filter((segment) => segment.sequence >= sequence);
+    for (const segment of retired) {
+      this.#dirty.delete(segment);
+      await segment.close(false);
+    }
+    this.#olderLogBytes = 0;
+    const dir = this.#options.dir;
+    try {
+      const listing = listDataDir(dir);
+      for (const old of listing.logs) if (old < sequence) fs.rmSync(logPath(dir, old));
+      for (const old of listing.snapshots) if (old < sequence) fs.rmSync(snapshotPath(dir, old));
+      await syncDirectoryInBackground(dir);
+    } catch (error) {
+      // Harmless for correctness: start-up removes what a snapshot covers.
+      this.#log.warn("snapshot_cleanup_failed", { message: describeFsError(error) });
+    }
+  }
+
+  #recovered(): void {
+    this.#log.info("persistence_recovered_from_error", {
+      error: this.#error,
+      unlogged_entries: this.#unloggedEntries,
+    });
+    this.#error = null;
+    this.#unloggedEntries = 0;
+    if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
+    this.#retryTimer = null;
+  }
+}
+
+function newBatch(): Batch {
+  let resolve = () => {};
+  let reject = (_error: Error) => {};
+  const promise = new Promise<void>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  // The server awaits every batch; this only keeps an unawaited one from being "unhandled".
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}

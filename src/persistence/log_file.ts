@@ -1,0 +1,294 @@
+/**
+ * Log segment files (I/O edge): append records with one positioned writeSync per batch, make
+ * them durable with fdatasync, and read them back record by record at start-up.
+ */
+
+import * as fs from "node:fs";
+import { Buffer } from "node:buffer";
+import type { Entry } from "../store/entry.ts";
+import {
+  checkLogHeader,
+  decodePayload,
+  encodeLogHeader,
+  findValidRecord,
+  LOG_HEADER_BYTES,
+  MAX_RECORD_PAYLOAD_BYTES,
+  RECORD_HEADER_BYTES,
+  scanRecord,
+} from "./record_codec.ts";
+import { logPath, syncDirectory, syncDirectoryInBackground } from "./data_dir.ts";
+
+/** Files are read in slices of this size at start-up (a larger record grows the slice). */
+const READ_CHUNK_BYTES = 8 * 1024 * 1024;
+
+/** A failed write: how many of the bytes reached the file before the error. */
+export class SegmentWriteError extends Error {
+  constructor(override readonly cause: unknown, readonly path: string) {
+    super(`writing ${path}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/** One open log segment. Appends go to its end; nothing else writes to it. */
+export class LogSegment {
+  readonly sequence: number;
+  readonly path: string;
+  readonly #dir: string;
+  /** A write or sync failed: nothing more is written, and no later fsync is trusted. */
+  broken = false;
+  #fd: number | null;
+  #size: number;
+  #syncedSize: number;
+  #syncing: Promise<void> | null = null;
+  /** Created, and its name not yet made durable: the first sync also syncs the directory. */
+  #directoryPending = false;
+
+  private constructor(dir: string, sequence: number, fd: number, size: number) {
+    this.#dir = dir;
+    this.sequence = sequence;
+    this.path = logPath(dir, sequence);
+    this.#fd = fd;
+    this.#size = size;
+    this.#syncedSize = size;
+  }
+
+  /**
+   * Creates log.<sequence> with its header. Its first syncData() (or close) also makes the
+   * header and the directory entry durable, in the background, so that rotating to a new
+   * segment never waits for the disk.
+   */
+  static create(dir: string, sequence: number): LogSegment {
+    const path = logPath(dir, sequence);
+    const fd = fs.openSync(path, "w");
+    try {
+      const header = encodeLogHeader();
+      writeAll(fd, header, 0);
+      const segment = new LogSegment(dir, sequence, fd, header.length);
+      segment.#syncedSize = 0;
+      segment.#directoryPending = true;
+      return segment;
+    } catch (error) {
+      fs.closeSync(fd);
+      fs.rmSync(path, { force: true });
+      throw error;
+    }
+  }
+
+  /** Opens a recovered segment for appending after its last valid record. */
+  static reopen(dir: string, sequence: number, validEnd: number): LogSegment {
+    return new LogSegment(dir, sequence, fs.openSync(logPath(dir, sequence), "r+"), validEnd);
+  }
+
+  /** Bytes in the file: header and records. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Bytes written but not yet known to be on disk. */
+  get unsyncedBytes(): number {
+    return this.#size - this.#syncedSize;
+  }
+
+  get hasRecords(): boolean {
+    return this.#size > LOG_HEADER_BYTES;
+  }
+
+  /**
+   * Appends bytes at the end (one positioned write, repeated only after a short write). On
+   * failure the bytes written by this call are cut off again where possible, and a
+   * SegmentWriteError is thrown; the segment must not be written again after that.
+   */
+  write(bytes: Uint8Array): void {
+    const fd = this.#openFd();
+    const start = this.#size;
+    try {
+      writeAll(fd, bytes, start);
+      this.#size = start + bytes.length;
+    } catch (error) {
+      this.broken = true;
+      try {
+        fs.ftruncateSync(fd, start);
+      } catch {
+        // The partial record stays; start-up cuts it off as a torn tail.
+      }
+      throw new SegmentWriteError(error, this.path);
+    }
+  }
+
+  /** fdatasync in the background; settles when what was written before the call is on disk. */
+  syncData(): Promise<void> {
+    const fd = this.#openFd();
+    const target = this.#size;
+    const previous = this.#syncing ?? Promise.resolve();
+    const directory = this.#directoryPending;
+    const syncing = previous.then(async () => {
+      await new Promise<void>((resolve, reject) => {
+        fs.fdatasync(fd, (error) => error ? reject(error) : resolve());
+      });
+      if (directory) await syncDirectoryInBackground(this.#dir);
+      if (directory) this.#directoryPending = false;
+      if (target > this.#syncedSize) this.#syncedSize = target;
+    });
+    this.#syncing = syncing;
+    syncing.then(
+      () => this.#syncing === syncing && (this.#syncing = null),
+      () => this.#syncing === syncing && (this.#syncing = null),
+    );
+    return syncing;
+  }
+
+  /** Waits for a background sync, optionally syncs what is left, and closes the file. */
+  async close(syncFirst: boolean): Promise<void> {
+    if (this.#fd === null) return;
+    await this.#syncing?.catch(() => {});
+    const fd = this.#fd;
+    this.#fd = null;
+    try {
+      if (syncFirst && this.#size > this.#syncedSize) fs.fdatasyncSync(fd);
+      if (syncFirst && this.#directoryPending) syncDirectory(this.#dir);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  #openFd(): number {
+    if (this.#fd === null) throw new Error(`log segment ${this.path} is closed (bug)`);
+    return this.#fd;
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) {
+    done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/** Bytes after the last valid record that are not valid records themselves. */
+export interface Damage {
+  offset: number;
+  reason: string;
+  /** Where a valid record starts again after the damage; -1 when none does (a bad tail). */
+  nextValidOffset: number;
+}
+
+export interface FileScan {
+  /** Offset just after the last valid record. */
+  validEnd: number;
+  fileBytes: number;
+  records: number;
+  entries: number;
+  damage: Damage | null;
+}
+
+/** Reads a log segment: checks the header, then hands each record's entries to `onEntries`. */
+export function scanLogFile(
+  path: string,
+  onEntries: (entries: Entry[]) => void,
+): { ok: true; scan: FileScan } | { ok: false; error: string; headerBytes: number } {
+  const fd = fs.openSync(path, "r");
+  try {
+    const fileBytes = fs.fstatSync(fd).size;
+    const header = Buffer.alloc(Math.min(fileBytes, LOG_HEADER_BYTES));
+    readAll(fd, header, 0);
+    const problem = checkLogHeader(header);
+    if (problem !== null) return { ok: false, error: problem, headerBytes: fileBytes };
+    return { ok: true, scan: scanRecordsInFile(fd, LOG_HEADER_BYTES, fileBytes, onEntries) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Walks the records in [from, to) of an open file in slices of READ_CHUNK_BYTES. Stops at the
+ * first record that is incomplete, fails its checksum or does not decode, and then looks for a
+ * valid record further on, so that the caller can tell a bad tail from damage in the middle.
+ */
+export function scanRecordsInFile(
+  fd: number,
+  from: number,
+  to: number,
+  onEntries: (entries: Entry[]) => void,
+): FileScan {
+  const scan: FileScan = { validEnd: from, fileBytes: to, records: 0, entries: 0, damage: null };
+  let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(to - from, 1)));
+  let bufferStart = from;
+  let bufferLength = readAll(fd, buffer.subarray(0, Math.min(buffer.length, to - from)), from);
+  let offset = from;
+  while (offset < to) {
+    const local = offset - bufferStart;
+    const record = scanRecord(buffer, local, bufferLength);
+    if (record.kind === "incomplete" && bufferStart + bufferLength < to) {
+      // The slice ends inside this record: slide it to the front, grow if needed, read more.
+      const needed = Math.min(neededBytes(buffer, local, bufferLength), to - offset);
+      const next = needed > buffer.length ? Buffer.allocUnsafe(needed) : buffer;
+      buffer.copy(next, 0, local, bufferLength);
+      buffer = next;
+      bufferLength -= local;
+      bufferStart = offset;
+      const room = Math.min(buffer.length - bufferLength, to - bufferStart - bufferLength);
+      const read = readAll(
+        fd,
+        buffer.subarray(bufferLength, bufferLength + room),
+        bufferStart + bufferLength,
+      );
+      bufferLength += read;
+      if (read === 0) to = bufferStart + bufferLength; // the file shrank under us
+      continue;
+    }
+    let reason = record.kind === "record" ? "" : record.reason;
+    if (record.kind === "record") {
+      const decoded = decodePayload(buffer, record.payloadStart, record.payloadEnd);
+      if (decoded.ok) {
+        onEntries(decoded.entries);
+        scan.records++;
+        scan.entries += decoded.entries.length;
+        offset = bufferStart + record.payloadEnd;
+        scan.validEnd = offset;
+        continue;
+      }
+      reason = `record does not decode: ${decoded.error}`;
+    }
+    scan.damage = { offset, reason, nextValidOffset: findValidAfter(fd, offset, to) };
+    break;
+  }
+  return scan;
+}
+
+/** Bytes the slice must hold for the record at `local` (its header, or all of it). */
+function neededBytes(buffer: Buffer, local: number, bufferLength: number): number {
+  if (bufferLength - local < RECORD_HEADER_BYTES) return RECORD_HEADER_BYTES;
+  const length = buffer.readUInt32LE(local);
+  return RECORD_HEADER_BYTES + Math.min(length, MAX_RECORD_PAYLOAD_BYTES);
+}
+
+/** Offset of the first valid record after a bad one at `offset`, or -1. */
+function findValidAfter(fd: number, offset: number, to: number): number {
+  const rest = Buffer.allocUnsafe(to - offset);
+  readAll(fd, rest, offset);
+  const found = findValidRecord(rest, 1, rest.length);
+  return found === -1 ? -1 : offset + found;
+}
+
+export function readAll(fd: number, into: Uint8Array, position: number): number {
+  let done = 0;
+  while (done < into.length) {
+    const read = fs.readSync(fd, into, done, into.length - done, position + done);
+    if (read === 0) break;
+    done += read;
+  }
+  return done;
+}
+
+/** Cuts a file to `size` bytes and makes the cut durable. */
+export function truncateFile(path: string, size: number): void {
+  const fd = fs.openSync(path, "r+");
+  try {
+    fs.ftruncateSync(fd, size);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Start-up recovery (see README, Durability, Recovery): load the newest snapshot, replay the
+ * log segments it does not cover in order, cut a bad tail off, stop on damage before the tail.
+ * Entries go through store.load (the LWW merge: idempotent and order-free), which also keeps
+ * the Merkle tree current and moves the hybrid clock past every version read.
+ */
+
+import * as fs from "node:fs";
+import type { Entry } from "../store/entry.ts";
+import type { Store } from "../store/store.ts";
+import type { Logger } from "../node/log.ts";
+import { listDataDir, logPath, snapshotPath, syncDirectory } from "./data_dir.ts";
+import { type FileScan, scanLogFile, truncateFile } from "./log_file.ts";
+import { LOG_HEADER_BYTES } from "./record_codec.ts";
+import { readSnapshotFile } from "./snapshot_file.ts";
+
+/** The data directory cannot be used as it is; the message says why and how to repair. */
+export class RecoveryError extends Error {}
+
+export interface RecoveredSnapshot {
+  sequence: number;
+  path: string;
+  entries: number;
+  bytes: number;
+  createdAtMs: number;
+}
+
+export interface RecoveredLog {
+  sequence: number;
+  path: string;
+  records: number;
+  entries: number;
+  /** Size after any cut. */
+  bytes: number;
+  /** A bad tail that was cut off: where, why, and how many bytes went. */
+  cut: { offset: number; reason: string; removedBytes: number } | null;
+}
+
+export interface RecoveryReport {
+  snapshot: RecoveredSnapshot | null;
+  logs: RecoveredLog[];
+  /** Entries read (snapshot and logs; a key written n times counts n times). */
+  entriesRead: number;
+  durationMs: number;
+  /** Files left over from an interrupted snapshot or clean-up, removed. */
+  removed: string[];
+}
+
+/** Loads the data directory into `store` (which should be empty). */
+export function recoverDataDir(dir: string, store: Store, log: Logger): RecoveryReport {
+  const startedMs = performance.now();
+  const listing = listDataDir(dir);
+  const report: RecoveryReport = {
+    snapshot: null,
+    logs: [],
+    entriesRead: 0,
+    durationMs: 0,
+    removed: [],
+  };
+  const load = (entries: Entry[]) => {
+    for (const entry of entries) store.load(entry);
+    report.entriesRead += entries.length;
+  };
+  const remove = (path: string) => {
+    fs.rmSync(path, { force: true });
+    report.removed.push(path);
+  };
+  for (const name of listing.temporary) remove(`${dir}/${name}`);
+
+  const newest = listing.snapshots.at(-1);
+  if (newest !== undefined) report.snapshot = loadSnapshot(dir, newest, store, load);
+  const covered = newest ?? 0;
+  // Older snapshots and segments the newest snapshot covers: a crash came before clean-up.
+  for (const sequence of listing.snapshots) {
+    if (sequence < covered) remove(snapshotPath(dir, sequence));
+  }
+  for (const sequence of listing.logs) {
+    if (sequence < covered) remove(logPath(dir, sequence));
+    else {
+      const recovered = replayLog(dir, sequence, load, log);
+      if (recovered === null) remove(logPath(dir, sequence));
+      else report.logs.push(recovered);
+    }
+  }
+  if (report.removed.length > 0) {
+    syncDirectory(dir);
+    log.info("persistence_leftovers_removed", { files: report.removed.join(" ") });
+  }
+  report.durationMs = Math.round(performance.now() - startedMs);
+  return report;
+}
+
+function loadSnapshot(
+  dir: string,
+  sequence: number,
+  store: Store,
+  load: (entries: Entry[]) => void,
+): RecoveredSnapshot {
+  const path = snapshotPath(dir, sequence);
+  const read = readSnapshotFile(path, load);
+  if (!read.ok) {
+    throw new RecoveryError(
+      `Cannot start: snapshot ${path} is damaged at offset ${read.offset} (${read.error}). ` +
+        `It was complete when it was renamed into place, so it was changed on disk since. ` +
+        `To start anyway, move it out of ${dir}: the node then starts from the log segments ` +
+        `that remain, and anti-entropy fetches the rest from peers.`,
+    );
+  }
+  store.hlc.observe(read.header.hlc);
+  return {
+    sequence,
+    path,
+    entries: read.entries,
+    bytes: read.bytes,
+    createdAtMs: read.header.createdAtMs,
+  };
+}
+
+/** Replays one segment; null when it holds not even a whole header (created, then a crash). */
+function replayLog(
+  dir: string,
+  sequence: number,
+  load: (entries: Entry[]) => void,
+  log: Logger,
+): RecoveredLog | null {
+  const path = logPath(dir, sequence);
+  const result = scanLogFile(path, load);
+  if (!result.ok) {
+    if (result.headerBytes < LOG_HEADER_BYTES) {
+      log.warn("log_without_header_removed", { file: path, bytes: result.headerBytes });
+      return null;
+    }
+    throw new RecoveryError(
+      `Cannot start: log ${path} has an unusable header (${result.error}). Move the file out ` +
+        `of ${dir} to start without it; anti-entropy fetches what it held from peers.`,
+    );
+  }
+  const scan = result.scan;
+  const recovered: RecoveredLog = {
+    sequence,
+    path,
+    records: scan.records,
+    entries: scan.entries,
+    bytes: scan.validEnd,
+    cut: null,
+  };
+  if (scan.damage !== null) recovered.cut = cutTail(path, scan, log);
+  return recovered;
+}
+
+/** Cuts a bad tail off; damage with valid records after it stops the start instead. */
+function cutTail(path: string, scan: FileScan, log: Logger): RecoveredLog["cut"] {
+  const damage = scan.damage as NonNullable<FileScan["damage"]>;
+  if (damage.nextValidOffset !== -1) {
+    throw new RecoveryError(
+      `Cannot start: log ${path} is damaged at offset ${damage.offset} (${damage.reason}) and ` +
+        `valid records follow at offset ${damage.nextValidOffset}, so this is not a torn ` +
+        `tail. To repair, either keep every valid record: ` +
+        `"deno run --allow-read --allow-write scripts/repair_log.ts ${path}", or drop ` +
+        `everything from the damage on: "truncate -s ${damage.offset} ${path}". ` +
+        `Anti-entropy fetches what is lost from peers.`,
+    );
+  }
+  const removedBytes = scan.fileBytes - damage.offset;
+  truncateFile(path, damage.offset);
+  log.warn("log_tail_cut", {
+    file: path,
+    offset: damage.offset,
+    removed_bytes: removedBytes,
+    reason: damage.reason,
+  });
+  return { offset: damage.offset, reason: damage.reason, removedBytes };
+}

@@ -1,0 +1,219 @@
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { Buffer } from "node:buffer";
+import { recoverDataDir, RecoveryError } from "../../src/persistence/recovery.ts";
+import { repairLogFile } from "../../src/persistence/repair.ts";
+import { SnapshotWriter } from "../../src/persistence/snapshot_file.ts";
+import { logPath, snapshotPath } from "../../src/persistence/data_dir.ts";
+import { RECORD_HEADER_BYTES } from "../../src/persistence/record_codec.ts";
+import type { Entry } from "../../src/store/entry.ts";
+import { hlcFromMs } from "../../src/store/hlc.ts";
+import { captureLog, contents, newStore, tempDir, writeLog } from "./support.ts";
+
+const NOW_MS = Date.now();
+const HLC = hlcFromMs(NOW_MS - 1000);
+
+function entry(key: string, value: string | null, tick: number, expiresAtMs = 0): Entry {
+  return { key, value, hlc: HLC + tick, node: "node-a", expiresAtMs };
+}
+
+/** Three records: two keys, then an overwrite and a delete, then a key with an expiry. */
+const RECORDS: Entry[][] = [
+  [entry("a", "1", 1), entry("b", "2", 2)],
+  [entry("a", "3", 3), entry("b", null, 4)],
+  [entry("c", "ttl", 5, NOW_MS + 60_000)],
+];
+
+function recover(dir: string) {
+  const store = newStore();
+  const captured = captureLog();
+  const report = recoverDataDir(dir, store, captured.log);
+  return { store, report, events: captured.events };
+}
+
+/** A copy of `file` as log.1 of a new directory, its bytes changed by `damage`. */
+async function damagedCopy(file: string, damage: (bytes: Buffer) => Buffer): Promise<string> {
+  const dir = await tempDir();
+  fs.writeFileSync(logPath(dir, 1), damage(Buffer.from(fs.readFileSync(file))));
+  return dir;
+}
+
+Deno.test("recovery of an empty data dir loads nothing and reports no files", async () => {
+  const dir = await tempDir();
+  const { store, report } = recover(dir);
+  assert.equal(store.size, 0);
+  assert.equal(report.snapshot, null);
+  assert.deepEqual(report.logs, []);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("recovery replays a log into the same entries, tombstones and expiries", async () => {
+  const dir = await tempDir();
+  await writeLog(dir, 1, RECORDS);
+  const { store, report } = recover(dir);
+  assert.deepEqual(contents(store), [
+    entry("a", "3", 3),
+    entry("b", null, 4),
+    entry("c", "ttl", 5, NOW_MS + 60_000),
+  ]);
+  assert.equal(store.tombstoneCount, 1);
+  assert.equal(report.entriesRead, 5);
+  assert.equal(report.logs[0].records, 3);
+  assert.equal(report.logs[0].cut, null);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a torn tail is cut at every offset of the last record, keeping the rest", async () => {
+  const source = await tempDir();
+  const { starts, size, path } = await writeLog(source, 1, RECORDS);
+  const lastStart = starts[2];
+  for (let cut = lastStart; cut < size; cut++) {
+    const dir = await damagedCopy(path, (bytes) => bytes.subarray(0, cut));
+    const { store, report, events } = recover(dir);
+    assert.equal(store.entry("c"), undefined, `cut at ${cut}`);
+    assert.equal(store.read("a")?.value, "3", `cut at ${cut}`);
+    assert.equal(fs.statSync(logPath(dir, 1)).size, lastStart, `cut at ${cut}`);
+    const warning = events.find((event) => event.event === "log_tail_cut");
+    if (cut === lastStart) {
+      assert.equal(warning, undefined, "a file ending on a record boundary is whole");
+    } else {
+      assert.equal(warning?.offset, lastStart, `cut at ${cut}`);
+      assert.equal(warning?.file, logPath(dir, 1));
+      assert.deepEqual(report.logs[0].cut?.offset, lastStart);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+  await Deno.remove(source, { recursive: true });
+});
+
+Deno.test("a flipped bit in the last record is cut off as a bad tail", async () => {
+  const source = await tempDir();
+  const { starts, size, path } = await writeLog(source, 1, RECORDS);
+  for (let offset = starts[2]; offset < size; offset++) {
+    const dir = await damagedCopy(path, (bytes) => (bytes[offset] ^= 0x20, bytes));
+    const { store, events } = recover(dir);
+    assert.equal(store.entry("c"), undefined, `flip at ${offset}`);
+    assert.equal(store.read("a")?.value, "3");
+    const warning = events.find((event) => event.event === "log_tail_cut");
+    assert.equal(warning?.offset, starts[2], `flip at ${offset}`);
+    await Deno.remove(dir, { recursive: true });
+  }
+  await Deno.remove(source, { recursive: true });
+});
+
+Deno.test("damage before the tail stops the start with the file, offset and repair", async () => {
+  const source = await tempDir();
+  const { starts, path } = await writeLog(source, 1, RECORDS);
+  for (const offset of [starts[1], starts[1] + 4, starts[1] + RECORD_HEADER_BYTES + 9]) {
+    const dir = await damagedCopy(path, (bytes) => (bytes[offset] ^= 0x01, bytes));
+    const file = logPath(dir, 1);
+    assert.throws(() => recover(dir), (error: Error) => {
+      assert.ok(error instanceof RecoveryError);
+      assert.ok(error.message.includes(`log ${file} is damaged at offset ${starts[1]}`));
+      assert.ok(error.message.includes(`valid records follow at offset ${starts[2]}`));
+      assert.ok(error.message.includes(`scripts/repair_log.ts ${file}`));
+      assert.ok(error.message.includes(`truncate -s ${starts[1]} ${file}`));
+      return true;
+    });
+    // The repair keeps the records on both sides of the damage.
+    const summary = repairLogFile(file);
+    assert.deepEqual(summary.dropped, [[starts[1], starts[2]]]);
+    const { store } = recover(dir);
+    assert.deepEqual(contents(store), [entry("a", "1", 1), entry("b", "2", 2), RECORDS[2][0]]);
+    assert.ok(fs.existsSync(summary.backupPath));
+    await Deno.remove(dir, { recursive: true });
+  }
+  await Deno.remove(source, { recursive: true });
+});
+
+Deno.test("a log with a damaged header stops the start", async () => {
+  const source = await tempDir();
+  const { path } = await writeLog(source, 1, RECORDS);
+  const dir = await damagedCopy(path, (bytes) => (bytes[2] ^= 1, bytes));
+  assert.throws(() => recover(dir), /unusable header \(not a MerkleKV log file \(bad magic\)\)/);
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(source, { recursive: true });
+});
+
+Deno.test("a log shorter than its header (a crash while creating it) is removed", async () => {
+  const dir = await tempDir();
+  await writeLog(dir, 1, RECORDS);
+  fs.writeFileSync(logPath(dir, 2), "MKV-L");
+  const { store, report, events } = recover(dir);
+  assert.equal(store.read("a")?.value, "3");
+  assert.equal(fs.existsSync(logPath(dir, 2)), false);
+  assert.deepEqual(report.logs.map((log) => log.sequence), [1]);
+  assert.ok(events.some((event) => event.event === "log_without_header_removed"));
+  await Deno.remove(dir, { recursive: true });
+});
+
+async function writeSnapshot(dir: string, sequence: number, entries: Entry[], hlc = 0) {
+  const writer = SnapshotWriter.create(dir, sequence, { createdAtMs: NOW_MS, hlc });
+  writer.writeEntries(entries);
+  return await writer.commit();
+}
+
+Deno.test("recovery loads the newest snapshot, then the segments it does not cover", async () => {
+  const dir = await tempDir();
+  await writeLog(dir, 1, [[entry("old", "gone-with-snapshot-2", 1)]]);
+  await writeSnapshot(dir, 2, [entry("old", "from-snapshot-2", 1)]);
+  await writeLog(dir, 2, [[entry("x", "covered", 2)]]);
+  await writeSnapshot(dir, 3, [entry("x", "covered", 2), entry("s", "snap", 3)]);
+  await writeLog(dir, 3, [[entry("s", "log-3", 4)]]);
+  await writeLog(dir, 4, [[entry("t", "log-4", 5)]]);
+  fs.writeFileSync(`${snapshotPath(dir, 5)}.tmp`, "unfinished");
+  const { store, report } = recover(dir);
+  assert.deepEqual(contents(store), [
+    entry("s", "log-3", 4),
+    entry("t", "log-4", 5),
+    entry("x", "covered", 2),
+  ]);
+  assert.equal(report.snapshot?.sequence, 3);
+  assert.deepEqual(report.logs.map((log) => log.sequence), [3, 4]);
+  // Leftovers of interrupted clean-ups and snapshots are gone.
+  assert.deepEqual(fs.readdirSync(dir).sort(), [
+    "log.0000000003",
+    "log.0000000004",
+    "snapshot.0000000003",
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a damaged snapshot stops the start naming the file and offset", async () => {
+  const dir = await tempDir();
+  const summary = await writeSnapshot(dir, 1, [entry("a", "1", 1), entry("b", "2", 2)]);
+  const bytes = fs.readFileSync(summary.path);
+  bytes[40] ^= 0x08;
+  fs.writeFileSync(summary.path, bytes);
+  assert.throws(
+    () => recover(dir),
+    new RegExp(`snapshot ${summary.path} is damaged at offset 32 \\(checksum mismatch\\)`),
+  );
+  fs.writeFileSync(summary.path, bytes.subarray(0, bytes.length - 3));
+  assert.throws(() => recover(dir), /no trailer \(snapshot incomplete\)/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the clock resumes at or above the highest version on disk", async () => {
+  const dir = await tempDir();
+  // Versions ten minutes ahead of this clock: beyond max_clock_skew, yet still loaded.
+  const aheadHlc = hlcFromMs(NOW_MS + 10 * 60_000);
+  await writeLog(dir, 1, [[{
+    key: "k",
+    value: "v",
+    hlc: aheadHlc,
+    node: "node-b",
+    expiresAtMs: 0,
+  }]]);
+  const { store } = recover(dir);
+  assert.equal(store.read("k")?.value, "v");
+  assert.ok(store.hlc.last >= aheadHlc);
+  assert.ok(store.write("k", "newer", 0).hlc > aheadHlc);
+
+  // A snapshot carries the clock as it was, even beyond every entry it holds.
+  const snapshotDir = await tempDir();
+  await writeSnapshot(snapshotDir, 1, [entry("a", "1", 1)], aheadHlc + 500);
+  assert.ok(recover(snapshotDir).store.hlc.last >= aheadHlc + 500);
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(snapshotDir, { recursive: true });
+});
