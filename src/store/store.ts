@@ -269,20 +269,27 @@ export class Store {
 
   /** Puts `next` where `current` (same key, or none) was, in the Map, segment and tree. */
   #replace(current: StoredEntry | undefined, next: StoredEntry): void {
+    // One key hash per write serves the segment and both entry hashes.
+    const keyHash = hashString(next.key, KEY_HASH_SEED);
+    const keyLow = keyHash[0];
+    const keyHigh = keyHash[1];
     if (current === undefined) {
-      (this.#segments[this.#segmentOf(next.key)] ??= []).push(next.key);
+      (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(next.key);
     } else {
-      this.#untrack(current);
+      this.#untrack(current, keyLow, keyHigh);
     }
     this.#entries.set(next.key, next);
-    this.#track(next);
+    this.#track(next, keyLow, keyHigh);
   }
 
   #remove(entry: StoredEntry): void {
-    this.#untrack(entry);
+    const keyHash = hashString(entry.key, KEY_HASH_SEED);
+    const keyLow = keyHash[0];
+    const keyHigh = keyHash[1];
+    this.#untrack(entry, keyLow, keyHigh);
     this.#entries.delete(entry.key);
     // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
-    const keys = this.#segments[this.#segmentOf(entry.key)] as string[];
+    const keys = this.#segments[segmentOfKeyHash(keyHigh)] as string[];
     const last = keys.pop() as string;
     if (last !== entry.key) keys[keys.indexOf(entry.key)] = last;
   }
@@ -292,23 +299,20 @@ export class Store {
   }
 
   /** Adds an entry's hash and counters (toggle: #untrack is the same XOR). */
-  #track(entry: StoredEntry): void {
-    this.#toggleHash(entry);
+  #track(entry: StoredEntry, keyLow: number, keyHigh: number): void {
+    this.#toggleHash(entry, keyLow, keyHigh);
     if (entry.value === null) this.#tombstoneCount++;
     else if (entry.expiresAtMs !== 0) this.#expiring.add(entry);
   }
 
-  #untrack(entry: StoredEntry): void {
-    this.#toggleHash(entry);
+  #untrack(entry: StoredEntry, keyLow: number, keyHigh: number): void {
+    this.#toggleHash(entry, keyLow, keyHigh);
     if (entry.value === null) this.#tombstoneCount--;
     else if (entry.expiresAtMs !== 0) this.#expiring.delete(entry);
   }
 
-  #toggleHash(entry: StoredEntry): void {
+  #toggleHash(entry: StoredEntry, keyLow: number, keyHigh: number): void {
     if (!this.#maintainTree) return;
-    const keyHash = hashString(entry.key, KEY_HASH_SEED);
-    const keyLow = keyHash[0];
-    const keyHigh = keyHash[1];
     const hash = hashEntry(
       keyLow,
       keyHigh,
