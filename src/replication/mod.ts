@@ -1,14 +1,106 @@
+/**
+ * MQTT replication: every local change is published to the broker, every peer's change is
+ * merged here (see README, Replication). Without mqtt_broker_address the node runs standalone.
+ */
+
+import { hostname } from "node:os";
 import type { PartContext, Replicator } from "../node/components.ts";
+import { formatAddress, nodesTopic, subscriptionTopics } from "./codec.ts";
+import { MqttReplicator } from "./replicator.ts";
+import { connectTransport } from "./transport.ts";
 
 export interface ReplicationHooks {
+  /** Runs each time the broker connection is (re)established, and when changes were missed. */
   onReconnect: () => void;
 }
+
+/** Hosts that mean "every interface": useless to a peer, so the host name is announced. */
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", ""]);
 
 /** Connects to the broker; null when mqtt_broker_address is unset (standalone). */
 export function startReplication(
   context: PartContext,
-  _hooks: ReplicationHooks,
+  hooks: ReplicationHooks,
 ): Replicator | null {
-  if (context.config.mqttBrokerAddress === null) return null;
-  throw new Error("mqtt_broker_address is not supported yet");
+  const { config, log } = context;
+  const url = config.mqttBrokerAddress;
+  if (url === null) return null;
+  const replication = config.replication;
+  const ca = replication.caFile === null ? null : readCaFile(replication.caFile);
+  const clientId = replication.clientId ?? `merklekv-${config.nodeId}`;
+  const brokerLabel = withoutCredentials(url);
+  const announceAddress = formatAddress(
+    WILDCARD_HOSTS.has(config.bindAddress) ? hostname() : config.bindAddress,
+    context.clientPort ?? config.bindPort,
+  );
+  const replicator = new MqttReplicator({
+    nodeId: config.nodeId,
+    topicPrefix: replication.topicPrefix,
+    maxPendingPublishes: replication.maxPendingPublishes,
+    incarnation: crypto.getRandomValues(new Uint32Array(1))[0],
+    announceAddress,
+    brokerLabel,
+    clientId,
+    remote: context.remote,
+    log,
+    requestSync: hooks.onReconnect,
+    nowMs: () => context.store.nowMs(),
+  });
+  const topics = subscriptionTopics(replication.topicPrefix);
+  const transport = connectTransport(
+    {
+      url,
+      brokerLabel,
+      clientId,
+      username: replication.username,
+      password: replication.password,
+      ca,
+      connectTimeoutMs: replication.connectTimeoutMs,
+      reconnectMinMs: replication.reconnectMinMs,
+      reconnectMaxMs: replication.reconnectMaxMs,
+      subscriptions: [topics.changes, topics.nodes],
+      // An empty retained message clears our announcement if we vanish (see README, Discovery).
+      will: {
+        topic: nodesTopic(replication.topicPrefix, config.nodeId),
+        payload: new Uint8Array(0),
+        retain: true,
+      },
+      random: Math.random,
+    },
+    {
+      ready: (info) => replicator.onReady(info),
+      lost: () => replicator.onLost(),
+      message: (topic, payload) => replicator.onMessage(topic, payload),
+    },
+    log,
+  );
+  replicator.attach(transport);
+  log.info("replication_starting", {
+    broker: brokerLabel,
+    client_id: clientId,
+    announce: announceAddress,
+  });
+  return replicator;
+}
+
+function readCaFile(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot read replication.ca_file "${path}": ${reason}`);
+  }
+}
+
+/** The broker URL without user name and password, for logs and INFO. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, "//");
+  }
 }

@@ -1,0 +1,459 @@
+/**
+ * Replication benchmark: three MerkleKV nodes and a Mosquitto broker, anti-entropy off.
+ *
+ * - Latency: a paced writer sends SETs to node A at a fixed rate (every 1 ms tick, the writes
+ *   due by then, pipelined); for a sample of the writes, a poller asks node B with GET until
+ *   the value is there. Latency = the GET reply that shows the value minus the moment A's OK
+ *   arrived (an upper bound: it includes up to one GET round trip).
+ * - Throughput: pipelined writers on all three nodes as fast as they go for a while; the
+ *   replicated rate = writes / (writing time + time until all three HASHes are equal).
+ *
+ * Standalone: `deno run --allow-all bench/replication_bench.ts [--quick]`.
+ */
+
+import { MerkleKVClient } from "../src/client/mod.ts";
+import { LatencyHistogram } from "./histogram.ts";
+import { BenchNode } from "./node_server.ts";
+import {
+  freePort,
+  OutputTail,
+  pinned,
+  SERVER_CPU,
+  stopChild,
+  stopEverything,
+  track,
+} from "./processes.ts";
+import type { BenchOptions, BenchSection } from "./section.ts";
+
+const MOSQUITTO_PATHS = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
+/** The nodes and the broker share the server CPU (see processes.ts); null runs them unpinned. */
+const SERVERS_CPU: number | null = Deno.env.get("REPLICATION_BENCH_UNPINNED") ? null : SERVER_CPU;
+const TARGET_P50_MS = 1;
+const TARGET_P99_MS = 5;
+/** Every SAMPLE_EVERY-th write is followed on node B. */
+const SAMPLE_EVERY = 5;
+const TICK_MS = 1;
+const CONVERGE_TIMEOUT_MS = 60_000;
+const THROUGHPUT_PIPELINE = 200;
+const THROUGHPUT_KEYS = 100_000;
+
+const COLUMNS = [
+  "measure",
+  "offered writes/s",
+  "achieved writes/s",
+  "samples",
+  "p50 ms",
+  "p99 ms",
+  "max ms",
+  "A's SET ack p50/p99 ms",
+  "target",
+  "result",
+];
+
+interface Timing {
+  /** Writes before this are not measured (JIT warm-up, first batches). */
+  warmupSeconds: number;
+  latencySeconds: number;
+  throughputSeconds: number;
+}
+
+function timing(quick: boolean): Timing {
+  return quick
+    ? { warmupSeconds: 1, latencySeconds: 3, throughputSeconds: 3 }
+    : { warmupSeconds: 2, latencySeconds: 15, throughputSeconds: 10 };
+}
+
+export async function run(options: BenchOptions): Promise<BenchSection> {
+  const { warmupSeconds, latencySeconds, throughputSeconds } = timing(options.quick);
+  const broker = await Broker.start();
+  const nodes: BenchNode[] = [];
+  const rows: (string | number)[][] = [];
+  const results: Record<string, unknown> = {
+    timing: { warmupSeconds, latencySeconds, throughputSeconds, sampleEvery: SAMPLE_EVERY },
+  };
+  try {
+    for (const name of ["a", "b", "c"]) {
+      nodes.push(
+        await BenchNode.start({
+          nodeId: `bench-${name}`,
+          topLevel: [`mqtt_broker_address = "mqtt://127.0.0.1:${broker.port}"`],
+          sections: "[anti_entropy]\ninterval_ms = 0",
+          cpu: SERVERS_CPU,
+        }),
+      );
+    }
+    await waitConnected(nodes);
+    for (const rate of [1_000, 5_000]) {
+      console.error(`replication: latency A -> B at ${rate} writes/s for ${latencySeconds} s`);
+      const outcome = await measureLatency(nodes, rate, warmupSeconds, latencySeconds);
+      rows.push(outcome.row);
+      results[`latency_${rate}`] = outcome.results;
+    }
+    console.error(`replication: saturated writes on 3 nodes for ${throughputSeconds} s`);
+    const throughput = await measureThroughput(nodes, throughputSeconds);
+    rows.push(throughput.row);
+    results.throughput = throughput.results;
+  } finally {
+    for (const node of nodes) await node.stop();
+    await broker.stop();
+  }
+  return { name: "replication", columns: COLUMNS, rows, results };
+}
+
+async function waitConnected(nodes: BenchNode[]): Promise<void> {
+  for (const node of nodes) {
+    const client = await MerkleKVClient.connect({ port: node.port });
+    try {
+      const deadline = Date.now() + 15_000;
+      while ((await client.info()).get("replication_broker") !== "connected") {
+        if (Date.now() > deadline) throw new Error(`${node.nodeId} never connected to the broker`);
+        await delay(20);
+      }
+    } finally {
+      await client.close();
+    }
+  }
+}
+
+interface Sample {
+  key: string;
+  value: string;
+  ackedMs: number;
+}
+
+/** Samples waiting to be seen on B, and how to wake the idle poller. */
+type Pending = Sample[] & { wake?: (() => void) | null };
+
+async function measureLatency(
+  nodes: BenchNode[],
+  rate: number,
+  warmupSeconds: number,
+  seconds: number,
+) {
+  const writer = await MerkleKVClient.connect({ port: nodes[0].port });
+  const reader = await MerkleKVClient.connect({ port: nodes[1].port });
+  const histogram = new LatencyHistogram();
+  const acks = new LatencyHistogram();
+  const pending: Pending = [];
+  let writing = true;
+  let written = 0;
+  try {
+    const startedMs = performance.now();
+    const measuredFromMs = startedMs + warmupSeconds * 1000;
+    const endMs = measuredFromMs + seconds * 1000;
+    const poller = pollSamples(reader, pending, histogram, measuredFromMs, () => writing);
+    const inFlight: Promise<void>[] = [];
+    while (performance.now() < endMs) {
+      const due = Math.floor(((performance.now() - startedMs) / 1000) * rate) - written;
+      if (due > 0) {
+        const measured = performance.now() >= measuredFromMs;
+        inFlight.push(writeBatch(writer, rate, written, due, pending, measured ? acks : null));
+      }
+      written += Math.max(0, due);
+      if (inFlight.length > 1000) await Promise.all(inFlight.splice(0));
+      await delay(TICK_MS);
+    }
+    await Promise.all(inFlight);
+    const achieved = written / ((performance.now() - startedMs) / 1000);
+    const drainDeadline = performance.now() + 10_000;
+    while (pending.length > 0 && performance.now() < drainDeadline) await delay(5);
+    const lost = pending.length;
+    writing = false;
+    await poller;
+    return latencyOutcome(rate, achieved, histogram, acks, lost);
+  } finally {
+    writing = false;
+    await writer.close();
+    await reader.close();
+  }
+}
+
+/** Sends `count` SETs in one pipeline; remembers the sampled ones with their ack time. */
+async function writeBatch(
+  writer: MerkleKVClient,
+  rate: number,
+  first: number,
+  count: number,
+  pending: Pending,
+  acks: LatencyHistogram | null,
+): Promise<void> {
+  const lines: string[] = [];
+  const sampled: { key: string; value: string }[] = [];
+  for (let index = first; index < first + count; index++) {
+    const key = `lat-${rate}-${index}`;
+    const value = `v${index}`;
+    lines.push(`SET ${key} ${value}`);
+    if (index % SAMPLE_EVERY === 0) sampled.push({ key, value });
+  }
+  const sentMs = performance.now();
+  const replies = await writer.pipeline(lines);
+  const ackedMs = performance.now();
+  acks?.record(ackedMs - sentMs);
+  for (const reply of replies) {
+    if (reply[0] !== "OK") throw new Error(`SET failed: ${reply[0]}`);
+  }
+  for (const sample of sampled) pending.push({ ...sample, ackedMs });
+  if (sampled.length > 0) pending.wake?.();
+}
+
+/** Asks B for every pending sample in one pipeline, again and again, until writing stops. */
+async function pollSamples(
+  reader: MerkleKVClient,
+  pending: Pending,
+  histogram: LatencyHistogram,
+  measuredFromMs: number,
+  running: () => boolean,
+): Promise<void> {
+  while (running()) {
+    if (pending.length === 0) {
+      // Sleep until a write adds a sample (or a tick passes, to notice the end).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, TICK_MS);
+        function wake() {
+          clearTimeout(timer);
+          pending.wake = null;
+          resolve();
+        }
+        pending.wake = wake;
+      });
+      continue;
+    }
+    const asked = pending.slice();
+    const replies = await reader.pipeline(asked.map((sample) => `GET ${sample.key}`));
+    const nowMs = performance.now();
+    const arrived = new Set<Sample>();
+    asked.forEach((sample, index) => {
+      if (replies[index][0] === `VALUE ${sample.value}`) {
+        if (sample.ackedMs >= measuredFromMs) histogram.record(nowMs - sample.ackedMs);
+        arrived.add(sample);
+      }
+    });
+    if (arrived.size > 0) {
+      const remaining = pending.filter((sample) => !arrived.has(sample));
+      pending.length = 0;
+      pending.push(...remaining);
+    }
+  }
+}
+
+function latencyOutcome(
+  rate: number,
+  achieved: number,
+  histogram: LatencyHistogram,
+  acks: LatencyHistogram,
+  lost: number,
+) {
+  const p50Ms = histogram.percentileUs(50) / 1000;
+  const p99Ms = histogram.percentileUs(99) / 1000;
+  const maxMs = histogram.maxUs() / 1000;
+  const target = rate === 5_000 ? `p50 <= ${TARGET_P50_MS}, p99 <= ${TARGET_P99_MS}` : "-";
+  const result = lost > 0
+    ? `invalid (${lost} samples never seen on B)`
+    : rate !== 5_000
+    ? "-"
+    : p50Ms <= TARGET_P50_MS && p99Ms <= TARGET_P99_MS
+    ? "pass"
+    : "miss";
+  const row = [
+    `latency A->B`,
+    rate,
+    Math.round(achieved),
+    histogram.count,
+    p50Ms.toFixed(3),
+    p99Ms.toFixed(3),
+    maxMs.toFixed(3),
+    `${(acks.percentileUs(50) / 1000).toFixed(3)}/${(acks.percentileUs(99) / 1000).toFixed(3)}`,
+    target,
+    result,
+  ];
+  const results = {
+    offeredWritesPerSecond: rate,
+    achievedWritesPerSecond: Math.round(achieved),
+    samples: histogram.count,
+    lostSamples: lost,
+    p50Ms: round3(p50Ms),
+    p99Ms: round3(p99Ms),
+    maxMs: round3(maxMs),
+    meanMs: round3(histogram.meanUs() / 1000),
+    // The writer's own round trip to A: what the machine alone adds, for comparison.
+    setAckP50Ms: round3(acks.percentileUs(50) / 1000),
+    setAckP99Ms: round3(acks.percentileUs(99) / 1000),
+    target,
+    result,
+  };
+  return { row, results };
+}
+
+async function measureThroughput(nodes: BenchNode[], seconds: number) {
+  const clients = await Promise.all(
+    nodes.map((node) => MerkleKVClient.connect({ port: node.port, timeoutMs: 60_000 })),
+  );
+  try {
+    const startedMs = performance.now();
+    const endMs = startedMs + seconds * 1000;
+    const counts = await Promise.all(clients.map(async (client, node) => {
+      let written = 0;
+      while (performance.now() < endMs) {
+        const lines = Array.from({ length: THROUGHPUT_PIPELINE }, (_, index) => {
+          const key = (written + index) * 7919 % THROUGHPUT_KEYS;
+          return `SET tp-${key} n${node}-${written + index}`;
+        });
+        await client.pipeline(lines);
+        written += lines.length;
+      }
+      return written;
+    }));
+    const writingMs = performance.now() - startedMs;
+    const writes = counts.reduce((sum, count) => sum + count, 0);
+    const convergedMs = await waitConverged(clients);
+    const totalMs = writingMs + convergedMs;
+    const rate = writes / (totalMs / 1000);
+    const row = [
+      "replicated writes, 3 nodes",
+      "max",
+      Math.round(rate),
+      "-",
+      "-",
+      "-",
+      "-",
+      "-",
+      "all HASH equal",
+      convergedMs >= 0 ? `converged ${Math.round(convergedMs)} ms after writing` : "not converged",
+    ];
+    const results = {
+      writes,
+      writingSeconds: round3(writingMs / 1000),
+      acknowledgedWritesPerSecond: Math.round(writes / (writingMs / 1000)),
+      convergedMsAfterWriting: Math.round(convergedMs),
+      replicatedWritesPerSecond: Math.round(rate),
+    };
+    return { row, results };
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+/** ms from now until every node reports the same HASH; throws after CONVERGE_TIMEOUT_MS. */
+async function waitConverged(clients: MerkleKVClient[]): Promise<number> {
+  const startedMs = performance.now();
+  for (;;) {
+    const hashes = await Promise.all(clients.map((client) => client.hash()));
+    if (hashes.every((hash) => hash === hashes[0])) return performance.now() - startedMs;
+    if (performance.now() - startedMs > CONVERGE_TIMEOUT_MS) {
+      throw new Error(`no convergence within ${CONVERGE_TIMEOUT_MS} ms: ${hashes.join(" ")}`);
+    }
+    await delay(5);
+  }
+}
+
+/** A Mosquitto broker on a free port, pinned with the servers, stopped on exit. */
+class Broker {
+  readonly port: number;
+  readonly #child: Deno.ChildProcess;
+  readonly #directory: string;
+  readonly #untrack: () => void;
+
+  private constructor(
+    port: number,
+    child: Deno.ChildProcess,
+    directory: string,
+    untrack: () => void,
+  ) {
+    this.port = port;
+    this.#child = child;
+    this.#directory = directory;
+    this.#untrack = untrack;
+  }
+
+  static async start(): Promise<Broker> {
+    const mosquitto = MOSQUITTO_PATHS.find((path) => {
+      try {
+        return Deno.statSync(path).isFile;
+      } catch {
+        return false;
+      }
+    });
+    if (mosquitto === undefined) {
+      throw new Error("mosquitto is not installed: apt-get install -y mosquitto");
+    }
+    const port = await freePort();
+    const directory = await Deno.makeTempDir({ prefix: "merklekv-bench-mosquitto-" });
+    await Deno.writeTextFile(
+      `${directory}/mosquitto.conf`,
+      [
+        `listener ${port} 127.0.0.1`,
+        "allow_anonymous true",
+        "set_tcp_nodelay true",
+        // The default (1000) silently drops QoS 1 messages for a slow subscriber.
+        "max_queued_messages 1000000",
+        "max_inflight_messages 0",
+        "persistence false",
+        "log_dest stderr",
+        "log_type error",
+      ].join("\n") + "\n",
+    );
+    const [program, args] = pinned(SERVERS_CPU, mosquitto, ["-c", `${directory}/mosquitto.conf`]);
+    const child = new Deno.Command(program, {
+      args,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const untrack = track(
+      "mosquitto",
+      child,
+      () => Deno.removeSync(directory, { recursive: true }),
+    );
+    const output = new OutputTail([child.stderr]);
+    const deadline = Date.now() + 10_000;
+    while (!(await isListening(port))) {
+      if (Date.now() > deadline) {
+        await stopChild(child, "SIGKILL");
+        untrack();
+        throw new Error(`mosquitto did not listen on ${port}:\n${output.text()}`);
+      }
+      await delay(20);
+    }
+    return new Broker(port, child, directory, untrack);
+  }
+
+  async stop(): Promise<void> {
+    await stopChild(this.#child);
+    this.#untrack();
+    await Deno.remove(this.#directory, { recursive: true }).catch(() => {});
+  }
+}
+
+async function isListening(port: number): Promise<boolean> {
+  try {
+    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+    connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+if (import.meta.main) {
+  const quick = Deno.args.includes("--quick");
+  Deno.addSignalListener("SIGINT", () => {
+    stopEverything();
+    Deno.exit(130);
+  });
+  try {
+    const section = await run({ quick });
+    console.log(section.columns.join(" | "));
+    for (const row of section.rows) console.log(row.join(" | "));
+    console.log(JSON.stringify(section.results));
+  } finally {
+    stopEverything();
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * `deno task cluster`: a local MerkleKV cluster to try replication — one Mosquitto broker and
+ * three nodes (ports 7878-7880) that find each other through the broker. Ctrl-C stops all.
+ *
+ *   deno task cluster [--nodes 3] [--base-port 7878] [--broker-port 1883]
+ */
+
+import * as net from "node:net";
+import { parseArgs } from "node:util";
+
+const MOSQUITTO_PATHS = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const START_TIMEOUT_MS = 20_000;
+const USAGE = `Usage: deno task cluster [options]
+
+  --nodes <n>          nodes to start (default 3)
+  --base-port <port>   client port of the first node; the others follow (default 7878)
+  --broker-port <port> Mosquitto port (default 1883 if free, else any free port)
+  --help               this text`;
+
+interface Options {
+  nodes: number;
+  basePort: number;
+  brokerPort: number | null;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      nodes: { type: "string", default: "3" },
+      "base-port": { type: "string", default: "7878" },
+      "broker-port": { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const number = (name: string, text: string, min: number, max: number) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      console.error(`cluster: --${name} must be an integer in ${min}..${max}, got "${text}"`);
+      Deno.exit(2);
+    }
+    return value;
+  };
+  return {
+    nodes: number("nodes", values.nodes, 1, 20),
+    basePort: number("base-port", values["base-port"], 1, 65_535 - 20),
+    brokerPort: values["broker-port"] === undefined
+      ? null
+      : number("broker-port", values["broker-port"], 1, 65_535),
+  };
+}
+
+function findMosquitto(): string | null {
+  for (const path of MOSQUITTO_PATHS) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Binds the port for a moment: true when nothing else holds it. */
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+function anyFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, child: Deno.ChildProcess, what: string): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`${what} exited during start-up`);
+    if (!(await isPortFree(port))) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not listen on port ${port} within ${START_TIMEOUT_MS} ms`);
+}
+
+async function startBroker(
+  mosquitto: string,
+  port: number,
+  directory: string,
+): Promise<Deno.ChildProcess> {
+  const configPath = `${directory}/mosquitto.conf`;
+  await Deno.writeTextFile(
+    configPath,
+    [
+      `listener ${port} 127.0.0.1`,
+      "allow_anonymous true",
+      "set_tcp_nodelay true",
+      // The default (1000) silently drops QoS 1 messages for a slow subscriber.
+      "max_queued_messages 1000000",
+      "persistence false",
+      "log_dest stderr",
+    ].join("\n") + "\n",
+  );
+  const log = await Deno.open(`${directory}/mosquitto.log`, { write: true, create: true });
+  const child = new Deno.Command(mosquitto, {
+    args: ["-c", configPath],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  child.stderr.pipeTo(log.writable).catch(() => {});
+  await waitForPort(port, child, "mosquitto");
+  return child;
+}
+
+async function startNode(
+  index: number,
+  port: number,
+  brokerPort: number,
+  directory: string,
+): Promise<Deno.ChildProcess> {
+  const nodeId = `node-${index + 1}`;
+  const configPath = `${directory}/${nodeId}.toml`;
+  await Deno.writeTextFile(
+    configPath,
+    [
+      `node_id = "${nodeId}"`,
+      `bind_address = "127.0.0.1"`,
+      `bind_port = ${port}`,
+      `mqtt_broker_address = "mqtt://127.0.0.1:${brokerPort}"`,
+      "",
+      "# Peers for anti-entropy are the nodes announced on the broker.",
+      "[anti_entropy]",
+      "interval_ms = 5000",
+    ].join("\n") + "\n",
+  );
+  const log = await Deno.open(`${directory}/${nodeId}.log`, { write: true, create: true });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "--config", configPath],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  child.stderr.pipeTo(log.writable).catch(() => {});
+  await waitForPort(port, child, nodeId);
+  return child;
+}
+
+async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
+  // Nodes first (they clear their announcements), the broker last.
+  for (const child of [...children].reverse()) {
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // already gone
+    }
+    await child.status;
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const mosquitto = findMosquitto();
+  if (mosquitto === null) {
+    console.error("cluster: Mosquitto is not installed. Install it with:");
+    console.error("  apt-get install -y mosquitto");
+    Deno.exit(1);
+  }
+  const ports = Array.from({ length: options.nodes }, (_, index) => options.basePort + index);
+  for (const port of ports) {
+    if (!(await isPortFree(port))) {
+      console.error(`cluster: port ${port} is in use; pick others with --base-port <port>`);
+      Deno.exit(1);
+    }
+  }
+  let brokerPort = options.brokerPort ?? 1883;
+  if (!(await isPortFree(brokerPort))) {
+    if (options.brokerPort !== null) {
+      console.error(`cluster: broker port ${brokerPort} is in use`);
+      Deno.exit(1);
+    }
+    brokerPort = await anyFreePort();
+  }
+  const directory = await Deno.makeTempDir({ prefix: "merklekv-cluster-" });
+  const children: Deno.ChildProcess[] = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nStopping the cluster...");
+    await stopAll(children);
+    console.log(`Stopped. Logs kept in ${directory}`);
+    Deno.exit(code);
+  };
+  Deno.addSignalListener("SIGINT", () => stop(0));
+  Deno.addSignalListener("SIGTERM", () => stop(0));
+  try {
+    children.push(await startBroker(mosquitto, brokerPort, directory));
+    for (const [index, port] of ports.entries()) {
+      children.push(await startNode(index, port, brokerPort, directory));
+    }
+  } catch (error) {
+    console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`cluster: logs in ${directory}`);
+    await stop(1);
+    return;
+  }
+  printWelcome(ports, brokerPort, directory);
+}
+
+function printWelcome(ports: number[], brokerPort: number, directory: string): void {
+  console.log(
+    `MerkleKV cluster running: ${ports.length} nodes, Mosquitto on 127.0.0.1:${brokerPort}`,
+  );
+  for (const [index, port] of ports.entries()) {
+    console.log(`  node-${index + 1}  127.0.0.1:${port}`);
+  }
+  const [first, second] = [ports[0], ports[1] ?? ports[0]];
+  console.log(`
+Talk to any node with a line client (nc, telnet, socat), e.g.:
+  nc 127.0.0.1 ${first}        then type: SET greeting hello
+  nc 127.0.0.1 ${second}        then type: GET greeting
+  printf 'INFO\\r\\n' | nc -q1 127.0.0.1 ${first}   (replication_* fields: broker, peers, lag)
+Watch the changes on the broker:
+  mosquitto_sub -p ${brokerPort} -t 'merklekv/#' -v
+Logs: ${directory}
+Ctrl-C stops everything.`);
+}
+
+if (import.meta.main) await main();
