@@ -1,16 +1,213 @@
-import type { AntiEntropy, PartContext } from "../node/components.ts";
+/**
+ * Anti-entropy: the periodic loop, the operator's `SYNC <host> <port>`, and the answers to
+ * peers' `SYNC <VERB> ...` requests (see README, Anti-entropy). Wires the pure parts (codec,
+ * session, answer, peers, status) to the edges (peer link, loop) and keeps one rule: never
+ * two sessions at once.
+ */
+
+import type { AntiEntropy, InfoField, PartContext } from "../node/components.ts";
 import { errorReply } from "../protocol/reply.ts";
+import type { Entry } from "../store/entry.ts";
+import { answerSyncRequest } from "./answer.ts";
+import { MAX_PEERS_PER_ROUND, MAX_TRACKED_PEERS, MAX_WAITING_SESSIONS } from "./limits.ts";
+import { AntiEntropyLoop } from "./loop.ts";
+import { runSessionWithPeer } from "./peer_link.ts";
+import {
+  formatPeerAddress,
+  parsePeerAddress,
+  type PeerAddress,
+  peerCandidates,
+  shuffled,
+} from "./peers.ts";
+import { SyncSession } from "./session.ts";
+import { describeOutcome, type SessionReport, SyncStatus } from "./status.ts";
 
 export interface AntiEntropyHooks {
+  /** Client addresses of nodes announced on the broker ("host:port"). */
   discoveredPeers: () => string[];
 }
 
-export function startAntiEntropy(_context: PartContext, _hooks: AntiEntropyHooks): AntiEntropy {
-  return {
-    runSession: () => Promise.resolve(errorReply("anti-entropy is not available yet")),
-    answer: () => errorReply("anti-entropy is not available yet"),
-    syncSoon: () => {},
-    infoFields: () => [],
-    close: () => Promise.resolve(),
-  };
+export interface AntiEntropyOptions {
+  /** Peer choice and jitter; Math.random unless a test seeds it. */
+  random?: () => number;
+}
+
+export function startAntiEntropy(
+  context: PartContext,
+  hooks: AntiEntropyHooks,
+  options: AntiEntropyOptions = {},
+): AntiEntropy {
+  const service = new AntiEntropyService(context, hooks, options.random ?? Math.random);
+  service.start();
+  return service;
+}
+
+class AntiEntropyService implements AntiEntropy {
+  readonly #context: PartContext;
+  readonly #hooks: AntiEntropyHooks;
+  readonly #random: () => number;
+  readonly #status = new SyncStatus();
+  readonly #loop: AntiEntropyLoop;
+  readonly #abort = new AbortController();
+  /** Addresses whose HELLO carried our own node id (a node listed among its own peers). */
+  readonly #selfAddresses = new Set<string>();
+  /** The chain of sessions: each starts when the previous one settled. */
+  #tail: Promise<unknown> = Promise.resolve();
+  #queued = 0;
+  /** Connections of failed sessions still closing; close() waits for them. */
+  readonly #closing = new Set<Promise<void>>();
+  #runningWith: string | null = null;
+  #closed = false;
+
+  constructor(context: PartContext, hooks: AntiEntropyHooks, random: () => number) {
+    this.#context = context;
+    this.#hooks = hooks;
+    this.#random = random;
+    const { intervalMs, jitterMs } = context.config.antiEntropy;
+    this.#loop = new AntiEntropyLoop({ intervalMs, jitterMs, random, round: () => this.#round() });
+  }
+
+  start(): void {
+    this.#loop.start();
+  }
+
+  async runSession(host: string, port: number): Promise<string> {
+    if (this.#closed) return errorReply("anti-entropy is closing");
+    if (this.#queued >= MAX_WAITING_SESSIONS) {
+      return errorReply(`too many SYNC commands waiting (max ${MAX_WAITING_SESSIONS})`);
+    }
+    const report = await this.#exclusive({ host, port });
+    if (report.error !== null) {
+      return errorReply(`sync with ${report.address} failed: ${report.error}`);
+    }
+    return describeOutcome(report) + "\r\n";
+  }
+
+  answer(verb: string, args: string): string {
+    const { store, config, remote, log } = this.#context;
+    const result = answerSyncRequest(verb, args, {
+      store,
+      limits: config.limits,
+      maxLineBytes: config.limits.maxLineBytes,
+      merge: (entries) => remote.applyRemote(entries),
+    });
+    if (result.request === null) log.debug("sync_request_refused", { verb, reply: result.reply });
+    else if (result.pushed !== null && result.pushed.applied + result.pushed.refused > 0) {
+      log.debug("sync_push_merged", { ...result.pushed });
+    }
+    return result.reply;
+  }
+
+  syncSoon(): void {
+    this.#loop.syncSoon();
+  }
+
+  infoFields(): InfoField[] {
+    return this.#status.infoFields({
+      loopOn: this.#loop.isOn,
+      intervalMs: this.#context.config.antiEntropy.intervalMs,
+      runningWith: this.#runningWith,
+      knownPeers: this.#candidates().length,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#abort.abort();
+    await this.#loop.close();
+    await this.#tail;
+    await Promise.all(this.#closing);
+  }
+
+  /** One loop round: random peers in turn until one session succeeds, at most a few. */
+  async #round(): Promise<void> {
+    // Busy with an operator's SYNC: this round is skipped, not queued behind it.
+    if (this.#closed || this.#queued > 0 || this.#runningWith !== null) return;
+    const order = shuffled(this.#candidates(), this.#random).slice(0, MAX_PEERS_PER_ROUND);
+    for (const address of order) {
+      if (this.#closed) return;
+      const report = await this.#exclusive(parsePeerAddress(address) as PeerAddress);
+      if (report.error === null) return;
+    }
+  }
+
+  #candidates(): string[] {
+    const excluded = new Set(this.#selfAddresses);
+    const port = this.#context.clientPort ?? this.#context.config.bindPort;
+    excluded.add(formatPeerAddress({ host: this.#context.config.bindAddress, port }));
+    return peerCandidates(
+      this.#context.config.antiEntropy.peers,
+      this.#hooks.discoveredPeers(),
+      excluded,
+    );
+  }
+
+  /** Runs a session after the ones already queued: never two at once. */
+  #exclusive(peer: PeerAddress): Promise<SessionReport> {
+    this.#queued++;
+    const run = this.#tail.then(() => {
+      this.#queued--;
+      return this.#runOne(peer);
+    });
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async #runOne(peer: PeerAddress): Promise<SessionReport> {
+    const { store, config, remote } = this.#context;
+    const address = formatPeerAddress(peer);
+    const session = new SyncSession({
+      store,
+      limits: config.limits,
+      maxKeysPerSession: config.antiEntropy.maxKeysPerSession,
+      tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
+    });
+    this.#runningWith = address;
+    const report = await runSessionWithPeer(session, peer, {
+      merge: (entries) => remote.applyRemote(entries),
+      discard: (entries) => discardAll(entries, this.#context),
+    }, {
+      requestTimeoutMs: config.antiEntropy.requestTimeoutMs,
+      sessionTimeoutMs: config.antiEntropy.sessionTimeoutMs,
+      signal: this.#abort.signal,
+      trackClosing: (closing) => {
+        this.#closing.add(closing);
+        closing.finally(() => this.#closing.delete(closing));
+      },
+    });
+    this.#runningWith = null;
+    this.#afterSession(report);
+    return report;
+  }
+
+  #afterSession(report: SessionReport): void {
+    const { log, config } = this.#context;
+    this.#status.record(report);
+    const summary = report.summary;
+    if (summary.peerNodeId === config.nodeId && this.#selfAddresses.size < MAX_TRACKED_PEERS) {
+      this.#selfAddresses.add(report.address);
+    }
+    const fields = {
+      peer: report.address,
+      peer_node_id: summary.peerNodeId,
+      pulled: summary.pulled,
+      pushed: summary.pushed,
+      refused: summary.refused,
+      discarded: summary.discarded,
+      rounds: summary.rounds,
+      tree_bytes: summary.treeBytes,
+      entry_bytes: summary.entryBytes,
+      complete: summary.complete,
+      ms: Math.round(report.durationMs),
+    };
+    if (report.error !== null) log.warn("sync_failed", { ...fields, error: report.error });
+    else if (summary.pulled + summary.pushed + summary.discarded > 0) {
+      log.info("sync_repaired", fields);
+    } else log.debug("sync_in_step", fields);
+  }
+}
+
+/** Drops entries a peer showed to be deleted and purged (counted in the session's log line). */
+function discardAll(entries: readonly Entry[], context: PartContext): void {
+  for (const entry of entries) context.store.discard(entry.key, entry.hlc, entry.node);
 }

@@ -1,0 +1,144 @@
+/**
+ * The answering side of the sync protocol: one request in, its reply text out (see README,
+ * Anti-entropy, Sync protocol). Stateless between requests, so any connection may carry them.
+ * No I/O here; merging pushed entries goes through the `merge` handed in (the node's
+ * applyRemote, which also logs the winners).
+ */
+
+import type { ApplyCounts } from "../node/components.ts";
+import { errorReply } from "../protocol/reply.ts";
+import type { Entry } from "../store/entry.ts";
+import type { Store } from "../store/store.ts";
+import {
+  type BranchSegments,
+  branchSegmentsOf,
+  formatDigestsReply,
+  formatEntriesReply,
+  formatEntry,
+  formatHelloReply,
+  formatPushedReply,
+  formatSegmentsReply,
+  parseRequest,
+  segmentDigestLines,
+  type SyncRequest,
+  type WireLimits,
+} from "./codec.ts";
+import { MAX_SYNC_REPLY_BYTES } from "./limits.ts";
+import { isBehindHorizon } from "./versions.ts";
+
+export interface AnswerContext {
+  store: Store;
+  limits: WireLimits;
+  /** This node's limits.max_line_bytes, told to the peer so its lines fit. */
+  maxLineBytes: number;
+  merge(entries: readonly Entry[]): ApplyCounts;
+}
+
+/** What one answer did, for logging by the caller. */
+export interface AnswerResult {
+  reply: string;
+  request: SyncRequest | null;
+  pushed: ApplyCounts & { refused: number } | null;
+}
+
+export function answerSyncRequest(
+  verb: string,
+  args: string,
+  context: AnswerContext,
+): AnswerResult {
+  const parsed = parseRequest(verb, args, context.limits);
+  if (!parsed.ok) return { reply: errorReply(parsed.error), request: null, pushed: null };
+  const request = parsed.value;
+  switch (request.verb) {
+    case "HELLO":
+      return { reply: answerHello(request.rootHex, context), request, pushed: null };
+    case "SEGMENTS":
+      return { reply: answerSegments(request.branches, context.store), request, pushed: null };
+    case "DIGESTS":
+      return { reply: answerDigests(request.segments, context.store), request, pushed: null };
+    case "GET":
+      return { reply: answerGet(request.keys, context.store), request, pushed: null };
+    case "PUSH": {
+      const pushed = mergePushed(request.entries, context);
+      return { reply: formatPushedReply(pushed), request, pushed };
+    }
+    default: {
+      const unreachable: never = request;
+      throw new Error(`unhandled sync request ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+function answerHello(requesterRootHex: string, context: AnswerContext): string {
+  const { store } = context;
+  const rootHex = store.rootHex();
+  const tree = store.tree;
+  return formatHelloReply({
+    nodeId: store.nodeId,
+    maxLineBytes: context.maxLineBytes,
+    rootHex,
+    // Equal roots end the session: no need to send the branches.
+    branches: rootHex === requesterRootHex ? null : { low: tree.branchLow, high: tree.branchHigh },
+  });
+}
+
+function answerSegments(branches: readonly number[], store: Store): string {
+  const tree = store.tree;
+  const replies: BranchSegments[] = branches.map((branch) => ({
+    branch,
+    segments: branchSegmentsOf(tree.segmentLow, tree.segmentHigh, branch),
+  }));
+  return formatSegmentsReply(replies);
+}
+
+/** Whole segments in request order, until the reply passes MAX_SYNC_REPLY_BYTES. */
+function answerDigests(segments: readonly number[], store: Store): string {
+  const blocks: string[][] = [];
+  let bytes = 0;
+  for (const segment of segments) {
+    if (blocks.length > 0 && bytes >= MAX_SYNC_REPLY_BYTES) break;
+    const block = segmentDigestLines(
+      segment,
+      store.purgeHorizon(segment),
+      store.segmentEntries(segment),
+    );
+    for (const line of block) bytes += line.length + 2;
+    blocks.push(block);
+  }
+  return formatDigestsReply(blocks);
+}
+
+/** The held entries (tombstones too) of the keys asked for, until past MAX_SYNC_REPLY_BYTES. */
+function answerGet(keys: readonly string[], store: Store): string {
+  const lines: string[] = [];
+  let bytes = 0;
+  for (const key of keys) {
+    if (lines.length > 0 && bytes >= MAX_SYNC_REPLY_BYTES) break;
+    const entry = store.entry(key);
+    if (entry === undefined) continue;
+    const line = formatEntry(entry);
+    bytes += line.length + 2;
+    lines.push(line);
+  }
+  return formatEntriesReply(lines);
+}
+
+/**
+ * Merges pushed entries (LWW: a loser is never adopted). An entry of a key this node holds
+ * nothing of, and not newer than what was purged from its segment here, is refused: it may be
+ * a key deleted here whose tombstone is gone (see README, Tombstone grace and resurrection).
+ */
+function mergePushed(
+  entries: readonly Entry[],
+  context: AnswerContext,
+): ApplyCounts & { refused: number } {
+  const { store } = context;
+  const accepted: Entry[] = [];
+  let refused = 0;
+  for (const entry of entries) {
+    if (isBehindHorizon(store, entry.key, entry.hlc)) refused++;
+    else accepted.push(entry);
+  }
+  const counts = context.merge(accepted);
+  return { ...counts, refused };
+}

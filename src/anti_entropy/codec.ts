@@ -1,0 +1,502 @@
+/**
+ * Sync protocol v1 on the wire: every request and reply, formatted and parsed (see README,
+ * Anti-entropy, Sync protocol). Pure. Parsing never throws on bad input: it returns an error
+ * message, and nothing it returns breaks the store's rules (keys, values, node ids, versions).
+ *
+ * Requests are one line each, `SYNC <VERB> <version> ...`; replies are one line or a counted
+ * block (`SEGMENTS n`, `DIGESTS n`, `ENTRIES n` followed by n lines).
+ */
+
+import { Buffer } from "node:buffer";
+import { type Entry, isValidKey, NODE_ID_PATTERN } from "../store/entry.ts";
+import { isValidHlc } from "../store/hlc.ts";
+import { BRANCH_COUNT, SEGMENT_COUNT, SEGMENTS_PER_BRANCH } from "../store/merkle.ts";
+import {
+  MAX_BRANCHES_PER_REQUEST,
+  MAX_ENTRIES_PER_PUSH,
+  MAX_KEYS_PER_GET,
+  MAX_SEGMENTS_PER_REQUEST,
+  SYNC_PROTOCOL_VERSION,
+} from "./limits.ts";
+
+/** What a parser checks keys and values against (the node's config.limits). */
+export interface WireLimits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+}
+
+/** 256 64-bit hashes (branches of the root, or segments of one branch) as two lanes. */
+export interface HashList {
+  low: Int32Array;
+  high: Int32Array;
+}
+
+/** What the tree knows of an entry: key, version, tombstone flag and expiry; no value. */
+export interface Digest {
+  key: string;
+  hlc: number;
+  node: string;
+  tombstone: boolean;
+  expiresAtMs: number;
+}
+
+export type SyncRequest =
+  | { verb: "HELLO"; nodeId: string; rootHex: string }
+  | { verb: "SEGMENTS"; branches: number[] }
+  | { verb: "DIGESTS"; segments: number[] }
+  | { verb: "GET"; keys: string[] }
+  | { verb: "PUSH"; entries: Entry[] };
+
+export interface HelloReply {
+  nodeId: string;
+  /** The peer's limits.max_line_bytes: GET and PUSH lines sent to it stay below. */
+  maxLineBytes: number;
+  rootHex: string;
+  /** The peer's 256 branch hashes; null when the roots were equal. */
+  branches: HashList | null;
+}
+
+export interface BranchSegments {
+  branch: number;
+  segments: HashList;
+}
+
+export interface SegmentDigests {
+  segment: number;
+  /** The newest version purged from this segment on the peer (store.purgeHorizon); 0 if none. */
+  horizonHlc: number;
+  digests: Digest[];
+}
+
+export interface PushCounts {
+  applied: number;
+  stale: number;
+  future: number;
+  /** Not merged: malformed, or older than a tombstone the peer purged (see README). */
+  refused: number;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const CRLF = "\r\n";
+const HASH_LIST_BYTES = 256 * 8;
+const HASH_LIST_BASE64_LENGTH = 4 * Math.ceil(HASH_LIST_BYTES / 3);
+const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
+const ROOT_HEX_PATTERN = /^[0-9a-f]{16}$/;
+const NATURAL_PATTERN = /^(0|[1-9][0-9]{0,15})$/;
+/** Line budget for ignoring absurd max_line_bytes claims (2 GiB). */
+const MAX_STATED_LINE_BYTES = 2 ** 31;
+
+function ok<T>(value: T): Parsed<T> {
+  return { ok: true, value };
+}
+
+function fail<T>(error: string): Parsed<T> {
+  return { ok: false, error };
+}
+
+/** A decimal integer in 0..max without sign or leading zeros, or null. */
+export function parseNatural(text: string, max: number): number | null {
+  if (!NATURAL_PATTERN.test(text)) return null;
+  const value = Number(text);
+  return value <= max && Number.isSafeInteger(value) ? value : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hash lists and entries
+
+/** Base64 of 256 hashes, 8 bytes each, high lane first (big-endian), as HASH prints them. */
+export function formatHashList(list: HashList): string {
+  const bytes = Buffer.allocUnsafe(HASH_LIST_BYTES);
+  for (let i = 0; i < 256; i++) {
+    bytes.writeInt32BE(list.high[i], i * 8);
+    bytes.writeInt32BE(list.low[i], i * 8 + 4);
+  }
+  return bytes.toString("base64");
+}
+
+export function parseHashList(text: string): HashList | null {
+  if (text.length !== HASH_LIST_BASE64_LENGTH || !BASE64_PATTERN.test(text)) return null;
+  const bytes = Buffer.from(text, "base64");
+  if (bytes.length !== HASH_LIST_BYTES) return null;
+  const list = { low: new Int32Array(256), high: new Int32Array(256) };
+  for (let i = 0; i < 256; i++) {
+    list.high[i] = bytes.readInt32BE(i * 8);
+    list.low[i] = bytes.readInt32BE(i * 8 + 4);
+  }
+  return list;
+}
+
+/**
+ * `<key> <hlc> <node> <expiresAtMs> -` for a tombstone, `<key> <hlc> <node> <expiresAtMs>
+ * <valueLength> <value>` otherwise. The length makes any value (spaces included) safe to
+ * follow with more entries on the same line.
+ */
+export function formatEntry(entry: Entry): string {
+  const head = entry.key + " " + entry.hlc + " " + entry.node + " " + entry.expiresAtMs + " ";
+  return entry.value === null ? head + "-" : head + entry.value.length + " " + entry.value;
+}
+
+/** Reads space-separated words of one line, keeping its position. */
+class Cursor {
+  offset = 0;
+  constructor(readonly text: string) {}
+
+  /** The next word, consuming the space after it; null when that space is missing. */
+  wordBeforeSpace(): string | null {
+    const space = this.text.indexOf(" ", this.offset);
+    if (space === -1) return null;
+    const word = this.text.slice(this.offset, space);
+    this.offset = space + 1;
+    return word;
+  }
+
+  take(length: number): string | null {
+    if (this.offset + length > this.text.length) return null;
+    const taken = this.text.slice(this.offset, this.offset + length);
+    this.offset += length;
+    return taken;
+  }
+
+  get atEnd(): boolean {
+    return this.offset === this.text.length;
+  }
+}
+
+/** Checks the fields every entry and digest share; an error message or null. */
+function checkVersionFields(
+  key: string,
+  hlcText: string,
+  node: string,
+  expiryText: string,
+  limits: WireLimits,
+): { hlc: number; expiresAtMs: number } | string {
+  if (!isValidKey(key, limits.maxKeyBytes)) return `invalid key "${key.slice(0, 64)}"`;
+  const hlc = parseNatural(hlcText, Number.MAX_SAFE_INTEGER);
+  if (hlc === null || !isValidHlc(hlc)) return `invalid version "${hlcText.slice(0, 32)}"`;
+  if (!NODE_ID_PATTERN.test(node)) return `invalid node id "${node.slice(0, 80)}"`;
+  const expiresAtMs = parseNatural(expiryText, Number.MAX_SAFE_INTEGER);
+  if (expiresAtMs === null) return `invalid expiry "${expiryText.slice(0, 32)}"`;
+  return { hlc, expiresAtMs };
+}
+
+function parseEntryAt(cursor: Cursor, limits: WireLimits): Parsed<Entry> {
+  const key = cursor.wordBeforeSpace();
+  const hlcText = cursor.wordBeforeSpace();
+  const node = cursor.wordBeforeSpace();
+  const expiryText = cursor.wordBeforeSpace();
+  if (key === null || hlcText === null || node === null || expiryText === null) {
+    return fail("entry truncated");
+  }
+  const fields = checkVersionFields(key, hlcText, node, expiryText, limits);
+  if (typeof fields === "string") return fail(fields);
+  const { hlc, expiresAtMs } = fields;
+  if (cursor.text.charCodeAt(cursor.offset) === 0x2d /* - */) {
+    cursor.offset++;
+    if (expiresAtMs !== 0) return fail(`tombstone with an expiry for key "${key}"`);
+    return ok({ key, value: null, hlc, node, expiresAtMs });
+  }
+  const lengthText = cursor.wordBeforeSpace();
+  const length = lengthText === null ? null : parseNatural(lengthText, limits.maxValueBytes);
+  if (length === null) return fail(`invalid value length for key "${key}"`);
+  const value = cursor.take(length);
+  if (value === null) return fail(`value of key "${key}" truncated`);
+  return ok({ key, value, hlc, node, expiresAtMs });
+}
+
+/** One entry that must fill the whole line (an ENTRIES reply line). */
+export function parseEntryLine(line: string, limits: WireLimits): Parsed<Entry> {
+  const cursor = new Cursor(line);
+  const parsed = parseEntryAt(cursor, limits);
+  if (parsed.ok && !cursor.atEnd) return fail("text after the entry");
+  return parsed;
+}
+
+/** `<key> <hlc> <node> <expiresAtMs> <T|V>`: T for a tombstone, V for a value. */
+export function formatDigest(entry: Entry): string {
+  return entry.key + " " + entry.hlc + " " + entry.node + " " + entry.expiresAtMs + " " +
+    (entry.value === null ? "T" : "V");
+}
+
+export function parseDigestLine(line: string, limits: WireLimits): Parsed<Digest> {
+  const words = line.split(" ");
+  if (words.length !== 5) return fail(`digest needs 5 words, got ${words.length}`);
+  const [key, hlcText, node, expiryText, kind] = words;
+  const fields = checkVersionFields(key, hlcText, node, expiryText, limits);
+  if (typeof fields === "string") return fail(fields);
+  if (kind !== "T" && kind !== "V") return fail(`digest kind must be T or V, got "${kind}"`);
+  const tombstone = kind === "T";
+  if (tombstone && fields.expiresAtMs !== 0) return fail(`tombstone with an expiry for "${key}"`);
+  return ok({ key, hlc: fields.hlc, node, tombstone, expiresAtMs: fields.expiresAtMs });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/** The request line, without its line end. */
+export function formatRequest(request: SyncRequest): string {
+  const head = "SYNC " + request.verb + " " + SYNC_PROTOCOL_VERSION + " ";
+  switch (request.verb) {
+    case "HELLO":
+      return head + request.nodeId + " " + request.rootHex;
+    case "SEGMENTS":
+      return head + request.branches.join(" ");
+    case "DIGESTS":
+      return head + request.segments.join(" ");
+    case "GET":
+      return head + request.keys.join(" ");
+    case "PUSH":
+      return head + request.entries.length + " " + request.entries.map(formatEntry).join(" ");
+    default: {
+      const unreachable: never = request;
+      throw new Error(`unknown sync request ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+/**
+ * Parses `SYNC <verb> <args>` as received by the peer (verb upper-cased by the command parser,
+ * args the rest of the line unchanged).
+ */
+export function parseRequest(verb: string, args: string, limits: WireLimits): Parsed<SyncRequest> {
+  const space = args.indexOf(" ");
+  const versionText = space === -1 ? args : args.slice(0, space);
+  const rest = space === -1 ? "" : args.slice(space + 1);
+  if (!KNOWN_VERBS.has(verb)) {
+    return fail(`unknown sync request "${verb.slice(0, 32)}" (use SYNC <host> <port>)`);
+  }
+  const version = parseNatural(versionText, Number.MAX_SAFE_INTEGER);
+  if (version === null) return fail(`SYNC ${verb}: missing protocol version`);
+  if (version !== SYNC_PROTOCOL_VERSION) {
+    return fail(
+      `unsupported sync protocol version ${version} (this node speaks ${SYNC_PROTOCOL_VERSION})`,
+    );
+  }
+  switch (verb) {
+    case "HELLO":
+      return parseHello(rest);
+    case "SEGMENTS": {
+      const parsed = parseNumberList(rest, "SEGMENTS", BRANCH_COUNT - 1, MAX_BRANCHES_PER_REQUEST);
+      return parsed.ok ? ok({ verb: "SEGMENTS", branches: parsed.value }) : parsed;
+    }
+    case "DIGESTS": {
+      const parsed = parseNumberList(rest, "DIGESTS", SEGMENT_COUNT - 1, MAX_SEGMENTS_PER_REQUEST);
+      return parsed.ok ? ok({ verb: "DIGESTS", segments: parsed.value }) : parsed;
+    }
+    case "GET":
+      return parseGet(rest, limits);
+    default:
+      return parsePush(rest, limits);
+  }
+}
+
+const KNOWN_VERBS: ReadonlySet<string> = new Set(["HELLO", "SEGMENTS", "DIGESTS", "GET", "PUSH"]);
+
+function parseHello(rest: string): Parsed<SyncRequest> {
+  const words = rest.split(" ");
+  if (words.length !== 2) return fail("SYNC HELLO: usage SYNC HELLO 1 <node-id> <root-hex>");
+  const [nodeId, rootHex] = words;
+  if (!NODE_ID_PATTERN.test(nodeId)) return fail(`SYNC HELLO: invalid node id "${nodeId}"`);
+  if (!ROOT_HEX_PATTERN.test(rootHex)) return fail("SYNC HELLO: root must be 16 hex digits");
+  return ok({ verb: "HELLO", nodeId, rootHex });
+}
+
+function parseNumberList(
+  text: string,
+  verb: string,
+  max: number,
+  maxCount: number,
+): Parsed<number[]> {
+  const words = text === "" ? [] : text.split(" ");
+  if (words.length === 0 || words.length > maxCount) {
+    return fail(`SYNC ${verb}: needs 1..${maxCount} numbers, got ${words.length}`);
+  }
+  const numbers: number[] = [];
+  for (const word of words) {
+    const value = parseNatural(word, max);
+    if (value === null) return fail(`SYNC ${verb}: "${word.slice(0, 16)}" is not in 0..${max}`);
+    numbers.push(value);
+  }
+  return ok(numbers);
+}
+
+function parseGet(rest: string, limits: WireLimits): Parsed<SyncRequest> {
+  const keys = rest === "" ? [] : rest.split(" ");
+  if (keys.length === 0 || keys.length > MAX_KEYS_PER_GET) {
+    return fail(`SYNC GET: needs 1..${MAX_KEYS_PER_GET} keys, got ${keys.length}`);
+  }
+  for (const key of keys) {
+    if (!isValidKey(key, limits.maxKeyBytes)) return fail("SYNC GET: invalid key");
+  }
+  return ok({ verb: "GET", keys });
+}
+
+function parsePush(rest: string, limits: WireLimits): Parsed<SyncRequest> {
+  const cursor = new Cursor(rest);
+  const countText = cursor.wordBeforeSpace();
+  const count = countText === null ? null : parseNatural(countText, MAX_ENTRIES_PER_PUSH);
+  if (count === null || count === 0) {
+    return fail(`SYNC PUSH: needs a count of 1..${MAX_ENTRIES_PER_PUSH} entries`);
+  }
+  const entries: Entry[] = [];
+  for (let i = 0; i < count; i++) {
+    if (i > 0 && cursor.take(1) !== " ") return fail(`SYNC PUSH: entry ${i + 1} missing`);
+    const parsed = parseEntryAt(cursor, limits);
+    if (!parsed.ok) return fail(`SYNC PUSH: entry ${i + 1}: ${parsed.error}`);
+    entries.push(parsed.value);
+  }
+  if (!cursor.atEnd) return fail(`SYNC PUSH: text after ${count} entries`);
+  return ok({ verb: "PUSH", entries });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies: format (the answering node) and parse (the session). Lines come without line ends.
+
+export function formatHelloReply(reply: HelloReply): string {
+  const branches = reply.branches === null ? "-" : formatHashList(reply.branches);
+  return `HELLO ${SYNC_PROTOCOL_VERSION} ${reply.nodeId} ${reply.maxLineBytes} ${reply.rootHex} ` +
+    branches + CRLF;
+}
+
+export function parseHelloReply(lines: readonly string[]): Parsed<HelloReply> {
+  const words = lines[0].split(" ");
+  if (words[0] !== "HELLO" || words.length !== 6) return fail("expected HELLO with 5 fields");
+  const [, versionText, nodeId, lineBytesText, rootHex, branchesText] = words;
+  if (versionText !== String(SYNC_PROTOCOL_VERSION)) {
+    return fail(`peer answered in sync protocol version "${versionText.slice(0, 16)}"`);
+  }
+  if (!NODE_ID_PATTERN.test(nodeId)) return fail(`invalid node id "${nodeId.slice(0, 80)}"`);
+  const maxLineBytes = parseNatural(lineBytesText, MAX_STATED_LINE_BYTES);
+  if (maxLineBytes === null || maxLineBytes < 64) return fail("invalid max line bytes");
+  if (!ROOT_HEX_PATTERN.test(rootHex)) return fail("root is not 16 hex digits");
+  if (branchesText === "-") return ok({ nodeId, maxLineBytes, rootHex, branches: null });
+  const branches = parseHashList(branchesText);
+  if (branches === null) return fail("branch hashes are not base64 of 256 x 8 bytes");
+  return ok({ nodeId, maxLineBytes, rootHex, branches });
+}
+
+export function formatSegmentsReply(replies: readonly BranchSegments[]): string {
+  let text = "SEGMENTS " + replies.length + CRLF;
+  for (const reply of replies) text += reply.branch + " " + formatHashList(reply.segments) + CRLF;
+  return text;
+}
+
+export function parseSegmentsReply(lines: readonly string[]): Parsed<BranchSegments[]> {
+  const count = countedHeader(lines, "SEGMENTS");
+  if (typeof count === "string") return fail(count);
+  const replies: BranchSegments[] = [];
+  for (let i = 1; i <= count; i++) {
+    const words = lines[i].split(" ");
+    const branch = words.length === 2 ? parseNatural(words[0], BRANCH_COUNT - 1) : null;
+    const segments = words.length === 2 ? parseHashList(words[1]) : null;
+    if (branch === null || segments === null) return fail(`SEGMENTS line ${i} malformed`);
+    replies.push({ branch, segments });
+  }
+  return ok(replies);
+}
+
+/** One segment's block of a DIGESTS reply: `S <segment> <horizon> <count>`, then digests. */
+export function segmentDigestLines(
+  segment: number,
+  horizonHlc: number,
+  entries: readonly Entry[],
+): string[] {
+  const lines = ["S " + segment + " " + horizonHlc + " " + entries.length];
+  for (const entry of entries) lines.push(formatDigest(entry));
+  return lines;
+}
+
+/** `DIGESTS n` (n = lines that follow), then the segments' blocks. */
+export function formatDigestsReply(blocks: readonly string[][]): string {
+  let lineCount = 0;
+  for (const block of blocks) lineCount += block.length;
+  let text = "DIGESTS " + lineCount + CRLF;
+  for (const block of blocks) for (const line of block) text += line + CRLF;
+  return text;
+}
+
+export function parseDigestsReply(
+  lines: readonly string[],
+  limits: WireLimits,
+): Parsed<SegmentDigests[]> {
+  const lineCount = countedHeader(lines, "DIGESTS");
+  if (typeof lineCount === "string") return fail(lineCount);
+  const segments: SegmentDigests[] = [];
+  let i = 1;
+  while (i <= lineCount) {
+    const words = lines[i].split(" ");
+    const segment = words.length === 4 && words[0] === "S"
+      ? parseNatural(words[1], SEGMENT_COUNT - 1)
+      : null;
+    const horizonHlc = segment === null ? null : parseNatural(words[2], Number.MAX_SAFE_INTEGER);
+    const count = segment === null ? null : parseNatural(words[3], lineCount - i);
+    if (segment === null || horizonHlc === null || count === null) {
+      return fail(`DIGESTS line ${i}: expected "S <segment> <horizon> <count>"`);
+    }
+    const digests: Digest[] = [];
+    for (let j = i + 1; j <= i + count; j++) {
+      const digest = parseDigestLine(lines[j], limits);
+      if (!digest.ok) return fail(`DIGESTS line ${j}: ${digest.error}`);
+      digests.push(digest.value);
+    }
+    segments.push({ segment, horizonHlc, digests });
+    i += 1 + count;
+  }
+  return ok(segments);
+}
+
+export function formatEntriesReply(entryLines: readonly string[]): string {
+  let text = "ENTRIES " + entryLines.length + CRLF;
+  for (const line of entryLines) text += line + CRLF;
+  return text;
+}
+
+export function parseEntriesReply(lines: readonly string[], limits: WireLimits): Parsed<Entry[]> {
+  const count = countedHeader(lines, "ENTRIES");
+  if (typeof count === "string") return fail(count);
+  const entries: Entry[] = [];
+  for (let i = 1; i <= count; i++) {
+    const entry = parseEntryLine(lines[i], limits);
+    if (!entry.ok) return fail(`ENTRIES line ${i}: ${entry.error}`);
+    entries.push(entry.value);
+  }
+  return ok(entries);
+}
+
+export function formatPushedReply(counts: PushCounts): string {
+  return `PUSHED ${counts.applied} ${counts.stale} ${counts.future} ${counts.refused}` + CRLF;
+}
+
+export function parsePushedReply(lines: readonly string[]): Parsed<PushCounts> {
+  const words = lines[0].split(" ");
+  if (words[0] !== "PUSHED" || words.length !== 5) return fail("expected PUSHED with 4 counts");
+  const numbers = words.slice(1).map((word) => parseNatural(word, MAX_ENTRIES_PER_PUSH));
+  if (numbers.some((n) => n === null)) return fail("PUSHED counts must be 0..256");
+  const [applied, stale, future, refused] = numbers as number[];
+  return ok({ applied, stale, future, refused });
+}
+
+/** The count of a `WORD n` header, checked against the lines actually received. */
+function countedHeader(lines: readonly string[], word: string): number | string {
+  const header = lines[0];
+  if (!header.startsWith(word + " ")) {
+    return `expected ${word} <count>, got "${header.slice(0, 40)}"`;
+  }
+  const count = parseNatural(header.slice(word.length + 1), Number.MAX_SAFE_INTEGER);
+  if (count === null) return `${word} count malformed`;
+  if (lines.length !== count + 1) return `${word} ${count} followed by ${lines.length - 1} lines`;
+  return count;
+}
+
+/** Segments of one branch, as a HashList view of the tree's arrays (no copy). */
+export function branchSegmentsOf(
+  segmentLow: Int32Array,
+  segmentHigh: Int32Array,
+  branch: number,
+): HashList {
+  const start = branch * SEGMENTS_PER_BRANCH;
+  return {
+    low: segmentLow.subarray(start, start + SEGMENTS_PER_BRANCH),
+    high: segmentHigh.subarray(start, start + SEGMENTS_PER_BRANCH),
+  };
+}

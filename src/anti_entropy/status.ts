@@ -1,0 +1,98 @@
+/**
+ * What INFO shows about anti-entropy: totals and the last session with each peer (see README,
+ * INFO fields). Pure and bounded (MAX_TRACKED_PEERS peers, the oldest forgotten first).
+ */
+
+import type { InfoField } from "../node/components.ts";
+import { MAX_TRACKED_PEERS } from "./limits.ts";
+import type { SessionSummary } from "./session.ts";
+
+/** One finished session, as the peer link reports it. */
+export interface SessionReport {
+  /** "host:port" of the peer. */
+  address: string;
+  /** Wall-clock time the session started (Unix ms). */
+  startedAtMs: number;
+  durationMs: number;
+  summary: SessionSummary;
+  /** Why it failed; null when it succeeded. */
+  error: string | null;
+}
+
+export interface LoopState {
+  loopOn: boolean;
+  intervalMs: number;
+  /** Address of the peer of the running session, or null. */
+  runningWith: string | null;
+  knownPeers: number;
+}
+
+export class SyncStatus {
+  sessionsOk = 0;
+  sessionsFailed = 0;
+  keysPulled = 0;
+  keysPushed = 0;
+  readonly #last = new Map<string, SessionReport>();
+
+  record(report: SessionReport): void {
+    if (report.error === null) this.sessionsOk++;
+    else this.sessionsFailed++;
+    this.keysPulled += report.summary.pulled;
+    this.keysPushed += report.summary.pushed;
+    this.#last.delete(report.address);
+    this.#last.set(report.address, report);
+    if (this.#last.size > MAX_TRACKED_PEERS) {
+      this.#last.delete(this.#last.keys().next().value as string);
+    }
+  }
+
+  last(address: string): SessionReport | undefined {
+    return this.#last.get(address);
+  }
+
+  infoFields(state: LoopState): InfoField[] {
+    const fields: InfoField[] = [
+      ["anti_entropy", state.loopOn ? "on" : "off"],
+      ["anti_entropy_interval_ms", state.intervalMs],
+      ["anti_entropy_peers", state.knownPeers],
+      [
+        "anti_entropy_session",
+        state.runningWith === null ? "idle" : `running ${state.runningWith}`,
+      ],
+      ["anti_entropy_sessions_ok", this.sessionsOk],
+      ["anti_entropy_sessions_failed", this.sessionsFailed],
+      ["anti_entropy_keys_pulled", this.keysPulled],
+      ["anti_entropy_keys_pushed", this.keysPushed],
+    ];
+    for (const report of this.#last.values()) {
+      fields.push([peerFieldName(report.address), describeSession(report)]);
+    }
+    return fields;
+  }
+}
+
+/** `sync_peer_<host>_<port>`: INFO names hold no colon, so the address's characters are mapped. */
+export function peerFieldName(address: string): string {
+  return "sync_peer_" + address.replace(/[^A-Za-z0-9.-]/g, "_");
+}
+
+/** `at=<ISO time> outcome=ok|error pulled=n pushed=n repaired=n ms=n [peer=id] [error=why]`. */
+export function describeSession(report: SessionReport): string {
+  const { summary } = report;
+  let text = `at=${new Date(report.startedAtMs).toISOString()}` +
+    ` outcome=${report.error === null ? "ok" : "error"}` +
+    ` pulled=${summary.pulled} pushed=${summary.pushed}` +
+    ` repaired=${summary.pulled + summary.pushed} ms=${Math.round(report.durationMs)}`;
+  if (summary.peerNodeId !== null) text += ` peer=${summary.peerNodeId}`;
+  if (report.error !== null) text += ` error=${report.error}`;
+  return text;
+}
+
+/** The OK line of `SYNC <host> <port>` for a session that succeeded, without its line end. */
+export function describeOutcome(report: SessionReport): string {
+  const s = report.summary;
+  return `OK pulled=${s.pulled} pushed=${s.pushed} rounds=${s.rounds} tree_bytes=${s.treeBytes}` +
+    ` entry_bytes=${s.entryBytes} value_bytes=${s.valueBytes} ms=${Math.round(report.durationMs)}` +
+    ` complete=${s.complete ? 1 : 0} refused=${s.refused} discarded=${s.discarded}` +
+    ` peer=${s.peerNodeId}`;
+}

@@ -1,0 +1,216 @@
+/**
+ * The anti-entropy part inside this process, over real TCP: nodes started with startNode, and
+ * startAntiEntropy on a hand-built context where a test needs hooks or a seeded random.
+ */
+
+import assert from "node:assert/strict";
+import * as net from "node:net";
+import { MerkleKVClient } from "../../src/client/mod.ts";
+import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
+import type { Config } from "../../src/config/types.ts";
+import { startAntiEntropy } from "../../src/anti_entropy/mod.ts";
+import type { AntiEntropy, PartContext } from "../../src/node/components.ts";
+import { silentLogger } from "../../src/node/log.ts";
+import { type NodeHandle, startNode } from "../../src/node/start_node.ts";
+import { systemClock } from "../../src/store/hlc.ts";
+import { Store } from "../../src/store/store.ts";
+import { delay, waitUntil } from "../_support/ports.ts";
+import { SeededRandom } from "../_support/seeded_random.ts";
+import { mergeInto } from "./harness.ts";
+
+function config(nodeId: string, antiEntropy: Partial<Config["antiEntropy"]> = {}): Config {
+  const base = structuredClone(DEFAULT_CONFIG) as Config;
+  return {
+    ...base,
+    nodeId,
+    bindPort: 0,
+    antiEntropy: { ...base.antiEntropy, intervalMs: 0, ...antiEntropy },
+  };
+}
+
+/** An anti-entropy part on a bare store (no server): it only starts sessions. */
+function bareAntiEntropy(
+  nodeId: string,
+  antiEntropy: Partial<Config["antiEntropy"]>,
+  discoveredPeers: () => string[],
+): { store: Store; part: AntiEntropy } {
+  const nodeConfig = config(nodeId, antiEntropy);
+  const store = new Store({
+    nodeId,
+    clock: systemClock,
+    tombstoneGraceMs: nodeConfig.antiEntropy.tombstoneGraceMs,
+    maxClockSkewMs: nodeConfig.replication.maxClockSkewMs,
+  });
+  const context: PartContext = {
+    config: nodeConfig,
+    store,
+    remote: { applyRemote: (entries) => mergeInto(store, entries) },
+    log: silentLogger,
+    clientPort: 1,
+  };
+  const random = new SeededRandom(11);
+  return {
+    store,
+    part: startAntiEntropy(context, { discoveredPeers }, { random: () => random.next() }),
+  };
+}
+
+async function withNodes(
+  count: number,
+  test: (nodes: NodeHandle[], clients: MerkleKVClient[]) => Promise<void>,
+): Promise<void> {
+  const nodes: NodeHandle[] = [];
+  const clients: MerkleKVClient[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      nodes.push(await startNode(config(`node-${i}`), silentLogger));
+      clients.push(await MerkleKVClient.connect({ port: nodes[i].port, timeoutMs: 10_000 }));
+    }
+    await test(nodes, clients);
+  } finally {
+    for (const client of clients) await client.close();
+    for (const node of nodes) await node.close();
+  }
+}
+
+/** A TCP server that reads and never answers. */
+async function withSilentServer(test: (port: number) => Promise<void>): Promise<void> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await test((server.address() as net.AddressInfo).port);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+Deno.test("SYNC <host> <port> repairs both sides and replies OK with what it did", async () => {
+  await withNodes(2, async ([, b], [clientA, clientB]) => {
+    await clientA.set("from-a", "value a");
+    await clientB.set("from-b", "value b");
+    await clientB.set("shared", "b first");
+    await delay(3);
+    await clientA.set("shared", "a later");
+    const [reply] = await clientA.request(`SYNC 127.0.0.1 ${b.port}`);
+    assert.match(
+      reply,
+      /^OK pulled=1 pushed=2 rounds=4 tree_bytes=\d+ entry_bytes=\d+ value_bytes=\d+ ms=\d+ complete=1 refused=0 discarded=0 peer=node-1$/,
+    );
+    assert.equal(await clientA.hash(), await clientB.hash());
+    assert.equal(await clientB.get("shared"), "a later");
+    assert.equal(await clientA.get("from-b"), "value b");
+    const [again] = await clientA.request(`SYNC 127.0.0.1 ${b.port}`);
+    assert.match(again, /^OK pulled=0 pushed=0 rounds=1 /);
+    const info = await clientA.info();
+    assert.match(info.get(`sync_peer_127.0.0.1_${b.port}`) ?? "", /outcome=ok pulled=0 pushed=0/);
+    assert.equal(info.get("anti_entropy"), "off");
+    assert.equal(info.get("anti_entropy_sessions_ok"), "2");
+  });
+});
+
+Deno.test("SYNC with this node itself, or with a closed port, replies ERROR", async () => {
+  await withNodes(1, async ([a], [client]) => {
+    const [self] = await client.request(`SYNC 127.0.0.1 ${a.port}`);
+    assert.match(self, /^ERROR sync with 127\.0\.0\.1:\d+ failed: .*the peer is this node/);
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = net.createServer();
+      server.listen(0, "127.0.0.1", () => {
+        const port = (server.address() as net.AddressInfo).port;
+        server.close(() => resolve(port));
+      });
+    });
+    const [closed] = await client.request(`SYNC 127.0.0.1 ${closedPort}`);
+    assert.match(closed, /^ERROR sync with 127\.0\.0\.1:\d+ failed: .*ECONNREFUSED/);
+    assert.deepEqual(await client.request("PING"), ["PONG"]);
+  });
+});
+
+Deno.test("the loop syncs with discovered peers, not only configured ones", async () => {
+  await withNodes(1, async ([b], [clientB]) => {
+    await clientB.set("discovered", "yes");
+    const { store, part } = bareAntiEntropy(
+      "node-a",
+      { intervalMs: 20, jitterMs: 5 },
+      () => [`127.0.0.1:${b.port}`],
+    );
+    try {
+      await waitUntil(
+        "node-a pulled from the discovered peer",
+        () => store.read("discovered")?.value === "yes",
+        5000,
+      );
+      const fields = new Map(part.infoFields());
+      assert.equal(fields.get("anti_entropy"), "on");
+      assert.equal(fields.get("anti_entropy_peers"), 1);
+    } finally {
+      await part.close();
+    }
+  });
+});
+
+Deno.test("the loop never picks this node's own address from its peer list", async () => {
+  const { part } = bareAntiEntropy(
+    "node-a",
+    { intervalMs: 10, jitterMs: 0, peers: ["127.0.0.1:1"] },
+    () => ["127.0.0.1:1"],
+  );
+  try {
+    await delay(80);
+    const fields = new Map(part.infoFields());
+    assert.equal(fields.get("anti_entropy_peers"), 0);
+    assert.equal(fields.get("anti_entropy_sessions_ok"), 0);
+    assert.equal(fields.get("anti_entropy_sessions_failed"), 0);
+  } finally {
+    await part.close();
+  }
+});
+
+Deno.test("close() ends a session waiting on a silent peer at once, with ERROR", async () => {
+  await withSilentServer(async (port) => {
+    const { part } = bareAntiEntropy(
+      "node-a",
+      { requestTimeoutMs: 60_000, sessionTimeoutMs: 60_000 },
+      () => [],
+    );
+    const started = performance.now();
+    const reply = part.runSession("127.0.0.1", port);
+    await delay(50);
+    await part.close();
+    assert.match(await reply, /^ERROR sync with 127\.0\.0\.1:\d+ failed: anti-entropy is closing/);
+    assert.ok(performance.now() - started < 5000);
+  });
+});
+
+Deno.test("SYNC commands given together run one after another", async () => {
+  await withSilentServer(async (silentPort) => {
+    await withNodes(1, async ([b]) => {
+      const { part } = bareAntiEntropy(
+        "node-a",
+        { requestTimeoutMs: 300, sessionTimeoutMs: 300 },
+        () => [],
+      );
+      try {
+        const order: string[] = [];
+        const slow = part.runSession("127.0.0.1", silentPort).then((reply) => {
+          order.push("silent");
+          return reply;
+        });
+        const fast = part.runSession("127.0.0.1", b.port).then((reply) => {
+          order.push("node");
+          return reply;
+        });
+        assert.match(await slow, /^ERROR .*(no reply|not finished) within 300 ms/);
+        assert.match(await fast, /^OK /);
+        assert.deepEqual(order, ["silent", "node"]);
+      } finally {
+        await part.close();
+      }
+    });
+  });
+});

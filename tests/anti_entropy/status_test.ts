@@ -1,0 +1,75 @@
+import assert from "node:assert/strict";
+import { MAX_TRACKED_PEERS } from "../../src/anti_entropy/limits.ts";
+import {
+  describeOutcome,
+  peerFieldName,
+  type SessionReport,
+  SyncStatus,
+} from "../../src/anti_entropy/status.ts";
+
+function report(address: string, error: string | null = null): SessionReport {
+  return {
+    address,
+    startedAtMs: Date.UTC(2026, 0, 2, 3, 4, 5),
+    durationMs: 12.4,
+    error,
+    summary: {
+      peerNodeId: "node-b",
+      pulled: 3,
+      pushed: 2,
+      refused: 0,
+      discarded: 0,
+      rounds: 4,
+      treeBytes: 3000,
+      entryBytes: 400,
+      valueBytes: 50,
+      complete: true,
+    },
+  };
+}
+
+const STATE = { loopOn: true, intervalMs: 5000, runningWith: null, knownPeers: 2 };
+
+Deno.test("INFO shows the loop, totals and the last session per peer", () => {
+  const status = new SyncStatus();
+  status.record(report("127.0.0.1:7001"));
+  status.record(report("127.0.0.1:7002", "no reply within 3000 ms"));
+  const fields = new Map(status.infoFields(STATE));
+  assert.equal(fields.get("anti_entropy"), "on");
+  assert.equal(fields.get("anti_entropy_session"), "idle");
+  assert.equal(fields.get("anti_entropy_sessions_ok"), 1);
+  assert.equal(fields.get("anti_entropy_sessions_failed"), 1);
+  assert.equal(fields.get("anti_entropy_keys_pulled"), 6);
+  assert.equal(
+    fields.get("sync_peer_127.0.0.1_7001"),
+    "at=2026-01-02T03:04:05.000Z outcome=ok pulled=3 pushed=2 repaired=5 ms=12 peer=node-b",
+  );
+  assert.match(
+    String(fields.get("sync_peer_127.0.0.1_7002")),
+    /outcome=error .* error=no reply within 3000 ms$/,
+  );
+});
+
+Deno.test("INFO remembers at most MAX_TRACKED_PEERS peers, forgetting the oldest", () => {
+  const status = new SyncStatus();
+  for (let i = 0; i < MAX_TRACKED_PEERS + 10; i++) status.record(report(`h:${1000 + i}`));
+  const names = status.infoFields(STATE).map(([name]) => name).filter((name) =>
+    name.startsWith("sync_peer_")
+  );
+  assert.equal(names.length, MAX_TRACKED_PEERS);
+  assert.ok(!names.includes(peerFieldName("h:1000")));
+  assert.ok(names.includes(peerFieldName(`h:${1009 + MAX_TRACKED_PEERS}`)));
+});
+
+Deno.test("peer field names hold no colon, so INFO lines split at the first one", () => {
+  assert.equal(peerFieldName("[::1]:7878"), "sync_peer____1__7878");
+  assert.equal(peerFieldName("node-b.local:80"), "sync_peer_node-b.local_80");
+});
+
+Deno.test("the OK line of SYNC <host> <port> lists what the session did", () => {
+  assert.equal(
+    describeOutcome(report("h:1")),
+    "OK pulled=3 pushed=2 rounds=4 tree_bytes=3000 entry_bytes=400 value_bytes=50 ms=12" +
+      " complete=1 refused=0 discarded=0 peer=node-b",
+  );
+});
