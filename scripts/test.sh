@@ -21,9 +21,9 @@ if [ -n "$missing" ]; then
 fi
 
 log=$(mktemp)
-"$deno" task test "$@" 2>&1 | tee "$log"
+NO_COLOR=1 "$deno" task test "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-summary=$(grep -E '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1)
+summary=$(sed -E 's/\x1b\[[0-9;]*m//g' "$log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
 passed=$(echo "$summary" | sed -nE 's/.* ([0-9]+) passed.*/\1/p')
 failed=$(echo "$summary" | sed -nE 's/.* ([0-9]+) failed.*/\1/p')
 rm -f "$log"

@@ -33,6 +33,8 @@ export type ApplyOutcome =
 
 const KEY_HASH_SEED = 0x4d4b5631;
 const NODE_HASH_SEED = 0x6e6f6465;
+/** Node ids remembered for sharing and hashing; more are hashed on each use. */
+const MAX_KNOWN_NODES = 65536;
 
 /**
  * An entry as held by the store: immutable, replaced whole on every write, so a change handed
@@ -65,7 +67,8 @@ export class Store {
   readonly #segments: (string[] | undefined)[] = new Array(SEGMENT_COUNT);
   /** Live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<StoredEntry>();
-  readonly #nodeHashes = new Map<string, number>();
+  /** Node id -> [the one copy of the id string that entries share, its hash]. */
+  readonly #nodes = new Map<string, readonly [string, number]>();
   /**
    * Per segment, the newest version (HLC) of the entries purged from it since start-up: an
    * entry of a key absent here whose version is not newer may have been deleted by a tombstone
@@ -136,7 +139,7 @@ export class Store {
       remote.key,
       remote.value,
       remote.hlc,
-      remote.node,
+      this.#node(remote.node)[0],
       remote.expiresAtMs,
     );
     // Adopt, then purge at once if already past its grace period: the same end state as a
@@ -258,13 +261,17 @@ export class Store {
     return entry.expiresAtMs !== 0 && entry.expiresAtMs + grace <= nowMs;
   }
 
-  #nodeHash(node: string): number {
-    let hash = this.#nodeHashes.get(node);
-    if (hash === undefined) {
-      hash = hashString(node, NODE_HASH_SEED)[0];
-      if (this.#nodeHashes.size < 65536) this.#nodeHashes.set(node, hash);
+  /**
+   * The shared copy of a node id and its hash. Entries decoded from the wire or the disk carry
+   * fresh id strings; sharing one per node saves a string per stored entry.
+   */
+  #node(node: string): readonly [string, number] {
+    let known = this.#nodes.get(node);
+    if (known === undefined) {
+      known = [node, hashString(node, NODE_HASH_SEED)[0]];
+      if (this.#nodes.size < MAX_KNOWN_NODES) this.#nodes.set(node, known);
     }
-    return hash;
+    return known;
   }
 
   /** Puts `next` where `current` (same key, or none) was, in the Map, segment and tree. */
@@ -317,7 +324,7 @@ export class Store {
       keyLow,
       keyHigh,
       entry.hlc,
-      this.#nodeHash(entry.node),
+      this.#node(entry.node)[1],
       entry.value === null,
       entry.expiresAtMs,
     );
