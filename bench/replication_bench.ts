@@ -14,6 +14,8 @@
 import { MerkleKVClient } from "../src/client/mod.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { BenchNode } from "./node_server.ts";
+import { runLoad } from "./load.ts";
+import { RedisServer } from "./redis.ts";
 import {
   freePort,
   OutputTail,
@@ -36,6 +38,8 @@ const TICK_MS = 1;
 const CONVERGE_TIMEOUT_MS = 60_000;
 const THROUGHPUT_PIPELINE = 200;
 const THROUGHPUT_KEYS = 100_000;
+/** Writes with replication on must reach this share of Redis's (no replication) writes. */
+const TARGET_VS_REDIS = 0.5;
 
 const COLUMNS = [
   "measure",
@@ -93,6 +97,10 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
     const throughput = await measureThroughput(nodes, throughputSeconds);
     rows.push(throughput.row);
     results.throughput = throughput.results;
+    console.error(`replication: 50-connection SETs on node A vs Redis for ${throughputSeconds} s`);
+    const versusRedis = await measureAgainstRedis(nodes, warmupSeconds, throughputSeconds);
+    rows.push(versusRedis.row);
+    results.versusRedis = versusRedis.results;
   } finally {
     for (const node of nodes) await node.stop();
     await broker.stop();
@@ -331,6 +339,68 @@ async function measureThroughput(nodes: BenchNode[], seconds: number) {
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }
+}
+
+/**
+ * The client section's write load (50 connections, unpipelined SETs of 100 B) against node A
+ * with replication on, then against a Redis without replication; the replicated figure counts
+ * only once all three nodes hold the same data.
+ */
+async function measureAgainstRedis(nodes: BenchNode[], warmupSeconds: number, seconds: number) {
+  const load = {
+    conns: 50,
+    depth: 1,
+    mix: "set:100",
+    keys: THROUGHPUT_KEYS,
+    seed: 1,
+    warmupSeconds,
+    seconds,
+  };
+  const merklekv = await runLoad({ ...load, port: nodes[0].port, proto: "merklekv" });
+  const clients = await Promise.all(
+    nodes.map((node) => MerkleKVClient.connect({ port: node.port, timeoutMs: 60_000 })),
+  );
+  let convergedMs: number;
+  try {
+    convergedMs = await waitConverged(clients);
+  } finally {
+    await Promise.all(clients.map((client) => client.close()));
+  }
+  const redis = await RedisServer.start();
+  let reference;
+  try {
+    reference = await runLoad({ ...load, port: redis.port, proto: "redis", serverPid: redis.pid });
+  } finally {
+    await redis.stop();
+  }
+  const ratio = Math.round((merklekv.opsPerSecond / reference.opsPerSecond) * 100) / 100;
+  const ok = merklekv.ok && reference.ok;
+  const row = [
+    "SET c50 on A (replicating) / Redis",
+    "max",
+    Math.round(merklekv.opsPerSecond),
+    "-",
+    round3(merklekv.latencyUs.p50 / 1000),
+    round3(merklekv.latencyUs.p99 / 1000),
+    round3(merklekv.latencyUs.max / 1000),
+    `Redis ${Math.round(reference.opsPerSecond)}/s, ratio ${ratio}`,
+    `>= ${TARGET_VS_REDIS}x Redis`,
+    `${!ok ? "invalid" : ratio >= TARGET_VS_REDIS ? "pass" : "miss"}, converged ${
+      Math.round(convergedMs)
+    } ms after`,
+  ];
+  const results = {
+    merklekvOpsPerSecond: Math.round(merklekv.opsPerSecond),
+    redisOpsPerSecond: Math.round(reference.opsPerSecond),
+    ratio,
+    target: TARGET_VS_REDIS,
+    convergedMsAfterWriting: Math.round(convergedMs),
+    merklekvP99Us: merklekv.latencyUs.p99,
+    redisP99Us: reference.latencyUs.p99,
+    ok,
+    failures: [...merklekv.failures, ...reference.failures],
+  };
+  return { row, results };
 }
 
 /** ms from now until every node reports the same HASH; throws after CONVERGE_TIMEOUT_MS. */
