@@ -69,6 +69,7 @@ export class Store {
   readonly #expiring = new Set<StoredEntry>();
   /** Node id -> [the one copy of the id string that entries share, its hash]. */
   readonly #nodes = new Map<string, readonly [string, number]>();
+  readonly #ownNode: readonly [string, number];
   /**
    * Per segment, the newest version (HLC) of the entries purged from it since start-up: an
    * entry of a key absent here whose version is not newer may have been deleted by a tombstone
@@ -83,6 +84,7 @@ export class Store {
     this.nodeId = options.nodeId;
     this.hlc = new HybridClock(options.clock);
     this.#maintainTree = options.maintainTree ?? true;
+    this.#ownNode = [options.nodeId, hashString(options.nodeId, NODE_HASH_SEED)[0]];
   }
 
   nowMs(): number {
@@ -266,6 +268,7 @@ export class Store {
    * fresh id strings; sharing one per node saves a string per stored entry.
    */
   #node(node: string): readonly [string, number] {
+    if (node === this.nodeId) return this.#ownNode;
     let known = this.#nodes.get(node);
     if (known === undefined) {
       known = [node, hashString(node, NODE_HASH_SEED)[0]];
@@ -280,20 +283,36 @@ export class Store {
     const keyHash = hashString(next.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
+    // What changes in the key's segment: the old entry's hash out, the new one's in, as one XOR.
+    let low = 0;
+    let high = 0;
     if (current === undefined) {
       (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(next.key);
     } else {
-      this.#untrack(current, keyLow, keyHigh);
+      this.#count(current, -1);
+      if (this.#maintainTree) {
+        const old = this.#entryHash(current, keyLow, keyHigh);
+        low = old[0];
+        high = old[1];
+      }
     }
     this.#entries.set(next.key, next);
-    this.#track(next, keyLow, keyHigh);
+    this.#count(next, 1);
+    if (this.#maintainTree) {
+      const hash = this.#entryHash(next, keyLow, keyHigh);
+      this.tree.toggle(segmentOfKeyHash(keyHigh), low ^ hash[0], high ^ hash[1]);
+    }
   }
 
   #remove(entry: StoredEntry): void {
     const keyHash = hashString(entry.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    this.#untrack(entry, keyLow, keyHigh);
+    this.#count(entry, -1);
+    if (this.#maintainTree) {
+      const hash = this.#entryHash(entry, keyLow, keyHigh);
+      this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
+    }
     this.#entries.delete(entry.key);
     // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
     const keys = this.#segments[segmentOfKeyHash(keyHigh)] as string[];
@@ -305,22 +324,17 @@ export class Store {
     return segmentOfKeyHash(hashString(key, KEY_HASH_SEED)[1]);
   }
 
-  /** Adds an entry's hash and counters (toggle: #untrack is the same XOR). */
-  #track(entry: StoredEntry, keyLow: number, keyHigh: number): void {
-    this.#toggleHash(entry, keyLow, keyHigh);
-    if (entry.value === null) this.#tombstoneCount++;
-    else if (entry.expiresAtMs !== 0) this.#expiring.add(entry);
+  /** Keeps the tombstone count and the set of expiring entries as an entry comes or goes. */
+  #count(entry: StoredEntry, direction: 1 | -1): void {
+    if (entry.value === null) this.#tombstoneCount += direction;
+    else if (entry.expiresAtMs !== 0) {
+      if (direction === 1) this.#expiring.add(entry);
+      else this.#expiring.delete(entry);
+    }
   }
 
-  #untrack(entry: StoredEntry, keyLow: number, keyHigh: number): void {
-    this.#toggleHash(entry, keyLow, keyHigh);
-    if (entry.value === null) this.#tombstoneCount--;
-    else if (entry.expiresAtMs !== 0) this.#expiring.delete(entry);
-  }
-
-  #toggleHash(entry: StoredEntry, keyLow: number, keyHigh: number): void {
-    if (!this.#maintainTree) return;
-    const hash = hashEntry(
+  #entryHash(entry: StoredEntry, keyLow: number, keyHigh: number): Int32Array {
+    return hashEntry(
       keyLow,
       keyHigh,
       entry.hlc,
@@ -328,7 +342,6 @@ export class Store {
       entry.value === null,
       entry.expiresAtMs,
     );
-    this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
   }
 }
 
