@@ -24,6 +24,7 @@ import { hashEntry, hashString } from "../src/store/hash.ts";
 import { MerkleTree, segmentOfKeyHash } from "../src/store/merkle.ts";
 import { Store } from "../src/store/store.ts";
 import { BenchNode } from "./node_server.ts";
+import { runLoad } from "./load.ts";
 import { median, SERVER_CPU, stopEverything } from "./processes.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
@@ -37,6 +38,7 @@ const TARGET_SESSION_MS = 300;
 const TARGET_SCALING = 2;
 const TARGET_WRITE_RATIO = 0.9;
 const TARGET_TREE_BUILD_MS = 1000;
+const NODE_WITHOUT_TREE = new URL("./node_without_tree.ts", import.meta.url).pathname;
 /** Bootstrap copies at most this many SYNC sessions (each bounded by max_keys_per_session). */
 const MAX_BOOTSTRAP_SESSIONS = 100;
 
@@ -288,14 +290,16 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
   for (const n of sizes) pairs.push(await measurePair(n, repeats));
   const writes = measureWrites(options.quick ? 200_000 : 1_000_000, options.quick ? 2 : 3);
   const treeBuildMs = measureTreeBuild(1_000_000, options.quick ? 2 : 3);
+  const nodeWrites = await measureNodeWrites(options.quick);
   const rows = sessionRows(pairs);
   rows.push(...scalingRows(pairs));
   rows.push(...writeRows(writes, treeBuildMs));
+  rows.push(nodeWriteRow(nodeWrites));
   return {
     name: "anti_entropy",
     columns: COLUMNS,
     rows,
-    results: { quick: options.quick, pairs, writes, treeBuildMs },
+    results: { quick: options.quick, pairs, writes, treeBuildMs, nodeWrites },
   };
 }
 
@@ -361,6 +365,73 @@ function scalingRows(pairs: PairFigures[]): (string | number)[][] {
       ratio <= TARGET_SCALING ? "met" : "missed",
     ];
   });
+}
+
+interface NodeWriteFigures {
+  withTreePerSecond: number;
+  withoutTreePerSecond: number;
+  ok: boolean;
+}
+
+/**
+ * What users see: SETs from 50 pipelined connections (depth 32, 100,000 keys) to a node
+ * process, with the tree kept current (main.ts) and without (node_without_tree.ts), in turn;
+ * the median of the rounds of each.
+ */
+async function measureNodeWrites(quick: boolean): Promise<NodeWriteFigures> {
+  const rounds = quick ? 1 : 3;
+  const seconds = quick ? 3 : 8;
+  const figures = { with: [] as number[], without: [] as number[] };
+  let ok = true;
+  for (let round = 1; round <= rounds; round++) {
+    for (const withTree of [true, false]) {
+      const node = await BenchNode.start({
+        cpu: SERVERS_CPU,
+        program: withTree ? undefined : NODE_WITHOUT_TREE,
+      });
+      try {
+        const result = await runLoad({
+          port: node.port,
+          proto: "merklekv",
+          conns: 50,
+          depth: 32,
+          mix: "set:100",
+          keys: 100_000,
+          seed: round,
+          warmupSeconds: 1,
+          seconds,
+        });
+        ok &&= result.ok;
+        (withTree ? figures.with : figures.without).push(result.opsPerSecond);
+      } finally {
+        await node.stop();
+      }
+    }
+  }
+  return {
+    withTreePerSecond: Math.round(median(figures.with)),
+    withoutTreePerSecond: Math.round(median(figures.without)),
+    ok,
+  };
+}
+
+function nodeWriteRow(figures: NodeWriteFigures): (string | number)[] {
+  const ratio = figures.withTreePerSecond / figures.withoutTreePerSecond;
+  return [
+    "node SET throughput, tree on / off",
+    100_000,
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+    `${figures.withTreePerSecond} / ${figures.withoutTreePerSecond} per s` +
+    ` (${Math.round(ratio * 100)}%)`,
+    ">= 90%",
+    !figures.ok ? "invalid" : ratio >= TARGET_WRITE_RATIO ? "met" : "missed",
+  ];
 }
 
 function writeRows(writes: WriteFigures, treeBuildMs: number): (string | number)[][] {

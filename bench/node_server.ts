@@ -36,6 +36,8 @@ export interface BenchNodeOptions {
   /** CPU to pin to; null for no pinning. Default SERVER_CPU. */
   cpu?: number | null;
   env?: Record<string, string>;
+  /** The program to run instead of main.ts (it must take the same --config flag). */
+  program?: string;
 }
 
 export class BenchNode {
@@ -70,7 +72,14 @@ export class BenchNode {
     const [program, argv] = pinned(
       options.cpu === undefined ? SERVER_CPU : options.cpu,
       Deno.execPath(),
-      ["run", "--allow-all", ...(options.denoFlags ?? []), MAIN, "--config", configPath],
+      [
+        "run",
+        "--allow-all",
+        ...(options.denoFlags ?? []),
+        options.program ?? MAIN,
+        "--config",
+        configPath,
+      ],
     );
     const startedMs = performance.now();
     const child = new Deno.Command(program, {
