@@ -9,7 +9,12 @@ import type { AntiEntropy, InfoField, PartContext } from "../node/components.ts"
 import { errorReply } from "../protocol/reply.ts";
 import type { Entry } from "../store/entry.ts";
 import { answerSyncRequest } from "./answer.ts";
-import { MAX_PEERS_PER_ROUND, MAX_TRACKED_PEERS, MAX_WAITING_SESSIONS } from "./limits.ts";
+import {
+  MAX_PEERS_PER_ROUND,
+  MAX_SYNC_REPLY_BYTES,
+  MAX_TRACKED_PEERS,
+  MAX_WAITING_SESSIONS,
+} from "./limits.ts";
 import { AntiEntropyLoop } from "./loop.ts";
 import { runSessionWithPeer } from "./peer_link.ts";
 import {
@@ -169,6 +174,8 @@ class AntiEntropyService implements AntiEntropy {
     }, {
       requestTimeoutMs: config.antiEntropy.requestTimeoutMs,
       sessionTimeoutMs: config.antiEntropy.sessionTimeoutMs,
+      // A sync reply stops after MAX_SYNC_REPLY_BYTES plus at most one entry (one line).
+      maxReplyBytes: MAX_SYNC_REPLY_BYTES + 2 * config.limits.maxLineBytes,
       signal: this.#abort.signal,
       trackClosing: (closing) => {
         this.#closing.add(closing);

@@ -20,6 +20,8 @@ export interface RepairSink {
 
 export interface PeerLinkOptions {
   requestTimeoutMs: number;
+  /** Largest reply accepted from the peer, in bytes. */
+  maxReplyBytes: number;
   sessionTimeoutMs: number;
   /** Aborting ends the session at once (node shutdown). */
   signal: AbortSignal;
@@ -47,6 +49,7 @@ export async function runSessionWithPeer(
     host: peer.host,
     port: peer.port,
     timeoutMs: options.requestTimeoutMs,
+    maxReplyBytes: options.maxReplyBytes,
   });
   let client: MerkleKVClient | null = null;
   let error: string | null = null;

@@ -16,6 +16,11 @@ export interface ClientOptions {
   port: number;
   /** Connect and per-request timeout; a request not answered within it rejects. */
   timeoutMs?: number;
+  /**
+   * Largest reply accepted, in bytes; a larger one fails every outstanding request and closes
+   * the connection (a peer cannot make the client buffer without bound). Default 64 MiB.
+   */
+  maxReplyBytes?: number;
 }
 
 interface Pending {
@@ -23,12 +28,17 @@ interface Pending {
   /** Lines still expected after the header: a count, or -1 while reading INFO until END. */
   remaining: number;
   headerSeen: boolean;
+  /** Bytes of this reply received so far. */
+  bytes: number;
   resolve: (lines: string[]) => void;
   reject: (error: Error) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024;
+/** Reply lines kept that answered no request (for diagnosis); later ones are dropped. */
+const MAX_UNEXPECTED_LINES = 100;
 
 /** UTF-8 text -> binary string (what goes on the wire). */
 export function toBinary(text: string): string {
@@ -45,13 +55,15 @@ export class ClientError extends Error {}
 export class MerkleKVClient {
   readonly #socket: net.Socket;
   readonly #timeoutMs: number;
+  readonly #maxReplyBytes: number;
   readonly #pending: Pending[] = [];
   #buffer = "";
   #closedError: Error | null = null;
 
-  private constructor(socket: net.Socket, timeoutMs: number) {
+  private constructor(socket: net.Socket, timeoutMs: number, maxReplyBytes: number) {
     this.#socket = socket;
     this.#timeoutMs = timeoutMs;
+    this.#maxReplyBytes = maxReplyBytes;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#receive(chunk.toString("latin1")));
     socket.on("error", (error) => this.#fail(error));
@@ -70,7 +82,9 @@ export class MerkleKVClient {
       socket.once("connect", () => {
         clearTimeout(timer);
         socket.removeAllListeners("error");
-        resolve(new MerkleKVClient(socket, timeoutMs));
+        resolve(
+          new MerkleKVClient(socket, timeoutMs, options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES),
+        );
       });
       socket.once("error", (error) => {
         clearTimeout(timer);
@@ -93,6 +107,7 @@ export class MerkleKVClient {
           lines: [],
           remaining: 0,
           headerSeen: false,
+          bytes: 0,
           resolve,
           reject,
           timer: undefined,
@@ -167,18 +182,29 @@ export class MerkleKVClient {
         ? newline - 1
         : newline;
       this.#line(this.#buffer.slice(start, end));
+      if (this.#closedError !== null) return;
       start = newline + 1;
     }
     this.#buffer = this.#buffer.slice(start);
+    const pending = this.#pending[0];
+    if ((pending?.bytes ?? 0) + this.#buffer.length > this.#maxReplyBytes) this.#tooLarge();
+  }
+
+  #tooLarge(): void {
+    this.#fail(new ClientError(`reply larger than ${this.#maxReplyBytes} bytes`));
+    this.#buffer = "";
+    this.#socket.destroy();
   }
 
   #line(line: string): void {
     const pending = this.#pending[0];
     if (pending === undefined) {
-      this.unexpected.push(line);
+      if (this.unexpected.length < MAX_UNEXPECTED_LINES) this.unexpected.push(line);
       return;
     }
     pending.lines.push(line);
+    pending.bytes += line.length + 2;
+    if (pending.bytes > this.#maxReplyBytes) return this.#tooLarge();
     if (!pending.headerSeen) {
       pending.headerSeen = true;
       pending.remaining = replyLineCount(line);

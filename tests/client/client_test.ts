@@ -215,3 +215,25 @@ async function waitFor(check: () => boolean): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+Deno.test("MerkleKVClient fails a reply larger than maxReplyBytes instead of buffering it", async () => {
+  for (
+    const reply of ["VALUE " + "x".repeat(5000) + "\r\n", "KEYS 1000\r\n" + "key\r\n".repeat(1000)]
+  ) {
+    await withScriptedServer(
+      (socket) => socket.write(reply),
+      async (port) => {
+        const client = await MerkleKVClient.connect({ port, maxReplyBytes: 4096 });
+        try {
+          await assert.rejects(client.request("GET k"), (error: Error) => {
+            assert.ok(error instanceof ClientError);
+            assert.equal(error.message, "reply larger than 4096 bytes");
+            return true;
+          });
+        } finally {
+          await client.close();
+        }
+      },
+    );
+  }
+});
