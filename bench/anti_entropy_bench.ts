@@ -25,7 +25,7 @@ import { MerkleTree, segmentOfKeyHash } from "../src/store/merkle.ts";
 import { Store } from "../src/store/store.ts";
 import { BenchNode } from "./node_server.ts";
 import { runLoad } from "./load.ts";
-import { median, SERVER_CPU, stopEverything } from "./processes.ts";
+import { median, SERVER_CPU } from "./processes.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
 const SERVERS_CPU: number | null = Deno.env.get("MERKLEKV_BENCH_UNPINNED") ? null : SERVER_CPU;
@@ -473,17 +473,6 @@ function round1(value: number): number {
 }
 
 if (import.meta.main) {
-  const quick = Deno.args.includes("--quick");
-  Deno.addSignalListener("SIGINT", () => {
-    stopEverything();
-    Deno.exit(130);
-  });
-  try {
-    const section = await run({ quick });
-    console.log(section.columns.join(" | "));
-    for (const row of section.rows) console.log(row.join(" | "));
-    console.log(JSON.stringify(section.results));
-  } finally {
-    stopEverything();
-  }
+  const { runStandalone } = await import("./main.ts");
+  await runStandalone("anti_entropy", run);
 }

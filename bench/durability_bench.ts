@@ -288,10 +288,6 @@ function messageOf(error: unknown): string {
 }
 
 if (import.meta.main) {
-  const { formatTable } = await import("./main.ts");
-  const section = await run({ quick: Deno.args.includes("--quick") });
-  console.log(formatTable(section));
-  console.log(
-    JSON.stringify({ tool: "merklekv-bench", sections: { durability: section.results } }),
-  );
+  const { runStandalone } = await import("./main.ts");
+  await runStandalone("durability", run);
 }

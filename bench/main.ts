@@ -148,6 +148,24 @@ async function redisVersion(): Promise<string> {
   }
 }
 
+/**
+ * Runs one section as its own program (`deno run -A bench/<area>_bench.ts [--quick]`): its
+ * table, then the JSON line; everything it started is stopped on exit and on Ctrl-C.
+ */
+export async function runStandalone(
+  name: string,
+  run: (options: BenchOptions) => Promise<BenchSection>,
+): Promise<void> {
+  onSignals();
+  try {
+    const section = await run({ quick: Deno.args.includes("--quick") });
+    console.log(formatTable(section));
+    console.log(JSON.stringify({ tool: "merklekv-bench", sections: { [name]: section.results } }));
+  } finally {
+    stopEverything();
+  }
+}
+
 function onSignals(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, () => {

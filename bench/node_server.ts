@@ -19,6 +19,8 @@ import { request, waitForPing } from "./probe.ts";
 import type { Reply } from "./load_protocol.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+/** As `deno task start` runs a node (see deno.json and README, Memory). */
+const RUNTIME_FLAGS = ["--v8-flags=--max-semi-space-size=4"];
 const START_TIMEOUT_MS = 30_000;
 
 export interface BenchNodeOptions {
@@ -75,6 +77,7 @@ export class BenchNode {
       [
         "run",
         "--allow-all",
+        ...RUNTIME_FLAGS,
         ...(options.denoFlags ?? []),
         options.program ?? MAIN,
         "--config",

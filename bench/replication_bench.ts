@@ -16,15 +16,7 @@ import { LatencyHistogram } from "./histogram.ts";
 import { BenchNode } from "./node_server.ts";
 import { runLoad } from "./load.ts";
 import { RedisServer } from "./redis.ts";
-import {
-  freePort,
-  OutputTail,
-  pinned,
-  SERVER_CPU,
-  stopChild,
-  stopEverything,
-  track,
-} from "./processes.ts";
+import { delay, freePort, OutputTail, pinned, SERVER_CPU, stopChild, track } from "./processes.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
 const MOSQUITTO_PATHS = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
@@ -508,26 +500,11 @@ async function isListening(port: number): Promise<boolean> {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
 if (import.meta.main) {
-  const quick = Deno.args.includes("--quick");
-  Deno.addSignalListener("SIGINT", () => {
-    stopEverything();
-    Deno.exit(130);
-  });
-  try {
-    const section = await run({ quick });
-    console.log(section.columns.join(" | "));
-    for (const row of section.rows) console.log(row.join(" | "));
-    console.log(JSON.stringify(section.results));
-  } finally {
-    stopEverything();
-  }
+  const { runStandalone } = await import("./main.ts");
+  await runStandalone("replication", run);
 }
