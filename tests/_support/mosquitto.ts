@@ -84,10 +84,12 @@ export class Mosquitto {
       const decoder = new TextDecoder();
       for await (const chunk of child.stderr) this.#log.push(decoder.decode(chunk));
     })();
+    let hasExited = false;
     const exited = child.status.then((status) => {
+      hasExited = true;
       throw new Error(`mosquitto exited with ${status.code}:\n${this.log()}`);
     });
-    await Promise.race([waitForPort(this.port, 10_000), exited]);
+    await Promise.race([waitForPort(this.port, 10_000, () => hasExited), exited]);
   }
 
   log(): string {

@@ -79,10 +79,12 @@ export class NodeProcess {
 
   /** Waits until the node accepts connections (or its process dies). */
   async ready(): Promise<void> {
+    let hasExited = false;
     const exited = this.#exited.then((status) => {
+      hasExited = true;
       throw new Error(`node exited with code ${status.code} before listening:\n${this.stderr()}`);
     });
-    await Promise.race([waitForPort(this.port, START_TIMEOUT_MS), exited]);
+    await Promise.race([waitForPort(this.port, START_TIMEOUT_MS, () => hasExited), exited]);
   }
 
   stderr(): string {

@@ -12,10 +12,19 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts TCP connections on the port, or rejects after timeoutMs. */
-export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+/**
+ * Resolves once something accepts TCP connections on the port; rejects after timeoutMs, or as
+ * soon as `stop()` returns true (the process that should listen has exited), so that no poll
+ * outlives the test that started it.
+ */
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  stop: () => boolean = () => false,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    if (stop()) throw new Error(`stopped waiting for port ${port}`);
     const open = await new Promise<boolean>((resolve) => {
       const socket = net.connect({ host: "127.0.0.1", port });
       socket.once("connect", () => {
