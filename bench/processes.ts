@@ -6,8 +6,6 @@
  * shares a core with the server it measures (see README, Benchmarks: pitfalls).
  */
 
-import * as net from "node:net";
-
 export const CLIENT_CPU = 0;
 export const SERVER_CPU = 1;
 /** /proc CPU times are in USER_HZ ticks; 100 on every Linux this runs on. */
@@ -127,17 +125,7 @@ export class OutputTail {
   }
 }
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../tests/_support/ports.ts";
 
 /** Resident set size of a process (VmRSS), in bytes. */
 export function rssBytes(pid: number): number {

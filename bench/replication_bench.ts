@@ -11,6 +11,7 @@
  * Standalone: `deno run --allow-all bench/replication_bench.ts [--quick]`.
  */
 
+import { mosquittoPath } from "../tests/_support/mosquitto.ts";
 import { MerkleKVClient } from "../src/client/mod.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { BenchNode } from "./node_server.ts";
@@ -19,7 +20,6 @@ import { RedisServer } from "./redis.ts";
 import { delay, freePort, OutputTail, pinned, SERVER_CPU, stopChild, track } from "./processes.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
-const MOSQUITTO_PATHS = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
 /**
  * The three nodes and the broker are four busy processes: pinned to one CPU they starve each
  * other, so by default the scheduler places them on both CPUs (REPLICATION_BENCH_PINNED=1
@@ -432,16 +432,7 @@ class Broker {
   }
 
   static async start(): Promise<Broker> {
-    const mosquitto = MOSQUITTO_PATHS.find((path) => {
-      try {
-        return Deno.statSync(path).isFile;
-      } catch {
-        return false;
-      }
-    });
-    if (mosquitto === undefined) {
-      throw new Error("mosquitto is not installed: apt-get install -y mosquitto");
-    }
+    const mosquitto = mosquittoPath();
     const port = await freePort();
     const directory = await Deno.makeTempDir({ prefix: "merklekv-bench-mosquitto-" });
     await Deno.writeTextFile(

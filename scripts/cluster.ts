@@ -7,8 +7,9 @@
 
 import * as net from "node:net";
 import { parseArgs } from "node:util";
+import { findMosquitto } from "../tests/_support/mosquitto.ts";
+import { freePort } from "../tests/_support/ports.ts";
 
-const MOSQUITTO_PATHS = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const START_TIMEOUT_MS = 20_000;
 const USAGE = `Usage: deno task cluster [options]
@@ -55,34 +56,12 @@ function parseOptions(): Options {
   };
 }
 
-function findMosquitto(): string | null {
-  for (const path of MOSQUITTO_PATHS) {
-    try {
-      if (Deno.statSync(path).isFile) return path;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 /** Binds the port for a moment: true when nothing else holds it. */
 function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once("error", () => resolve(false));
     server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-function anyFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -194,7 +173,7 @@ async function main(): Promise<void> {
       console.error(`cluster: broker port ${brokerPort} is in use`);
       Deno.exit(1);
     }
-    brokerPort = await anyFreePort();
+    brokerPort = await freePort();
   }
   const directory = await Deno.makeTempDir({ prefix: "merklekv-cluster-" });
   const children: Deno.ChildProcess[] = [];

@@ -8,7 +8,8 @@ import { freePort, waitForPort } from "./ports.ts";
 
 const MOSQUITTO_PATHS = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
 
-export function mosquittoPath(): string {
+/** Where Debian (or a local build) put mosquitto; null when it is not installed. */
+export function findMosquitto(): string | null {
   for (const path of MOSQUITTO_PATHS) {
     try {
       if (Deno.statSync(path).isFile) return path;
@@ -16,7 +17,13 @@ export function mosquittoPath(): string {
       // try the next one
     }
   }
-  throw new Error("mosquitto is not installed: apt-get install -y mosquitto");
+  return null;
+}
+
+export function mosquittoPath(): string {
+  const path = findMosquitto();
+  if (path === null) throw new Error("mosquitto is not installed: apt-get install -y mosquitto");
+  return path;
 }
 
 export interface BrokerOptions {
