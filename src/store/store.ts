@@ -94,7 +94,9 @@ export class Store {
   /** The live entry of a key, or undefined if absent, deleted or expired. */
   read(key: string): Entry | undefined {
     const entry = this.#entries.get(key);
-    if (entry === undefined || !isLive(entry, this.nowMs())) return undefined;
+    if (entry === undefined || entry.value === null) return undefined;
+    // Only an entry with an expiry needs the clock.
+    if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= this.nowMs()) return undefined;
     return entry;
   }
 
