@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { withFakeServer } from "../_support/fake_server.ts";
 import * as net from "node:net";
 import { MerkleKVClient } from "../../src/client/mod.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
@@ -70,23 +71,6 @@ async function withNodes(
   } finally {
     for (const client of clients) await client.close();
     for (const node of nodes) await node.close();
-  }
-}
-
-/** A TCP server that reads and never answers. */
-async function withSilentServer(test: (port: number) => Promise<void>): Promise<void> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await test((server.address() as net.AddressInfo).port);
-  } finally {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
   }
 }
 
@@ -172,7 +156,7 @@ Deno.test("the loop never picks this node's own address from its peer list", asy
 });
 
 Deno.test("close() ends a session waiting on a silent peer at once, with ERROR", async () => {
-  await withSilentServer(async (port) => {
+  await withFakeServer(() => {}, async (port) => {
     const { part } = bareAntiEntropy(
       "node-a",
       { requestTimeoutMs: 60_000, sessionTimeoutMs: 60_000 },
@@ -188,7 +172,7 @@ Deno.test("close() ends a session waiting on a silent peer at once, with ERROR",
 });
 
 Deno.test("SYNC commands given together run one after another", async () => {
-  await withSilentServer(async (silentPort) => {
+  await withFakeServer(() => {}, async (silentPort) => {
     await withNodes(1, async ([b]) => {
       const { part } = bareAntiEntropy(
         "node-a",

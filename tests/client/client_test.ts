@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { withFakeServer } from "../_support/fake_server.ts";
 import * as net from "node:net";
-import type { Buffer } from "node:buffer";
 import { ClientError, fromBinary, MerkleKVClient, toBinary } from "../../src/client/mod.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import { silentLogger } from "../../src/node/log.ts";
@@ -24,25 +24,6 @@ async function withNode(test: (client: MerkleKVClient, node: NodeHandle) => Prom
  * Stands in for a server that misbehaves (silent, closing, fragmenting) in ways a real node
  * does not.
  */
-async function withScriptedServer(
-  onData: (socket: net.Socket, received: string) => void,
-  test: (port: number) => Promise<void>,
-) {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => {});
-    socket.on("data", (chunk: Buffer) => onData(socket, chunk.toString("latin1")));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await test((server.address() as net.AddressInfo).port);
-  } finally {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 Deno.test("MerkleKVClient.pipeline() resolves replies in request order", async () => {
   await withNode(async (client) => {
@@ -105,7 +86,7 @@ Deno.test("toBinary() and fromBinary() convert UTF-8 text to wire bytes and back
 
 Deno.test("MerkleKVClient reassembles replies split at every byte", async () => {
   const reply = "VALUES 2\r\na 1\r\nb NOT_FOUND\r\nOK\r\nINFO\r\nx:1\r\nEND\r\nVALUE v\n";
-  await withScriptedServer(
+  await withFakeServer(
     (socket) => {
       let i = 0;
       const send = () => {
@@ -133,7 +114,7 @@ Deno.test("MerkleKVClient reassembles replies split at every byte", async () => 
 });
 
 Deno.test("MerkleKVClient rejects a request not answered within the timeout", async () => {
-  await withScriptedServer(
+  await withFakeServer(
     () => {},
     async (port) => {
       const client = await MerkleKVClient.connect({ port, timeoutMs: 200 });
@@ -158,7 +139,7 @@ Deno.test("MerkleKVClient rejects a request not answered within the timeout", as
 });
 
 Deno.test("MerkleKVClient rejects pending and later requests when the server closes", async () => {
-  await withScriptedServer(
+  await withFakeServer(
     (socket, received) => {
       if (received.includes("PING")) socket.write("PONG\r\n");
       if (received.includes("CLOSE")) socket.end();
@@ -185,7 +166,7 @@ Deno.test("MerkleKVClient.connect() rejects when nothing listens on the port", a
 });
 
 Deno.test("MerkleKVClient keeps reply lines that answer no request apart", async () => {
-  await withScriptedServer(
+  await withFakeServer(
     (socket) => socket.write("PONG\r\nSURPRISE\r\n"),
     async (port) => {
       const client = await MerkleKVClient.connect({ port, timeoutMs: 5_000 });
@@ -220,7 +201,7 @@ Deno.test("MerkleKVClient fails a reply larger than maxReplyBytes instead of buf
   for (
     const reply of ["VALUE " + "x".repeat(5000) + "\r\n", "KEYS 1000\r\n" + "key\r\n".repeat(1000)]
   ) {
-    await withScriptedServer(
+    await withFakeServer(
       (socket) => socket.write(reply),
       async (port) => {
         const client = await MerkleKVClient.connect({ port, maxReplyBytes: 4096 });

@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import * as net from "node:net";
+import { withFakeServer } from "../_support/fake_server.ts";
+import type * as net from "node:net";
 import { Buffer } from "node:buffer";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
@@ -238,30 +239,18 @@ const GARBAGE: [string, Behaviour][] = [
 ];
 
 /** A raw TCP server standing in for a peer; `behaviour` sees each request line. */
-async function withFakePeer(behaviour: Behaviour, test: (port: number) => Promise<void>) {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-    let buffer = "";
-    socket.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString("latin1");
-      let newline;
-      while ((newline = buffer.indexOf("\n")) !== -1) {
-        const line = buffer.slice(0, newline).replace(/\r$/, "");
-        buffer = buffer.slice(newline + 1);
-        if (!socket.destroyed) behaviour(socket, line);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    await test((server.address() as net.AddressInfo).port);
-  } finally {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  }
+function withFakePeer(behaviour: Behaviour, test: (port: number) => Promise<void>) {
+  const buffers = new WeakMap<net.Socket, string>();
+  return withFakeServer((socket, received) => {
+    let buffer = (buffers.get(socket) ?? "") + received;
+    let newline;
+    while ((newline = buffer.indexOf("\n")) !== -1) {
+      const line = buffer.slice(0, newline).replace(/\r$/, "");
+      buffer = buffer.slice(newline + 1);
+      if (!socket.destroyed) behaviour(socket, line);
+    }
+    buffers.set(socket, buffer);
+  }, test);
 }
 
 Deno.test("a node stays healthy next to peers that answer garbage or nothing", async () => {
