@@ -179,6 +179,21 @@ Deno.test("recovery loads the newest snapshot, then the segments it does not cov
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("a snapshot that holds a key twice is loaded by merge, the newer entry kept", async () => {
+  const dir = await tempDir();
+  await writeSnapshot(dir, 1, [entry("a", "new", 5), entry("b", "2", 2), entry("a", "old", 1)]);
+  await writeLog(dir, 1, [[entry("c", "log", 6)]]);
+  const { store, report } = recover(dir);
+  assert.deepEqual(contents(store), [
+    entry("a", "new", 5),
+    entry("b", "2", 2),
+    entry("c", "log", 6),
+  ]);
+  assert.equal(store.size, 3);
+  assert.equal(report.entriesRead, 4);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("a damaged snapshot stops the start naming the file and offset", async () => {
   const dir = await tempDir();
   const summary = await writeSnapshot(dir, 1, [entry("a", "1", 1), entry("b", "2", 2)]);

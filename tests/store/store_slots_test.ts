@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { slotOfKey, Store } from "../../src/store/store.ts";
+import type { Entry } from "../../src/store/entry.ts";
+import { hlcFromMs } from "../../src/store/hlc.ts";
+
+const NOW_MS = 1_700_000_000_000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const T = hlcFromMs(NOW_MS - 10_000);
+
+function makeStore(nowMs = NOW_MS): Store {
+  return new Store({
+    nodeId: "node-a",
+    clock: { nowMs: () => nowMs },
+    tombstoneGraceMs: DAY_MS,
+    maxClockSkewMs: 60_000,
+  });
+}
+
+/** The first `count` keys of the form `k<i>` that share one slot with another such key. */
+function collidingKeys(count: number): string[] {
+  const bySlot = new Map<number, string[]>();
+  for (let i = 0;; i++) {
+    const key = `k${i}`;
+    const slot = slotOfKey(key);
+    const keys = bySlot.get(slot);
+    if (keys === undefined) bySlot.set(slot, [key]);
+    else {
+      keys.push(key);
+      if (keys.length === count) return keys;
+    }
+  }
+}
+
+function plain(store: Store): Entry[] {
+  return [...store.entries()]
+    .map(({ key, value, hlc, node, expiresAtMs }) => ({ key, value, hlc, node, expiresAtMs }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+Deno.test("keys that share a slot are stored, overwritten and read apart", () => {
+  const [first, second] = collidingKeys(2);
+  assert.equal(slotOfKey(first), slotOfKey(second));
+  const store = makeStore();
+  store.write(first, "1", 0);
+  store.write(second, "2", 0);
+  store.write(first, "3", 0);
+  assert.equal(store.read(first)?.value, "3");
+  assert.equal(store.read(second)?.value, "2");
+  assert.equal(store.size, 2);
+  assert.deepEqual(plain(store).map((entry) => entry.key).sort(), [first, second].sort());
+});
+
+Deno.test("removing one of two keys in a slot leaves the other, and the root matches", () => {
+  const [first, second] = collidingKeys(2);
+  for (const purged of [first, second]) {
+    const kept = purged === first ? second : first;
+    const store = makeStore();
+    store.applyRemote({ key: first, value: "1", hlc: T, node: "node-b", expiresAtMs: 0 });
+    store.applyRemote({ key: second, value: "2", hlc: T + 1, node: "node-b", expiresAtMs: 0 });
+    store.applyRemote({ key: purged, value: null, hlc: T + 2, node: "node-b", expiresAtMs: 0 });
+    assert.equal(store.discard(purged, T + 2, "node-b"), true);
+    assert.equal(store.size, 1);
+    assert.equal(store.entry(purged), undefined);
+    assert.equal(store.read(kept)?.value, kept === first ? "1" : "2");
+    const alone = makeStore();
+    alone.applyRemote(store.entry(kept) as Entry);
+    assert.equal(store.rootHex(), alone.rootHex());
+  }
+});
+
+Deno.test("loadNew() fills an empty store like load(), and refuses a key already present", () => {
+  const keys = [...collidingKeys(2), "other"];
+  const entries: Entry[] = keys.map((key, i) => ({
+    key,
+    value: i === 1 ? null : `v${i}`,
+    hlc: T + i,
+    node: "node-b",
+    expiresAtMs: i === 2 ? NOW_MS + 1000 : 0,
+  }));
+  const fast = makeStore();
+  assert.equal(fast.loadNew(entries), true);
+  const merged = makeStore();
+  for (const entry of entries) merged.load(entry);
+  assert.deepEqual(plain(fast), plain(merged));
+  assert.equal(fast.rootHex(), merged.rootHex());
+  assert.equal(fast.tombstoneCount, 1);
+  assert.equal(fast.countLive(), 2);
+  assert.equal(fast.loadNew([{ ...entries[0], hlc: T + 10 }]), false);
+  assert.equal(fast.read(keys[0])?.value, "v0", "the refused entry changed nothing");
+});
