@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { LINE_TOO_LONG, LineFramer } from "../../src/protocol/framer.ts";
+import { SeededRandom } from "../_support/seeded_random.ts";
 
 /** Test inputs are binary strings; the framer takes bytes. */
 function bytes(text: string): Uint8Array {
@@ -170,4 +171,48 @@ Deno.test("LineFramer frames a 1 MB line that arrives in 100-byte pieces", () =>
   assert.equal(framer.next(), "PING");
   assert.equal(framer.next(), null);
   assert.equal(framer.pendingBytes, 0);
+});
+
+Deno.test("LineFramer keeps lines left unread when more bytes arrive, with or without LF", () => {
+  const framer = new LineFramer(MAX_LINE_BYTES);
+  framer.push(bytes("A\r\nB\r\nC"));
+  assert.equal(framer.next(), "A");
+  // The server reads on while a reply is deferred: B was never asked for.
+  framer.push(bytes("D"));
+  assert.equal(framer.next(), "B");
+  assert.equal(framer.next(), null);
+  framer.push(bytes("\nE\n"));
+  assert.equal(framer.next(), "CD");
+  assert.equal(framer.next(), "E");
+  assert.equal(framer.next(), null);
+  assert.equal(framer.pendingBytes, 0);
+});
+
+Deno.test("LineFramer returns every line for random chunks and random reads between pushes", () => {
+  for (let seed = 1; seed <= 300; seed++) {
+    const random = new SeededRandom(seed);
+    const sent: string[] = [];
+    let input = "";
+    for (let i = random.below(20); i >= 0; i--) {
+      const line = "x".repeat(random.below(MAX_LINE_BYTES + 1));
+      sent.push(line);
+      input += line + (random.below(2) === 0 ? "\r\n" : "\n");
+    }
+    const framer = new LineFramer(MAX_LINE_BYTES);
+    const received: Framed[] = [];
+    for (let offset = 0; offset < input.length;) {
+      const size = 1 + random.below(12);
+      framer.push(bytes(input.slice(offset, offset + size)));
+      offset += size;
+      // Read none, some or all of the lines ready, as a paused connection does.
+      for (let reads = random.below(4); reads > 0; reads--) {
+        const line = framer.next();
+        if (line === null) break;
+        received.push(line);
+      }
+    }
+    drain(framer, received);
+    assert.deepEqual(received, sent, `seed ${seed}`);
+    assert.equal(framer.pendingBytes, 0, `seed ${seed}`);
+  }
 });
