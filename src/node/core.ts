@@ -6,7 +6,7 @@
 
 import type { Config } from "../config/types.ts";
 import type { Command } from "../protocol/command.ts";
-import { type LineSource, parseCommand, type ParseLimits } from "../protocol/parse.ts";
+import { type FramedLine, parseCommand, parseFramed, type ParseLimits } from "../protocol/parse.ts";
 import { errorReply, infoReply } from "../protocol/reply.ts";
 import { type Entry, INVALID_VALUE_BYTE, isValidKey } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
@@ -75,13 +75,12 @@ export class NodeCore implements LineHandler, RemoteApplier {
     };
   }
 
-  handleLine(
-    line: string,
-    client: ClientInfo,
-    source?: LineSource,
-  ): string | Promise<string> | null {
+  /** Runs one request: a line as the framer holds it, or as a string (tools and tests). */
+  handleLine(line: FramedLine | string, client: ClientInfo): string | Promise<string> | null {
     this.#commandsProcessed++;
-    const command = parseCommand(line, this.#limits, source);
+    const command = typeof line === "string"
+      ? parseCommand(line, this.#limits)
+      : parseFramed(line, this.#limits);
     if (command.kind === "invalid") return errorReply(command.message);
     if (WRITE_KINDS.has(command.kind)) {
       const refusal = this.parts.changeLog?.writeError() ?? null;

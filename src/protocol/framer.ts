@@ -10,6 +10,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import type { FramedLine } from "./parse.ts";
 
 /** Returned by next() when the current line exceeds the limit; the connection must close. */
 export const LINE_TOO_LONG = Symbol("line too long");
@@ -23,13 +24,14 @@ const EMPTY = Buffer.alloc(0);
  */
 const indexOfByte = Uint8Array.prototype.indexOf;
 
-export class LineFramer {
+export class LineFramer implements FramedLine {
   readonly maxLineBytes: number;
   /** The bytes lines are taken from, from #position on. */
   #chunk: Buffer = EMPTY;
   #position = 0;
-  /** Where in #chunk the line last returned by next() starts (for copy()). */
+  /** Where in #chunk the current line (last returned by next() or advance()) starts and ends. */
   #lineStart = 0;
+  #lineEnd = 0;
   /**
    * Earlier bytes of an unfinished line, kept apart and joined once a line end arrives:
    * joining on every push would copy the partial line each time, so a long line sent in small
@@ -78,6 +80,15 @@ export class LineFramer {
 
   /** The next complete line without its line end, null if none is complete yet. */
   next(): string | null | typeof LINE_TOO_LONG {
+    const framed = this.advance();
+    return framed === true ? this.text() : framed;
+  }
+
+  /**
+   * Moves to the next complete line without decoding it: true if there is one (its bytes are
+   * then `bytes[start, end)`, see FramedLine), null if none is complete yet.
+   */
+  advance(): true | null | typeof LINE_TOO_LONG {
     const chunk = this.#chunk;
     const start = this.#position;
     const newline = start < chunk.length
@@ -93,10 +104,31 @@ export class LineFramer {
     if (end - start > this.maxLineBytes) return LINE_TOO_LONG;
     this.#position = newline + 1;
     this.#lineStart = start;
-    return chunk.toString("latin1", start, end);
+    this.#lineEnd = end;
+    return true;
   }
 
-  /** A new string of bytes start..end of the line last returned by next() (a LineSource). */
+  /** The bytes the current line lies in (valid until the next push). */
+  get bytes(): Uint8Array {
+    return this.#chunk;
+  }
+
+  /** Where the current line starts in `bytes`. */
+  get start(): number {
+    return this.#lineStart;
+  }
+
+  /** Where the current line ends in `bytes` (its line end excluded). */
+  get end(): number {
+    return this.#lineEnd;
+  }
+
+  /** The current line as a new binary string. */
+  text(): string {
+    return this.#chunk.toString("latin1", this.#lineStart, this.#lineEnd);
+  }
+
+  /** A new string of bytes start..end of the current line (a LineSource). */
   copy(start: number, end: number): string {
     return this.#chunk.toString("latin1", this.#lineStart + start, this.#lineStart + end);
   }

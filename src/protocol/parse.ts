@@ -47,6 +47,15 @@ export interface LineSource {
 
 const SLICING: LineSource = { copy: () => "" };
 
+/** A framed line still in the received bytes: `bytes[start, end)`, line end excluded. */
+export interface FramedLine extends LineSource {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+  /** The whole line as a new binary string. */
+  text(): string;
+}
+
 interface Args {
   name: string;
   key: string;
@@ -274,6 +283,56 @@ function copyWords(text: string, copy: (start: number, end: number) => string): 
 
 function splitWords(text: string): string[] {
   return text.split(" ").filter((word) => word.length > 0);
+}
+
+const SPACE = 0x20;
+const DELETE = 0x7f;
+/** "get" and "set": a byte ORed with 0x20 is lower case for letters and only for them. */
+const LOWER_G = 0x67;
+const LOWER_S = 0x73;
+const LOWER_E = 0x65;
+const LOWER_T = 0x74;
+
+/**
+ * Parses a framed line. The two commands clients send most, `GET key` and `SET key value`,
+ * are read from the bytes: only the key and the value are decoded, each once, and the key is
+ * checked byte by byte. Any other line, and any GET or SET this does not take as it is (odd
+ * spacing, a bad key, a limit passed), is decoded whole and parsed by parseCommand, which
+ * gives the same result for those two and the error message for the rest.
+ */
+export function parseFramed(line: FramedLine, limits: ParseLimits): ParseResult | Command {
+  return parseGetOrSet(line, limits) ?? parseCommand(line.text(), limits, line);
+}
+
+function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
+  const { bytes, start, end } = line;
+  if (end - start < 5 || bytes[start + 3] !== SPACE) return null;
+  const first = bytes[start] | 0x20;
+  if (
+    (first !== LOWER_G && first !== LOWER_S) || (bytes[start + 1] | 0x20) !== LOWER_E ||
+    (bytes[start + 2] | 0x20) !== LOWER_T
+  ) {
+    return null;
+  }
+  const keyStart = start + 4;
+  let keyEnd = keyStart;
+  while (keyEnd < end) {
+    const byte = bytes[keyEnd];
+    if (byte <= SPACE || byte === DELETE) break;
+    keyEnd++;
+  }
+  const keyBytes = keyEnd - keyStart;
+  if (keyBytes === 0 || keyBytes > limits.maxKeyBytes) return null;
+  if (first === LOWER_G) {
+    return keyEnd === end ? { kind: "get", key: line.copy(4, keyEnd - start) } : null;
+  }
+  if (keyEnd === end || bytes[keyEnd] !== SPACE) return null;
+  if (end - keyEnd - 1 > limits.maxValueBytes) return null;
+  return {
+    kind: "set",
+    key: line.copy(4, keyEnd - start),
+    value: line.copy(keyEnd + 1 - start, end - start),
+  };
 }
 
 /** Parses one request line (without its line end). */

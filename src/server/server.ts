@@ -8,19 +8,18 @@
 import * as net from "node:net";
 import type { Buffer } from "node:buffer";
 import { LINE_TOO_LONG, LineFramer } from "../protocol/framer.ts";
-import type { LineSource } from "../protocol/parse.ts";
+import type { FramedLine } from "../protocol/parse.ts";
 import { errorReply } from "../protocol/reply.ts";
 import { encodeLatin1 } from "../store/binary.ts";
 import type { Logger } from "../node/log.ts";
 
 /** What the server needs from the node: run lines, finish a chunk. */
 export interface LineHandler {
-  /** Runs one request line; a string is the reply, a Promise defers it, null closes. */
-  handleLine(
-    line: string,
-    client: ClientInfo,
-    source: LineSource,
-  ): string | Promise<string> | null;
+  /**
+   * Runs one request line (valid only during the call); a string is the reply, a Promise
+   * defers it, null closes.
+   */
+  handleLine(line: FramedLine, client: ClientInfo): string | Promise<string> | null;
   /** Called after the lines of one chunk ran; a Promise holds their replies back. */
   endOfChunk(): Promise<void> | null;
 }
@@ -140,15 +139,15 @@ class Connection {
       let replies = 0;
       let full = false;
       while (!this.#waiting && !this.#closing) {
-        const line = this.#framer.next();
-        if (line === null) break;
-        if (line === LINE_TOO_LONG) {
+        const framed = this.#framer.advance();
+        if (framed === null) break;
+        if (framed === LINE_TOO_LONG) {
           out += errorReply("line too long");
           this.#log.warn("line_too_long", { client: this.#client.remoteAddress });
           this.#closing = true;
           break;
         }
-        const result = this.#handler.handleLine(line, this.#client, this.#framer);
+        const result = this.#handler.handleLine(this.#framer, this.#client);
         if (typeof result === "string") {
           out += result;
           replies++;

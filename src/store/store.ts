@@ -1,7 +1,6 @@
 /**
  * The storage engine: entries indexed by key hash, kept in step with the Merkle tree on every
- * write.
- * Pure: time comes from the Clock passed in, and nothing here does I/O.
+ * write. Pure: time comes from the Clock passed in, and nothing here does I/O.
  */
 
 import { compareEntries, type Entry, isLive } from "./entry.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { LineFramer } from "../../src/protocol/framer.ts";
-import { COMMAND_NAMES, parseCommand, parseInt64 } from "../../src/protocol/parse.ts";
+import { COMMAND_NAMES, parseCommand, parseFramed, parseInt64 } from "../../src/protocol/parse.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import type { ParseResult } from "../../src/protocol/command.ts";
 
@@ -309,4 +309,91 @@ Deno.test("parseCommand() with the framer as line source gives the same commands
     assert.equal(framer.next(), line);
     assert.deepEqual(parseCommand(line, LIMITS, framer), parseCommand(line, LIMITS), line);
   }
+});
+
+/** parseFramed() of `line` as the framer holds it, after another line in the same chunk. */
+function parseAsFramed(line: string, limits = LIMITS) {
+  const framer = new LineFramer(1 << 20);
+  framer.push(Buffer.from(`PING\r\n${line}\r\n`, "latin1"));
+  assert.equal(framer.advance(), true);
+  assert.equal(framer.advance(), true);
+  return parseFramed(framer, limits);
+}
+
+Deno.test("parseFramed() gives what parseCommand() gives, GET and SET edge cases first", () => {
+  const tight = { maxKeyBytes: 3, maxValueBytes: 4, maxKeysPerCommand: 8 };
+  const lines = [
+    "GET k",
+    "get k",
+    "Get k",
+    "gEt k",
+    "GET k ",
+    "GET  k",
+    "GET a b",
+    "GET \x01k",
+    "GET k\x7f",
+    "GET k\tj",
+    "GET \xff\x80",
+    "GET abcd",
+    "GET abc",
+    "GET",
+    "GET ",
+    "GETX k",
+    "GET\tk",
+    "SET k v",
+    "set k v",
+    "sEt k v",
+    "SET k ",
+    "SET k",
+    "SET k  v ",
+    "SET  k v",
+    "SET k\x00 v",
+    "SET abc 1234",
+    "SET abc 12345",
+    "SET abcd 1",
+    "SET k \x00\xff\r mid",
+    "SETX k v",
+    "GES k",
+    "EET k",
+    "DEL k",
+    "",
+    "PING",
+  ];
+  for (const limits of [LIMITS, tight]) {
+    for (const line of lines) {
+      assert.deepEqual(
+        parseAsFramed(line, limits),
+        parseCommand(line, limits),
+        JSON.stringify(line),
+      );
+    }
+  }
+});
+
+Deno.test("parseFramed() gives what parseCommand() gives for random lines (seeded)", () => {
+  const tight = { maxKeyBytes: 4, maxValueBytes: 6, maxKeysPerCommand: 8 };
+  const words = ["GET", "get", "Get", "SET", "set", "sET", "GETS", "SE", "DEL", "MGET", "INC"];
+  const pieces = [" ", "  ", "k", "key", "\x00", "\x7f", "\xff", "\t", "\r", "v", "12345"];
+  for (let seed = 1; seed <= 2000; seed++) {
+    const random = new SeededRandom(seed);
+    let line = random.pick(words);
+    for (let i = random.below(6); i > 0; i--) line += random.pick(pieces);
+    for (const limits of [LIMITS, tight]) {
+      assert.deepEqual(
+        parseAsFramed(line, limits),
+        parseCommand(line, limits),
+        `seed ${seed}: ${JSON.stringify(line)}`,
+      );
+    }
+  }
+});
+
+Deno.test("parseFramed() copies the key and value out of the received bytes", () => {
+  const framer = new LineFramer(1 << 20);
+  const chunk = Buffer.from("SET key value\r\n", "latin1");
+  framer.push(chunk);
+  assert.equal(framer.advance(), true);
+  const command = parseFramed(framer, LIMITS);
+  chunk.fill(0x41);
+  assert.deepEqual(command, { kind: "set", key: "key", value: "value" });
 });
