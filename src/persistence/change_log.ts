@@ -1,9 +1,8 @@
 /**
- * The node's ChangeLog (see README, Durability): gathers the changes of one event-loop turn,
- * from every connection and peer, and appends them to the current log segment at once (one
- * writeSync per turn), makes them durable by the fsync policy (group commit for "always"),
- * compacts the log into snapshots in the background, and refuses writes while the disk does
- * not take them, until a snapshot has put everything in memory on disk again.
+ * The node's ChangeLog (see README, Durability): appends each batch of changes to the current
+ * log segment at once (one writeSync), makes it durable by the fsync policy (group commit for
+ * "always"), compacts the log into snapshots in the background, and refuses writes while the
+ * disk does not take them, until a snapshot has put everything in memory on disk again.
  */
 
 import * as fs from "node:fs";
@@ -21,7 +20,7 @@ import {
   syncDirectoryInBackground,
 } from "./data_dir.ts";
 import { LogSegment, SegmentWriteError } from "./log_file.ts";
-import { encodedRecordsLength, encodeRecords } from "./record_codec.ts";
+import { encodeRecords } from "./record_codec.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { SnapshotWriter } from "./snapshot_file.ts";
 
@@ -38,11 +37,6 @@ const SNAPSHOT_RETRY_DELAY_MS = 10_000;
 const SNAPSHOT_SLICE_BUDGET_MS = 5;
 const FIRST_SLICE_ENTRIES = 500;
 const MIN_SLICE_ENTRIES = 50;
-/**
- * Changes waiting for the end of the event-loop turn are written at once when this many have
- * gathered, so one turn's batch stays bounded however many writes it takes.
- */
-export const MAX_PENDING_LOG_ENTRIES = 16_384;
 
 export interface DurableLogOptions {
   dir: string;
@@ -80,9 +74,6 @@ export class DurableLog implements ChangeLog {
   #olderLogBytes: number;
   /** Segments with bytes written since their last fdatasync. */
   readonly #dirty = new Set<LogSegment>();
-  /** Changes appended this event-loop turn, not yet written (see #flush). */
-  #pending: Entry[] = [];
-  #flushScheduled: ReturnType<typeof setImmediate> | null = null;
   #nextBatch: Batch | null = null;
   #syncScheduled: ReturnType<typeof setImmediate> | null = null;
   #syncInFlight: Promise<void> | null = null;
@@ -149,38 +140,6 @@ export class DurableLog implements ChangeLog {
       this.#unloggedEntries += changes.length;
       return;
     }
-    const pending = this.#pending;
-    for (let i = 0; i < changes.length; i++) pending.push(changes[i]);
-    if (pending.length >= MAX_PENDING_LOG_ENTRIES) this.#flushAndCompact();
-    else {
-      // Deno runs immediates after the sockets polled in this turn: every connection's
-      // changes of the turn go out in one writeSync, as Redis writes its AOF once per loop.
-      this.#flushScheduled ??= setImmediate(() => {
-        this.#flushScheduled = null;
-        this.#flushAndCompact();
-      });
-    }
-  }
-
-  #flushAndCompact(): void {
-    this.#flush();
-    this.#maybeSnapshot();
-  }
-
-  /**
-   * Writes the changes gathered this turn to the current segment with one writeSync. Never
-   * starts a snapshot: #rotate calls it on the way into one.
-   */
-  #flush(): void {
-    if (this.#flushScheduled !== null) clearImmediate(this.#flushScheduled);
-    this.#flushScheduled = null;
-    const changes = this.#pending;
-    if (changes.length === 0) return;
-    this.#pending = [];
-    if (this.#needsSnapshot) {
-      this.#unloggedEntries += changes.length;
-      return;
-    }
     const segment = this.#segment;
     try {
       segment.write(encodeRecords(changes).bytes);
@@ -194,6 +153,7 @@ export class DurableLog implements ChangeLog {
     }
     this.#dirty.add(segment);
     if (this.#options.policy === "always") this.#scheduleSync();
+    this.#maybeSnapshot();
   }
 
   durable(): Promise<void> | null {
@@ -212,9 +172,7 @@ export class DurableLog implements ChangeLog {
 
   infoFields(): InfoField[] {
     const last = this.#lastSnapshot;
-    // Not yet on disk for sure: written since the last fdatasync, or not yet written.
-    const pending = [...this.#dirty].reduce((total, segment) => total + segment.unsyncedBytes, 0) +
-      encodedRecordsLength(this.#pending);
+    const pending = [...this.#dirty].reduce((total, segment) => total + segment.unsyncedBytes, 0);
     return [
       ["persistence", "on"],
       ["persistence_fsync", this.#options.policy],
@@ -247,7 +205,6 @@ export class DurableLog implements ChangeLog {
   }
 
   async close(): Promise<void> {
-    this.#flush();
     this.#closing = true;
     if (this.#everysecTimer !== null) clearInterval(this.#everysecTimer);
     if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
@@ -292,21 +249,14 @@ export class DurableLog implements ChangeLog {
 
   /** "everysec": sync what was written unless a sync is already under way. */
   #syncInBackground(): void {
-    if (this.#syncInFlight === null) this.#flush();
     if (this.#dirty.size === 0 || this.#syncInFlight !== null || this.#closing) return;
     this.#runSync();
   }
 
   /** fdatasync of every dirty segment; then settles the batch of durable() waiting for it. */
   #runSync(): void {
-    this.#flush();
-    let batch = this.#nextBatch;
+    const batch = this.#nextBatch;
     this.#nextBatch = null;
-    if (this.#error !== null) {
-      // Some change since the batch began missed the file: none of them is acknowledged.
-      batch?.reject(new Error(this.#error));
-      batch = null;
-    }
     const segments = [...this.#dirty];
     this.#dirty.clear();
     const syncing = Promise.allSettled(segments.map((segment) => segment.syncData())).then(
@@ -331,7 +281,7 @@ export class DurableLog implements ChangeLog {
     ).finally(() => {
       this.#syncInFlight = null;
       const more = this.#nextBatch !== null ||
-        (this.#options.policy === "always" && (this.#dirty.size > 0 || this.#pending.length > 0));
+        (this.#options.policy === "always" && this.#dirty.size > 0);
       if (more) this.#scheduleSync();
     });
     this.#syncInFlight = syncing;
@@ -435,8 +385,6 @@ export class DurableLog implements ChangeLog {
    * number (it covers every segment below it).
    */
   #rotate(): number {
-    // What this turn gathered belongs to the segment the snapshot is about to cover.
-    this.#flush();
     const current = this.#segment;
     if (!current.hasRecords && !current.broken) {
       this.#needsSnapshot = false;
