@@ -19,15 +19,33 @@ const LF = 10;
 const CR = 13;
 const EMPTY = Buffer.alloc(0);
 /**
- * The typed array's native indexOf: Deno's Buffer.prototype.indexOf runs a slower generic
- * path (measured with Deno 2.9.6 on a 16 KiB line: 11.7 µs against 5.3 µs).
+ * The typed array's native indexOf, for short searches: Deno's Buffer.prototype.indexOf runs
+ * a slower generic path (measured with Deno 2.9.6 on a 16 KiB line: 11.7 µs against 5.3 µs).
  */
 const indexOfByte = Uint8Array.prototype.indexOf;
+/**
+ * From this many bytes on, bytes are decoded once and searched as a string: V8 searches a
+ * one-byte string for one character at memchr speed (measured with Deno 2.9.6 on 16 KiB:
+ * decoding 1.3 µs plus searching 0.2 µs, against 5-10 µs for the typed array's indexOf).
+ */
+const TEXT_SEARCH_MIN_BYTES = 1024;
+
+/** The first LF in `bytes` at or after `from`, or -1; `text` is `bytes` decoded, if known. */
+function findNewline(bytes: Buffer, text: string | null, from: number): number {
+  return text !== null ? text.indexOf("\n", from) : indexOfByte.call(bytes, LF, from) as number;
+}
+
+/** `bytes` decoded for a string search if they are long enough to be worth it, else null. */
+function searchText(bytes: Buffer): string | null {
+  return bytes.length >= TEXT_SEARCH_MIN_BYTES ? bytes.toString("latin1") : null;
+}
 
 export class LineFramer implements FramedLine {
   readonly maxLineBytes: number;
   /** The bytes lines are taken from, from #position on. */
   #chunk: Buffer = EMPTY;
+  /** #chunk decoded, for fast searching (see TEXT_SEARCH_MIN_BYTES); null until needed. */
+  #text: string | null = null;
   #position = 0;
   /** Where in #chunk the current line (last returned by next() or advance()) starts and ends. */
   #lineStart = 0;
@@ -59,15 +77,18 @@ export class LineFramer implements FramedLine {
     const leftoverSearched = !leftover || this.#searchedToEnd;
     if (leftover) this.#keepPartial(this.#chunk.subarray(this.#position));
     this.#chunk = EMPTY;
+    this.#text = null;
     this.#position = 0;
     this.#searchedToEnd = false;
-    const newline = indexOfByte.call(chunk, LF) as number;
+    const text = searchText(chunk);
+    const newline = findNewline(chunk, text, 0);
     if (newline === -1 && leftoverSearched) {
       this.#keepPartial(chunk);
       return;
     }
     if (this.#partial.length === 0) {
       this.#chunk = chunk;
+      this.#text = text;
       this.#searchFrom = newline;
     } else {
       this.#searchFrom = leftoverSearched ? this.#partialBytes + newline : 0;
@@ -91,9 +112,14 @@ export class LineFramer implements FramedLine {
   advance(): true | null | typeof LINE_TOO_LONG {
     const chunk = this.#chunk;
     const start = this.#position;
-    const newline = start < chunk.length
-      ? indexOfByte.call(chunk, LF, Math.max(start, this.#searchFrom)) as number
-      : -1;
+    let newline = -1;
+    if (start < chunk.length) {
+      const from = Math.max(start, this.#searchFrom);
+      if (this.#text === null && chunk.length - from >= TEXT_SEARCH_MIN_BYTES) {
+        this.#text = chunk.toString("latin1");
+      }
+      newline = findNewline(chunk, this.#text, from);
+    }
     if (newline === -1) {
       this.#searchedToEnd = true;
       // A trailing CR may be the first half of the CRLF that ends a line of exactly the limit.

@@ -188,20 +188,28 @@ Deno.test("LineFramer keeps lines left unread when more bytes arrive, with or wi
   assert.equal(framer.pendingBytes, 0);
 });
 
-Deno.test("LineFramer returns every line for random chunks and random reads between pushes", () => {
-  for (let seed = 1; seed <= 300; seed++) {
+/** Random lines in random chunks, read in random amounts between pushes (seeded). */
+function checkRandomFraming(seeds: number, maxLineBytes: number, maxChunkBytes: number): void {
+  for (let seed = 1; seed <= seeds; seed++) {
     const random = new SeededRandom(seed);
     const sent: string[] = [];
     let input = "";
     for (let i = random.below(20); i >= 0; i--) {
-      const line = "x".repeat(random.below(MAX_LINE_BYTES + 1));
+      // Every byte but LF, so that a search that slips shows as a wrong line.
+      let line = "";
+      for (let length = random.below(maxLineBytes + 1); length > 0; length--) {
+        const byte = random.below(255);
+        line += String.fromCharCode(byte >= 10 ? byte + 1 : byte);
+      }
+      // A CR before the line end would be taken as part of it.
+      if (line.endsWith("\r")) line = line.slice(0, -1) + "x";
       sent.push(line);
       input += line + (random.below(2) === 0 ? "\r\n" : "\n");
     }
-    const framer = new LineFramer(MAX_LINE_BYTES);
+    const framer = new LineFramer(maxLineBytes);
     const received: Framed[] = [];
     for (let offset = 0; offset < input.length;) {
-      const size = 1 + random.below(12);
+      const size = 1 + random.below(maxChunkBytes);
       framer.push(bytes(input.slice(offset, offset + size)));
       offset += size;
       // Read none, some or all of the lines ready, as a paused connection does.
@@ -215,4 +223,13 @@ Deno.test("LineFramer returns every line for random chunks and random reads betw
     assert.deepEqual(received, sent, `seed ${seed}`);
     assert.equal(framer.pendingBytes, 0, `seed ${seed}`);
   }
+}
+
+Deno.test("LineFramer returns every line for random chunks and random reads between pushes", () => {
+  checkRandomFraming(300, MAX_LINE_BYTES, 12);
+});
+
+Deno.test("LineFramer returns every line of random long lines in random large chunks", () => {
+  // Chunks and lines past TEXT_SEARCH_MIN_BYTES take the string search.
+  checkRandomFraming(150, 5000, 9000);
 });
