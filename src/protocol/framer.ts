@@ -1,18 +1,19 @@
 /**
- * Line framing: received bytes in, request lines out (as binary strings, one code unit per
- * byte). Accepts `\r\n` and `\n`. A line longer than maxLineBytes is reported as soon as that
- * many bytes have arrived without a line end, so a client cannot make the server buffer an
- * endless line.
+ * Line framing: received bytes in, request lines out, left in the received bytes (advance(),
+ * then `bytes[start, end)`) or as binary strings, one code unit per byte (next()). Accepts
+ * `\r\n` and `\n`. A line longer than maxLineBytes is reported as soon as that many bytes have
+ * arrived without a line end, so a client cannot make the server buffer an endless line.
  *
- * Each line is decoded on its own into a new string. Slicing lines out of one string per chunk
- * would be cheaper per line, but every key and value kept in the store would then hold its
- * whole chunk alive (V8 slices reference their parent string).
+ * What is decoded (text(), copy()) is a new string of its own bytes. Slicing lines out of one
+ * string per chunk would be cheaper, but every key and value kept in the store would then hold
+ * its whole chunk alive (V8 slices reference their parent string); the decoded chunk used for
+ * searching lives only as long as the chunk.
  */
 
 import { Buffer } from "node:buffer";
 import type { FramedLine } from "./parse.ts";
 
-/** Returned by next() when the current line exceeds the limit; the connection must close. */
+/** Returned by advance() and next() when the current line exceeds the limit; close. */
 export const LINE_TOO_LONG = Symbol("line too long");
 
 const LF = 10;
@@ -35,9 +36,9 @@ function findNewline(bytes: Buffer, text: string | null, from: number): number {
   return text !== null ? text.indexOf("\n", from) : indexOfByte.call(bytes, LF, from) as number;
 }
 
-/** `bytes` decoded for a string search if they are long enough to be worth it, else null. */
-function searchText(bytes: Buffer): string | null {
-  return bytes.length >= TEXT_SEARCH_MIN_BYTES ? bytes.toString("latin1") : null;
+/** `bytes` decoded for a string search if what is left from `from` is worth it, else null. */
+function searchText(bytes: Buffer, from: number): string | null {
+  return bytes.length - from >= TEXT_SEARCH_MIN_BYTES ? bytes.toString("latin1") : null;
 }
 
 export class LineFramer implements FramedLine {
@@ -47,7 +48,7 @@ export class LineFramer implements FramedLine {
   /** #chunk decoded, for fast searching (see TEXT_SEARCH_MIN_BYTES); null until needed. */
   #text: string | null = null;
   #position = 0;
-  /** Where in #chunk the current line (last returned by next() or advance()) starts and ends. */
+  /** Where in #chunk the current line (the last advance() found) starts and ends. */
   #lineStart = 0;
   #lineEnd = 0;
   /**
@@ -59,20 +60,20 @@ export class LineFramer implements FramedLine {
   #partialBytes = 0;
   /**
    * No LF lies in #chunk from #position up to this offset: push() has already searched those
-   * bytes, so next() does not search a long line twice.
+   * bytes, so advance() does not search a long line twice.
    */
   #searchFrom = 0;
-  /** next() returned null: no LF from #position to the end of #chunk. */
+  /** advance() returned null: no LF from #position to the end of #chunk. */
   #searchedToEnd = false;
 
   constructor(maxLineBytes: number) {
     this.maxLineBytes = maxLineBytes;
   }
 
-  /** Appends received bytes; call next() until it returns null. */
+  /** Appends received bytes; call advance() or next() until it returns null. */
   push(bytes: Uint8Array): void {
     const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    // Bytes left unread may still hold lines unless next() found none in them.
+    // Bytes left unread may still hold lines unless advance() found none in them.
     const leftover = this.#position < this.#chunk.length;
     const leftoverSearched = !leftover || this.#searchedToEnd;
     if (leftover) this.#keepPartial(this.#chunk.subarray(this.#position));
@@ -80,7 +81,7 @@ export class LineFramer implements FramedLine {
     this.#text = null;
     this.#position = 0;
     this.#searchedToEnd = false;
-    const text = searchText(chunk);
+    const text = searchText(chunk, 0);
     const newline = findNewline(chunk, text, 0);
     if (newline === -1 && leftoverSearched) {
       this.#keepPartial(chunk);
@@ -115,9 +116,7 @@ export class LineFramer implements FramedLine {
     let newline = -1;
     if (start < chunk.length) {
       const from = Math.max(start, this.#searchFrom);
-      if (this.#text === null && chunk.length - from >= TEXT_SEARCH_MIN_BYTES) {
-        this.#text = chunk.toString("latin1");
-      }
+      this.#text ??= searchText(chunk, from);
       newline = findNewline(chunk, this.#text, from);
     }
     if (newline === -1) {
