@@ -230,17 +230,6 @@ for (const [name, spec] of Object.entries(COMMANDS)) {
   BY_WORD.set(name.toLowerCase(), [name, spec]);
 }
 
-/** GET and SET in upper and lower case, keyed by their three char codes (see commandWordKey). */
-const FAST_WORDS = new Map<number, [string, CommandSpec]>();
-for (const word of ["GET", "SET", "get", "set"]) {
-  FAST_WORDS.set(commandWordKey(word), BY_WORD.get(word) as [string, CommandSpec]);
-}
-
-/** The first three bytes of a line as one number. */
-function commandWordKey(line: string): number {
-  return (line.charCodeAt(0) << 16) | (line.charCodeAt(1) << 8) | line.charCodeAt(2);
-}
-
 /** Names of every command and alias, for the README and tests. */
 export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
 
@@ -342,13 +331,6 @@ export function parseCommand(
   source: LineSource = SLICING,
 ): ParseResult | Command {
   const space = line.indexOf(" ");
-  // GET and SET, as clients send them, skip the table lookup and its copy of the word.
-  if (space === 3) {
-    const fast = FAST_WORDS.get(commandWordKey(line));
-    if (fast !== undefined) {
-      return parseArguments(fast[0], fast[1], line.slice(4), limits, source, 4);
-    }
-  }
   const word = space === -1 ? line : line.slice(0, space);
   let found = BY_WORD.get(word);
   if (found === undefined) found = BY_WORD.get(word.toUpperCase());
