@@ -12,6 +12,7 @@ import { Store } from "../../src/store/store.ts";
 import { answerSyncRequest } from "../../src/anti_entropy/answer.ts";
 import { type SessionSummary, SyncSession } from "../../src/anti_entropy/session.ts";
 import type { SeededRandom } from "../_support/seeded_random.ts";
+export { storeContents as snapshot } from "../_support/store_contents.ts";
 
 export const NOW_MS = 1_700_000_000_000;
 export const DAY_MS = 24 * 60 * 60 * 1000;
@@ -107,13 +108,6 @@ export function syncByHand(local: Store, peer: Store, options: ByHandOptions = {
     for (const entry of step.discards) local.discard(entry.key, entry.hlc, entry.node);
   }
   return { summary: session.summary, error: step.error, lost: false };
-}
-
-/** Every stored entry as a plain object, sorted by key, for comparing stores. */
-export function snapshot(store: Store): Entry[] {
-  return [...store.entries()]
-    .map(({ key, value, hlc, node, expiresAtMs }) => ({ key, value, hlc, node, expiresAtMs }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /** The model: for each key, the winner of the merge among every entry ever written. */

@@ -6,6 +6,7 @@ import { Store } from "../../src/store/store.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { LogSegment } from "../../src/persistence/log_file.ts";
 import { encodeRecords } from "../../src/persistence/record_codec.ts";
+export { storeContents as contents } from "../_support/store_contents.ts";
 
 export const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -46,13 +47,6 @@ export async function writeLog(
   const size = segment.size;
   await segment.close(true);
   return { starts, size, path: segment.path };
-}
-
-/** Every entry of a store, sorted by key, as plain objects. */
-export function contents(store: Store): Entry[] {
-  return [...store.entries()]
-    .map(({ key, value, hlc, node, expiresAtMs }) => ({ key, value, hlc, node, expiresAtMs }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /** A tmpfs of `sizeBytes` mounted on a new directory, or null where mounting is not allowed. */

@@ -3,6 +3,7 @@ import { Store } from "../../src/store/store.ts";
 import { compareEntries, type Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
+import { storeContents as snapshot } from "../_support/store_contents.ts";
 
 const NOW_MS = 1_700_000_000_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -18,13 +19,6 @@ function makeStore(nodeId = "node-a", nowMs = NOW_MS): Store {
 
 function entry(fields: Partial<Entry> & { key: string; hlc: number }): Entry {
   return { value: "v", node: "node-x", expiresAtMs: 0, ...fields };
-}
-
-/** A plain copy of every stored entry, sorted by key, for comparing stores. */
-function snapshot(store: Store): Entry[] {
-  return [...store.entries()]
-    .map(({ key, value, hlc, node, expiresAtMs }) => ({ key, value, hlc, node, expiresAtMs }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 const T = hlcFromMs(NOW_MS - 10_000);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { slotOfKey, Store } from "../../src/store/store.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
+import { storeContents as plain } from "../_support/store_contents.ts";
 
 const NOW_MS = 1_700_000_000_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -29,12 +30,6 @@ function collidingKeys(count: number): string[] {
       if (keys.length === count) return keys;
     }
   }
-}
-
-function plain(store: Store): Entry[] {
-  return [...store.entries()]
-    .map(({ key, value, hlc, node, expiresAtMs }) => ({ key, value, hlc, node, expiresAtMs }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 Deno.test("keys that share a slot are stored, overwritten and read apart", () => {
