@@ -35,12 +35,25 @@ export interface PartContext {
   clientPort?: number;
 }
 
+/** Waits for the log to take the changes appended before it was handed over. */
+export interface LogWaiter {
+  /** null: they are logged as the fsync policy promises; else why not (nothing acknowledged). */
+  logged(error: string | null): void;
+}
+
 /** The append-only log and snapshots (src/persistence). */
 export interface ChangeLog {
-  /** Records changes, local or remote, in order. Failures are kept and shown by writeError(). */
+  /**
+   * Records changes, local or remote, in order; the changes of one event-loop turn are written
+   * together at its end. Failures are kept and shown by writeError().
+   */
   append(changes: readonly Entry[]): void;
-  /** With fsync "always": settles when all appended so far is on disk; otherwise null. */
-  durable(): Promise<void> | null;
+  /**
+   * Calls waiter.logged(), never before this call returns, once every change appended so far
+   * is in the log file ("no", "everysec") or on disk ("always"): only then may the replies of
+   * the writes that made them leave the process (see README, fsync policies).
+   */
+  whenLogged(waiter: LogWaiter): void;
   /** Why writes are refused now (for example a full disk), or null when they are accepted. */
   writeError(): string | null;
   infoFields(): InfoField[];

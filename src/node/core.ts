@@ -16,6 +16,7 @@ import type {
   ApplyCounts,
   ChangeLog,
   InfoField,
+  LogWaiter,
   RemoteApplier,
   Replicator,
 } from "./components.ts";
@@ -91,15 +92,20 @@ export class NodeCore implements LineHandler, RemoteApplier {
     return result === CLOSE_CONNECTION ? null : result;
   }
 
-  /** Hands the chunk's changes to the log and replication; the log may hold the replies. */
-  endOfChunk(): Promise<void> | null {
+  /**
+   * Hands the chunk's changes to the log and replication. Returns true when the log holds the
+   * chunk's replies: `waiter` is then told when they may go.
+   */
+  endOfChunk(waiter: LogWaiter): boolean {
     const changes = this.#context.changes;
-    if (changes.length === 0) return null;
+    if (changes.length === 0) return false;
     const { changeLog, replicator } = this.parts;
-    changeLog?.append(changes);
-    replicator?.publish(changes);
     this.#context.changes = [];
-    return changeLog?.durable() ?? null;
+    replicator?.publish(changes);
+    if (changeLog === null) return false;
+    changeLog.append(changes);
+    changeLog.whenLogged(waiter);
+    return true;
   }
 
   applyRemote(entries: readonly Entry[]): ApplyCounts {

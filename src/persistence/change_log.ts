@@ -1,13 +1,14 @@
 /**
- * The node's ChangeLog (see README, Durability): appends each batch of changes to the current
- * log segment at once (one writeSync), makes it durable by the fsync policy (group commit for
- * "always"), compacts the log into snapshots in the background, and refuses writes while the
- * disk does not take them, until a snapshot has put everything in memory on disk again.
+ * The node's ChangeLog (see README, Durability): writes the changes of each event-loop turn to
+ * the current log segment at the turn's end (one writeSync), then lets the replies of their
+ * writes go, after an fdatasync under "always" (group commit). Compacts the log into snapshots
+ * in the background, and refuses writes while the disk does not take them, until a snapshot
+ * has put everything in memory on disk again.
  */
 
 import * as fs from "node:fs";
 import type { FsyncPolicy } from "../config/types.ts";
-import type { ChangeLog, InfoField } from "../node/components.ts";
+import type { ChangeLog, InfoField, LogWaiter } from "../node/components.ts";
 import type { Logger } from "../node/log.ts";
 import type { Entry } from "../store/entry.ts";
 import { SEGMENT_COUNT } from "../store/merkle.ts";
@@ -47,12 +48,6 @@ export interface DurableLogOptions {
   log: Logger;
 }
 
-interface Batch {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
-
 interface SnapshotInfo {
   atMs: number;
   entries: number;
@@ -74,8 +69,12 @@ export class DurableLog implements ChangeLog {
   #olderLogBytes: number;
   /** Segments with bytes written since their last fdatasync. */
   readonly #dirty = new Set<LogSegment>();
-  #nextBatch: Batch | null = null;
-  #syncScheduled: ReturnType<typeof setImmediate> | null = null;
+  /** Changes appended in this event-loop turn, and who waits for them: written at its end. */
+  #turnChanges: Entry[] = [];
+  #turnWaiters: LogWaiter[] = [];
+  #turnEnd: ReturnType<typeof setImmediate> | null = null;
+  /** "always": waiters whose changes are written, for the next fdatasync. */
+  #syncWaiters: LogWaiter[] = [];
   #syncInFlight: Promise<void> | null = null;
   #everysecTimer: ReturnType<typeof setInterval> | null = null;
   #retryTimer: ReturnType<typeof setInterval> | null = null;
@@ -140,30 +139,13 @@ export class DurableLog implements ChangeLog {
       this.#unloggedEntries += changes.length;
       return;
     }
-    const segment = this.#segment;
-    try {
-      segment.write(encodeRecords(changes).bytes);
-    } catch (error) {
-      this.#unloggedEntries += changes.length;
-      this.#fail(
-        error instanceof SegmentWriteError ? error.cause : error,
-        `writing ${segment.path}`,
-      );
-      return;
-    }
-    this.#dirty.add(segment);
-    if (this.#options.policy === "always") this.#scheduleSync();
-    this.#maybeSnapshot();
+    for (let i = 0; i < changes.length; i++) this.#turnChanges.push(changes[i]);
+    this.#scheduleTurnEnd();
   }
 
-  durable(): Promise<void> | null {
-    if (this.#options.policy !== "always") return null;
-    if (this.#error !== null) return Promise.reject(new Error(this.#error));
-    if (this.#nextBatch === null) {
-      this.#nextBatch = newBatch();
-      this.#scheduleSync();
-    }
-    return this.#nextBatch.promise;
+  whenLogged(waiter: LogWaiter): void {
+    this.#turnWaiters.push(waiter);
+    this.#scheduleTurnEnd();
   }
 
   writeError(): string | null {
@@ -206,14 +188,16 @@ export class DurableLog implements ChangeLog {
 
   async close(): Promise<void> {
     this.#closing = true;
+    // What this turn appended is written first; under "always" its waiters join the last sync.
+    if (this.#turnEnd !== null) clearImmediate(this.#turnEnd);
+    this.#turnEnd = null;
+    this.#endTurn();
     if (this.#everysecTimer !== null) clearInterval(this.#everysecTimer);
     if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
-    if (this.#syncScheduled !== null) clearImmediate(this.#syncScheduled);
-    this.#syncScheduled = null;
     await this.#snapshotTask;
     await this.#syncInFlight;
-    const batch = this.#nextBatch;
-    this.#nextBatch = null;
+    const waiters = this.#syncWaiters;
+    this.#syncWaiters = [];
     let failure: unknown = null;
     for (const segment of [...this.#retired, this.#segment]) {
       try {
@@ -226,9 +210,11 @@ export class DurableLog implements ChangeLog {
         });
       }
     }
-    if (batch === null) return;
-    if (failure === null && this.#error === null) batch.resolve();
-    else batch.reject(new Error(this.#error ?? describeFsError(failure)));
+    const error = failure === null ? this.#error : this.#error ?? describeFsError(failure);
+    for (const waiter of waiters) waiter.logged(error);
+    // Waiters that came after close() began: their changes were not logged (see append()).
+    for (const waiter of this.#turnWaiters) waiter.logged("the log is closed");
+    this.#turnWaiters = [];
   }
 
   #logBytes(): number {
@@ -236,15 +222,59 @@ export class DurableLog implements ChangeLog {
   }
 
   // -------------------------------------------------------------------------------------------
-  // fsync
+  // The end of a turn: write, then fsync (group commit)
 
-  /** Group commit: one fdatasync, at the end of this event-loop turn, for all appends so far. */
-  #scheduleSync(): void {
-    if (this.#syncScheduled !== null || this.#syncInFlight !== null || this.#closing) return;
-    this.#syncScheduled = setImmediate(() => {
-      this.#syncScheduled = null;
-      this.#runSync();
+  #scheduleTurnEnd(): void {
+    if (this.#turnEnd !== null || this.#closing) return;
+    // Deno runs immediates after the I/O callbacks of a loop turn: every connection's chunk of
+    // this turn is in by then.
+    this.#turnEnd = setImmediate(() => {
+      this.#turnEnd = null;
+      this.#endTurn();
     });
+  }
+
+  /**
+   * Writes the turn's changes with one writeSync, then tells the turn's waiters, or under
+   * "always" hands them to the next fdatasync, which starts now unless one runs.
+   */
+  #endTurn(): void {
+    const waiters = this.#turnWaiters;
+    this.#turnWaiters = [];
+    this.#writeTurnChanges();
+    this.#maybeSnapshot();
+    const always = this.#options.policy === "always";
+    if (this.#error !== null || !always) {
+      for (const waiter of waiters) waiter.logged(this.#error);
+    } else {
+      for (const waiter of waiters) this.#syncWaiters.push(waiter);
+    }
+    if (always && this.#dirty.size > 0 && this.#syncInFlight === null && !this.#closing) {
+      this.#runSync();
+    }
+  }
+
+  #writeTurnChanges(): void {
+    const changes = this.#turnChanges;
+    if (changes.length === 0) return;
+    this.#turnChanges = [];
+    if (this.#needsSnapshot) {
+      // A write or sync failed since they were appended: memory keeps them (see append()).
+      this.#unloggedEntries += changes.length;
+      return;
+    }
+    const segment = this.#segment;
+    try {
+      segment.write(encodeRecords(changes).bytes);
+    } catch (error) {
+      this.#unloggedEntries += changes.length;
+      this.#fail(
+        error instanceof SegmentWriteError ? error.cause : error,
+        `writing ${segment.path}`,
+      );
+      return;
+    }
+    this.#dirty.add(segment);
   }
 
   /** "everysec": sync what was written unless a sync is already under way. */
@@ -253,10 +283,10 @@ export class DurableLog implements ChangeLog {
     this.#runSync();
   }
 
-  /** fdatasync of every dirty segment; then settles the batch of durable() waiting for it. */
+  /** fdatasync of every dirty segment; then tells the waiters whose changes it covers. */
   #runSync(): void {
-    const batch = this.#nextBatch;
-    this.#nextBatch = null;
+    const waiters = this.#syncWaiters;
+    this.#syncWaiters = [];
     const segments = [...this.#dirty];
     this.#dirty.clear();
     const syncing = Promise.allSettled(segments.map((segment) => segment.syncData())).then(
@@ -266,7 +296,8 @@ export class DurableLog implements ChangeLog {
           segments[failed].broken = true;
           const reason = (results[failed] as PromiseRejectedResult).reason;
           this.#fail(reason, `syncing ${segments[failed].path}`);
-          batch?.reject(new Error(this.#error ?? describeFsError(reason)));
+          const error = this.#error ?? describeFsError(reason);
+          for (const waiter of waiters) waiter.logged(error);
           return;
         }
         if (segments.length > 0) {
@@ -275,14 +306,16 @@ export class DurableLog implements ChangeLog {
         }
         // After a failure on a segment, a later successful fsync proves nothing for it.
         const broken = segments.find((segment) => segment.broken);
-        if (broken === undefined) batch?.resolve();
-        else batch?.reject(new Error(this.#error ?? `log ${broken.path} failed before`));
+        const error = broken === undefined
+          ? null
+          : this.#error ?? `log ${broken.path} failed before`;
+        for (const waiter of waiters) waiter.logged(error);
       },
     ).finally(() => {
       this.#syncInFlight = null;
-      const more = this.#nextBatch !== null ||
-        (this.#options.policy === "always" && this.#dirty.size > 0);
-      if (more) this.#scheduleSync();
+      // The changes written meanwhile get the next fdatasync, at the end of this turn: the
+      // replies just released bring more requests to share it.
+      if (this.#syncWaiters.length > 0 || this.#dirty.size > 0) this.#scheduleTurnEnd();
     });
     this.#syncInFlight = syncing;
   }
@@ -385,6 +418,8 @@ export class DurableLog implements ChangeLog {
    * number (it covers every segment below it).
    */
   #rotate(): number {
+    // The turn's changes go to the segment before the snapshot's; their waiters stay.
+    this.#writeTurnChanges();
     const current = this.#segment;
     if (!current.hasRecords && !current.broken) {
       this.#needsSnapshot = false;
@@ -463,16 +498,4 @@ export class DurableLog implements ChangeLog {
     if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
     this.#retryTimer = null;
   }
-}
-
-function newBatch(): Batch {
-  let resolve = () => {};
-  let reject = (_error: Error) => {};
-  const promise = new Promise<void>((onResolve, onReject) => {
-    resolve = onResolve;
-    reject = onReject;
-  });
-  // The server awaits every batch; this only keeps an unawaited one from being "unhandled".
-  promise.catch(() => {});
-  return { promise, resolve, reject };
 }

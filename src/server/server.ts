@@ -11,6 +11,7 @@ import { LINE_TOO_LONG, LineFramer } from "../protocol/framer.ts";
 import type { FramedLine } from "../protocol/parse.ts";
 import { errorReply } from "../protocol/reply.ts";
 import { encodeLatin1 } from "../store/binary.ts";
+import type { LogWaiter } from "../node/components.ts";
 import type { Logger } from "../node/log.ts";
 
 /** What the server needs from the node: run lines, finish a chunk. */
@@ -20,8 +21,11 @@ export interface LineHandler {
    * defers it, null closes.
    */
   handleLine(line: FramedLine, client: ClientInfo): string | Promise<string> | null;
-  /** Called after the lines of one chunk ran; a Promise holds their replies back. */
-  endOfChunk(): Promise<void> | null;
+  /**
+   * Called after the lines of one chunk ran. true: their replies wait until the log has their
+   * writes, and `waiter.logged()` says when (or why not).
+   */
+  endOfChunk(waiter: LogWaiter): boolean;
 }
 
 export interface ClientInfo {
@@ -86,15 +90,26 @@ function messageOf(error: unknown): string {
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
-class Connection {
+/** Replies of one chunk held until the log has the chunk's writes. */
+interface HeldReplies {
+  out: string;
+  replies: number;
+  /** A deferred reply that follows them. */
+  deferred: Promise<string> | null;
+}
+
+class Connection implements LogWaiter {
   readonly #socket: net.Socket;
   readonly #framer: LineFramer;
   readonly #handler: LineHandler;
   readonly #log: Logger;
   readonly #maxPendingReplyBytes: number;
   readonly #client: ClientInfo;
-  /** A deferred reply is outstanding; later lines wait so replies stay in order. */
+  /** Replies are held or a deferred reply is outstanding; later lines wait so replies stay in order. */
   #waiting = false;
+  #held: HeldReplies | null = null;
+  /** Reading was paused because bytes kept arriving while #waiting. */
+  #pausedWhileWaiting = false;
   #closing = false;
   /** Replies wait in the socket past maxPendingReplyBytes: read nothing until it drains. */
   #throttled = false;
@@ -115,7 +130,12 @@ class Connection {
       // After QUIT, a line too long or the start of shutdown, new bytes are dropped unread.
       if (this.#closing || this.#draining) return;
       this.#framer.push(chunk);
-      this.#run();
+      if (!this.#waiting) this.#run();
+      else if (!this.#pausedWhileWaiting) {
+        // A pipelining client: keep what came, read no more until the replies are out.
+        this.#pausedWhileWaiting = true;
+        socket.pause();
+      }
     });
     socket.on("drain", () => {
       if (!this.#throttled) return;
@@ -130,8 +150,9 @@ class Connection {
   }
 
   /**
-   * Runs every complete line. Stops at a deferred reply, a close, or when replies reach
-   * maxPendingReplyBytes (then writes them and goes on only while the socket keeps up).
+   * Runs every complete line. Stops at a deferred reply, at replies held for the log, at a
+   * close, or when replies reach maxPendingReplyBytes (then writes them and goes on only while
+   * the socket keeps up).
    */
   #run(): void {
     for (;;) {
@@ -156,9 +177,9 @@ class Connection {
             break;
           }
         } else if (result === null) this.#closing = true;
-        else return this.#settle(out, replies, this.#handler.endOfChunk(), result);
+        else return this.#finishChunk(out, replies, result);
       }
-      this.#settle(out, replies, this.#handler.endOfChunk(), null);
+      this.#finishChunk(out, replies, null);
       if (!full || this.#waiting || this.#closing || this.#throttled) break;
     }
     // Shutting down and every request received is answered: close.
@@ -166,51 +187,51 @@ class Connection {
   }
 
   /**
-   * Writes the replies so far (once `hold`, the durability of their writes, settles), then a
-   * deferred reply if any. Until both are written, no further line of this client runs.
+   * Writes the chunk's replies, then a deferred reply if any; or, when the chunk wrote, holds
+   * them until the log has its writes (logged()). Until all are written, no further line of
+   * this client runs.
    */
-  #settle(
-    out: string,
-    replies: number,
-    hold: Promise<void> | null,
-    deferred: Promise<string> | null,
-  ): void {
-    if (hold === null && deferred === null) {
-      this.#write(out);
-      this.#afterWrite();
+  #finishChunk(out: string, replies: number, deferred: Promise<string> | null): void {
+    if (this.#handler.endOfChunk(this)) {
+      this.#held = { out, replies, deferred };
+      this.#waiting = true;
       return;
     }
-    this.#waiting = true;
-    this.#socket.pause();
-    this.#writeHeld(out, replies, hold, deferred).finally(() => {
-      this.#waiting = false;
-      this.#afterWrite();
-      if (!this.#closing && !this.#throttled && !this.#socket.destroyed) {
-        if (!this.#draining) this.#socket.resume();
-        this.#run();
-      }
-    });
+    this.#write(out);
+    if (deferred === null) this.#afterWrite();
+    else this.#awaitDeferred(deferred);
   }
 
-  async #writeHeld(
-    out: string,
-    replies: number,
-    hold: Promise<void> | null,
-    deferred: Promise<string> | null,
-  ): Promise<void> {
-    try {
-      if (hold !== null) await hold;
-      this.#write(out);
-    } catch (error) {
-      // Nothing in this chunk is acknowledged: each of its requests gets the failure instead.
-      this.#write(errorReply(`write not durable: ${messageOf(error)}`).repeat(replies));
-    }
-    if (deferred === null) return;
-    try {
-      this.#write(await deferred);
-    } catch (error) {
-      this.#write(errorReply(messageOf(error)));
-    }
+  /** The log has the held chunk's writes (error null), or could not take them. */
+  logged(error: string | null): void {
+    const held = this.#held as HeldReplies;
+    this.#held = null;
+    // On failure nothing in the chunk is acknowledged: each request gets the failure instead.
+    this.#write(
+      error === null ? held.out : errorReply(`write not durable: ${error}`).repeat(held.replies),
+    );
+    if (held.deferred === null) this.#continue();
+    else this.#awaitDeferred(held.deferred);
+  }
+
+  #awaitDeferred(deferred: Promise<string>): void {
+    this.#waiting = true;
+    deferred.then(
+      (reply) => this.#write(reply),
+      (error) => this.#write(errorReply(messageOf(error))),
+    ).finally(() => this.#continue());
+  }
+
+  /** Replies written: read and run the lines that waited. */
+  #continue(): void {
+    this.#waiting = false;
+    this.#afterWrite();
+    const paused = this.#pausedWhileWaiting;
+    this.#pausedWhileWaiting = false;
+    // Throttled: the drain event resumes reading; closing: #end() did.
+    if (this.#closing || this.#throttled || this.#socket.destroyed) return;
+    if (paused && !this.#draining) this.#socket.resume();
+    this.#run();
   }
 
   #write(out: string): void {

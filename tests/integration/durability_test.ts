@@ -398,56 +398,61 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "on a full disk writes get ERROR, reads work, and writes resume when space returns",
-  async fn() {
-    const filesystem = await mountSmallFilesystem(1024 * 1024);
-    if (filesystem === null) {
-      console.warn("SKIPPED: mounting a small tmpfs is not permitted here (needs root)");
-      return;
-    }
-    const dataDir = `${filesystem.dir}/data`;
-    const node = await NodeProcess.start({ dataDir, topLevel: `fsync = "always"` });
-    try {
-      let client = await node.connect();
-      for (let i = 0; i < 50; i++) await client.set(`before:${i}`, "x".repeat(100));
-      const filler = fillFilesystem(filesystem.dir);
+for (const policy of ["always", "everysec"] as const) {
+  Deno.test({
+    name: `on a full disk (fsync ${policy}) writes get ERROR, reads work, and writes resume`,
+    fn: () => fullDiskScenario(policy),
+  });
+}
 
-      // The first write that needs a new page fails: the client is not told OK.
-      const [failed] = await client.request(`SET big ${"y".repeat(8192)}`);
-      assert.match(failed, /^ERROR write not durable: disk full \(ENOSPC\) writing /);
-      const [refused] = await client.request("SET refused 1");
-      assert.match(refused, /^ERROR write refused: disk full \(ENOSPC\) writing .*log\.0+1$/);
-      assert.equal(await client.get("before:49"), "x".repeat(100));
-      let fields = await client.info();
-      assert.equal(fields.get("persistence_status"), "error");
-      assert.match(fields.get("persistence_error") ?? "", /disk full/);
+async function fullDiskScenario(policy: "always" | "everysec"): Promise<void> {
+  const filesystem = await mountSmallFilesystem(1024 * 1024);
+  if (filesystem === null) {
+    console.warn("SKIPPED: mounting a small tmpfs is not permitted here (needs root)");
+    return;
+  }
+  const dataDir = `${filesystem.dir}/data`;
+  const node = await NodeProcess.start({ dataDir, topLevel: `fsync = "${policy}"` });
+  try {
+    let client = await node.connect();
+    for (let i = 0; i < 50; i++) await client.set(`before:${i}`, "x".repeat(100));
+    const filler = fillFilesystem(filesystem.dir);
 
-      fs.rmSync(filler);
-      await waitUntil(
-        "writes to be accepted again",
-        async () => {
-          return (await client.request("SET after ok"))[0] === "OK";
-        },
-        10_000,
-        200,
-      );
-      fields = await client.info();
-      assert.equal(fields.get("persistence_status"), "ok");
-      await client.close();
+    // The first write that needs a new page fails: under every policy the client is not told
+    // OK, since the reply waits for the log's write.
+    const [failed] = await client.request(`SET big ${"y".repeat(8192)}`);
+    assert.match(failed, /^ERROR write not durable: disk full \(ENOSPC\) writing /);
+    const [refused] = await client.request("SET refused 1");
+    assert.match(refused, /^ERROR write refused: disk full \(ENOSPC\) writing .*log\.0+1$/);
+    assert.equal(await client.get("before:49"), "x".repeat(100));
+    let fields = await client.info();
+    assert.equal(fields.get("persistence_status"), "error");
+    assert.match(fields.get("persistence_error") ?? "", /disk full/);
 
-      await node.kill();
-      await node.restart();
-      client = await node.connect();
-      assert.equal(await client.get("before:0"), "x".repeat(100));
-      assert.equal(await client.get("after"), "ok");
-      // Not acknowledged, yet kept in memory and written by the snapshot that ended the error.
-      assert.equal(await client.get("big"), "y".repeat(8192));
-      assert.equal(await client.get("refused"), null);
-      await client.close();
-    } finally {
-      await node.cleanup();
-      await filesystem.unmount();
-    }
-  },
-});
+    fs.rmSync(filler);
+    await waitUntil(
+      "writes to be accepted again",
+      async () => {
+        return (await client.request("SET after ok"))[0] === "OK";
+      },
+      10_000,
+      200,
+    );
+    fields = await client.info();
+    assert.equal(fields.get("persistence_status"), "ok");
+    await client.close();
+
+    await node.kill();
+    await node.restart();
+    client = await node.connect();
+    assert.equal(await client.get("before:0"), "x".repeat(100));
+    assert.equal(await client.get("after"), "ok");
+    // Not acknowledged, yet kept in memory and written by the snapshot that ended the error.
+    assert.equal(await client.get("big"), "y".repeat(8192));
+    assert.equal(await client.get("refused"), null);
+    await client.close();
+  } finally {
+    await node.cleanup();
+    await filesystem.unmount();
+  }
+}

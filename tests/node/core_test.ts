@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/types.ts";
 import { NodeCore } from "../../src/node/core.ts";
-import type { ChangeLog, Replicator } from "../../src/node/components.ts";
+import type { ChangeLog, LogWaiter, Replicator } from "../../src/node/components.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
 import { Store } from "../../src/store/store.ts";
@@ -15,12 +15,13 @@ const REMOTE = { remoteAddress: "10.1.2.3", isLoopback: false };
 class RecordingParts {
   appended: string[][] = [];
   published: string[][] = [];
+  waiters: LogWaiter[] = [];
   refusal: string | null = null;
 
   changeLog(): ChangeLog {
     return {
       append: (changes) => this.appended.push(changes.map(describe)),
-      durable: () => null,
+      whenLogged: (waiter) => this.waiters.push(waiter),
       writeError: () => this.refusal,
       infoFields: () => [["persistence", "test"]],
       close: () => Promise.resolve(),
@@ -69,24 +70,28 @@ Deno.test("NodeCore.handleLine() returns null for QUIT so the connection closes"
   assert.equal(core.handleLine("quit", LOOPBACK), null);
 });
 
+const WAITER: LogWaiter = { logged: () => {} };
+
 Deno.test("NodeCore.endOfChunk() hands a chunk's changes to the log and replication once", () => {
   const { core, parts } = makeCore();
   core.handleLine("SET a 1", LOOPBACK);
   core.handleLine("GET a", LOOPBACK);
   core.handleLine("MSET b 2 c 3", LOOPBACK);
   core.handleLine("DEL a", LOOPBACK);
-  assert.equal(core.endOfChunk(), null);
+  assert.equal(core.endOfChunk(WAITER), true, "the replies wait for the log");
   assert.deepEqual(parts.appended, [["a=1", "b=2", "c=3", "a=<tombstone>"]]);
   assert.deepEqual(parts.published, parts.appended);
+  assert.deepEqual(parts.waiters, [WAITER]);
   core.handleLine("GET b", LOOPBACK);
-  assert.equal(core.endOfChunk(), null);
+  assert.equal(core.endOfChunk(WAITER), false, "a chunk without writes does not wait");
   assert.equal(parts.appended.length, 1, "a chunk without writes hands nothing on");
+  assert.equal(parts.waiters.length, 1);
 });
 
 Deno.test("NodeCore refuses writes, not reads, while the log cannot take them", () => {
   const { core, parts } = makeCore();
   core.handleLine("SET a 1", LOOPBACK);
-  core.endOfChunk();
+  core.endOfChunk(WAITER);
   parts.refusal = "disk full";
   for (const line of ["SET a 2", "DEL a", "INC n", "APPEND a x", "MSET a 1", "TRUNCATE"]) {
     assert.equal(core.handleLine(line, LOOPBACK), "ERROR write refused: disk full\r\n", line);
@@ -116,7 +121,7 @@ Deno.test("NodeCore accepts SHUTDOWN from loopback clients only, unless allowed"
 Deno.test("NodeCore.applyRemote() merges peer entries and logs only the winners", () => {
   const { core, parts } = makeCore();
   core.handleLine("SET mine local", LOOPBACK);
-  core.endOfChunk();
+  core.endOfChunk(WAITER);
   parts.appended = [];
   const old = hlcFromMs(NOW_MS - 60_000);
   const counts = core.applyRemote([

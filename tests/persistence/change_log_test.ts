@@ -41,42 +41,51 @@ function set(opened: Opened, key: string, value: string | null): void {
   opened.changeLog.append([opened.store.write(key, value, 0)]);
 }
 
+/** What the log tells a waiter handed to it now: null once logged, else the error. */
+function logged(changeLog: DurableLog): Promise<string | null> {
+  return new Promise((resolve) => changeLog.whenLogged({ logged: resolve }));
+}
+
 function recovered(dir: string): Store {
   const store = newStore();
   recoverDataDir(dir, store, captureLog().log);
   return store;
 }
 
-Deno.test("fsync always: one fdatasync settles every durable() of the same tick", async () => {
+Deno.test("fsync always: one write and one fdatasync for every waiter of the same turn", async () => {
   const dir = await tempDir();
   const opened = open(dir, "always");
-  const waits: Promise<void>[] = [];
+  const waits: Promise<string | null>[] = [];
+  let told = 0;
   for (let i = 0; i < 50; i++) {
     set(opened, `key:${i}`, `value:${i}`);
-    waits.push(opened.changeLog.durable() as Promise<void>);
+    waits.push(logged(opened.changeLog).finally(() => told++));
   }
-  assert.ok(waits.every((wait) => wait === waits[0]), "one shared batch");
-  assert.ok(Number(info(opened.changeLog).get("persistence_pending_bytes")) > 0);
-  await Promise.all(waits);
+  assert.equal(info(opened.changeLog).get("persistence_log_bytes"), "16", "nothing written yet");
+  await delay(0);
+  assert.equal(told, 0, "written, but no waiter is told before the fdatasync");
+  assert.ok(Number(info(opened.changeLog).get("persistence_log_bytes")) > 50 * 20);
+  assert.deepEqual(await Promise.all(waits), waits.map(() => null));
   const fields = info(opened.changeLog);
   assert.equal(fields.get("persistence_fsyncs"), "1");
   assert.equal(fields.get("persistence_pending_bytes"), "0");
   assert.ok(Number(fields.get("persistence_last_fsync_unix_ms")) > 0);
 
-  // A later tick gets its own batch and its own fsync.
+  // A later turn gets its own fsync.
   set(opened, "later", "x");
-  await opened.changeLog.durable();
+  assert.equal(await logged(opened.changeLog), null);
   assert.equal(info(opened.changeLog).get("persistence_fsyncs"), "2");
   await opened.changeLog.close();
   assert.deepEqual(contents(recovered(dir)), contents(opened.store));
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("fsync everysec: durable() is null and a background fdatasync follows within 1 s", async () => {
+Deno.test("fsync everysec: waiters are told once written, and an fdatasync follows within 1 s", async () => {
   const dir = await tempDir();
   const opened = open(dir, "everysec");
   set(opened, "a", "1");
-  assert.equal(opened.changeLog.durable(), null);
+  assert.equal(await logged(opened.changeLog), null);
+  assert.equal(info(opened.changeLog).get("persistence_fsyncs"), "0");
   assert.ok(Number(info(opened.changeLog).get("persistence_pending_bytes")) > 0);
   await waitUntil(
     "the background fsync",
@@ -92,7 +101,7 @@ Deno.test("fsync no: nothing is synced while running, and close() syncs", async 
   const dir = await tempDir();
   const opened = open(dir, "no");
   set(opened, "a", "1");
-  assert.equal(opened.changeLog.durable(), null);
+  assert.equal(await logged(opened.changeLog), null);
   await delay(1200);
   assert.equal(info(opened.changeLog).get("persistence_fsyncs"), "0");
   await opened.changeLog.close();
@@ -187,12 +196,13 @@ Deno.test("a full disk refuses writes, keeps changes in memory, and recovers whe
       snapshotChunkEntries: 100,
     });
     for (let i = 0; i < 100; i++) set(opened, `before:${i}`, "x".repeat(100));
-    await opened.changeLog.durable();
+    assert.equal(await logged(opened.changeLog), null);
     const filler = fillFilesystem(dir);
 
     set(opened, "during:0", "y".repeat(4000));
+    assert.match(await logged(opened.changeLog) ?? "", /^disk full \(ENOSPC\) writing .*log\.0+1$/);
     assert.match(opened.changeLog.writeError() ?? "", /^disk full \(ENOSPC\) writing .*log\.0+1$/);
-    await assert.rejects(opened.changeLog.durable() as Promise<void>, /disk full \(ENOSPC\)/);
+    assert.match(await logged(opened.changeLog) ?? "", /disk full \(ENOSPC\)/);
     // Changes from peers keep arriving while writes are refused: memory keeps them.
     const remote = { key: "remote", value: "r", hlc: 5, node: "node-z", expiresAtMs: 0 };
     opened.store.applyRemote(remote);
@@ -213,7 +223,7 @@ Deno.test("a full disk refuses writes, keeps changes in memory, and recovers whe
     assert.equal(fields.get("persistence_status"), "ok");
     assert.ok(Number(fields.get("persistence_write_failures")) >= 1);
     set(opened, "after", "z");
-    await opened.changeLog.durable();
+    assert.equal(await logged(opened.changeLog), null);
     await opened.changeLog.close();
     const store = recovered(dataDir);
     assert.deepEqual(contents(store), contents(opened.store));
