@@ -72,7 +72,10 @@ export class LineFramer implements FramedLine {
 
   /** Appends received bytes; call advance() or next() until it returns null. */
   push(bytes: Uint8Array): void {
-    const chunk = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Sockets hand over Buffers already; a plain Uint8Array gets a Buffer view (no copy).
+    const chunk = bytes instanceof Buffer
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // Bytes left unread may still hold lines unless advance() found none in them.
     const leftover = this.#position < this.#chunk.length;
     const leftoverSearched = !leftover || this.#searchedToEnd;
@@ -121,9 +124,10 @@ export class LineFramer implements FramedLine {
     }
     if (newline === -1) {
       this.#searchedToEnd = true;
+      const pending = this.pendingBytes;
+      if (pending <= this.maxLineBytes) return null;
       // A trailing CR may be the first half of the CRLF that ends a line of exactly the limit.
-      const trailingCr = this.#lastByte() === CR ? 1 : 0;
-      return this.pendingBytes - trailingCr > this.maxLineBytes ? LINE_TOO_LONG : null;
+      return pending - (this.#lastByte() === CR ? 1 : 0) > this.maxLineBytes ? LINE_TOO_LONG : null;
     }
     const end = newline > start && chunk[newline - 1] === CR ? newline - 1 : newline;
     if (end - start > this.maxLineBytes) return LINE_TOO_LONG;
