@@ -125,8 +125,12 @@ export class DurableLog implements ChangeLog {
   static open(options: DurableLogOptions, report: RecoveryReport): DurableLog {
     const newest = report.logs.at(-1);
     const segment = newest !== undefined
-      ? LogSegment.reopen(options.dir, newest.sequence, newest.bytes)
-      : LogSegment.create(options.dir, Math.max(report.snapshot?.sequence ?? 1, 1));
+      ? LogSegment.reopen(options.dir, newest.sequence, newest.bytes, preallocates(options))
+      : LogSegment.create(
+        options.dir,
+        Math.max(report.snapshot?.sequence ?? 1, 1),
+        preallocates(options),
+      );
     const changeLog = new DurableLog(options, report, segment);
     changeLog.#maybeSnapshot();
     return changeLog;
@@ -425,7 +429,11 @@ export class DurableLog implements ChangeLog {
       this.#needsSnapshot = false;
       return current.sequence;
     }
-    const next = LogSegment.create(this.#options.dir, current.sequence + 1);
+    const next = LogSegment.create(
+      this.#options.dir,
+      current.sequence + 1,
+      preallocates(this.#options),
+    );
     this.#olderLogBytes += current.size;
     this.#retired.push(current);
     this.#segment = next;
@@ -498,4 +506,9 @@ export class DurableLog implements ChangeLog {
     if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
     this.#retryTimer = null;
   }
+}
+
+/** Zeros ahead of the records make fdatasync cheaper; only "always" syncs often enough. */
+function preallocates(options: DurableLogOptions): boolean {
+  return options.policy === "always";
 }

@@ -20,6 +20,15 @@ import { logPath, syncDirectory, syncDirectoryInBackground } from "./data_dir.ts
 
 /** Files are read in slices of this size at start-up (a larger record grows the slice). */
 const READ_CHUNK_BYTES = 8 * 1024 * 1024;
+/**
+ * Preallocation, for fsync "always" (see README, Durability, File layout): a segment is
+ * extended with zeros ahead of its records, by its own size so far, within these bounds. An
+ * fdatasync of records written over zeros already on disk commits no new file size to the
+ * journal; measured here, it took 0.13-0.14 ms instead of 0.22-0.24 ms.
+ */
+const MIN_PREALLOCATE_BYTES = 64 * 1024;
+export const MAX_PREALLOCATE_BYTES = 4 * 1024 * 1024;
+const ZEROS = Buffer.alloc(1024 * 1024);
 
 /** A failed write: how many of the bytes reached the file before the error. */
 export class SegmentWriteError extends Error {
@@ -36,33 +45,53 @@ export class LogSegment {
   /** A write or sync failed: nothing more is written, and no later fsync is trusted. */
   broken = false;
   #fd: number | null;
+  /** Where the records end. */
   #size: number;
+  /** Where the file ends: past #size it holds zeros written ahead (preallocated). */
+  #fileSize: number;
   #syncedSize: number;
   #syncing: Promise<void> | null = null;
   /** Created, and its name not yet made durable: the first sync also syncs the directory. */
   #directoryPending = false;
+  readonly #preallocates: boolean;
 
-  private constructor(dir: string, sequence: number, fd: number, size: number) {
+  private constructor(
+    dir: string,
+    sequence: number,
+    fd: number,
+    size: number,
+    fileSize: number,
+    preallocate: boolean,
+  ) {
     this.#dir = dir;
+    this.#preallocates = preallocate;
     this.sequence = sequence;
     this.path = logPath(dir, sequence);
     this.#fd = fd;
     this.#size = size;
+    this.#fileSize = fileSize;
     this.#syncedSize = size;
   }
 
   /**
    * Creates log.<sequence> with its header. Its first syncData() (or close) also makes the
    * header and the directory entry durable, in the background, so that rotating to a new
-   * segment never waits for the disk.
+   * segment never waits for the disk. `preallocate`: write zeros ahead of the records.
    */
-  static create(dir: string, sequence: number): LogSegment {
+  static create(dir: string, sequence: number, preallocate = false): LogSegment {
     const path = logPath(dir, sequence);
     const fd = fs.openSync(path, "w");
     try {
       const header = encodeLogHeader();
       writeAll(fd, header, 0);
-      const segment = new LogSegment(dir, sequence, fd, header.length);
+      const segment = new LogSegment(
+        dir,
+        sequence,
+        fd,
+        header.length,
+        header.length,
+        preallocate,
+      );
       segment.#syncedSize = 0;
       segment.#directoryPending = true;
       return segment;
@@ -73,12 +102,18 @@ export class LogSegment {
     }
   }
 
-  /** Opens a recovered segment for appending after its last valid record. */
-  static reopen(dir: string, sequence: number, validEnd: number): LogSegment {
-    return new LogSegment(dir, sequence, fs.openSync(logPath(dir, sequence), "r+"), validEnd);
+  /** Opens a recovered segment for appending after its last valid record (zeros after it). */
+  static reopen(
+    dir: string,
+    sequence: number,
+    validEnd: number,
+    preallocate = false,
+  ): LogSegment {
+    const fd = fs.openSync(logPath(dir, sequence), "r+");
+    return new LogSegment(dir, sequence, fd, validEnd, fs.fstatSync(fd).size, preallocate);
   }
 
-  /** Bytes in the file: header and records. */
+  /** Bytes of header and records (the zeros preallocated after them not counted). */
   get size(): number {
     return this.#size;
   }
@@ -101,17 +136,33 @@ export class LogSegment {
     const fd = this.#openFd();
     const start = this.#size;
     try {
+      const end = start + bytes.length;
+      if (end > this.#fileSize && this.#preallocates) this.#preallocate(fd, end);
       writeAll(fd, bytes, start);
-      this.#size = start + bytes.length;
+      this.#size = end;
     } catch (error) {
       this.broken = true;
       try {
         fs.ftruncateSync(fd, start);
+        this.#fileSize = start;
       } catch {
         // The partial record stays; start-up cuts it off as a torn tail.
       }
       throw new SegmentWriteError(error, this.path);
     }
+  }
+
+  /** Writes zeros from the file's end to past `end`, by the segment's size within bounds. */
+  #preallocate(fd: number, end: number): void {
+    const ahead = Math.min(MAX_PREALLOCATE_BYTES, Math.max(MIN_PREALLOCATE_BYTES, end));
+    const target = end + ahead;
+    let position = this.#fileSize;
+    while (position < target) {
+      const length = Math.min(ZEROS.length, target - position);
+      writeAll(fd, ZEROS.subarray(0, length), position);
+      position += length;
+    }
+    this.#fileSize = target;
   }
 
   /** fdatasync in the background; settles when what was written before the call is on disk. */
@@ -136,14 +187,19 @@ export class LogSegment {
     return syncing;
   }
 
-  /** Waits for a background sync, optionally syncs what is left, and closes the file. */
+  /**
+   * Waits for a background sync, cuts the preallocated zeros off, optionally syncs what is
+   * left, and closes the file.
+   */
   async close(syncFirst: boolean): Promise<void> {
     if (this.#fd === null) return;
     await this.#syncing?.catch(() => {});
     const fd = this.#fd;
     this.#fd = null;
     try {
-      if (syncFirst && this.#size > this.#syncedSize) fs.fdatasyncSync(fd);
+      const cut = syncFirst && this.#fileSize > this.#size;
+      if (cut) fs.ftruncateSync(fd, this.#size);
+      if (cut || (syncFirst && this.#size > this.#syncedSize)) fs.fdatasyncSync(fd);
       if (syncFirst && this.#directoryPending) syncDirectory(this.#dir);
     } finally {
       fs.closeSync(fd);
@@ -177,6 +233,8 @@ export interface Damage {
 export interface FileScan {
   /** Offset just after the last valid record. */
   validEnd: number;
+  /** Zeros from validEnd to the end of the file: preallocated space, not damage. */
+  zeroTailBytes: number;
   fileBytes: number;
   records: number;
   entries: number;
@@ -212,13 +270,25 @@ export function scanRecordsInFile(
   to: number,
   onEntries: (entries: Entry[]) => void,
 ): FileScan {
-  const scan: FileScan = { validEnd: from, fileBytes: to, records: 0, entries: 0, damage: null };
+  const scan: FileScan = {
+    validEnd: from,
+    zeroTailBytes: 0,
+    fileBytes: to,
+    records: 0,
+    entries: 0,
+    damage: null,
+  };
   let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(to - from, 1)));
   let bufferStart = from;
   let bufferLength = readAll(fd, buffer.subarray(0, Math.min(buffer.length, to - from)), from);
   let offset = from;
   while (offset < to) {
     const local = offset - bufferStart;
+    // A record's length is at least 4, so its first four bytes are never all zero.
+    if (buffer[local] === 0 && zeroUntil(fd, buffer.subarray(local, bufferLength), offset, to)) {
+      scan.zeroTailBytes = to - offset;
+      break;
+    }
     const record = scanRecord(buffer, local, bufferLength);
     if (record.kind === "incomplete" && bufferStart + bufferLength < to) {
       // The slice ends inside this record: slide it to the front, grow if needed, read more.
@@ -255,6 +325,26 @@ export function scanRecordsInFile(
     break;
   }
   return scan;
+}
+
+/** Whether the file holds only zeros from `offset` (where `start` was read from) to `to`. */
+function zeroUntil(fd: number, start: Buffer, offset: number, to: number): boolean {
+  if (!isZero(start)) return false;
+  const slice = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, to - offset));
+  for (let position = offset + start.length; position < to;) {
+    const read = readAll(fd, slice.subarray(0, Math.min(slice.length, to - position)), position);
+    if (read === 0 || !isZero(slice.subarray(0, read))) return read === 0;
+    position += read;
+  }
+  return true;
+}
+
+function isZero(bytes: Buffer): boolean {
+  for (let offset = 0; offset < bytes.length; offset += ZEROS.length) {
+    const part = bytes.subarray(offset, Math.min(bytes.length, offset + ZEROS.length));
+    if (part.compare(ZEROS, 0, part.length) !== 0) return false;
+  }
+  return true;
 }
 
 /** Bytes the slice must hold for the record at `local` (its header, or all of it). */

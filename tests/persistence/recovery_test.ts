@@ -5,7 +5,8 @@ import { recoverDataDir, RecoveryError } from "../../src/persistence/recovery.ts
 import { repairLogFile } from "../../src/persistence/repair.ts";
 import { SnapshotWriter } from "../../src/persistence/snapshot_file.ts";
 import { logPath, snapshotPath } from "../../src/persistence/data_dir.ts";
-import { RECORD_HEADER_BYTES } from "../../src/persistence/record_codec.ts";
+import { LogSegment } from "../../src/persistence/log_file.ts";
+import { encodeRecords, RECORD_HEADER_BYTES } from "../../src/persistence/record_codec.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
 import { captureLog, contents, newStore, tempDir, writeLog } from "./support.ts";
@@ -67,23 +68,66 @@ Deno.test("a torn tail is cut at every offset of the last record, keeping the re
   const source = await tempDir();
   const { starts, size, path } = await writeLog(source, 1, RECORDS);
   const lastStart = starts[2];
-  for (let cut = lastStart; cut < size; cut++) {
-    const dir = await damagedCopy(path, (bytes) => bytes.subarray(0, cut));
-    const { store, report, events } = recover(dir);
-    assert.equal(store.entry("c"), undefined, `cut at ${cut}`);
-    assert.equal(store.read("a")?.value, "3", `cut at ${cut}`);
-    assert.equal(fs.statSync(logPath(dir, 1)).size, lastStart, `cut at ${cut}`);
-    const warning = events.find((event) => event.event === "log_tail_cut");
-    if (cut === lastStart) {
-      assert.equal(warning, undefined, "a file ending on a record boundary is whole");
-    } else {
-      assert.equal(warning?.offset, lastStart, `cut at ${cut}`);
-      assert.equal(warning?.file, logPath(dir, 1));
-      assert.deepEqual(report.logs[0].cut?.offset, lastStart);
+  // The file ends where the write stopped, or zeros preallocated ahead follow (as after kill -9).
+  for (const zerosAfter of [0, 64 * 1024]) {
+    for (let cut = lastStart; cut < size; cut++) {
+      const at = `cut at ${cut}, ${zerosAfter} zeros after`;
+      const dir = await damagedCopy(
+        path,
+        (bytes) => Buffer.concat([bytes.subarray(0, cut), Buffer.alloc(zerosAfter)]),
+      );
+      const { store, report, events } = recover(dir);
+      assert.equal(store.entry("c"), undefined, at);
+      assert.equal(store.read("a")?.value, "3", at);
+      const warning = events.find((event) => event.event === "log_tail_cut");
+      assert.equal(report.logs[0].bytes, lastStart, at);
+      if (cut === lastStart) {
+        assert.equal(warning, undefined, "a file ending on a record boundary is whole");
+        assert.equal(fs.statSync(logPath(dir, 1)).size, lastStart + zerosAfter, at);
+      } else {
+        assert.equal(warning?.offset, lastStart, at);
+        assert.equal(warning?.file, logPath(dir, 1));
+        assert.deepEqual(report.logs[0].cut?.offset, lastStart);
+        assert.equal(fs.statSync(logPath(dir, 1)).size, lastStart, at);
+      }
+      await Deno.remove(dir, { recursive: true });
     }
-    await Deno.remove(dir, { recursive: true });
   }
   await Deno.remove(source, { recursive: true });
+});
+
+Deno.test("zeros preallocated after the records are the log's end, and close() cuts them", async () => {
+  const dir = await tempDir();
+  const segment = LogSegment.create(dir, 1, true);
+  for (const entries of RECORDS) segment.write(encodeRecords(entries).bytes);
+  const recordsEnd = segment.size;
+  const fileBytes = fs.statSync(segment.path).size;
+  assert.ok(fileBytes > recordsEnd + 32 * 1024, `zeros written ahead (${fileBytes} bytes)`);
+  const tail = Buffer.from(fs.readFileSync(segment.path)).subarray(recordsEnd);
+  assert.ok(tail.every((byte) => byte === 0), "only zeros after the records");
+  // Read as after a kill -9, the segment still open with its zeros.
+  const first = recover(dir);
+  assert.equal(first.store.read("a")?.value, "3");
+  assert.equal(first.report.logs[0].cut, null);
+  assert.equal(first.report.logs[0].bytes, recordsEnd);
+  assert.equal(first.events.find((event) => event.event === "log_tail_cut"), undefined);
+  assert.equal(fs.statSync(segment.path).size, fileBytes, "recovery leaves the zeros in place");
+  await segment.close(false);
+
+  // Reopened after recovery, appends go after the last record; a record larger than the zeros
+  // ahead extends them first.
+  const reopened = LogSegment.reopen(dir, 1, recordsEnd, true);
+  reopened.write(encodeRecords([entry("big", "x".repeat(300 * 1024), 6)]).bytes);
+  reopened.write(encodeRecords([entry("d", "4", 7)]).bytes);
+  const end = reopened.size;
+  assert.ok(fs.statSync(reopened.path).size > end, "zeros ahead again");
+  await reopened.close(true);
+  assert.equal(fs.statSync(reopened.path).size, end, "close() cut the zeros off");
+  const second = recover(dir);
+  assert.equal(second.store.read("big")?.value, "x".repeat(300 * 1024));
+  assert.equal(second.store.read("d")?.value, "4");
+  assert.equal(second.report.logs[0].records, 5);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a flipped bit in the last record is cut off as a bad tail", async () => {
