@@ -6,11 +6,11 @@
  */
 
 import * as net from "node:net";
-import type { Buffer } from "node:buffer";
+import { Buffer } from "node:buffer";
 import { LINE_TOO_LONG, LineFramer } from "../protocol/framer.ts";
 import type { FramedLine } from "../protocol/parse.ts";
 import { errorReply } from "../protocol/reply.ts";
-import { encodeLatin1 } from "../store/binary.ts";
+import { encodeLatin1, writeLatin1 } from "../store/binary.ts";
 import type { LogWaiter } from "../node/components.ts";
 import type { Logger } from "../node/log.ts";
 
@@ -54,13 +54,14 @@ export async function startServer(
   log: Logger,
 ): Promise<ServerHandle> {
   const connections = new Set<Connection>();
+  const encoder = new ReplyEncoder();
   const server = net.createServer({ noDelay: true }, (socket) => {
     if (connections.size >= options.maxConnections) {
       log.warn("connection_refused", { reason: "max connections", max: options.maxConnections });
       socket.end(errorReply("max connections"));
       return;
     }
-    const connection = new Connection(socket, options, handler, log);
+    const connection = new Connection(socket, options, handler, encoder, log);
     connections.add(connection);
     socket.on("close", () => connections.delete(connection));
   });
@@ -90,6 +91,36 @@ function messageOf(error: unknown): string {
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
+/** Replies up to this size are encoded into the shared buffer; larger ones get their own. */
+const REPLY_BUFFER_MAX_BYTES = 1024 * 1024;
+const REPLY_BUFFER_FIRST_BYTES = 64 * 1024;
+
+/**
+ * Encodes replies for every connection into one buffer, reused for as long as each socket
+ * takes its write whole at once (the common case): no allocation per reply, and none of the
+ * 16 KiB-and-up buffers that Buffer's pool does not serve. A socket that queues a write keeps
+ * the buffer; the next reply then gets a new one.
+ */
+class ReplyEncoder {
+  #bytes = Buffer.allocUnsafe(REPLY_BUFFER_FIRST_BYTES);
+
+  /** The reply's bytes, valid until the next call unless handed to retain(). */
+  encode(text: string): Uint8Array {
+    if (text.length > REPLY_BUFFER_MAX_BYTES) return encodeLatin1(text);
+    if (text.length > this.#bytes.length) {
+      let size = this.#bytes.length;
+      while (size < text.length) size *= 2;
+      this.#bytes = Buffer.allocUnsafe(size);
+    }
+    return this.#bytes.subarray(0, writeLatin1(text, this.#bytes, 0));
+  }
+
+  /** The last bytes returned stay referenced (queued in a socket): encode into new ones. */
+  retain(): void {
+    this.#bytes = Buffer.allocUnsafe(this.#bytes.length);
+  }
+}
+
 /** Replies of one chunk held until the log has the chunk's writes. */
 interface HeldReplies {
   out: string;
@@ -102,6 +133,7 @@ class Connection implements LogWaiter {
   readonly #socket: net.Socket;
   readonly #framer: LineFramer;
   readonly #handler: LineHandler;
+  readonly #encoder: ReplyEncoder;
   readonly #log: Logger;
   readonly #maxPendingReplyBytes: number;
   readonly #client: ClientInfo;
@@ -117,10 +149,17 @@ class Connection implements LogWaiter {
   #draining = false;
   #closed: Promise<void>;
 
-  constructor(socket: net.Socket, options: ServerOptions, handler: LineHandler, log: Logger) {
+  constructor(
+    socket: net.Socket,
+    options: ServerOptions,
+    handler: LineHandler,
+    encoder: ReplyEncoder,
+    log: Logger,
+  ) {
     this.#socket = socket;
     this.#framer = new LineFramer(options.maxLineBytes);
     this.#handler = handler;
+    this.#encoder = encoder;
     this.#log = log;
     this.#maxPendingReplyBytes = options.maxPendingReplyBytes;
     const remoteAddress = socket.remoteAddress ?? "";
@@ -235,7 +274,10 @@ class Connection implements LogWaiter {
   }
 
   #write(out: string): void {
-    if (out.length > 0 && !this.#socket.destroyed) this.#socket.write(encodeLatin1(out));
+    if (out.length === 0 || this.#socket.destroyed) return;
+    this.#socket.write(this.#encoder.encode(out));
+    // Anything the socket could not take at once is held by reference, our buffer included.
+    if (this.#socket.writableLength > 0) this.#encoder.retain();
   }
 
   #afterWrite(): void {

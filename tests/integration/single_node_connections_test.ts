@@ -144,3 +144,36 @@ Deno.test("a client that does not read is paused while others are served", async
     await node.cleanup();
   }
 });
+
+Deno.test("replies waiting for a slow reader stay intact while others are answered", async () => {
+  // Replies of 16 KiB gathered up to 256 KiB per write: sizes the node encodes into the buffer
+  // it shares between connections, which a queued write must not share.
+  const node = await NodeProcess.start({ toml: "[limits]\nmax_pending_reply_bytes = 262144" });
+  const client = await node.connect();
+  const slow = await RawSocket.connect(node.port);
+  try {
+    const slowValue = "a".repeat(16 * 1024);
+    const otherValue = "b".repeat(16 * 1024);
+    await client.request(`SET slow ${slowValue}`);
+    await client.request(`SET other ${otherValue}`);
+    // 2,000 replies (33 MB, more than the kernel buffers take) queue for a client that reads
+    // nothing yet.
+    slow.socket.pause();
+    await slow.write("GET slow\r\n".repeat(2000));
+    await delay(300);
+    // Meanwhile other replies are encoded and sent: none may land in the queued ones.
+    const gets = await client.pipeline(Array.from({ length: 100 }, () => "GET other"));
+    assert.ok(gets.every(([reply]) => reply === `VALUE ${otherValue}`));
+    slow.socket.resume();
+    const expected = `VALUE ${slowValue}\r\n`.repeat(2000);
+    await waitUntil("every reply to reach the slow client", () => {
+      return slow.receivedBytes >= expected.length;
+    }, 20_000);
+    assert.equal(slow.received.length, expected.length);
+    assert.ok(slow.received === expected, "the slow client's replies are byte for byte right");
+  } finally {
+    await slow.destroy();
+    await client.close();
+    await node.cleanup();
+  }
+});
