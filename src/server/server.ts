@@ -91,33 +91,41 @@ function messageOf(error: unknown): string {
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
-/** Replies up to this size are encoded into the shared buffer; larger ones get their own. */
-const REPLY_BUFFER_MAX_BYTES = 1024 * 1024;
-const REPLY_BUFFER_FIRST_BYTES = 64 * 1024;
+/** Below this size Buffer's pool serves replies (it does up to half its 8 KiB slabs). */
+const SHARED_REPLY_MIN_BYTES = Buffer.poolSize >>> 1;
+const SHARED_REPLY_MAX_BYTES = 1024 * 1024;
+/** The shared buffer is not used for a reply it exceeds this many times over. */
+const SHARED_REPLY_MAX_WASTE = 4;
 
 /**
- * Encodes replies for every connection into one buffer, reused for as long as each socket
- * takes its write whole at once (the common case): no allocation per reply, and none of the
- * 16 KiB-and-up buffers that Buffer's pool does not serve. A socket that queues a write keeps
- * the buffer; the next reply then gets a new one.
+ * Encodes large replies (4 KiB .. 1 MiB, which Buffer's pool does not serve) into one buffer
+ * that all connections share, reused for as long as each socket takes its write whole at once
+ * (the common case): no allocation and no zero-filling per reply. A socket that queues a write
+ * keeps the buffer (handedOver()), so the next large reply gets a new one. A socket that has
+ * writes queued already gets bytes of its own, so each slow reader holds at most one shared
+ * buffer, of at most SHARED_REPLY_MAX_WASTE times the reply that was queued in it.
  */
 class ReplyEncoder {
-  #bytes = Buffer.allocUnsafe(REPLY_BUFFER_FIRST_BYTES);
+  #bytes: Buffer | null = null;
 
-  /** The reply's bytes, valid until the next call unless handed to retain(). */
-  encode(text: string): Uint8Array {
-    if (text.length > REPLY_BUFFER_MAX_BYTES) return encodeLatin1(text);
-    if (text.length > this.#bytes.length) {
-      let size = this.#bytes.length;
-      while (size < text.length) size *= 2;
-      this.#bytes = Buffer.allocUnsafe(size);
+  /** The bytes of `text` for a socket with `queuedBytes` waiting; valid until the next call. */
+  encode(text: string, queuedBytes: number): Uint8Array {
+    const length = text.length;
+    if (length < SHARED_REPLY_MIN_BYTES || length > SHARED_REPLY_MAX_BYTES || queuedBytes > 0) {
+      return encodeLatin1(text);
     }
-    return this.#bytes.subarray(0, writeLatin1(text, this.#bytes, 0));
+    let bytes = this.#bytes;
+    if (bytes === null || bytes.length < length) {
+      let size = SHARED_REPLY_MIN_BYTES;
+      while (size < length) size *= 2;
+      bytes = this.#bytes = Buffer.allocUnsafe(size);
+    } else if (bytes.length > SHARED_REPLY_MAX_WASTE * length) return encodeLatin1(text);
+    return bytes.subarray(0, writeLatin1(text, bytes, 0));
   }
 
-  /** The last bytes returned stay referenced (queued in a socket): encode into new ones. */
-  retain(): void {
-    this.#bytes = Buffer.allocUnsafe(this.#bytes.length);
+  /** The bytes last returned are held by a socket's queue: encode into new ones from now on. */
+  handedOver(): void {
+    this.#bytes = null;
   }
 }
 
@@ -275,9 +283,10 @@ class Connection implements LogWaiter {
 
   #write(out: string): void {
     if (out.length === 0 || this.#socket.destroyed) return;
-    this.#socket.write(this.#encoder.encode(out));
-    // Anything the socket could not take at once is held by reference, our buffer included.
-    if (this.#socket.writableLength > 0) this.#encoder.retain();
+    const queuedBytes = this.#socket.writableLength;
+    this.#socket.write(this.#encoder.encode(out, queuedBytes));
+    // What the socket could not take at once it holds by reference, the shared buffer too.
+    if (queuedBytes === 0 && this.#socket.writableLength > 0) this.#encoder.handedOver();
   }
 
   #afterWrite(): void {
