@@ -27,7 +27,7 @@ const READ_CHUNK_BYTES = 8 * 1024 * 1024;
  * journal; measured here, it took 0.13-0.14 ms instead of 0.22-0.24 ms.
  */
 const MIN_PREALLOCATE_BYTES = 64 * 1024;
-export const MAX_PREALLOCATE_BYTES = 4 * 1024 * 1024;
+const MAX_PREALLOCATE_BYTES = 4 * 1024 * 1024;
 const ZEROS = Buffer.alloc(1024 * 1024);
 
 /** A failed write: how many of the bytes reached the file before the error. */
@@ -233,8 +233,6 @@ export interface Damage {
 export interface FileScan {
   /** Offset just after the last valid record. */
   validEnd: number;
-  /** Zeros from validEnd to the end of the file: preallocated space, not damage. */
-  zeroTailBytes: number;
   fileBytes: number;
   records: number;
   entries: number;
@@ -270,23 +268,16 @@ export function scanRecordsInFile(
   to: number,
   onEntries: (entries: Entry[]) => void,
 ): FileScan {
-  const scan: FileScan = {
-    validEnd: from,
-    zeroTailBytes: 0,
-    fileBytes: to,
-    records: 0,
-    entries: 0,
-    damage: null,
-  };
+  const scan: FileScan = { validEnd: from, fileBytes: to, records: 0, entries: 0, damage: null };
   let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(to - from, 1)));
   let bufferStart = from;
   let bufferLength = readAll(fd, buffer.subarray(0, Math.min(buffer.length, to - from)), from);
   let offset = from;
   while (offset < to) {
     const local = offset - bufferStart;
-    // A record's length is at least 4, so its first four bytes are never all zero.
+    // A record's length is at least 4, so its first four bytes are never all zero: zeros to
+    // the end are the space preallocated ahead (see LogSegment), not damage.
     if (buffer[local] === 0 && zeroUntil(fd, buffer.subarray(local, bufferLength), offset, to)) {
-      scan.zeroTailBytes = to - offset;
       break;
     }
     const record = scanRecord(buffer, local, bufferLength);
@@ -330,6 +321,7 @@ export function scanRecordsInFile(
 /** Whether the file holds only zeros from `offset` (where `start` was read from) to `to`. */
 function zeroUntil(fd: number, start: Buffer, offset: number, to: number): boolean {
   if (!isZero(start)) return false;
+  if (offset + start.length >= to) return true;
   const slice = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, to - offset));
   for (let position = offset + start.length; position < to;) {
     const read = readAll(fd, slice.subarray(0, Math.min(slice.length, to - position)), position);
