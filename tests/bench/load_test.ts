@@ -52,6 +52,8 @@ function assertParsesEveryWay(
 }
 
 const BINARY_VALUE = "bin\x00\x7f\xff\xfe=end";
+/** Longer than the parsers' short line search: found in the buffer decoded as a string. */
+const LONG_VALUE = "long=" + BINARY_VALUE.repeat(80);
 
 Deno.test("the MerkleKV parser reads every reply the server formats, however it is split", () => {
   const text = [
@@ -66,6 +68,9 @@ Deno.test("the MerkleKV parser reads every reply the server formats, however it 
     reply.infoReply([["keys", 2], ["role", "node"]]),
     reply.valuesReply([], []),
     "VALUE lf-only\n",
+    reply.valueReply(LONG_VALUE),
+    reply.valuesReply(["k4", "k5"], [LONG_VALUE, "short"]),
+    reply.OK,
   ].join("");
   assertParsesEveryWay(() => new MerkleKVReplyParser(), text, [
     { kind: "status", text: "OK" },
@@ -86,13 +91,21 @@ Deno.test("the MerkleKV parser reads every reply the server formats, however it 
     { kind: "lines", header: "INFO", lines: ["keys:2", "role:node"] },
     { kind: "array", keys: [], items: [] },
     { kind: "value", value: "lf-only" },
+    { kind: "value", value: LONG_VALUE },
+    {
+      kind: "array",
+      keys: ["k4", "k5"],
+      items: [{ kind: "value", value: LONG_VALUE }, { kind: "value", value: "short" }],
+    },
+    { kind: "status", text: "OK" },
   ]);
 });
 
 Deno.test("the RESP parser reads every reply type, however it is split", () => {
   const text = "+OK\r\n-ERR wrong type\r\n:42\r\n$5\r\nhello\r\n$-1\r\n$0\r\n\r\n" +
     "$6\r\na\r\nb\r\n\r\n*3\r\n$1\r\na\r\n$-1\r\n:7\r\n*-1\r\n*0\r\n" +
-    "*2\r\n*1\r\n+x\r\n$3\r\n\x00\xff\n\r\n";
+    "*2\r\n*1\r\n+x\r\n$3\r\n\x00\xff\n\r\n" + `-ERR ${LONG_VALUE}\r\n` +
+    `$${LONG_VALUE.length}\r\n${LONG_VALUE}\r\n:8\r\n`;
   assertParsesEveryWay(() => new RespReplyParser(), text, [
     { kind: "status", text: "OK" },
     { kind: "error", message: "ERR wrong type" },
@@ -116,6 +129,9 @@ Deno.test("the RESP parser reads every reply type, however it is split", () => {
         value: "\x00\xff\n",
       }],
     },
+    { kind: "error", message: `ERR ${LONG_VALUE}` },
+    { kind: "value", value: LONG_VALUE },
+    { kind: "integer", value: 8 },
   ]);
 });
 
