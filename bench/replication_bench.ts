@@ -411,7 +411,7 @@ async function measureAgainstRedis(
   );
   const ok = [...merklekvRuns, ...redisRuns].every((run) => run.ok);
   const p50Ms = median(merklekvRuns.map((run) => run.latencyUs.p50)) / 1000;
-  const p99Ms = median(merklekvRuns.map((run) => run.latencyUs.p99)) / 1000;
+  const p99Us = median(merklekvRuns.map((run) => run.latencyUs.p99));
   const maxMs = Math.max(...merklekvRuns.map((run) => run.latencyUs.max)) / 1000;
   const row = [
     "SET c50 on A (replicating) / Redis",
@@ -419,7 +419,7 @@ async function measureAgainstRedis(
     Math.round(merklekvOps),
     "-",
     round3(p50Ms),
-    round3(p99Ms),
+    round3(p99Us / 1000),
     round3(maxMs),
     `Redis ${Math.round(redisOps)}/s, ratio ${ratio}` +
     (rounds > 1 ? ` (rounds ${roundRatios.join(", ")})` : ""),
@@ -436,7 +436,7 @@ async function measureAgainstRedis(
     roundRatios,
     target: TARGET_VS_REDIS,
     convergedMsAfterWriting: Math.round(Math.max(...convergedMs)),
-    merklekvP99Us: median(merklekvRuns.map((run) => run.latencyUs.p99)),
+    merklekvP99Us: p99Us,
     redisP99Us: median(redisRuns.map((run) => run.latencyUs.p99)),
     ok,
     failures: [...merklekvRuns, ...redisRuns].flatMap((run) => run.failures),
