@@ -9,7 +9,7 @@ import type { BenchOptions, BenchSection } from "./section.ts";
 import { type LoadRequest, type LoadResult, runLoad } from "./load.ts";
 import { BenchNode } from "./node_server.ts";
 import { RedisServer } from "./redis.ts";
-import { median } from "./processes.ts";
+import { median, round2 } from "./processes.ts";
 
 /** What a workload must reach, as a ratio MerkleKV / Redis in the same run. */
 type Target =
@@ -241,10 +241,6 @@ function sideResults(side: Side) {
 
 function targetText(target: Target): string {
   return target.metric === "throughput" ? `>= ${target.atLeast}x` : `p99 <= ${target.atMost}x`;
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }
 
 function pct(value: number): string {

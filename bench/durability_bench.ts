@@ -11,7 +11,7 @@ import type { BenchOptions, BenchSection } from "./section.ts";
 import { type LoadResult, runLoad } from "./load.ts";
 import { BenchNode } from "./node_server.ts";
 import { RedisServer } from "./redis.ts";
-import { median } from "./processes.ts";
+import { median, round2 } from "./processes.ts";
 import type { FsyncPolicy } from "../src/config/types.ts";
 import type { Entry } from "../src/store/entry.ts";
 import { hlcFromMs } from "../src/store/hlc.ts";
@@ -277,10 +277,6 @@ async function writeDataDir(dir: string, keys: number) {
 
 function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }
 
 function messageOf(error: unknown): string {

@@ -9,7 +9,7 @@ import type { BenchOptions, BenchSection } from "./section.ts";
 import { runLoad } from "./load.ts";
 import { BenchNode } from "./node_server.ts";
 import { RedisServer } from "./redis.ts";
-import { delay, median } from "./processes.ts";
+import { delay, median, round2 } from "./processes.ts";
 import type { Reply } from "./load_protocol.ts";
 
 const KEY_BYTES = 16;
@@ -206,8 +206,4 @@ function mib(bytes: number): string {
 
 function perKey(bytes: number, keys: number): number {
   return Math.round(bytes / keys);
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }

@@ -159,6 +159,11 @@ export function machineBusySeconds(): number | null {
   }
 }
 
+/** Rounded to two decimals, as ratios are shown. */
+export function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
 export function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);

@@ -23,6 +23,7 @@ import {
   median,
   OutputTail,
   pinned,
+  round2,
   SERVER_CPU,
   stopChild,
   track,
@@ -405,10 +406,11 @@ async function measureAgainstRedis(
   }
   const merklekvOps = median(merklekvRuns.map((run) => run.opsPerSecond));
   const redisOps = median(redisRuns.map((run) => run.opsPerSecond));
-  const ratio = Math.round((merklekvOps / redisOps) * 100) / 100;
+  const ratio = round2(merklekvOps / redisOps);
   const roundRatios = merklekvRuns.map((run, index) =>
-    Math.round((run.opsPerSecond / redisRuns[index].opsPerSecond) * 100) / 100
+    round2(run.opsPerSecond / redisRuns[index].opsPerSecond)
   );
+  const slowestConvergedMs = Math.round(Math.max(...convergedMs));
   const ok = [...merklekvRuns, ...redisRuns].every((run) => run.ok);
   const p50Ms = median(merklekvRuns.map((run) => run.latencyUs.p50)) / 1000;
   const p99Us = median(merklekvRuns.map((run) => run.latencyUs.p99));
@@ -424,9 +426,9 @@ async function measureAgainstRedis(
     `Redis ${Math.round(redisOps)}/s, ratio ${ratio}` +
     (rounds > 1 ? ` (rounds ${roundRatios.join(", ")})` : ""),
     `>= ${TARGET_VS_REDIS}x Redis`,
-    `${!ok ? "invalid" : ratio >= TARGET_VS_REDIS ? "pass" : "miss"}, converged ${
-      Math.round(Math.max(...convergedMs))
-    } ms after`,
+    `${
+      !ok ? "invalid" : ratio >= TARGET_VS_REDIS ? "pass" : "miss"
+    }, converged ${slowestConvergedMs} ms after`,
   ];
   const results = {
     rounds,
@@ -435,7 +437,7 @@ async function measureAgainstRedis(
     ratio,
     roundRatios,
     target: TARGET_VS_REDIS,
-    convergedMsAfterWriting: Math.round(Math.max(...convergedMs)),
+    convergedMsAfterWriting: slowestConvergedMs,
     merklekvP99Us: p99Us,
     redisP99Us: median(redisRuns.map((run) => run.latencyUs.p99)),
     ok,
