@@ -6,7 +6,8 @@
 import { compareEntries, type Entry, isLive } from "./entry.ts";
 import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
 import { hashEntry, hashString, hashToHex } from "./hash.ts";
-import { MerkleTree, SEGMENT_COUNT, segmentOfKeyHash } from "./merkle.ts";
+import { KeyIndex } from "./key_index.ts";
+import { MerkleTree, SEGMENT_COUNT, SEGMENT_SHIFT, segmentOfKeyHash } from "./merkle.ts";
 
 export interface StoreOptions {
   nodeId: string;
@@ -35,12 +36,12 @@ const KEY_HASH_SEED = 0x4d4b5631;
 const NODE_HASH_SEED = 0x6e6f6465;
 /** Node ids remembered for sharing and hashing; more are hashed on each use. */
 const MAX_KNOWN_NODES = 65536;
-/** The bits of a key's hash (low lane) that index the entries: a small integer (see #slots). */
-const SLOT_MASK = 0x3fffffff;
+/** The bits of a key hash's high lane that name its tree segment. */
+const SEGMENT_BITS = 32 - SEGMENT_SHIFT;
 
-/** The slot a key's entry is indexed under; keys with equal slots share one. */
-export function slotOfKey(key: string): number {
-  return hashString(key, KEY_HASH_SEED)[0] & SLOT_MASK;
+/** The high lane of a key's hash: its place in the index and its tree segment. */
+export function indexHashOfKey(key: string): number {
+  return hashString(key, KEY_HASH_SEED)[1];
 }
 
 /**
@@ -67,19 +68,11 @@ export class Store {
   readonly nodeId: string;
   readonly #options: StoreOptions;
   /**
-   * Entries by slot: the low 30 bits of the key's hash, which the store computes anyway for
-   * the tree. A Map hashes a small integer at no cost, while a key string fresh from a socket
-   * or a file must first be hashed by V8 (measured end to end with Deno 2.9.6: pipelined
-   * SET/GET 184-204k ops/s keyed by string, 241-279k by slot). Keys whose slots collide
-   * (about 500 pairs among 1M keys) share an array.
+   * Entries by the high lane of the key's hash, which the store computes anyway for the tree
+   * (a key string fresh from a socket or a file would first have to be hashed by V8 for a
+   * Map). The index also lists a tree segment's entries (see key_index.ts).
    */
-  readonly #slots = new Map<number, StoredEntry | StoredEntry[]>();
-  #size = 0;
-  /**
-   * Per segment, the keys that hash there (for listing one segment). Keys, not entries: an
-   * overwrite leaves this untouched; only new keys and purges change it.
-   */
-  readonly #segments: (string[] | undefined)[] = new Array(SEGMENT_COUNT);
+  readonly #index = new KeyIndex<StoredEntry>();
   /** Live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<StoredEntry>();
   /** Node id -> [the one copy of the id string that entries share, its hash]. */
@@ -108,7 +101,7 @@ export class Store {
 
   /** The live entry of a key, or undefined if absent, deleted or expired. */
   read(key: string): Entry | undefined {
-    const entry = this.#lookup(key, slotOfKey(key));
+    const entry = this.#index.find(key, indexHashOfKey(key));
     if (entry === undefined || entry.value === null) return undefined;
     // Only an entry with an expiry needs the clock.
     if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= this.nowMs()) return undefined;
@@ -117,7 +110,7 @@ export class Store {
 
   /** The stored entry of a key, tombstones and expired entries included. */
   entry(key: string): Entry | undefined {
-    return this.#lookup(key, slotOfKey(key));
+    return this.#index.find(key, indexHashOfKey(key));
   }
 
   /**
@@ -129,7 +122,7 @@ export class Store {
     const keyHash = hashString(key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    const current = this.#lookup(key, keyLow & SLOT_MASK);
+    const current = this.#index.find(key, keyHigh);
     // An overwrite keeps the stored copy of the key: the request's copy then dies young, and
     // the garbage collector has one string less to move per write.
     const entry = storedEntry(
@@ -196,7 +189,7 @@ export class Store {
     const keyHash = hashString(remote.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    const current = this.#lookup(remote.key, keyLow & SLOT_MASK);
+    const current = this.#index.find(remote.key, keyHigh);
     if (current !== undefined && compareEntries(remote, current) <= 0) return "stale";
     const entry = storedEntry(
       current === undefined ? remote.key : current.key,
@@ -235,7 +228,7 @@ export class Store {
   }
 
   get size(): number {
-    return this.#size;
+    return this.#index.size;
   }
 
   get tombstoneCount(): number {
@@ -247,7 +240,7 @@ export class Store {
     const nowMs = this.nowMs();
     let expired = 0;
     for (const entry of this.#expiring) if (entry.expiresAtMs <= nowMs) expired++;
-    return this.#size - this.#tombstoneCount - expired;
+    return this.#index.size - this.#tombstoneCount - expired;
   }
 
   rootHex(): string {
@@ -256,16 +249,14 @@ export class Store {
 
   /** The entries whose keys fall in one segment of the tree, in no particular order. */
   segmentEntries(segment: number): Entry[] {
-    const keys = this.#segments[segment];
-    if (keys === undefined) return [];
-    return keys.map((key) => this.entry(key) as StoredEntry);
+    const entries: StoredEntry[] = [];
+    this.#index.collectPrefix(segment, SEGMENT_BITS, entries);
+    return entries;
   }
 
-  *entries(): IterableIterator<Entry> {
-    for (const stored of this.#slots.values()) {
-      if (Array.isArray(stored)) yield* stored;
-      else yield stored;
-    }
+  /** Every entry, in no particular order. Do not write to the store while iterating. */
+  entries(): IterableIterator<Entry> {
+    return this.#index.values();
   }
 
   /**
@@ -276,11 +267,11 @@ export class Store {
     const nowMs = this.nowMs();
     let purged = 0;
     const end = Math.min(SEGMENT_COUNT, firstSegment + segmentCount);
+    const entries: StoredEntry[] = [];
     for (let segment = firstSegment; segment < end; segment++) {
-      const keys = this.#segments[segment];
-      if (keys === undefined) continue;
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const entry = this.entry(keys[i]) as StoredEntry;
+      entries.length = 0;
+      this.#index.collectPrefix(segment, SEGMENT_BITS, entries);
+      for (const entry of entries) {
         if (this.#isPurgeable(entry, nowMs)) {
           this.#purgeEntry(entry);
           purged++;
@@ -306,9 +297,7 @@ export class Store {
 
   /** Removes every entry without versions: for recovery and tests only, never for TRUNCATE. */
   reset(): void {
-    this.#slots.clear();
-    this.#size = 0;
-    this.#segments.fill(undefined);
+    this.#index.clear();
     this.#expiring.clear();
     this.#purgedHlc.fill(0);
     this.#tombstoneCount = 0;
@@ -342,40 +331,8 @@ export class Store {
     return known;
   }
 
-  /** The entry of `key`, whose slot is `slot`; undefined if none. */
-  #lookup(key: string, slot: number): StoredEntry | undefined {
-    const stored = this.#slots.get(slot);
-    if (stored === undefined) return undefined;
-    if (!Array.isArray(stored)) return stored.key === key ? stored : undefined;
-    for (let i = 0; i < stored.length; i++) if (stored[i].key === key) return stored[i];
-    return undefined;
-  }
-
-  /** Puts `next` in its slot, in place of `current` (its key's entry) or beside other keys. */
-  #put(slot: number, current: StoredEntry | undefined, next: StoredEntry): void {
-    const stored = this.#slots.get(slot);
-    if (stored === undefined || stored === current) this.#slots.set(slot, next);
-    else if (!Array.isArray(stored)) this.#slots.set(slot, [stored, next]);
-    else if (current === undefined) stored.push(next);
-    else stored[stored.indexOf(current)] = next;
-    if (current === undefined) this.#size++;
-  }
-
-  /** Takes `entry` out of its slot. */
-  #unlink(slot: number, entry: StoredEntry): void {
-    const stored = this.#slots.get(slot) as StoredEntry | StoredEntry[];
-    if (stored === entry) this.#slots.delete(slot);
-    else {
-      const shared = stored as StoredEntry[];
-      const last = shared.pop() as StoredEntry;
-      if (last !== entry) shared[shared.indexOf(entry)] = last;
-      if (shared.length === 1) this.#slots.set(slot, shared[0]);
-    }
-    this.#size--;
-  }
-
   /**
-   * Puts `next` where `current` (same key, or none) was, in the slots, segment and tree.
+   * Puts `next` where `current` (same key, or none) was, in the index and the tree.
    * `keyLow`/`keyHigh`: the key's hash, computed once per write for all three.
    */
   #replace(
@@ -387,9 +344,7 @@ export class Store {
     // What changes in the key's segment: the old entry's hash out, the new one's in, as one XOR.
     let low = 0;
     let high = 0;
-    if (current === undefined) {
-      (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(next.key);
-    } else {
+    if (current !== undefined) {
       this.#count(current, -1);
       if (this.#maintainTree) {
         const old = this.#entryHash(current, keyLow, keyHigh);
@@ -397,7 +352,7 @@ export class Store {
         high = old[1];
       }
     }
-    this.#put(keyLow & SLOT_MASK, current, next);
+    this.#index.put(current, next, keyHigh);
     this.#count(next, 1);
     if (this.#maintainTree) {
       const hash = this.#entryHash(next, keyLow, keyHigh);
@@ -405,12 +360,12 @@ export class Store {
     }
   }
 
-  /** Puts a new key's entry in its slot, segment and the tree; false if the key is present. */
+  /** Puts a new key's entry in the index and the tree; false if the key is present. */
   #insert(entry: StoredEntry): boolean {
     const keyHash = hashString(entry.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    if (this.#lookup(entry.key, keyLow & SLOT_MASK) !== undefined) return false;
+    if (this.#index.find(entry.key, keyHigh) !== undefined) return false;
     this.#replace(undefined, entry, keyLow, keyHigh);
     return true;
   }
@@ -424,11 +379,7 @@ export class Store {
       const hash = this.#entryHash(entry, keyLow, keyHigh);
       this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
     }
-    this.#unlink(keyLow & SLOT_MASK, entry);
-    // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
-    const keys = this.#segments[segmentOfKeyHash(keyHigh)] as string[];
-    const last = keys.pop() as string;
-    if (last !== entry.key) keys[keys.indexOf(entry.key)] = last;
+    this.#index.delete(entry, keyHigh);
   }
 
   #segmentOf(key: string): number {

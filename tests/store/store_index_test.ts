@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { slotOfKey, Store } from "../../src/store/store.ts";
+import { indexHashOfKey, Store } from "../../src/store/store.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
 import { storeContents as plain } from "../_support/store_contents.ts";
@@ -17,14 +17,14 @@ function makeStore(nowMs = NOW_MS): Store {
   });
 }
 
-/** The first `count` keys of the form `k<i>` that share one slot with another such key. */
+/** The first `count` keys of the form `k<i>` whose index hashes are all equal. */
 function collidingKeys(count: number): string[] {
-  const bySlot = new Map<number, string[]>();
+  const byHash = new Map<number, string[]>();
   for (let i = 0;; i++) {
     const key = `k${i}`;
-    const slot = slotOfKey(key);
-    const keys = bySlot.get(slot);
-    if (keys === undefined) bySlot.set(slot, [key]);
+    const hash = indexHashOfKey(key);
+    const keys = byHash.get(hash);
+    if (keys === undefined) byHash.set(hash, [key]);
     else {
       keys.push(key);
       if (keys.length === count) return keys;
@@ -32,9 +32,9 @@ function collidingKeys(count: number): string[] {
   }
 }
 
-Deno.test("keys that share a slot are stored, overwritten and read apart", () => {
+Deno.test("keys with equal index hashes are stored, overwritten and read apart", () => {
   const [first, second] = collidingKeys(2);
-  assert.equal(slotOfKey(first), slotOfKey(second));
+  assert.equal(indexHashOfKey(first), indexHashOfKey(second));
   const store = makeStore();
   store.write(first, "1", 0);
   store.write(second, "2", 0);
@@ -45,7 +45,7 @@ Deno.test("keys that share a slot are stored, overwritten and read apart", () =>
   assert.deepEqual(plain(store).map((entry) => entry.key).sort(), [first, second].sort());
 });
 
-Deno.test("removing one of two keys in a slot leaves the other, and the root matches", () => {
+Deno.test("removing one of two keys with equal index hashes leaves the other, and the root matches", () => {
   const [first, second] = collidingKeys(2);
   for (const purged of [first, second]) {
     const kept = purged === first ? second : first;

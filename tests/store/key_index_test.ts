@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { KeyIndex } from "../../src/store/key_index.ts";
+
+interface Item {
+  key: string;
+  version: number;
+}
+
+/** A small deterministic generator (mulberry32), so a failure repeats. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Hashes drawn from few values with equal top bits, so that keys share hashes, runs of cells
+ * cross the end of the table, and prefixes hold many keys.
+ */
+function crowdedHash(key: string): number {
+  let h = 0;
+  for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
+  const top = [0x00000000, 0x7fff0000, 0x80000000, 0xffff0000][(h >>> 3) & 3];
+  return (top | (h & 0x7)) | 0;
+}
+
+function spreadHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return (h ^ (h >>> 12)) | 0;
+}
+
+function set(index: KeyIndex<Item>, key: string, version: number, hash: number): void {
+  index.put(index.find(key, hash), { key, version }, hash);
+}
+
+function checkAgainst(
+  index: KeyIndex<Item>,
+  model: Map<string, number>,
+  hashOf: (key: string) => number,
+  prefixBits: number,
+): void {
+  assert.equal(index.size, model.size);
+  for (const [key, version] of model) assert.equal(index.find(key, hashOf(key))?.version, version);
+  const listed = [...index.values()].map((item) => `${item.key}=${item.version}`).sort();
+  assert.deepEqual(listed, [...model].map(([key, version]) => `${key}=${version}`).sort());
+  // Every prefix's listing is exactly the model's keys with that prefix.
+  const byPrefix = new Map<number, string[]>();
+  for (const key of model.keys()) {
+    const prefix = hashOf(key) >>> (32 - prefixBits);
+    byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), key]);
+  }
+  for (const prefix of new Set([0, 1, 2 ** prefixBits - 1, ...byPrefix.keys()])) {
+    const out: Item[] = [];
+    index.collectPrefix(prefix, prefixBits, out);
+    assert.deepEqual(
+      out.map((item) => item.key).sort(),
+      (byPrefix.get(prefix) ?? []).sort(),
+      `prefix ${prefix} of ${prefixBits} bits`,
+    );
+  }
+}
+
+for (const [name, hashOf] of [["crowded", crowdedHash], ["spread", spreadHash]] as const) {
+  Deno.test(`KeyIndex follows a Map through inserts, overwrites and deletes (${name} hashes)`, () => {
+    const next = random(name.length);
+    const index = new KeyIndex<Item>();
+    const model = new Map<string, number>();
+    const capacities = new Set<number>();
+    for (let step = 0; step < 4000; step++) {
+      const key = `key-${Math.floor(next() * 1500)}`;
+      if (next() < 0.25) {
+        const found = index.find(key, hashOf(key));
+        assert.equal(found?.version, model.get(key));
+        assert.equal(found !== undefined && index.delete(found, hashOf(key)), model.has(key));
+        model.delete(key);
+      } else {
+        set(index, key, step, hashOf(key));
+        model.set(key, step);
+      }
+      capacities.add(index.capacity);
+      if (step % 500 === 0) checkAgainst(index, model, hashOf, 16);
+    }
+    // Then all but 50 keys go, so the table halves on the way down.
+    for (const key of [...model.keys()].slice(50)) {
+      assert.equal(index.delete(index.find(key, hashOf(key)) as Item, hashOf(key)), true);
+      model.delete(key);
+      capacities.add(index.capacity);
+      if (model.size % 200 === 0) checkAgainst(index, model, hashOf, 16);
+    }
+    checkAgainst(index, model, hashOf, 16);
+    checkAgainst(index, model, hashOf, 3);
+    checkAgainst(index, model, hashOf, 32);
+    assert.ok(capacities.size >= 4, `the table resized (${[...capacities].join(", ")})`);
+    assert.ok(index.capacity < Math.max(...capacities), "the table shrank after the deletes");
+  });
+}
+
+Deno.test("KeyIndex.put refuses an entry given as current that is not its key's entry", () => {
+  const index = new KeyIndex<Item>();
+  set(index, "a", 1, 5);
+  assert.throws(
+    () => index.put(undefined, { key: "a", version: 2 }, 5),
+    /not the entry of its key/,
+  );
+  assert.throws(() => index.put({ key: "a", version: 1 }, { key: "a", version: 2 }, 5));
+  assert.equal(index.find("a", 5)?.version, 1);
+});
+
+Deno.test("KeyIndex.delete of an entry not stored changes nothing", () => {
+  const index = new KeyIndex<Item>();
+  set(index, "a", 1, 7);
+  assert.equal(index.delete({ key: "a", version: 1 }, 7), false);
+  assert.equal(index.delete({ key: "b", version: 1 }, 7), false);
+  assert.equal(index.size, 1);
+  assert.equal(index.find("a", 7)?.version, 1);
+});
+
+Deno.test("KeyIndex.clear empties the table and shrinks it", () => {
+  const index = new KeyIndex<Item>();
+  for (let i = 0; i < 1000; i++) set(index, `k${i}`, i, spreadHash(`k${i}`));
+  const grown = index.capacity;
+  index.clear();
+  assert.equal(index.size, 0);
+  assert.equal(index.find("k1", spreadHash("k1")), undefined);
+  assert.deepEqual([...index.values()], []);
+  assert.ok(index.capacity < grown);
+});
