@@ -1,5 +1,5 @@
 /**
- * The store's index: entries by key, in one open-addressing table with linear probing.
+ * The store's index: entries by key, in an open-addressing table with linear probing.
  *
  * A key's home cell is given by the top bits of its 32-bit hash (the high lane the Merkle tree
  * takes its segment from), so the keys of one tree segment sit in one stretch of the table and
@@ -7,87 +7,83 @@
  * parallel arrays hold the cells: the hashes in an Int32Array, the entries in a plain array.
  * A lookup loads both at the same position (independent loads, which the CPU overlaps) and
  * compares the key string only when the hash matches. Deletion shifts the following cells
- * back (no tombstone cells), so a probe always ends at the first empty cell. Pure.
+ * back (no tombstone cells), so a probe always ends at the first empty cell.
+ *
+ * Resizing is incremental, as Redis rehashes its dictionaries: a table past 3/4 full gets a
+ * table twice its size, and each later call moves the keys of the next few home cells of the
+ * old table into the new one, in hash order, so that no single write pays for moving every
+ * key. Until the old table is empty, keys whose old home lies below the boundary `#moved` are
+ * in the new table and all others in the old one. Pure.
  */
 
-/** The table never has fewer cells than 2^this. */
+/** A table never has fewer cells than 2^this. */
 const MIN_CAPACITY_BITS = 6;
-/** The table doubles before more than 3/4 of its cells are taken... */
+/** A table grows before more than 3/4 of its cells are taken... */
 const MAX_LOAD_PER_4 = 3;
-/** ...and halves once fewer than 1/8 are. */
+/** ...and shrinks once fewer than 1/8 are. */
 const MIN_LOAD_PER_8 = 1;
+/** While keys move out of an old table, it may take new keys up to 7/8 full. */
+const MAX_OLD_LOAD_PER_8 = 7;
+/** Home cells of the old table moved per call while resizing. */
+const DEFAULT_MOVE_STEP = 64;
 
 export interface Keyed {
   readonly key: string;
 }
 
-export class KeyIndex<E extends Keyed> {
-  #bits = MIN_CAPACITY_BITS;
-  #shift = 32 - MIN_CAPACITY_BITS;
-  #mask = (1 << MIN_CAPACITY_BITS) - 1;
-  #hashes = new Int32Array(1 << MIN_CAPACITY_BITS);
-  #cells: (E | undefined)[] = new Array(1 << MIN_CAPACITY_BITS);
-  #size = 0;
-  /**
-   * Where the last find() or put() of `#hintKey` ended: the key's cell, or the empty cell it
-   * would be inserted in. Any removal or resize clears it, so put() after find() of the same
-   * key needs no second probe.
-   */
-  #hint = -1;
-  #hintKey: string | undefined;
+/** One table of 2^bits cells. */
+class Table<E extends Keyed> {
+  readonly bits: number;
+  readonly shift: number;
+  readonly mask: number;
+  readonly hashes: Int32Array;
+  readonly cells: (E | undefined)[];
+  /** Keys held. */
+  size = 0;
+  /** Cells taken: `size` plus, in an old table, the cells of keys already moved out. */
+  taken = 0;
 
-  get size(): number {
-    return this.#size;
+  constructor(bits: number) {
+    this.bits = bits;
+    this.shift = 32 - bits;
+    this.mask = (1 << bits) - 1;
+    this.hashes = new Int32Array(1 << bits);
+    this.cells = new Array(1 << bits);
   }
 
-  /** Cells in the table (for tests and memory figures). */
-  get capacity(): number {
-    return this.#cells.length;
-  }
-
-  /** The entry of `key`, whose hash is `hash`; undefined if none. */
-  find(key: string, hash: number): E | undefined {
-    const cells = this.#cells;
-    const hashes = this.#hashes;
-    const mask = this.#mask;
-    let position = hash >>> this.#shift;
+  /** The position of `key`'s cell, or of the empty cell that ends its probe. */
+  probe(key: string, hash: number): number {
+    const cells = this.cells;
+    const hashes = this.hashes;
+    const mask = this.mask;
+    let position = hash >>> this.shift;
     let cell = cells[position];
     while (cell !== undefined) {
       if (hashes[position] === hash && cell.key === key) break;
       position = (position + 1) & mask;
       cell = cells[position];
     }
-    this.#hint = position;
-    this.#hintKey = key;
-    return cell;
+    return position;
   }
 
-  /**
-   * Stores `next` in place of `current`, which must be what find() returns for `next.key`
-   * (undefined: the key is absent and `next` is inserted).
-   */
-  put(current: E | undefined, next: E, hash: number): void {
-    if (current === undefined && (this.#size + 1) * 4 > this.#cells.length * MAX_LOAD_PER_4) {
-      this.#resize(this.#bits + 1);
-    }
-    let position = this.#hint;
-    if (position < 0 || this.#hintKey !== next.key || this.#cells[position] !== current) {
-      if (this.find(next.key, hash) !== current) {
-        throw new Error(`KeyIndex.put: the entry given as current is not the entry of its key`);
-      }
-      position = this.#hint;
-    }
-    this.#cells[position] = next;
-    this.#hashes[position] = hash;
-    if (current === undefined) this.#size++;
+  /** Puts an entry whose key is absent into the first empty cell of its probe. */
+  insert(entry: E, hash: number): void {
+    const cells = this.cells;
+    const mask = this.mask;
+    let position = hash >>> this.shift;
+    while (cells[position] !== undefined) position = (position + 1) & mask;
+    cells[position] = entry;
+    this.hashes[position] = hash;
+    this.size++;
+    this.taken++;
   }
 
-  /** Removes `entry` (the stored entry of its key, whose hash is `hash`); false if absent. */
+  /** Removes `entry`; false if it is not here. */
   delete(entry: E, hash: number): boolean {
-    const cells = this.#cells;
-    const hashes = this.#hashes;
-    const mask = this.#mask;
-    let hole = hash >>> this.#shift;
+    const cells = this.cells;
+    const hashes = this.hashes;
+    const mask = this.mask;
+    let hole = hash >>> this.shift;
     for (;;) {
       const cell = cells[hole];
       if (cell === entry) break;
@@ -96,7 +92,7 @@ export class KeyIndex<E extends Keyed> {
     }
     // Backward shift: move each following cell of the run into the hole unless its home lies
     // cyclically in (hole, position], where a probe from its home would no longer reach it.
-    const shift = this.#shift;
+    const shift = this.shift;
     let position = hole;
     for (;;) {
       position = (position + 1) & mask;
@@ -112,77 +108,275 @@ export class KeyIndex<E extends Keyed> {
       hole = position;
     }
     cells[hole] = undefined;
-    this.#size--;
-    this.#hint = -1;
-    if (this.#bits > MIN_CAPACITY_BITS && this.#size * 8 < cells.length * MIN_LOAD_PER_8) {
-      this.#resize(this.#bits - 1);
-    }
+    this.size--;
+    this.taken--;
     return true;
   }
 
   /**
-   * Appends to `out` the entries whose hashes start with the `prefixBits` bits `prefix`
-   * (1 ≤ prefixBits ≤ 32): a scan of the stretch of the table where their home cells are, and
-   * of the cells that follow it up to the first empty one.
+   * Calls `visit` for each cell whose home lies in [firstHome, lastHome] and whose hash passes
+   * `accept`: a scan of those cells and of the ones that follow up to the first empty cell.
    */
-  collectPrefix(prefix: number, prefixBits: number, out: E[]): void {
-    const cells = this.#cells;
-    const hashes = this.#hashes;
-    const mask = this.#mask;
-    const lowest = (prefix << (32 - prefixBits)) >>> 0;
-    const highest = (lowest + (2 ** (32 - prefixBits) - 1)) >>> 0;
-    const prefixShift = 32 - prefixBits;
-    let position = lowest >>> this.#shift;
-    let homes = (highest >>> this.#shift) - position + 1;
-    for (;;) {
+  scanHomes(
+    firstHome: number,
+    lastHome: number,
+    accept: (hash: number) => boolean,
+    visit: (entry: E, hash: number) => void,
+  ): void {
+    const cells = this.cells;
+    const hashes = this.hashes;
+    const mask = this.mask;
+    let position = firstHome;
+    let homes = lastHome - firstHome + 1;
+    // A scan of every home would come round to its start again: stop after one lap.
+    for (let visited = 0; visited < cells.length; visited++) {
       const cell = cells[position];
       if (homes > 0) homes--;
       else if (cell === undefined) return;
-      if (cell !== undefined && hashes[position] >>> prefixShift === prefix) out.push(cell);
+      if (cell !== undefined) {
+        const hash = hashes[position];
+        const home = hash >>> this.shift;
+        if (home >= firstHome && home <= lastHome && accept(hash)) visit(cell, hash);
+      }
       position = (position + 1) & mask;
     }
   }
+}
 
-  /** Every entry, in table order. Do not change the index while iterating. */
-  *values(): IterableIterator<E> {
+export interface KeyIndexOptions {
+  /** Home cells of the old table moved per call while resizing (tests use 1). */
+  moveStep?: number;
+}
+
+export class KeyIndex<E extends Keyed> {
+  readonly #moveStep: number;
+  #table = new Table<E>(MIN_CAPACITY_BITS);
+  /** #table's arrays and shape, read straight from here on the lookup path. */
+  #cells = this.#table.cells;
+  #hashes = this.#table.hashes;
+  #shift = this.#table.shift;
+  #mask = this.#table.mask;
+  /** While resizing, the table keys are moving out of; null otherwise. */
+  #old: Table<E> | null = null;
+  /** While resizing: the old table's home cells below this have been moved. */
+  #moved = 0;
+  /**
+   * Where the last find() or put() of `#hintKey` ended (in `#hintTable`): the key's cell, or
+   * the empty cell it would be inserted in. Any other change clears it, so put() after find()
+   * of the same key needs no second probe.
+   */
+  #hint = -1;
+  #hintTable: Table<E> = this.#table;
+  #hintKey: string | undefined;
+
+  constructor(options: KeyIndexOptions = {}) {
+    this.#moveStep = options.moveStep ?? DEFAULT_MOVE_STEP;
+  }
+
+  get size(): number {
+    return this.#table.size + (this.#old === null ? 0 : this.#old.size);
+  }
+
+  /** Cells in the table(s), for tests and memory figures. */
+  get capacity(): number {
+    return this.#table.cells.length + (this.#old === null ? 0 : this.#old.cells.length);
+  }
+
+  /** True while keys are moving from an old table to a new one. */
+  get resizing(): boolean {
+    return this.#old !== null;
+  }
+
+  /** The entry of `key`, whose hash is `hash`; undefined if none. */
+  find(key: string, hash: number): E | undefined {
+    if (this.#old !== null) return this.#findWhileResizing(key, hash);
     const cells = this.#cells;
-    for (let i = 0; i < cells.length; i++) {
-      const cell = cells[i];
-      if (cell !== undefined) yield cell;
+    const hashes = this.#hashes;
+    const mask = this.#mask;
+    let position = hash >>> this.#shift;
+    let cell = cells[position];
+    while (cell !== undefined) {
+      if (hashes[position] === hash && cell.key === key) break;
+      position = (position + 1) & mask;
+      cell = cells[position];
+    }
+    // #hintTable is #table whenever no resize is under way.
+    this.#hint = position;
+    this.#hintKey = key;
+    return cell;
+  }
+
+  #findWhileResizing(key: string, hash: number): E | undefined {
+    this.#moveSome();
+    const table = this.#tableOf(hash);
+    const position = table.probe(key, hash);
+    this.#hint = position;
+    this.#hintTable = table;
+    this.#hintKey = key;
+    return table.cells[position];
+  }
+
+  /**
+   * Stores `next` in place of `current`, which must be what find() returns for `next.key`
+   * (undefined: the key is absent and `next` is inserted).
+   */
+  put(current: E | undefined, next: E, hash: number): void {
+    if (current === undefined) this.#makeRoom(hash);
+    let table = this.#hintTable;
+    let position = this.#hint;
+    if (position < 0 || this.#hintKey !== next.key || table.cells[position] !== current) {
+      table = this.#tableOf(hash);
+      position = table.probe(next.key, hash);
+      if (table.cells[position] !== current) {
+        throw new Error(`KeyIndex.put: the entry given as current is not the entry of its key`);
+      }
+    }
+    table.cells[position] = next;
+    table.hashes[position] = hash;
+    if (current === undefined) {
+      table.size++;
+      table.taken++;
+    }
+    this.#hint = position;
+    this.#hintTable = table;
+    this.#hintKey = next.key;
+  }
+
+  /**
+   * Before an insert: starts a resize if the table would pass 3/4 full. Keys keep arriving in
+   * the old table while it empties (moved keys still take their cells): if it would pass 7/8,
+   * or the new table 3/4, before the move ends, the move ends at once.
+   */
+  #makeRoom(hash: number): void {
+    const old = this.#old;
+    if (old !== null && this.#tableOf(hash) === old) {
+      if ((old.taken + 1) * 8 > old.cells.length * MAX_OLD_LOAD_PER_8) this.#moveAll();
+    }
+    const table = this.#table;
+    if ((table.taken + 1) * 4 > table.cells.length * MAX_LOAD_PER_4) {
+      if (this.#old !== null) this.#moveAll();
+      if ((table.taken + 1) * 4 > table.cells.length * MAX_LOAD_PER_4) this.#resize(table.bits + 1);
+    }
+  }
+
+  /** Removes `entry` (the stored entry of its key, whose hash is `hash`); false if absent. */
+  delete(entry: E, hash: number): boolean {
+    this.#hint = -1;
+    if (!this.#tableOf(hash).delete(entry, hash)) return false;
+    if (this.#old !== null) this.#moveSome();
+    else {
+      const table = this.#table;
+      if (table.bits > MIN_CAPACITY_BITS && table.size * 8 < table.cells.length * MIN_LOAD_PER_8) {
+        this.#resize(table.bits - 1);
+      }
+    }
+    return true;
+  }
+
+  /** Appends to `out` the entries whose hashes start with the `prefixBits` bits `prefix`. */
+  collectPrefix(prefix: number, prefixBits: number, out: E[]): void {
+    const prefixShift = 32 - prefixBits;
+    const lowest = (prefix << prefixShift) >>> 0;
+    const highest = (lowest + (2 ** prefixShift - 1)) >>> 0;
+    const accept = (hash: number) => hash >>> prefixShift === prefix;
+    const visit = (entry: E) => {
+      out.push(entry);
+    };
+    const old = this.#old;
+    if (old === null) {
+      const table = this.#table;
+      table.scanHomes(lowest >>> table.shift, highest >>> table.shift, accept, visit);
+      return;
+    }
+    const moved = this.#moved;
+    const oldShift = old.shift;
+    const table = this.#table;
+    table.scanHomes(
+      lowest >>> table.shift,
+      highest >>> table.shift,
+      (hash) => accept(hash) && hash >>> oldShift < moved,
+      visit,
+    );
+    old.scanHomes(
+      lowest >>> oldShift,
+      highest >>> oldShift,
+      (hash) => accept(hash) && hash >>> oldShift >= moved,
+      visit,
+    );
+  }
+
+  /** Every entry. Do not change the index while iterating. */
+  *values(): IterableIterator<E> {
+    const old = this.#old;
+    const moved = this.#moved;
+    for (const table of old === null ? [this.#table] : [this.#table, old]) {
+      const { cells, hashes } = table;
+      for (let i = 0; i < cells.length; i++) {
+        const cell = cells[i];
+        if (cell === undefined) continue;
+        if (old !== null && (hashes[i] >>> old.shift < moved) !== (table !== old)) continue;
+        yield cell;
+      }
     }
   }
 
   clear(): void {
-    this.#allocate(MIN_CAPACITY_BITS);
-    this.#size = 0;
+    this.#setTable(new Table(MIN_CAPACITY_BITS));
+    this.#old = null;
   }
 
-  #allocate(bits: number): void {
-    this.#bits = bits;
-    this.#shift = 32 - bits;
-    this.#mask = (1 << bits) - 1;
-    this.#hashes = new Int32Array(1 << bits);
-    this.#cells = new Array(1 << bits);
+  #setTable(table: Table<E>): void {
+    this.#table = table;
+    this.#cells = table.cells;
+    this.#hashes = table.hashes;
+    this.#shift = table.shift;
+    this.#mask = table.mask;
     this.#hint = -1;
+    this.#hintTable = table;
   }
 
-  /** Rebuilds the table with 2^bits cells: one pass over the old cells, hashes not recomputed. */
+  /** The table that holds, or would hold, a key of this hash. */
+  #tableOf(hash: number): Table<E> {
+    const old = this.#old;
+    return old === null || hash >>> old.shift < this.#moved ? this.#table : old;
+  }
+
+  /** Starts moving every key into a table of 2^bits cells. */
   #resize(bits: number): void {
-    const oldCells = this.#cells;
-    const oldHashes = this.#hashes;
-    this.#allocate(bits);
-    const cells = this.#cells;
-    const hashes = this.#hashes;
-    const shift = this.#shift;
-    const mask = this.#mask;
-    for (let i = 0; i < oldCells.length; i++) {
-      const cell = oldCells[i];
-      if (cell === undefined) continue;
-      const hash = oldHashes[i];
-      let position = hash >>> shift;
-      while (cells[position] !== undefined) position = (position + 1) & mask;
-      cells[position] = cell;
-      hashes[position] = hash;
+    this.#old = this.#table;
+    this.#setTable(new Table(bits));
+    this.#moved = 0;
+    this.#moveSome();
+  }
+
+  /**
+   * Moves the keys of the old table's next `#moveStep` home cells into the new table. Keys
+   * moved stay in the old table's cells, unreachable (every lookup of their hashes goes to the
+   * new table), so that the old table's runs, and its probes, stay as they were.
+   */
+  #moveSome(cells = this.#moveStep): void {
+    const old = this.#old as Table<E>;
+    const table = this.#table;
+    const first = this.#moved;
+    const last = Math.min(first + cells, old.cells.length) - 1;
+    old.scanHomes(first, last, acceptAll, (entry, hash) => {
+      table.insert(entry, hash);
+      old.size--;
+    });
+    this.#moved = last + 1;
+    this.#hint = -1;
+    if (this.#moved === old.cells.length) {
+      this.#old = null;
+      this.#hintTable = table;
     }
   }
+
+  #moveAll(): void {
+    const old = this.#old as Table<E>;
+    this.#moveSome(old.cells.length - this.#moved);
+  }
+}
+
+function acceptAll(): boolean {
+  return true;
 }

@@ -46,9 +46,15 @@ function checkAgainst(
   model: Map<string, number>,
   hashOf: (key: string) => number,
   prefixBits: number,
+  /** Lookups move keys while resizing: checks in the middle of a resize look up only a few. */
+  lookups = Infinity,
 ): void {
   assert.equal(index.size, model.size);
-  for (const [key, version] of model) assert.equal(index.find(key, hashOf(key))?.version, version);
+  let looked = 0;
+  for (const [key, version] of model) {
+    if (looked++ === lookups) break;
+    assert.equal(index.find(key, hashOf(key))?.version, version);
+  }
   const listed = [...index.values()].map((item) => `${item.key}=${item.version}`).sort();
   assert.deepEqual(listed, [...model].map(([key, version]) => `${key}=${version}`).sort());
   // Every prefix's listing is exactly the model's keys with that prefix.
@@ -68,11 +74,19 @@ function checkAgainst(
   }
 }
 
-for (const [name, hashOf] of [["crowded", crowdedHash], ["spread", spreadHash]] as const) {
-  Deno.test(`KeyIndex follows a Map through inserts, overwrites and deletes (${name} hashes)`, () => {
-    const next = random(name.length);
-    const index = new KeyIndex<Item>();
+const CASES = [
+  ["crowded", crowdedHash, 64],
+  ["spread", spreadHash, 64],
+  ["crowded", crowdedHash, 1],
+  ["spread", spreadHash, 1],
+] as const;
+
+for (const [name, hashOf, moveStep] of CASES) {
+  Deno.test(`KeyIndex follows a Map through inserts, overwrites, deletes and resizes (${name} hashes, ${moveStep} home cells moved per call)`, () => {
+    const next = random(name.length + moveStep);
+    const index = new KeyIndex<Item>({ moveStep });
     const model = new Map<string, number>();
+    let checkedWhileResizing = 0;
     const capacities = new Set<number>();
     for (let step = 0; step < 4000; step++) {
       const key = `key-${Math.floor(next() * 1500)}`;
@@ -86,20 +100,33 @@ for (const [name, hashOf] of [["crowded", crowdedHash], ["spread", spreadHash]] 
         model.set(key, step);
       }
       capacities.add(index.capacity);
-      if (step % 500 === 0) checkAgainst(index, model, hashOf, 16);
+      if (step % 50 === 0) {
+        if (index.resizing) checkedWhileResizing++;
+        checkAgainst(index, model, hashOf, 16, 8);
+        checkAgainst(index, model, hashOf, 3, 8);
+      }
     }
     // Then all but 50 keys go, so the table halves on the way down.
     for (const key of [...model.keys()].slice(50)) {
       assert.equal(index.delete(index.find(key, hashOf(key)) as Item, hashOf(key)), true);
       model.delete(key);
       capacities.add(index.capacity);
-      if (model.size % 200 === 0) checkAgainst(index, model, hashOf, 16);
+      if (model.size % 100 === 0) {
+        if (index.resizing) checkedWhileResizing++;
+        checkAgainst(index, model, hashOf, 16, 8);
+      }
     }
     checkAgainst(index, model, hashOf, 16);
     checkAgainst(index, model, hashOf, 3);
     checkAgainst(index, model, hashOf, 32);
     assert.ok(capacities.size >= 4, `the table resized (${[...capacities].join(", ")})`);
+    // Lookups move keys too: a resize under way ends after enough of them.
+    while (index.resizing) index.find("absent", 0);
+    checkAgainst(index, model, hashOf, 16);
     assert.ok(index.capacity < Math.max(...capacities), "the table shrank after the deletes");
+    if (moveStep === 1) {
+      assert.ok(checkedWhileResizing >= 10, `checked while resizing: ${checkedWhileResizing}`);
+    }
   });
 }
 
