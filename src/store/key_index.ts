@@ -1,10 +1,10 @@
 /**
  * The store's index: entries by key, in an open-addressing table with linear probing.
  *
- * A key's home cell is given by the top bits of its 32-bit hash (the high lane the Merkle tree
- * takes its segment from), so the keys of one tree segment sit in one stretch of the table and
- * a segment is listed by scanning that stretch; no list of keys per segment is kept. Two
- * parallel arrays hold the cells: the hashes in an Int32Array, the entries in a plain array.
+ * A key's home cell is given by the top bits of its 32-bit hash. Those bits must not follow
+ * the order keys arrive in: keys that arrive sorted by them would pile up in one long run,
+ * and each insert would walk it (the store therefore passes the hash lane that does not order
+ * the Merkle tree's segments, see store.ts). Two parallel arrays hold the cells: the hashes in an Int32Array, the entries in a plain array.
  * A lookup loads both at the same position (independent loads, which the CPU overlaps) and
  * compares the key string only when the hash matches. Deletion shifts the following cells
  * back (no tombstone cells), so a probe always ends at the first empty cell.
@@ -114,15 +114,10 @@ class Table<E extends Keyed> {
   }
 
   /**
-   * Calls `visit` for each cell whose home lies in [firstHome, lastHome] and whose hash passes
-   * `accept`: a scan of those cells and of the ones that follow up to the first empty cell.
+   * Calls `visit` for each cell whose home lies in [firstHome, lastHome]: a scan of those
+   * cells and of the ones that follow up to the first empty cell.
    */
-  scanHomes(
-    firstHome: number,
-    lastHome: number,
-    accept: (hash: number) => boolean,
-    visit: (entry: E, hash: number) => void,
-  ): void {
+  scanHomes(firstHome: number, lastHome: number, visit: (entry: E, hash: number) => void): void {
     const cells = this.cells;
     const hashes = this.hashes;
     const mask = this.mask;
@@ -136,7 +131,7 @@ class Table<E extends Keyed> {
       if (cell !== undefined) {
         const hash = hashes[position];
         const home = hash >>> this.shift;
-        if (home >= firstHome && home <= lastHome && accept(hash)) visit(cell, hash);
+        if (home >= firstHome && home <= lastHome) visit(cell, hash);
       }
       position = (position + 1) & mask;
     }
@@ -273,36 +268,17 @@ export class KeyIndex<E extends Keyed> {
     return true;
   }
 
-  /** Appends to `out` the entries whose hashes start with the `prefixBits` bits `prefix`. */
-  collectPrefix(prefix: number, prefixBits: number, out: E[]): void {
-    const prefixShift = 32 - prefixBits;
-    const lowest = (prefix << prefixShift) >>> 0;
-    const highest = (lowest + (2 ** prefixShift - 1)) >>> 0;
-    const accept = (hash: number) => hash >>> prefixShift === prefix;
-    const visit = (entry: E) => {
-      out.push(entry);
-    };
-    const old = this.#old;
-    if (old === null) {
-      const table = this.#table;
-      table.scanHomes(lowest >>> table.shift, highest >>> table.shift, accept, visit);
-      return;
+  /** The longest distance of a key from its home cell, in cells (for tests; O(capacity)). */
+  maxDisplacement(): number {
+    let longest = 0;
+    for (const table of this.#old === null ? [this.#table] : [this.#table, this.#old]) {
+      const { cells, hashes, shift, mask } = table;
+      for (let i = 0; i < cells.length; i++) {
+        if (cells[i] === undefined) continue;
+        longest = Math.max(longest, (i - (hashes[i] >>> shift)) & mask);
+      }
     }
-    const moved = this.#moved;
-    const oldShift = old.shift;
-    const table = this.#table;
-    table.scanHomes(
-      lowest >>> table.shift,
-      highest >>> table.shift,
-      (hash) => accept(hash) && hash >>> oldShift < moved,
-      visit,
-    );
-    old.scanHomes(
-      lowest >>> oldShift,
-      highest >>> oldShift,
-      (hash) => accept(hash) && hash >>> oldShift >= moved,
-      visit,
-    );
+    return longest;
   }
 
   /** Every entry. Do not change the index while iterating. */
@@ -359,7 +335,7 @@ export class KeyIndex<E extends Keyed> {
     const table = this.#table;
     const first = this.#moved;
     const last = Math.min(first + cells, old.cells.length) - 1;
-    old.scanHomes(first, last, acceptAll, (entry, hash) => {
+    old.scanHomes(first, last, (entry, hash) => {
       table.insert(entry, hash);
       old.size--;
     });
@@ -375,8 +351,4 @@ export class KeyIndex<E extends Keyed> {
     const old = this.#old as Table<E>;
     this.#moveSome(old.cells.length - this.#moved);
   }
-}
-
-function acceptAll(): boolean {
-  return true;
 }

@@ -7,7 +7,7 @@ import { compareEntries, type Entry, isLive } from "./entry.ts";
 import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
 import { hashEntry, hashString, hashToHex } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
-import { MerkleTree, SEGMENT_COUNT, SEGMENT_SHIFT, segmentOfKeyHash } from "./merkle.ts";
+import { MerkleTree, SEGMENT_COUNT, segmentOfKeyHash } from "./merkle.ts";
 
 export interface StoreOptions {
   nodeId: string;
@@ -36,12 +36,13 @@ const KEY_HASH_SEED = 0x4d4b5631;
 const NODE_HASH_SEED = 0x6e6f6465;
 /** Node ids remembered for sharing and hashing; more are hashed on each use. */
 const MAX_KNOWN_NODES = 65536;
-/** The bits of a key hash's high lane that name its tree segment. */
-const SEGMENT_BITS = 32 - SEGMENT_SHIFT;
-
-/** The high lane of a key's hash: its place in the index and its tree segment. */
+/**
+ * The low lane of a key's hash: its place in the index. Not the high lane, which orders the
+ * tree's segments: snapshots, recovery and anti-entropy move entries in segment order, and an
+ * index whose home cells followed that order would see them arrive bunched in one stretch.
+ */
 export function indexHashOfKey(key: string): number {
-  return hashString(key, KEY_HASH_SEED)[1];
+  return hashString(key, KEY_HASH_SEED)[0];
 }
 
 /**
@@ -68,11 +69,16 @@ export class Store {
   readonly nodeId: string;
   readonly #options: StoreOptions;
   /**
-   * Entries by the high lane of the key's hash, which the store computes anyway for the tree
+   * Entries by the low lane of the key's hash, which the store computes anyway for the tree
    * (a key string fresh from a socket or a file would first have to be hashed by V8 for a
-   * Map). The index also lists a tree segment's entries (see key_index.ts).
+   * Map); see key_index.ts.
    */
   readonly #index = new KeyIndex<StoredEntry>();
+  /**
+   * Per segment, the keys that hash there (for listing one segment). Keys, not entries: an
+   * overwrite leaves this untouched; only new keys and purges change it.
+   */
+  readonly #segments: (string[] | undefined)[] = new Array(SEGMENT_COUNT);
   /** Live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<StoredEntry>();
   /** Node id -> [the one copy of the id string that entries share, its hash]. */
@@ -122,7 +128,7 @@ export class Store {
     const keyHash = hashString(key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    const current = this.#index.find(key, keyHigh);
+    const current = this.#index.find(key, keyLow);
     // An overwrite keeps the stored copy of the key: the request's copy then dies young, and
     // the garbage collector has one string less to move per write.
     const entry = storedEntry(
@@ -189,7 +195,7 @@ export class Store {
     const keyHash = hashString(remote.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    const current = this.#index.find(remote.key, keyHigh);
+    const current = this.#index.find(remote.key, keyLow);
     if (current !== undefined && compareEntries(remote, current) <= 0) return "stale";
     const entry = storedEntry(
       current === undefined ? remote.key : current.key,
@@ -249,9 +255,14 @@ export class Store {
 
   /** The entries whose keys fall in one segment of the tree, in no particular order. */
   segmentEntries(segment: number): Entry[] {
-    const entries: StoredEntry[] = [];
-    this.#index.collectPrefix(segment, SEGMENT_BITS, entries);
-    return entries;
+    const keys = this.#segments[segment];
+    if (keys === undefined) return [];
+    return keys.map((key) => this.entry(key) as StoredEntry);
+  }
+
+  /** The longest distance of a key from its home cell in the index (for tests; O(n)). */
+  indexMaxDisplacement(): number {
+    return this.#index.maxDisplacement();
   }
 
   /** Every entry, in no particular order. Do not write to the store while iterating. */
@@ -267,11 +278,11 @@ export class Store {
     const nowMs = this.nowMs();
     let purged = 0;
     const end = Math.min(SEGMENT_COUNT, firstSegment + segmentCount);
-    const entries: StoredEntry[] = [];
     for (let segment = firstSegment; segment < end; segment++) {
-      entries.length = 0;
-      this.#index.collectPrefix(segment, SEGMENT_BITS, entries);
-      for (const entry of entries) {
+      const keys = this.#segments[segment];
+      if (keys === undefined) continue;
+      for (let i = keys.length - 1; i >= 0; i--) {
+        const entry = this.entry(keys[i]) as StoredEntry;
         if (this.#isPurgeable(entry, nowMs)) {
           this.#purgeEntry(entry);
           purged++;
@@ -298,6 +309,7 @@ export class Store {
   /** Removes every entry without versions: for recovery and tests only, never for TRUNCATE. */
   reset(): void {
     this.#index.clear();
+    this.#segments.fill(undefined);
     this.#expiring.clear();
     this.#purgedHlc.fill(0);
     this.#tombstoneCount = 0;
@@ -332,7 +344,7 @@ export class Store {
   }
 
   /**
-   * Puts `next` where `current` (same key, or none) was, in the index and the tree.
+   * Puts `next` where `current` (same key, or none) was, in the index, segment and tree.
    * `keyLow`/`keyHigh`: the key's hash, computed once per write for all three.
    */
   #replace(
@@ -344,7 +356,9 @@ export class Store {
     // What changes in the key's segment: the old entry's hash out, the new one's in, as one XOR.
     let low = 0;
     let high = 0;
-    if (current !== undefined) {
+    if (current === undefined) {
+      (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(next.key);
+    } else {
       this.#count(current, -1);
       if (this.#maintainTree) {
         const old = this.#entryHash(current, keyLow, keyHigh);
@@ -352,7 +366,7 @@ export class Store {
         high = old[1];
       }
     }
-    this.#index.put(current, next, keyHigh);
+    this.#index.put(current, next, keyLow);
     this.#count(next, 1);
     if (this.#maintainTree) {
       const hash = this.#entryHash(next, keyLow, keyHigh);
@@ -360,12 +374,12 @@ export class Store {
     }
   }
 
-  /** Puts a new key's entry in the index and the tree; false if the key is present. */
+  /** Puts a new key's entry in the index, its segment and the tree; false if present. */
   #insert(entry: StoredEntry): boolean {
     const keyHash = hashString(entry.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    if (this.#index.find(entry.key, keyHigh) !== undefined) return false;
+    if (this.#index.find(entry.key, keyLow) !== undefined) return false;
     this.#replace(undefined, entry, keyLow, keyHigh);
     return true;
   }
@@ -379,7 +393,11 @@ export class Store {
       const hash = this.#entryHash(entry, keyLow, keyHigh);
       this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
     }
-    this.#index.delete(entry, keyHigh);
+    this.#index.delete(entry, keyLow);
+    // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
+    const keys = this.#segments[segmentOfKeyHash(keyHigh)] as string[];
+    const last = keys.pop() as string;
+    if (last !== entry.key) keys[keys.indexOf(entry.key)] = last;
   }
 
   #segmentOf(key: string): number {
