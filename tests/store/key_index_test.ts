@@ -1,21 +1,10 @@
 import assert from "node:assert/strict";
 import { KeyIndex } from "../../src/store/key_index.ts";
+import { SeededRandom } from "../_support/seeded_random.ts";
 
 interface Item {
   key: string;
   version: number;
-}
-
-/** A small deterministic generator (mulberry32), so a failure repeats. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -67,14 +56,14 @@ const CASES = [
 
 for (const [name, hashOf, moveStep] of CASES) {
   Deno.test(`KeyIndex follows a Map through inserts, overwrites, deletes and resizes (${name} hashes, ${moveStep} home cells moved per call)`, () => {
-    const next = random(name.length + moveStep);
+    const random = new SeededRandom(name.length + moveStep);
     const index = new KeyIndex<Item>({ moveStep });
     const model = new Map<string, number>();
     let checkedWhileResizing = 0;
     const capacities = new Set<number>();
     for (let step = 0; step < 4000; step++) {
-      const key = `key-${Math.floor(next() * 1500)}`;
-      if (next() < 0.25) {
+      const key = `key-${Math.floor(random.next() * 1500)}`;
+      if (random.next() < 0.25) {
         const found = index.find(key, hashOf(key));
         assert.equal(found?.version, model.get(key));
         assert.equal(found !== undefined && index.delete(found, hashOf(key)), model.has(key));
