@@ -4,10 +4,11 @@
  * A key's home cell is given by the top bits of its 32-bit hash. Those bits must not follow
  * the order keys arrive in: keys that arrive sorted by them would pile up in one long run,
  * and each insert would walk it (the store therefore passes the hash lane that does not order
- * the Merkle tree's segments, see store.ts). Two parallel arrays hold the cells: the hashes in an Int32Array, the entries in a plain array.
- * A lookup loads both at the same position (independent loads, which the CPU overlaps) and
- * compares the key string only when the hash matches. Deletion shifts the following cells
- * back (no tombstone cells), so a probe always ends at the first empty cell.
+ * the Merkle tree's segments, see store.ts). Two parallel arrays hold the cells: the hashes in
+ * an Int32Array, the entries in a plain array. A lookup loads both at the same position
+ * (independent loads, which the CPU overlaps) and compares the key string only when the hash
+ * matches. Deletion shifts the following cells back (no tombstone cells), so a probe always
+ * ends at the first empty cell.
  *
  * Resizing is incremental, as Redis rehashes its dictionaries: a table past 3/4 full gets a
  * table twice its size, and each later call moves the keys of the next few home cells of the
