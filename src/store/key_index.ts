@@ -291,7 +291,8 @@ export class KeyIndex<E extends Keyed> {
       for (let i = 0; i < cells.length; i++) {
         const cell = cells[i];
         if (cell === undefined) continue;
-        if (old !== null && (hashes[i] >>> old.shift < moved) !== (table !== old)) continue;
+        // A moved key's cell in the old table is left behind; its entry is in the new table.
+        if (table === old && hashes[i] >>> old.shift < moved) continue;
         yield cell;
       }
     }
