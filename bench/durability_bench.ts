@@ -18,6 +18,8 @@ import { hlcFromMs } from "../src/store/hlc.ts";
 import { LogSegment } from "../src/persistence/log_file.ts";
 import { encodeRecords } from "../src/persistence/record_codec.ts";
 import { SnapshotWriter } from "../src/persistence/snapshot_file.ts";
+import { SEGMENT_COUNT } from "../src/store/merkle.ts";
+import { Store } from "../src/store/store.ts";
 
 const POLICIES: readonly FsyncPolicy[] = ["always", "everysec", "no"];
 /** The write workload: SETs of 100-byte values over 100k keys. */
@@ -243,6 +245,8 @@ async function startAndCount(dataDir: string) {
 /**
  * A data dir as a node leaves it: snapshot.0000000002 with SNAPSHOT_SHARE of the keys, then
  * log.0000000002 with the rest, in records of ENTRIES_PER_LOG_RECORD (one per client batch).
+ * The snapshot holds its entries in the order a node writes them: tree segment by segment
+ * (see change_log.ts), each segment's keys in the order they were first written.
  */
 async function writeDataDir(dir: string, keys: number) {
   const baseHlc = hlcFromMs(Date.now() - 60_000);
@@ -255,12 +259,27 @@ async function writeDataDir(dir: string, keys: number) {
     expiresAtMs: 0,
   });
   const inSnapshot = Math.floor(keys * SNAPSHOT_SHARE);
-  const snapshot = SnapshotWriter.create(dir, 2, { createdAtMs: Date.now(), hlc: baseHlc });
-  for (let start = 0; start < inSnapshot; start += 10_000) {
-    const slice = [];
-    for (let i = start; i < Math.min(start + 10_000, inSnapshot); i++) slice.push(entryOf(i));
-    snapshot.writeEntries(slice);
+  const bySegment: Entry[][] = Array.from({ length: SEGMENT_COUNT }, () => []);
+  const segments = new Store({
+    nodeId: "bench-writer",
+    clock: { nowMs: () => Date.now() },
+    tombstoneGraceMs: 0,
+    maxClockSkewMs: 0,
+  });
+  for (let i = 0; i < inSnapshot; i++) {
+    const entry = entryOf(i);
+    bySegment[segments.segmentOfKey(entry.key)].push(entry);
   }
+  const snapshot = SnapshotWriter.create(dir, 2, { createdAtMs: Date.now(), hlc: baseHlc });
+  let slice: Entry[] = [];
+  for (const segmentEntries of bySegment) {
+    for (const entry of segmentEntries) slice.push(entry);
+    if (slice.length >= 10_000) {
+      snapshot.writeEntries(slice);
+      slice = [];
+    }
+  }
+  snapshot.writeEntries(slice);
   const summary = await snapshot.commit();
   const log = LogSegment.create(dir, 2);
   for (let start = inSnapshot; start < keys; start += ENTRIES_PER_LOG_RECORD) {
