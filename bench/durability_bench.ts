@@ -259,21 +259,18 @@ async function writeDataDir(dir: string, keys: number) {
     expiresAtMs: 0,
   });
   const inSnapshot = Math.floor(keys * SNAPSHOT_SHARE);
-  const bySegment: Entry[][] = Array.from({ length: SEGMENT_COUNT }, () => []);
-  const segments = new Store({
+  // The node's own grouping: a store's entries listed segment by segment (as change_log.ts).
+  const store = new Store({
     nodeId: "bench-writer",
     clock: { nowMs: () => Date.now() },
-    tombstoneGraceMs: 0,
-    maxClockSkewMs: 0,
+    tombstoneGraceMs: 60_000,
+    maxClockSkewMs: 60_000,
   });
-  for (let i = 0; i < inSnapshot; i++) {
-    const entry = entryOf(i);
-    bySegment[segments.segmentOfKey(entry.key)].push(entry);
-  }
+  for (let i = 0; i < inSnapshot; i++) store.load(entryOf(i));
   const snapshot = SnapshotWriter.create(dir, 2, { createdAtMs: Date.now(), hlc: baseHlc });
   let slice: Entry[] = [];
-  for (const segmentEntries of bySegment) {
-    for (const entry of segmentEntries) slice.push(entry);
+  for (let segment = 0; segment < SEGMENT_COUNT; segment++) {
+    for (const entry of store.segmentEntries(segment)) slice.push(entry);
     if (slice.length >= 10_000) {
       snapshot.writeEntries(slice);
       slice = [];
