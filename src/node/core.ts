@@ -6,10 +6,16 @@
 
 import type { Config } from "../config/types.ts";
 import type { Command } from "../protocol/command.ts";
-import { type FramedLine, parseCommand, parseFramed, type ParseLimits } from "../protocol/parse.ts";
+import {
+  type FramedLine,
+  getAndSetKeys,
+  parseCommand,
+  parseFramed,
+  type ParseLimits,
+} from "../protocol/parse.ts";
 import { errorReply, infoReply } from "../protocol/reply.ts";
 import { type Entry, INVALID_VALUE_BYTE, isValidKey } from "../store/entry.ts";
-import type { Store } from "../store/store.ts";
+import { MAX_PREFETCH_KEYS, type Store } from "../store/store.ts";
 import type { ClientInfo, LineHandler } from "../server/server.ts";
 import type {
   AntiEntropy,
@@ -59,6 +65,8 @@ export class NodeCore implements LineHandler, RemoteApplier {
   readonly #context: ExecuteContext;
   readonly #startedAtMs: number;
   #commandsProcessed = 0;
+  /** Key offsets for beforeLines(), as pairs. */
+  readonly #keyRanges = new Int32Array(2 * MAX_PREFETCH_KEYS);
   #client: ClientInfo | null = null;
 
   constructor(config: Config, store: Store) {
@@ -74,6 +82,17 @@ export class NodeCore implements LineHandler, RemoteApplier {
       maxReplyBytes: config.limits.maxReplyBytes,
       changes: [],
     };
+  }
+
+  /**
+   * With two or more GET and SET lines waiting (a pipelining client), asks the store to
+   * prefetch their keys: their lookups then overlap their cache misses (see README,
+   * Performance).
+   */
+  beforeLines(bytes: Uint8Array, start: number, end: number): void {
+    const ranges = this.#keyRanges;
+    const count = getAndSetKeys(bytes, start, end, this.#limits.maxKeyBytes, ranges);
+    if (count > 1) this.store.prefetchKeys(bytes, ranges, count);
   }
 
   /** Runs one request: a line as the framer holds it, or as a string (tools and tests). */

@@ -142,6 +142,7 @@ function append(key: string, value: string, prepend: boolean, context: ExecuteCo
 function multiGet(keys: readonly string[], context: ExecuteContext): string {
   const values: (string | undefined)[] = [];
   let replyBytes = 0;
+  context.store.prefetchKeyStrings(keys);
   for (const key of keys) {
     const value = context.store.read(key)?.value ?? undefined;
     values.push(value);

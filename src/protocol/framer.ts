@@ -142,6 +142,11 @@ export class LineFramer implements FramedLine {
     return this.#chunk;
   }
 
+  /** Where the bytes after the current line start in `bytes` (to its end: see push()). */
+  get unreadStart(): number {
+    return this.#position;
+  }
+
   /** Where the current line starts in `bytes`. */
   get start(): number {
     return this.#lineStart;

@@ -276,6 +276,9 @@ function splitWords(text: string): string[] {
 
 const SPACE = 0x20;
 const DELETE = 0x7f;
+const LF = 10;
+/** The typed array's native indexOf (Deno's Buffer.prototype.indexOf is slower; framer.ts). */
+const indexOfByte = Uint8Array.prototype.indexOf;
 /** "get" and "set": a byte ORed with 0x20 is lower case for letters and only for them. */
 const LOWER_G = 0x67;
 const LOWER_S = 0x73;
@@ -293,25 +296,63 @@ export function parseFramed(line: FramedLine, limits: ParseLimits): ParseResult 
   return parseGetOrSet(line, limits) ?? parseCommand(line.text(), limits, line);
 }
 
-function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
-  const { bytes, start, end } = line;
-  if (end - start < 5 || bytes[start + 3] !== SPACE) return null;
+/**
+ * For a line `bytes[start, end)` that begins with `GET ` or `SET ` (any case): where its key
+ * ends (the key starts at start + 4 and may be empty). -1 for any other line.
+ */
+function getOrSetKeyEnd(bytes: Uint8Array, start: number, end: number): number {
+  if (end - start < 5 || bytes[start + 3] !== SPACE) return -1;
   const first = bytes[start] | 0x20;
   if (
     (first !== LOWER_G && first !== LOWER_S) || (bytes[start + 1] | 0x20) !== LOWER_E ||
     (bytes[start + 2] | 0x20) !== LOWER_T
   ) {
-    return null;
+    return -1;
   }
-  const keyStart = start + 4;
-  let keyEnd = keyStart;
+  let keyEnd = start + 4;
   while (keyEnd < end) {
     const byte = bytes[keyEnd];
     if (byte <= SPACE || byte === DELETE) break;
     keyEnd++;
   }
-  const keyBytes = keyEnd - keyStart;
-  if (keyBytes === 0 || keyBytes > limits.maxKeyBytes) return null;
+  return keyEnd;
+}
+
+/**
+ * The keys (of at most maxKeyBytes) of the GET and SET lines among the complete lines in
+ * `bytes[start, end)`, as pairs of start and end offsets in `ranges`, as many as fit; returns
+ * how many pairs. A hint
+ * for the store (Store.prefetchKeys) before the lines run: nothing is checked but the form.
+ */
+export function getAndSetKeys(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  maxKeyBytes: number,
+  ranges: Int32Array,
+): number {
+  let count = 0;
+  let position = start;
+  while (position < end && 2 * count < ranges.length) {
+    const newline = indexOfByte.call(bytes, LF, position) as number;
+    if (newline === -1 || newline >= end) break;
+    const keyEnd = getOrSetKeyEnd(bytes, position, newline);
+    if (keyEnd > position + 4 && keyEnd - (position + 4) <= maxKeyBytes) {
+      ranges[2 * count] = position + 4;
+      ranges[2 * count + 1] = keyEnd;
+      count++;
+    }
+    position = newline + 1;
+  }
+  return count;
+}
+
+function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
+  const { bytes, start, end } = line;
+  const keyEnd = getOrSetKeyEnd(bytes, start, end);
+  const keyBytes = keyEnd - (start + 4);
+  if (keyEnd === -1 || keyBytes === 0 || keyBytes > limits.maxKeyBytes) return null;
+  const first = bytes[start] | 0x20;
   if (first === LOWER_G) {
     return keyEnd === end ? { kind: "get", key: line.copy(4, keyEnd - start) } : null;
   }

@@ -26,6 +26,11 @@ export interface LineHandler {
    * writes, and `waiter.logged()` says when (or why not).
    */
   endOfChunk(waiter: LogWaiter): boolean;
+  /**
+   * A hint before lines run: `bytes[start, end)` holds the lines received and not yet run
+   * (the last one possibly incomplete). Changes nothing.
+   */
+  beforeLines(bytes: Uint8Array, start: number, end: number): void;
 }
 
 export interface ClientInfo {
@@ -202,6 +207,8 @@ class Connection implements LogWaiter {
    * the socket keeps up).
    */
   #run(): void {
+    const framer = this.#framer;
+    this.#handler.beforeLines(framer.bytes, framer.unreadStart, framer.bytes.length);
     for (;;) {
       let out = "";
       let replies = 0;

@@ -35,6 +35,24 @@ export function hashString(text: string, seed: number): Int32Array {
     h2 = Math.imul(h2 ^ code, PRIME_D);
     h2 = (h2 << 17) | (h2 >>> 15);
   }
+  return finish(h1, h2, length);
+}
+
+/** hashString of the binary string of bytes[start, end), read from the bytes. */
+export function hashBytes(bytes: Uint8Array, start: number, end: number, seed: number): Int32Array {
+  let h1 = PRIME_A ^ seed;
+  let h2 = PRIME_B ^ Math.imul(seed, PRIME_C);
+  for (let i = start; i < end; i++) {
+    const code = bytes[i];
+    h1 = Math.imul(h1 ^ code, PRIME_C);
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h2 = Math.imul(h2 ^ code, PRIME_D);
+    h2 = (h2 << 17) | (h2 >>> 15);
+  }
+  return finish(h1, h2, end - start);
+}
+
+function finish(h1: number, h2: number, length: number): Int32Array {
   h1 ^= length;
   h2 ^= length;
   h1 = finalMix(h1 ^ Math.imul(h2, PRIME_A));

@@ -5,7 +5,7 @@
 
 import { compareEntries, type Entry, isLive } from "./entry.ts";
 import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
-import { hashEntry, hashString, hashToHex } from "./hash.ts";
+import { hashBytes, hashEntry, hashString, hashToHex } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
 import { MerkleTree, SEGMENT_COUNT, segmentOfKeyHash } from "./merkle.ts";
 
@@ -34,6 +34,8 @@ export type ApplyOutcome =
 
 const KEY_HASH_SEED = 0x4d4b5631;
 const NODE_HASH_SEED = 0x6e6f6465;
+/** Keys one prefetch hint covers; more are not prefetched. */
+export const MAX_PREFETCH_KEYS = 64;
 /** Node ids remembered for sharing and hashing; more are hashed on each use. */
 const MAX_KNOWN_NODES = 65536;
 /**
@@ -92,6 +94,10 @@ export class Store {
   readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
   readonly #maintainTree: boolean;
   #tombstoneCount = 0;
+  /** Index hashes of the keys prefetchKeys() is given, at most this many at once. */
+  readonly #prefetchHashes = new Int32Array(MAX_PREFETCH_KEYS);
+  /** What the prefetches loaded, summed: kept so that the loads are not optimized away. */
+  #prefetched = 0;
 
   constructor(options: StoreOptions) {
     this.#options = options;
@@ -112,6 +118,28 @@ export class Store {
     // Only an entry with an expiry needs the clock.
     if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= this.nowMs()) return undefined;
     return entry;
+  }
+
+  /**
+   * A hint that the keys at `ranges` in `bytes` (pairs of start and end offsets, `count`
+   * pairs, binary strings as the protocol reads them) are read or written next: see
+   * KeyIndex.prefetch. Changes nothing.
+   */
+  prefetchKeys(bytes: Uint8Array, ranges: Int32Array, count: number): void {
+    const hashes = this.#prefetchHashes;
+    const n = Math.min(count, MAX_PREFETCH_KEYS);
+    for (let i = 0; i < n; i++) {
+      hashes[i] = hashBytes(bytes, ranges[2 * i], ranges[2 * i + 1], KEY_HASH_SEED)[0];
+    }
+    this.#prefetched += this.#index.prefetch(hashes, n);
+  }
+
+  /** prefetchKeys for the first MAX_PREFETCH_KEYS of `keys`. */
+  prefetchKeyStrings(keys: readonly string[]): void {
+    const hashes = this.#prefetchHashes;
+    const n = Math.min(keys.length, MAX_PREFETCH_KEYS);
+    for (let i = 0; i < n; i++) hashes[i] = hashString(keys[i], KEY_HASH_SEED)[0];
+    this.#prefetched += this.#index.prefetch(hashes, n);
   }
 
   /** The stored entry of a key, tombstones and expired entries included. */

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { LineFramer } from "../../src/protocol/framer.ts";
-import { COMMAND_NAMES, parseCommand, parseFramed, parseInt64 } from "../../src/protocol/parse.ts";
+import {
+  COMMAND_NAMES,
+  getAndSetKeys,
+  parseCommand,
+  parseFramed,
+  parseInt64,
+} from "../../src/protocol/parse.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import type { ParseResult } from "../../src/protocol/command.ts";
 
@@ -396,4 +402,49 @@ Deno.test("parseFramed() copies the key and value out of the received bytes", ()
   const command = parseFramed(framer, LIMITS);
   chunk.fill(0x41);
   assert.deepEqual(command, { kind: "set", key: "key", value: "value" });
+});
+
+/** The keys getAndSetKeys() finds in `text`, as strings. */
+function keysFound(text: string, maxKeyBytes = 250, capacity = 64, start = 0): string[] {
+  const bytes = Buffer.from(text, "latin1");
+  const ranges = new Int32Array(2 * capacity);
+  const count = getAndSetKeys(bytes, start, bytes.length, maxKeyBytes, ranges);
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    keys.push(bytes.toString("latin1", ranges[2 * i], ranges[2 * i + 1]));
+  }
+  return keys;
+}
+
+Deno.test("getAndSetKeys() lists the keys of the complete GET and SET lines", () => {
+  const chunk = "GET a\r\nset bb 1 2\nDEL c\r\nGet  d\r\nMGET e f\r\nSET long v\r\ngEt g\r\nGET h";
+  assert.deepEqual(keysFound(chunk), ["a", "bb", "long", "g"]);
+  assert.deepEqual(keysFound(chunk, 3), ["a", "bb", "g"], "keys over the limit are left out");
+  assert.deepEqual(keysFound(chunk, 250, 2), ["a", "bb"], "as many as fit");
+  assert.deepEqual(keysFound(chunk, 250, 64, chunk.indexOf("DEL")), ["long", "g"]);
+  assert.deepEqual(keysFound("GET h"), [], "a line without its end is not complete");
+  assert.deepEqual(keysFound(""), []);
+});
+
+Deno.test("getAndSetKeys() finds the key that parseCommand() reads from each GET or SET line", () => {
+  const words = ["GET", "get", "SET", "sEt", "GETS", "DEL", "MGET"];
+  const pieces = [" ", "  ", "k", "key", "\x00", "\x7f", "\xff", "\t", "v", "12345"];
+  for (let seed = 1; seed <= 1000; seed++) {
+    const random = new SeededRandom(seed);
+    const lines: string[] = [];
+    for (let n = 1 + random.below(5); n > 0; n--) {
+      let line = random.pick(words);
+      for (let i = random.below(6); i > 0; i--) line += random.pick(pieces);
+      lines.push(line);
+    }
+    const expected = lines.flatMap((line) => {
+      const command = parseCommand(line, LIMITS);
+      // deno-lint-ignore no-control-regex -- a key's first byte: no control byte, no space
+      const fast = /^(get|set) [^\x00-\x20\x7f]/i.test(line);
+      return fast && (command.kind === "get" || command.kind === "set") ? [command.key] : [];
+    });
+    const found = keysFound(lines.join("\r\n") + "\r\n");
+    // Lines that are no valid command may still give a key: it is only a hint.
+    for (const key of expected) assert.ok(found.includes(key), `seed ${seed}: ${key}`);
+  }
 });

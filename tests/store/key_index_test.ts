@@ -130,3 +130,34 @@ Deno.test("KeyIndex.clear empties the table and shrinks it", () => {
   assert.deepEqual([...index.values()], []);
   assert.ok(index.capacity < grown);
 });
+
+Deno.test("KeyIndex.prefetch reads the cells of its hashes and changes nothing, resizing or not", () => {
+  const random = new SeededRandom(11);
+  const index = new KeyIndex<Item>({ moveStep: 1 });
+  const model = new Map<string, number>();
+  const hashes = new Int32Array(8);
+  let whileResizing = 0;
+  let hits = 0;
+  for (let step = 0; step < 3000; step++) {
+    const key = `key-${Math.floor(random.next() * 800)}`;
+    for (let i = 0; i < hashes.length; i++) {
+      hashes[i] = spreadHash(`key-${Math.floor(random.next() * 800)}`);
+    }
+    // Between a find and the put that follows it, which relies on where the find ended.
+    const found = index.find(key, spreadHash(key));
+    const resizing = index.resizing;
+    const loaded = index.prefetch(hashes, hashes.length);
+    if (resizing) {
+      assert.equal(loaded, 0, "no hint while resizing");
+      whileResizing++;
+    } else if (loaded !== 0) hits++;
+    index.put(found, { key, version: step }, spreadHash(key));
+    model.set(key, step);
+  }
+  checkAgainst(index, model, spreadHash);
+  assert.ok(whileResizing > 0 && hits > 0, `resizing ${whileResizing}, hits ${hits}`);
+  const stored = index.find("key-1", spreadHash("key-1")) as Item;
+  hashes[0] = spreadHash("key-1");
+  // Its home cell may hold another key of a run; then that key's length is read.
+  assert.ok(index.prefetch(hashes, 1) >= Math.min(stored.key.length, 5));
+});
