@@ -86,13 +86,15 @@ export class NodeCore implements LineHandler, RemoteApplier {
 
   /**
    * With two or more GET and SET lines waiting (a pipelining client), asks the store to
-   * prefetch their keys: their lookups then overlap their cache misses (see README,
-   * Performance).
+   * prefetch their keys (up to MAX_PREFETCH_KEYS): their lookups then overlap their cache
+   * misses (see README, Performance). Returns where the last key hinted ends if the hint is
+   * full (the lines after it want one of their own), else `end`.
    */
-  beforeLines(bytes: Uint8Array, start: number, end: number): void {
+  beforeLines(bytes: Uint8Array, start: number, end: number): number {
     const ranges = this.#keyRanges;
     const count = getAndSetKeys(bytes, start, end, this.#limits.maxKeyBytes, ranges);
     if (count > 1) this.store.prefetchKeys(bytes, ranges, count);
+    return count === MAX_PREFETCH_KEYS ? ranges[2 * count - 1] : end;
   }
 
   /** Runs one request: a line as the framer holds it, or as a string (tools and tests). */

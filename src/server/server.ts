@@ -28,9 +28,10 @@ export interface LineHandler {
   endOfChunk(waiter: LogWaiter): boolean;
   /**
    * A hint before lines run: `bytes[start, end)` holds the lines received and not yet run
-   * (the last one possibly incomplete). Changes nothing.
+   * (the last one possibly incomplete). Changes nothing. Returns the offset up to which the
+   * hint covers them: once the lines up to there have run, it is asked again.
    */
-  beforeLines(bytes: Uint8Array, start: number, end: number): void;
+  beforeLines(bytes: Uint8Array, start: number, end: number): number;
 }
 
 export interface ClientInfo {
@@ -208,7 +209,7 @@ class Connection implements LogWaiter {
    */
   #run(): void {
     const framer = this.#framer;
-    this.#handler.beforeLines(framer.bytes, framer.unreadStart, framer.bytes.length);
+    let hinted = this.#handler.beforeLines(framer.bytes, framer.unreadStart, framer.bytes.length);
     for (;;) {
       let out = "";
       let replies = 0;
@@ -221,6 +222,9 @@ class Connection implements LogWaiter {
           this.#log.warn("line_too_long", { client: this.#client.remoteAddress });
           this.#closing = true;
           break;
+        }
+        if (framer.start > hinted) {
+          hinted = this.#handler.beforeLines(framer.bytes, framer.start, framer.bytes.length);
         }
         const result = this.#handler.handleLine(this.#framer, this.#client);
         if (typeof result === "string") {

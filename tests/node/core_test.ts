@@ -5,7 +5,7 @@ import { NodeCore } from "../../src/node/core.ts";
 import type { ChangeLog, LogWaiter, Replicator } from "../../src/node/components.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
-import { Store } from "../../src/store/store.ts";
+import { MAX_PREFETCH_KEYS, Store } from "../../src/store/store.ts";
 
 const NOW_MS = 1_700_000_000_000;
 const LOOPBACK = { remoteAddress: "127.0.0.1", isLoopback: true };
@@ -159,4 +159,20 @@ Deno.test("NodeCore INFO reports the node, counts, memory and root, then END", (
   assert.match(fields.get("merkle_root") ?? "", /^[0-9a-f]{16}$/);
   assert.equal(fields.get("persistence"), "test");
   assert.equal(fields.get("replication"), "test");
+});
+
+Deno.test("NodeCore.beforeLines() hints up to MAX_PREFETCH_KEYS keys and says where it stopped", () => {
+  const { core, store } = makeCore();
+  for (let i = 0; i < 200; i++) core.handleLine(`SET k${i} ${i}`, LOOPBACK);
+  const before = store.rootHex();
+  const lines = Array.from({ length: 100 }, (_, i) => `GET k${i}\r\n`);
+  const bytes = new TextEncoder().encode(lines.join(""));
+  // The 64th key ends where the 64th line's line end begins.
+  const last = lines.slice(0, MAX_PREFETCH_KEYS).join("").length - 2;
+  assert.equal(core.beforeLines(bytes, 0, bytes.length), last);
+  const rest = core.beforeLines(bytes, last + 2, bytes.length);
+  assert.equal(rest, bytes.length, "the other 36 lines fit in one hint");
+  assert.equal(core.beforeLines(bytes, 0, 10), 10, "fewer lines: the end");
+  assert.equal(store.rootHex(), before, "a hint changes nothing");
+  assert.equal(core.handleLine("GET k63", LOOPBACK), "VALUE 63\r\n");
 });
