@@ -69,6 +69,8 @@ export class DurableLog implements ChangeLog {
   #olderLogBytes: number;
   /** Segments with bytes written since their last fdatasync. */
   readonly #dirty = new Set<LogSegment>();
+  /** The segments of the fdatasync under way: their bytes are pending until it completes. */
+  #syncing: readonly LogSegment[] = [];
   /** Changes appended in this event-loop turn, and who waits for them: written at its end. */
   #turnChanges: Entry[] = [];
   #turnWaiters: LogWaiter[] = [];
@@ -158,7 +160,10 @@ export class DurableLog implements ChangeLog {
 
   infoFields(): InfoField[] {
     const last = this.#lastSnapshot;
-    const pending = [...this.#dirty].reduce((total, segment) => total + segment.unsyncedBytes, 0);
+    let pending = 0;
+    for (const segment of new Set([...this.#dirty, ...this.#syncing])) {
+      pending += segment.unsyncedBytes;
+    }
     return [
       ["persistence", "on"],
       ["persistence_fsync", this.#options.policy],
@@ -293,6 +298,7 @@ export class DurableLog implements ChangeLog {
     this.#syncWaiters = [];
     const segments = [...this.#dirty];
     this.#dirty.clear();
+    this.#syncing = segments;
     const syncing = Promise.allSettled(segments.map((segment) => segment.syncData())).then(
       (results) => {
         const failed = results.findIndex((result) => result.status === "rejected");
@@ -317,6 +323,7 @@ export class DurableLog implements ChangeLog {
       },
     ).finally(() => {
       this.#syncInFlight = null;
+      this.#syncing = [];
       // The changes written meanwhile get the next fdatasync, at the end of this turn: the
       // replies just released bring more requests to share it.
       if (this.#syncWaiters.length > 0 || this.#dirty.size > 0) this.#scheduleTurnEnd();

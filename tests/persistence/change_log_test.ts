@@ -87,12 +87,34 @@ Deno.test("fsync everysec: waiters are told once written, and an fdatasync follo
   assert.equal(await logged(opened.changeLog), null);
   assert.equal(info(opened.changeLog).get("persistence_fsyncs"), "0");
   assert.ok(Number(info(opened.changeLog).get("persistence_pending_bytes")) > 0);
+  // Polled every few ms: the bytes stay pending until the fdatasync has completed, not only
+  // until it has started.
   await waitUntil(
     "the background fsync",
     () => info(opened.changeLog).get("persistence_pending_bytes") === "0",
     2500,
   );
   assert.equal(info(opened.changeLog).get("persistence_fsyncs"), "1");
+  await opened.changeLog.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("fsync always: the bytes of an fdatasync under way are still pending in INFO", async () => {
+  const dir = await tempDir();
+  const opened = open(dir, "always");
+  set(opened, "a", "1");
+  const written = logged(opened.changeLog);
+  // The turn's end (an immediate queued by append) writes and starts the fdatasync; this
+  // immediate runs right after it, before the fdatasync's completion can be delivered.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  const during = info(opened.changeLog);
+  assert.equal(during.get("persistence_fsyncs"), "0");
+  assert.ok(Number(during.get("persistence_log_bytes")) > 16, "the turn's write happened");
+  assert.ok(Number(during.get("persistence_pending_bytes")) > 0);
+  assert.equal(await written, null);
+  const after = info(opened.changeLog);
+  assert.equal(after.get("persistence_fsyncs"), "1");
+  assert.equal(after.get("persistence_pending_bytes"), "0");
   await opened.changeLog.close();
   await Deno.remove(dir, { recursive: true });
 });
