@@ -18,11 +18,13 @@ import { encodeRecords } from "../src/persistence/record_codec.ts";
 import { SnapshotWriter } from "../src/persistence/snapshot_file.ts";
 import { SEGMENT_COUNT } from "../src/store/merkle.ts";
 import { Store } from "../src/store/store.ts";
+import { track } from "./processes.ts";
 
 /** Of the data set, this share is in the snapshot and the rest in the log after it. */
 const SNAPSHOT_SHARE = 0.9;
 const ENTRIES_PER_LOG_RECORD = 1000;
 const SNAPSHOT_SLICE_ENTRIES = 10_000;
+const WRITER_PATH = new URL("./startup_data.ts", import.meta.url).pathname;
 const STARTUP_VALUE_BYTES = 100;
 
 export interface StartupFiles {
@@ -32,12 +34,15 @@ export interface StartupFiles {
 
 /** Writes the data dir in a child process and resolves with the sizes of its files. */
 export async function writeStartupDataDir(dir: string, keys: number): Promise<StartupFiles> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", new URL(import.meta.url).pathname, dir, String(keys)],
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", WRITER_PATH, dir, String(keys)],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  // An interrupted benchmark stops the writer with its other children.
+  const untrack = track("start-up data writer", child);
+  const output = await child.output().finally(untrack);
   const line = new TextDecoder().decode(output.stdout).trim().split("\n").at(-1) ?? "";
   if (!output.success || !line.startsWith("{")) {
     const stderr = new TextDecoder().decode(output.stderr).slice(0, 2000);
