@@ -48,12 +48,22 @@ export function indexHashOfKey(key: string): number {
 }
 
 /**
- * An entry as held by the store: immutable, replaced whole on every write, so a change handed
- * to the log or the outbox never changes under it. Five fields and nothing derived, because
- * there is one per key; built as an object literal, which V8 lays out tighter than a class
- * instance (measured: about 50 bytes less per key; see README, Memory).
+ * An entry as held by the store: one object per key, updated in place when the key is written
+ * again. Five fields and nothing derived, because there is one per key; built as an object
+ * literal, which V8 lays out tighter than a class instance (measured: about 50 bytes less per
+ * key; see README, Memory). Updating in place, rather than replacing the object, leaves the
+ * garbage collector only the new value to move per overwrite: the entry and the box V8 keeps
+ * its version number in stay where they are (see README, Performance). What write() and the
+ * merge hand out as the change is a copy, so that a change held by the log or the outbox never
+ * changes under it.
  */
-type StoredEntry = Readonly<Entry>;
+interface StoredEntry {
+  readonly key: string;
+  value: string | null;
+  hlc: number;
+  node: string;
+  expiresAtMs: number;
+}
 
 function storedEntry(
   key: string,
@@ -156,18 +166,17 @@ export class Store {
     const keyHash = hashString(key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
+    const expiry = value === null ? 0 : expiresAtMs;
+    const node = this.nodeId;
     const current = this.#index.find(key, keyLow);
-    // An overwrite keeps the stored copy of the key: the request's copy then dies young, and
+    if (current === undefined) {
+      this.#insert(storedEntry(key, value, hlc, node, expiry), keyLow, keyHigh);
+      return storedEntry(key, value, hlc, node, expiry);
+    }
+    this.#overwrite(current, value, hlc, node, expiry, keyLow, keyHigh);
+    // The change carries the stored copy of the key: the request's copy then dies young, and
     // the garbage collector has one string less to move per write.
-    const entry = storedEntry(
-      current === undefined ? key : current.key,
-      value,
-      hlc,
-      this.nodeId,
-      value === null ? 0 : expiresAtMs,
-    );
-    this.#replace(current, entry, keyLow, keyHigh);
-    return entry;
+    return storedEntry(current.key, value, hlc, node, expiry);
   }
 
   /** The merge used by replication and anti-entropy: idempotent, order-free. */
@@ -208,7 +217,9 @@ export class Store {
             node,
             received.value === null ? 0 : received.expiresAtMs,
           );
-      if (!this.#insert(entry)) return false;
+      const keyHash = hashString(entry.key, KEY_HASH_SEED);
+      if (this.#index.find(entry.key, keyHash[0]) !== undefined) return false;
+      this.#insert(entry, keyHash[0], keyHash[1]);
       if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
     }
     return true;
@@ -225,16 +236,17 @@ export class Store {
     const keyHigh = keyHash[1];
     const current = this.#index.find(remote.key, keyLow);
     if (current !== undefined && compareEntries(remote, current) <= 0) return "stale";
-    const entry = storedEntry(
-      current === undefined ? remote.key : current.key,
-      remote.value,
-      remote.hlc,
-      this.#node(remote.node)[0],
-      remote.expiresAtMs,
-    );
+    const node = this.#node(remote.node)[0];
+    let entry: StoredEntry;
+    if (current === undefined) {
+      entry = storedEntry(remote.key, remote.value, remote.hlc, node, remote.expiresAtMs);
+      this.#insert(entry, keyLow, keyHigh);
+    } else {
+      entry = current;
+      this.#overwrite(entry, remote.value, remote.hlc, node, remote.expiresAtMs, keyLow, keyHigh);
+    }
     // Adopt, then purge at once if already past its grace period: the same end state as a
     // peer that purged it, and an older version can no longer win (see README, Deletes).
-    this.#replace(current, entry, keyLow, keyHigh);
     if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
     return "applied";
   }
@@ -372,44 +384,49 @@ export class Store {
   }
 
   /**
-   * Puts `next` where `current` (same key, or none) was, in the index, segment and tree.
-   * `keyLow`/`keyHigh`: the key's hash, computed once per write for all three.
+   * Puts the entry of a key not held yet in the index, its segment and the tree. `keyLow` and
+   * `keyHigh`: the key's hash, computed once per write for all three.
    */
-  #replace(
-    current: StoredEntry | undefined,
-    next: StoredEntry,
-    keyLow: number,
-    keyHigh: number,
-  ): void {
-    // What changes in the key's segment: the old entry's hash out, the new one's in, as one XOR.
-    let low = 0;
-    let high = 0;
-    if (current === undefined) {
-      (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(next.key);
-    } else {
-      this.#count(current, -1);
-      if (this.#maintainTree) {
-        const old = this.#entryHash(current, keyLow, keyHigh);
-        low = old[0];
-        high = old[1];
-      }
-    }
-    this.#index.put(current, next, keyLow);
-    this.#count(next, 1);
+  #insert(entry: StoredEntry, keyLow: number, keyHigh: number): void {
+    (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(entry.key);
+    this.#index.put(undefined, entry, keyLow);
+    this.#count(entry, 1);
     if (this.#maintainTree) {
-      const hash = this.#entryHash(next, keyLow, keyHigh);
-      this.tree.toggle(segmentOfKeyHash(keyHigh), low ^ hash[0], high ^ hash[1]);
+      const hash = this.#entryHash(entry, keyLow, keyHigh);
+      this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
     }
   }
 
-  /** Puts a new key's entry in the index, its segment and the tree; false if present. */
-  #insert(entry: StoredEntry): boolean {
-    const keyHash = hashString(entry.key, KEY_HASH_SEED);
-    const keyLow = keyHash[0];
-    const keyHigh = keyHash[1];
-    if (this.#index.find(entry.key, keyLow) !== undefined) return false;
-    this.#replace(undefined, entry, keyLow, keyHigh);
-    return true;
+  /**
+   * Gives a held key's entry a new state in place (the index and the segment's key list stay
+   * as they are) and moves the tree by the difference, as one XOR of the old and new hashes.
+   */
+  #overwrite(
+    entry: StoredEntry,
+    value: string | null,
+    hlc: number,
+    node: string,
+    expiresAtMs: number,
+    keyLow: number,
+    keyHigh: number,
+  ): void {
+    this.#count(entry, -1);
+    let low = 0;
+    let high = 0;
+    if (this.#maintainTree) {
+      const old = this.#entryHash(entry, keyLow, keyHigh);
+      low = old[0];
+      high = old[1];
+    }
+    entry.value = value;
+    entry.hlc = hlc;
+    entry.node = node;
+    entry.expiresAtMs = expiresAtMs;
+    this.#count(entry, 1);
+    if (this.#maintainTree) {
+      const hash = this.#entryHash(entry, keyLow, keyHigh);
+      this.tree.toggle(segmentOfKeyHash(keyHigh), low ^ hash[0], high ^ hash[1]);
+    }
   }
 
   #remove(entry: StoredEntry): void {

@@ -163,6 +163,33 @@ Deno.test("store.write() stamps increasing versions with the node id and keeps t
   assert.equal(store.countLive(), 0);
 });
 
+Deno.test("store.write() returns a change that later writes of its key leave as it was", () => {
+  // The store updates a key's entry in place; the log and the outbox hold the changes.
+  const store = makeStore("node-q");
+  const inserted = store.write("k", "1", 0);
+  const overwrote = store.write("k", "2", 0);
+  const kept = [{ ...inserted }, { ...overwrote }];
+  store.write("k", "3", NOW_MS + 5000);
+  store.applyRemote(entry({ key: "k", hlc: hlcFromMs(NOW_MS + 1000), value: "4", node: "node-z" }));
+  store.write("k", null, 0);
+  assert.deepEqual([inserted, overwrote], kept);
+  assert.equal(store.entry("k")?.value, null);
+});
+
+Deno.test("applyRemote() leaves the entry it is given as it was when the key is written again", () => {
+  const store = makeStore();
+  const received = entry({ key: "k", hlc: T, value: "remote" });
+  const kept = { ...received };
+  assert.equal(store.applyRemote(received), "applied");
+  store.write("k", "local", NOW_MS + 5000);
+  assert.equal(
+    store.applyRemote(entry({ key: "k", hlc: hlcFromMs(NOW_MS + 1000), value: "later" })),
+    "applied",
+  );
+  assert.deepEqual(received, kept);
+  assert.equal(store.read("k")?.value, "later");
+});
+
 Deno.test("store.scan() lists live keys with a prefix after a key, in byte order, bounded", () => {
   const store = makeStore();
   for (const key of ["b2", "a", "b1", "b3", "\xffz", "b10", "c"]) store.write(key, "v", 0);
