@@ -2,10 +2,14 @@
  * The MQTT connection (I/O edge; the only file that imports mqtt). MQTT 5 with a persistent
  * session, TCP_NODELAY, subscriptions with No Local, a last will, and reconnects with
  * exponential backoff and jitter (see README, Replication, Connection).
+ *
+ * mqtt.js is loaded when the first connection starts, not with the program: loading it takes
+ * about 135 ms, which a node without replication never pays and a node with replication pays
+ * after it serves clients (see README, Durability, Start-up).
  */
 
 import { Buffer } from "node:buffer";
-import mqtt from "mqtt";
+import type { ISubscriptionMap, MqttClient } from "mqtt";
 import type { Logger } from "../node/log.ts";
 import { Backoff } from "./backoff.ts";
 
@@ -66,13 +70,56 @@ export interface Transport {
   close(last: { topic: string; payload: Uint8Array } | null, timeoutMs: number): Promise<void>;
 }
 
+/**
+ * Starts connecting to the broker and returns at once: the connection is "connecting" while
+ * mqtt.js loads, and close() then waits for the load and never connects.
+ */
 export function connectTransport(
   options: TransportOptions,
   events: TransportEvents,
   log: Logger,
 ): Transport {
+  let connection: Transport | null = null;
+  let closed = false;
+  let failed = false;
+  const loaded = import("mqtt").then(
+    (module) => {
+      if (!closed) connection = connectClient(module.default.connect, options, events, log);
+    },
+    (error) => {
+      failed = true;
+      log.error("replication_unavailable", {
+        broker: options.brokerLabel,
+        reason: `cannot load the MQTT client: ${error instanceof Error ? error.message : error}`,
+      });
+    },
+  );
+  return {
+    get state() {
+      if (connection !== null) return connection.state;
+      return closed ? "closed" : failed ? "disconnected" : "connecting";
+    },
+    publish(topic, payload, retain, done) {
+      // Publishes are made only while connected, so only once a connection exists.
+      if (connection === null) done("not connected to the broker");
+      else connection.publish(topic, payload, retain, done);
+    },
+    async close(last, timeoutMs) {
+      closed = true;
+      await loaded;
+      await connection?.close(last, timeoutMs);
+    },
+  };
+}
+
+function connectClient(
+  connect: typeof import("mqtt").connect,
+  options: TransportOptions,
+  events: TransportEvents,
+  log: Logger,
+): Transport {
   const backoff = new Backoff(options.reconnectMinMs, options.reconnectMaxMs, options.random);
-  const client = mqtt.connect(options.url, {
+  const client = connect(options.url, {
     protocolVersion: 5,
     clientId: options.clientId,
     clean: false,
@@ -108,7 +155,7 @@ export function connectTransport(
     backoff.reset();
     client.options.reconnectPeriod = backoff.next();
     lastFailure = "";
-    const subscriptions: mqtt.ISubscriptionMap = {};
+    const subscriptions: ISubscriptionMap = {};
     for (const topic of options.subscriptions) subscriptions[topic] = { qos: 1, nl: true };
     client.subscribe(subscriptions, (error, granted) => {
       if (error) {
@@ -193,7 +240,7 @@ function failureHint(isAuth: boolean, code: string): string | undefined {
 }
 
 async function closeClient(
-  client: mqtt.MqttClient,
+  client: MqttClient,
   last: { topic: string; payload: Uint8Array } | null,
   timeoutMs: number,
   markClosed: () => void,
