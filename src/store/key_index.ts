@@ -36,6 +36,7 @@ export interface Keyed {
 interface PrefetchedEntry {
   readonly key: string;
   readonly value?: string | null;
+  readonly hlc?: number;
 }
 
 /** One table of 2^bits cells. */
@@ -192,7 +193,8 @@ export class KeyIndex<E extends Keyed> {
   /**
    * Loads the home cells of `count` hashes and what their entries point to, and nothing more:
    * a hint that those keys come next. One lookup waits for several cache misses in a row (the
-   * cell, the entry, its key, its value); the loads of independent lookups, issued from one
+   * cell, the entry, its key, its value, and the heap number that holds its version, which an
+   * overwrite reads for the tree); the loads of independent lookups, issued from one
    * short loop, wait together instead (measured: see README, Performance). Returns a sum of
    * what it loaded, so that the loads are not optimized away.
    */
@@ -209,7 +211,9 @@ export class KeyIndex<E extends Keyed> {
       const cell = cells[position] as PrefetchedEntry | undefined;
       if (cell === undefined) continue;
       const value = cell.value;
-      sum += cell.key.length + (typeof value === "string" ? value.length : 0);
+      const hlc = cell.hlc;
+      sum += cell.key.length + (typeof value === "string" ? value.length : 0) +
+        (hlc === undefined ? 0 : hlc & 1);
     }
     return sum;
   }
