@@ -170,6 +170,7 @@ export class Store {
     const node = this.nodeId;
     const current = this.#index.find(key, keyLow);
     if (current === undefined) {
+      // Two objects of the same state: the stored one changes in place with later writes.
       this.#insert(storedEntry(key, value, hlc, node, expiry), keyLow, keyHigh);
       return storedEntry(key, value, hlc, node, expiry);
     }
