@@ -87,10 +87,11 @@ export class Store {
    */
   readonly #index = new KeyIndex<StoredEntry>();
   /**
-   * Per segment, the keys that hash there (for listing one segment). Keys, not entries: an
-   * overwrite leaves this untouched; only new keys and purges change it.
+   * Per segment, the entries of the keys that hash there (for listing one segment without a
+   * lookup per key). An overwrite changes the entry in place and leaves this untouched; only
+   * new keys and purges change it.
    */
-  readonly #segments: (string[] | undefined)[] = new Array(SEGMENT_COUNT);
+  readonly #segments: (StoredEntry[] | undefined)[] = new Array(SEGMENT_COUNT);
   /** Live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<StoredEntry>();
   /** Node id -> [the one copy of the id string that entries share, its hash]. */
@@ -296,9 +297,7 @@ export class Store {
 
   /** The entries whose keys fall in one segment of the tree, in no particular order. */
   segmentEntries(segment: number): Entry[] {
-    const keys = this.#segments[segment];
-    if (keys === undefined) return [];
-    return keys.map((key) => this.entry(key) as StoredEntry);
+    return this.#segments[segment]?.slice() ?? [];
   }
 
   /** The longest distance of a key from its home cell in the index (for tests; O(n)). */
@@ -320,10 +319,10 @@ export class Store {
     let purged = 0;
     const end = Math.min(SEGMENT_COUNT, firstSegment + segmentCount);
     for (let segment = firstSegment; segment < end; segment++) {
-      const keys = this.#segments[segment];
-      if (keys === undefined) continue;
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const entry = this.entry(keys[i]) as StoredEntry;
+      const entries = this.#segments[segment];
+      if (entries === undefined) continue;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const entry = entries[i];
         if (this.#isPurgeable(entry, nowMs)) {
           this.#purgeEntry(entry);
           purged++;
@@ -389,7 +388,7 @@ export class Store {
    * `keyHigh`: the key's hash, computed once per write for all three.
    */
   #insert(entry: StoredEntry, keyLow: number, keyHigh: number): void {
-    (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(entry.key);
+    (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(entry);
     this.#index.put(undefined, entry, keyLow);
     this.#count(entry, 1);
     if (this.#maintainTree) {
@@ -441,9 +440,9 @@ export class Store {
     }
     this.#index.delete(entry, keyLow);
     // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
-    const keys = this.#segments[segmentOfKeyHash(keyHigh)] as string[];
-    const last = keys.pop() as string;
-    if (last !== entry.key) keys[keys.indexOf(entry.key)] = last;
+    const entries = this.#segments[segmentOfKeyHash(keyHigh)] as StoredEntry[];
+    const last = entries.pop() as StoredEntry;
+    if (last !== entry) entries[entries.indexOf(entry)] = last;
   }
 
   #segmentOf(key: string): number {
