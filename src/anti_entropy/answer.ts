@@ -10,8 +10,10 @@ import { errorReply } from "../protocol/reply.ts";
 import type { Entry } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
 import {
+  ALL_SUB_BUCKETS,
   type BranchSegments,
   branchSegmentsOf,
+  type DigestsQuery,
   formatDigestsReply,
   formatEntriesReply,
   formatEntry,
@@ -24,6 +26,7 @@ import {
   type WireLimits,
 } from "./codec.ts";
 import { MAX_SYNC_REPLY_BYTES } from "./limits.ts";
+import { differingSubBuckets, entriesListed } from "./sub_buckets.ts";
 import { isBehindHorizon } from "./versions.ts";
 
 export interface AnswerContext {
@@ -55,7 +58,7 @@ export function answerSyncRequest(
     case "SEGMENTS":
       return { reply: answerSegments(request.branches, context.store), request, pushed: null };
     case "DIGESTS":
-      return { reply: answerDigests(request.segments, context.store), request, pushed: null };
+      return { reply: answerDigests(request.queries, context.store), request, pushed: null };
     case "GET":
       return { reply: answerGet(request.keys, context.store), request, pushed: null };
     case "PUSH": {
@@ -91,17 +94,24 @@ function answerSegments(branches: readonly number[], store: Store): string {
   return formatSegmentsReply(replies);
 }
 
-/** Whole segments in request order, until the reply passes MAX_SYNC_REPLY_BYTES. */
-function answerDigests(segments: readonly number[], store: Store): string {
+/**
+ * Segments in request order, until the reply passes MAX_SYNC_REPLY_BYTES: each whole, or,
+ * when the asker sent its sub-bucket hashes, only the sub-buckets whose hash differs here.
+ */
+function answerDigests(queries: readonly DigestsQuery[], store: Store): string {
   const blocks: string[][] = [];
   let bytes = 0;
-  for (const segment of segments) {
+  for (const { segment, subHashes } of queries) {
     if (blocks.length > 0 && bytes >= MAX_SYNC_REPLY_BYTES) break;
-    const block = segmentDigestLines(
-      segment,
-      store.purgeHorizon(segment),
-      store.segmentEntries(segment),
-    );
+    let listed = ALL_SUB_BUCKETS;
+    let entries: Entry[];
+    if (subHashes === null) entries = store.segmentEntries(segment);
+    else {
+      const contents = store.segmentContents(segment);
+      listed = differingSubBuckets(contents.hashes, subHashes);
+      entries = entriesListed(contents, listed);
+    }
+    const block = segmentDigestLines(segment, store.purgeHorizon(segment), listed, entries);
     for (const line of block) bytes += line.length + 2;
     blocks.push(block);
   }

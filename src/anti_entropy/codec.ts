@@ -1,5 +1,5 @@
 /**
- * Sync protocol v1 on the wire: every request and reply, formatted and parsed (see README,
+ * Sync protocol v2 on the wire: every request and reply, formatted and parsed (see README,
  * Anti-entropy, Sync protocol). Pure. Parsing never throws on bad input: it returns an error
  * message, and nothing it returns breaks the store's rules (keys, values, node ids, versions).
  *
@@ -10,7 +10,7 @@
 import { Buffer } from "node:buffer";
 import { type Entry, isValidKey, NODE_ID_PATTERN } from "../store/entry.ts";
 import { isValidHlc } from "../store/hlc.ts";
-import { BRANCH_COUNT, SEGMENT_COUNT, SEGMENTS_PER_BRANCH } from "../store/merkle.ts";
+import { BRANCH_COUNT, SEGMENT_COUNT, SEGMENTS_PER_BRANCH, SUB_BUCKETS } from "../store/merkle.ts";
 import {
   MAX_BRANCHES_PER_REQUEST,
   MAX_ENTRIES_PER_PUSH,
@@ -25,7 +25,10 @@ export interface WireLimits {
   maxValueBytes: number;
 }
 
-/** 256 64-bit hashes (branches of the root, or segments of one branch) as two lanes. */
+/**
+ * 64-bit hashes as two lanes: 256 (branches of the root, or segments of one branch), or
+ * SUB_BUCKETS (the sub-buckets of one segment).
+ */
 export interface HashList {
   low: Int32Array;
   high: Int32Array;
@@ -43,7 +46,7 @@ export interface Digest {
 export type SyncRequest =
   | { verb: "HELLO"; nodeId: string; rootHex: string }
   | { verb: "SEGMENTS"; branches: number[] }
-  | { verb: "DIGESTS"; segments: number[] }
+  | { verb: "DIGESTS"; queries: DigestsQuery[] }
   | { verb: "GET"; keys: string[] }
   | { verb: "PUSH"; entries: Entry[] };
 
@@ -61,10 +64,24 @@ export interface BranchSegments {
   segments: HashList;
 }
 
+/**
+ * One segment of a DIGESTS request. With the asker's sub-bucket hashes, the peer lists only
+ * the keys of the sub-buckets whose hash differs from these; without, every key.
+ */
+export interface DigestsQuery {
+  segment: number;
+  subHashes: HashList | null;
+}
+
+/** `listed` of a block that lists the whole segment. */
+export const ALL_SUB_BUCKETS = (1 << SUB_BUCKETS) - 1;
+
 export interface SegmentDigests {
   segment: number;
   /** The newest version purged from this segment on the peer (store.purgeHorizon); 0 if none. */
   horizonHlc: number;
+  /** The sub-buckets listed (bit b for sub-bucket b): the peer holds no other key of these. */
+  listed: number;
   digests: Digest[];
 }
 
@@ -79,8 +96,12 @@ export interface PushCounts {
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 const CRLF = "\r\n";
-const HASH_LIST_BYTES = 256 * 8;
-const HASH_LIST_BASE64_LENGTH = 4 * Math.ceil(HASH_LIST_BYTES / 3);
+/** Characters of a hash list of `count` hashes in base64. */
+function hashListBase64Length(count: number): number {
+  return 4 * Math.ceil(count * 8 / 3);
+}
+export const SUB_HASHES_BASE64_LENGTH = hashListBase64Length(SUB_BUCKETS);
+const LISTED_PATTERN = /^[0-9a-f]{4}$/;
 const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
 const ROOT_HEX_PATTERN = /^[0-9a-f]{16}$/;
 const NATURAL_PATTERN = /^(0|[1-9][0-9]{0,15})$/;
@@ -105,22 +126,24 @@ export function parseNatural(text: string, max: number): number | null {
 // ---------------------------------------------------------------------------------------------
 // Hash lists and entries
 
-/** Base64 of 256 hashes, 8 bytes each, high lane first (big-endian), as HASH prints them. */
+/** Base64 of the hashes, 8 bytes each, high lane first (big-endian), as HASH prints them. */
 export function formatHashList(list: HashList): string {
-  const bytes = Buffer.allocUnsafe(HASH_LIST_BYTES);
-  for (let i = 0; i < 256; i++) {
+  const count = list.low.length;
+  const bytes = Buffer.allocUnsafe(count * 8);
+  for (let i = 0; i < count; i++) {
     bytes.writeInt32BE(list.high[i], i * 8);
     bytes.writeInt32BE(list.low[i], i * 8 + 4);
   }
   return bytes.toString("base64");
 }
 
-export function parseHashList(text: string): HashList | null {
-  if (text.length !== HASH_LIST_BASE64_LENGTH || !BASE64_PATTERN.test(text)) return null;
+/** A hash list of exactly `count` hashes (256 unless said), or null. */
+export function parseHashList(text: string, count = 256): HashList | null {
+  if (text.length !== hashListBase64Length(count) || !BASE64_PATTERN.test(text)) return null;
   const bytes = Buffer.from(text, "base64");
-  if (bytes.length !== HASH_LIST_BYTES) return null;
-  const list = { low: new Int32Array(256), high: new Int32Array(256) };
-  for (let i = 0; i < 256; i++) {
+  if (bytes.length !== count * 8) return null;
+  const list = { low: new Int32Array(count), high: new Int32Array(count) };
+  for (let i = 0; i < count; i++) {
     list.high[i] = bytes.readInt32BE(i * 8);
     list.low[i] = bytes.readInt32BE(i * 8 + 4);
   }
@@ -242,7 +265,7 @@ export function formatRequest(request: SyncRequest): string {
     case "SEGMENTS":
       return head + request.branches.join(" ");
     case "DIGESTS":
-      return head + request.segments.join(" ");
+      return head + request.queries.map(formatDigestsQuery).join(" ");
     case "GET":
       return head + request.keys.join(" ");
     case "PUSH":
@@ -279,10 +302,8 @@ export function parseRequest(verb: string, args: string, limits: WireLimits): Pa
       const parsed = parseNumberList(rest, "SEGMENTS", BRANCH_COUNT - 1, MAX_BRANCHES_PER_REQUEST);
       return parsed.ok ? ok({ verb: "SEGMENTS", branches: parsed.value }) : parsed;
     }
-    case "DIGESTS": {
-      const parsed = parseNumberList(rest, "DIGESTS", SEGMENT_COUNT - 1, MAX_SEGMENTS_PER_REQUEST);
-      return parsed.ok ? ok({ verb: "DIGESTS", segments: parsed.value }) : parsed;
-    }
+    case "DIGESTS":
+      return parseDigests(rest);
     case "GET":
       return parseGet(rest, limits);
     default:
@@ -294,7 +315,9 @@ const KNOWN_VERBS: ReadonlySet<string> = new Set(["HELLO", "SEGMENTS", "DIGESTS"
 
 function parseHello(rest: string): Parsed<SyncRequest> {
   const words = rest.split(" ");
-  if (words.length !== 2) return fail("SYNC HELLO: usage SYNC HELLO 1 <node-id> <root-hex>");
+  if (words.length !== 2) {
+    return fail(`SYNC HELLO: usage SYNC HELLO ${SYNC_PROTOCOL_VERSION} <node-id> <root-hex>`);
+  }
   const [nodeId, rootHex] = words;
   if (!NODE_ID_PATTERN.test(nodeId)) return fail(`SYNC HELLO: invalid node id "${nodeId}"`);
   if (!ROOT_HEX_PATTERN.test(rootHex)) return fail("SYNC HELLO: root must be 16 hex digits");
@@ -318,6 +341,37 @@ function parseNumberList(
     numbers.push(value);
   }
   return ok(numbers);
+}
+
+/** `<segment>`, or `<segment>:<base64 of its SUB_BUCKETS sub-bucket hashes>`. */
+function formatDigestsQuery(query: DigestsQuery): string {
+  if (query.subHashes === null) return String(query.segment);
+  return query.segment + ":" + formatHashList(query.subHashes);
+}
+
+function parseDigests(rest: string): Parsed<SyncRequest> {
+  const words = rest === "" ? [] : rest.split(" ");
+  if (words.length === 0 || words.length > MAX_SEGMENTS_PER_REQUEST) {
+    return fail(`SYNC DIGESTS: needs 1..${MAX_SEGMENTS_PER_REQUEST} segments, got ${words.length}`);
+  }
+  const queries: DigestsQuery[] = [];
+  for (const word of words) {
+    const colon = word.indexOf(":");
+    const segmentText = colon === -1 ? word : word.slice(0, colon);
+    const segment = parseNatural(segmentText, SEGMENT_COUNT - 1);
+    if (segment === null) {
+      return fail(`SYNC DIGESTS: "${segmentText.slice(0, 16)}" is not in 0..${SEGMENT_COUNT - 1}`);
+    }
+    const subHashes = colon === -1 ? null : parseHashList(word.slice(colon + 1), SUB_BUCKETS);
+    if (colon !== -1 && subHashes === null) {
+      return fail(
+        `SYNC DIGESTS: segment ${segment}: sub-bucket hashes must be ` +
+          `${SUB_HASHES_BASE64_LENGTH} characters of base64`,
+      );
+    }
+    queries.push({ segment, subHashes });
+  }
+  return ok({ verb: "DIGESTS", queries });
 }
 
 function parseGet(rest: string, limits: WireLimits): Parsed<SyncRequest> {
@@ -395,13 +449,19 @@ export function parseSegmentsReply(lines: readonly string[]): Parsed<BranchSegme
   return ok(replies);
 }
 
-/** One segment's block of a DIGESTS reply: `S <segment> <horizon> <count>`, then digests. */
+/**
+ * One segment's block of a DIGESTS reply: `S <segment> <horizon> <count>`, then digests. When
+ * it lists only some sub-buckets, the header ends with them: ` <listed>`, 4 hex digits.
+ */
 export function segmentDigestLines(
   segment: number,
   horizonHlc: number,
+  listed: number,
   entries: readonly Entry[],
 ): string[] {
-  const lines = ["S " + segment + " " + horizonHlc + " " + entries.length];
+  let header = "S " + segment + " " + horizonHlc + " " + entries.length;
+  if (listed !== ALL_SUB_BUCKETS) header += " " + listed.toString(16).padStart(4, "0");
+  const lines = [header];
   for (const entry of entries) lines.push(formatDigest(entry));
   return lines;
 }
@@ -425,13 +485,18 @@ export function parseDigestsReply(
   let i = 1;
   while (i <= lineCount) {
     const words = lines[i].split(" ");
-    const segment = words.length === 4 && words[0] === "S"
+    const segment = (words.length === 4 || words.length === 5) && words[0] === "S"
       ? parseNatural(words[1], SEGMENT_COUNT - 1)
       : null;
     const horizonHlc = segment === null ? null : parseNatural(words[2], Number.MAX_SAFE_INTEGER);
     const count = segment === null ? null : parseNatural(words[3], lineCount - i);
-    if (segment === null || horizonHlc === null || count === null) {
-      return fail(`DIGESTS line ${i}: expected "S <segment> <horizon> <count>"`);
+    const listed = words.length === 4
+      ? ALL_SUB_BUCKETS
+      : LISTED_PATTERN.test(words[4])
+      ? parseInt(words[4], 16)
+      : null;
+    if (segment === null || horizonHlc === null || count === null || listed === null) {
+      return fail(`DIGESTS line ${i}: expected "S <segment> <horizon> <count> [<listed>]"`);
     }
     const digests: Digest[] = [];
     for (let j = i + 1; j <= i + count; j++) {
@@ -439,7 +504,7 @@ export function parseDigestsReply(
       if (!digest.ok) return fail(`DIGESTS line ${j}: ${digest.error}`);
       digests.push(digest.value);
     }
-    segments.push({ segment, horizonHlc, digests });
+    segments.push({ segment, horizonHlc, listed, digests });
     i += 1 + count;
   }
   return ok(segments);

@@ -1,15 +1,21 @@
 /**
- * The fixed limits of sync protocol v1, in one place (see README, Anti-entropy, Limits). The
+ * The fixed limits of sync protocol v2, in one place (see README, Anti-entropy, Limits). The
  * tunable ones (interval, timeouts, keys per session, grace) are config, in src/config.
  */
 
 /** Every request carries it; a peer that speaks another version answers ERROR. */
-export const SYNC_PROTOCOL_VERSION = 1;
+export const SYNC_PROTOCOL_VERSION = 2;
 
 /** Branches per `SYNC SEGMENTS` request: a reply is at most 16 x 2.7 KiB. */
 export const MAX_BRANCHES_PER_REQUEST = 16;
 /** Segments per `SYNC DIGESTS` request. */
 export const MAX_SEGMENTS_PER_REQUEST = 64;
+/**
+ * A segment asked for in `SYNC DIGESTS` goes with its sub-bucket hashes when it holds at least
+ * this many entries here: below it, the peer's digests of the whole segment take fewer bytes
+ * than the 172 characters of hashes.
+ */
+export const MIN_ENTRIES_FOR_SUB_HASHES = 8;
 /** Keys per `SYNC GET` request. */
 export const MAX_KEYS_PER_GET = 256;
 /** Entries per `SYNC PUSH` request. */

@@ -5,16 +5,20 @@
  * next requests plus the repairs to make now. The peer link sends, waits and merges.
  *
  * Rounds: HELLO (roots, then branch hashes) -> SEGMENTS of divergent branches -> DIGESTS of
- * divergent segments -> GET what the peer has newer and PUSH what we have newer, pipelined.
+ * divergent segments (of their divergent sub-buckets only, for crowded segments) -> GET what
+ * the peer has newer and PUSH what we have newer, pipelined.
  * Later rounds mix kinds when the earlier ones did not fit one round trip.
  */
 
 import type { ApplyCounts } from "../node/components.ts";
 import type { Entry } from "../store/entry.ts";
 import { hashToHex } from "../store/hash.ts";
-import type { Store } from "../store/store.ts";
+import { SUB_BUCKETS } from "../store/merkle.ts";
+import type { SegmentContents, Store } from "../store/store.ts";
 import {
+  ALL_SUB_BUCKETS,
   type Digest,
+  type DigestsQuery,
   formatEntry,
   formatRequest,
   type HashList,
@@ -25,6 +29,7 @@ import {
   parsePushedReply,
   parseSegmentsReply,
   type SegmentDigests,
+  SUB_HASHES_BASE64_LENGTH,
   type WireLimits,
 } from "./codec.ts";
 import {
@@ -35,8 +40,10 @@ import {
   MAX_REQUESTS_PER_ROUND,
   MAX_ROUNDS_PER_SESSION,
   MAX_SEGMENTS_PER_REQUEST,
+  MIN_ENTRIES_FOR_SUB_HASHES,
   SYNC_PROTOCOL_VERSION,
 } from "./limits.ts";
+import { entriesListed } from "./sub_buckets.ts";
 import {
   compareDigests,
   digestOf,
@@ -97,7 +104,12 @@ interface PushCandidate {
 type Pending =
   | { kind: "HELLO" }
   | { kind: "SEGMENTS"; branches: number[] }
-  | { kind: "DIGESTS"; segments: number[] }
+  | {
+    kind: "DIGESTS";
+    queries: DigestsQuery[];
+    /** Per query with sub-bucket hashes, the local contents they were computed from. */
+    contents: (SegmentContents | null)[];
+  }
   | { kind: "GET"; keys: string[] }
   | { kind: "PUSH"; entries: Entry[] };
 
@@ -139,6 +151,8 @@ export class SyncSession {
   #keysLeft: number;
   readonly #branchQueue = new Fifo<number>();
   readonly #segmentQueue = new Fifo<number>();
+  /** Queued segments whose hash is 0 at the peer: it holds none of their keys. */
+  readonly #emptyAtPeer = new Set<number>();
   readonly #pullQueue = new Fifo<string>();
   readonly #pushQueue = new Fifo<PushCandidate>();
 
@@ -197,7 +211,7 @@ export class SyncSession {
       case "SEGMENTS":
         return this.#onSegments(pending.branches, lines);
       case "DIGESTS":
-        return this.#onDigests(pending.segments, lines, gathered);
+        return this.#onDigests(pending, lines, gathered);
       case "GET":
         return this.#onEntries(pending.keys, lines, gathered);
       case "PUSH":
@@ -244,17 +258,18 @@ export class SyncSession {
     for (const { branch, segments } of replies) {
       for (let i = 0; i < 256; i++) {
         const segment = branch * 256 + i;
-        if (
-          tree.segmentLow[segment] !== segments.low[i] ||
-          tree.segmentHigh[segment] !== segments.high[i]
-        ) this.#segmentQueue.push(segment);
+        const low = segments.low[i];
+        const high = segments.high[i];
+        if (tree.segmentLow[segment] === low && tree.segmentHigh[segment] === high) continue;
+        this.#segmentQueue.push(segment);
+        if (low === 0 && high === 0) this.#emptyAtPeer.add(segment);
       }
     }
     return null;
   }
 
   #onDigests(
-    segments: readonly number[],
+    { queries, contents }: Pending & { kind: "DIGESTS" },
     lines: readonly string[],
     gathered: Gathered,
   ): string | null {
@@ -262,18 +277,30 @@ export class SyncSession {
     if (!parsed.ok) return parsed.error;
     const covered = parsed.value;
     if (covered.length === 0) return "no segment in the reply";
+    const segments = queries.map((query) => query.segment);
     if (!sameNumbers(covered.map((reply) => reply.segment), segments.slice(0, covered.length))) {
       return "segments differ from those asked for";
     }
     // The peer stops at its reply size limit; ask for the rest in the next round trip.
     this.#segmentQueue.pushAll(segments.slice(covered.length));
-    for (const segmentDigests of covered) {
+    for (let i = 0; i < covered.length; i++) {
+      const segmentDigests = covered[i];
+      const { segment, listed } = segmentDigests;
+      if (listed !== ALL_SUB_BUCKETS && queries[i].subHashes === null) {
+        return `segment ${segment} lists some sub-buckets, but was asked for whole`;
+      }
       const error = checkDigestKeys(this.#store, segmentDigests);
       if (error !== null) return error;
+      // Only the listed sub-buckets differ; the others hold the same entries on both sides.
+      // The entries listed when the hashes were computed are the stored objects, so their
+      // versions are current; a key added since is left to the next session.
+      const local = listed === ALL_SUB_BUCKETS
+        ? this.#store.segmentEntries(segment)
+        : entriesListed(contents[i] as SegmentContents, listed);
       const plan = planSegment(
-        this.#store.segmentEntries(segmentDigests.segment),
+        local,
         segmentDigests,
-        this.#store.purgeHorizon(segmentDigests.segment),
+        this.#store.purgeHorizon(segment),
         this.#store.nowMs(),
         this.#options.tombstoneGraceMs,
       );
@@ -349,11 +376,7 @@ export class SyncSession {
     const room = () => lines.length < MAX_REQUESTS_PER_ROUND;
     while (room() && this.#pushQueue.length > 0) this.#addPush(pending, lines);
     while (room() && this.#pullQueue.length > 0) this.#addGet(pending, lines);
-    while (room() && this.#segmentQueue.length > 0) {
-      const segments = this.#segmentQueue.take(MAX_SEGMENTS_PER_REQUEST);
-      pending.push({ kind: "DIGESTS", segments });
-      lines.push(formatRequest({ verb: "DIGESTS", segments }));
-    }
+    while (room() && this.#segmentQueue.length > 0) this.#addDigests(pending, lines);
     while (room() && this.#branchQueue.length > 0) {
       const branches = this.#branchQueue.take(MAX_BRANCHES_PER_REQUEST);
       pending.push({ kind: "SEGMENTS", branches });
@@ -378,7 +401,7 @@ export class SyncSession {
   #addPush(pending: Pending[], lines: string[]): void {
     const budget = this.#lineBudget();
     const entries: Entry[] = [];
-    // "SYNC PUSH 1 " + a count of at most 3 digits and a space.
+    // "SYNC PUSH 2 " + a count of at most 3 digits and a space.
     let length = `SYNC PUSH ${SYNC_PROTOCOL_VERSION} `.length + 4;
     while (this.#pushQueue.length > 0 && entries.length < MAX_ENTRIES_PER_PUSH) {
       const entry = this.#entryToPush(this.#pushQueue.peek());
@@ -414,6 +437,39 @@ export class SyncSession {
     if (isPastGrace(digest, nowMs, grace)) return null;
     const behind = candidate.peerHorizon !== 0 && local.hlc <= candidate.peerHorizon;
     return behind && isOlderThanGrace(local.hlc, nowMs, grace) ? null : local;
+  }
+
+  /**
+   * One DIGESTS line. A segment that holds at least MIN_ENTRIES_FOR_SUB_HASHES entries here
+   * goes with its sub-bucket hashes, unless the peer holds none of its keys (every sub-bucket
+   * differs then, as when copying to an empty node) or they would not fit the peer's line.
+   */
+  #addDigests(pending: Pending[], lines: string[]): void {
+    const budget = this.#lineBudget();
+    const queries: DigestsQuery[] = [];
+    const contents: (SegmentContents | null)[] = [];
+    let length = `SYNC DIGESTS ${SYNC_PROTOCOL_VERSION}`.length;
+    while (this.#segmentQueue.length > 0 && queries.length < MAX_SEGMENTS_PER_REQUEST) {
+      const segment = this.#segmentQueue.peek();
+      const bare = 1 + String(segment).length;
+      const withHashes = this.#store.segmentSize(segment) >= MIN_ENTRIES_FOR_SUB_HASHES &&
+        !this.#emptyAtPeer.has(segment);
+      const size = withHashes ? bare + 1 + SUB_HASHES_BASE64_LENGTH : bare;
+      if (length + size > budget && queries.length > 0) break;
+      this.#segmentQueue.shift();
+      if (withHashes && length + size <= budget) {
+        const local = this.#store.segmentContents(segment);
+        queries.push({ segment, subHashes: local.hashes });
+        contents.push(local);
+        length += size;
+      } else {
+        queries.push({ segment, subHashes: null });
+        contents.push(null);
+        length += bare;
+      }
+    }
+    pending.push({ kind: "DIGESTS", queries, contents });
+    lines.push(formatRequest({ verb: "DIGESTS", queries }));
   }
 
   #addGet(pending: Pending[], lines: string[]): void {
@@ -508,14 +564,21 @@ export function planSegment(
   return plan;
 }
 
-/** Every digest's key hashes to the segment it is listed under, and appears once. */
+/**
+ * Every digest's key hashes to the segment it is listed under, and to one of the sub-buckets
+ * listed, and appears once.
+ */
 function checkDigestKeys(store: Store, segment: SegmentDigests): string | null {
   const seen = new Set<string>();
   for (const digest of segment.digests) {
     if (seen.has(digest.key)) return `key "${digest.key.slice(0, 64)}" listed twice`;
     seen.add(digest.key);
-    if (store.segmentOfKey(digest.key) !== segment.segment) {
+    const place = store.placeOfKey(digest.key);
+    if (Math.floor(place / SUB_BUCKETS) !== segment.segment) {
       return `key "${digest.key.slice(0, 64)}" is not in segment ${segment.segment}`;
+    }
+    if (!((segment.listed >>> (place % SUB_BUCKETS)) & 1)) {
+      return `key "${digest.key.slice(0, 64)}" is in a sub-bucket not listed`;
     }
   }
   return null;

@@ -21,6 +21,20 @@ export function segmentOfKeyHash(keyHashHigh: number): number {
   return keyHashHigh >>> SEGMENT_SHIFT;
 }
 
+/**
+ * A segment's keys fall into SUB_BUCKETS sub-buckets by the next 4 bits of the key hash. The
+ * tree keeps no hashes for them: anti-entropy computes them for a crowded segment that differs,
+ * so that only the keys of the sub-buckets that differ are compared (see README, Session
+ * rounds).
+ */
+export const SUB_BUCKETS = 16;
+const SUB_BUCKET_SHIFT = SEGMENT_SHIFT - 4;
+
+/** The sub-bucket (0..15) of a key hash within its segment. */
+export function subBucketOfKeyHash(keyHashHigh: number): number {
+  return (keyHashHigh >>> SUB_BUCKET_SHIFT) & (SUB_BUCKETS - 1);
+}
+
 export function branchOfSegment(segment: number): number {
   return segment >>> 8;
 }

@@ -7,7 +7,13 @@ import { compareEntries, type Entry, isLive } from "./entry.ts";
 import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
-import { MerkleTree, SEGMENT_COUNT, segmentOfKeyHash } from "./merkle.ts";
+import {
+  MerkleTree,
+  SEGMENT_COUNT,
+  segmentOfKeyHash,
+  SUB_BUCKETS,
+  subBucketOfKeyHash,
+} from "./merkle.ts";
 
 export interface StoreOptions {
   nodeId: string;
@@ -24,6 +30,16 @@ export interface StoreOptions {
 }
 
 /** What applyRemote did with an entry. */
+/** What Store.segmentContents gives. */
+export interface SegmentContents {
+  /** In no particular order. */
+  entries: Entry[];
+  /** The sub-bucket of entries[i], at i. */
+  subBuckets: Uint8Array;
+  /** The hash of each sub-bucket, in two lanes. */
+  hashes: { low: Int32Array; high: Int32Array };
+}
+
 export type ApplyOutcome =
   /** It won the merge and is now the key's entry (or was purged at once as already expired). */
   | "applied"
@@ -258,6 +274,12 @@ export class Store {
     return this.#segmentOf(key);
   }
 
+  /** The segment and sub-bucket a key belongs to, as `segment * SUB_BUCKETS + subBucket`. */
+  placeOfKey(key: string): number {
+    const keyHigh = hashString(key, KEY_HASH_SEED)[1];
+    return segmentOfKeyHash(keyHigh) * SUB_BUCKETS + subBucketOfKeyHash(keyHigh);
+  }
+
   /** The newest version (HLC) purged from `segment` since start-up; 0 when none. */
   purgeHorizon(segment: number): number {
     return this.#purgedHlc[segment];
@@ -298,6 +320,35 @@ export class Store {
   /** The entries whose keys fall in one segment of the tree, in no particular order. */
   segmentEntries(segment: number): Entry[] {
     return this.#segments[segment]?.slice() ?? [];
+  }
+
+  /** How many entries (tombstones included) one segment holds. */
+  segmentSize(segment: number): number {
+    return this.#segments[segment]?.length ?? 0;
+  }
+
+  /**
+   * One segment's entries with the sub-bucket of each, and the hash of every sub-bucket (the
+   * XOR of its entry hashes, as the tree hashes a segment). O(entries in the segment).
+   */
+  segmentContents(segment: number): SegmentContents {
+    const stored = this.#segments[segment] ?? [];
+    const entries: Entry[] = stored.slice();
+    const subBuckets = new Uint8Array(entries.length);
+    const low = new Int32Array(SUB_BUCKETS);
+    const high = new Int32Array(SUB_BUCKETS);
+    for (let i = 0; i < stored.length; i++) {
+      const entry = stored[i];
+      const keyHash = hashString(entry.key, KEY_HASH_SEED);
+      const keyLow = keyHash[0];
+      const keyHigh = keyHash[1];
+      const subBucket = subBucketOfKeyHash(keyHigh);
+      subBuckets[i] = subBucket;
+      const hash = this.#entryHash(entry, keyLow, keyHigh);
+      low[subBucket] ^= hash[0];
+      high[subBucket] ^= hash[1];
+    }
+    return { entries, subBuckets, hashes: { low, high } };
   }
 
   /** The longest distance of a key from its home cell in the index (for tests; O(n)). */

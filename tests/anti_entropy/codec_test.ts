@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import type { Entry } from "../../src/store/entry.ts";
+import { SUB_BUCKETS } from "../../src/store/merkle.ts";
 import {
+  ALL_SUB_BUCKETS,
   formatDigest,
   formatDigestsReply,
   formatEntriesReply,
@@ -31,9 +33,9 @@ function lines(reply: string): string[] {
   return reply.slice(0, -2).split("\r\n");
 }
 
-function randomHashList(random: SeededRandom): HashList {
-  const list = { low: new Int32Array(256), high: new Int32Array(256) };
-  for (let i = 0; i < 256; i++) {
+function randomHashList(random: SeededRandom, count = 256): HashList {
+  const list = { low: new Int32Array(count), high: new Int32Array(count) };
+  for (let i = 0; i < count; i++) {
     list.low[i] = random.below(2 ** 32) | 0;
     list.high[i] = random.below(2 ** 32) | 0;
   }
@@ -125,18 +127,34 @@ Deno.test("a hash list is 2,732 base64 characters and parses back to the same la
   assert.equal(parseHashList(text.slice(0, -4) + "AA=="), null, "decodes to fewer bytes");
 });
 
+Deno.test("sub-bucket hashes are 172 base64 characters and parse back only as that many", () => {
+  const list = randomHashList(new SeededRandom(9), SUB_BUCKETS);
+  const text = formatHashList(list);
+  assert.equal(text.length, 172);
+  assert.deepEqual(parseHashList(text, SUB_BUCKETS), list);
+  assert.equal(parseHashList(text), null, "not a list of 256");
+  assert.equal(parseHashList(formatHashList(randomHashList(new SeededRandom(1))), 16), null);
+});
+
 const REQUESTS: SyncRequest[] = [
   { verb: "HELLO", nodeId: "node-a", rootHex: "0123456789abcdef" },
   { verb: "SEGMENTS", branches: [0, 17, 255] },
-  { verb: "DIGESTS", segments: [0, 300, 65535] },
+  {
+    verb: "DIGESTS",
+    queries: [
+      { segment: 0, subHashes: null },
+      { segment: 300, subHashes: randomHashList(new SeededRandom(5), SUB_BUCKETS) },
+      { segment: 65535, subHashes: null },
+    ],
+  },
   { verb: "GET", keys: ["a", "b:c", "\u00ff"] },
   { verb: "PUSH", entries: ENTRIES },
 ];
 
-Deno.test("every request formats as SYNC <VERB> 1 ... and parses back unchanged", () => {
+Deno.test("every request formats as SYNC <VERB> 2 ... and parses back unchanged", () => {
   for (const request of REQUESTS) {
     const line = formatRequest(request);
-    assert.ok(line.startsWith(`SYNC ${request.verb} 1 `), line);
+    assert.ok(line.startsWith(`SYNC ${request.verb} 2 `), line);
     const afterVerb = line.slice(`SYNC ${request.verb} `.length);
     const parsed = parseRequest(request.verb, afterVerb, LIMITS);
     assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
@@ -145,30 +163,33 @@ Deno.test("every request formats as SYNC <VERB> 1 ... and parses back unchanged"
 });
 
 const MALFORMED_REQUESTS: [string, string, RegExp][] = [
-  ["FROB", "1 x", /unknown sync request "FROB"/],
+  ["FROB", "2 x", /unknown sync request "FROB"/],
   ["HELLO", "", /missing protocol version/],
   ["HELLO", "x node 0123456789abcdef", /missing protocol version/],
   [
     "HELLO",
-    "2 node 0123456789abcdef",
-    /unsupported sync protocol version 2 \(this node speaks 1\)/,
+    "1 node 0123456789abcdef",
+    /unsupported sync protocol version 1 \(this node speaks 2\)/,
   ],
-  ["HELLO", "1 node", /usage/],
-  ["HELLO", "1 no/de 0123456789abcdef", /invalid node id/],
-  ["HELLO", "1 node 0123456789ABCDEF", /16 hex digits/],
-  ["SEGMENTS", "1 256", /not in 0..255/],
-  ["SEGMENTS", "1 " + Array(17).fill(1).join(" "), /needs 1..16 numbers, got 17/],
-  ["SEGMENTS", "1 1  2", /not in 0..255/],
-  ["DIGESTS", "1", /needs 1..64 numbers, got 0/],
-  ["DIGESTS", "1 65536", /not in 0..65535/],
-  ["GET", "1", /needs 1..256 keys, got 0/],
-  ["GET", "1 a  b", /invalid key/],
-  ["GET", "1 " + "k".repeat(65), /invalid key/],
-  ["PUSH", "1 0", /needs a count/],
-  ["PUSH", "1 2 k 1 a 0 1 v", /entry 2 missing/],
-  ["PUSH", "1 1 k 1 a 0 1 v extra", /text after 1 entries/],
-  ["PUSH", "1 1 k 1 a 0 3 v", /entry 1: value of key "k" truncated/],
-  ["PUSH", "1 257 k 1 a 0 1 v", /needs a count/],
+  ["HELLO", "2 node", /usage/],
+  ["HELLO", "2 no/de 0123456789abcdef", /invalid node id/],
+  ["HELLO", "2 node 0123456789ABCDEF", /16 hex digits/],
+  ["SEGMENTS", "2 256", /not in 0..255/],
+  ["SEGMENTS", "2 " + Array(17).fill(1).join(" "), /needs 1..16 numbers, got 17/],
+  ["SEGMENTS", "2 1  2", /not in 0..255/],
+  ["DIGESTS", "2", /needs 1..64 segments, got 0/],
+  ["DIGESTS", "2 65536", /not in 0..65535/],
+  ["DIGESTS", "2 7:" + "A".repeat(171), /segment 7: sub-bucket hashes must be 172 characters/],
+  ["DIGESTS", "2 7:" + "!".repeat(172), /segment 7: sub-bucket hashes must be 172 characters/],
+  ["DIGESTS", "2 7:", /sub-bucket hashes/],
+  ["GET", "2", /needs 1..256 keys, got 0/],
+  ["GET", "2 a  b", /invalid key/],
+  ["GET", "2 " + "k".repeat(65), /invalid key/],
+  ["PUSH", "2 0", /needs a count/],
+  ["PUSH", "2 2 k 1 a 0 1 v", /entry 2 missing/],
+  ["PUSH", "2 1 k 1 a 0 1 v extra", /text after 1 entries/],
+  ["PUSH", "2 1 k 1 a 0 3 v", /entry 1: value of key "k" truncated/],
+  ["PUSH", "2 257 k 1 a 0 1 v", /needs a count/],
 ];
 
 for (const [verb, args, expected] of MALFORMED_REQUESTS) {
@@ -194,12 +215,12 @@ Deno.test("HELLO replies format and parse back, with branches or '-' for equal r
   }
   for (
     const bad of [
-      "HELLO 1 n1 4096 00000000000000ff",
-      "HELLO 2 n1 4096 00000000000000ff -",
-      "HELLO 1 n/1 4096 00000000000000ff -",
-      "HELLO 1 n1 12 00000000000000ff -",
-      "HELLO 1 n1 4096 ff -",
-      "HELLO 1 n1 4096 00000000000000ff AAAA",
+      "HELLO 2 n1 4096 00000000000000ff",
+      "HELLO 3 n1 4096 00000000000000ff -",
+      "HELLO 2 n/1 4096 00000000000000ff -",
+      "HELLO 2 n1 12 00000000000000ff -",
+      "HELLO 2 n1 4096 ff -",
+      "HELLO 2 n1 4096 00000000000000ff AAAA",
       "OK",
     ]
   ) assert.ok(!parseHelloReply([bad]).ok, bad);
@@ -211,13 +232,19 @@ Deno.test("SEGMENTS, DIGESTS, ENTRIES and PUSHED replies format and parse back",
   assert.ok(parsedSegments.ok);
   assert.deepEqual(parsedSegments.value, segments);
 
-  const blocks = [segmentDigestLines(12, 99, ENTRIES), segmentDigestLines(13, 0, [])];
+  const blocks = [
+    segmentDigestLines(12, 99, ALL_SUB_BUCKETS, ENTRIES),
+    segmentDigestLines(13, 0, ALL_SUB_BUCKETS, []),
+    segmentDigestLines(14, 5, 0b1000_0000_0000_0010, ENTRIES.slice(0, 1)),
+  ];
+  assert.equal(blocks[0][0], `S 12 99 ${ENTRIES.length}`, "a whole segment: no sub-buckets");
+  assert.equal(blocks[2][0], "S 14 5 1 8002");
   const digests = parseDigestsReply(lines(formatDigestsReply(blocks)), LIMITS);
   assert.ok(digests.ok);
-  assert.deepEqual(digests.value.map((s) => [s.segment, s.horizonHlc, s.digests.length]), [
-    [12, 99, ENTRIES.length],
-    [13, 0, 0],
-  ]);
+  assert.deepEqual(
+    digests.value.map((s) => [s.segment, s.horizonHlc, s.listed, s.digests.length]),
+    [[12, 99, ALL_SUB_BUCKETS, ENTRIES.length], [13, 0, ALL_SUB_BUCKETS, 0], [14, 5, 0x8002, 1]],
+  );
 
   const entries = parseEntriesReply(lines(formatEntriesReply(ENTRIES.map(formatEntry))), LIMITS);
   assert.ok(entries.ok);
@@ -235,6 +262,8 @@ Deno.test("counted replies whose count disagrees with their lines are refused", 
   assert.ok(!parseDigestsReply(["DIGESTS 2", "S 1 0 5", "k 1 a 0 V"], LIMITS).ok);
   assert.ok(!parseDigestsReply(["DIGESTS 1", "S 70000 0 0"], LIMITS).ok);
   assert.ok(!parseDigestsReply(["DIGESTS 1", "k 1 a 0 V"], LIMITS).ok);
+  assert.ok(!parseDigestsReply(["DIGESTS 1", "S 1 0 0 80"], LIMITS).ok, "listed: 4 hex digits");
+  assert.ok(!parseDigestsReply(["DIGESTS 1", "S 1 0 0 FFFF"], LIMITS).ok, "lower case hex");
   assert.ok(!parsePushedReply(["PUSHED 1 2 3"]).ok);
   assert.ok(!parsePushedReply(["PUSHED 1 2 3 x"]).ok);
 });

@@ -30,6 +30,22 @@ export function makeStore(nodeId: string, clock: FakeClock, graceMs = DAY_MS): S
   return new Store({ nodeId, clock, tombstoneGraceMs: graceMs, maxClockSkewMs: 60_000 });
 }
 
+/**
+ * `count` keys (`<prefix><n>`) that all fall in one segment of `store`'s tree, found by
+ * trying keys in turn (about 65,536 tries per key).
+ */
+export function keysInOneSegment(store: Store, count: number, prefix = "k"): string[] {
+  const bySegment = new Map<number, string[]>();
+  for (let n = 0;; n++) {
+    const key = prefix + n;
+    const segment = store.segmentOfKey(key);
+    let keys = bySegment.get(segment);
+    if (keys === undefined) bySegment.set(segment, keys = []);
+    keys.push(key);
+    if (keys.length === count) return keys;
+  }
+}
+
 /** The node's merge (NodeCore.applyRemote without the log). */
 export function mergeInto(store: Store, entries: readonly Entry[]): ApplyCounts {
   const counts: ApplyCounts = { applied: 0, stale: 0, future: 0, invalid: 0 };

@@ -2,14 +2,23 @@
  * Property: whatever two replicas went through (random writes, deletes and expiries on each
  * side, sessions cut short by lost messages, writes landing between rounds), clean sessions
  * afterwards leave both holding exactly the model: for each key, the merge winner of every
- * entry ever written. Replay one case with MERKLEKV_SEED=<seed>; MERKLEKV_CASES sets the count.
+ * entry ever written. Half the cases put every key in one segment, so that sessions compare
+ * sub-buckets of it. Replay one case with MERKLEKV_SEED=<seed>; MERKLEKV_CASES sets the count.
  */
 
 import assert from "node:assert/strict";
 import type { Entry } from "../../src/store/entry.ts";
 import type { Store } from "../../src/store/store.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
-import { FakeClock, makeStore, Model, NOW_MS, snapshot, syncByHand } from "./harness.ts";
+import {
+  FakeClock,
+  keysInOneSegment,
+  makeStore,
+  Model,
+  NOW_MS,
+  snapshot,
+  syncByHand,
+} from "./harness.ts";
 
 const CASES = Number(Deno.env.get("MERKLEKV_CASES") ?? 1000);
 const ONLY_SEED = Deno.env.get("MERKLEKV_SEED");
@@ -17,6 +26,9 @@ const FIRST_SEED = 0x5eed0000;
 
 /** Keys with bytes a sync must carry exactly: commas, colons, 0x80..0xff. */
 const KEY_SHAPES = ["k", "user:", "a,b", "\u00e9t\u00e9", "x\u00ff", "-"];
+const MAX_KEYS = 42;
+/** Keys of one segment: a segment that crowded goes to DIGESTS with its sub-bucket hashes. */
+const CROWDED_KEYS = keysInOneSegment(makeStore("keys", new FakeClock()), MAX_KEYS, "\u00e9:");
 
 interface Replica {
   store: Store;
@@ -58,8 +70,10 @@ function runCase(seed: number): void {
   const b: Replica = { store: makeStore("node-b", bClock), clock: bClock };
   const model = new Model();
   const written = new Written();
-  const keyCount = 3 + random.below(40);
-  const keys = Array.from({ length: keyCount }, (_, i) => random.pick(KEY_SHAPES) + i);
+  const keyCount = 3 + random.below(MAX_KEYS - 2);
+  const keys = random.next() < 0.5
+    ? CROWDED_KEYS.slice(0, keyCount)
+    : Array.from({ length: keyCount }, (_, i) => random.pick(KEY_SHAPES) + i);
   const budget = random.next() < 0.3 ? 1 + random.below(8) : 100_000;
 
   const writeSomething = (replica: Replica) => {

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { hlcFromMs } from "../../src/store/hlc.ts";
-import { SEGMENT_COUNT } from "../../src/store/merkle.ts";
+import { SEGMENT_COUNT, SUB_BUCKETS } from "../../src/store/merkle.ts";
 import { planSegment, SyncSession } from "../../src/anti_entropy/session.ts";
-import { formatEntriesReply, formatEntry } from "../../src/anti_entropy/codec.ts";
+import { ALL_SUB_BUCKETS, formatEntriesReply, formatEntry } from "../../src/anti_entropy/codec.ts";
 import {
   DAY_MS,
   FakeClock,
+  keysInOneSegment,
   LIMITS,
   makeStore,
   mergeInto,
@@ -210,7 +211,7 @@ Deno.test("a session with a peer that has this node's id stops with an error", (
 /** Replies that must stop a session and change nothing here. */
 const MALFORMED_REPLIES: [string, string, (reply: string) => string][] = [
   ["HELLO", "an ERROR", () => "ERROR busy\r\n"],
-  ["HELLO", "another protocol version", (r) => r.replace("HELLO 1 ", "HELLO 2 ")],
+  ["HELLO", "another protocol version", (r) => r.replace("HELLO 2 ", "HELLO 1 ")],
   ["HELLO", "a bad node id", (r) => r.replace("node-b", "node b!")],
   ["HELLO", "branches that do not XOR to the root", (r) => r.replace(/ (\S{10})/, " AAAAAAAAAA")],
   ["HELLO", "truncated branches", (r) => r.slice(0, 200) + "\r\n"],
@@ -227,6 +228,11 @@ const MALFORMED_REPLIES: [string, string, (reply: string) => string][] = [
   ["DIGESTS", "no segments", () => "DIGESTS 0\r\n"],
   ["DIGESTS", "a key in the wrong segment", (r) => r.replace(/\r\nk\d+ /, "\r\nzz-not-here ")],
   ["DIGESTS", "a bad digest kind", (r) => r.replace(/ V\r\n/, " Q\r\n")],
+  [
+    "DIGESTS",
+    "sub-buckets for a segment asked for whole",
+    (r) => r.replace(/^(DIGESTS \d+\r\nS \d+ \d+ \d+)/, "$1 0001"),
+  ],
   ["GET", "an entry not asked for", () => "ENTRIES 1\r\nintruder 1 node-b 0 1 x\r\n"],
   ["GET", "an invalid node id", (r) => r.replace(" node-b ", " node/b ")],
   ["GET", "a value longer than its length", (r) => r.replace(/\r\n$/, "junk\r\n")],
@@ -248,6 +254,92 @@ for (const [verb, what, tamper] of MALFORMED_REPLIES) {
     if (verb !== "PUSH") assert.deepEqual(snapshot(a), before);
   });
 }
+
+/** Replicas sharing 40 keys of one segment, then apart: a few changed on each side. */
+function crowdedPair() {
+  const { clock, a, b } = pair();
+  const keys = keysInOneSegment(a, 44);
+  for (const key of keys.slice(0, 40)) mergeInto(b, [a.write(key, "same", 0)]);
+  clock.ms += 10;
+  a.write(keys[3], "newer on a", 0);
+  a.write(keys[40], "only on a", 0);
+  b.write(keys[7], "newer on b", 0);
+  b.write(keys[9], null, 0);
+  b.write(keys[41], "only on b", 0);
+  return { a, b, keys, segment: a.segmentOfKey(keys[0]) };
+}
+
+Deno.test("a crowded segment is compared by sub-bucket: only the keys of differing ones travel", () => {
+  const { a, b, keys, segment } = crowdedPair();
+  const changed = [3, 40, 7, 9, 41].map((i) => keys[i]);
+  const differing = new Set(changed.map((key) => a.placeOfKey(key) % SUB_BUCKETS));
+  const inDiffering = keys.filter((key) => differing.has(a.placeOfKey(key) % SUB_BUCKETS));
+  const digestLines: string[] = [];
+  const { summary, error } = syncByHand(a, b, {
+    tamper: (line, reply) => {
+      if (line.startsWith("SYNC DIGESTS")) {
+        assert.match(line, new RegExp(`^SYNC DIGESTS 2 ${segment}:[A-Za-z0-9+/]{171}=$`));
+        digestLines.push(...reply.split("\r\n").slice(2, -1));
+      }
+      return reply;
+    },
+  });
+  assert.equal(error, null);
+  assert.equal(a.rootHex(), b.rootHex());
+  assert.equal(summary.pulled, 3);
+  assert.equal(summary.pushed, 2);
+  assert.equal(a.read(keys[9]), undefined);
+  assert.equal(b.read(keys[40])?.value, "only on a");
+  // The peer lists its keys of the differing sub-buckets, none of the others.
+  const peerKeys = inDiffering.filter((key) => b.entry(key) !== undefined && key !== keys[40]);
+  assert.deepEqual(digestLines.map((line) => line.split(" ")[0]).sort(), peerKeys.sort());
+  assert.ok(digestLines.length < 40, `${digestLines.length} digests for 40 shared keys`);
+});
+
+Deno.test("a session fails on a DIGESTS reply listing a key of a sub-bucket it does not list", () => {
+  const { a, b } = crowdedPair();
+  const before = snapshot(a);
+  const { error } = syncByHand(a, b, {
+    tamper: (line, reply) =>
+      line.startsWith("SYNC DIGESTS ")
+        ? reply.replace(/^(DIGESTS \d+\r\nS( \d+){3}) \w+/, "$1 0000")
+        : reply,
+  });
+  assert.match(error ?? "", /SYNC DIGESTS: key "k\d+" is in a sub-bucket not listed/);
+  assert.deepEqual(snapshot(a), before);
+});
+
+Deno.test("a crowded segment the peer holds nothing of is asked for without hashes", () => {
+  const { a, b } = pair();
+  const keys = keysInOneSegment(a, 20);
+  for (const key of keys) a.write(key, "only on a", 0);
+  const requests: string[] = [];
+  const { summary, error } = syncByHand(a, b, {
+    tamper: (line, reply) => {
+      requests.push(line);
+      return reply;
+    },
+  });
+  assert.equal(error, null);
+  assert.ok(requests.includes(`SYNC DIGESTS 2 ${a.segmentOfKey(keys[0])}`), requests.join("\n"));
+  assert.equal(summary.pushed, 20);
+  assert.equal(a.rootHex(), b.rootHex());
+});
+
+Deno.test("a segment's sub-bucket hashes are left out when they would not fit the peer's line", () => {
+  const { a, b, segment } = crowdedPair();
+  const requests: string[] = [];
+  const { error } = syncByHand(a, b, {
+    peerMaxLineBytes: 150,
+    tamper: (line, reply) => {
+      requests.push(line);
+      return reply;
+    },
+  });
+  assert.equal(error, null);
+  assert.ok(requests.includes(`SYNC DIGESTS 2 ${segment}`), requests.join("\n"));
+  assert.equal(a.rootHex(), b.rootHex());
+});
 
 Deno.test("a tombstone past its grace period is not sent to a side that lacks the key", () => {
   const { clock, a, b } = pair(1000);
@@ -320,6 +412,7 @@ Deno.test("planSegment() compares versions both ways and leaves equal keys alone
     {
       segment: 0,
       horizonHlc: 0,
+      listed: ALL_SUB_BUCKETS,
       digests: [
         digest("same", t),
         digest("newer-here", t),

@@ -223,7 +223,7 @@ const GARBAGE: [string, Behaviour][] = [
   ],
   ["an ERROR", (socket) => socket.write("ERROR go away\r\n")],
   ["a HELLO whose branches do not match its root", (socket) => {
-    socket.write(`HELLO 1 fake 100000 00000000000000ff ${VALID_LOOKING_BRANCHES}\r\n`);
+    socket.write(`HELLO 2 fake 100000 00000000000000ff ${VALID_LOOKING_BRANCHES}\r\n`);
   }],
   [
     "a HELLO in another version",
@@ -231,7 +231,7 @@ const GARBAGE: [string, Behaviour][] = [
   ],
   ["a counted block that never ends", (socket, line) => {
     if (line.startsWith("SYNC HELLO")) {
-      socket.write(`HELLO 1 fake 100000 0707070707070707 ${VALID_LOOKING_BRANCHES}\r\n`);
+      socket.write(`HELLO 2 fake 100000 0707070707070707 ${VALID_LOOKING_BRANCHES}\r\n`);
     }
   }],
   ["a long line without an end, then close", (socket) => socket.end("x".repeat(200_000))],

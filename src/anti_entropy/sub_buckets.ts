@@ -1,0 +1,27 @@
+/**
+ * Sub-buckets of a crowded segment (see README, Session rounds): which differ between two
+ * sides, and the entries of those. Pure.
+ */
+
+import type { Entry } from "../store/entry.ts";
+import { SUB_BUCKETS } from "../store/merkle.ts";
+import type { SegmentContents } from "../store/store.ts";
+import type { HashList } from "./codec.ts";
+
+/** The sub-buckets whose hashes differ, as a bit mask (bit b for sub-bucket b). */
+export function differingSubBuckets(ours: HashList, theirs: HashList): number {
+  let differing = 0;
+  for (let b = 0; b < SUB_BUCKETS; b++) {
+    if (ours.low[b] !== theirs.low[b] || ours.high[b] !== theirs.high[b]) differing |= 1 << b;
+  }
+  return differing;
+}
+
+/** The entries of a segment that fall in the sub-buckets of `listed`. */
+export function entriesListed(contents: SegmentContents, listed: number): Entry[] {
+  const entries: Entry[] = [];
+  for (let i = 0; i < contents.entries.length; i++) {
+    if ((listed >>> contents.subBuckets[i]) & 1) entries.push(contents.entries[i]);
+  }
+  return entries;
+}
