@@ -11,6 +11,7 @@ import { Buffer } from "node:buffer";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 import { delay, freePort, waitUntil } from "../_support/ports.ts";
+import { FakeClock, keysInOneSegment, makeStore } from "../anti_entropy/harness.ts";
 
 const INTERVAL_MS = 300;
 const JITTER_MS = 50;
@@ -208,6 +209,29 @@ Deno.test("SYNC <host> <port> between two processes replies OK with counts and e
       info.get(`sync_peer_127.0.0.1_${nodes[0].port}`) ?? "",
       /outcome=ok .*peer=node-0/,
     );
+  }, false);
+});
+
+Deno.test("SYNC between two processes repairs keys of one crowded segment by sub-bucket", async () => {
+  const keys = keysInOneSegment(makeStore("keys", new FakeClock()), 43, "crowded:");
+  await withCluster(2, async ({ nodes, clients }) => {
+    const [a, b] = clients;
+    await pipelineWrites(a, keys.slice(0, 40).map((key) => `SET ${key} same`));
+    const [copied] = await a.request(`SYNC 127.0.0.1 ${nodes[1].port}`);
+    assert.match(copied, /^OK pulled=0 pushed=40 /);
+    await delay(5);
+    await pipelineWrites(a, [`SET ${keys[1]} newer-on-a`, `SET ${keys[40]} only-a`]);
+    await pipelineWrites(b, [`SET ${keys[2]} newer-on-b`, `DEL ${keys[3]}`, `SET ${keys[41]} b`]);
+    const [reply] = await a.request(`SYNC 127.0.0.1 ${nodes[1].port}`);
+    assert.match(reply, /^OK pulled=3 pushed=2 rounds=4 .* complete=1 /);
+    assert.equal(await a.hash(), await b.hash());
+    for (const client of clients) {
+      assert.equal(await client.get(keys[1]), "newer-on-a");
+      assert.equal(await client.get(keys[2]), "newer-on-b");
+      assert.equal(await client.get(keys[3]), null);
+      assert.equal(await client.get(keys[40]), "only-a");
+      assert.equal(await client.get(keys[41]), "b");
+    }
   }, false);
 });
 
