@@ -24,6 +24,7 @@ import { LogSegment, SegmentWriteError } from "./log_file.ts";
 import { encodeRecords } from "./record_codec.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { SnapshotWriter } from "./snapshot_file.ts";
+import { FsyncPlacement } from "./fsync_placement.ts";
 
 /** "everysec": the interval of the background fdatasync. */
 const EVERYSEC_INTERVAL_MS = 1000;
@@ -101,6 +102,10 @@ export class DurableLog implements ChangeLog {
   // Counters for INFO.
   #lastFsyncAtMs = 0;
   #fsyncs = 0;
+  /** "always": whether the next fdatasync runs on the event loop (times: performance.now()). */
+  readonly #placement = new FsyncPlacement();
+  /** Records written since the last fdatasync started. */
+  #unsyncedRecords = 0;
   readonly #recovery: RecoveryReport;
 
   private constructor(options: DurableLogOptions, report: RecoveryReport, segment: LogSegment) {
@@ -173,6 +178,8 @@ export class DurableLog implements ChangeLog {
       ["persistence_unlogged_entries", this.#unloggedEntries],
       ["persistence_fsyncs", this.#fsyncs],
       ["persistence_last_fsync_unix_ms", this.#lastFsyncAtMs],
+      ["persistence_fsync_on_loop", this.#onLoopAllowed() ? 1 : 0],
+      ["persistence_last_on_loop_fsync_us", this.#placement.lastOnLoopUs],
       ["persistence_pending_bytes", pending],
       ["persistence_log_bytes", this.#logBytes()],
       ["persistence_log_segment", this.#segment.sequence],
@@ -284,12 +291,28 @@ export class DurableLog implements ChangeLog {
       return;
     }
     this.#dirty.add(segment);
+    this.#unsyncedRecords += changes.length;
   }
 
   /** "everysec": sync what was written unless a sync is already under way. */
   #syncInBackground(): void {
     if (this.#dirty.size === 0 || this.#syncInFlight !== null || this.#closing) return;
     this.#runSync();
+  }
+
+  /** "always", and no slow fdatasync on the loop lately. */
+  #onLoopAllowed(): boolean {
+    return this.#options.policy === "always" && this.#placement.onLoopAllowed(performance.now());
+  }
+
+  /** Runs the fdatasyncs of `segments` on the loop, and backs off while they are slow. */
+  #syncOnLoop(segments: readonly LogSegment[]): Promise<void>[] {
+    const started = performance.now();
+    const syncs = segments.map((segment) => segment.syncData(true));
+    const ended = performance.now();
+    const backgroundMs = this.#placement.tookOnLoop(ended - started, ended);
+    if (backgroundMs > 0) this.#log.warn("fsync_slow", { background_for_ms: backgroundMs });
+    return syncs;
   }
 
   /** fdatasync of every dirty segment; then tells the waiters whose changes it covers. */
@@ -299,7 +322,13 @@ export class DurableLog implements ChangeLog {
     const segments = [...this.#dirty];
     this.#dirty.clear();
     this.#syncing = segments;
-    const syncing = Promise.allSettled(segments.map((segment) => segment.syncData())).then(
+    const onLoop = this.#options.policy === "always" &&
+      this.#placement.onLoop(this.#unsyncedRecords, performance.now());
+    const syncs = onLoop
+      ? this.#syncOnLoop(segments)
+      : segments.map((segment) => segment.syncData());
+    this.#unsyncedRecords = 0;
+    const syncing = Promise.allSettled(syncs).then(
       (results) => {
         const failed = results.findIndex((result) => result.status === "rejected");
         if (failed !== -1) {

@@ -165,10 +165,23 @@ export class LogSegment {
     this.#fileSize = target;
   }
 
-  /** fdatasync in the background; settles when what was written before the call is on disk. */
-  syncData(): Promise<void> {
+  /**
+   * fdatasync; settles when what was written before the call is on disk. `onLoop`: on the
+   * event loop's thread, blocking it, unless a sync of this segment is under way or the
+   * directory still needs one; otherwise, and by default, in the background.
+   */
+  syncData(onLoop = false): Promise<void> {
     const fd = this.#openFd();
     const target = this.#size;
+    if (onLoop && this.#syncing === null && !this.#directoryPending) {
+      try {
+        fs.fdatasyncSync(fd);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (target > this.#syncedSize) this.#syncedSize = target;
+      return Promise.resolve();
+    }
     const previous = this.#syncing ?? Promise.resolve();
     const directory = this.#directoryPending;
     const syncing = previous.then(async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import type { FsyncPolicy } from "../../src/config/types.ts";
 import { DurableLog } from "../../src/persistence/change_log.ts";
+import { ON_LOOP_MAX_RECORDS } from "../../src/persistence/fsync_placement.ts";
 import { recoverDataDir } from "../../src/persistence/recovery.ts";
 import type { Store } from "../../src/store/store.ts";
 import { delay, waitUntil } from "../_support/ports.ts";
@@ -115,6 +116,45 @@ Deno.test("fsync always: the bytes of an fdatasync under way are still pending i
   const after = info(opened.changeLog);
   assert.equal(after.get("persistence_fsyncs"), "1");
   assert.equal(after.get("persistence_pending_bytes"), "0");
+  await opened.changeLog.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("fsync always: a small batch is synced on the loop, a large one in the background", async () => {
+  const dir = await tempDir();
+  const opened = open(dir, "always");
+  const afterTurnEnd = () => new Promise<void>((resolve) => setImmediate(resolve));
+  // A segment's first fdatasync also syncs the directory: in the background.
+  set(opened, "first", "x");
+  assert.equal(await logged(opened.changeLog), null);
+  assert.equal(info(opened.changeLog).get("persistence_fsync_on_loop"), "1");
+
+  set(opened, "small", "y");
+  const small = logged(opened.changeLog);
+  await afterTurnEnd();
+  const synced = info(opened.changeLog);
+  assert.equal(synced.get("persistence_fsyncs"), "2", "done within the turn's end");
+  assert.equal(synced.get("persistence_pending_bytes"), "0");
+  assert.match(synced.get("persistence_last_on_loop_fsync_us") ?? "", /^\d+$/);
+  assert.equal(await small, null);
+
+  for (let i = 0; i <= ON_LOOP_MAX_RECORDS; i++) set(opened, `big:${i}`, "z");
+  const big = logged(opened.changeLog);
+  await afterTurnEnd();
+  const during = info(opened.changeLog);
+  assert.equal(during.get("persistence_fsyncs"), "2", "still under way");
+  assert.ok(Number(during.get("persistence_pending_bytes")) > 0);
+  assert.equal(await big, null);
+  assert.equal(info(opened.changeLog).get("persistence_fsyncs"), "3");
+  await opened.changeLog.close();
+  assert.deepEqual(contents(recovered(dir)), contents(opened.store));
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("fsync everysec: fdatasyncs never run on the loop", async () => {
+  const dir = await tempDir();
+  const opened = open(dir, "everysec");
+  assert.equal(info(opened.changeLog).get("persistence_fsync_on_loop"), "0");
   await opened.changeLog.close();
   await Deno.remove(dir, { recursive: true });
 });
