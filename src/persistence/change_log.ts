@@ -179,6 +179,7 @@ export class DurableLog implements ChangeLog {
       ["persistence_fsyncs", this.#fsyncs],
       ["persistence_last_fsync_unix_ms", this.#lastFsyncAtMs],
       ["persistence_fsync_on_loop", this.#onLoopAllowed() ? 1 : 0],
+      ["persistence_fsyncs_on_loop", this.#placement.onLoopCount],
       ["persistence_last_on_loop_fsync_us", this.#placement.lastOnLoopUs],
       ["persistence_pending_bytes", pending],
       ["persistence_log_bytes", this.#logBytes()],
@@ -323,6 +324,7 @@ export class DurableLog implements ChangeLog {
     this.#dirty.clear();
     this.#syncing = segments;
     const onLoop = this.#options.policy === "always" &&
+      segments.every((segment) => segment.canSyncOnLoop) &&
       this.#placement.onLoop(this.#unsyncedRecords, performance.now());
     const syncs = onLoop
       ? this.#syncOnLoop(segments)

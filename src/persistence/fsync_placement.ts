@@ -22,8 +22,9 @@ export class FsyncPlacement {
   #backoffMs = BACKOFF_MS;
   /** The moving average of fdatasyncs on the loop since they last came back to it. */
   #meanMs = 0;
-  /** What the last fdatasync on the loop took, in µs (for INFO). */
+  /** What the last fdatasync on the loop took, in µs, and how many ran there (for INFO). */
   lastOnLoopUs = 0;
+  onLoopCount = 0;
 
   /** Whether fdatasyncs may run on the loop now (batches small enough do). */
   onLoopAllowed(nowMs: number): boolean {
@@ -41,6 +42,7 @@ export class FsyncPlacement {
    */
   tookOnLoop(ms: number, nowMs: number): number {
     this.lastOnLoopUs = Math.round(ms * 1000);
+    this.onLoopCount++;
     this.#meanMs += (ms - this.#meanMs) * ON_LOOP_WEIGHT;
     if (this.#meanMs <= ON_LOOP_MEAN_MAX_MS) {
       if (ms <= ON_LOOP_MEAN_MAX_MS) this.#backoffMs = BACKOFF_MS;

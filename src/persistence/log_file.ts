@@ -165,15 +165,20 @@ export class LogSegment {
     this.#fileSize = target;
   }
 
+  /** No sync of this segment is under way, and the directory needs none: see syncData(). */
+  get canSyncOnLoop(): boolean {
+    return this.#syncing === null && !this.#directoryPending;
+  }
+
   /**
-   * fdatasync; settles when what was written before the call is on disk. `onLoop`: on the
-   * event loop's thread, blocking it, unless a sync of this segment is under way or the
-   * directory still needs one; otherwise, and by default, in the background.
+   * fdatasync; settles when what was written before the call is on disk. `onLoop` (only when
+   * canSyncOnLoop): on the event loop's thread, blocking it; by default in the background.
    */
   syncData(onLoop = false): Promise<void> {
     const fd = this.#openFd();
     const target = this.#size;
-    if (onLoop && this.#syncing === null && !this.#directoryPending) {
+    if (onLoop) {
+      if (!this.canSyncOnLoop) throw new Error(`${this.path}: cannot sync on the loop now`);
       try {
         fs.fdatasyncSync(fd);
       } catch (error) {

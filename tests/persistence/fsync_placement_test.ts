@@ -28,7 +28,7 @@ Deno.test("fast fdatasyncs and a rare slow one keep syncing on the loop", () => 
 Deno.test("a slow disk sends fdatasyncs to the background, for longer after each slow try", () => {
   const placement = new FsyncPlacement();
   let now = 1000;
-  let backoffs: number[] = [];
+  const backoffs: number[] = [];
   // Every try on the loop takes 5 ms: the average passes 1 ms at the second one.
   for (let attempt = 0; attempt < 9; attempt++) {
     let backoff = 0;
