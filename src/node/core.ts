@@ -9,6 +9,7 @@ import type { Command } from "../protocol/command.ts";
 import {
   type FramedLine,
   getAndSetKeys,
+  getKeyEnd,
   parseCommand,
   parseFramed,
   type ParseLimits,
@@ -26,7 +27,13 @@ import type {
   RemoteApplier,
   Replicator,
 } from "./components.ts";
-import { CLOSE_CONNECTION, execute, type ExecuteContext, type Services } from "./execute.ts";
+import {
+  CLOSE_CONNECTION,
+  execute,
+  type ExecuteContext,
+  getReply,
+  type Services,
+} from "./execute.ts";
 
 export const VERSION = "0.1.0";
 
@@ -100,6 +107,13 @@ export class NodeCore implements LineHandler, RemoteApplier {
   /** Runs one request: a line as the framer holds it, or as a string (tools and tests). */
   handleLine(line: FramedLine | string, client: ClientInfo): string | Promise<string> | null {
     this.#commandsProcessed++;
+    if (typeof line !== "string") {
+      // The commonest request: its key is looked up in the received bytes, never decoded.
+      const keyEnd = getKeyEnd(line, this.#limits);
+      if (keyEnd !== -1) {
+        return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
+      }
+    }
     const command = typeof line === "string"
       ? parseCommand(line, this.#limits)
       : parseFramed(line, this.#limits);

@@ -40,10 +40,8 @@ export interface ExecuteContext {
 export function execute(command: Command, context: ExecuteContext): ExecuteResult {
   const { store, changes } = context;
   switch (command.kind) {
-    case "get": {
-      const entry = store.read(command.key);
-      return entry === undefined ? reply.NOT_FOUND : reply.valueReply(entry.value as string);
-    }
+    case "get":
+      return getReply(store.read(command.key));
     case "set":
       changes.push(store.write(command.key, command.value, 0));
       return reply.OK;
@@ -106,6 +104,11 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       throw new Error(`unhandled command ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+/** The reply to GET of a key whose live entry is `entry` (undefined: none). */
+export function getReply(entry: Entry | undefined): string {
+  return entry === undefined ? reply.NOT_FOUND : reply.valueReply(entry.value as string);
 }
 
 const INT64_MIN = -(2n ** 63n);

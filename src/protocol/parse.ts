@@ -347,15 +347,28 @@ export function getAndSetKeys(
   return count;
 }
 
+/**
+ * Where the key of a line ends if the line is a GET with a valid key (which starts at
+ * start + 4), so that it can be looked up in the bytes, undecoded; -1 for any other line.
+ * Such a line parses to `{kind: "get"}` with that key.
+ */
+export function getKeyEnd(line: FramedLine, limits: ParseLimits): number {
+  const { bytes, start, end } = line;
+  if ((bytes[start] | 0x20) !== LOWER_G) return -1;
+  const keyEnd = getOrSetKeyEnd(bytes, start, end);
+  const keyBytes = keyEnd - (start + 4);
+  return keyEnd === end && keyBytes > 0 && keyBytes <= limits.maxKeyBytes ? keyEnd : -1;
+}
+
 function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
   const { bytes, start, end } = line;
+  if ((bytes[start] | 0x20) === LOWER_G) {
+    const keyEnd = getKeyEnd(line, limits);
+    return keyEnd === -1 ? null : { kind: "get", key: line.copy(4, keyEnd - start) };
+  }
   const keyEnd = getOrSetKeyEnd(bytes, start, end);
   const keyBytes = keyEnd - (start + 4);
   if (keyEnd === -1 || keyBytes === 0 || keyBytes > limits.maxKeyBytes) return null;
-  const first = bytes[start] | 0x20;
-  if (first === LOWER_G) {
-    return keyEnd === end ? { kind: "get", key: line.copy(4, keyEnd - start) } : null;
-  }
   if (keyEnd === end || bytes[keyEnd] !== SPACE) return null;
   if (end - keyEnd - 1 > limits.maxValueBytes) return null;
   return {

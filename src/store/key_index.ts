@@ -39,6 +39,13 @@ interface PrefetchedEntry {
   readonly hlc?: number;
 }
 
+/** Whether `key` is the binary string of `bytes[start, end)`. */
+function keyIsBytes(key: string, bytes: Uint8Array, start: number, end: number): boolean {
+  if (key.length !== end - start) return false;
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
+}
+
 /** One table of 2^bits cells. */
 class Table<E extends Keyed> {
   readonly bits: number;
@@ -235,6 +242,25 @@ export class KeyIndex<E extends Keyed> {
     this.#hint = position;
     this.#hintKey = key;
     return cell;
+  }
+
+  /**
+   * The entry whose key is the binary string of `bytes[start, end)`, whose hash is `hash`;
+   * undefined if none. As find(), without decoding the key (for a read, so no hint is kept).
+   */
+  findBytes(bytes: Uint8Array, start: number, end: number, hash: number): E | undefined {
+    const table = this.#old === null ? this.#table : this.#tableOf(hash);
+    const cells = table.cells;
+    const hashes = table.hashes;
+    const mask = table.mask;
+    let position = hash >>> table.shift;
+    let cell = cells[position];
+    while (cell !== undefined) {
+      if (hashes[position] === hash && keyIsBytes(cell.key, bytes, start, end)) return cell;
+      position = (position + 1) & mask;
+      cell = cells[position];
+    }
+    return undefined;
   }
 
   #findWhileResizing(key: string, hash: number): E | undefined {

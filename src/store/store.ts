@@ -140,7 +140,17 @@ export class Store {
 
   /** The live entry of a key, or undefined if absent, deleted or expired. */
   read(key: string): Entry | undefined {
-    const entry = this.#index.find(key, indexHashOfKey(key));
+    return this.#live(this.#index.find(key, indexHashOfKey(key)));
+  }
+
+  /** read() of the key that is the binary string of `bytes[start, end)`, not decoded. */
+  readBytes(bytes: Uint8Array, start: number, end: number): Entry | undefined {
+    const hash = hashBytes(bytes, start, end, KEY_HASH_SEED)[0];
+    return this.#live(this.#index.findBytes(bytes, start, end, hash));
+  }
+
+  /** `entry` if it is live: not absent, deleted or expired. */
+  #live(entry: StoredEntry | undefined): Entry | undefined {
     if (entry === undefined || entry.value === null) return undefined;
     // Only an entry with an expiry needs the clock.
     if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= this.nowMs()) return undefined;

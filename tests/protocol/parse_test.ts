@@ -4,6 +4,7 @@ import { LineFramer } from "../../src/protocol/framer.ts";
 import {
   COMMAND_NAMES,
   getAndSetKeys,
+  getKeyEnd,
   parseCommand,
   parseFramed,
   parseInt64,
@@ -317,12 +318,26 @@ Deno.test("parseCommand() with the framer as line source gives the same commands
   }
 });
 
-/** parseFramed() of `line` as the framer holds it, after another line in the same chunk. */
-function parseAsFramed(line: string, limits = LIMITS) {
+/** `line` as the framer holds it, after another line in the same chunk. */
+function framed(line: string): LineFramer {
   const framer = new LineFramer(1 << 20);
   framer.push(Buffer.from(`PING\r\n${line}\r\n`, "latin1"));
   assert.equal(framer.advance(), true);
   assert.equal(framer.advance(), true);
+  return framer;
+}
+
+/**
+ * parseFramed() of `line` as the framer holds it; checks on the way that a key getKeyEnd()
+ * finds is the key of the GET that the line parses to.
+ */
+function parseAsFramed(line: string, limits = LIMITS) {
+  const framer = framed(line);
+  const keyEnd = getKeyEnd(framer, limits);
+  if (keyEnd !== -1) {
+    const key = framer.copy(4, keyEnd - framer.start);
+    assert.deepEqual(parseCommand(line, limits), { kind: "get", key }, JSON.stringify(line));
+  }
   return parseFramed(framer, limits);
 }
 
@@ -391,6 +406,22 @@ Deno.test("parseFramed() gives what parseCommand() gives for random lines (seede
         `seed ${seed}: ${JSON.stringify(line)}`,
       );
     }
+  }
+});
+
+Deno.test("getKeyEnd() finds the key of a plain GET only", () => {
+  const tight = { maxKeyBytes: 3, maxValueBytes: 4, maxKeysPerCommand: 8 };
+  const keyOf = (line: string) => {
+    const framer = framed(line);
+    const keyEnd = getKeyEnd(framer, tight);
+    return keyEnd === -1 ? null : framer.copy(4, keyEnd - framer.start);
+  };
+  assert.equal(keyOf("GET k"), "k");
+  assert.equal(keyOf("gEt abc"), "abc");
+  assert.equal(keyOf("GET \xff\x80"), "\xff\x80");
+  // Left to parseCommand: other spacing, a key over the limit, a bad byte, other commands.
+  for (const line of ["GET k ", "GET  k", "GET abcd", "GET k\x7f", "GET", "GET ", "SET k v"]) {
+    assert.equal(keyOf(line), null, JSON.stringify(line));
   }
 });
 

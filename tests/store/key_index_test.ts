@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { KeyIndex } from "../../src/store/key_index.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 
@@ -38,6 +39,15 @@ function checkAgainst(
   lookups = Infinity,
 ): void {
   assert.equal(index.size, model.size);
+  // findBytes() moves no keys: every key is looked up that way, resizing or not, from inside
+  // a larger buffer; the same key with one more byte is found by no lookup.
+  for (const [key, version] of model) {
+    const bytes = Buffer.from(`<${key}x>`, "latin1");
+    const end = 1 + key.length;
+    assert.equal(index.findBytes(bytes, 1, end, hashOf(key))?.version, version, key);
+    assert.equal(index.findBytes(bytes, 1, end + 1, hashOf(key)), undefined, key);
+    assert.equal(index.findBytes(bytes, 1, end + 1, hashOf(`${key}x`)), undefined, key);
+  }
   let looked = 0;
   for (const [key, version] of model) {
     if (looked++ === lookups) break;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { Store } from "../../src/store/store.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
 
@@ -65,4 +66,23 @@ Deno.test("countLive() counts only keys neither deleted nor expired", () => {
   clock.ms = START_MS + 250;
   assert.equal(store.countLive(), 1);
   assert.equal(store.size, 4);
+});
+
+Deno.test("readBytes() reads what read() reads: live, deleted, expired and absent keys", () => {
+  const { store, clock } = makeStore();
+  store.write("live", "v1", 0);
+  store.write("gone", "v2", 0);
+  store.write("gone", null, 0);
+  store.write("brief", "v3", START_MS + 10);
+  store.write("caf\u00e9", "v4", 0); // a key of bytes above 0x7f, held as a binary string
+  clock.ms = START_MS + 10;
+  const line = Buffer.from("GET live gone brief caf\u00e9 never", "latin1");
+  let start = 4;
+  for (const key of ["live", "gone", "brief", "caf\u00e9", "never"]) {
+    const end = start + key.length;
+    assert.equal(store.readBytes(line, start, end), store.read(key), key);
+    start = end + 1;
+  }
+  assert.equal(store.readBytes(line, 4, 8)?.value, "v1");
+  assert.equal(store.readBytes(line, 4, 7), undefined, "a prefix of a key is another key");
 });
