@@ -1,7 +1,9 @@
 /**
- * Repairs a MerkleKV log segment that is damaged before its tail (the node refuses to start
- * and names the file): keeps every valid record, drops the damaged bytes, keeps the original
- * as `<file>.before-repair`. Stop the node first.
+ * Repairs a MerkleKV log segment the node refuses to start with (it names the file): damage
+ * before the tail, or an intact record holding an entry this build refuses. Keeps every valid
+ * record and every entry that decodes, drops only the damaged bytes and the refused entries
+ * (each printed with its key), and keeps the original as `<file>.before-repair`. Stop the
+ * node first.
  *
  *   deno run --allow-read --allow-write scripts/repair_log.ts <data_dir>/log.0000000003
  */
@@ -22,6 +24,7 @@ if (import.meta.main) {
     for (const [start, end] of summary.dropped) {
       console.log(`dropped bytes ${start}..${end} (${end - start} bytes)`);
     }
+    for (const refused of summary.refused) console.log(`dropped ${refused}`);
     console.log(
       `kept ${summary.keptRecords} records (${summary.keptEntries} entries); ` +
         `original saved as ${summary.backupPath}`,

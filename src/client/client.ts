@@ -101,6 +101,13 @@ export class MerkleKVClient {
   /** Sends many request lines in one write; resolves to their replies, in order. */
   pipeline(lines: readonly string[]): Promise<string[][]> {
     if (this.#closedError !== null) return Promise.reject(this.#closedError);
+    // LF ends a request line: a request holding one would be read as two.
+    const split = lines.find((line) => line.includes("\n"));
+    if (split !== undefined) {
+      return Promise.reject(
+        new ClientError(`request holds LF: ${JSON.stringify(split.slice(0, 64))}`),
+      );
+    }
     const replies = lines.map(() =>
       new Promise<string[]>((resolve, reject) => {
         this.#pending.push({

@@ -15,7 +15,7 @@ import {
   type ParseLimits,
 } from "../protocol/parse.ts";
 import { errorReply, infoReply } from "../protocol/reply.ts";
-import { type Entry, INVALID_VALUE_BYTE, isValidKey } from "../store/entry.ts";
+import { type Entry, isValidKey, valueProblem } from "../store/entry.ts";
 import { MAX_PREFETCH_KEYS, type Store } from "../store/store.ts";
 import type { ClientInfo, LineHandler } from "../server/server.ts";
 import type {
@@ -152,7 +152,7 @@ export class NodeCore implements LineHandler, RemoteApplier {
       if (
         !isValidKey(entry.key, maxKeyBytes) ||
         (entry.value !== null &&
-          (entry.value.length > maxValueBytes || INVALID_VALUE_BYTE.test(entry.value)))
+          valueProblem(entry.value, maxValueBytes) !== null)
       ) {
         counts.invalid++;
         continue;

@@ -7,7 +7,7 @@
 import type { Command } from "../protocol/command.ts";
 import { parseInt64 } from "../protocol/parse.ts";
 import * as reply from "../protocol/reply.ts";
-import type { Entry } from "../store/entry.ts";
+import { type Entry, valueProblem } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
 
 /** Returned instead of a reply when the connection must close after the replies so far. */
@@ -135,9 +135,8 @@ function append(key: string, value: string, prepend: boolean, context: ExecuteCo
   const entry = context.store.read(key);
   const current = entry === undefined ? "" : entry.value as string;
   const next = prepend ? value + current : current + value;
-  if (next.length > context.maxValueBytes) {
-    return reply.errorReply(`value too long: ${next.length} bytes, max ${context.maxValueBytes}`);
-  }
+  const problem = valueProblem(next, context.maxValueBytes);
+  if (problem !== null) return reply.errorReply(problem);
   context.changes.push(context.store.write(key, next, entry?.expiresAtMs ?? 0));
   return reply.valueReply(next);
 }

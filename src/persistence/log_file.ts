@@ -244,6 +244,11 @@ function writeAll(fd: number, bytes: Uint8Array, position: number): void {
 export interface Damage {
   offset: number;
   reason: string;
+  /**
+   * The record at `offset` has an intact frame and checksum; only its content is refused.
+   * Such a record was written whole, so it is never a torn tail.
+   */
+  intact: boolean;
   /** Where a valid record starts again after the damage; -1 when none does (a bad tail). */
   nextValidOffset: number;
 }
@@ -318,6 +323,7 @@ export function scanRecordsInFile(
       continue;
     }
     let reason = record.kind === "record" ? "" : record.reason;
+    const intact = record.kind === "record";
     if (record.kind === "record") {
       const decoded = decodePayload(buffer, record.payloadStart, record.payloadEnd);
       if (decoded.ok) {
@@ -330,7 +336,7 @@ export function scanRecordsInFile(
       }
       reason = `record does not decode: ${decoded.error}`;
     }
-    scan.damage = { offset, reason, nextValidOffset: findValidAfter(fd, offset, to) };
+    scan.damage = { offset, reason, intact, nextValidOffset: findValidAfter(fd, offset, to) };
     break;
   }
   return scan;

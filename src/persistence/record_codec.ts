@@ -254,39 +254,99 @@ export function readRecord(
   return decoded.ok ? { entries: decoded.entries, next: scan.payloadEnd } : null;
 }
 
+/** What a payload that frames holds: the entries that decode, and why each other was refused. */
+export interface PayloadSalvage {
+  entries: Entry[];
+  /** One message per refused entry, naming its key. */
+  refused: string[];
+}
+
 /**
- * The first offset in [from, end) where a valid record starts, or -1. Used after a bad record
- * to tell a torn tail (nothing valid follows) from corruption in the middle of a file.
+ * Reads a payload entry by entry, skipping entries whose lengths frame them but whose content
+ * is refused. null when the payload does not frame: the count is zero, an entry's lengths run
+ * past the payload, or bytes follow the last entry.
+ */
+export function salvagePayload(bytes: Buffer, start: number, end: number): PayloadSalvage | null {
+  if (end - start < ENTRY_COUNT_BYTES) return null;
+  const count = bytes.readUInt32LE(start);
+  if (count === 0) return null;
+  const salvage: PayloadSalvage = { entries: [], refused: [] };
+  let offset = start + ENTRY_COUNT_BYTES;
+  for (let i = 0; i < count; i++) {
+    const decoded = decodeEntry(bytes, offset, end);
+    if (decoded.ok) {
+      salvage.entries.push(decoded.entry);
+      offset = decoded.end;
+    } else if (decoded.end !== null) {
+      salvage.refused.push(`entry ${i}: ${decoded.error}`);
+      offset = decoded.end;
+    } else {
+      return null;
+    }
+  }
+  return offset === end ? salvage : null;
+}
+
+/**
+ * A record whose frame and checksum are intact and whose entries all frame (their content may
+ * still be refused): what a valid record looks like to a search through damaged bytes.
+ */
+function isIntactRecord(bytes: Buffer, offset: number, end: number): boolean {
+  const scan = scanRecord(bytes, offset, end);
+  return scan.kind === "record" &&
+    salvagePayload(bytes, scan.payloadStart, scan.payloadEnd) !== null;
+}
+
+/**
+ * The first offset in [from, end) where an intact record starts, or -1. Used after a bad
+ * record to tell a torn tail (nothing intact follows) from damage in the middle of a file.
  */
 export function findValidRecord(bytes: Buffer, from: number, end: number): number {
   for (let offset = from; offset + RECORD_HEADER_BYTES <= end; offset++) {
     const length = bytes.readUInt32LE(offset);
     // Cheap rejections first: most garbage offsets fail on the length alone.
     if (length < ENTRY_COUNT_BYTES || offset + RECORD_HEADER_BYTES + length > end) continue;
-    if (readRecord(bytes, offset, end) !== null) return offset;
+    if (isIntactRecord(bytes, offset, end)) return offset;
   }
   return -1;
+}
+
+/** A record whose frame and checksum are intact but some of whose entries were refused. */
+export interface RewrittenRecord {
+  /** [start, end) of the record in the file. */
+  range: [number, number];
+  /** The entries that decode, to be written as a record of their own. */
+  entries: Entry[];
+  refused: string[];
 }
 
 /** The valid records of a damaged file and the byte ranges between them that are not. */
 export interface Salvage {
   /** [start, end) of each valid record, in file order. */
   records: [number, number][];
+  /** Intact records with refused entries: only those entries are dropped. */
+  rewritten: RewrittenRecord[];
   /** [start, end) of each damaged range. */
   damaged: [number, number][];
+  /** Entries kept: those of the valid records and the kept entries of the rewritten ones. */
   entryCount: number;
 }
 
 /** Walks all records from `from`, skipping damaged ranges (for scripts/repair_log.ts). */
 export function salvageRecords(bytes: Buffer, from: number, end: number): Salvage {
-  const salvage: Salvage = { records: [], damaged: [], entryCount: 0 };
+  const salvage: Salvage = { records: [], rewritten: [], damaged: [], entryCount: 0 };
   let offset = from;
   while (offset < end) {
-    const record = readRecord(bytes, offset, end);
-    if (record !== null) {
-      salvage.records.push([offset, record.next]);
-      salvage.entryCount += record.entries.length;
-      offset = record.next;
+    const scan = scanRecord(bytes, offset, end);
+    const payload = scan.kind === "record"
+      ? salvagePayload(bytes, scan.payloadStart, scan.payloadEnd)
+      : null;
+    if (scan.kind === "record" && payload !== null) {
+      const range: [number, number] = [offset, scan.payloadEnd];
+      if (payload.refused.length === 0) salvage.records.push(range);
+      else salvage.rewritten.push({ range, entries: payload.entries, refused: payload.refused });
+      salvage.entryCount += payload.entries.length;
+      offset = scan.payloadEnd;
       continue;
     }
     const next = findValidRecord(bytes, offset + 1, end);

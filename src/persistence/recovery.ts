@@ -118,14 +118,7 @@ function loadSnapshot(
     store.reset();
     read = readSnapshotFile(path, load);
   }
-  if (!read.ok) {
-    throw new RecoveryError(
-      `Cannot start: snapshot ${path} is damaged at offset ${read.offset} (${read.error}). ` +
-        `It was complete when it was renamed into place, so it was changed on disk since. ` +
-        `To start anyway, move it out of ${dir}: the node then starts from the log segments ` +
-        `that remain, and anti-entropy fetches the rest from peers.`,
-    );
-  }
+  if (!read.ok) throw snapshotError(dir, path, read);
   store.hlc.observe(read.header.hlc);
   return {
     sequence,
@@ -134,6 +127,29 @@ function loadSnapshot(
     bytes: read.bytes,
     createdAtMs: read.header.createdAtMs,
   };
+}
+
+function snapshotError(
+  dir: string,
+  path: string,
+  read: Extract<SnapshotRead, { ok: false }>,
+): RecoveryError {
+  const repair = `"deno run --allow-read --allow-write scripts/repair_log.ts ${path}"`;
+  if (read.intact) {
+    return new RecoveryError(
+      `Cannot start: snapshot ${path} holds a record at offset ${read.offset} whose frame ` +
+        `and checksum are intact but which this build cannot apply (${read.error}). Nothing ` +
+        `was dropped. To start with every other entry it holds, drop only the refused ` +
+        `entries: ${repair} (it prints each dropped key and keeps the original as ` +
+        `${path}.before-repair). Anti-entropy fetches newer versions of those keys from peers.`,
+    );
+  }
+  return new RecoveryError(
+    `Cannot start: snapshot ${path} is damaged at offset ${read.offset} (${read.error}). ` +
+      `It was complete when it was renamed into place, so it was changed on disk since. ` +
+      `To keep every valid record in it, run ${repair}; or move it out of ${dir}: the node ` +
+      `then starts from the log segments that remain. Anti-entropy fetches the rest from peers.`,
+  );
 }
 
 /** Replays one segment; null when it holds not even a whole header (created, then a crash). */
@@ -168,9 +184,22 @@ function replayLog(
   return recovered;
 }
 
-/** Cuts a bad tail off; damage with valid records after it stops the start instead. */
+/**
+ * Cuts a bad tail off. A torn tail is only what fails framing or checksum: an intact record
+ * whose content is refused, or damage with valid records after it, stops the start instead.
+ */
 function cutTail(path: string, scan: FileScan, log: Logger): RecoveredLog["cut"] {
   const damage = scan.damage as NonNullable<FileScan["damage"]>;
+  if (damage.intact) {
+    throw new RecoveryError(
+      `Cannot start: log ${path} holds a record at offset ${damage.offset} whose frame and ` +
+        `checksum are intact but which this build cannot apply (${damage.reason}). Nothing ` +
+        `was dropped. To start with every other write it holds, drop only the refused ` +
+        `entries: "deno run --allow-read --allow-write scripts/repair_log.ts ${path}" (it ` +
+        `prints each dropped key and keeps the original as ${path}.before-repair). ` +
+        `Anti-entropy fetches newer versions of those keys from peers.`,
+    );
+  }
   if (damage.nextValidOffset !== -1) {
     throw new RecoveryError(
       `Cannot start: log ${path} is damaged at offset ${damage.offset} (${damage.reason}) and ` +

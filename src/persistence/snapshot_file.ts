@@ -115,7 +115,13 @@ export class SnapshotWriter {
 
 export type SnapshotRead =
   | { ok: true; header: SnapshotHeader; entries: number; bytes: number }
-  | { ok: false; error: string; offset: number };
+  | {
+    ok: false;
+    error: string;
+    offset: number;
+    /** The record at `offset` is intact (frame and checksum); only its content is refused. */
+    intact: boolean;
+  };
 
 /** Reads a complete snapshot, handing each record's entries to `onEntries`. */
 export function readSnapshotFile(
@@ -126,20 +132,23 @@ export function readSnapshotFile(
   try {
     const bytes = fs.fstatSync(fd).size;
     if (bytes < SNAPSHOT_HEADER_BYTES + SNAPSHOT_TRAILER_BYTES) {
-      return { ok: false, error: `snapshot truncated (${bytes} bytes)`, offset: 0 };
+      return { ok: false, error: `snapshot truncated (${bytes} bytes)`, offset: 0, intact: false };
     }
     const headerBytes = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
     readAll(fd, headerBytes, 0);
     const header = decodeSnapshotHeader(headerBytes);
-    if (!header.ok) return { ok: false, error: header.error, offset: 0 };
+    if (!header.ok) return { ok: false, error: header.error, offset: 0, intact: false };
     const trailerOffset = bytes - SNAPSHOT_TRAILER_BYTES;
     const trailerBytes = Buffer.alloc(SNAPSHOT_TRAILER_BYTES);
     readAll(fd, trailerBytes, trailerOffset);
     const trailer = decodeSnapshotTrailer(trailerBytes);
-    if (!trailer.ok) return { ok: false, error: trailer.error, offset: trailerOffset };
+    if (!trailer.ok) {
+      return { ok: false, error: trailer.error, offset: trailerOffset, intact: false };
+    }
     const scan = scanRecordsInFile(fd, SNAPSHOT_HEADER_BYTES, trailerOffset, onEntries);
     if (scan.damage !== null) {
-      return { ok: false, error: scan.damage.reason, offset: scan.damage.offset };
+      const { reason, offset, intact } = scan.damage;
+      return { ok: false, error: reason, offset, intact };
     }
     const { entryCount, recordCount } = trailer.trailer;
     if (scan.entries !== entryCount || scan.records !== recordCount) {
@@ -148,6 +157,7 @@ export function readSnapshotFile(
         error: `trailer promises ${entryCount} entries in ${recordCount} records, ` +
           `found ${scan.entries} in ${scan.records}`,
         offset: trailerOffset,
+        intact: false,
       };
     }
     return { ok: true, header: header.header, entries: scan.entries, bytes };

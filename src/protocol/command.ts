@@ -2,8 +2,8 @@
  * The client protocol's requests, as one tagged union (see README, Protocol v1).
  *
  * Keys and values are "binary strings": every byte of the wire becomes one UTF-16 code unit
- * in 0..255 (latin1 decoding), so any byte except CR and LF round-trips exactly and a string's
- * length is its size in bytes.
+ * in 0..255 (latin1 decoding), so every byte a value may hold (any but LF; see valueProblem
+ * in src/store/entry.ts) round-trips exactly and a string's length is its size in bytes.
  */
 
 export type Command =

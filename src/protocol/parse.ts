@@ -4,7 +4,7 @@
  */
 
 import type { Command, ParseResult } from "./command.ts";
-import { INVALID_KEY_BYTE } from "../store/entry.ts";
+import { INVALID_KEY_BYTE, valueProblem } from "../store/entry.ts";
 
 export interface ParseLimits {
   maxKeyBytes: number;
@@ -243,10 +243,7 @@ function checkKey(key: string, limits: ParseLimits): string | null {
 }
 
 function checkValue(value: string, limits: ParseLimits): string | null {
-  if (value.length > limits.maxValueBytes) {
-    return `value too long: ${value.length} bytes, max ${limits.maxValueBytes}`;
-  }
-  return null;
+  return valueProblem(value, limits.maxValueBytes);
 }
 
 function checkKeys(args: Args, keys: readonly string[]): ParseResult | null {
@@ -370,6 +367,7 @@ function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
   const keyBytes = keyEnd - (start + 4);
   if (keyEnd === -1 || keyBytes === 0 || keyBytes > limits.maxKeyBytes) return null;
   if (keyEnd === end || bytes[keyEnd] !== SPACE) return null;
+  // The rest of valueProblem's rule, no LF, holds by framing: a framed line has none.
   if (end - keyEnd - 1 > limits.maxValueBytes) return null;
   return {
     kind: "set",

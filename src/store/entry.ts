@@ -44,8 +44,21 @@ export const NODE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 // deno-lint-ignore no-control-regex -- control bytes are exactly what this rejects
 export const INVALID_KEY_BYTE = /[\x00-\x20\x7f]/;
 
-/** A value may hold any byte but CR and LF, which end protocol lines. */
-export const INVALID_VALUE_BYTE = /[\r\n]/;
+/**
+ * The one rule for what a value may hold, shared by every reader and writer: the protocol
+ * parser, the store's merge of remote entries, and the log, snapshot, replication and sync
+ * codecs. Any byte but LF, which ends a protocol line; CR is an ordinary byte (see README,
+ * Protocol v1: a line ends with LF and at most one CR before it).
+ */
+const INVALID_VALUE_BYTE = /\n/;
+
+/** null when `value` may be stored under a `maxValueBytes` limit, else why not. */
+export function valueProblem(value: string, maxValueBytes: number): string | null {
+  if (value.length > maxValueBytes) {
+    return `value too long: ${value.length} bytes, max ${maxValueBytes}`;
+  }
+  return INVALID_VALUE_BYTE.test(value) ? "value contains LF" : null;
+}
 
 /** Non-empty, within the length limit, and free of whitespace and control characters. */
 export function isValidKey(key: string, maxKeyBytes: number): boolean {

@@ -15,7 +15,7 @@
 import { Buffer } from "node:buffer";
 import { isValidHlc } from "./hlc.ts";
 import { writeLatin1 } from "./binary.ts";
-import { type Entry, INVALID_VALUE_BYTE, isValidKey, NODE_ID_PATTERN } from "./entry.ts";
+import { type Entry, isValidKey, NODE_ID_PATTERN, valueProblem } from "./entry.ts";
 
 const FLAG_TOMBSTONE = 1;
 const FLAG_EXPIRY = 2;
@@ -85,54 +85,83 @@ function nodeAt(buffer: Buffer, offset: number, length: number): string | null {
 
 export type DecodeResult =
   | { ok: true; entry: Entry; end: number }
-  | { ok: false; error: string };
+  | {
+    ok: false;
+    error: string;
+    /**
+     * Where the entry ends when its lengths frame it and only its content is refused (a
+     * repair can then skip this entry alone); null when the bytes do not frame an entry.
+     */
+    end: number | null;
+  };
+
+/** The largest value length the format can state (u32). */
+const MAX_VALUE_LENGTH = 0xffffffff;
+
+function unframed(error: string): DecodeResult {
+  return { ok: false, error, end: null };
+}
 
 /**
  * Reads one entry at `offset`, never past `end`. Malformed input yields an error, never an
- * exception, and never an entry that breaks the store's invariants.
+ * exception, and never an entry that breaks the store's invariants. The lengths are read
+ * first, so that an entry whose content is refused still says where it ends and which key it
+ * holds.
  */
 export function decodeEntry(buffer: Buffer, offset: number, end: number): DecodeResult {
-  if (end - offset < 12) return { ok: false, error: "entry truncated" };
-  const flags = buffer[offset++];
+  if (end - offset < 12) return unframed("entry truncated");
+  const flags = buffer[offset];
   if ((flags & ~(FLAG_TOMBSTONE | FLAG_EXPIRY)) !== 0) {
-    return { ok: false, error: `unknown entry flags ${flags}` };
+    return unframed(`unknown entry flags ${flags}`);
   }
-  const hlc = buffer.readDoubleLE(offset);
-  offset += 8;
-  if (!isValidHlc(hlc)) return { ok: false, error: "invalid version timestamp" };
-  const nodeLength = buffer[offset++];
-  if (offset + nodeLength + 2 > end) return { ok: false, error: "entry truncated in node id" };
-  const node = nodeAt(buffer, offset, nodeLength);
-  offset += nodeLength;
-  if (node === null) return { ok: false, error: "invalid node id" };
-  const keyLength = buffer.readUInt16LE(offset);
-  offset += 2;
-  if (keyLength === 0 || keyLength > MAX_KEY_LENGTH || offset + keyLength > end) {
-    return { ok: false, error: "entry truncated in key" };
-  }
-  const key = buffer.toString("latin1", offset, offset + keyLength);
-  offset += keyLength;
-  if (!isValidKey(key, MAX_KEY_LENGTH)) return { ok: false, error: "invalid key" };
+  const hlc = buffer.readDoubleLE(offset + 1);
+  const nodeLength = buffer[offset + 9];
+  const nodeStart = offset + 10;
+  let position = nodeStart + nodeLength;
+  if (position + 2 > end) return unframed("entry truncated in node id");
+  const keyLength = buffer.readUInt16LE(position);
+  const keyStart = position + 2;
+  position = keyStart + keyLength;
+  if (keyLength === 0 || position > end) return unframed("entry truncated in key");
   let expiresAtMs = 0;
   if ((flags & FLAG_EXPIRY) !== 0) {
-    if (offset + 8 > end) return { ok: false, error: "entry truncated in expiry" };
-    expiresAtMs = buffer.readDoubleLE(offset);
-    offset += 8;
-    if (!Number.isSafeInteger(expiresAtMs) || expiresAtMs <= 0) {
-      return { ok: false, error: "invalid expiry" };
-    }
+    if (position + 8 > end) return unframed("entry truncated in expiry");
+    expiresAtMs = buffer.readDoubleLE(position);
+    position += 8;
+  }
+  let valueStart = -1;
+  if ((flags & FLAG_TOMBSTONE) === 0) {
+    if (position + 4 > end) return unframed("entry truncated in value length");
+    const valueLength = buffer.readUInt32LE(position);
+    valueStart = position + 4;
+    position = valueStart + valueLength;
+    if (position > end) return unframed("entry truncated in value");
+  }
+  const key = buffer.toString("latin1", keyStart, keyStart + keyLength);
+  if (!isValidHlc(hlc)) return refused(key, "invalid version timestamp", position);
+  const node = nodeAt(buffer, nodeStart, nodeLength);
+  if (node === null) return refused(key, "invalid node id", position);
+  if (!isValidKey(key, MAX_KEY_LENGTH)) return refused(key, "invalid key", position);
+  if (expiresAtMs !== 0 && (!Number.isSafeInteger(expiresAtMs) || expiresAtMs <= 0)) {
+    return refused(key, "invalid expiry", position);
   }
   let value: string | null = null;
-  if ((flags & FLAG_TOMBSTONE) === 0) {
-    if (offset + 4 > end) return { ok: false, error: "entry truncated in value length" };
-    const valueLength = buffer.readUInt32LE(offset);
-    offset += 4;
-    if (offset + valueLength > end) return { ok: false, error: "entry truncated in value" };
-    value = buffer.toString("latin1", offset, offset + valueLength);
-    offset += valueLength;
-    if (INVALID_VALUE_BYTE.test(value)) return { ok: false, error: "value contains CR or LF" };
+  if (valueStart !== -1) {
+    value = buffer.toString("latin1", valueStart, position);
+    const problem = valueProblem(value, MAX_VALUE_LENGTH);
+    if (problem !== null) return refused(key, problem, position);
   } else if (expiresAtMs !== 0) {
-    return { ok: false, error: "tombstone with expiry" };
+    return refused(key, "tombstone with expiry", position);
   }
-  return { ok: true, entry: { key, value, hlc, node, expiresAtMs }, end: offset };
+  return { ok: true, entry: { key, value, hlc, node, expiresAtMs }, end: position };
+}
+
+/** An entry that frames (it ends at `end`) but whose content is refused. */
+function refused(key: string, why: string, end: number): DecodeResult {
+  return { ok: false, error: `key ${quoteKey(key)}: ${why}`, end };
+}
+
+/** A key for a message: JSON-quoted (control bytes escaped), at most 64 characters. */
+export function quoteKey(key: string): string {
+  return JSON.stringify(key.length > 64 ? key.slice(0, 64) + "..." : key);
 }

@@ -73,6 +73,16 @@ Deno.test("MerkleKVClient helpers read and write keys, hash and info", async () 
   });
 });
 
+Deno.test("MerkleKVClient stores values with CR and refuses one with LF before writing it", async () => {
+  await withNode(async (client) => {
+    await client.set("k", "a\rb\r");
+    assert.equal(await client.get("k"), "a\rb\r");
+    await assert.rejects(client.set("k", "a\nDEL k"), /request holds LF/);
+    // Nothing was sent: the connection is in step and the key unchanged.
+    assert.equal(await client.get("k"), "a\rb\r");
+  });
+});
+
 Deno.test("toBinary() and fromBinary() convert UTF-8 text to wire bytes and back", async () => {
   const text = "héllo wörld ✓";
   const binary = toBinary(text);

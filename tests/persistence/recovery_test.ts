@@ -276,3 +276,74 @@ Deno.test("the clock resumes at or above the highest version on disk", async () 
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(snapshotDir, { recursive: true });
 });
+
+/** An entry no build accepts (a value with LF), among writes that are fine. */
+const REFUSED = entry("evil", "line\nbreak", 7);
+
+Deno.test("an intact last record with a refused entry stops the start, naming the key, and cuts nothing", async () => {
+  const dir = await tempDir();
+  const records = [RECORDS[0], [entry("x", "kept", 6), REFUSED, entry("y", "kept", 8)]];
+  const { starts, size, path } = await writeLog(dir, 1, records);
+  assert.throws(() => recover(dir), (error: Error) => {
+    assert.ok(error instanceof RecoveryError);
+    assert.ok(error.message.includes(`log ${path} holds a record at offset ${starts[1]}`));
+    assert.ok(error.message.includes(`entry 1: key "evil": value contains LF`), error.message);
+    assert.ok(error.message.includes(`scripts/repair_log.ts ${path}`));
+    return true;
+  });
+  assert.equal(fs.statSync(path).size, size, "nothing was cut");
+
+  // The documented way out drops that entry alone; every other write of its record stays.
+  const summary = repairLogFile(path);
+  assert.deepEqual(summary.refused, [
+    `record at offset ${starts[1]}, entry 1: key "evil": value contains LF`,
+  ]);
+  assert.deepEqual(summary.dropped, []);
+  const { store } = recover(dir);
+  assert.deepEqual(contents(store), [
+    ...RECORDS[0],
+    entry("x", "kept", 6),
+    entry("y", "kept", 8),
+  ]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("an intact record with a refused entry before the tail also stops the start", async () => {
+  const dir = await tempDir();
+  const { starts, path } = await writeLog(dir, 1, [[REFUSED], ...RECORDS]);
+  assert.throws(() => recover(dir), new RegExp(`holds a record at offset ${starts[0]}`));
+  repairLogFile(path);
+  const { store } = recover(dir);
+  assert.equal(store.read("evil"), undefined);
+  assert.equal(store.read("a")?.value, "3");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a snapshot with a refused entry stops the start; the repair keeps every other entry", async () => {
+  const dir = await tempDir();
+  const summary = await writeSnapshot(dir, 1, [entry("a", "1", 1), REFUSED, entry("b", "2", 2)]);
+  assert.throws(() => recover(dir), (error: Error) => {
+    assert.ok(error.message.includes(`snapshot ${summary.path} holds a record at offset 32`));
+    assert.ok(error.message.includes(`key "evil": value contains LF`), error.message);
+    assert.ok(error.message.includes(`scripts/repair_log.ts ${summary.path}`));
+    return true;
+  });
+  const repair = repairLogFile(summary.path);
+  assert.equal(repair.keptEntries, 2);
+  const { store, report } = recover(dir);
+  assert.deepEqual(contents(store), [entry("a", "1", 1), entry("b", "2", 2)]);
+  assert.equal(report.snapshot?.entries, 2);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("values with CR written by an earlier version are loaded and kept", async () => {
+  // Versions before the one value rule wrote CR into the log and snapshots but refused to
+  // read it back; the format is unchanged, so these bytes are what they left.
+  const dir = await tempDir();
+  const withCr = [entry("cr", "a\rb", 1), entry("cr-end", "x\r", 2), entry("only", "\r", 3)];
+  await writeSnapshot(dir, 1, withCr.slice(0, 1));
+  await writeLog(dir, 1, [withCr.slice(1)]);
+  const { store } = recover(dir);
+  assert.deepEqual(contents(store), withCr);
+  await Deno.remove(dir, { recursive: true });
+});

@@ -160,7 +160,11 @@ function malformedCases(): [string, Uint8Array, RegExp][] {
       /unexpected bytes after the last entry: 1/,
     ],
     ["unknown entry flags", withByte(originEnd + 16, 0x80), /entry 0: unknown entry flags/],
-    ["negative version timestamp", withDouble(originEnd + 17, -1), /entry 0: invalid version/],
+    [
+      "negative version timestamp",
+      withDouble(originEnd + 17, -1),
+      /entry 0: key "[^"]+": invalid version/,
+    ],
     [
       "text instead of a batch",
       Buffer.from("hello world, this is not a batch"),
