@@ -5,8 +5,8 @@
  */
 
 import type { Config } from "../config/types.ts";
-import type { Command } from "../protocol/command.ts";
 import {
+  commandRow,
   type FramedLine,
   getAndSetKeys,
   getKeyEnd,
@@ -36,18 +36,6 @@ import {
 } from "./execute.ts";
 
 export const VERSION = "0.1.0";
-
-/** Commands that write; refused while the log cannot take writes (see README, Durability). */
-const WRITE_KINDS: ReadonlySet<Command["kind"]> = new Set([
-  "set",
-  "del",
-  "incr",
-  "append",
-  "mset",
-  "expire",
-  "persist",
-  "truncate",
-]);
 
 export interface CoreParts {
   changeLog: ChangeLog | null;
@@ -118,7 +106,7 @@ export class NodeCore implements LineHandler, RemoteApplier {
       ? parseCommand(line, this.#limits)
       : parseFramed(line, this.#limits);
     if (command.kind === "invalid") return errorReply(command.message);
-    if (WRITE_KINDS.has(command.kind)) {
+    if (commandRow(command.kind).writes) {
       const refusal = this.parts.changeLog?.writeError() ?? null;
       if (refusal !== null) return errorReply(`write refused: ${refusal}`);
     }

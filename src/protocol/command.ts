@@ -44,5 +44,12 @@ export type SyncCommand =
 
 export type CommandKind = Command["kind"];
 
+/**
+ * What a user must be granted to run a command (see README, Security): `connection` commands
+ * (PING, ECHO, VERSION, QUIT) need no grant. Each kind's category is a field of the command
+ * table in parse.ts.
+ */
+export type CommandCategory = "read" | "write" | "admin" | "sync" | "connection";
+
 /** What parsing a line yields: a command, or the text of one `ERROR` reply. */
 export type ParseResult = Command | { kind: "invalid"; message: string };

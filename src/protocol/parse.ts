@@ -3,7 +3,7 @@
  * Pure. Arity and aliases live in one table, COMMANDS.
  */
 
-import type { Command, ParseResult } from "./command.ts";
+import type { Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
 import { INVALID_KEY_BYTE, valueProblem } from "../store/entry.ts";
 
 export interface ParseLimits {
@@ -166,72 +166,173 @@ function listOfKeys(kind: "mget" | "exists") {
 
 const MANY = Number.MAX_SAFE_INTEGER;
 
-/** The command table: every command word (aliases included) with its shape and builder. */
-const COMMANDS: Record<string, CommandSpec> = {
-  SET: { shape: "key_value", build: (a) => ({ kind: "set", key: a.key, value: a.value }) },
-  GET: { shape: "key", build: (a) => ({ kind: "get", key: a.key }) },
-  DEL: { shape: "key", build: (a) => ({ kind: "del", key: a.key }) },
-  INC: { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(1n) },
-  DEC: { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(-1n) },
-  APPEND: {
-    shape: "key_value",
-    build: (a) => ({ kind: "append", key: a.key, value: a.value, prepend: false }),
-  },
-  PREPEND: {
-    shape: "key_value",
-    build: (a) => ({ kind: "append", key: a.key, value: a.value, prepend: true }),
-  },
-  MGET: { shape: "words", minWords: 1, maxWords: MANY, build: listOfKeys("mget") },
-  MSET: { shape: "words", minWords: 2, maxWords: MANY, keepsWords: true, build: buildMset },
-  EXISTS: { shape: "words", minWords: 1, maxWords: MANY, build: listOfKeys("exists") },
-  SCAN: { shape: "words", minWords: 0, maxWords: 3, build: buildScan },
-  DBSIZE: { shape: "none", build: () => ({ kind: "dbsize" }) },
-  EXPIRE: {
-    shape: "words",
-    minWords: 2,
-    maxWords: 2,
-    build: (a) => {
-      const seconds = parseSeconds(a.words[1]);
-      if (seconds === null) return invalid(`seconds is not an integer: "${a.words[1]}"`);
-      return checkKeys(a, [a.words[0]]) ?? { kind: "expire", key: a.words[0], seconds };
+/** One row of the command table: what a kind of command is, and the words that request it. */
+interface CommandRow {
+  /** The permission category a user needs to run it (see README, Security). */
+  category: CommandCategory;
+  /** It changes keys: refused while the log cannot take writes (see README, Durability). */
+  writes: boolean;
+  /** Each command word (aliases included) with how its arguments are read. */
+  words: Record<string, CommandSpec>;
+}
+
+function keyCommand(build: (key: string) => Command): CommandSpec {
+  return { shape: "key", build: (a) => build(a.key) };
+}
+
+function noArguments(command: Command): CommandSpec {
+  return { shape: "none", build: () => command };
+}
+
+const buildExpire = (a: Args): ParseResult => {
+  const seconds = parseSeconds(a.words[1]);
+  if (seconds === null) return invalid(`seconds is not an integer: "${a.words[1]}"`);
+  return checkKeys(a, [a.words[0]]) ?? { kind: "expire", key: a.words[0], seconds };
+};
+
+const INC: CommandSpec = { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(1n) };
+const DEC: CommandSpec = { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(-1n) };
+const TRUNCATE = noArguments({ kind: "truncate" });
+const INFO = noArguments({ kind: "info" });
+
+/**
+ * The command table: a row for every kind of command, so the compiler names any kind left
+ * without its category, its write flag or its words.
+ */
+const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
+  set: {
+    category: "write",
+    writes: true,
+    words: {
+      SET: { shape: "key_value", build: (a) => ({ kind: "set", key: a.key, value: a.value }) },
     },
   },
-  TTL: { shape: "key", build: (a) => ({ kind: "ttl", key: a.key }) },
-  PERSIST: { shape: "key", build: (a) => ({ kind: "persist", key: a.key }) },
-  TRUNCATE: { shape: "none", build: () => ({ kind: "truncate" }) },
-  PING: { shape: "text", build: (a) => ({ kind: "ping", message: a.text }) },
-  ECHO: {
-    shape: "text",
-    build: (a) =>
-      a.text === null
-        ? invalid("wrong number of arguments for ECHO")
-        : { kind: "echo", message: a.text },
+  get: {
+    category: "read",
+    writes: false,
+    words: { GET: keyCommand((key) => ({ kind: "get", key })) },
   },
-  INFO: { shape: "none", build: () => ({ kind: "info" }) },
-  VERSION: { shape: "none", build: () => ({ kind: "version" }) },
-  HASH: { shape: "none", build: () => ({ kind: "hash" }) },
-  QUIT: { shape: "none", build: () => ({ kind: "quit" }) },
-  SHUTDOWN: { shape: "none", build: () => ({ kind: "shutdown" }) },
-  SYNC: { shape: "text", build: buildSync },
+  del: {
+    category: "write",
+    writes: true,
+    words: {
+      DEL: keyCommand((key) => ({ kind: "del", key })),
+      DELETE: keyCommand((key) => ({ kind: "del", key })),
+    },
+  },
+  incr: { category: "write", writes: true, words: { INC, INCR: INC, DEC, DECR: DEC } },
+  append: {
+    category: "write",
+    writes: true,
+    words: {
+      APPEND: {
+        shape: "key_value",
+        build: (a) => ({ kind: "append", key: a.key, value: a.value, prepend: false }),
+      },
+      PREPEND: {
+        shape: "key_value",
+        build: (a) => ({ kind: "append", key: a.key, value: a.value, prepend: true }),
+      },
+    },
+  },
+  mget: {
+    category: "read",
+    writes: false,
+    words: { MGET: { shape: "words", minWords: 1, maxWords: MANY, build: listOfKeys("mget") } },
+  },
+  mset: {
+    category: "write",
+    writes: true,
+    words: {
+      MSET: { shape: "words", minWords: 2, maxWords: MANY, keepsWords: true, build: buildMset },
+    },
+  },
+  exists: {
+    category: "read",
+    writes: false,
+    words: { EXISTS: { shape: "words", minWords: 1, maxWords: MANY, build: listOfKeys("exists") } },
+  },
+  scan: {
+    category: "read",
+    writes: false,
+    words: { SCAN: { shape: "words", minWords: 0, maxWords: 3, build: buildScan } },
+  },
+  dbsize: { category: "read", writes: false, words: { DBSIZE: noArguments({ kind: "dbsize" }) } },
+  expire: {
+    category: "write",
+    writes: true,
+    words: { EXPIRE: { shape: "words", minWords: 2, maxWords: 2, build: buildExpire } },
+  },
+  ttl: {
+    category: "read",
+    writes: false,
+    words: { TTL: keyCommand((key) => ({ kind: "ttl", key })) },
+  },
+  persist: {
+    category: "write",
+    writes: true,
+    words: { PERSIST: keyCommand((key) => ({ kind: "persist", key })) },
+  },
+  truncate: { category: "admin", writes: true, words: { TRUNCATE, FLUSHDB: TRUNCATE } },
+  ping: {
+    category: "connection",
+    writes: false,
+    words: { PING: { shape: "text", build: (a) => ({ kind: "ping", message: a.text }) } },
+  },
+  echo: {
+    category: "connection",
+    writes: false,
+    words: {
+      ECHO: {
+        shape: "text",
+        build: (a) =>
+          a.text === null
+            ? invalid("wrong number of arguments for ECHO")
+            : { kind: "echo", message: a.text },
+      },
+    },
+  },
+  info: { category: "admin", writes: false, words: { INFO, STATS: INFO } },
+  version: {
+    category: "connection",
+    writes: false,
+    words: { VERSION: noArguments({ kind: "version" }) },
+  },
+  hash: { category: "read", writes: false, words: { HASH: noArguments({ kind: "hash" }) } },
+  quit: { category: "connection", writes: false, words: { QUIT: noArguments({ kind: "quit" }) } },
+  shutdown: {
+    category: "admin",
+    writes: false,
+    words: { SHUTDOWN: noArguments({ kind: "shutdown" }) },
+  },
+  // The operator's `SYNC <host> <port>` has no word of its own: SYNC's builder tells the forms
+  // apart by their arguments.
+  sync_run: { category: "admin", writes: false, words: {} },
+  // Entries a peer pushes are merged by version, not written as this node's changes.
+  sync_request: {
+    category: "sync",
+    writes: false,
+    words: { SYNC: { shape: "text", build: buildSync } },
+  },
 };
-const ALIASES: Record<string, string> = {
-  DELETE: "DEL",
-  INCR: "INC",
-  DECR: "DEC",
-  FLUSHDB: "TRUNCATE",
-  STATS: "INFO",
-};
-for (const [alias, name] of Object.entries(ALIASES)) COMMANDS[alias] = COMMANDS[name];
+
+/** The row of a kind of command: its category and whether it writes. */
+export function commandRow(kind: CommandKind): Readonly<Omit<CommandRow, "words">> {
+  return COMMAND_TABLE[kind];
+}
 
 /** Lookup by the word as typed first, so the usual upper- and lower-case forms cost no copy. */
 const BY_WORD = new Map<string, [string, CommandSpec]>();
-for (const [name, spec] of Object.entries(COMMANDS)) {
-  BY_WORD.set(name, [name, spec]);
-  BY_WORD.set(name.toLowerCase(), [name, spec]);
+for (const row of Object.values(COMMAND_TABLE) as CommandRow[]) {
+  for (const [name, spec] of Object.entries(row.words)) {
+    BY_WORD.set(name, [name, spec]);
+    BY_WORD.set(name.toLowerCase(), [name, spec]);
+  }
 }
 
 /** Names of every command and alias, for the README and tests. */
-export const COMMAND_NAMES: readonly string[] = Object.keys(COMMANDS);
+export const COMMAND_NAMES: readonly string[] = (Object.values(COMMAND_TABLE) as CommandRow[])
+  .flatMap((row) => Object.keys(row.words));
 
 function checkKey(key: string, limits: ParseLimits): string | null {
   if (key.length === 0) return "key must not be empty";

@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer";
 import { LineFramer } from "../../src/protocol/framer.ts";
 import {
   COMMAND_NAMES,
+  commandRow,
   getAndSetKeys,
   getKeyEnd,
   parseCommand,
@@ -10,7 +11,7 @@ import {
   parseInt64,
 } from "../../src/protocol/parse.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
-import type { ParseResult } from "../../src/protocol/command.ts";
+import type { CommandCategory, ParseResult } from "../../src/protocol/command.ts";
 
 const LIMITS = { maxKeyBytes: 1024, maxValueBytes: 4096, maxKeysPerCommand: 8 };
 
@@ -75,6 +76,30 @@ for (const [line, expected] of VALID) {
 Deno.test("parseCommand() has a valid example for every command and alias", () => {
   const covered = new Set(VALID.map(([line]) => line.split(" ")[0]));
   for (const name of COMMAND_NAMES) assert.ok(covered.has(name), `no example for ${name}`);
+});
+
+/** The permission categories of the security design, word by word (see README, Security). */
+const CATEGORIES: Record<CommandCategory, string[]> = {
+  read: ["GET", "MGET", "EXISTS", "SCAN", "DBSIZE", "TTL", "HASH"],
+  write: ["SET", "DEL", "DELETE", "INC", "DEC", "INCR", "DECR", "APPEND", "PREPEND", "MSET"]
+    .concat(["EXPIRE", "PERSIST"]),
+  admin: ["INFO", "STATS", "TRUNCATE", "FLUSHDB", "SHUTDOWN", "SYNC 127.0.0.1 7879"],
+  sync: ["SYNC root"],
+  connection: ["PING", "ECHO", "VERSION", "QUIT"],
+};
+
+Deno.test("the command table gives every command its category, and writes are what change keys", () => {
+  for (const [category, words] of Object.entries(CATEGORIES)) {
+    for (const word of words) {
+      const [line, command] = VALID.find(([line]) => line.startsWith(word)) ?? [];
+      assert.ok(command !== undefined && command.kind !== "invalid", `no example for ${word}`);
+      const row = commandRow(command.kind);
+      assert.equal(row.category, category, line);
+      assert.equal(row.writes, category === "write" || command.kind === "truncate", line);
+    }
+  }
+  const listed = Object.values(CATEGORIES).flat().map((word) => word.split(" ")[0]);
+  assert.deepEqual([...new Set(listed)].sort(), [...COMMAND_NAMES].sort());
 });
 
 Deno.test("parseCommand() accepts command words in any case", () => {
