@@ -5,15 +5,8 @@
  */
 
 import type { Config } from "../config/types.ts";
-import {
-  commandRow,
-  type FramedLine,
-  getAndSetKeys,
-  getKeyEnd,
-  parseCommand,
-  parseFramed,
-  type ParseLimits,
-} from "../protocol/parse.ts";
+import { commandRow, type FramedLine, parseCommand, type ParseLimits } from "../protocol/parse.ts";
+import { getAndSetKeys, getKeyEnd, parseFramed } from "../protocol/hot_path.ts";
 import { errorReply, infoReply } from "../protocol/reply.ts";
 import { type Entry, isValidKey, valueProblem } from "../store/entry.ts";
 import { MAX_PREFETCH_KEYS, type Store } from "../store/store.ts";

@@ -10,7 +10,7 @@ import { type Entry, valueProblem } from "../../src/store/entry.ts";
 import { decodeEntry, entryToBytes } from "../../src/store/entry_codec.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
 import { LineFramer } from "../../src/protocol/framer.ts";
-import { parseFramed } from "../../src/protocol/parse.ts";
+import { parseFramed } from "../../src/protocol/hot_path.ts";
 import {
   encodeRecords,
   readRecord,
