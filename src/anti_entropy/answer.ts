@@ -28,6 +28,7 @@ import {
 import { MAX_SYNC_REPLY_BYTES } from "./limits.ts";
 import { differingSubBuckets, entriesListed } from "./sub_buckets.ts";
 import { isBehindHorizon } from "./versions.ts";
+import { assert } from "../assert.ts";
 
 export interface AnswerContext {
   store: Store;
@@ -67,7 +68,7 @@ export function answerSyncRequest(
     }
     default: {
       const unreachable: never = request;
-      throw new Error(`unhandled sync request ${JSON.stringify(unreachable)}`);
+      assert(false, `every sync request verb is answered, not ${JSON.stringify(unreachable)}`);
     }
   }
 }

@@ -18,6 +18,7 @@ import {
   MAX_SEGMENTS_PER_REQUEST,
   SYNC_PROTOCOL_VERSION,
 } from "./limits.ts";
+import { assert } from "../assert.ts";
 
 /** What a parser checks keys and values against (the node's config.limits). */
 export interface WireLimits {
@@ -272,7 +273,7 @@ export function formatRequest(request: SyncRequest): string {
       return head + request.entries.length + " " + request.entries.map(formatEntry).join(" ");
     default: {
       const unreachable: never = request;
-      throw new Error(`unknown sync request ${JSON.stringify(unreachable)}`);
+      assert(false, `every sync request verb is formatted, not ${JSON.stringify(unreachable)}`);
     }
   }
 }

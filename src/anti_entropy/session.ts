@@ -51,6 +51,7 @@ import {
   isOlderThanGrace,
   isPastGrace,
 } from "./versions.ts";
+import { assert } from "../assert.ts";
 
 export interface SessionOptions {
   /** Read here; written only by the caller, through the repairs and discards of each step. */
@@ -167,7 +168,7 @@ export class SyncSession {
   }
 
   start(): SessionStep {
-    if (this.#started) throw new Error("bug: sync session started twice");
+    assert(!this.#started, "a sync session starts once");
     this.#started = true;
     const line = formatRequest({
       verb: "HELLO",
@@ -180,9 +181,10 @@ export class SyncSession {
   /** The replies to the requests of the last step, in order (each: header line first). */
   receive(replies: readonly (readonly string[])[]): SessionStep {
     const pending = this.#inFlight;
-    if (this.#over || replies.length !== pending.length) {
-      throw new Error(`bug: ${replies.length} replies for ${pending.length} requests`);
-    }
+    assert(
+      !this.#over && replies.length === pending.length,
+      `a session receives one reply per request, not ${replies.length} for ${pending.length}`,
+    );
     this.#inFlight = [];
     const gathered: Gathered = { repairs: [], discards: [] };
     for (let i = 0; i < pending.length; i++) {
@@ -218,7 +220,7 @@ export class SyncSession {
         return this.#onPushed(pending.entries, lines);
       default: {
         const unreachable: never = pending;
-        throw new Error(`unhandled pending request ${JSON.stringify(unreachable)}`);
+        assert(false, `every pending request kind is handled, not ${JSON.stringify(unreachable)}`);
       }
     }
   }

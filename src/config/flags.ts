@@ -5,6 +5,7 @@
  */
 
 import { KEY_SCHEMA, type KeySpec } from "./schema.ts";
+import { assert } from "../assert.ts";
 
 export type ControlOptionName = "config" | "help" | "version" | "check" | "set";
 
@@ -110,7 +111,7 @@ function keyPlaceholder(spec: KeySpec): string | null {
       return `<${spec.choices.join("|")}>`;
     default: {
       const unhandled: never = spec;
-      throw new Error(`Unhandled key spec ${JSON.stringify(unhandled)}`);
+      assert(false, `every key spec type is handled, not ${JSON.stringify(unhandled)}`);
     }
   }
 }

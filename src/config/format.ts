@@ -12,6 +12,7 @@ import {
   sectionOf,
 } from "./schema.ts";
 import type { Config } from "./types.ts";
+import { assert } from "../assert.ts";
 
 export const HELP_TEXT: string = [
   "Usage: merklekv [--config node.toml] [options]",
@@ -100,7 +101,7 @@ function typeSummary(spec: KeySpec): string {
       return `list of ${spec.rule.expected} (at most ${spec.maxEntries})`;
     default: {
       const unhandled: never = spec;
-      throw new Error(`Unhandled key spec ${JSON.stringify(unhandled)}`);
+      assert(false, `every key spec type is handled, not ${JSON.stringify(unhandled)}`);
     }
   }
 }

@@ -27,6 +27,7 @@ import {
   readConfigTable,
   unknownKeyMessage,
 } from "./validate.ts";
+import { assert } from "../assert.ts";
 
 export interface LoadConfigOptions {
   /** Command-line arguments without the program name (`Deno.args`). */
@@ -89,7 +90,7 @@ function readCommandLine(argv: string[]): CommandLine {
   for (const token of tokenizeArguments(argv)) {
     if (token.kind !== "option") continue;
     const option = OPTION_BY_NAME.get(token.name);
-    if (option === undefined) throw new Error(`Bug: parseArgs accepted unknown "${token.name}"`);
+    assert(option !== undefined, `parseArgs accepts only known options, not "${token.name}"`);
     applyOption(commandLine, option, token.rawName, token.value);
   }
   return commandLine;
@@ -137,7 +138,7 @@ function applyOption(
       return;
     default: {
       const unhandled: never = target.name;
-      throw new Error(`Unhandled option ${unhandled}`);
+      assert(false, `every option is handled, not ${unhandled}`);
     }
   }
 }

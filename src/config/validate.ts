@@ -16,6 +16,7 @@ import {
 import type { ConfigValue } from "./schema.ts";
 import { nearestName } from "./suggest.ts";
 import type { Config } from "./types.ts";
+import { assert } from "../assert.ts";
 
 /** Bad configuration from the outside world; the message is one line, fit for the user. */
 export class ConfigError extends Error {
@@ -100,7 +101,7 @@ export function checkValue(spec: KeySpec, value: unknown): CheckedValue {
       return checkStringArray(spec, value);
     default: {
       const unhandled: never = spec;
-      throw new Error(`Unhandled key spec ${JSON.stringify(unhandled)}`);
+      assert(false, `every key spec type is handled, not ${JSON.stringify(unhandled)}`);
     }
   }
 }
@@ -127,7 +128,7 @@ export function checkText(spec: KeySpec, text: string): CheckedValue {
       return checkValue(spec, text);
     default: {
       const unhandled: never = spec;
-      throw new Error(`Unhandled key spec ${JSON.stringify(unhandled)}`);
+      assert(false, `every key spec type is handled, not ${JSON.stringify(unhandled)}`);
     }
   }
 }
@@ -193,7 +194,7 @@ function suggestKey(path: string): string | null {
 
 function specOf(path: string): KeySpec {
   const spec = KEY_BY_PATH.get(path);
-  if (spec === undefined) throw new Error(`Bug: layer holds unknown config key "${path}"`);
+  assert(spec !== undefined, `a layer holds only schema keys, not "${path}"`);
   return spec;
 }
 

@@ -9,6 +9,7 @@ import { parseInt64 } from "../protocol/parse.ts";
 import * as reply from "../protocol/reply.ts";
 import { type Entry, valueProblem } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
+import { assert } from "../assert.ts";
 
 /** Returned instead of a reply when the connection must close after the replies so far. */
 export const CLOSE_CONNECTION = Symbol("close connection");
@@ -101,7 +102,7 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return context.services.answerSync(command.verb, command.args);
     default: {
       const unreachable: never = command;
-      throw new Error(`unhandled command ${JSON.stringify(unreachable)}`);
+      assert(false, `execute() handles every command kind, not ${JSON.stringify(unreachable)}`);
     }
   }
 }

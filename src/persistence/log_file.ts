@@ -17,6 +17,7 @@ import {
   scanRecord,
 } from "./record_codec.ts";
 import { logPath, syncDirectory, syncDirectoryInBackground } from "./data_dir.ts";
+import { assert } from "../assert.ts";
 
 /** Files are read in slices of this size at start-up (a larger record grows the slice). */
 const READ_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -178,7 +179,7 @@ export class LogSegment {
     const fd = this.#openFd();
     const target = this.#size;
     if (onLoop) {
-      if (!this.canSyncOnLoop) throw new Error(`${this.path}: cannot sync on the loop now`);
+      assert(this.canSyncOnLoop, `${this.path} is synced on the loop only when it can be`);
       try {
         fs.fdatasyncSync(fd);
       } catch (error) {
@@ -225,7 +226,7 @@ export class LogSegment {
   }
 
   #openFd(): number {
-    if (this.#fd === null) throw new Error(`log segment ${this.path} is closed (bug)`);
+    assert(this.#fd !== null, `log segment ${this.path} is written only while open`);
     return this.#fd;
   }
 }

@@ -17,6 +17,7 @@ import { Buffer } from "node:buffer";
 import { crc32 } from "node:zlib";
 import { decodeEntry, encodedEntryLength, encodeEntry } from "../store/entry_codec.ts";
 import type { Entry } from "../store/entry.ts";
+import { assert } from "../assert.ts";
 
 export const FORMAT_VERSION = 1;
 
@@ -190,7 +191,7 @@ export function encodeRecords(entries: readonly Entry[]): { bytes: Buffer; recor
     if (offset - recordStart - RECORD_HEADER_BYTES >= RECORD_TARGET_PAYLOAD_BYTES) close();
   }
   if (count > 0) close();
-  if (offset !== bytes.length) throw new Error("encodeRecords: length mismatch (bug)");
+  assert(offset === bytes.length, "encodeRecords() writes exactly encodedRecordsLength() bytes");
   return { bytes, records };
 }
 

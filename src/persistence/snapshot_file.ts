@@ -18,6 +18,7 @@ import {
 } from "./record_codec.ts";
 import { snapshotPath, syncDirectoryInBackground, temporarySnapshotPath } from "./data_dir.ts";
 import { readAll, scanRecordsInFile } from "./log_file.ts";
+import { assert } from "../assert.ts";
 
 export interface SnapshotSummary {
   path: string;
@@ -108,7 +109,7 @@ export class SnapshotWriter {
   }
 
   #openFd(): number {
-    if (this.#fd === null) throw new Error("snapshot writer is closed (bug)");
+    assert(this.#fd !== null, "a snapshot writer is written only while open");
     return this.#fd;
   }
 }

@@ -5,6 +5,7 @@
 
 import type { Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
 import { INVALID_KEY_BYTE, valueProblem } from "../store/entry.ts";
+import { assert } from "../assert.ts";
 
 export interface ParseLimits {
   maxKeyBytes: number;
@@ -447,7 +448,7 @@ function parseArguments(
       break;
     default: {
       const unreachable: never = spec.shape;
-      throw new Error(`unknown shape ${unreachable}`);
+      assert(false, `every argument shape is read, not ${unreachable}`);
     }
   }
   if (spec.shape === "key" || spec.shape === "key_value") {

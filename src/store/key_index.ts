@@ -17,6 +17,8 @@
  * in the new table and all others in the old one. Pure.
  */
 
+import { assert } from "../assert.ts";
+
 /** A table never has fewer cells than 2^this. */
 const MIN_CAPACITY_BITS = 6;
 /** A table grows before more than 3/4 of its cells are taken... */
@@ -284,9 +286,7 @@ export class KeyIndex<E extends Keyed> {
     if (position < 0 || this.#hintKey !== next.key || table.cells[position] !== current) {
       table = this.#tableOf(hash);
       position = table.probe(next.key, hash);
-      if (table.cells[position] !== current) {
-        throw new Error(`KeyIndex.put: the entry given as current is not the entry of its key`);
-      }
+      assert(table.cells[position] === current, "KeyIndex.put() is given its key's entry");
     }
     table.cells[position] = next;
     table.hashes[position] = hash;

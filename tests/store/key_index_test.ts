@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { KeyIndex } from "../../src/store/key_index.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
+import { AssertionError } from "../../src/assert.ts";
 
 interface Item {
   key: string;
@@ -115,9 +116,12 @@ Deno.test("KeyIndex.put refuses an entry given as current that is not its key's 
   set(index, "a", 1, 5);
   assert.throws(
     () => index.put(undefined, { key: "a", version: 2 }, 5),
-    /not the entry of its key/,
+    /invariant broken: KeyIndex.put\(\) is given its key's entry/,
   );
-  assert.throws(() => index.put({ key: "a", version: 1 }, { key: "a", version: 2 }, 5));
+  assert.throws(
+    () => index.put({ key: "a", version: 1 }, { key: "a", version: 2 }, 5),
+    AssertionError,
+  );
   assert.equal(index.find("a", 5)?.version, 1);
 });
 
