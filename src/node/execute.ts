@@ -7,7 +7,7 @@
 import type { Command } from "../protocol/command.ts";
 import { parseInt64 } from "../protocol/parse.ts";
 import * as reply from "../protocol/reply.ts";
-import { type Entry, valueProblem } from "../store/entry.ts";
+import { type Entry, type LiveEntry, valueProblem } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
 import { assert } from "../assert.ts";
 
@@ -108,8 +108,8 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
 }
 
 /** The reply to GET of a key whose live entry is `entry` (undefined: none). */
-export function getReply(entry: Entry | undefined): string {
-  return entry === undefined ? reply.NOT_FOUND : reply.valueReply(entry.value as string);
+export function getReply(entry: LiveEntry | undefined): string {
+  return entry === undefined ? reply.NOT_FOUND : reply.valueReply(entry.value);
 }
 
 const INT64_MIN = -(2n ** 63n);
@@ -119,7 +119,7 @@ function increment(key: string, amount: bigint, context: ExecuteContext): string
   const entry = context.store.read(key);
   let current = 0n;
   if (entry !== undefined) {
-    const parsed = parseInt64(entry.value as string);
+    const parsed = parseInt64(entry.value);
     if (parsed === null) return reply.errorReply("value is not a 64-bit integer");
     current = parsed;
   }
@@ -134,7 +134,7 @@ function increment(key: string, amount: bigint, context: ExecuteContext): string
 
 function append(key: string, value: string, prepend: boolean, context: ExecuteContext): string {
   const entry = context.store.read(key);
-  const current = entry === undefined ? "" : entry.value as string;
+  const current = entry === undefined ? "" : entry.value;
   const next = prepend ? value + current : current + value;
   const problem = valueProblem(next, context.maxValueBytes);
   if (problem !== null) return reply.errorReply(problem);

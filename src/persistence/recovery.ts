@@ -11,7 +11,7 @@ import type { Entry } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../node/log.ts";
 import { listDataDir, logPath, snapshotPath, syncDirectory } from "./data_dir.ts";
-import { type FileScan, scanLogFile, truncateFile } from "./log_file.ts";
+import { type Damage, scanLogFile, truncateFile } from "./log_file.ts";
 import { LOG_HEADER_BYTES } from "./record_codec.ts";
 import { readSnapshotFile, type SnapshotRead } from "./snapshot_file.ts";
 
@@ -180,7 +180,7 @@ function replayLog(
     bytes: scan.validEnd,
     cut: null,
   };
-  if (scan.damage !== null) recovered.cut = cutTail(path, scan, log);
+  if (scan.damage !== null) recovered.cut = cutTail(path, scan.fileBytes, scan.damage, log);
   return recovered;
 }
 
@@ -188,8 +188,12 @@ function replayLog(
  * Cuts a bad tail off. A torn tail is only what fails framing or checksum: an intact record
  * whose content is refused, or damage with valid records after it, stops the start instead.
  */
-function cutTail(path: string, scan: FileScan, log: Logger): RecoveredLog["cut"] {
-  const damage = scan.damage as NonNullable<FileScan["damage"]>;
+function cutTail(
+  path: string,
+  fileBytes: number,
+  damage: Damage,
+  log: Logger,
+): RecoveredLog["cut"] {
   if (damage.intact) {
     throw new RecoveryError(
       `Cannot start: log ${path} holds a record at offset ${damage.offset} whose frame and ` +
@@ -210,7 +214,7 @@ function cutTail(path: string, scan: FileScan, log: Logger): RecoveredLog["cut"]
         `Anti-entropy fetches what is lost from peers.`,
     );
   }
-  const removedBytes = scan.fileBytes - damage.offset;
+  const removedBytes = fileBytes - damage.offset;
   truncateFile(path, damage.offset);
   log.warn("log_tail_cut", {
     file: path,

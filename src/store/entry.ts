@@ -29,7 +29,18 @@ export function compareEntries(a: Entry, b: Entry): number {
   if (aTomb !== bTomb) return aTomb ? 1 : -1;
   if (a.expiresAtMs !== b.expiresAtMs) return a.expiresAtMs > b.expiresAtMs ? 1 : -1;
   if (a.value === b.value) return 0;
-  return (a.value as string) > (b.value as string) ? 1 : -1;
+  // Both hold values here: equal tombstone flags, and two tombstones compare equal above.
+  return (a.value ?? "") > (b.value ?? "") ? 1 : -1;
+}
+
+/** An entry that holds a value: what a read of a live key gives. */
+export interface LiveEntry extends Entry {
+  value: string;
+}
+
+/** Whether the entry holds a value (is not a tombstone); says nothing of its expiry. */
+export function hasValue(entry: Entry): entry is LiveEntry {
+  return entry.value !== null;
 }
 
 /** Live = not a tombstone and not expired at `nowMs`. */

@@ -3,7 +3,7 @@
  * write. Pure: time comes from the Clock passed in, and nothing here does I/O.
  */
 
-import { compareEntries, type Entry, isLive } from "./entry.ts";
+import { compareEntries, type Entry, hasValue, isLive, type LiveEntry } from "./entry.ts";
 import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
@@ -139,19 +139,19 @@ export class Store {
   }
 
   /** The live entry of a key, or undefined if absent, deleted or expired. */
-  read(key: string): Entry | undefined {
+  read(key: string): LiveEntry | undefined {
     return this.#live(this.#index.find(key, indexHashOfKey(key)));
   }
 
   /** read() of the key that is the binary string of `bytes[start, end)`, not decoded. */
-  readBytes(bytes: Uint8Array, start: number, end: number): Entry | undefined {
+  readBytes(bytes: Uint8Array, start: number, end: number): LiveEntry | undefined {
     const hash = hashBytes(bytes, start, end, KEY_HASH_SEED)[0];
     return this.#live(this.#index.findBytes(bytes, start, end, hash));
   }
 
   /** `entry` if it is live: not absent, deleted or expired. */
-  #live(entry: StoredEntry | undefined): Entry | undefined {
-    if (entry === undefined || entry.value === null) return undefined;
+  #live(entry: StoredEntry | undefined): LiveEntry | undefined {
+    if (entry === undefined || !hasValue(entry)) return undefined;
     // Only an entry with an expiry needs the clock.
     if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= this.nowMs()) return undefined;
     return entry;
