@@ -130,7 +130,7 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
   {
     name: "a fraction where an integer belongs",
     file: fileWith({ limits: { max_connections: 1.5 } }),
-    message: "Invalid config limits.max_connections: expected an integer, got 1.5",
+    message: "Invalid config limits.max_connections: must be an integer, got 1.5",
   },
   {
     name: "an integer beyond 2^53",
