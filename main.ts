@@ -7,6 +7,7 @@ import { ConfigError, formatEffectiveConfig, HELP_TEXT, loadConfig } from "./src
 import { VERSION } from "./src/node/core.ts";
 import { stderrLogger } from "./src/node/log.ts";
 import { startNode } from "./src/node/start_node.ts";
+import { DataDirError } from "./src/persistence/mod.ts";
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
     node = await startNode(config, log);
   } catch (error) {
     log.error("start_failed", { message: error instanceof Error ? error.message : String(error) });
+    // A problem of the machine's, not a bug: also one plain sentence, as for config errors.
+    if (error instanceof DataDirError) console.error(`merklekv: ${error.message}`);
     Deno.exit(EXIT_FAILURE);
   }
   const stop = new Promise<string>((resolve) => {

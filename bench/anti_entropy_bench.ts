@@ -190,7 +190,7 @@ interface PairFigures {
 
 async function measurePair(n: number, repeats: number): Promise<PairFigures> {
   const sections = `[anti_entropy]\ninterval_ms = 0\nmax_keys_per_session = ${n + 10_000}\n` +
-    "session_timeout_ms = 600000\nrequest_timeout_ms = 60000";
+    "session_timeout_ms = 600000\nrequest_timeout_ms = 60000\nallow_any_sync_target = true";
   const nodeA = await BenchNode.start({ nodeId: "ae-a", sections, cpu: SERVERS_CPU });
   const nodeB = await BenchNode.start({ nodeId: "ae-b", sections, cpu: SERVERS_CPU });
   const a = await MerkleKVClient.connect({ port: nodeA.port, timeoutMs: 120_000 });

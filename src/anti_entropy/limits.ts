@@ -1,6 +1,7 @@
 /**
  * The fixed limits of sync protocol v2, in one place (see README, Anti-entropy, Limits). The
- * tunable ones (interval, timeouts, keys per session, grace) are config, in src/config.
+ * tunable ones (interval, timeouts, keys per session, grace, queued SYNC commands) are config,
+ * in src/config.
  */
 
 /** Every request carries it; a peer that speaks another version answers ERROR. */
@@ -38,5 +39,3 @@ export const MAX_ROUNDS_PER_SESSION = 64;
 export const MAX_PEERS_PER_ROUND = 3;
 /** Peers remembered for INFO (last session each) and addresses known to be this node. */
 export const MAX_TRACKED_PEERS = 64;
-/** Operator `SYNC <host> <port>` commands waiting for the running session; more get ERROR. */
-export const MAX_WAITING_SESSIONS = 16;

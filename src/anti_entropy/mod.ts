@@ -2,30 +2,29 @@
  * Anti-entropy: the periodic loop, the operator's `SYNC <host> <port>`, and the answers to
  * peers' `SYNC <VERB> ...` requests (see README, Anti-entropy). Wires the pure parts (codec,
  * session, answer, peers, status) to the edges (peer link, loop) and keeps one rule: never
- * two sessions at once.
+ * two sessions at once (turns.ts). An operator's SYNC reaches only known peers unless
+ * anti_entropy.allow_any_sync_target is set, and at most anti_entropy.max_queued_syncs wait.
  */
 
 import type { AntiEntropy, InfoField, PartContext } from "../node/components.ts";
 import { errorReply } from "../protocol/reply.ts";
 import type { Entry } from "../store/entry.ts";
 import { answerSyncRequest } from "./answer.ts";
-import {
-  MAX_PEERS_PER_ROUND,
-  MAX_SYNC_REPLY_BYTES,
-  MAX_TRACKED_PEERS,
-  MAX_WAITING_SESSIONS,
-} from "./limits.ts";
+import { MAX_PEERS_PER_ROUND, MAX_SYNC_REPLY_BYTES, MAX_TRACKED_PEERS } from "./limits.ts";
 import { AntiEntropyLoop } from "./loop.ts";
 import { runSessionWithPeer } from "./peer_link.ts";
 import {
   formatPeerAddress,
+  isKnownPeer,
   parsePeerAddress,
   type PeerAddress,
   peerCandidates,
   shuffled,
+  withoutBrackets,
 } from "./peers.ts";
 import { SyncSession } from "./session.ts";
 import { describeOutcome, type SessionReport, SyncStatus } from "./status.ts";
+import { SessionTurns, type TurnPriority } from "./turns.ts";
 
 export interface AntiEntropyHooks {
   /** Client addresses of nodes announced on the broker ("host:port"). */
@@ -56,9 +55,9 @@ class AntiEntropyService implements AntiEntropy {
   readonly #abort = new AbortController();
   /** Addresses whose HELLO carried our own node id (a node listed among its own peers). */
   readonly #selfAddresses = new Set<string>();
-  /** The chain of sessions: each starts when the previous one settled. */
-  #tail: Promise<unknown> = Promise.resolve();
-  #queued = 0;
+  readonly #turns = new SessionTurns();
+  /** Sessions started or waiting for their turn; close() waits for them. */
+  readonly #sessions = new Set<Promise<unknown>>();
   /** Connections of failed sessions still closing; close() waits for them. */
   readonly #closing = new Set<Promise<void>>();
   #runningWith: string | null = null;
@@ -77,11 +76,10 @@ class AntiEntropyService implements AntiEntropy {
   }
 
   async runSession(host: string, port: number): Promise<string> {
-    if (this.#closed) return errorReply("anti-entropy is closing");
-    if (this.#queued >= MAX_WAITING_SESSIONS) {
-      return errorReply(`too many SYNC commands waiting (max ${MAX_WAITING_SESSIONS})`);
-    }
-    const report = await this.#exclusive({ host, port });
+    const peer = { host: withoutBrackets(host), port };
+    const refusal = this.#refusal(peer);
+    if (refusal !== null) return errorReply(refusal);
+    const report = await this.#exclusive(peer, "operator");
     if (report.error !== null) {
       return errorReply(`sync with ${report.address} failed: ${report.error}`);
     }
@@ -113,6 +111,7 @@ class AntiEntropyService implements AntiEntropy {
       intervalMs: this.#context.config.antiEntropy.intervalMs,
       runningWith: this.#runningWith,
       knownPeers: this.#candidates().length,
+      syncsWaiting: this.#turns.operatorsWaiting,
     });
   }
 
@@ -120,18 +119,36 @@ class AntiEntropyService implements AntiEntropy {
     this.#closed = true;
     this.#abort.abort();
     await this.#loop.close();
-    await this.#tail;
+    await Promise.all(this.#sessions);
     await Promise.all(this.#closing);
+  }
+
+  /** Why an operator's SYNC is refused before it waits for its turn, or null. */
+  #refusal(peer: PeerAddress): string | null {
+    const { antiEntropy } = this.#context.config;
+    if (this.#closed) return "anti-entropy is closing";
+    // Any client may send SYNC: without this check it could make the node connect anywhere.
+    if (
+      !antiEntropy.allowAnySyncTarget &&
+      !isKnownPeer(peer, antiEntropy.peers, this.#hooks.discoveredPeers())
+    ) {
+      return `SYNC target ${formatPeerAddress(peer)} is not a known peer ` +
+        "(set anti_entropy.allow_any_sync_target = true to allow any)";
+    }
+    if (this.#turns.operatorsWaiting >= antiEntropy.maxQueuedSyncs) {
+      return `too many SYNC commands waiting (max ${antiEntropy.maxQueuedSyncs}, ` +
+        "anti_entropy.max_queued_syncs)";
+    }
+    return null;
   }
 
   /** One loop round: random peers in turn until one session succeeds, at most a few. */
   async #round(): Promise<void> {
-    // Busy with an operator's SYNC: this round is skipped, not queued behind it.
-    if (this.#closed || this.#queued > 0 || this.#runningWith !== null) return;
     const order = shuffled(this.#candidates(), this.#random).slice(0, MAX_PEERS_PER_ROUND);
     for (const address of order) {
       if (this.#closed) return;
-      const report = await this.#exclusive(parsePeerAddress(address) as PeerAddress);
+      // Ahead of waiting operator SYNC commands: they never hold the loop up for long.
+      const report = await this.#exclusive(parsePeerAddress(address) as PeerAddress, "loop");
       if (report.error === null) return;
     }
   }
@@ -147,14 +164,19 @@ class AntiEntropyService implements AntiEntropy {
     );
   }
 
-  /** Runs a session after the ones already queued: never two at once. */
-  #exclusive(peer: PeerAddress): Promise<SessionReport> {
-    this.#queued++;
-    const run = this.#tail.then(() => {
-      this.#queued--;
-      return this.#runOne(peer);
-    });
-    this.#tail = run.catch(() => {});
+  /** Runs a session when its turn comes (see turns.ts): never two at once. */
+  #exclusive(peer: PeerAddress, priority: TurnPriority): Promise<SessionReport> {
+    const run = (async () => {
+      await this.#turns.take(priority);
+      try {
+        return await this.#runOne(peer);
+      } finally {
+        this.#turns.release();
+      }
+    })();
+    const tracked = run.catch(() => {});
+    this.#sessions.add(tracked);
+    tracked.finally(() => this.#sessions.delete(tracked));
     return run;
   }
 

@@ -43,6 +43,32 @@ export function peerCandidates(
   return [...candidates];
 }
 
+/**
+ * Whether an operator's SYNC target is among the configured or discovered peers. Hosts are
+ * compared as written, ignoring case and IPv6 brackets; no name is resolved, so "localhost"
+ * and "127.0.0.1" are different targets (see README, Who SYNC may reach).
+ */
+export function isKnownPeer(
+  target: PeerAddress,
+  configured: readonly string[],
+  discovered: readonly string[],
+): boolean {
+  const wanted = comparableAddress(target);
+  return [...configured, ...discovered].some((text) => {
+    const peer = parsePeerAddress(text);
+    return peer !== null && comparableAddress(peer) === wanted;
+  });
+}
+
+/** "[::1]" and "::1" name the same host; so do "Node-B" and "node-b". */
+export function withoutBrackets(host: string): string {
+  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+}
+
+function comparableAddress(peer: PeerAddress): string {
+  return formatPeerAddress({ host: withoutBrackets(peer.host).toLowerCase(), port: peer.port });
+}
+
 /** A new array in random order (Fisher-Yates with the given random in [0, 1)). */
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const copy = [...items];

@@ -25,6 +25,8 @@ export interface LoopState {
   /** Address of the peer of the running session, or null. */
   runningWith: string | null;
   knownPeers: number;
+  /** Operator SYNC commands waiting for their turn. */
+  syncsWaiting: number;
 }
 
 export class SyncStatus {
@@ -59,6 +61,7 @@ export class SyncStatus {
         "anti_entropy_session",
         state.runningWith === null ? "idle" : `running ${state.runningWith}`,
       ],
+      ["anti_entropy_syncs_waiting", state.syncsWaiting],
       ["anti_entropy_sessions_ok", this.sessionsOk],
       ["anti_entropy_sessions_failed", this.sessionsFailed],
       ["anti_entropy_keys_pulled", this.keysPulled],

@@ -44,6 +44,8 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     requestTimeoutMs: 3_000,
     maxKeysPerSession: 100_000,
     tombstoneGraceMs: 24 * 60 * 60 * 1_000,
+    allowAnySyncTarget: false,
+    maxQueuedSyncs: 4,
   },
   replication: {
     topicPrefix: "merklekv",

@@ -25,6 +25,7 @@ import {
   type ConfigLayer,
   invalidValueMessage,
   readConfigTable,
+  TomlFloat,
   unknownKeyMessage,
 } from "./validate.ts";
 import { assert } from "../assert.ts";
@@ -177,13 +178,27 @@ function readConfigFile(path: string, readTextFile: (path: string) => string): C
   } catch (error) {
     throw new ConfigError(`Cannot read config file "${path}": ${systemErrorReason(error)}`);
   }
-  return readConfigTable(parseConfigText(path, text));
+  return readConfigTable(markFloats(parseConfigText(path, text)));
+}
+
+/**
+ * Every TOML float wrapped as a TomlFloat, so that an integer key refuses `1e3` (see there).
+ * Safe because every TOML integer is a bigint here; depth is bounded by the parser.
+ */
+function markFloats(value: unknown): unknown {
+  if (typeof value === "number") return new TomlFloat(value);
+  if (Array.isArray(value)) return value.map(markFloats);
+  if (typeof value !== "object" || value === null || value instanceof Date) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([name, child]) => [name, markFloats(child)]),
+  );
 }
 
 function parseConfigText(path: string, text: string): unknown {
   try {
-    // Integers past 2^53 become bigints, so they get a range error rather than a parse error.
-    return parseToml(text, { integersAsBigInt: "asNeeded" });
+    // Every integer becomes a bigint, so floats (numbers) can be told from integers, and
+    // integers past 2^53 get a range error rather than a parse error.
+    return parseToml(text, { integersAsBigInt: true });
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
     const reason = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");

@@ -262,6 +262,23 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     description: "Tombstones and expired entries are purged this long after their version",
   },
   {
+    path: "anti_entropy.allow_any_sync_target",
+    field: "antiEntropy.allowAnySyncTarget",
+    type: "boolean",
+    nullable: false,
+    description: "An operator's SYNC may name any address, not only configured or " +
+      "discovered peers",
+  },
+  {
+    path: "anti_entropy.max_queued_syncs",
+    field: "antiEntropy.maxQueuedSyncs",
+    type: "integer",
+    min: 1,
+    max: 1_000,
+    nullable: false,
+    description: "Operator SYNC commands waiting for the running session; more get ERROR",
+  },
+  {
     path: "replication.topic_prefix",
     field: "replication.topicPrefix",
     type: "string",

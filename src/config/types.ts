@@ -40,6 +40,13 @@ export interface AntiEntropyConfig {
   maxKeysPerSession: number;
   /** Tombstones and expired entries are purged this long after their version/expiry time. */
   tombstoneGraceMs: number;
+  /**
+   * SYNC <host> <port> connects only to configured or discovered peers unless this is true
+   * (see README, Anti-entropy, Who SYNC may reach).
+   */
+  allowAnySyncTarget: boolean;
+  /** Operator SYNC commands waiting behind the running session; more get ERROR. */
+  maxQueuedSyncs: number;
 }
 
 export interface ReplicationConfig {

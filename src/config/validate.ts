@@ -26,6 +26,16 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A float from a TOML file (`1e3`, `1000.0`, `inf`), which the loader keeps apart from TOML
+ * integers. No key takes a float, and an integer key refuses one even when it is whole: TOML
+ * tells the two apart, and a float past 2^53 (`1e20`) is not even the integer it reads as
+ * (see README, Configuration).
+ */
+export class TomlFloat {
+  constructor(readonly value: number) {}
+}
+
 /** Checked values from one source (file, environment, flags), by TOML path. */
 export type ConfigLayer = ReadonlyMap<string, ConfigValue>;
 
@@ -198,14 +208,28 @@ function specOf(path: string): KeySpec {
   return spec;
 }
 
+/**
+ * The one rule for every integer key, whatever the source: TOML integers arrive as bigints,
+ * environment and flag text as numbers (whole decimals only), tables built in code as numbers.
+ */
 function checkInteger(spec: KeySpec & { type: "integer" }, value: unknown): CheckedValue {
-  // The TOML parser yields a bigint only for integers beyond 2^53, which no key allows.
-  const isInteger = typeof value === "bigint" ||
-    (typeof value === "number" && Number.isInteger(value));
-  if (!isInteger) return expected("an integer", spec, value);
+  if (value instanceof TomlFloat) return { ok: false, problem: floatProblem(value.value) };
+  if (typeof value === "number" && !Number.isInteger(value)) {
+    return { ok: false, problem: `must be an integer, got ${value}` };
+  }
+  if (typeof value !== "bigint" && typeof value !== "number") {
+    return expected("an integer", spec, value);
+  }
   if (value < spec.min) return { ok: false, problem: `must be >= ${spec.min}, got ${value}` };
   if (value > spec.max) return { ok: false, problem: `must be <= ${spec.max}, got ${value}` };
   return { ok: true, value: Number(value) };
+}
+
+/** `must be an integer, got the float 1000 (write 1000 without a decimal point or exponent)`. */
+function floatProblem(value: number): string {
+  if (!Number.isSafeInteger(value)) return `must be an integer, got ${value}`;
+  return `must be an integer, got the float ${value} ` +
+    `(write ${value} without a decimal point or exponent)`;
 }
 
 function checkString(spec: KeySpec & { type: "string" }, value: string): CheckedValue {
@@ -250,11 +274,12 @@ function describeWhole(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(describeWhole).join(", ")}]`;
   if (value instanceof Date) return `a date (${String(value)})`;
+  if (value instanceof TomlFloat) return String(value.value);
   if (isTable(value)) return "a table";
   return String(value);
 }
 
 function isTable(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) &&
-    !(value instanceof Date);
+    !(value instanceof Date) && !(value instanceof TomlFloat);
 }

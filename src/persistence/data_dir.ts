@@ -96,3 +96,34 @@ export function describeFsError(error: unknown): string {
       return error instanceof Error ? error.message : String(error);
   }
 }
+
+/** What to do about a data directory the node cannot write, by error code. */
+const UNWRITABLE_REMEDY: Readonly<Record<string, string>> = {
+  EROFS: "remount it read-write, or set data_dir to a directory on a writable file system",
+  EACCES: "give the node's user write access to it, or set data_dir to a directory it can write",
+  EPERM: "give the node's user write access to it, or set data_dir to a directory it can write",
+  ENOSPC: "free space on its disk, or set data_dir to a directory on a disk with room",
+  EDQUOT: "raise the user's disk quota, or set data_dir to a directory on another disk",
+};
+
+/**
+ * The sentence a node stops with when its data directory cannot be written at start-up
+ * (read-only, not permitted, full), or null for any other error:
+ * `Cannot start: data directory /x is not writable: read-only file system (EROFS) at open
+ * '/x/log.0000000001'; remount it read-write, or set data_dir to ...`.
+ */
+export function unwritableDataDirMessage(dir: string, error: unknown): string | null {
+  const { code, syscall, path: failedPath } = (error ?? {}) as {
+    code?: unknown;
+    syscall?: unknown;
+    path?: unknown;
+  };
+  if (typeof code !== "string" || !(code in UNWRITABLE_REMEDY)) return null;
+  const where = typeof syscall === "string" && typeof failedPath === "string"
+    ? ` at ${syscall} '${failedPath}'`
+    : "";
+  return `Cannot start: data directory ${dir} is not writable: ${
+    describeFsError(error)
+  }${where}; ` +
+    `${UNWRITABLE_REMEDY[code]}`;
+}

@@ -6,9 +6,18 @@
 import * as fs from "node:fs";
 import type { ChangeLog, PartContext } from "../node/components.ts";
 import { DurableLog } from "./change_log.ts";
+import { unwritableDataDirMessage } from "./data_dir.ts";
 import { recoverDataDir } from "./recovery.ts";
 
 export { RecoveryError } from "./recovery.ts";
+
+/** The data directory cannot be written (read-only, not permitted, full): the node cannot start. */
+export class DataDirError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DataDirError";
+  }
+}
 
 /** Opens the data directory and recovers the store from it; null when data_dir is unset. */
 export function openChangeLog(context: PartContext): Promise<ChangeLog | null> {
@@ -36,6 +45,7 @@ export function openChangeLog(context: PartContext): Promise<ChangeLog | null> {
       log,
     }, report));
   } catch (error) {
-    return Promise.reject(error);
+    const message = unwritableDataDirMessage(dir, error);
+    return Promise.reject(message === null ? error : new DataDirError(message, { cause: error }));
   }
 }

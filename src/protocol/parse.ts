@@ -99,27 +99,55 @@ function incrementBy(sign: 1n | -1n) {
   };
 }
 
-function parseSeconds(text: string): number | null {
-  const seconds = parseInt64(text);
-  if (seconds === null) return null;
-  // Beyond ~285,000 years an expiry is indistinguishable from none; refuse rather than wrap.
-  return seconds > 9_000_000_000_000n || seconds < -9_000_000_000_000n ? null : Number(seconds);
+/** Beyond ~285,000 years an expiry is indistinguishable from none; refuse rather than wrap. */
+const MAX_EXPIRE_SECONDS = 9_000_000_000_000n;
+const SCAN_USAGE = "usage: SCAN [prefix] [AFTER key]";
+
+/** EXPIRE's seconds, or the message of the error. */
+function parseSeconds(text: string): number | { message: string } {
+  const shown = text.length > 32 ? `${text.slice(0, 32)}...` : text;
+  if (!/^[+-]?[0-9]+$/.test(text)) return { message: `seconds is not an integer: "${shown}"` };
+  const seconds = BigInt(text);
+  if (seconds > MAX_EXPIRE_SECONDS || seconds < -MAX_EXPIRE_SECONDS) {
+    return {
+      message: `seconds out of range: ${shown} ` +
+        `(must be ${-MAX_EXPIRE_SECONDS}..${MAX_EXPIRE_SECONDS})`,
+    };
+  }
+  return Number(seconds);
 }
 
+function buildExpire(args: Args): ParseResult {
+  const [key, secondsText] = args.words;
+  const seconds = parseSeconds(secondsText);
+  if (typeof seconds !== "number") return invalid(seconds.message);
+  return checkKeys(args, [key]) ?? { kind: "expire", key, seconds };
+}
+
+/**
+ * AFTER, in any case, is the keyword wherever it may stand: `SCAN AFTER` alone lacks its key
+ * (a prefix spelled AFTER is scanned with the long form, e.g. `SCAN AFTER AFTER AFTE`; see
+ * README, Protocol v1).
+ */
 function buildScan(args: Args): ParseResult {
   const words = args.words;
-  let prefix = "";
-  let after: string | null = null;
-  if (words.length === 1) prefix = words[0];
-  else if (words.length === 2) {
-    if (words[0].toUpperCase() !== "AFTER") return invalid("usage: SCAN [prefix] [AFTER key]");
-    after = words[1];
-  } else if (words.length === 3) {
-    if (words[1].toUpperCase() !== "AFTER") return invalid("usage: SCAN [prefix] [AFTER key]");
-    prefix = words[0];
-    after = words[2];
+  const isAfter = (word: string | undefined) => word?.toUpperCase() === "AFTER";
+  switch (words.length) {
+    case 0:
+      return { kind: "scan", prefix: "", after: null };
+    case 1:
+      return isAfter(words[0])
+        ? invalid(SCAN_USAGE)
+        : { kind: "scan", prefix: words[0], after: null };
+    case 2:
+      return isAfter(words[0])
+        ? { kind: "scan", prefix: "", after: words[1] }
+        : invalid(SCAN_USAGE);
+    default:
+      return isAfter(words[1])
+        ? { kind: "scan", prefix: words[0], after: words[2] }
+        : invalid(SCAN_USAGE);
   }
-  return { kind: "scan", prefix, after };
 }
 
 function buildMset(args: Args): ParseResult {
@@ -184,12 +212,6 @@ function keyCommand(build: (key: string) => Command): CommandSpec {
 function noArguments(command: Command): CommandSpec {
   return { shape: "none", build: () => command };
 }
-
-const buildExpire = (a: Args): ParseResult => {
-  const seconds = parseSeconds(a.words[1]);
-  if (seconds === null) return invalid(`seconds is not an integer: "${a.words[1]}"`);
-  return checkKeys(a, [a.words[0]]) ?? { kind: "expire", key: a.words[0], seconds };
-};
 
 const INC: CommandSpec = { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(1n) };
 const DEC: CommandSpec = { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(-1n) };

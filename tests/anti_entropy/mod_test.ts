@@ -16,16 +16,21 @@ import { type NodeHandle, startNode } from "../../src/node/start_node.ts";
 import { systemClock } from "../../src/store/hlc.ts";
 import { Store } from "../../src/store/store.ts";
 import { delay, waitUntil } from "../_support/ports.ts";
+import { withRecordingListeners } from "../_support/recording_listener.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import { mergeInto } from "./harness.ts";
 
+/**
+ * Nodes listen on ports picked at start, so no peer list can name them beforehand: SYNC may
+ * reach any address here unless a test says otherwise.
+ */
 function config(nodeId: string, antiEntropy: Partial<Config["antiEntropy"]> = {}): Config {
   const base = structuredClone(DEFAULT_CONFIG) as Config;
   return {
     ...base,
     nodeId,
     bindPort: 0,
-    antiEntropy: { ...base.antiEntropy, intervalMs: 0, ...antiEntropy },
+    antiEntropy: { ...base.antiEntropy, intervalMs: 0, allowAnySyncTarget: true, ...antiEntropy },
   };
 }
 
@@ -196,5 +201,76 @@ Deno.test("SYNC commands given together run one after another", async () => {
         await part.close();
       }
     });
+  });
+});
+
+const NOT_A_PEER =
+  /^ERROR SYNC target 127\.0\.0\.1:\d+ is not a known peer \(set anti_entropy\.allow_any_sync_target = true to allow any\)\r\n$/;
+
+Deno.test("SYNC to an address neither configured nor discovered is refused and connects nowhere", async () => {
+  await withRecordingListeners(1, async ([listener]) => {
+    const { part } = bareAntiEntropy(
+      "node-a",
+      { allowAnySyncTarget: false, peers: ["127.0.0.1:1"] },
+      () => ["127.0.0.1:2"],
+    );
+    try {
+      assert.match(await part.runSession("127.0.0.1", listener.port), NOT_A_PEER);
+      await delay(50);
+      assert.equal(listener.connections, 0);
+      assert.equal(new Map(part.infoFields()).get("anti_entropy_sessions_failed"), 0);
+    } finally {
+      await part.close();
+    }
+  });
+});
+
+Deno.test("SYNC reaches configured and discovered peers as written, without resolving names", async () => {
+  await withNodes(1, async ([b]) => {
+    const address = `127.0.0.1:${b.port}`;
+    const configured = bareAntiEntropy(
+      "node-a",
+      { allowAnySyncTarget: false, peers: [address] },
+      () => [],
+    );
+    const discovered = bareAntiEntropy("node-c", { allowAnySyncTarget: false }, () => [address]);
+    try {
+      assert.match(await configured.part.runSession("127.0.0.1", b.port), /^OK pulled=0 /);
+      assert.match(await discovered.part.runSession("127.0.0.1", b.port), /^OK pulled=0 /);
+      assert.match(
+        await configured.part.runSession("localhost", b.port),
+        /^ERROR SYNC target localhost:\d+ is not a known peer/,
+      );
+    } finally {
+      await configured.part.close();
+      await discovered.part.close();
+    }
+  });
+});
+
+Deno.test("SYNC commands past max_queued_syncs get ERROR at once; the waiting ones time out in turn", async () => {
+  await withRecordingListeners(1, async ([silent]) => {
+    const { part } = bareAntiEntropy(
+      "node-a",
+      { maxQueuedSyncs: 2, requestTimeoutMs: 200, sessionTimeoutMs: 400 },
+      () => [],
+    );
+    try {
+      let settled = 0;
+      const queued = [1, 2, 3].map(() =>
+        part.runSession("127.0.0.1", silent.port).finally(() => settled++)
+      );
+      assert.equal(
+        await part.runSession("127.0.0.1", silent.port),
+        "ERROR too many SYNC commands waiting (max 2, anti_entropy.max_queued_syncs)\r\n",
+      );
+      assert.equal(settled, 0, "refused without waiting for the queue");
+      for (const reply of await Promise.all(queued)) {
+        assert.match(reply, /^ERROR sync with 127\.0\.0\.1:\d+ failed: no reply within 200 ms/);
+      }
+      assert.equal(silent.connections, 3, "one connection per admitted SYNC, one at a time");
+    } finally {
+      await part.close();
+    }
   });
 });

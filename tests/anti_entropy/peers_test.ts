@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   formatPeerAddress,
+  isKnownPeer,
   nextDelayMs,
   parsePeerAddress,
   peerCandidates,
@@ -51,4 +52,19 @@ Deno.test("the pause between rounds is the interval plus 0..jitter ms", () => {
     const delay = nextDelayMs(1000, 100, () => random.next());
     assert.ok(delay >= 1000 && delay <= 1100 && Number.isInteger(delay));
   }
+});
+
+Deno.test("isKnownPeer() finds a SYNC target among configured or discovered peers", () => {
+  const configured = ["10.0.0.2:7878", "Node-B.local:7879", "[::1]:7880"];
+  const discovered = ["10.0.0.9:7000"];
+  const known = (host: string, port: number) => isKnownPeer({ host, port }, configured, discovered);
+  assert.equal(known("10.0.0.2", 7878), true);
+  assert.equal(known("10.0.0.9", 7000), true, "discovered");
+  assert.equal(known("node-b.LOCAL", 7879), true, "host names ignore letter case");
+  assert.equal(known("::1", 7880), true);
+  assert.equal(known("[::1]", 7880), true, "IPv6 with or without brackets");
+  assert.equal(known("10.0.0.2", 7879), false, "another port");
+  assert.equal(known("10.0.0.3", 7878), false, "another host");
+  assert.equal(isKnownPeer({ host: "localhost", port: 1 }, ["127.0.0.1:1"], []), false);
+  assert.equal(isKnownPeer({ host: "h", port: 1 }, ["bad address"], []), false);
 });

@@ -28,7 +28,7 @@ function report(address: string, error: string | null = null): SessionReport {
   };
 }
 
-const STATE = { loopOn: true, intervalMs: 5000, runningWith: null, knownPeers: 2 };
+const STATE = { loopOn: true, intervalMs: 5000, runningWith: null, knownPeers: 2, syncsWaiting: 1 };
 
 Deno.test("INFO shows the loop, totals and the last session per peer", () => {
   const status = new SyncStatus();
@@ -37,6 +37,7 @@ Deno.test("INFO shows the loop, totals and the last session per peer", () => {
   const fields = new Map(status.infoFields(STATE));
   assert.equal(fields.get("anti_entropy"), "on");
   assert.equal(fields.get("anti_entropy_session"), "idle");
+  assert.equal(fields.get("anti_entropy_syncs_waiting"), 1);
   assert.equal(fields.get("anti_entropy_sessions_ok"), 1);
   assert.equal(fields.get("anti_entropy_sessions_failed"), 1);
   assert.equal(fields.get("anti_entropy_keys_pulled"), 6);

@@ -27,6 +27,8 @@ Deno.test("DEFAULT_CONFIG holds the documented defaults", () => {
       requestTimeoutMs: 3000,
       maxKeysPerSession: 100000,
       tombstoneGraceMs: 86_400_000,
+      allowAnySyncTarget: false,
+      maxQueuedSyncs: 4,
     },
     replication: {
       topicPrefix: "merklekv",

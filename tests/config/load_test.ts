@@ -3,9 +3,11 @@ import {
   ConfigError,
   DEFAULT_CONFIG,
   HELP_TEXT,
+  KEY_SCHEMA,
   loadConfig,
   type LoadedConfig,
 } from "../../src/config/mod.ts";
+import { environmentName } from "../../src/config/schema.ts";
 
 interface Sources {
   argv?: string[];
@@ -309,6 +311,56 @@ Deno.test("loadConfig() reports a huge TOML integer as out of range, not as a pa
     loadError({ argv: ["-c", "n.toml"], files }),
     "Invalid config limits.max_connections: must be <= 1000000, got 99999999999999999999",
   );
+});
+
+/** A config file that sets one key (TOML path) to the TOML text of a value. */
+function fileSetting(path: string, valueText: string): Record<string, string> {
+  const dot = path.indexOf(".");
+  const setting = dot === -1
+    ? `${path} = ${valueText}\n`
+    : `[${path.slice(0, dot)}]\n${path.slice(dot + 1)} = ${valueText}\n`;
+  return { "n.toml": `node_id = "n"\n${setting}` };
+}
+
+Deno.test("loadConfig() refuses a TOML float for an integer key, even a whole one like 1e3", () => {
+  assert.equal(
+    loadError({ argv: ["-c", "n.toml"], files: fileSetting("limits.max_value_bytes", "1e3") }),
+    "Invalid config limits.max_value_bytes: must be an integer, got the float 1000 " +
+      "(write 1000 without a decimal point or exponent)",
+  );
+  assert.equal(
+    loadError({ argv: ["-c", "n.toml"], files: fileSetting("limits.max_value_bytes", "1000.5") }),
+    "Invalid config limits.max_value_bytes: must be an integer, got 1000.5",
+  );
+  assert.equal(
+    loadError({ argv: ["-c", "n.toml"], files: fileSetting("bind_port", "inf") }),
+    "Invalid config bind_port: must be an integer, got Infinity",
+  );
+  assert.equal(
+    loadError({ argv: ["-c", "n.toml"], files: fileSetting("bind_address", "1.5") }),
+    "Invalid config bind_address: expected a string, got 1.5",
+  );
+  assert.equal(
+    loadError({ argv: ["-c", "n.toml"], files: fileSetting("anti_entropy.peers", "[2.5]") }),
+    "Invalid config anti_entropy.peers: expected an array of strings, got [2.5]",
+  );
+  const { config } = load({ argv: ["-c", "n.toml"], files: fileSetting("bind_port", "7001") });
+  assert.equal(config.bindPort, 7001, "a TOML integer is still a number in the config");
+});
+
+Deno.test("every integer key refuses a TOML float and a fraction by the same rule", () => {
+  const integerKeys = KEY_SCHEMA.filter((spec) => spec.type === "integer");
+  assert.ok(integerKeys.length > 20);
+  for (const spec of integerKeys) {
+    const files = fileSetting(spec.path, "2.0");
+    assert.match(
+      loadError({ argv: ["-c", "n.toml"], files }),
+      new RegExp(`^Invalid config ${spec.path}: must be an integer, got the float 2 `),
+      spec.path,
+    );
+    const env = { [environmentName(spec)]: "2.5" };
+    assert.match(loadError({ env }), /: expected an integer, got "2\.5"$/, spec.path);
+  }
 });
 
 Deno.test("loadConfig() --set reaches keys in every section and unsets with an empty value", () => {

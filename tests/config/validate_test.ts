@@ -28,6 +28,8 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       request_timeout_ms: 1000,
       max_keys_per_session: 5000,
       tombstone_grace_ms: 3_600_000,
+      allow_any_sync_target: true,
+      max_queued_syncs: 2,
     },
     replication: {
       topic_prefix: "prod/merklekv",
@@ -69,6 +71,8 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       requestTimeoutMs: 1000,
       maxKeysPerSession: 5000,
       tombstoneGraceMs: 3_600_000,
+      allowAnySyncTarget: true,
+      maxQueuedSyncs: 2,
     },
     replication: {
       topicPrefix: "prod/merklekv",
@@ -126,7 +130,7 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
   {
     name: "a fraction where an integer belongs",
     file: fileWith({ limits: { max_connections: 1.5 } }),
-    message: "Invalid config limits.max_connections: expected an integer, got 1.5",
+    message: "Invalid config limits.max_connections: must be an integer, got 1.5",
   },
   {
     name: "an integer beyond 2^53",

@@ -47,7 +47,10 @@ async function withCluster(
       NodeProcess.start({
         nodeId: `node-${i}`,
         port,
-        toml: loop ? antiEntropyToml(ports) : "[anti_entropy]\ninterval_ms = 0",
+        toml: loop ? antiEntropyToml(ports) : antiEntropyToml(ports).replace(
+          `interval_ms = ${INTERVAL_MS}`,
+          "interval_ms = 0",
+        ),
       })
     ));
     cluster.nodes.push(...started);
@@ -291,6 +294,8 @@ Deno.test("a node stays healthy next to peers that answer garbage or nothing", a
     toml: [
       "[anti_entropy]",
       "interval_ms = 0",
+      // The fake peers listen on ports picked by the test, after the node started.
+      "allow_any_sync_target = true",
       `request_timeout_ms = ${REQUEST_TIMEOUT_MS}`,
       `session_timeout_ms = ${SESSION_TIMEOUT_MS}`,
     ].join("\n"),

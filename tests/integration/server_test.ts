@@ -64,6 +64,7 @@ const PROTOCOL_TABLE: [string, string[]][] = [
   ["SCAN b", ["KEYS 2", "b", "big"]],
   ["SCAN b AFTER b", ["KEYS 1", "big"]],
   ["SCAN a b", ["ERROR usage: SCAN [prefix] [AFTER key]"]],
+  ["SCAN AFTER", ["ERROR usage: SCAN [prefix] [AFTER key]"]],
   ["DBSIZE", ["DBSIZE 8"]],
   ["TTL a", ["TTL -1"]],
   ["EXPIRE a 100", ["OK"]],
@@ -78,6 +79,10 @@ const PROTOCOL_TABLE: [string, string[]][] = [
   ["EXPIRE b -1", ["OK"]],
   ["EXISTS b", ["EXISTS 0"]],
   ["EXPIRE c ten", ['ERROR seconds is not an integer: "ten"']],
+  [
+    "EXPIRE c 99999999999999999999",
+    ["ERROR seconds out of range: 99999999999999999999 (must be -9000000000000..9000000000000)"],
+  ],
   ["SETX k v", ['ERROR unknown command "SETX"']],
   ["Z".repeat(100), [`ERROR unknown command "${"Z".repeat(64)}..."`]],
   ["GET", ["ERROR wrong number of arguments for GET"]],

@@ -158,6 +158,20 @@ Deno.test("parseCommand() reports a wrong number of arguments, naming the word s
 Deno.test("parseCommand() reports a wrong SCAN form with its usage", () => {
   assert.deepEqual(parse("SCAN a b"), error("usage: SCAN [prefix] [AFTER key]"));
   assert.deepEqual(parse("SCAN a b c"), error("usage: SCAN [prefix] [AFTER key]"));
+  assert.deepEqual(parse("SCAN a AFTER"), error("usage: SCAN [prefix] [AFTER key]"));
+});
+
+Deno.test("parseCommand() reads AFTER as SCAN's keyword, never as a prefix", () => {
+  for (const line of ["SCAN AFTER", "SCAN after", "scan After"]) {
+    assert.deepEqual(parse(line), error("usage: SCAN [prefix] [AFTER key]"), line);
+  }
+  // A prefix spelled AFTER takes the long form, with any key sorting before it.
+  assert.deepEqual(parse("SCAN AFTER AFTER AFTE"), {
+    kind: "scan",
+    prefix: "AFTER",
+    after: "AFTE",
+  });
+  assert.deepEqual(parse("SCAN AFTER AFTER"), { kind: "scan", prefix: "", after: "AFTER" });
 });
 
 Deno.test("parseCommand() never reads an empty key: a missing key is an arity error", () => {
@@ -276,7 +290,7 @@ Deno.test("parseCommand() bounds the keys of MGET, EXISTS and MSET", () => {
 });
 
 Deno.test("parseCommand() reads EXPIRE seconds as an integer only", () => {
-  for (const seconds of ["1.5", "ten", "1e3", "9000000000001", "-9000000000001"]) {
+  for (const seconds of ["1.5", "ten", "1e3", "+", "0x10"]) {
     assert.deepEqual(
       parse(`EXPIRE k ${seconds}`),
       error(`seconds is not an integer: "${seconds}"`),
@@ -287,6 +301,27 @@ Deno.test("parseCommand() reads EXPIRE seconds as an integer only", () => {
     kind: "expire",
     key: "k",
     seconds: 9_000_000_000_000,
+  });
+});
+
+Deno.test("parseCommand() says EXPIRE seconds too large or too small are out of range, with the range", () => {
+  const range = "(must be -9000000000000..9000000000000)";
+  for (const seconds of ["9000000000001", "-9000000000001", "99999999999999999999"]) {
+    assert.deepEqual(
+      parse(`EXPIRE k ${seconds}`),
+      error(`seconds out of range: ${seconds} ${range}`),
+      seconds,
+    );
+  }
+  const long = "9".repeat(100);
+  assert.deepEqual(
+    parse(`EXPIRE k ${long}`),
+    error(`seconds out of range: ${"9".repeat(32)}... ${range}`),
+  );
+  assert.deepEqual(parse("EXPIRE k -9000000000000"), {
+    kind: "expire",
+    key: "k",
+    seconds: -9_000_000_000_000,
   });
 });
 
