@@ -4,8 +4,9 @@
  * writes go, after an fdatasync under "always" (group commit). Refuses writes while the disk
  * does not take them, until a snapshot has put everything in memory on disk again.
  *
- * Its Compactor (compactor.ts) writes the snapshots: the log tells it its size after each turn
- * and its first failure; the compactor asks it to rotate segments and close covered ones.
+ * Its segments are held by LogSegments (log_segments.ts). Its Compactor (compactor.ts) writes
+ * the snapshots: the log tells it its size after each turn and its first failure; the
+ * compactor asks it to rotate to a new segment and to close the segments a snapshot covers.
  */
 
 import type { FsyncPolicy } from "../config/types.ts";
@@ -15,7 +16,8 @@ import type { Entry } from "../store/entry.ts";
 import type { Store } from "../store/store.ts";
 import { Compactor, type CompactorOptions } from "./compactor.ts";
 import { describeFsError } from "./data_dir.ts";
-import { LogSegment, SegmentWriteError } from "./log_file.ts";
+import { type LogSegment, SegmentWriteError } from "./log_file.ts";
+import { LogSegments } from "./log_segments.ts";
 import { encodeRecords } from "./record_codec.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { FsyncPlacement } from "./fsync_placement.ts";
@@ -31,16 +33,7 @@ export class DurableLog implements ChangeLog {
   readonly #options: DurableLogOptions;
   readonly #store: Store;
   readonly #log: Logger;
-  /** The segment appends go to. */
-  #segment: LogSegment;
-  /** Earlier segments kept open until the snapshot that covers them is on disk. */
-  #retired: LogSegment[] = [];
-  /** Bytes of segments older than the current one that no snapshot covers yet. */
-  #olderLogBytes: number;
-  /** Segments with bytes written since their last fdatasync. */
-  readonly #dirty = new Set<LogSegment>();
-  /** The segments of the fdatasync under way: their bytes are pending until it completes. */
-  #syncing: readonly LogSegment[] = [];
+  readonly #segments: LogSegments;
   /** Changes appended in this event-loop turn, and who waits for them: written at its end. */
   #turnChanges: Entry[] = [];
   #turnWaiters: LogWaiter[] = [];
@@ -58,6 +51,7 @@ export class DurableLog implements ChangeLog {
   #needsSnapshot = false;
   /** Every write or sync failure: a snapshot clears the error only if none came since. */
   #writeFailures = 0;
+  /** #writeFailures at the last rotate(), when the snapshot under way began. */
   #failuresAtRotate = 0;
   #unloggedEntries = 0;
 
@@ -70,19 +64,18 @@ export class DurableLog implements ChangeLog {
   #unsyncedRecords = 0;
   readonly #recovery: RecoveryReport;
 
-  private constructor(options: DurableLogOptions, report: RecoveryReport, segment: LogSegment) {
+  private constructor(options: DurableLogOptions, report: RecoveryReport) {
     this.#options = options;
     this.#store = options.store;
     this.#log = options.log;
     this.#recovery = report;
-    this.#segment = segment;
-    this.#olderLogBytes = report.logs
-      .filter((log) => log.sequence !== segment.sequence)
-      .reduce((total, log) => total + log.bytes, 0);
+    // Zeros ahead of the records make fdatasync cheaper; only "always" syncs often enough.
+    const always = options.policy === "always";
+    this.#segments = new LogSegments(options.dir, report, always, options.policy !== "no");
     // Closures, not `this`: the compactor sees only CompactedLog.
     this.#compactor = new Compactor(options, {
       rotate: () => this.#rotate(),
-      releaseCovered: (sequence) => this.#releaseCovered(sequence),
+      releaseCovered: (sequence) => this.#segments.releaseBelow(sequence),
       snapshotWritten: () => this.#snapshotWritten(),
       writeError: () => this.#error,
     }, report.snapshot);
@@ -93,16 +86,8 @@ export class DurableLog implements ChangeLog {
 
   /** Continues the newest recovered segment, or starts the first one. */
   static open(options: DurableLogOptions, report: RecoveryReport): DurableLog {
-    const newest = report.logs.at(-1);
-    const segment = newest !== undefined
-      ? LogSegment.reopen(options.dir, newest.sequence, newest.bytes, preallocates(options))
-      : LogSegment.create(
-        options.dir,
-        Math.max(report.snapshot?.sequence ?? 1, 1),
-        preallocates(options),
-      );
-    const changeLog = new DurableLog(options, report, segment);
-    changeLog.#compactor.logWritten(changeLog.#logBytes());
+    const changeLog = new DurableLog(options, report);
+    changeLog.#compactor.logWritten(changeLog.#segments.bytes);
     return changeLog;
   }
 
@@ -127,10 +112,6 @@ export class DurableLog implements ChangeLog {
   }
 
   infoFields(): InfoField[] {
-    let pending = 0;
-    for (const segment of new Set([...this.#dirty, ...this.#syncing])) {
-      pending += segment.unsyncedBytes;
-    }
     return [
       ["persistence", "on"],
       ["persistence_fsync", this.#options.policy],
@@ -143,9 +124,9 @@ export class DurableLog implements ChangeLog {
       ["persistence_fsync_on_loop", this.#onLoopAllowed() ? 1 : 0],
       ["persistence_fsyncs_on_loop", this.#placement.onLoopCount],
       ["persistence_last_on_loop_fsync_us", this.#placement.lastOnLoopUs],
-      ["persistence_pending_bytes", pending],
-      ["persistence_log_bytes", this.#logBytes()],
-      ["persistence_log_segment", this.#segment.sequence],
+      ["persistence_pending_bytes", this.#segments.pendingBytes],
+      ["persistence_log_bytes", this.#segments.bytes],
+      ["persistence_log_segment", this.#segments.current.sequence],
       ...this.#compactor.infoFields(),
       ["persistence_recovery_ms", this.#recovery.durationMs],
       ["persistence_recovered_entries", this.#recovery.entriesRead],
@@ -171,26 +152,18 @@ export class DurableLog implements ChangeLog {
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
     let failure: unknown = null;
-    for (const segment of [...this.#retired, this.#segment]) {
-      try {
-        await segment.close(!segment.broken);
-      } catch (error) {
-        failure = error;
-        this.#log.error("log_close_failed", {
-          file: segment.path,
-          message: describeFsError(error),
-        });
-      }
-    }
+    await this.#segments.closeAll((segment, error) => {
+      failure = error;
+      this.#log.error("log_close_failed", {
+        file: segment.path,
+        message: describeFsError(error),
+      });
+    });
     const error = failure === null ? this.#error : this.#error ?? describeFsError(failure);
     for (const waiter of waiters) waiter.logged(error);
     // Waiters that came after close() began: their changes were not logged (see append()).
     for (const waiter of this.#turnWaiters) waiter.logged("the log is closed");
     this.#turnWaiters = [];
-  }
-
-  #logBytes(): number {
-    return this.#olderLogBytes + this.#segment.size;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -214,14 +187,14 @@ export class DurableLog implements ChangeLog {
     const waiters = this.#turnWaiters;
     this.#turnWaiters = [];
     this.#writeTurnChanges();
-    this.#compactor.logWritten(this.#logBytes());
+    this.#compactor.logWritten(this.#segments.bytes);
     const always = this.#options.policy === "always";
     if (this.#error !== null || !always) {
       for (const waiter of waiters) waiter.logged(this.#error);
     } else {
       for (const waiter of waiters) this.#syncWaiters.push(waiter);
     }
-    if (always && this.#dirty.size > 0 && this.#syncInFlight === null && !this.#closing) {
+    if (always && this.#segments.hasUnsynced && this.#syncInFlight === null && !this.#closing) {
       this.#runSync();
     }
   }
@@ -235,24 +208,22 @@ export class DurableLog implements ChangeLog {
       this.#unloggedEntries += changes.length;
       return;
     }
-    const segment = this.#segment;
     try {
-      segment.write(encodeRecords(changes).bytes);
+      this.#segments.write(encodeRecords(changes).bytes);
     } catch (error) {
       this.#unloggedEntries += changes.length;
       this.#fail(
         error instanceof SegmentWriteError ? error.cause : error,
-        `writing ${segment.path}`,
+        `writing ${this.#segments.current.path}`,
       );
       return;
     }
-    this.#dirty.add(segment);
     this.#unsyncedRecords += changes.length;
   }
 
   /** "everysec": sync what was written unless a sync is already under way. */
   #syncInBackground(): void {
-    if (this.#dirty.size === 0 || this.#syncInFlight !== null || this.#closing) return;
+    if (!this.#segments.hasUnsynced || this.#syncInFlight !== null || this.#closing) return;
     this.#runSync();
   }
 
@@ -275,9 +246,7 @@ export class DurableLog implements ChangeLog {
   #runSync(): void {
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
-    const segments = [...this.#dirty];
-    this.#dirty.clear();
-    this.#syncing = segments;
+    const segments = this.#segments.startSync();
     const onLoop = this.#options.policy === "always" &&
       segments.every((segment) => segment.canSyncOnLoop) &&
       this.#placement.onLoop(this.#unsyncedRecords, performance.now());
@@ -309,10 +278,10 @@ export class DurableLog implements ChangeLog {
       },
     ).finally(() => {
       this.#syncInFlight = null;
-      this.#syncing = [];
+      this.#segments.syncEnded();
       // The changes written meanwhile get the next fdatasync, at the end of this turn: the
       // replies just released bring more requests to share it.
-      if (this.#syncWaiters.length > 0 || this.#dirty.size > 0) this.#scheduleTurnEnd();
+      if (this.#syncWaiters.length > 0 || this.#segments.hasUnsynced) this.#scheduleTurnEnd();
     });
     this.#syncInFlight = syncing;
   }
@@ -325,7 +294,7 @@ export class DurableLog implements ChangeLog {
     const message = `${describeFsError(error)} ${what}`;
     this.#writeFailures++;
     this.#needsSnapshot = true;
-    this.#segment.broken = true;
+    this.#segments.current.broken = true;
     this.#log.error("persistence_write_failed", { message });
     if (this.#error !== null || this.#closing) return;
     this.#error = message;
@@ -340,34 +309,10 @@ export class DurableLog implements ChangeLog {
     this.#failuresAtRotate = this.#writeFailures;
     // The turn's changes go to the segment before the snapshot's; their waiters stay.
     this.#writeTurnChanges();
-    const current = this.#segment;
-    if (!current.hasRecords && !current.broken) {
-      this.#needsSnapshot = false;
-      return current.sequence;
-    }
-    const next = LogSegment.create(
-      this.#options.dir,
-      current.sequence + 1,
-      preallocates(this.#options),
-    );
-    this.#olderLogBytes += current.size;
-    this.#retired.push(current);
-    this.#segment = next;
-    // From here on the new segment takes every change; the snapshot covers all before it.
+    const sequence = this.#segments.rotate();
+    // From here on the current segment takes every change; the snapshot covers all before it.
     this.#needsSnapshot = false;
-    if (this.#options.policy !== "no" && current.unsyncedBytes > 0) this.#dirty.add(current);
-    return next.sequence;
-  }
-
-  /** Closes the segments below `sequence`: a snapshot on disk covers them. */
-  async #releaseCovered(sequence: number): Promise<void> {
-    const retired = this.#retired.filter((segment) => segment.sequence < sequence);
-    this.#retired = this.#retired.filter((segment) => segment.sequence >= sequence);
-    for (const segment of retired) {
-      this.#dirty.delete(segment);
-      await segment.close(false);
-    }
-    this.#olderLogBytes = 0;
+    return sequence;
   }
 
   /** A snapshot holds all memory held at the last rotate(): the refusal ends, if none since. */
@@ -380,9 +325,4 @@ export class DurableLog implements ChangeLog {
     this.#error = null;
     this.#unloggedEntries = 0;
   }
-}
-
-/** Zeros ahead of the records make fdatasync cheaper; only "always" syncs often enough. */
-function preallocates(options: DurableLogOptions): boolean {
-  return options.policy === "always";
 }
