@@ -7,7 +7,7 @@
  * prints one JSON line, `{"snapshotBytes":…,"logBytes":…}`. The dir is what a node leaves:
  * snapshot.0000000002 with SNAPSHOT_SHARE of the keys, then log.0000000002 with the rest, in
  * records of ENTRIES_PER_LOG_RECORD (one per client batch). The snapshot holds its entries in
- * the order a node writes them: tree segment by segment (see change_log.ts), each segment's
+ * the order a node writes them: tree segment by segment (see compactor.ts), each segment's
  * keys in the order they were first written.
  */
 
@@ -62,7 +62,7 @@ async function writeDataDir(dir: string, keys: number): Promise<StartupFiles> {
     expiresAtMs: 0,
   });
   const inSnapshot = Math.floor(keys * SNAPSHOT_SHARE);
-  // The node's own grouping: a store's entries listed segment by segment (as change_log.ts).
+  // The node's own grouping: a store's entries listed segment by segment (as compactor.ts).
   const store = new Store({
     nodeId: "bench-writer",
     clock: { nowMs: () => Date.now() },

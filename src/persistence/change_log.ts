@@ -1,77 +1,39 @@
 /**
  * The node's ChangeLog (see README, Durability): writes the changes of each event-loop turn to
  * the current log segment at the turn's end (one writeSync), then lets the replies of their
- * writes go, after an fdatasync under "always" (group commit). Compacts the log into snapshots
- * in the background, and refuses writes while the disk does not take them, until a snapshot
- * has put everything in memory on disk again.
+ * writes go, after an fdatasync under "always" (group commit). Refuses writes while the disk
+ * does not take them, until a snapshot has put everything in memory on disk again.
+ *
+ * Its segments are held by LogSegments (log_segments.ts). Its Compactor (compactor.ts) writes
+ * the snapshots: the log tells it its size after each turn and its first failure; the
+ * compactor asks it to rotate to a new segment and to close the segments a snapshot covers.
  */
 
-import * as fs from "node:fs";
 import type { FsyncPolicy } from "../config/types.ts";
 import type { ChangeLog, InfoField, LogWaiter } from "../node/components.ts";
 import type { Logger } from "../node/log.ts";
 import type { Entry } from "../store/entry.ts";
-import { SEGMENT_COUNT } from "../store/merkle.ts";
 import type { Store } from "../store/store.ts";
-import {
-  describeFsError,
-  listDataDir,
-  logPath,
-  snapshotPath,
-  syncDirectoryInBackground,
-} from "./data_dir.ts";
-import { LogSegment, SegmentWriteError } from "./log_file.ts";
+import { Compactor, type CompactorOptions } from "./compactor.ts";
+import { describeFsError } from "./data_dir.ts";
+import { type LogSegment, SegmentWriteError } from "./log_file.ts";
+import { LogSegments } from "./log_segments.ts";
 import { encodeRecords } from "./record_codec.ts";
 import type { RecoveryReport } from "./recovery.ts";
-import { SnapshotWriter } from "./snapshot_file.ts";
 import { FsyncPlacement } from "./fsync_placement.ts";
 
 /** "everysec": the interval of the background fdatasync. */
 const EVERYSEC_INTERVAL_MS = 1000;
-/** While the log refuses writes, a snapshot that would end the refusal is tried this often. */
-const ERROR_RETRY_INTERVAL_MS = 1000;
-/** After a failed compaction (the log itself still fine), the next try waits this long. */
-const SNAPSHOT_RETRY_DELAY_MS = 10_000;
-/**
- * A snapshot slice stops short of snapshot_chunk_entries when encoding and writing it would
- * take longer than this: clients wait at most about this long for one slice.
- */
-const SNAPSHOT_SLICE_BUDGET_MS = 5;
-const FIRST_SLICE_ENTRIES = 500;
-const MIN_SLICE_ENTRIES = 50;
 
-export interface DurableLogOptions {
-  dir: string;
+export interface DurableLogOptions extends CompactorOptions {
   policy: FsyncPolicy;
-  logRewriteMinBytes: number;
-  snapshotChunkEntries: number;
-  store: Store;
-  log: Logger;
 }
-
-interface SnapshotInfo {
-  atMs: number;
-  entries: number;
-  bytes: number;
-  durationMs: number;
-}
-
-class SnapshotCancelled extends Error {}
 
 export class DurableLog implements ChangeLog {
   readonly #options: DurableLogOptions;
   readonly #store: Store;
   readonly #log: Logger;
-  /** The segment appends go to. */
-  #segment: LogSegment;
-  /** Earlier segments kept open until the snapshot that covers them is on disk. */
-  #retired: LogSegment[] = [];
-  /** Bytes of segments older than the current one that no snapshot covers yet. */
-  #olderLogBytes: number;
-  /** Segments with bytes written since their last fdatasync. */
-  readonly #dirty = new Set<LogSegment>();
-  /** The segments of the fdatasync under way: their bytes are pending until it completes. */
-  #syncing: readonly LogSegment[] = [];
+  readonly #segments: LogSegments;
   /** Changes appended in this event-loop turn, and who waits for them: written at its end. */
   #turnChanges: Entry[] = [];
   #turnWaiters: LogWaiter[] = [];
@@ -80,24 +42,18 @@ export class DurableLog implements ChangeLog {
   #syncWaiters: LogWaiter[] = [];
   #syncInFlight: Promise<void> | null = null;
   #everysecTimer: ReturnType<typeof setInterval> | null = null;
-  #retryTimer: ReturnType<typeof setInterval> | null = null;
   #closing = false;
+  readonly #compactor: Compactor;
 
   // Failure state (see README, Durability, Disk full).
   #error: string | null = null;
-  /** Bumped on every write or sync failure: a snapshot clears the error only if unchanged. */
-  #failureEpoch = 0;
   /** Changes are kept in memory only until the next snapshot (the log missed some). */
   #needsSnapshot = false;
+  /** Every write or sync failure: a snapshot clears the error only if none came since. */
   #writeFailures = 0;
+  /** #writeFailures at the last rotate(), when the snapshot under way began. */
+  #failuresAtRotate = 0;
   #unloggedEntries = 0;
-
-  // Snapshots.
-  #snapshotTask: Promise<void> | null = null;
-  #lastSnapshot: SnapshotInfo | null;
-  #lastSnapshotError: string | null = null;
-  #snapshotsTaken = 0;
-  #nextSnapshotAtMs = 0;
 
   // Counters for INFO.
   #lastFsyncAtMs = 0;
@@ -108,21 +64,21 @@ export class DurableLog implements ChangeLog {
   #unsyncedRecords = 0;
   readonly #recovery: RecoveryReport;
 
-  private constructor(options: DurableLogOptions, report: RecoveryReport, segment: LogSegment) {
+  private constructor(options: DurableLogOptions, report: RecoveryReport) {
     this.#options = options;
     this.#store = options.store;
     this.#log = options.log;
     this.#recovery = report;
-    this.#segment = segment;
-    this.#olderLogBytes = report.logs
-      .filter((log) => log.sequence !== segment.sequence)
-      .reduce((total, log) => total + log.bytes, 0);
-    this.#lastSnapshot = report.snapshot === null ? null : {
-      atMs: report.snapshot.createdAtMs,
-      entries: report.snapshot.entries,
-      bytes: report.snapshot.bytes,
-      durationMs: 0,
-    };
+    // Zeros ahead of the records make fdatasync cheaper; only "always" syncs often enough.
+    const always = options.policy === "always";
+    this.#segments = new LogSegments(options.dir, report, always, options.policy !== "no");
+    // Closures, not `this`: the compactor sees only CompactedLog.
+    this.#compactor = new Compactor(options, {
+      rotate: () => this.#rotate(),
+      releaseCovered: (sequence) => this.#segments.releaseBelow(sequence),
+      snapshotWritten: () => this.#snapshotWritten(),
+      writeError: () => this.#error,
+    }, report.snapshot);
     if (options.policy === "everysec") {
       this.#everysecTimer = setInterval(() => this.#syncInBackground(), EVERYSEC_INTERVAL_MS);
     }
@@ -130,16 +86,8 @@ export class DurableLog implements ChangeLog {
 
   /** Continues the newest recovered segment, or starts the first one. */
   static open(options: DurableLogOptions, report: RecoveryReport): DurableLog {
-    const newest = report.logs.at(-1);
-    const segment = newest !== undefined
-      ? LogSegment.reopen(options.dir, newest.sequence, newest.bytes, preallocates(options))
-      : LogSegment.create(
-        options.dir,
-        Math.max(report.snapshot?.sequence ?? 1, 1),
-        preallocates(options),
-      );
-    const changeLog = new DurableLog(options, report, segment);
-    changeLog.#maybeSnapshot();
+    const changeLog = new DurableLog(options, report);
+    changeLog.#compactor.logWritten(changeLog.#segments.bytes);
     return changeLog;
   }
 
@@ -164,11 +112,6 @@ export class DurableLog implements ChangeLog {
   }
 
   infoFields(): InfoField[] {
-    const last = this.#lastSnapshot;
-    let pending = 0;
-    for (const segment of new Set([...this.#dirty, ...this.#syncing])) {
-      pending += segment.unsyncedBytes;
-    }
     return [
       ["persistence", "on"],
       ["persistence_fsync", this.#options.policy],
@@ -181,16 +124,10 @@ export class DurableLog implements ChangeLog {
       ["persistence_fsync_on_loop", this.#onLoopAllowed() ? 1 : 0],
       ["persistence_fsyncs_on_loop", this.#placement.onLoopCount],
       ["persistence_last_on_loop_fsync_us", this.#placement.lastOnLoopUs],
-      ["persistence_pending_bytes", pending],
-      ["persistence_log_bytes", this.#logBytes()],
-      ["persistence_log_segment", this.#segment.sequence],
-      ["persistence_snapshot_in_progress", this.#snapshotTask === null ? 0 : 1],
-      ["persistence_snapshots", this.#snapshotsTaken],
-      ["persistence_last_snapshot_unix_ms", last?.atMs ?? 0],
-      ["persistence_last_snapshot_entries", last?.entries ?? 0],
-      ["persistence_last_snapshot_bytes", last?.bytes ?? 0],
-      ["persistence_last_snapshot_duration_ms", last?.durationMs ?? 0],
-      ["persistence_last_snapshot_error", this.#lastSnapshotError ?? "none"],
+      ["persistence_pending_bytes", this.#segments.pendingBytes],
+      ["persistence_log_bytes", this.#segments.bytes],
+      ["persistence_log_segment", this.#segments.current.sequence],
+      ...this.#compactor.infoFields(),
       ["persistence_recovery_ms", this.#recovery.durationMs],
       ["persistence_recovered_entries", this.#recovery.entriesRead],
       ["persistence_tail_cuts", this.#recovery.logs.filter((log) => log.cut !== null).length],
@@ -199,43 +136,34 @@ export class DurableLog implements ChangeLog {
 
   /** Starts a snapshot now unless one runs (for tests and tools); resolves when it ends. */
   snapshotNow(): Promise<void> {
-    this.#startSnapshot();
-    return this.#snapshotTask ?? Promise.resolve();
+    return this.#compactor.snapshotNow();
   }
 
   async close(): Promise<void> {
     this.#closing = true;
+    const compacted = this.#compactor.close();
     // What this turn appended is written first; under "always" its waiters join the last sync.
     if (this.#turnEnd !== null) clearImmediate(this.#turnEnd);
     this.#turnEnd = null;
     this.#endTurn();
     if (this.#everysecTimer !== null) clearInterval(this.#everysecTimer);
-    if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
-    await this.#snapshotTask;
+    await compacted;
     await this.#syncInFlight;
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
     let failure: unknown = null;
-    for (const segment of [...this.#retired, this.#segment]) {
-      try {
-        await segment.close(!segment.broken);
-      } catch (error) {
-        failure = error;
-        this.#log.error("log_close_failed", {
-          file: segment.path,
-          message: describeFsError(error),
-        });
-      }
-    }
+    await this.#segments.closeAll((segment, error) => {
+      failure = error;
+      this.#log.error("log_close_failed", {
+        file: segment.path,
+        message: describeFsError(error),
+      });
+    });
     const error = failure === null ? this.#error : this.#error ?? describeFsError(failure);
     for (const waiter of waiters) waiter.logged(error);
     // Waiters that came after close() began: their changes were not logged (see append()).
     for (const waiter of this.#turnWaiters) waiter.logged("the log is closed");
     this.#turnWaiters = [];
-  }
-
-  #logBytes(): number {
-    return this.#olderLogBytes + this.#segment.size;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -259,14 +187,14 @@ export class DurableLog implements ChangeLog {
     const waiters = this.#turnWaiters;
     this.#turnWaiters = [];
     this.#writeTurnChanges();
-    this.#maybeSnapshot();
+    this.#compactor.logWritten(this.#segments.bytes);
     const always = this.#options.policy === "always";
     if (this.#error !== null || !always) {
       for (const waiter of waiters) waiter.logged(this.#error);
     } else {
       for (const waiter of waiters) this.#syncWaiters.push(waiter);
     }
-    if (always && this.#dirty.size > 0 && this.#syncInFlight === null && !this.#closing) {
+    if (always && this.#segments.hasUnsynced && this.#syncInFlight === null && !this.#closing) {
       this.#runSync();
     }
   }
@@ -280,24 +208,22 @@ export class DurableLog implements ChangeLog {
       this.#unloggedEntries += changes.length;
       return;
     }
-    const segment = this.#segment;
     try {
-      segment.write(encodeRecords(changes).bytes);
+      this.#segments.write(encodeRecords(changes).bytes);
     } catch (error) {
       this.#unloggedEntries += changes.length;
       this.#fail(
         error instanceof SegmentWriteError ? error.cause : error,
-        `writing ${segment.path}`,
+        `writing ${this.#segments.current.path}`,
       );
       return;
     }
-    this.#dirty.add(segment);
     this.#unsyncedRecords += changes.length;
   }
 
   /** "everysec": sync what was written unless a sync is already under way. */
   #syncInBackground(): void {
-    if (this.#dirty.size === 0 || this.#syncInFlight !== null || this.#closing) return;
+    if (!this.#segments.hasUnsynced || this.#syncInFlight !== null || this.#closing) return;
     this.#runSync();
   }
 
@@ -320,9 +246,7 @@ export class DurableLog implements ChangeLog {
   #runSync(): void {
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
-    const segments = [...this.#dirty];
-    this.#dirty.clear();
-    this.#syncing = segments;
+    const segments = this.#segments.startSync();
     const onLoop = this.#options.policy === "always" &&
       segments.every((segment) => segment.canSyncOnLoop) &&
       this.#placement.onLoop(this.#unsyncedRecords, performance.now());
@@ -354,10 +278,10 @@ export class DurableLog implements ChangeLog {
       },
     ).finally(() => {
       this.#syncInFlight = null;
-      this.#syncing = [];
+      this.#segments.syncEnded();
       // The changes written meanwhile get the next fdatasync, at the end of this turn: the
       // replies just released bring more requests to share it.
-      if (this.#syncWaiters.length > 0 || this.#dirty.size > 0) this.#scheduleTurnEnd();
+      if (this.#syncWaiters.length > 0 || this.#segments.hasUnsynced) this.#scheduleTurnEnd();
     });
     this.#syncInFlight = syncing;
   }
@@ -368,185 +292,37 @@ export class DurableLog implements ChangeLog {
   /** A write or sync failed: refuse writes until a snapshot has put memory on disk again. */
   #fail(error: unknown, what: string): void {
     const message = `${describeFsError(error)} ${what}`;
-    this.#failureEpoch++;
     this.#writeFailures++;
     this.#needsSnapshot = true;
-    this.#segment.broken = true;
+    this.#segments.current.broken = true;
     this.#log.error("persistence_write_failed", { message });
     if (this.#error !== null || this.#closing) return;
     this.#error = message;
-    this.#nextSnapshotAtMs = 0;
-    this.#retryTimer ??= setInterval(() => this.#retry(), ERROR_RETRY_INTERVAL_MS);
-  }
-
-  #retry(): void {
-    if (this.#error === null) {
-      if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
-      this.#retryTimer = null;
-      return;
-    }
-    this.#startSnapshot();
+    this.#compactor.logFailed();
   }
 
   // -------------------------------------------------------------------------------------------
-  // Snapshots
+  // What the compactor asks of the log (CompactedLog)
 
-  /**
-   * The rewrite rule (see README, Durability, Snapshots): compact once the log holds at least
-   * logRewriteMinBytes and at least twice the bytes of the last snapshot.
-   */
-  #maybeSnapshot(): void {
-    const logBytes = this.#logBytes();
-    const threshold = Math.max(
-      this.#options.logRewriteMinBytes,
-      2 * (this.#lastSnapshot?.bytes ?? 0),
-    );
-    if (logBytes >= threshold) this.#startSnapshot();
-  }
-
-  #startSnapshot(): void {
-    if (this.#snapshotTask !== null || this.#closing) return;
-    if (this.#store.nowMs() < this.#nextSnapshotAtMs) return;
-    this.#snapshotTask = this.#snapshot().finally(() => this.#snapshotTask = null);
-  }
-
-  /**
-   * Rotate to a new segment, write the store a slice at a time into snapshot.<new>.tmp, then
-   * commit it and remove what it covers. Changes made meanwhile go to the new segment, which
-   * recovery replays over the snapshot (the merge makes replaying twice harmless).
-   */
-  async #snapshot(): Promise<void> {
-    const startedMs = performance.now();
-    const startedAtMs = this.#store.nowMs();
-    const epoch = this.#failureEpoch;
-    let writer: SnapshotWriter | null = null;
-    try {
-      const sequence = this.#rotate();
-      writer = SnapshotWriter.create(this.#options.dir, sequence, {
-        createdAtMs: startedAtMs,
-        hlc: this.#store.hlc.last,
-      });
-      await this.#writeSlices(writer);
-      const summary = await writer.commit();
-      writer = null;
-      await this.#removeCovered(sequence);
-      this.#snapshotsTaken++;
-      this.#lastSnapshotError = null;
-      this.#lastSnapshot = {
-        atMs: startedAtMs,
-        entries: summary.entries,
-        bytes: summary.bytes,
-        durationMs: Math.round(performance.now() - startedMs),
-      };
-      this.#log.info("snapshot_written", {
-        file: summary.path,
-        entries: summary.entries,
-        bytes: summary.bytes,
-        duration_ms: this.#lastSnapshot.durationMs,
-      });
-      if (this.#error !== null && this.#failureEpoch === epoch) this.#recovered();
-    } catch (error) {
-      writer?.abort();
-      if (error instanceof SnapshotCancelled) return;
-      this.#lastSnapshotError = describeFsError(error);
-      const delayMs = this.#error !== null ? ERROR_RETRY_INTERVAL_MS : SNAPSHOT_RETRY_DELAY_MS;
-      this.#nextSnapshotAtMs = this.#store.nowMs() + delayMs;
-      this.#log.error("snapshot_failed", { message: this.#lastSnapshotError });
-    }
-  }
-
-  /**
-   * Starts a new segment unless the current one is empty and sound; returns the snapshot's
-   * number (it covers every segment below it).
-   */
+  /** See CompactedLog.rotate(). */
   #rotate(): number {
+    this.#failuresAtRotate = this.#writeFailures;
     // The turn's changes go to the segment before the snapshot's; their waiters stay.
     this.#writeTurnChanges();
-    const current = this.#segment;
-    if (!current.hasRecords && !current.broken) {
-      this.#needsSnapshot = false;
-      return current.sequence;
-    }
-    const next = LogSegment.create(
-      this.#options.dir,
-      current.sequence + 1,
-      preallocates(this.#options),
-    );
-    this.#olderLogBytes += current.size;
-    this.#retired.push(current);
-    this.#segment = next;
-    // From here on the new segment takes every change; the snapshot covers all before it.
+    const sequence = this.#segments.rotate();
+    // From here on the current segment takes every change; the snapshot covers all before it.
     this.#needsSnapshot = false;
-    if (this.#options.policy !== "no" && current.unsyncedBytes > 0) this.#dirty.add(current);
-    return next.sequence;
+    return sequence;
   }
 
-  /**
-   * Writes the store's entries, tree segment by tree segment, in slices: at most
-   * snapshotChunkEntries entries, fewer when a slice would take longer than
-   * SNAPSHOT_SLICE_BUDGET_MS to encode and write; the event loop runs between slices.
-   */
-  async #writeSlices(writer: SnapshotWriter): Promise<void> {
-    const maxSliceEntries = this.#options.snapshotChunkEntries;
-    let sliceEntries = Math.min(maxSliceEntries, FIRST_SLICE_ENTRIES);
-    /** Estimated ms per entry; a slower slice raises it at once, a faster one halfway. */
-    let costMs = 0;
-    let treeSegment = 0;
-    while (treeSegment < SEGMENT_COUNT) {
-      if (this.#closing) throw new SnapshotCancelled();
-      const startedMs = performance.now();
-      const slice: Entry[] = [];
-      while (treeSegment < SEGMENT_COUNT && slice.length < sliceEntries) {
-        for (const entry of this.#store.segmentEntries(treeSegment)) slice.push(entry);
-        treeSegment++;
-      }
-      writer.writeEntries(slice);
-      if (slice.length > 0) {
-        const measuredMs = (performance.now() - startedMs) / slice.length;
-        costMs = Math.max(measuredMs, (costMs + measuredMs) / 2);
-        const fitting = Math.floor(SNAPSHOT_SLICE_BUDGET_MS / Math.max(costMs, 1e-4));
-        sliceEntries = Math.max(MIN_SLICE_ENTRIES, Math.min(maxSliceEntries, fitting));
-      }
-      // setTimeout, not setImmediate: Deno runs immediates before polling sockets, so only a
-      // timer lets clients' requests in between slices.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-  }
-
-  /** Closes and removes the segments and snapshots below `sequence`. */
-  async #removeCovered(sequence: number): Promise<void> {
-    const retired = this.#retired.filter((segment) => segment.sequence < sequence);
-    this.#retired = this.#retired.filter((segment) => segment.sequence >= sequence);
-    for (const segment of retired) {
-      this.#dirty.delete(segment);
-      await segment.close(false);
-    }
-    this.#olderLogBytes = 0;
-    const dir = this.#options.dir;
-    try {
-      const listing = listDataDir(dir);
-      for (const old of listing.logs) if (old < sequence) fs.rmSync(logPath(dir, old));
-      for (const old of listing.snapshots) if (old < sequence) fs.rmSync(snapshotPath(dir, old));
-      await syncDirectoryInBackground(dir);
-    } catch (error) {
-      // Harmless for correctness: start-up removes what a snapshot covers.
-      this.#log.warn("snapshot_cleanup_failed", { message: describeFsError(error) });
-    }
-  }
-
-  #recovered(): void {
+  /** A snapshot holds all memory held at the last rotate(): the refusal ends, if none since. */
+  #snapshotWritten(): void {
+    if (this.#error === null || this.#writeFailures !== this.#failuresAtRotate) return;
     this.#log.info("persistence_recovered_from_error", {
       error: this.#error,
       unlogged_entries: this.#unloggedEntries,
     });
     this.#error = null;
     this.#unloggedEntries = 0;
-    if (this.#retryTimer !== null) clearInterval(this.#retryTimer);
-    this.#retryTimer = null;
   }
-}
-
-/** Zeros ahead of the records make fdatasync cheaper; only "always" syncs often enough. */
-function preallocates(options: DurableLogOptions): boolean {
-  return options.policy === "always";
 }
