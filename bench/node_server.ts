@@ -38,8 +38,6 @@ export interface BenchNodeOptions {
   /** CPU to pin to; null for no pinning. Default SERVER_CPU. */
   cpu?: number | null;
   env?: Record<string, string>;
-  /** The program to run instead of main.ts (it must take the same --config flag). */
-  program?: string;
 }
 
 export class BenchNode {
@@ -79,7 +77,7 @@ export class BenchNode {
         "--allow-all",
         ...RUNTIME_FLAGS,
         ...(options.denoFlags ?? []),
-        options.program ?? MAIN,
+        MAIN,
         "--config",
         configPath,
       ],
