@@ -8,15 +8,15 @@
  * - Throughput: pipelined writers on all three nodes as fast as they go for a while; the
  *   replicated rate = writes / (writing time + time until all three HASHes are equal).
  *
- * Standalone: `deno run --allow-all bench/replication_bench.ts [--quick]`.
+ * `deno task bench --only replication [--quick]`.
  */
 
-import { mosquittoPath } from "../tests/_support/mosquitto.ts";
-import { MerkleKVClient } from "../src/client/mod.ts";
-import { LatencyHistogram } from "./histogram.ts";
-import { BenchNode } from "./node_server.ts";
-import { type LoadResult, runLoad } from "./load.ts";
-import { RedisServer } from "./redis.ts";
+import { mosquittoPath } from "../../tests/_support/mosquitto.ts";
+import { MerkleKVClient } from "../../src/client/mod.ts";
+import { LatencyHistogram } from "../load/histogram.ts";
+import { BenchNode } from "../harness/node_server.ts";
+import { type LoadResult, runLoad } from "../load/load.ts";
+import { RedisServer } from "../harness/redis.ts";
 import {
   delay,
   freePort,
@@ -27,7 +27,7 @@ import {
   SERVER_CPU,
   stopChild,
   track,
-} from "./processes.ts";
+} from "../harness/processes.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
 /**
@@ -540,9 +540,4 @@ async function isListening(port: number): Promise<boolean> {
 
 function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
-}
-
-if (import.meta.main) {
-  const { runStandalone } = await import("./main.ts");
-  await runStandalone("replication", run);
 }

@@ -14,14 +14,14 @@
  * traffic, under 300 ms; 1M within 2x of 100k for the same d; tree build for 1M under 1 s.
  * What the tree costs a write is a micro-benchmark: bench/micro/merkle_bench.ts.
  *
- * Standalone: `deno run -A bench/anti_entropy_bench.ts [--quick]`.
+ * `deno task bench --only anti_entropy [--quick]`.
  */
 
-import { MerkleKVClient } from "../src/client/mod.ts";
-import { hashEntry, hashString } from "../src/store/hash.ts";
-import { MerkleTree, segmentOfKeyHash } from "../src/store/merkle.ts";
-import { BenchNode } from "./node_server.ts";
-import { median, SERVER_CPU } from "./processes.ts";
+import { MerkleKVClient } from "../../src/client/mod.ts";
+import { hashEntry, hashString } from "../../src/store/hash.ts";
+import { MerkleTree, segmentOfKeyHash } from "../../src/store/merkle.ts";
+import { BenchNode } from "../harness/node_server.ts";
+import { median, SERVER_CPU } from "../harness/processes.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
 const SERVERS_CPU: number | null = Deno.env.get("MERKLEKV_BENCH_UNPINNED") ? null : SERVER_CPU;
@@ -332,9 +332,4 @@ function treeBuildRow(treeBuildMs: number): (string | number)[] {
 
 function round1(value: number): number {
   return Math.round(value * 10) / 10;
-}
-
-if (import.meta.main) {
-  const { runStandalone } = await import("./main.ts");
-  await runStandalone("anti_entropy", run);
 }
