@@ -6,22 +6,25 @@
  * Progress goes to stderr; tables and the JSON line to stdout.
  */
 
-import type { BenchOptions, BenchSection } from "./section.ts";
-import { run as runClient } from "./client_bench.ts";
-import { run as runMemory } from "./memory_bench.ts";
-import { pinningTool, stopEverything } from "./processes.ts";
-import { REDIS_SERVER_PATH } from "./redis.ts";
+import type { BenchOptions, BenchSection } from "./sections/section.ts";
+import { run as runClient } from "./sections/client.ts";
+import { run as runMemory } from "./sections/memory.ts";
+import { run as runReplication } from "./sections/replication.ts";
+import { run as runAntiEntropy } from "./sections/anti_entropy.ts";
+import { run as runDurability } from "./sections/durability.ts";
+import { pinningTool, stopEverything } from "./harness/processes.ts";
+import { REDIS_SERVER_PATH } from "./harness/redis.ts";
 import { VERSION } from "../src/node/core.ts";
 
 type SectionRun = (options: BenchOptions) => Promise<BenchSection>;
 
-/** Sections in run order; those owned by other areas are loaded from their files if present. */
-const SECTIONS: readonly { name: string; run?: SectionRun; file?: string }[] = [
+/** Sections in run order. */
+const SECTIONS: readonly { name: string; run: SectionRun }[] = [
   { name: "client", run: runClient },
   { name: "memory", run: runMemory },
-  { name: "replication", file: "replication_bench.ts" },
-  { name: "anti_entropy", file: "anti_entropy_bench.ts" },
-  { name: "durability", file: "durability_bench.ts" },
+  { name: "replication", run: runReplication },
+  { name: "anti_entropy", run: runAntiEntropy },
+  { name: "durability", run: runDurability },
 ];
 
 const EXIT_USAGE = 2;
@@ -63,37 +66,13 @@ function usage(message: string): never {
   Deno.exit(EXIT_USAGE);
 }
 
-/** A section's run function: its own, or the `run` export of its file; null if absent. */
-async function loadSection(section: (typeof SECTIONS)[number]): Promise<SectionRun | null> {
-  if (section.run !== undefined) return section.run;
-  const url = new URL(`./${section.file}`, import.meta.url);
-  try {
-    await Deno.stat(url);
-  } catch {
-    return null;
-  }
-  const module = await import(url.href);
-  if (typeof module.run !== "function") throw new Error(`${section.file} exports no run()`);
-  return module.run as SectionRun;
-}
-
 async function runSection(
   section: (typeof SECTIONS)[number],
   options: BenchOptions,
 ): Promise<BenchSection> {
   const started = performance.now();
   try {
-    const run = await loadSection(section);
-    if (run === null) {
-      const message = `section missing: bench/${section.file} not found`;
-      return {
-        name: section.name,
-        columns: ["status"],
-        rows: [[message]],
-        results: { missing: true },
-      };
-    }
-    const result = await run(options);
+    const result = await section.run(options);
     result.results.seconds = Math.round((performance.now() - started) / 100) / 10;
     return result;
   } catch (error) {
@@ -112,7 +91,7 @@ async function runSection(
 }
 
 /** A plain-text table: numbers right-aligned with thousands separators, text left-aligned. */
-export function formatTable(section: BenchSection): string {
+function formatTable(section: BenchSection): string {
   const cells = [section.columns, ...section.rows.map((row) => row.map(formatCell))];
   const widths = section.columns.map((_, column) =>
     Math.max(...cells.map((row) => (row[column] ?? "").length))
@@ -145,24 +124,6 @@ async function redisVersion(): Promise<string> {
     return new TextDecoder().decode(output.stdout).match(/v=(\S+)/)?.[1] ?? "unknown";
   } catch {
     return "not installed";
-  }
-}
-
-/**
- * Runs one section as its own program (`deno run -A bench/<area>_bench.ts [--quick]`): its
- * table, then the JSON line; everything it started is stopped on exit and on Ctrl-C.
- */
-export async function runStandalone(
-  name: string,
-  run: (options: BenchOptions) => Promise<BenchSection>,
-): Promise<void> {
-  onSignals();
-  try {
-    const section = await run({ quick: Deno.args.includes("--quick") });
-    console.log(formatTable(section));
-    console.log(JSON.stringify({ tool: "merklekv-bench", sections: { [name]: section.results } }));
-  } finally {
-    stopEverything();
   }
 }
 

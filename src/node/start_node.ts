@@ -5,7 +5,7 @@
 
 import type { Config } from "../config/types.ts";
 import { type Clock, systemClock } from "../store/hlc.ts";
-import { Store, type StoreOptions } from "../store/store.ts";
+import { Store } from "../store/store.ts";
 import { SEGMENT_COUNT } from "../store/merkle.ts";
 import { startServer } from "../server/server.ts";
 import { openChangeLog } from "../persistence/mod.ts";
@@ -35,11 +35,8 @@ export async function startNode(
   config: Config,
   log: Logger,
   clock: Clock = systemClock,
-  /** For benchmarks only: `maintainTree: false` measures what the Merkle tree costs. */
-  storeOptions: Pick<StoreOptions, "maintainTree"> = {},
 ): Promise<NodeHandle> {
   const store = new Store({
-    ...storeOptions,
     nodeId: config.nodeId,
     clock,
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,

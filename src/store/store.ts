@@ -22,11 +22,6 @@ export interface StoreOptions {
   tombstoneGraceMs: number;
   /** Remote versions further ahead of our wall clock are refused (see README, Versions). */
   maxClockSkewMs: number;
-  /**
-   * false skips the Merkle tree's entry hashing and XOR updates (HASH and anti-entropy then
-   * see an empty tree). For the benchmark that measures the tree's cost only; default true.
-   */
-  maintainTree?: boolean;
 }
 
 /** What applyRemote did with an entry. */
@@ -119,7 +114,6 @@ export class Store {
    * purged since (see README, Tombstone grace and resurrection).
    */
   readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
-  readonly #maintainTree: boolean;
   #tombstoneCount = 0;
   /** Index hashes of the keys prefetchKeys() is given, at most this many at once. */
   readonly #prefetchHashes = new Int32Array(MAX_PREFETCH_KEYS);
@@ -130,7 +124,6 @@ export class Store {
     this.#options = options;
     this.nodeId = options.nodeId;
     this.hlc = new HybridClock(options.clock);
-    this.#maintainTree = options.maintainTree ?? true;
     this.#ownNode = [options.nodeId, hashString(options.nodeId, NODE_HASH_SEED)[0]];
   }
 
@@ -452,10 +445,8 @@ export class Store {
     (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(entry);
     this.#index.put(undefined, entry, keyLow);
     this.#count(entry, 1);
-    if (this.#maintainTree) {
-      const hash = this.#entryHash(entry, keyLow, keyHigh);
-      this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
-    }
+    const hash = this.#entryHash(entry, keyLow, keyHigh);
+    this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
   }
 
   /**
@@ -472,22 +463,16 @@ export class Store {
     keyHigh: number,
   ): void {
     this.#count(entry, -1);
-    let low = 0;
-    let high = 0;
-    if (this.#maintainTree) {
-      const old = this.#entryHash(entry, keyLow, keyHigh);
-      low = old[0];
-      high = old[1];
-    }
+    const old = this.#entryHash(entry, keyLow, keyHigh);
+    const low = old[0];
+    const high = old[1];
     entry.value = value;
     entry.hlc = hlc;
     entry.node = node;
     entry.expiresAtMs = expiresAtMs;
     this.#count(entry, 1);
-    if (this.#maintainTree) {
-      const hash = this.#entryHash(entry, keyLow, keyHigh);
-      this.tree.toggle(segmentOfKeyHash(keyHigh), low ^ hash[0], high ^ hash[1]);
-    }
+    const hash = this.#entryHash(entry, keyLow, keyHigh);
+    this.tree.toggle(segmentOfKeyHash(keyHigh), low ^ hash[0], high ^ hash[1]);
   }
 
   #remove(entry: StoredEntry): void {
@@ -495,10 +480,8 @@ export class Store {
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
     this.#count(entry, -1);
-    if (this.#maintainTree) {
-      const hash = this.#entryHash(entry, keyLow, keyHigh);
-      this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
-    }
+    const hash = this.#entryHash(entry, keyLow, keyHigh);
+    this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
     this.#index.delete(entry, keyLow);
     // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
     const entries = this.#segments[segmentOfKeyHash(keyHigh)] as StoredEntry[];

@@ -1,7 +1,7 @@
 /**
- * A real Mosquitto broker on a free loopback port, for replication tests.
- * Installed by .ci/run (`apt-get install -y mosquitto`); tests fail with a clear message if
- * it is missing.
+ * A real Mosquitto broker on a free loopback port, for replication tests and the replication
+ * benchmark (the one launcher both use). Installed by .ci/run (`apt-get install -y mosquitto`);
+ * tests fail with a clear message if it is missing.
  */
 
 import { freePort, waitForPort } from "./ports.ts";
@@ -32,19 +32,28 @@ export interface BrokerOptions {
   extraConfig?: string;
   /** Replace the default plain listener entirely (for TLS/password tests). */
   listenerConfig?: string;
+  /** Rewrites the command line before each launch (the benchmark pins the broker to a CPU). */
+  wrapCommand?: (program: string, args: string[]) => [string, string[]];
+  /**
+   * Called with each broker process as it starts (the benchmark registers it, so that it is
+   * killed and its directory removed if the benchmark is interrupted).
+   */
+  onLaunch?: (child: Deno.ChildProcess, broker: Mosquitto) => void;
 }
 
 export class Mosquitto {
   readonly port: number;
   readonly configPath: string;
   readonly directory: string;
+  readonly #options: BrokerOptions;
   #child: Deno.ChildProcess | null = null;
   #log: string[] = [];
 
-  private constructor(port: number, directory: string) {
+  private constructor(port: number, directory: string, options: BrokerOptions) {
     this.port = port;
     this.directory = directory;
     this.configPath = `${directory}/mosquitto.conf`;
+    this.#options = options;
   }
 
   get url(): string {
@@ -54,7 +63,7 @@ export class Mosquitto {
   static async start(options: BrokerOptions = {}): Promise<Mosquitto> {
     const port = options.port ?? await freePort();
     const directory = await Deno.makeTempDir({ prefix: "merklekv-mosquitto-" });
-    const broker = new Mosquitto(port, directory);
+    const broker = new Mosquitto(port, directory, options);
     const listener = options.listenerConfig ??
       `listener ${port} 127.0.0.1\nallow_anonymous true`;
     await Deno.writeTextFile(
@@ -79,14 +88,17 @@ export class Mosquitto {
   }
 
   async #launch(): Promise<void> {
-    const command = new Deno.Command(mosquittoPath(), {
-      args: ["-c", this.configPath],
+    const wrap = this.#options.wrapCommand ?? ((program, args) => [program, args]);
+    const [program, args] = wrap(mosquittoPath(), ["-c", this.configPath]);
+    const command = new Deno.Command(program, {
+      args,
       stdin: "null",
       stdout: "null",
       stderr: "piped",
     });
     const child = command.spawn();
     this.#child = child;
+    this.#options.onLaunch?.(child, this);
     (async () => {
       const decoder = new TextDecoder();
       for await (const chunk of child.stderr) this.#log.push(decoder.decode(chunk));

@@ -8,9 +8,9 @@ import {
   type Reply,
   type ReplyParser,
   RespReplyParser,
-} from "../../bench/load_protocol.ts";
-import { bucketIndex, bucketMiddleTicks, LatencyHistogram } from "../../bench/histogram.ts";
-import { loadArgs, parseLoadArgs, UsageError } from "../../bench/load_options.ts";
+} from "../../bench/load/load_protocol.ts";
+import { bucketIndex, bucketMiddleTicks, LatencyHistogram } from "../../bench/load/histogram.ts";
+import { loadArgs, parseLoadArgs, UsageError } from "../../bench/load/load_options.ts";
 import * as reply from "../../src/protocol/reply.ts";
 import { parseCommand } from "../../src/protocol/parse.ts";
 

@@ -1,15 +1,15 @@
 /**
  * Client throughput and latency, MerkleKV next to Redis: each workload runs against a fresh
  * MerkleKV node process (standalone, memory only) and a fresh redis-server (no persistence),
- * alternating round by round with the same seed, through the same load client (bench/load.ts,
+ * alternating round by round with the same seed, through the same load client (bench/load/load.ts,
  * pinned to CPU 0; servers on CPU 1). The table shows medians across rounds and ratios.
  */
 
 import type { BenchOptions, BenchSection } from "./section.ts";
-import { type LoadRequest, type LoadResult, runLoad } from "./load.ts";
-import { BenchNode } from "./node_server.ts";
-import { RedisServer } from "./redis.ts";
-import { median, round2 } from "./processes.ts";
+import { type LoadRequest, type LoadResult, runLoad } from "../load/load.ts";
+import { BenchNode } from "../harness/node_server.ts";
+import { RedisServer } from "../harness/redis.ts";
+import { median, round2 } from "../harness/processes.ts";
 
 /** What a workload must reach, as a ratio MerkleKV / Redis in the same run. */
 type Target =

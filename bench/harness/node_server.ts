@@ -16,9 +16,9 @@ import {
   track,
 } from "./processes.ts";
 import { request, waitForPing } from "./probe.ts";
-import type { Reply } from "./load_protocol.ts";
+import type { Reply } from "../load/load_protocol.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** As `deno task start` runs a node (see deno.json and README, Memory). */
 const RUNTIME_FLAGS = ["--v8-flags=--max-semi-space-size=8"];
 const START_TIMEOUT_MS = 30_000;
@@ -38,8 +38,6 @@ export interface BenchNodeOptions {
   /** CPU to pin to; null for no pinning. Default SERVER_CPU. */
   cpu?: number | null;
   env?: Record<string, string>;
-  /** The program to run instead of main.ts (it must take the same --config flag). */
-  program?: string;
 }
 
 export class BenchNode {
@@ -79,7 +77,7 @@ export class BenchNode {
         "--allow-all",
         ...RUNTIME_FLAGS,
         ...(options.denoFlags ?? []),
-        options.program ?? MAIN,
+        MAIN,
         "--config",
         configPath,
       ],

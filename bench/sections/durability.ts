@@ -1,19 +1,19 @@
 /**
  * Durability: write throughput at each fsync policy, a MerkleKV node process with a data dir
  * next to `redis-server --appendonly yes --appendfsync <policy>`, driven by the same load
- * client (bench/load.ts) in the same run, alternating round by round; then the start-up time
+ * client (bench/load/load.ts) in the same run, alternating round by round; then the start-up time
  * of a node whose data dir holds a snapshot plus a log (1,000,000 keys; quick: 100,000).
  *
- *   deno run --allow-all bench/durability_bench.ts [--quick]
+ *   deno task bench --only durability [--quick]
  */
 
 import type { BenchOptions, BenchSection } from "./section.ts";
-import { type LoadResult, runLoad } from "./load.ts";
-import { BenchNode } from "./node_server.ts";
-import { RedisServer } from "./redis.ts";
-import { median, round2 } from "./processes.ts";
-import type { FsyncPolicy } from "../src/config/types.ts";
-import { writeStartupDataDir } from "./startup_data.ts";
+import { type LoadResult, runLoad } from "../load/load.ts";
+import { BenchNode } from "../harness/node_server.ts";
+import { RedisServer } from "../harness/redis.ts";
+import { median, round2 } from "../harness/processes.ts";
+import type { FsyncPolicy } from "../../src/config/types.ts";
+import { writeStartupDataDir } from "../harness/startup_data.ts";
 
 const POLICIES: readonly FsyncPolicy[] = ["always", "everysec", "no"];
 /** The write workload: SETs of 100-byte values over 100k keys. */
@@ -256,9 +256,4 @@ function mib(bytes: number): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0] : String(error);
-}
-
-if (import.meta.main) {
-  const { runStandalone } = await import("./main.ts");
-  await runStandalone("durability", run);
 }

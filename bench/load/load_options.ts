@@ -151,7 +151,7 @@ export function loadArgs(request: LoadRequest): string[] {
   return args;
 }
 
-/** Parses the command line of bench/load.ts. Throws UsageError. */
+/** Parses the command line of bench/load/load.ts. Throws UsageError. */
 export function parseLoadArgs(argv: readonly string[]): LoadOptions {
   const values: Record<string, unknown> = { ...DEFAULT_LOAD_OPTIONS };
   for (let i = 0; i < argv.length; i++) {

@@ -7,7 +7,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { INFO_END, INFO_HEADER, replyLineCount } from "../src/protocol/reply.ts";
+import { INFO_END, INFO_HEADER, replyLineCount } from "../../src/protocol/reply.ts";
 
 export type Protocol = "merklekv" | "redis";
 

@@ -15,7 +15,7 @@ import {
   track,
 } from "./processes.ts";
 import { request, waitForPing } from "./probe.ts";
-import type { Reply } from "./load_protocol.ts";
+import type { Reply } from "../load/load_protocol.ts";
 
 export const REDIS_SERVER_PATH = "/usr/bin/redis-server";
 const START_TIMEOUT_MS = 10_000;

@@ -125,7 +125,7 @@ export class OutputTail {
   }
 }
 
-export { freePort } from "../tests/_support/ports.ts";
+export { freePort } from "../../tests/_support/ports.ts";
 
 /** Resident set size of a process (VmRSS), in bytes. */
 export function rssBytes(pid: number): number {

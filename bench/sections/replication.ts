@@ -8,26 +8,16 @@
  * - Throughput: pipelined writers on all three nodes as fast as they go for a while; the
  *   replicated rate = writes / (writing time + time until all three HASHes are equal).
  *
- * Standalone: `deno run --allow-all bench/replication_bench.ts [--quick]`.
+ * `deno task bench --only replication [--quick]`.
  */
 
-import { mosquittoPath } from "../tests/_support/mosquitto.ts";
-import { MerkleKVClient } from "../src/client/mod.ts";
-import { LatencyHistogram } from "./histogram.ts";
-import { BenchNode } from "./node_server.ts";
-import { type LoadResult, runLoad } from "./load.ts";
-import { RedisServer } from "./redis.ts";
-import {
-  delay,
-  freePort,
-  median,
-  OutputTail,
-  pinned,
-  round2,
-  SERVER_CPU,
-  stopChild,
-  track,
-} from "./processes.ts";
+import { Mosquitto } from "../../tests/_support/mosquitto.ts";
+import { MerkleKVClient } from "../../src/client/mod.ts";
+import { LatencyHistogram } from "../load/histogram.ts";
+import { BenchNode } from "../harness/node_server.ts";
+import { type LoadResult, runLoad } from "../load/load.ts";
+import { RedisServer } from "../harness/redis.ts";
+import { delay, median, pinned, round2, SERVER_CPU, track } from "../harness/processes.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
 /**
@@ -77,7 +67,7 @@ function timing(quick: boolean): Timing {
 
 export async function run(options: BenchOptions): Promise<BenchSection> {
   const { warmupSeconds, latencySeconds, throughputSeconds, rounds } = timing(options.quick);
-  const broker = await Broker.start();
+  const broker = await startBroker();
   const nodes: BenchNode[] = [];
   const rows: (string | number)[][] = [];
   const results: Record<string, unknown> = {
@@ -459,90 +449,30 @@ async function waitConverged(clients: MerkleKVClient[]): Promise<number> {
   }
 }
 
-/** A Mosquitto broker on a free port, pinned with the servers, stopped on exit. */
-class Broker {
-  readonly port: number;
-  readonly #child: Deno.ChildProcess;
-  readonly #directory: string;
-  readonly #untrack: () => void;
-
-  private constructor(
-    port: number,
-    child: Deno.ChildProcess,
-    directory: string,
-    untrack: () => void,
-  ) {
-    this.port = port;
-    this.#child = child;
-    this.#directory = directory;
-    this.#untrack = untrack;
-  }
-
-  static async start(): Promise<Broker> {
-    const mosquitto = mosquittoPath();
-    const port = await freePort();
-    const directory = await Deno.makeTempDir({ prefix: "merklekv-bench-mosquitto-" });
-    await Deno.writeTextFile(
-      `${directory}/mosquitto.conf`,
-      [
-        `listener ${port} 127.0.0.1`,
-        "allow_anonymous true",
-        "set_tcp_nodelay true",
-        // The default (1000) silently drops QoS 1 messages for a slow subscriber.
-        "max_queued_messages 1000000",
-        "max_inflight_messages 0",
-        "persistence false",
-        "log_dest stderr",
-        "log_type error",
-      ].join("\n") + "\n",
-    );
-    const [program, args] = pinned(SERVERS_CPU, mosquitto, ["-c", `${directory}/mosquitto.conf`]);
-    const child = new Deno.Command(program, {
-      args,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    const untrack = track(
-      "mosquitto",
-      child,
-      () => Deno.removeSync(directory, { recursive: true }),
-    );
-    const output = new OutputTail([child.stderr]);
-    const deadline = Date.now() + 10_000;
-    while (!(await isListening(port))) {
-      if (Date.now() > deadline) {
-        await stopChild(child, "SIGKILL");
-        untrack();
-        throw new Error(`mosquitto did not listen on ${port}:\n${output.text()}`);
-      }
-      await delay(20);
-    }
-    return new Broker(port, child, directory, untrack);
-  }
-
-  async stop(): Promise<void> {
-    await stopChild(this.#child);
-    this.#untrack();
-    await Deno.remove(this.#directory, { recursive: true }).catch(() => {});
-  }
-}
-
-async function isListening(port: number): Promise<boolean> {
-  try {
-    const connection = await Deno.connect({ hostname: "127.0.0.1", port });
-    connection.close();
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * The broker the replication tests use (tests/_support/mosquitto.ts), pinned with the servers
+ * and registered with the process registry, so that it is stopped on exit and on Ctrl-C.
+ */
+async function startBroker(): Promise<{ port: number; stop: () => Promise<void> }> {
+  let untrack = () => {};
+  const broker = await Mosquitto.start({
+    wrapCommand: (program, args) => pinned(SERVERS_CPU, program, args),
+    onLaunch: (child, launched) => {
+      untrack = track("mosquitto", child, () => {
+        Deno.removeSync(launched.directory, { recursive: true });
+      });
+    },
+  });
+  return {
+    port: broker.port,
+    stop: async () => {
+      await broker.stop();
+      await broker.cleanup();
+      untrack();
+    },
+  };
 }
 
 function round3(value: number): number {
   return Math.round(value * 1000) / 1000;
-}
-
-if (import.meta.main) {
-  const { runStandalone } = await import("./main.ts");
-  await runStandalone("replication", run);
 }

@@ -1,5 +1,5 @@
 /**
- * The closed-loop load engine behind bench/load.ts: `conns` connections each keep `depth`
+ * The closed-loop load engine behind bench/load/load.ts: `conns` connections each keep `depth`
  * requests outstanding; when replies arrive, the next requests go out together in one write.
  * Steps: connect, preload (optional), warmup, measured window, drain. Every reply is checked
  * against the request that asked for it (see load_protocol.ts, KeySpace).
@@ -23,7 +23,7 @@ import {
   parseMix,
   type RequestKind,
 } from "./load_options.ts";
-import { cpuSeconds, machineBusySeconds } from "./processes.ts";
+import { cpuSeconds, machineBusySeconds } from "../harness/processes.ts";
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const DRAIN_TIMEOUT_MS = 5_000;

@@ -6,11 +6,11 @@
  */
 
 import type { BenchOptions, BenchSection } from "./section.ts";
-import { runLoad } from "./load.ts";
-import { BenchNode } from "./node_server.ts";
-import { RedisServer } from "./redis.ts";
-import { delay, median, round2 } from "./processes.ts";
-import type { Reply } from "./load_protocol.ts";
+import { runLoad } from "../load/load.ts";
+import { BenchNode } from "../harness/node_server.ts";
+import { RedisServer } from "../harness/redis.ts";
+import { delay, median, round2 } from "../harness/processes.ts";
+import type { Reply } from "../load/load_protocol.ts";
 
 const KEY_BYTES = 16;
 const VALUE_BYTES = 100;

@@ -2,7 +2,7 @@
  * The data dir of the start-up benchmark, written by its own process so that the generator's
  * heap (a store of every key) is gone before the node under test starts:
  *
- *   deno run -A bench/startup_data.ts <dir> <keys>
+ *   deno run -A bench/harness/startup_data.ts <dir> <keys>
  *
  * prints one JSON line, `{"snapshotBytes":…,"logBytes":…}`. The dir is what a node leaves:
  * snapshot.0000000002 with SNAPSHOT_SHARE of the keys, then log.0000000002 with the rest, in
@@ -11,13 +11,13 @@
  * keys in the order they were first written.
  */
 
-import type { Entry } from "../src/store/entry.ts";
-import { hlcFromMs } from "../src/store/hlc.ts";
-import { LogSegment } from "../src/persistence/log_file.ts";
-import { encodeRecords } from "../src/persistence/record_codec.ts";
-import { SnapshotWriter } from "../src/persistence/snapshot_file.ts";
-import { SEGMENT_COUNT } from "../src/store/merkle.ts";
-import { Store } from "../src/store/store.ts";
+import type { Entry } from "../../src/store/entry.ts";
+import { hlcFromMs } from "../../src/store/hlc.ts";
+import { LogSegment } from "../../src/persistence/log_file.ts";
+import { encodeRecords } from "../../src/persistence/record_codec.ts";
+import { SnapshotWriter } from "../../src/persistence/snapshot_file.ts";
+import { SEGMENT_COUNT } from "../../src/store/merkle.ts";
+import { Store } from "../../src/store/store.ts";
 import { track } from "./processes.ts";
 
 /** Of the data set, this share is in the snapshot and the rest in the log after it. */
@@ -97,7 +97,7 @@ async function writeDataDir(dir: string, keys: number): Promise<StartupFiles> {
 if (import.meta.main) {
   const [dir, keys] = Deno.args;
   if (dir === undefined || !(Number(keys) > 0)) {
-    console.error("usage: deno run -A bench/startup_data.ts <dir> <keys>");
+    console.error("usage: deno run -A bench/harness/startup_data.ts <dir> <keys>");
     Deno.exit(2);
   }
   console.log(JSON.stringify(await writeDataDir(dir, Number(keys))));

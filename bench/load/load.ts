@@ -2,7 +2,7 @@
  * Closed-loop load client for MerkleKV (protocol v1) and Redis (RESP), run as its own process
  * so that it never shares an event loop with the server it measures:
  *
- *   deno run -A bench/load.ts --port 7878 --proto merklekv --conns 50 --depth 1 \
+ *   deno run -A bench/load/load.ts --port 7878 --proto merklekv --conns 50 --depth 1 \
  *     --mix set:50,get:50 --keys 100000 --value-bytes 100 --preload --seconds 10
  *
  * Prints one JSON line (LoadResult). Exit status: 0 all checks passed, 1 a check failed (the
@@ -21,7 +21,7 @@ import {
   parseLoadArgs,
   UsageError,
 } from "./load_options.ts";
-import { CLIENT_CPU, pinned, stopChild, track } from "./processes.ts";
+import { CLIENT_CPU, pinned, stopChild, track } from "../harness/processes.ts";
 
 export type { LoadOptions, LoadRequest, LoadResult } from "./load_options.ts";
 export { DEFAULT_LOAD_OPTIONS } from "./load_options.ts";

@@ -7,25 +7,21 @@
  *   `SYNC <B>`; the OK line gives round trips, tree bytes (HELLO, SEGMENTS, DIGESTS, both ways),
  *   entry bytes (GET, PUSH), value bytes and the session's own time; the bench also times the
  *   whole command from its client. Median over `repeats` fresh sets of differences.
- * - Write throughput with the Merkle tree kept current vs without (Store's maintainTree
- *   option), in this process: inserts of new keys and overwrites.
  * - Start-up tree build: hashing 1M entries into a fresh tree (what a node does for each entry
  *   it recovers), in this process.
  *
  * Targets (issue 3): at n = 1M, d = 10: at most 4 round trips, at most 64 KiB of tree
- * traffic, under 300 ms; 1M within 2x of 100k for the same d; writes with the tree >= 90% of
- * without; tree build for 1M under 1 s.
+ * traffic, under 300 ms; 1M within 2x of 100k for the same d; tree build for 1M under 1 s.
+ * What the tree costs a write is a micro-benchmark: bench/micro/merkle_bench.ts.
  *
- * Standalone: `deno run -A bench/anti_entropy_bench.ts [--quick]`.
+ * `deno task bench --only anti_entropy [--quick]`.
  */
 
-import { MerkleKVClient } from "../src/client/mod.ts";
-import { hashEntry, hashString } from "../src/store/hash.ts";
-import { MerkleTree, segmentOfKeyHash } from "../src/store/merkle.ts";
-import { Store } from "../src/store/store.ts";
-import { BenchNode } from "./node_server.ts";
-import { runLoad } from "./load.ts";
-import { median, SERVER_CPU } from "./processes.ts";
+import { MerkleKVClient } from "../../src/client/mod.ts";
+import { hashEntry, hashString } from "../../src/store/hash.ts";
+import { MerkleTree, segmentOfKeyHash } from "../../src/store/merkle.ts";
+import { BenchNode } from "../harness/node_server.ts";
+import { median, SERVER_CPU } from "../harness/processes.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
 const SERVERS_CPU: number | null = Deno.env.get("MERKLEKV_BENCH_UNPINNED") ? null : SERVER_CPU;
@@ -36,9 +32,7 @@ const TARGET_ROUNDS = 4;
 const TARGET_TREE_BYTES = 64 * 1024;
 const TARGET_SESSION_MS = 300;
 const TARGET_SCALING = 2;
-const TARGET_WRITE_RATIO = 0.9;
 const TARGET_TREE_BUILD_MS = 1000;
-const NODE_WITHOUT_TREE = new URL("./node_without_tree.ts", import.meta.url).pathname;
 /** Bootstrap copies at most this many SYNC sessions (each bounded by max_keys_per_session). */
 const MAX_BOOTSTRAP_SESSIONS = 100;
 
@@ -218,51 +212,6 @@ async function measurePair(n: number, repeats: number): Promise<PairFigures> {
   }
 }
 
-interface WriteFigures {
-  keys: number;
-  insertWithTreePerSecond: number;
-  insertWithoutTreePerSecond: number;
-  overwriteWithTreePerSecond: number;
-  overwriteWithoutTreePerSecond: number;
-}
-
-/** Best of `rounds` runs of inserting then overwriting `keys` keys, tree on and off in turn. */
-function measureWrites(keys: number, rounds: number): WriteFigures {
-  const names = Array.from({ length: keys }, (_, i) => key(i));
-  const best = { insertOn: 0, insertOff: 0, overwriteOn: 0, overwriteOff: 0 };
-  for (let round = 0; round < rounds; round++) {
-    for (const maintainTree of [true, false]) {
-      const store = new Store({
-        nodeId: "bench",
-        clock: { nowMs: () => Date.now() },
-        tombstoneGraceMs: 86_400_000,
-        maxClockSkewMs: 60_000,
-        maintainTree,
-      });
-      let started = performance.now();
-      for (let i = 0; i < keys; i++) store.write(names[i], "value", 0);
-      const insert = keys / ((performance.now() - started) / 1000);
-      started = performance.now();
-      for (let i = 0; i < keys; i++) store.write(names[i], "other", 0);
-      const overwrite = keys / ((performance.now() - started) / 1000);
-      if (maintainTree) {
-        best.insertOn = Math.max(best.insertOn, insert);
-        best.overwriteOn = Math.max(best.overwriteOn, overwrite);
-      } else {
-        best.insertOff = Math.max(best.insertOff, insert);
-        best.overwriteOff = Math.max(best.overwriteOff, overwrite);
-      }
-    }
-  }
-  return {
-    keys,
-    insertWithTreePerSecond: Math.round(best.insertOn),
-    insertWithoutTreePerSecond: Math.round(best.insertOff),
-    overwriteWithTreePerSecond: Math.round(best.overwriteOn),
-    overwriteWithoutTreePerSecond: Math.round(best.overwriteOff),
-  };
-}
-
 /** Best of `rounds`: every entry's key hash and entry hash XORed into a fresh tree. */
 function measureTreeBuild(entries: number, rounds: number): number {
   const names = Array.from({ length: entries }, (_, i) => key(i));
@@ -288,18 +237,15 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
   const repeats = options.quick ? 1 : 3;
   const pairs: PairFigures[] = [];
   for (const n of sizes) pairs.push(await measurePair(n, repeats));
-  const writes = measureWrites(options.quick ? 200_000 : 1_000_000, options.quick ? 2 : 3);
   const treeBuildMs = measureTreeBuild(1_000_000, options.quick ? 2 : 3);
-  const nodeWrites = await measureNodeWrites(options.quick);
   const rows = sessionRows(pairs);
   rows.push(...scalingRows(pairs));
-  rows.push(...writeRows(writes, treeBuildMs));
-  rows.push(nodeWriteRow(nodeWrites));
+  rows.push(treeBuildRow(treeBuildMs));
   return {
     name: "anti_entropy",
     columns: COLUMNS,
     rows,
-    results: { quick: options.quick, pairs, writes, treeBuildMs, nodeWrites },
+    results: { quick: options.quick, pairs, treeBuildMs },
   };
 }
 
@@ -367,59 +313,10 @@ function scalingRows(pairs: PairFigures[]): (string | number)[][] {
   });
 }
 
-interface NodeWriteFigures {
-  withTreePerSecond: number;
-  withoutTreePerSecond: number;
-  ok: boolean;
-}
-
-/**
- * What users see: SETs from 50 pipelined connections (depth 32, 100,000 keys) to a node
- * process, with the tree kept current (main.ts) and without (node_without_tree.ts), in turn;
- * the median of the rounds of each.
- */
-async function measureNodeWrites(quick: boolean): Promise<NodeWriteFigures> {
-  const rounds = quick ? 1 : 3;
-  const seconds = quick ? 3 : 8;
-  const figures = { with: [] as number[], without: [] as number[] };
-  let ok = true;
-  for (let round = 1; round <= rounds; round++) {
-    for (const withTree of [true, false]) {
-      const node = await BenchNode.start({
-        cpu: SERVERS_CPU,
-        program: withTree ? undefined : NODE_WITHOUT_TREE,
-      });
-      try {
-        const result = await runLoad({
-          port: node.port,
-          proto: "merklekv",
-          conns: 50,
-          depth: 32,
-          mix: "set:100",
-          keys: 100_000,
-          seed: round,
-          warmupSeconds: 1,
-          seconds,
-        });
-        ok &&= result.ok;
-        (withTree ? figures.with : figures.without).push(result.opsPerSecond);
-      } finally {
-        await node.stop();
-      }
-    }
-  }
-  return {
-    withTreePerSecond: Math.round(median(figures.with)),
-    withoutTreePerSecond: Math.round(median(figures.without)),
-    ok,
-  };
-}
-
-function nodeWriteRow(figures: NodeWriteFigures): (string | number)[] {
-  const ratio = figures.withTreePerSecond / figures.withoutTreePerSecond;
+function treeBuildRow(treeBuildMs: number): (string | number)[] {
   return [
-    "node SET throughput, tree on / off",
-    100_000,
+    "tree build at start-up (hash + XOR)",
+    1_000_000,
     "-",
     "-",
     "-",
@@ -427,52 +324,12 @@ function nodeWriteRow(figures: NodeWriteFigures): (string | number)[] {
     "-",
     "-",
     "-",
-    `${figures.withTreePerSecond} / ${figures.withoutTreePerSecond} per s` +
-    ` (${Math.round(ratio * 100)}%)`,
-    ">= 90%",
-    !figures.ok ? "invalid" : ratio >= TARGET_WRITE_RATIO ? "met" : "missed",
-  ];
-}
-
-function writeRows(writes: WriteFigures, treeBuildMs: number): (string | number)[][] {
-  const insertRatio = writes.insertWithTreePerSecond / writes.insertWithoutTreePerSecond;
-  const overwriteRatio = writes.overwriteWithTreePerSecond / writes.overwriteWithoutTreePerSecond;
-  const empty = ["-", "-", "-", "-", "-", "-", "-"];
-  return [
-    [
-      "Store.write inserts, tree on / off",
-      writes.keys,
-      ...empty,
-      `${writes.insertWithTreePerSecond} / ${writes.insertWithoutTreePerSecond} per s` +
-      ` (${Math.round(insertRatio * 100)}%)`,
-      ">= 90%",
-      insertRatio >= TARGET_WRITE_RATIO ? "met" : "missed",
-    ],
-    [
-      "Store.write overwrites, tree on / off",
-      writes.keys,
-      ...empty,
-      `${writes.overwriteWithTreePerSecond} / ${writes.overwriteWithoutTreePerSecond} per s` +
-      ` (${Math.round(overwriteRatio * 100)}%)`,
-      ">= 90%",
-      overwriteRatio >= TARGET_WRITE_RATIO ? "met" : "missed",
-    ],
-    [
-      "tree build at start-up (hash + XOR)",
-      1_000_000,
-      ...empty,
-      `${treeBuildMs} ms`,
-      "< 1000 ms",
-      treeBuildMs < TARGET_TREE_BUILD_MS ? "met" : "missed",
-    ],
+    `${treeBuildMs} ms`,
+    "< 1000 ms",
+    treeBuildMs < TARGET_TREE_BUILD_MS ? "met" : "missed",
   ];
 }
 
 function round1(value: number): number {
   return Math.round(value * 10) / 10;
-}
-
-if (import.meta.main) {
-  const { runStandalone } = await import("./main.ts");
-  await runStandalone("anti_entropy", run);
 }

@@ -4,7 +4,12 @@
 
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
-import { createReplyParser, type Protocol, type Reply, respCommand } from "./load_protocol.ts";
+import {
+  createReplyParser,
+  type Protocol,
+  type Reply,
+  respCommand,
+} from "../load/load_protocol.ts";
 
 /** Sends one request (words joined by spaces, or a RESP array) and resolves with its reply. */
 export function request(
