@@ -5,7 +5,8 @@
  */
 
 import { LineFramer } from "../../src/protocol/framer.ts";
-import { parseCommand, parseFramed } from "../../src/protocol/parse.ts";
+import { parseCommand } from "../../src/protocol/parse.ts";
+import { parseFramed } from "../../src/protocol/hot_path.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 
 const LIMITS = DEFAULT_CONFIG.limits;
