@@ -4,9 +4,8 @@
  */
 
 import { ConfigError, formatEffectiveConfig, HELP_TEXT, loadConfig } from "./src/config/mod.ts";
-import { VERSION } from "./src/node/core.ts";
-import { stderrLogger } from "./src/node/log.ts";
-import { startNode } from "./src/node/start_node.ts";
+import { startNode, VERSION } from "./src/node/mod.ts";
+import { stderrLogger } from "./src/log.ts";
 import { DataDirError } from "./src/persistence/mod.ts";
 
 const EXIT_FAILURE = 1;

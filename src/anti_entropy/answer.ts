@@ -5,10 +5,8 @@
  * applyRemote, which also logs the winners).
  */
 
-import type { ApplyCounts } from "../node/components.ts";
-import { errorReply } from "../protocol/reply.ts";
-import type { Entry } from "../store/entry.ts";
-import type { Store } from "../store/store.ts";
+import type { ApplyCounts, Entry, Store } from "../store/mod.ts";
+import { errorReply } from "../protocol/mod.ts";
 import {
   ALL_SUB_BUCKETS,
   type BranchSegments,

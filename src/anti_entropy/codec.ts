@@ -8,9 +8,16 @@
  */
 
 import { Buffer } from "node:buffer";
-import { type Entry, isValidKey, NODE_ID_PATTERN } from "../store/entry.ts";
-import { isValidHlc } from "../store/hlc.ts";
-import { BRANCH_COUNT, SEGMENT_COUNT, SEGMENTS_PER_BRANCH, SUB_BUCKETS } from "../store/merkle.ts";
+import {
+  BRANCH_COUNT,
+  type Entry,
+  isValidHlc,
+  isValidKey,
+  NODE_ID_PATTERN,
+  SEGMENT_COUNT,
+  SEGMENTS_PER_BRANCH,
+  SUB_BUCKETS,
+} from "../store/mod.ts";
 import {
   MAX_BRANCHES_PER_REQUEST,
   MAX_ENTRIES_PER_PUSH,

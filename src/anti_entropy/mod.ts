@@ -6,9 +6,10 @@
  * anti_entropy.allow_any_sync_target is set, and at most anti_entropy.max_queued_syncs wait.
  */
 
-import type { AntiEntropy, InfoField, PartContext } from "../node/components.ts";
-import { errorReply } from "../protocol/reply.ts";
-import type { Entry } from "../store/entry.ts";
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../log.ts";
+import { errorReply, type InfoField } from "../protocol/mod.ts";
+import type { Entry, RemoteApplier, Store } from "../store/mod.ts";
 import { answerSyncRequest } from "./answer.ts";
 import { MAX_PEERS_PER_ROUND, MAX_SYNC_REPLY_BYTES, MAX_TRACKED_PEERS } from "./limits.ts";
 import { AntiEntropyLoop } from "./loop.ts";
@@ -26,6 +27,29 @@ import { SyncSession } from "./session.ts";
 import { describeOutcome, type SessionReport, SyncStatus } from "./status.ts";
 import { SessionTurns, type TurnPriority } from "./turns.ts";
 
+/** The anti-entropy loop and sync protocol, as the node uses them. */
+export interface AntiEntropy {
+  /** SYNC <host> <port>: one session now; resolves to the full reply text (OK … or ERROR …). */
+  runSession(host: string, port: number): Promise<string>;
+  /** SYNC <VERB> <args> from a peer: the reply text. */
+  answer(verb: string, args: string): string;
+  /** Starts a session with some peer as soon as possible (after the broker comes back). */
+  syncSoon(): void;
+  infoFields(): InfoField[];
+  close(): Promise<void>;
+}
+
+/** What anti-entropy needs from the node. */
+export interface AntiEntropyContext {
+  config: Config;
+  store: Store;
+  /** Where pulled entries go: merged, then logged. */
+  remote: RemoteApplier;
+  log: Logger;
+  /** The bound client port (differs from config.bindPort when that is 0). */
+  clientPort: number;
+}
+
 export interface AntiEntropyHooks {
   /** Client addresses of nodes announced on the broker ("host:port"). */
   discoveredPeers: () => string[];
@@ -37,7 +61,7 @@ export interface AntiEntropyOptions {
 }
 
 export function startAntiEntropy(
-  context: PartContext,
+  context: AntiEntropyContext,
   hooks: AntiEntropyHooks,
   options: AntiEntropyOptions = {},
 ): AntiEntropy {
@@ -47,7 +71,7 @@ export function startAntiEntropy(
 }
 
 class AntiEntropyService implements AntiEntropy {
-  readonly #context: PartContext;
+  readonly #context: AntiEntropyContext;
   readonly #hooks: AntiEntropyHooks;
   readonly #random: () => number;
   readonly #status = new SyncStatus();
@@ -63,7 +87,7 @@ class AntiEntropyService implements AntiEntropy {
   #runningWith: string | null = null;
   #closed = false;
 
-  constructor(context: PartContext, hooks: AntiEntropyHooks, random: () => number) {
+  constructor(context: AntiEntropyContext, hooks: AntiEntropyHooks, random: () => number) {
     this.#context = context;
     this.#hooks = hooks;
     this.#random = random;
@@ -155,7 +179,7 @@ class AntiEntropyService implements AntiEntropy {
 
   #candidates(): string[] {
     const excluded = new Set(this.#selfAddresses);
-    const port = this.#context.clientPort ?? this.#context.config.bindPort;
+    const port = this.#context.clientPort;
     excluded.add(formatPeerAddress({ host: this.#context.config.bindAddress, port }));
     return peerCandidates(
       this.#context.config.antiEntropy.peers,
@@ -237,6 +261,6 @@ class AntiEntropyService implements AntiEntropy {
 }
 
 /** Drops entries a peer showed to be deleted and purged (counted in the session's log line). */
-function discardAll(entries: readonly Entry[], context: PartContext): void {
+function discardAll(entries: readonly Entry[], context: AntiEntropyContext): void {
   for (const entry of entries) context.store.discard(entry.key, entry.hlc, entry.node);
 }

@@ -6,8 +6,7 @@
  */
 
 import { MerkleKVClient } from "../client/mod.ts";
-import type { ApplyCounts } from "../node/components.ts";
-import type { Entry } from "../store/entry.ts";
+import type { ApplyCounts, Entry } from "../store/mod.ts";
 import { formatPeerAddress, type PeerAddress } from "./peers.ts";
 import type { SessionStep, SyncSession } from "./session.ts";
 import type { SessionReport } from "./status.ts";

@@ -10,11 +10,14 @@
  * Later rounds mix kinds when the earlier ones did not fit one round trip.
  */
 
-import type { ApplyCounts } from "../node/components.ts";
-import type { Entry } from "../store/entry.ts";
-import { hashToHex } from "../store/hash.ts";
-import { SUB_BUCKETS } from "../store/merkle.ts";
-import type { SegmentContents, Store } from "../store/store.ts";
+import {
+  type ApplyCounts,
+  type Entry,
+  hashToHex,
+  type SegmentContents,
+  type Store,
+  SUB_BUCKETS,
+} from "../store/mod.ts";
 import {
   ALL_SUB_BUCKETS,
   type Digest,

@@ -3,7 +3,7 @@
  * INFO fields). Pure and bounded (MAX_TRACKED_PEERS peers, the oldest forgotten first).
  */
 
-import type { InfoField } from "../node/components.ts";
+import type { InfoField } from "../protocol/mod.ts";
 import { MAX_TRACKED_PEERS } from "./limits.ts";
 import type { SessionSummary } from "./session.ts";
 

@@ -3,9 +3,7 @@
  * sides, and the entries of those. Pure.
  */
 
-import type { Entry } from "../store/entry.ts";
-import { SUB_BUCKETS } from "../store/merkle.ts";
-import type { SegmentContents } from "../store/store.ts";
+import { type Entry, type SegmentContents, SUB_BUCKETS } from "../store/mod.ts";
 import type { HashList } from "./codec.ts";
 
 /** The sub-buckets whose hashes differ, as a bit mask (bit b for sub-bucket b). */

@@ -4,9 +4,7 @@
  * Tombstone grace and resurrection). Pure.
  */
 
-import type { Entry } from "../store/entry.ts";
-import { hlcToMs } from "../store/hlc.ts";
-import type { Store } from "../store/store.ts";
+import { type Entry, hlcToMs, type Store } from "../store/mod.ts";
 import type { Digest } from "./codec.ts";
 
 export function digestOf(entry: Entry): Digest {

@@ -8,8 +8,8 @@
 
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
-import { INFO_END, replyLineCount } from "../protocol/reply.ts";
-import { encodeLatin1 } from "../store/binary.ts";
+import { INFO_END, replyLineCount } from "../protocol/mod.ts";
+import { encodeLatin1 } from "../store/mod.ts";
 
 export interface ClientOptions {
   host?: string;

@@ -5,6 +5,7 @@
 
 import { DEFAULT_CONFIG, defaultMaxLineBytes } from "./defaults.ts";
 import {
+  type ConfigValue,
   CROSS_KEY_RULES,
   KEY_BY_PATH,
   KEY_SCHEMA,
@@ -13,7 +14,6 @@ import {
   sectionOf,
   writeField,
 } from "./schema.ts";
-import type { ConfigValue } from "./schema.ts";
 import { nearestName } from "./suggest.ts";
 import type { Config } from "./types.ts";
 import { assert } from "../assert.ts";

@@ -4,22 +4,32 @@
  * calls handleLine/endOfChunk, and the parts are handed in.
  */
 
-import type { Config } from "../config/types.ts";
-import { commandRow, type FramedLine, parseCommand, type ParseLimits } from "../protocol/parse.ts";
-import { getAndSetKeys, getKeyEnd, parseFramed } from "../protocol/hot_path.ts";
-import { errorReply, infoReply } from "../protocol/reply.ts";
-import { type Entry, isValidKey, valueProblem } from "../store/entry.ts";
-import { MAX_PREFETCH_KEYS, type Store } from "../store/store.ts";
-import type { ClientInfo, LineHandler } from "../server/server.ts";
-import type {
-  AntiEntropy,
-  ApplyCounts,
-  ChangeLog,
-  InfoField,
-  LogWaiter,
-  RemoteApplier,
-  Replicator,
-} from "./components.ts";
+import type { Config } from "../config/mod.ts";
+import {
+  commandRow,
+  errorReply,
+  type FramedLine,
+  getAndSetKeys,
+  getKeyEnd,
+  type InfoField,
+  infoReply,
+  parseCommand,
+  parseFramed,
+  type ParseLimits,
+} from "../protocol/mod.ts";
+import {
+  type ApplyCounts,
+  type Entry,
+  isValidKey,
+  MAX_PREFETCH_KEYS,
+  type RemoteApplier,
+  type Store,
+  valueProblem,
+} from "../store/mod.ts";
+import type { ClientInfo, LineHandler, LogWaiter } from "../server/mod.ts";
+import type { AntiEntropy } from "../anti_entropy/mod.ts";
+import type { ChangeLog } from "../persistence/mod.ts";
+import type { Replicator } from "../replication/mod.ts";
 import {
   CLOSE_CONNECTION,
   execute,

@@ -4,11 +4,9 @@
  * publishes. Commands that need the node's edges (INFO, SYNC, SHUTDOWN) go through Services.
  */
 
-import type { Command } from "../protocol/command.ts";
-import { parseInt64 } from "../protocol/parse.ts";
-import * as reply from "../protocol/reply.ts";
-import { type Entry, type LiveEntry, valueProblem } from "../store/entry.ts";
-import type { Store } from "../store/store.ts";
+import { type Command, parseInt64 } from "../protocol/mod.ts";
+import * as reply from "../protocol/mod.ts";
+import { type Entry, type LiveEntry, type Store, valueProblem } from "../store/mod.ts";
 import { assert } from "../assert.ts";
 
 /** Returned instead of a reply when the connection must close after the replies so far. */

@@ -3,17 +3,15 @@
  * replication, and returns a handle whose close() stops them in reverse order.
  */
 
-import type { Config } from "../config/types.ts";
-import { type Clock, systemClock } from "../store/hlc.ts";
-import { Store } from "../store/store.ts";
-import { SEGMENT_COUNT } from "../store/merkle.ts";
-import { startServer } from "../server/server.ts";
+import type { Config } from "../config/mod.ts";
+import { type Clock, SEGMENT_COUNT, Store } from "../store/mod.ts";
+import { systemClock } from "../clock.ts";
+import { startServer } from "../server/mod.ts";
 import { openChangeLog } from "../persistence/mod.ts";
 import { startReplication } from "../replication/mod.ts";
 import { startAntiEntropy } from "../anti_entropy/mod.ts";
-import type { PartContext } from "./components.ts";
 import { NodeCore } from "./core.ts";
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
 
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
 const PURGE_SEGMENTS_PER_TICK = 1024;
@@ -43,7 +41,7 @@ export async function startNode(
     maxClockSkewMs: config.replication.maxClockSkewMs,
   });
   const core = new NodeCore(config, store);
-  const context: PartContext = { config, store, remote: core, log };
+  const context = { config, store, remote: core, log };
   const closers: (() => Promise<void>)[] = [];
   try {
     const changeLog = await openChangeLog(context);
@@ -62,16 +60,16 @@ export async function startNode(
       log,
     );
     closers.push(() => server.close(CLOSE_GRACE_MS));
-    context.clientPort = server.port;
     core.parts.connectionCount = server.connectionCount;
+    const partContext = { ...context, clientPort: server.port };
 
-    const antiEntropy = startAntiEntropy(context, {
+    const antiEntropy = startAntiEntropy(partContext, {
       discoveredPeers: () => core.parts.replicator?.discoveredPeers() ?? [],
     });
     closers.push(() => antiEntropy.close());
     core.parts.antiEntropy = antiEntropy;
 
-    const replicator = startReplication(context, { onReconnect: () => antiEntropy.syncSoon() });
+    const replicator = startReplication(partContext, { onReconnect: () => antiEntropy.syncSoon() });
     if (replicator !== null) closers.push(() => replicator.close());
     core.parts.replicator = replicator;
 

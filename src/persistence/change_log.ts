@@ -9,11 +9,12 @@
  * compactor asks it to rotate to a new segment and to close the segments a snapshot covers.
  */
 
-import type { FsyncPolicy } from "../config/types.ts";
-import type { ChangeLog, InfoField, LogWaiter } from "../node/components.ts";
-import type { Logger } from "../node/log.ts";
-import type { Entry } from "../store/entry.ts";
-import type { Store } from "../store/store.ts";
+import type { FsyncPolicy } from "../config/mod.ts";
+import type { ChangeLog } from "./mod.ts";
+import type { InfoField } from "../protocol/mod.ts";
+import type { LogWaiter } from "../server/mod.ts";
+import type { Logger } from "../log.ts";
+import type { Entry, Store } from "../store/mod.ts";
 import { Compactor, type CompactorOptions } from "./compactor.ts";
 import { describeFsError } from "./data_dir.ts";
 import { type LogSegment, SegmentWriteError } from "./log_file.ts";

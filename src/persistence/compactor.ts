@@ -9,11 +9,9 @@
  */
 
 import * as fs from "node:fs";
-import type { InfoField } from "../node/components.ts";
-import type { Logger } from "../node/log.ts";
-import type { Entry } from "../store/entry.ts";
-import { SEGMENT_COUNT } from "../store/merkle.ts";
-import type { Store } from "../store/store.ts";
+import type { InfoField } from "../protocol/mod.ts";
+import type { Logger } from "../log.ts";
+import { type Entry, SEGMENT_COUNT, type Store } from "../store/mod.ts";
 import {
   describeFsError,
   listDataDir,

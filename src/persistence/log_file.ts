@@ -5,7 +5,7 @@
 
 import * as fs from "node:fs";
 import { Buffer } from "node:buffer";
-import type { Entry } from "../store/entry.ts";
+import type { Entry } from "../store/mod.ts";
 import {
   checkLogHeader,
   decodePayload,

@@ -4,12 +4,42 @@
  */
 
 import * as fs from "node:fs";
-import type { ChangeLog, PartContext } from "../node/components.ts";
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../log.ts";
+import type { InfoField } from "../protocol/mod.ts";
+import type { LogWaiter } from "../server/mod.ts";
+import type { Entry, Store } from "../store/mod.ts";
 import { DurableLog } from "./change_log.ts";
 import { unwritableDataDirMessage } from "./data_dir.ts";
 import { recoverDataDir } from "./recovery.ts";
 
 export { RecoveryError } from "./recovery.ts";
+
+/** The append-only log and snapshots, as the node uses them. */
+export interface ChangeLog {
+  /**
+   * Records changes, local or remote, in order; the changes of one event-loop turn are written
+   * together at its end. Failures are kept and shown by writeError().
+   */
+  append(changes: readonly Entry[]): void;
+  /**
+   * Calls waiter.logged(), never before this call returns, once every change appended so far
+   * is in the log file ("no", "everysec") or on disk ("always"): only then may the replies of
+   * the writes that made them leave the process (see README, fsync policies).
+   */
+  whenLogged(waiter: LogWaiter): void;
+  /** Why writes are refused now (for example a full disk), or null when they are accepted. */
+  writeError(): string | null;
+  infoFields(): InfoField[];
+  close(): Promise<void>;
+}
+
+/** What opening the log needs from the node. */
+export interface ChangeLogContext {
+  config: Config;
+  store: Store;
+  log: Logger;
+}
 
 /** The data directory cannot be written (read-only, not permitted, full): the node cannot start. */
 export class DataDirError extends Error {
@@ -20,7 +50,7 @@ export class DataDirError extends Error {
 }
 
 /** Opens the data directory and recovers the store from it; null when data_dir is unset. */
-export function openChangeLog(context: PartContext): Promise<ChangeLog | null> {
+export function openChangeLog(context: ChangeLogContext): Promise<ChangeLog | null> {
   const { config, store, log } = context;
   const dir = config.dataDir;
   if (dir === null) return Promise.resolve(null);

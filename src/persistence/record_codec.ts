@@ -15,8 +15,7 @@
 
 import { Buffer } from "node:buffer";
 import { crc32 } from "node:zlib";
-import { decodeEntry, encodedEntryLength, encodeEntry } from "../store/entry_codec.ts";
-import type { Entry } from "../store/entry.ts";
+import { decodeEntry, encodedEntryLength, encodeEntry, type Entry } from "../store/mod.ts";
 import { assert } from "../assert.ts";
 
 export const FORMAT_VERSION = 1;

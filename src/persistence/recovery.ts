@@ -7,9 +7,8 @@
  */
 
 import * as fs from "node:fs";
-import type { Entry } from "../store/entry.ts";
-import type { Store } from "../store/store.ts";
-import type { Logger } from "../node/log.ts";
+import type { Entry, Store } from "../store/mod.ts";
+import type { Logger } from "../log.ts";
 import { listDataDir, logPath, snapshotPath, syncDirectory } from "./data_dir.ts";
 import { type Damage, scanLogFile, truncateFile } from "./log_file.ts";
 import { LOG_HEADER_BYTES } from "./record_codec.ts";

@@ -4,7 +4,7 @@
  */
 
 import type { Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
-import { INVALID_KEY_BYTE, valueProblem } from "../store/entry.ts";
+import { INVALID_KEY_BYTE, valueProblem } from "../store/mod.ts";
 import { assert } from "../assert.ts";
 
 export interface ParseLimits {

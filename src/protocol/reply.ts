@@ -39,8 +39,11 @@ export function keysReply(keys: readonly string[]): string {
   return reply;
 }
 
+/** One `name:value` line of INFO; every part of the node contributes its own. */
+export type InfoField = readonly [string, string | number];
+
 /** `INFO`, then `name:value` lines, then `END`. */
-export function infoReply(fields: ReadonlyArray<readonly [string, string | number]>): string {
+export function infoReply(fields: readonly InfoField[]): string {
   let reply = "INFO\r\n";
   for (const [name, value] of fields) {
     reply += name + ":" + String(value).replace(/[\r\n]/g, " ") + CRLF;

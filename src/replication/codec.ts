@@ -15,8 +15,13 @@
  */
 
 import { Buffer } from "node:buffer";
-import { decodeEntry, encodedEntryLength, encodeEntry } from "../store/entry_codec.ts";
-import { type Entry, NODE_ID_PATTERN } from "../store/entry.ts";
+import {
+  decodeEntry,
+  encodedEntryLength,
+  encodeEntry,
+  type Entry,
+  NODE_ID_PATTERN,
+} from "../store/mod.ts";
 
 export const BATCH_FORMAT_VERSION = 1;
 export const ANNOUNCEMENT_FORMAT_VERSION = 1;

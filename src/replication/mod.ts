@@ -4,10 +4,34 @@
  */
 
 import { hostname } from "node:os";
-import type { PartContext, Replicator } from "../node/components.ts";
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../log.ts";
+import type { InfoField } from "../protocol/mod.ts";
+import type { Entry, RemoteApplier, Store } from "../store/mod.ts";
 import { formatAddress, nodesTopic, subscriptionTopics } from "./codec.ts";
 import { MqttReplicator } from "./replicator.ts";
 import { connectTransport } from "./transport.ts";
+
+/** MQTT replication, as the node uses it. */
+export interface Replicator {
+  /** Publishes local changes (batched per tick; queued while the broker is away). */
+  publish(changes: readonly Entry[]): void;
+  /** Client addresses ("host:port") of nodes announced on the broker, this node excluded. */
+  discoveredPeers(): string[];
+  infoFields(): InfoField[];
+  close(): Promise<void>;
+}
+
+/** What replication needs from the node. */
+export interface ReplicationContext {
+  config: Config;
+  store: Store;
+  /** Where changes from the broker go: merged, then logged. */
+  remote: RemoteApplier;
+  log: Logger;
+  /** The bound client port (differs from config.bindPort when that is 0): announced. */
+  clientPort: number;
+}
 
 export interface ReplicationHooks {
   /** Runs each time the broker connection is (re)established, and when changes were missed. */
@@ -19,7 +43,7 @@ const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", ""]);
 
 /** Connects to the broker; null when mqtt_broker_address is unset (standalone). */
 export function startReplication(
-  context: PartContext,
+  context: ReplicationContext,
   hooks: ReplicationHooks,
 ): Replicator | null {
   const { config, log } = context;
@@ -31,7 +55,7 @@ export function startReplication(
   const brokerLabel = withoutCredentials(url);
   const announceAddress = formatAddress(
     WILDCARD_HOSTS.has(config.bindAddress) ? hostname() : config.bindAddress,
-    context.clientPort ?? config.bindPort,
+    context.clientPort,
   );
   const replicator = new MqttReplicator({
     nodeId: config.nodeId,

@@ -8,8 +8,7 @@
  * Replication, Outbox).
  */
 
-import { encodedEntryLength } from "../store/entry_codec.ts";
-import type { Entry } from "../store/entry.ts";
+import { encodedEntryLength, type Entry } from "../store/mod.ts";
 
 /** A run of consecutive changes taken from the head of the outbox. */
 export interface OutboxBatch {

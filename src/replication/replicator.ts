@@ -5,10 +5,10 @@
  */
 
 import type { Buffer } from "node:buffer";
-import type { InfoField, RemoteApplier, Replicator } from "../node/components.ts";
-import type { LogFields, Logger } from "../node/log.ts";
-import type { Entry } from "../store/entry.ts";
-import { hlcToMs } from "../store/hlc.ts";
+import type { InfoField } from "../protocol/mod.ts";
+import { type Entry, hlcToMs, type RemoteApplier } from "../store/mod.ts";
+import type { Replicator } from "./mod.ts";
+import type { LogFields, Logger } from "../log.ts";
 import {
   changesTopic,
   decodeAnnouncement,

@@ -10,7 +10,7 @@
 
 import { Buffer } from "node:buffer";
 import type { ISubscriptionMap, MqttClient } from "mqtt";
-import type { Logger } from "../node/log.ts";
+import type { Logger } from "../log.ts";
 import { Backoff } from "./backoff.ts";
 
 /** How long the broker keeps our session (subscriptions and queued QoS 1 messages) after a

@@ -7,12 +7,18 @@
 
 import * as net from "node:net";
 import { Buffer } from "node:buffer";
-import { LINE_TOO_LONG, LineFramer } from "../protocol/framer.ts";
-import type { FramedLine } from "../protocol/parse.ts";
-import { errorReply } from "../protocol/reply.ts";
-import { encodeLatin1, writeLatin1 } from "../store/binary.ts";
-import type { LogWaiter } from "../node/components.ts";
-import type { Logger } from "../node/log.ts";
+import { errorReply, type FramedLine, LINE_TOO_LONG, LineFramer } from "../protocol/mod.ts";
+import { encodeLatin1, writeLatin1 } from "../store/mod.ts";
+import type { Logger } from "../log.ts";
+
+/**
+ * Holds a connection's replies until the log has the changes of the requests they answer
+ * (see README, fsync policies); the log calls it once they are logged.
+ */
+export interface LogWaiter {
+  /** null: they are logged as the fsync policy promises; else why not (nothing acknowledged). */
+  logged(error: string | null): void;
+}
 
 /** What the server needs from the node: run lines, finish a chunk. */
 export interface LineHandler {

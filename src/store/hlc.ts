@@ -16,8 +16,6 @@ export interface Clock {
   nowMs(): number;
 }
 
-export const systemClock: Clock = { nowMs: () => Date.now() };
-
 export function hlcFromMs(physicalMs: number): number {
   return physicalMs * HLC_COUNTER_SPAN;
 }

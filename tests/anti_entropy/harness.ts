@@ -4,7 +4,7 @@
  * message loss and writes between rounds. No sockets, no timers.
  */
 
-import type { ApplyCounts } from "../../src/node/components.ts";
+import type { ApplyCounts } from "../../src/store/mod.ts";
 import { parseCommand } from "../../src/protocol/parse.ts";
 import { replyLineCount } from "../../src/protocol/reply.ts";
 import { compareEntries, type Entry } from "../../src/store/entry.ts";

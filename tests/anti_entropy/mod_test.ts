@@ -10,10 +10,10 @@ import { MerkleKVClient } from "../../src/client/mod.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/types.ts";
 import { startAntiEntropy } from "../../src/anti_entropy/mod.ts";
-import type { AntiEntropy, PartContext } from "../../src/node/components.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import type { AntiEntropy, AntiEntropyContext } from "../../src/anti_entropy/mod.ts";
+import { silentLogger } from "../../src/log.ts";
 import { type NodeHandle, startNode } from "../../src/node/start_node.ts";
-import { systemClock } from "../../src/store/hlc.ts";
+import { systemClock } from "../../src/clock.ts";
 import { Store } from "../../src/store/store.ts";
 import { delay, waitUntil } from "../_support/ports.ts";
 import { withRecordingListeners } from "../_support/recording_listener.ts";
@@ -47,7 +47,7 @@ function bareAntiEntropy(
     tombstoneGraceMs: nodeConfig.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: nodeConfig.replication.maxClockSkewMs,
   });
-  const context: PartContext = {
+  const context: AntiEntropyContext = {
     config: nodeConfig,
     store,
     remote: { applyRemote: (entries) => mergeInto(store, entries) },

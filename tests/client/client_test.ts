@@ -3,7 +3,7 @@ import { withFakeServer } from "../_support/fake_server.ts";
 import * as net from "node:net";
 import { ClientError, fromBinary, MerkleKVClient, toBinary } from "../../src/client/mod.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/log.ts";
 import { type NodeHandle, startNode } from "../../src/node/start_node.ts";
 
 /** A node in this process on a free port, for tests of the client against the real server. */

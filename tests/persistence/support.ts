@@ -1,6 +1,6 @@
 /** Helpers for the persistence tests: stores, a capturing logger, temporary data dirs. */
 
-import { Logger } from "../../src/node/log.ts";
+import { Logger } from "../../src/log.ts";
 import type { Clock } from "../../src/store/hlc.ts";
 import { Store } from "../../src/store/store.ts";
 import type { Entry } from "../../src/store/entry.ts";

@@ -6,11 +6,11 @@
 import assert from "node:assert/strict";
 import { type Config, DEFAULT_CONFIG } from "../../src/config/mod.ts";
 import { MerkleKVClient } from "../../src/client/mod.ts";
-import { Logger } from "../../src/node/log.ts";
+import { Logger } from "../../src/log.ts";
 import { type NodeHandle, startNode } from "../../src/node/start_node.ts";
 import { startReplication } from "../../src/replication/mod.ts";
 import { Store } from "../../src/store/store.ts";
-import { systemClock } from "../../src/store/hlc.ts";
+import { systemClock } from "../../src/clock.ts";
 import { Mosquitto } from "../_support/mosquitto.ts";
 import { freePort, waitUntil } from "../_support/ports.ts";
 
@@ -77,6 +77,7 @@ Deno.test("startReplication() returns null without mqtt_broker_address (standalo
     store,
     remote: { applyRemote: () => ({ applied: 0, stale: 0, future: 0, invalid: 0 }) },
     log: new Logger("error", () => {}),
+    clientPort: config.bindPort,
   };
   assert.equal(startReplication(context, { onReconnect: () => {} }), null);
 });
@@ -94,6 +95,7 @@ Deno.test("startReplication() names the file when replication.ca_file cannot be 
     store,
     remote: { applyRemote: () => ({ applied: 0, stale: 0, future: 0, invalid: 0 }) },
     log: new Logger("error", () => {}),
+    clientPort: config.bindPort,
   };
   assert.throws(
     () => startReplication(context, { onReconnect: () => {} }),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { silentLogger } from "../../src/node/log.ts";
+import { silentLogger } from "../../src/log.ts";
 import {
   connectTransport,
   type TransportEvents,

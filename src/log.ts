@@ -3,7 +3,7 @@
  * The writer is passed in, so tests can capture lines and the core stays free of I/O.
  */
 
-import type { LogLevel } from "../config/types.ts";
+import type { LogLevel } from "./config/mod.ts";
 
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
 

@@ -1,0 +1,13 @@
+/**
+ * The TCP edge (see README, Architecture): accepts clients, frames their bytes into lines,
+ * hands each line to the node and writes the replies, bounded everywhere.
+ */
+
+export {
+  type ClientInfo,
+  type LineHandler,
+  type LogWaiter,
+  type ServerHandle,
+  type ServerOptions,
+  startServer,
+} from "./server.ts";

@@ -1,0 +1,24 @@
+/**
+ * The store (see README, Versions and conflicts, and Merkle tree): entries with their versions
+ * (hybrid logical clock) and tombstones, the LWW merge, the Merkle tree, and the binary form of
+ * an entry. Pure: no I/O, no timers, no clock of its own.
+ */
+
+export { MAX_PREFETCH_KEYS, type SegmentContents, Store, type StoreOptions } from "./store.ts";
+export {
+  compareEntries,
+  type Entry,
+  hasValue,
+  INVALID_KEY_BYTE,
+  isLive,
+  isValidKey,
+  type LiveEntry,
+  NODE_ID_PATTERN,
+  valueProblem,
+} from "./entry.ts";
+export { decodeEntry, encodedEntryLength, encodeEntry, entryToBytes } from "./entry_codec.ts";
+export { hashToHex } from "./hash.ts";
+export { type Clock, hlcFromMs, hlcToMs, isValidHlc } from "./hlc.ts";
+export { BRANCH_COUNT, SEGMENT_COUNT, SEGMENTS_PER_BRANCH, SUB_BUCKETS } from "./merkle.ts";
+export { encodeLatin1, writeLatin1 } from "./binary.ts";
+export type { ApplyCounts, RemoteApplier } from "./remote.ts";
