@@ -8,30 +8,17 @@
  * divergent segments (of their divergent sub-buckets only, for crowded segments) -> GET what
  * the peer has newer and PUSH what we have newer, pipelined.
  * Later rounds mix kinds when the earlier ones did not fit one round trip.
+ *
+ * This file decides what to ask and when; replies.ts reads the answers (checks them and turns
+ * them into work for the queues here).
  */
 
+import type { ApplyCounts, Entry, SegmentContents, Store } from "../store/mod.ts";
 import {
-  type ApplyCounts,
-  type Entry,
-  hashToHex,
-  type SegmentContents,
-  type Store,
-  SUB_BUCKETS,
-} from "../store/mod.ts";
-import {
-  ALL_SUB_BUCKETS,
-  type Digest,
   type DigestsQuery,
   formatEntry,
   formatRequest,
-  type HashList,
   type HelloReply,
-  parseDigestsReply,
-  parseEntriesReply,
-  parseHelloReply,
-  parsePushedReply,
-  parseSegmentsReply,
-  type SegmentDigests,
   SUB_HASHES_BASE64_LENGTH,
   type WireLimits,
 } from "./codec.ts";
@@ -46,15 +33,19 @@ import {
   MIN_ENTRIES_FOR_SUB_HASHES,
   SYNC_PROTOCOL_VERSION,
 } from "./limits.ts";
-import { entriesListed } from "./sub_buckets.ts";
 import {
-  compareDigests,
-  digestOf,
-  isBehindHorizon,
-  isOlderThanGrace,
-  isPastGrace,
-} from "./versions.ts";
+  type Gathered,
+  type Pending,
+  type PushCandidate,
+  readReply,
+  type ReplyContext,
+} from "./replies.ts";
+import { compareDigests, digestOf, isOlderThanGrace, isPastGrace } from "./versions.ts";
 import { assert } from "../assert.ts";
+
+// Planning a segment's repairs belongs to reading the DIGESTS reply; it is a session's rule all
+// the same, and callers import it from here.
+export { planSegment, type SegmentPlan } from "./replies.ts";
 
 export interface SessionOptions {
   /** Read here; written only by the caller, through the repairs and discards of each step. */
@@ -98,39 +89,6 @@ export interface SessionSummary {
   complete: boolean;
 }
 
-/** One key to push and what the peer said it holds of it (null: nothing). */
-interface PushCandidate {
-  key: string;
-  peer: Digest | null;
-  peerHorizon: number;
-}
-
-type Pending =
-  | { kind: "HELLO" }
-  | { kind: "SEGMENTS"; branches: number[] }
-  | {
-    kind: "DIGESTS";
-    queries: DigestsQuery[];
-    /** Per query with sub-bucket hashes, the local contents they were computed from. */
-    contents: (SegmentContents | null)[];
-  }
-  | { kind: "GET"; keys: string[] }
-  | { kind: "PUSH"; entries: Entry[] };
-
-/** What the session should do with the keys of one segment. */
-export interface SegmentPlan {
-  pull: string[];
-  push: PushCandidate[];
-  discard: Entry[];
-  refused: number;
-}
-
-/** Repairs found in one reply, gathered for the step. */
-interface Gathered {
-  repairs: Entry[];
-  discards: Entry[];
-}
-
 const TREE_KINDS: ReadonlySet<Pending["kind"]> = new Set(["HELLO", "SEGMENTS", "DIGESTS"]);
 
 export class SyncSession {
@@ -148,22 +106,34 @@ export class SyncSession {
   };
   readonly #store: Store;
   readonly #options: SessionOptions;
-  #peer: HelloReply | null = null;
   #inFlight: Pending[] = [];
   #started = false;
   #over = false;
-  #keysLeft: number;
   readonly #branchQueue = new Fifo<number>();
   readonly #segmentQueue = new Fifo<number>();
   /** Queued segments whose hash is 0 at the peer: it holds none of their keys. */
   readonly #emptyAtPeer = new Set<number>();
   readonly #pullQueue = new Fifo<string>();
   readonly #pushQueue = new Fifo<PushCandidate>();
+  /** What the replies read and change: the peer, the key budget, the queues above, counts. */
+  readonly #replyContext: ReplyContext;
 
   constructor(options: SessionOptions) {
     this.#store = options.store;
     this.#options = options;
-    this.#keysLeft = options.maxKeysPerSession;
+    this.#replyContext = {
+      store: options.store,
+      limits: options.limits,
+      tombstoneGraceMs: options.tombstoneGraceMs,
+      summary: this.summary,
+      peer: null,
+      keysLeft: options.maxKeysPerSession,
+      branchQueue: this.#branchQueue,
+      segmentQueue: this.#segmentQueue,
+      emptyAtPeer: this.#emptyAtPeer,
+      pullQueue: this.#pullQueue,
+      pushQueue: this.#pushQueue,
+    };
   }
 
   get isOver(): boolean {
@@ -196,7 +166,7 @@ export class SyncSession {
       if (lines.length === 0 || lines[0].startsWith("ERROR")) {
         return this.#fail(`peer answered SYNC ${pending[i].kind} with ${lines[0] ?? "nothing"}`);
       }
-      const error = this.#handle(pending[i], lines, gathered);
+      const error = readReply(this.#replyContext, pending[i], lines, gathered);
       if (error !== null) {
         return this.#fail(`peer sent a malformed reply to SYNC ${pending[i].kind}: ${error}`);
       }
@@ -209,168 +179,16 @@ export class SyncSession {
     this.summary.pulled += counts.applied;
   }
 
-  #handle(pending: Pending, lines: readonly string[], gathered: Gathered): string | null {
-    switch (pending.kind) {
-      case "HELLO":
-        return this.#onHello(lines);
-      case "SEGMENTS":
-        return this.#onSegments(pending.branches, lines);
-      case "DIGESTS":
-        return this.#onDigests(pending, lines, gathered);
-      case "GET":
-        return this.#onEntries(pending.keys, lines, gathered);
-      case "PUSH":
-        return this.#onPushed(pending.entries, lines);
-      default: {
-        const unreachable: never = pending;
-        assert(false, `every pending request kind is handled, not ${JSON.stringify(unreachable)}`);
-      }
-    }
-  }
-
-  #onHello(lines: readonly string[]): string | null {
-    const parsed = parseHelloReply(lines);
-    if (!parsed.ok) return parsed.error;
-    const peer = parsed.value;
-    this.summary.peerNodeId = peer.nodeId;
-    if (peer.nodeId === this.#store.nodeId) return `the peer is this node (node id ${peer.nodeId})`;
-    this.#peer = peer;
-    if (peer.rootHex === this.#store.rootHex()) return null;
-    if (peer.branches === null) {
-      // Our root changed since HELLO left, and matched the peer's then: next session.
-      this.summary.complete = false;
-      return null;
-    }
-    if (!rootMatches(peer.branches, peer.rootHex)) return "root is not the XOR of the branches";
-    const tree = this.#store.tree;
-    for (let branch = 0; branch < 256; branch++) {
-      if (
-        tree.branchLow[branch] !== peer.branches.low[branch] ||
-        tree.branchHigh[branch] !== peer.branches.high[branch]
-      ) this.#branchQueue.push(branch);
-    }
-    return null;
-  }
-
-  #onSegments(branches: readonly number[], lines: readonly string[]): string | null {
-    const parsed = parseSegmentsReply(lines);
-    if (!parsed.ok) return parsed.error;
-    const replies = parsed.value;
-    if (!sameNumbers(replies.map((reply) => reply.branch), branches)) {
-      return "branches differ from those asked for";
-    }
-    const tree = this.#store.tree;
-    for (const { branch, segments } of replies) {
-      for (let i = 0; i < 256; i++) {
-        const segment = branch * 256 + i;
-        const low = segments.low[i];
-        const high = segments.high[i];
-        if (tree.segmentLow[segment] === low && tree.segmentHigh[segment] === high) continue;
-        this.#segmentQueue.push(segment);
-        if (low === 0 && high === 0) this.#emptyAtPeer.add(segment);
-      }
-    }
-    return null;
-  }
-
-  #onDigests(
-    { queries, contents }: Pending & { kind: "DIGESTS" },
-    lines: readonly string[],
-    gathered: Gathered,
-  ): string | null {
-    const parsed = parseDigestsReply(lines, this.#options.limits);
-    if (!parsed.ok) return parsed.error;
-    const covered = parsed.value;
-    if (covered.length === 0) return "no segment in the reply";
-    const segments = queries.map((query) => query.segment);
-    if (!sameNumbers(covered.map((reply) => reply.segment), segments.slice(0, covered.length))) {
-      return "segments differ from those asked for";
-    }
-    // The peer stops at its reply size limit; ask for the rest in the next round trip.
-    this.#segmentQueue.pushAll(segments.slice(covered.length));
-    for (let i = 0; i < covered.length; i++) {
-      const segmentDigests = covered[i];
-      const { segment, listed } = segmentDigests;
-      if (listed !== ALL_SUB_BUCKETS && queries[i].subHashes === null) {
-        return `segment ${segment} lists some sub-buckets, but was asked for whole`;
-      }
-      const error = checkDigestKeys(this.#store, segmentDigests);
-      if (error !== null) return error;
-      // Only the listed sub-buckets differ; the others hold the same entries on both sides.
-      // The entries listed when the hashes were computed are the stored objects, so their
-      // versions are current; a key added since is left to the next session.
-      const local = listed === ALL_SUB_BUCKETS
-        ? this.#store.segmentEntries(segment)
-        : entriesListed(contents[i] as SegmentContents, listed);
-      const plan = planSegment(
-        local,
-        segmentDigests,
-        this.#store.purgeHorizon(segment),
-        this.#store.nowMs(),
-        this.#options.tombstoneGraceMs,
-      );
-      this.#adoptPlan(plan, gathered);
-    }
-    return null;
-  }
-
-  /** Queues a segment's pulls and pushes within the session's key budget. */
-  #adoptPlan(plan: SegmentPlan, gathered: Gathered): void {
-    this.summary.refused += plan.refused;
-    this.summary.discarded += plan.discard.length;
-    gathered.discards.push(...plan.discard);
-    const wanted = plan.pull.length + plan.push.length;
-    if (wanted > this.#keysLeft) this.summary.complete = false;
-    const pulls = plan.pull.slice(0, this.#keysLeft);
-    this.#keysLeft -= pulls.length;
-    const pushes = plan.push.slice(0, this.#keysLeft);
-    this.#keysLeft -= pushes.length;
-    this.#pullQueue.pushAll(pulls);
-    this.#pushQueue.pushAll(pushes);
-  }
-
-  #onEntries(keys: readonly string[], lines: readonly string[], gathered: Gathered): string | null {
-    const parsed = parseEntriesReply(lines, this.#options.limits);
-    if (!parsed.ok) return parsed.error;
-    const asked = new Set(keys);
-    const seen = new Set<string>();
-    for (const entry of parsed.value) {
-      if (!asked.has(entry.key) || seen.has(entry.key)) {
-        return `entry for a key not asked for: "${entry.key.slice(0, 64)}"`;
-      }
-      seen.add(entry.key);
-      // Checked again now: our side may have purged since the digests were compared.
-      if (isBehindHorizon(this.#store, entry.key, entry.hlc)) {
-        this.summary.refused++;
-        continue;
-      }
-      gathered.repairs.push(entry);
-      this.summary.valueBytes += entry.value?.length ?? 0;
-    }
-    // Held back by the peer's reply size limit (or purged there meanwhile): next session.
-    if (seen.size < asked.size) this.summary.complete = false;
-    return null;
-  }
-
-  #onPushed(entries: readonly Entry[], lines: readonly string[]): string | null {
-    const parsed = parsePushedReply(lines);
-    if (!parsed.ok) return parsed.error;
-    const { applied, stale, future, refused } = parsed.value;
-    if (applied + stale + future + refused !== entries.length) {
-      return `counts add up to ${applied + stale + future + refused}, sent ${entries.length}`;
-    }
-    this.summary.pushed += applied;
-    this.summary.refused += refused;
-    return null;
-  }
-
   /** The next round's requests, from every queue, within the per-round limits. */
   #next(gathered: Gathered): SessionStep {
     if (this.summary.rounds >= MAX_ROUNDS_PER_SESSION) {
       if (this.#hasWork()) this.summary.complete = false;
       return this.#finish(gathered);
     }
-    if (this.#keysLeft === 0 && (this.#segmentQueue.length > 0 || this.#branchQueue.length > 0)) {
+    if (
+      this.#replyContext.keysLeft === 0 &&
+      (this.#segmentQueue.length > 0 || this.#branchQueue.length > 0)
+    ) {
       // The key budget is spent: comparing more of the tree would find work for next time.
       this.#segmentQueue.clear();
       this.#branchQueue.clear();
@@ -398,7 +216,7 @@ export class SyncSession {
 
   /** Longest GET or PUSH line the peer takes (its max_line_bytes, less the line end). */
   #lineBudget(): number {
-    const peerLimit = (this.#peer as HelloReply).maxLineBytes - 2;
+    const peerLimit = (this.#replyContext.peer as HelloReply).maxLineBytes - 2;
     return Math.min(peerLimit, MAX_REQUEST_LINE_BYTES);
   }
 
@@ -529,66 +347,6 @@ export class SyncSession {
   }
 }
 
-/**
- * Compares one segment's entries here with the peer's digests of it. Newer wins both ways;
- * a key only one side holds goes to the other, unless it is past its grace period (it would
- * be purged on arrival) or behind the receiver's purge horizon (it may be a deleted key; then
- * the holder drops it, see README, Tombstone grace and resurrection).
- */
-export function planSegment(
-  localEntries: readonly Entry[],
-  remote: SegmentDigests,
-  localHorizon: number,
-  nowMs: number,
-  graceMs: number,
-): SegmentPlan {
-  const plan: SegmentPlan = { pull: [], push: [], discard: [], refused: 0 };
-  const remoteByKey = new Map<string, Digest>();
-  for (const digest of remote.digests) remoteByKey.set(digest.key, digest);
-  const peerHorizon = remote.horizonHlc;
-  for (const entry of localEntries) {
-    const local = digestOf(entry);
-    const peer = remoteByKey.get(entry.key);
-    if (peer !== undefined) {
-      remoteByKey.delete(entry.key);
-      const order = compareDigests(local, peer);
-      if (order < 0) plan.pull.push(entry.key);
-      else if (order > 0) plan.push.push({ key: entry.key, peer, peerHorizon });
-    } else if (!isPastGrace(local, nowMs, graceMs)) {
-      const behind = peerHorizon !== 0 && local.hlc <= peerHorizon &&
-        isOlderThanGrace(local.hlc, nowMs, graceMs);
-      if (behind) plan.discard.push(entry);
-      else plan.push.push({ key: entry.key, peer: null, peerHorizon });
-    }
-  }
-  for (const peer of remoteByKey.values()) {
-    if (isPastGrace(peer, nowMs, graceMs)) continue;
-    if (localHorizon !== 0 && peer.hlc <= localHorizon) plan.refused++;
-    else plan.pull.push(peer.key);
-  }
-  return plan;
-}
-
-/**
- * Every digest's key hashes to the segment it is listed under, and to one of the sub-buckets
- * listed, and appears once.
- */
-function checkDigestKeys(store: Store, segment: SegmentDigests): string | null {
-  const seen = new Set<string>();
-  for (const digest of segment.digests) {
-    if (seen.has(digest.key)) return `key "${digest.key.slice(0, 64)}" listed twice`;
-    seen.add(digest.key);
-    const place = store.placeOfKey(digest.key);
-    if (Math.floor(place / SUB_BUCKETS) !== segment.segment) {
-      return `key "${digest.key.slice(0, 64)}" is not in segment ${segment.segment}`;
-    }
-    if (!((segment.listed >>> (place % SUB_BUCKETS)) & 1)) {
-      return `key "${digest.key.slice(0, 64)}" is in a sub-bucket not listed`;
-    }
-  }
-  return null;
-}
-
 /** First in, first out, with O(1) removal from the front (work lists can hold 10^5 items). */
 class Fifo<T> {
   #items: T[] = [];
@@ -629,18 +387,4 @@ class Fifo<T> {
     this.#items = [];
     this.#head = 0;
   }
-}
-
-function rootMatches(branches: HashList, rootHex: string): boolean {
-  let low = 0;
-  let high = 0;
-  for (let i = 0; i < 256; i++) {
-    low ^= branches.low[i];
-    high ^= branches.high[i];
-  }
-  return hashToHex(low, high) === rootHex;
-}
-
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((value, i) => value === b[i]);
 }

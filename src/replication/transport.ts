@@ -9,7 +9,13 @@
  */
 
 import { Buffer } from "node:buffer";
-import type { ISubscriptionMap, MqttClient } from "mqtt";
+import type {
+  IClientOptions,
+  IConnackPacket,
+  ISubscriptionGrant,
+  ISubscriptionMap,
+  MqttClient,
+} from "mqtt";
 import type { Logger } from "../log.ts";
 import { Backoff } from "./backoff.ts";
 
@@ -112,6 +118,19 @@ export function connectTransport(
   };
 }
 
+/** One client and what its event handlers share. */
+interface ClientContext {
+  readonly client: MqttClient;
+  readonly backoff: Backoff;
+  readonly options: TransportOptions;
+  readonly events: TransportEvents;
+  readonly log: Logger;
+  state: BrokerState;
+  /** The reason of the failure logged last, so that the same failure again is logged once. */
+  lastFailure: string;
+}
+
+/** Creates the mqtt.js client and wires its events to the handlers below. */
 function connectClient(
   connect: typeof import("mqtt").connect,
   options: TransportOptions,
@@ -119,15 +138,46 @@ function connectClient(
   log: Logger,
 ): Transport {
   const backoff = new Backoff(options.reconnectMinMs, options.reconnectMaxMs, options.random);
-  const client = connect(options.url, {
+  const client = connect(options.url, clientOptions(options, backoff));
+  const context: ClientContext = {
+    client,
+    backoff,
+    options,
+    events,
+    log,
+    state: "connecting",
+    lastFailure: "",
+  };
+  client.on("connect", (connack) => onConnect(context, connack));
+  client.on("close", () => onClose(context));
+  client.on("error", (error) => onError(context, error));
+  client.on("message", (topic, payload) => events.message(topic, payload));
+
+  return {
+    get state() {
+      return context.state;
+    },
+    publish(topic, payload, retain, done) {
+      client.publish(topic, toBuffer(payload), { qos: 1, retain }, (error) => {
+        done(error ? error.message : null);
+      });
+    },
+    close: (last, timeoutMs) =>
+      closeClient(client, last, timeoutMs, () => context.state = "closed"),
+  };
+}
+
+/** The mqtt.js options: MQTT 5, a persistent session, the will, and the first backoff pause. */
+function clientOptions(options: TransportOptions, backoff: Backoff): IClientOptions {
+  return {
     protocolVersion: 5,
     clientId: options.clientId,
     clean: false,
     properties: { sessionExpiryInterval: SESSION_EXPIRY_SECONDS },
     keepalive: KEEPALIVE_SECONDS,
     connectTimeout: options.connectTimeoutMs,
-    // mqtt.js reads reconnectPeriod when a connection closes; the "close" handler below sets
-    // the next value after each close, so that the pauses follow the backoff.
+    // mqtt.js reads reconnectPeriod when a connection closes; onClose() sets the next value
+    // after each close, so that the pauses follow the backoff.
     reconnectPeriod: backoff.next(),
     reconnectOnConnackError: true,
     resubscribe: false,
@@ -143,90 +193,90 @@ function connectClient(
       qos: 1,
       retain: options.will.retain,
     },
-  });
-  let state: BrokerState = "connecting";
-  let lastFailure = "";
-
-  client.on("connect", (connack) => {
-    // mqtt.js leaves Nagle on: a publish then waits for the ACK of the previous segment
-    // (one QoS 0 publish per ms here: p99 ~32 ms with Nagle, ~5 ms without; see README).
-    const socket = client.stream as unknown as { setNoDelay?: (noDelay: boolean) => void };
-    socket.setNoDelay?.(true);
-    backoff.reset();
-    client.options.reconnectPeriod = backoff.next();
-    lastFailure = "";
-    const subscriptions: ISubscriptionMap = {};
-    for (const topic of options.subscriptions) subscriptions[topic] = { qos: 1, nl: true };
-    client.subscribe(subscriptions, (error, granted) => {
-      if (error) {
-        log.warn("replication_subscribe_failed", { reason: error.message });
-        return;
-      }
-      const refused = (granted ?? []).filter((grant) => grant.qos >= SUBACK_FAILURE);
-      if (refused.length > 0) {
-        log.error("replication_subscribe_refused", {
-          topics: refused.map((grant) => grant.topic).join(","),
-          reason_code: refused[0].qos,
-        });
-      }
-      state = "connected";
-      const receiveMaximum = connack.properties?.receiveMaximum ?? 65_535;
-      log.info("replication_connected", {
-        broker: options.brokerLabel,
-        client_id: options.clientId,
-        session_present: connack.sessionPresent,
-      });
-      events.ready({ sessionPresent: connack.sessionPresent, receiveMaximum });
-    });
-  });
-
-  client.on("close", () => {
-    // mqtt.js has already scheduled the next attempt with the current reconnectPeriod.
-    const pauseMs = client.options.reconnectPeriod ?? 0;
-    client.options.reconnectPeriod = backoff.next();
-    if (state === "closed") return;
-    if (state === "connected") {
-      state = "disconnected";
-      log.warn("replication_disconnected", { broker: options.brokerLabel, retry_in_ms: pauseMs });
-      events.lost();
-    } else {
-      state = "disconnected";
-      log.debug("replication_retry", { broker: options.brokerLabel, retry_in_ms: pauseMs });
-    }
-  });
-
-  client.on("error", (error) => {
-    if (state === "closed") return;
-    const reason = error.message;
-    const code = (error as { code?: unknown }).code;
-    const isAuth = typeof code === "number" && AUTH_REASON_CODES.has(code);
-    const fields = {
-      broker: options.brokerLabel,
-      reason,
-      code: String(code ?? ""),
-      hint: failureHint(isAuth, String(code ?? "")),
-    };
-    // The same failure again and again (a broker down for minutes) is logged once.
-    if (reason === lastFailure) log.debug("replication_connect_failed", fields);
-    else if (state === "connected") log.warn("replication_connection_error", fields);
-    else if (isAuth) log.error("replication_auth_refused", fields);
-    else log.warn("replication_connect_failed", fields);
-    lastFailure = reason;
-  });
-
-  client.on("message", (topic, payload) => events.message(topic, payload));
-
-  return {
-    get state() {
-      return state;
-    },
-    publish(topic, payload, retain, done) {
-      client.publish(topic, toBuffer(payload), { qos: 1, retain }, (error) => {
-        done(error ? error.message : null);
-      });
-    },
-    close: (last, timeoutMs) => closeClient(client, last, timeoutMs, () => state = "closed"),
   };
+}
+
+/** Connected (CONNACK): restarts the backoff and subscribes; ready once the SUBACK is in. */
+function onConnect(context: ClientContext, connack: IConnackPacket): void {
+  const { client, backoff } = context;
+  // mqtt.js leaves Nagle on: a publish then waits for the ACK of the previous segment
+  // (one QoS 0 publish per ms here: p99 ~32 ms with Nagle, ~5 ms without; see README).
+  const socket = client.stream as unknown as { setNoDelay?: (noDelay: boolean) => void };
+  socket.setNoDelay?.(true);
+  backoff.reset();
+  client.options.reconnectPeriod = backoff.next();
+  context.lastFailure = "";
+  const subscriptions: ISubscriptionMap = {};
+  for (const topic of context.options.subscriptions) subscriptions[topic] = { qos: 1, nl: true };
+  client.subscribe(subscriptions, (error, granted) => {
+    if (error) {
+      context.log.warn("replication_subscribe_failed", { reason: error.message });
+      return;
+    }
+    onSubscribed(context, connack, granted ?? []);
+  });
+}
+
+/** Subscribed (SUBACK): logs refused topics, then the connection is ready. */
+function onSubscribed(
+  context: ClientContext,
+  connack: IConnackPacket,
+  granted: readonly ISubscriptionGrant[],
+): void {
+  const { options, log } = context;
+  const refused = granted.filter((grant) => grant.qos >= SUBACK_FAILURE);
+  if (refused.length > 0) {
+    log.error("replication_subscribe_refused", {
+      topics: refused.map((grant) => grant.topic).join(","),
+      reason_code: refused[0].qos,
+    });
+  }
+  context.state = "connected";
+  const receiveMaximum = connack.properties?.receiveMaximum ?? 65_535;
+  log.info("replication_connected", {
+    broker: options.brokerLabel,
+    client_id: options.clientId,
+    session_present: connack.sessionPresent,
+  });
+  context.events.ready({ sessionPresent: connack.sessionPresent, receiveMaximum });
+}
+
+/** The connection closed (or an attempt failed): sets the next pause and reports a loss. */
+function onClose(context: ClientContext): void {
+  const { client, options, log } = context;
+  // mqtt.js has already scheduled the next attempt with the current reconnectPeriod.
+  const pauseMs = client.options.reconnectPeriod ?? 0;
+  client.options.reconnectPeriod = context.backoff.next();
+  if (context.state === "closed") return;
+  if (context.state === "connected") {
+    context.state = "disconnected";
+    log.warn("replication_disconnected", { broker: options.brokerLabel, retry_in_ms: pauseMs });
+    context.events.lost();
+  } else {
+    context.state = "disconnected";
+    log.debug("replication_retry", { broker: options.brokerLabel, retry_in_ms: pauseMs });
+  }
+}
+
+/** A failure to connect or of the connection: logged by how much it needs a reader. */
+function onError(context: ClientContext, error: Error): void {
+  if (context.state === "closed") return;
+  const { log } = context;
+  const reason = error.message;
+  const code = (error as { code?: unknown }).code;
+  const isAuth = typeof code === "number" && AUTH_REASON_CODES.has(code);
+  const fields = {
+    broker: context.options.brokerLabel,
+    reason,
+    code: String(code ?? ""),
+    hint: failureHint(isAuth, String(code ?? "")),
+  };
+  // The same failure again and again (a broker down for minutes) is logged once.
+  if (reason === context.lastFailure) log.debug("replication_connect_failed", fields);
+  else if (context.state === "connected") log.warn("replication_connection_error", fields);
+  else if (isAuth) log.error("replication_auth_refused", fields);
+  else log.warn("replication_connect_failed", fields);
+  context.lastFailure = reason;
 }
 
 /** What to look at for the common failures; undefined (omitted) otherwise. */
