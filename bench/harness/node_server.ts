@@ -38,6 +38,8 @@ export interface BenchNodeOptions {
   /** CPU to pin to; null for no pinning. Default SERVER_CPU. */
   cpu?: number | null;
   env?: Record<string, string>;
+  /** The main.ts to run; default this checkout's (bench/ab.ts runs another checkout's). */
+  main?: string;
 }
 
 export class BenchNode {
@@ -77,7 +79,7 @@ export class BenchNode {
         "--allow-all",
         ...RUNTIME_FLAGS,
         ...(options.denoFlags ?? []),
-        MAIN,
+        options.main ?? MAIN,
         "--config",
         configPath,
       ],
