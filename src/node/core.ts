@@ -14,7 +14,7 @@ import {
   parseFramed,
   type ParseLimits,
 } from "../protocol/parse.ts";
-import { errorReply, infoReply } from "../protocol/reply.ts";
+import { errorReply, infoReply, type PiecewiseReply } from "../protocol/reply.ts";
 import { type Entry, INVALID_VALUE_BYTE, isValidKey } from "../store/entry.ts";
 import { MAX_PREFETCH_KEYS, type Store } from "../store/store.ts";
 import type { ClientInfo, LineHandler } from "../server/server.ts";
@@ -105,7 +105,10 @@ export class NodeCore implements LineHandler, RemoteApplier {
   }
 
   /** Runs one request: a line as the framer holds it, or as a string (tools and tests). */
-  handleLine(line: FramedLine | string, client: ClientInfo): string | Promise<string> | null {
+  handleLine(
+    line: FramedLine | string,
+    client: ClientInfo,
+  ): string | Promise<string> | PiecewiseReply | null {
     this.#commandsProcessed++;
     if (typeof line !== "string") {
       // The commonest request: its key is looked up in the received bytes, never decoded.
