@@ -7,7 +7,7 @@
  */
 
 import * as net from "node:net";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 
 const [host, port, count] = [Deno.args[0], Number(Deno.args[1]), Number(Deno.args[2])];
 const TIMEOUT_MS = 10_000;
