@@ -95,7 +95,7 @@ export class Connection implements LogWaiter {
   #draining = false;
   /** A reserve slot: the first line must be a peer's SYNC HELLO. */
   #provisional: boolean;
-  /** When the last complete line arrived (coarse), for the idle timeout. */
+  /** When the last complete line arrived or replies drained (coarse): the idle timeout. */
   #lastRequestAtMs: number;
   /** Since when bytes of an unfinished line wait (coarse), 0 if none: the request timeout. */
   #partialSinceMs: number;
@@ -145,6 +145,8 @@ export class Connection implements LogWaiter {
   #drained(): void {
     if (!this.#throttled) return;
     this.#throttled = false;
+    // A client that reads its replies is not idle.
+    this.#lastRequestAtMs = this.#clock.nowMs;
     if (this.#piecewise !== null) this.#pump();
     else if (!this.#waiting && !this.#closing) {
       if (!this.#draining) this.#socket.resume();
@@ -318,8 +320,8 @@ export class Connection implements LogWaiter {
 
   /**
    * The server's sweep: closes the connection when a timeout passed (idle, or a line not
-   * finished), and cuts one that lingers after our side ended. Busy connections (a reply
-   * being written or awaited) are left alone.
+   * finished), and cuts one that lingers after our side ended. A connection whose reply is
+   * being made (the log, SYNC) is left alone.
    */
   sweep(nowMs: number): void {
     if (this.#socket.destroyed) return;
@@ -327,7 +329,11 @@ export class Connection implements LogWaiter {
       if (nowMs - this.#endedAtMs >= ENDED_LINGER_MS) this.#socket.destroy();
       return;
     }
-    if (this.#waiting || this.#throttled || this.#closing || this.#draining) return;
+    if (this.#closing || this.#draining) return;
+    // Replies wait for a client that reads nothing: idle, but its last line cannot finish
+    // while nothing is read. A reply being made (log, SYNC) is not the client's delay.
+    const stalled = this.#throttled;
+    if (this.#waiting && !stalled) return;
     if (this.#provisional) {
       // Peers greet at once; a silent connection must not hold a reserve slot for long.
       if (nowMs - this.#lastRequestAtMs < this.#options.peerGreetingTimeoutMs) return;
@@ -336,7 +342,10 @@ export class Connection implements LogWaiter {
       return;
     }
     const reason = timeoutOf(
-      { lastRequestAtMs: this.#lastRequestAtMs, partialSinceMs: this.#partialSinceMs },
+      {
+        lastRequestAtMs: this.#lastRequestAtMs,
+        partialSinceMs: stalled ? 0 : this.#partialSinceMs,
+      },
       nowMs,
       this.#options,
     );
