@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import * as net from "node:net";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 import { RawSocket } from "../_support/raw_socket.ts";
@@ -127,6 +128,35 @@ Deno.test("with every client slot taken, a peer still completes a sync session i
     await bClient.close();
     await a.cleanup();
     await b.cleanup();
+  }
+});
+
+Deno.test("refused clients that reset at once leave the node running", async () => {
+  const node = await NodeProcess.start({
+    toml: "[limits]\nmax_connections = 2\nreserved_peer_connections = 0",
+  });
+  const client = await node.connect();
+  let filler: RawSocket | null = null;
+  try {
+    await waitForConnections(client, 1);
+    filler = await RawSocket.connect(node.port);
+    await waitForConnections(client, 2);
+    // Each is refused, and resets before or while the node sends its ERROR line.
+    for (let i = 0; i < 20; i++) {
+      const socket = net.connect({ host: "127.0.0.1", port: node.port });
+      socket.on("error", () => {});
+      const closed = new Promise((resolve) => socket.on("close", resolve));
+      socket.on("connect", () => socket.resetAndDestroy());
+      await closed;
+    }
+    // The failed writes surface a moment later (before the fix, as a crash of the process).
+    await delay(300);
+    assert.deepEqual(await client.request("PING"), ["PONG"]);
+    assert.match(node.stderr(), /"event":"connection_refused"/);
+  } finally {
+    await filler?.destroy();
+    await client.close();
+    await node.cleanup();
   }
 });
 
