@@ -1,6 +1,6 @@
 /**
  * A network namespace joined to this machine by a veth pair, for tests that need a client at a
- * non-loopback address. The pair carries a 10.213.x.0/30 on its two ends only: no route,
+ * non-loopback address. The pair carries a 10.213.x.y/30 on its two ends only: no route,
  * forwarding or NAT beyond it, so traffic flows between the namespace and this machine alone.
  * Needs Linux, the `ip` command and CAP_NET_ADMIN (root); netnsUnavailableReason() says why
  * not, for the test to skip visibly.
@@ -29,13 +29,16 @@ let created = 0;
 /** Creates the namespace and the pair; close() removes both. */
 export async function createNetns(): Promise<Netns> {
   // Unique per process and call; interface names must stay within 15 characters.
-  const id = `${Deno.pid % 100_000}${created++}`;
+  const call = created++;
+  const id = `${Deno.pid % 100_000}${call}`;
   const name = `mkv${id}`;
   const hostLink = `mkvh${id}`;
   const namespaceLink = `mkvn${id}`;
-  const subnet = `10.213.${(Deno.pid + created) % 64 * 4}`;
-  const hostAddress = `${subnet}.1`;
-  const namespaceAddress = `${subnet}.2`;
+  // A /30 per process and call: 10.213.<pid mod 256>.<4 x call>.
+  const subnet = `10.213.${Deno.pid % 256}`;
+  const first = (call % 64) * 4;
+  const hostAddress = `${subnet}.${first + 1}`;
+  const namespaceAddress = `${subnet}.${first + 2}`;
   const close = async () => {
     // Deleting the namespace deletes its end of the pair, and with it the other end.
     await ip(["netns", "delete", name]).catch(() => {});
