@@ -176,14 +176,9 @@ export class Connection implements LogWaiter {
           break;
         }
         this.#lastRequestAtMs = this.#partialSinceMs = this.#clock.nowMs;
-        if (this.#provisional) {
-          if (
-            !isPeerGreeting(framer.copy(0, Math.min(GREETING_BYTES, framer.end - framer.start)))
-          ) {
-            out += this.#refuse(MAX_CONNECTIONS, "connection_refused");
-            break;
-          }
-          this.#provisional = false;
+        if (this.#provisional && !this.#greeted()) {
+          out += this.#refuse(MAX_CONNECTIONS, "connection_refused");
+          break;
         }
         if (framer.start > hinted) {
           hinted = this.#handler.beforeLines(framer.bytes, framer.start, framer.bytes.length);
@@ -205,6 +200,15 @@ export class Connection implements LogWaiter {
     if (framer.pendingBytes === 0) this.#partialSinceMs = 0;
     // Shutting down and every request received is answered: close.
     if (this.#draining && !this.#waiting && !this.#throttled && !this.#closing) this.#end();
+  }
+
+  /** In a reserve slot, the current (first) line: a peer's greeting keeps the slot. */
+  #greeted(): boolean {
+    const framer = this.#framer;
+    const first = framer.copy(0, Math.min(GREETING_BYTES, framer.end - framer.start));
+    if (!isPeerGreeting(first)) return false;
+    this.#provisional = false;
+    return true;
   }
 
   /** Marks the connection closing and returns the ERROR line that says why. */
