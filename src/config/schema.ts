@@ -391,7 +391,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     min: 1,
     max: 1_000_000,
     nullable: false,
-    description: "Client and peer connections open at once; more are refused",
+    description: "Client and peer connections open at once; beyond it only peers, in the reserve",
   },
   {
     path: "limits.reserved_peer_connections",
