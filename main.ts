@@ -10,6 +10,11 @@ import { DataDirError } from "./src/persistence/mod.ts";
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
+/**
+ * close() cuts connections after limits.shutdown_grace_ms; the parts after them (the broker,
+ * the log's last flush) get this much more before the process exits anyway, with code 1.
+ */
+const STOP_BACKSTOP_MS = 10_000;
 
 function loadOrExit() {
   try {
@@ -58,7 +63,15 @@ async function main(): Promise<void> {
   });
   const reason = await stop;
   log.info("node_stopping", { reason });
+  const backstop = setTimeout(() => {
+    log.error("node_stop_forced", {
+      reason,
+      after_ms: config.limits.shutdownGraceMs + STOP_BACKSTOP_MS,
+    });
+    Deno.exit(EXIT_FAILURE);
+  }, config.limits.shutdownGraceMs + STOP_BACKSTOP_MS);
   await node.close();
+  clearTimeout(backstop);
   log.info("node_stopped", { reason });
   Deno.exit(0);
 }

@@ -67,6 +67,11 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     maxKeyBytes: MAX_KEY_BYTES,
     maxValueBytes: MAX_VALUE_BYTES,
     maxConnections: 10_000,
+    reservedPeerConnections: 32,
+    maxConnectionsPerAddress: 1_000,
+    idleTimeoutMs: 0,
+    requestTimeoutMs: 30_000,
+    shutdownGraceMs: 5_000,
     maxLineBytes: defaultMaxLineBytes({
       maxKeyBytes: MAX_KEY_BYTES,
       maxValueBytes: MAX_VALUE_BYTES,

@@ -76,7 +76,18 @@ export interface PersistenceConfig {
 export interface LimitsConfig {
   maxKeyBytes: number;
   maxValueBytes: number;
+  /** Client and peer connections; peers have reservedPeerConnections more (see README, Limits). */
   maxConnections: number;
+  /** Slots beyond maxConnections that only anti-entropy peers (first line SYNC HELLO) may take. */
+  reservedPeerConnections: number;
+  /** Connections from one non-loopback address; loopback clients are exempt. */
+  maxConnectionsPerAddress: number;
+  /** A connection with no complete request for this long is closed; 0 never. */
+  idleTimeoutMs: number;
+  /** A request line started and not finished within this long closes the connection. */
+  requestTimeoutMs: number;
+  /** SIGTERM, SIGINT or SHUTDOWN: connections still busy after this long are cut. */
+  shutdownGraceMs: number;
   /** A request line longer than this gets `ERROR line too long` and the connection closes. */
   maxLineBytes: number;
   /** Replies queued for a client that reads slowly; past this the server stops reading from it. */

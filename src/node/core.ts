@@ -16,6 +16,7 @@ import {
   parseCommand,
   parseFramed,
   type ParseLimits,
+  type PiecewiseReply,
 } from "../protocol/mod.ts";
 import {
   type ApplyCounts,
@@ -96,7 +97,10 @@ export class NodeCore implements LineHandler, RemoteApplier {
   }
 
   /** Runs one request: a line as the framer holds it, or as a string (tools and tests). */
-  handleLine(line: FramedLine | string, client: ClientInfo): string | Promise<string> | null {
+  handleLine(
+    line: FramedLine | string,
+    client: ClientInfo,
+  ): string | Promise<string> | PiecewiseReply | null {
     this.#commandsProcessed++;
     if (typeof line !== "string") {
       // The commonest request: its key is looked up in the received bytes, never decoded.

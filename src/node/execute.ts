@@ -12,7 +12,17 @@ import { assert } from "../assert.ts";
 /** Returned instead of a reply when the connection must close after the replies so far. */
 export const CLOSE_CONNECTION = Symbol("close connection");
 
-export type ExecuteResult = string | Promise<string> | typeof CLOSE_CONNECTION;
+/**
+ * Replies larger than this are returned as a PiecewiseReply, which the server produces as the
+ * client drains it, never whole (see README, Limits); smaller ones are one string.
+ */
+export const PIECEWISE_REPLY_MIN_BYTES = 64 * 1024;
+
+export type ExecuteResult =
+  | string
+  | Promise<string>
+  | reply.PiecewiseReply
+  | typeof CLOSE_CONNECTION;
 
 /** What commands need beyond the store, provided by the node. */
 export interface Services {
@@ -65,7 +75,7 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return reply.numberReply("EXISTS", count);
     }
     case "scan":
-      return reply.keysReply(store.scan(command.prefix, command.after, context.scanPageKeys));
+      return scan(store.scan(command.prefix, command.after, context.scanPageKeys));
     case "dbsize":
       return reply.numberReply("DBSIZE", store.countLive());
     case "expire":
@@ -140,7 +150,11 @@ function append(key: string, value: string, prepend: boolean, context: ExecuteCo
   return reply.valueReply(next);
 }
 
-function multiGet(keys: readonly string[], context: ExecuteContext): string {
+/** MGET: the values as read now, in one reply or, if large, a reply made piece by piece. */
+function multiGet(
+  keys: readonly string[],
+  context: ExecuteContext,
+): string | reply.PiecewiseReply {
   const values: (string | undefined)[] = [];
   let replyBytes = 0;
   context.store.prefetchKeyStrings(keys);
@@ -154,7 +168,15 @@ function multiGet(keys: readonly string[], context: ExecuteContext): string {
       `reply too large: ${replyBytes} bytes, max ${context.maxReplyBytes} (ask for fewer keys)`,
     );
   }
+  if (replyBytes > PIECEWISE_REPLY_MIN_BYTES) return new reply.PiecewiseReply(keys, values);
   return reply.valuesReply(keys, values);
+}
+
+function scan(keys: readonly string[]): string | reply.PiecewiseReply {
+  let replyBytes = 0;
+  for (const key of keys) replyBytes += key.length + 2;
+  if (replyBytes > PIECEWISE_REPLY_MIN_BYTES) return new reply.PiecewiseReply(keys, null);
+  return reply.keysReply(keys);
 }
 
 function expire(key: string, seconds: number, context: ExecuteContext): string {

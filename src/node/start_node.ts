@@ -16,8 +16,6 @@ import type { Logger } from "../log.ts";
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
 const PURGE_SEGMENTS_PER_TICK = 1024;
 const PURGE_TICK_MS = 1000;
-/** How long close() lets connections finish in-flight requests before cutting them. */
-const CLOSE_GRACE_MS = 5000;
 
 export interface NodeHandle {
   readonly config: Config;
@@ -48,18 +46,20 @@ export async function startNode(
     if (changeLog !== null) closers.push(() => changeLog.close());
     core.parts.changeLog = changeLog;
 
+    const { limits } = config;
     const server = await startServer(
       {
         host: config.bindAddress,
         port: config.bindPort,
-        maxConnections: config.limits.maxConnections,
-        maxLineBytes: config.limits.maxLineBytes,
-        maxPendingReplyBytes: config.limits.maxPendingReplyBytes,
+        ...limits,
+        // A peer greets at once and gives up after its own request timeout anyway.
+        peerGreetingTimeoutMs: config.antiEntropy.requestTimeoutMs,
       },
       core,
       log,
     );
-    closers.push(() => server.close(CLOSE_GRACE_MS));
+    // Connections still busy after the grace period are cut (see README, Limits).
+    closers.push(() => server.close(limits.shutdownGraceMs));
     core.parts.connectionCount = server.connectionCount;
     const partContext = { ...context, clientPort: server.port };
 

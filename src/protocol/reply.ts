@@ -42,6 +42,51 @@ export function keysReply(keys: readonly string[]): string {
 /** One `name:value` line of INFO; every part of the node contributes its own. */
 export type InfoField = readonly [string, string | number];
 
+/**
+ * A `VALUES` or `KEYS` reply produced a piece at a time, as the connection's socket drains,
+ * so that a large reply is never held whole for a client that does not read (see README,
+ * Limits). It holds the keys and values it was made from (the store's own strings, read when
+ * the command ran, so the reply is the same as valuesReply()/keysReply() would have been).
+ */
+export class PiecewiseReply {
+  readonly #keys: readonly string[];
+  /** null: a KEYS reply (keys only). */
+  readonly #values: readonly (string | undefined)[] | null;
+  #header: string | null;
+  #next = 0;
+
+  constructor(keys: readonly string[], values: readonly (string | undefined)[] | null) {
+    this.#keys = keys;
+    this.#values = values;
+    this.#header = (values === null ? "KEYS " : "VALUES ") + keys.length + CRLF;
+  }
+
+  get done(): boolean {
+    return this.#header === null && this.#next === this.#keys.length;
+  }
+
+  /** The next lines: at least one, and no more once they reach `targetBytes`. */
+  next(targetBytes: number): string {
+    let piece = this.#header ?? "";
+    this.#header = null;
+    const keys = this.#keys;
+    const values = this.#values;
+    let next = this.#next;
+    while (next < keys.length && (piece.length === 0 || piece.length < targetBytes)) {
+      if (values === null) piece += keys[next] + CRLF;
+      else {
+        const value = values[next];
+        piece += value === undefined
+          ? keys[next] + " NOT_FOUND\r\n"
+          : keys[next] + " " + value + CRLF;
+      }
+      next++;
+    }
+    this.#next = next;
+    return piece;
+  }
+}
+
 /** `INFO`, then `name:value` lines, then `END`. */
 export function infoReply(fields: readonly InfoField[]): string {
   let reply = "INFO\r\n";

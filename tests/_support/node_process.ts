@@ -21,6 +21,8 @@ export interface NodeOptions {
   dataDir?: string;
   /** Extra command-line arguments. */
   args?: string[];
+  /** The address the node binds to and is reached at; default 127.0.0.1. */
+  bindAddress?: string;
 }
 
 export class NodeProcess {
@@ -47,7 +49,7 @@ export class NodeProcess {
     const configPath = await Deno.makeTempFile({ prefix: "merklekv-", suffix: ".toml" });
     const lines = [
       `node_id = "${nodeId}"`,
-      `bind_address = "127.0.0.1"`,
+      `bind_address = "${options.bindAddress ?? "127.0.0.1"}"`,
       `bind_port = ${port}`,
     ];
     if (options.dataDir !== undefined) lines.push(`data_dir = "${options.dataDir}"`);
@@ -84,7 +86,11 @@ export class NodeProcess {
       hasExited = true;
       throw new Error(`node exited with code ${status.code} before listening:\n${this.stderr()}`);
     });
-    await Promise.race([waitForPort(this.port, START_TIMEOUT_MS, () => hasExited), exited]);
+    const host = this.options.bindAddress ?? "127.0.0.1";
+    await Promise.race([
+      waitForPort(this.port, START_TIMEOUT_MS, () => hasExited, host),
+      exited,
+    ]);
   }
 
   stderr(): string {
@@ -96,7 +102,8 @@ export class NodeProcess {
   }
 
   connect(timeoutMs = 10_000): Promise<MerkleKVClient> {
-    return MerkleKVClient.connect({ port: this.port, timeoutMs });
+    const host = this.options.bindAddress ?? "127.0.0.1";
+    return MerkleKVClient.connect({ host, port: this.port, timeoutMs });
   }
 
   /** Sends a signal and waits for the exit. */

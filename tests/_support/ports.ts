@@ -21,12 +21,13 @@ export async function waitForPort(
   port: number,
   timeoutMs: number,
   stop: () => boolean = () => false,
+  host = "127.0.0.1",
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (stop()) throw new Error(`stopped waiting for port ${port}`);
     const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect({ host: "127.0.0.1", port });
+      const socket = net.connect({ host, port });
       socket.once("connect", () => {
         socket.destroy();
         resolve(true);

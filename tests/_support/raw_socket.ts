@@ -32,10 +32,13 @@ export class RawSocket {
     );
   }
 
-  static connect(port: number, options: { allowHalfOpen?: boolean } = {}): Promise<RawSocket> {
+  static connect(
+    port: number,
+    options: { allowHalfOpen?: boolean; host?: string } = {},
+  ): Promise<RawSocket> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({
-        host: "127.0.0.1",
+        host: options.host ?? "127.0.0.1",
         port,
         allowHalfOpen: options.allowHalfOpen ?? false,
       });

@@ -7,6 +7,7 @@ import {
   type Services,
 } from "../../src/node/execute.ts";
 import { parseCommand } from "../../src/protocol/parse.ts";
+import { keysReply, PiecewiseReply, valuesReply } from "../../src/protocol/reply.ts";
 import { Store } from "../../src/store/store.ts";
 
 const START_MS = 1_700_000_000_000;
@@ -182,6 +183,32 @@ Deno.test("execute() MGET refuses a reply over max_reply_bytes", () => {
     h.run("MGET a a a a"),
     "ERROR reply too large: 256 bytes, max 200 (ask for fewer keys)\r\n",
   );
+});
+
+Deno.test("execute() answers an MGET or SCAN over 64 KiB piece by piece, with the values read when it ran", () => {
+  const h = harness();
+  h.context.maxReplyBytes = 1024 * 1024;
+  h.context.scanPageKeys = 2_000;
+  // Values longer than this harness's parse limits, written to the store directly.
+  const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+  for (const key of keys) h.store.write(key, "v".repeat(4096), 0);
+  const reply = h.run(`MGET ${keys.join(" ")}`);
+  assert.ok(reply instanceof PiecewiseReply, "a large MGET is a PiecewiseReply");
+  // A write after the MGET ran does not change its reply.
+  h.run("SET k0 changed");
+  let text = "";
+  while (!reply.done) text += reply.next(4096);
+  assert.equal(text, valuesReply(keys, keys.map(() => "v".repeat(4096))));
+
+  const names: string[] = [];
+  for (let i = 0; i < 1_500; i++) names.push(`key:${String(i).padStart(40, "0")}`);
+  for (const name of names) h.run(`SET ${name} 1`);
+  const page = h.run("SCAN key:");
+  assert.ok(page instanceof PiecewiseReply, "a large SCAN page is a PiecewiseReply");
+  let pageText = "";
+  while (!page.done) pageText += page.next(4096);
+  assert.equal(pageText, keysReply(names));
+  assert.equal(typeof h.run("MGET k0 k1"), "string", "small replies stay strings");
 });
 
 Deno.test("execute() MSET writes every pair", () => {

@@ -8,6 +8,7 @@ import {
   NOT_FOUND,
   numberReply,
   OK,
+  PiecewiseReply,
   PONG,
   replyLineCount,
   valueReply,
@@ -80,4 +81,41 @@ Deno.test("each multi-line reply's header counts exactly the lines that follow i
   const info = infoReply([["a", 1]]).split("\r\n").slice(0, -1);
   assert.equal(replyLineCount(info[0]), -1);
   assert.equal(info.at(-1), "END");
+});
+
+/** Every piece of `reply`, each asked for with `targetBytes`. */
+function piecesOf(reply: PiecewiseReply, targetBytes: number): string[] {
+  const pieces: string[] = [];
+  while (!reply.done) pieces.push(reply.next(targetBytes));
+  return pieces;
+}
+
+Deno.test("PiecewiseReply's pieces join to what valuesReply() and keysReply() answer", () => {
+  const keys = ["a", "bb", "nope", "c"];
+  const values = ["1", "x".repeat(50), undefined, ""];
+  for (const targetBytes of [1, 5, 20, 60, 1000]) {
+    assert.equal(
+      piecesOf(new PiecewiseReply(keys, values), targetBytes).join(""),
+      valuesReply(keys, values),
+    );
+    assert.equal(piecesOf(new PiecewiseReply(keys, null), targetBytes).join(""), keysReply(keys));
+  }
+  assert.deepEqual(piecesOf(new PiecewiseReply([], []), 10), ["VALUES 0\r\n"]);
+});
+
+Deno.test("PiecewiseReply stops each piece once it reaches the target, one line over at most", () => {
+  const keys = ["a", "b", "c", "d"];
+  const values = ["x".repeat(10), "y".repeat(30), "z", "w".repeat(10)];
+  // The header alone reaches 5 bytes; then a line at a time, however long.
+  assert.deepEqual(piecesOf(new PiecewiseReply(keys, values), 5), [
+    "VALUES 4\r\n",
+    `a ${"x".repeat(10)}\r\n`,
+    `b ${"y".repeat(30)}\r\n`,
+    "c z\r\n",
+    `d ${"w".repeat(10)}\r\n`,
+  ]);
+  assert.deepEqual(piecesOf(new PiecewiseReply(keys, values), 40), [
+    `VALUES 4\r\na ${"x".repeat(10)}\r\nb ${"y".repeat(30)}\r\n`,
+    `c z\r\nd ${"w".repeat(10)}\r\n`,
+  ]);
 });
