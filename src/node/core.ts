@@ -1,7 +1,7 @@
 /**
  * The node's request path: parse -> execute -> store, then the chunk's changes go to the log
- * and to replication. Also the merge path for entries from peers. No sockets here: the server
- * calls handleLine/endOfChunk, and the parts are handed in.
+ * and to replication. No sockets here: the server calls handleLine/endOfChunk, and the parts
+ * are handed in when the core is built. Entries from peers take remote_merge.ts instead.
  */
 
 import type { Config } from "../config/mod.ts";
@@ -18,15 +18,7 @@ import {
   type ParseLimits,
   type PiecewiseReply,
 } from "../protocol/mod.ts";
-import {
-  type ApplyCounts,
-  type Entry,
-  isValidKey,
-  MAX_PREFETCH_KEYS,
-  type RemoteApplier,
-  type Store,
-  valueProblem,
-} from "../store/mod.ts";
+import { MAX_PREFETCH_KEYS, type Store } from "../store/mod.ts";
 import type { ClientInfo, LineHandler, LogWaiter } from "../server/mod.ts";
 import type { AntiEntropy } from "../anti_entropy/mod.ts";
 import type { ChangeLog } from "../persistence/mod.ts";
@@ -41,25 +33,20 @@ import {
 
 export const VERSION = "0.1.0";
 
+/** The node's parts, given to the core when it is built (see start_node.ts). */
 export interface CoreParts {
-  changeLog: ChangeLog | null;
-  replicator: Replicator | null;
-  antiEntropy: AntiEntropy | null;
-  connectionCount: () => number;
+  readonly changeLog: ChangeLog | null;
+  readonly replicator: Replicator | null;
+  readonly antiEntropy: AntiEntropy | null;
+  readonly connectionCount: () => number;
   /** Asks the process to shut down gracefully (SHUTDOWN command). */
-  requestShutdown: () => void;
+  readonly requestShutdown: () => void;
 }
 
-export class NodeCore implements LineHandler, RemoteApplier {
+export class NodeCore implements LineHandler {
   readonly store: Store;
   readonly config: Config;
-  readonly parts: CoreParts = {
-    changeLog: null,
-    replicator: null,
-    antiEntropy: null,
-    connectionCount: () => 0,
-    requestShutdown: () => {},
-  };
+  readonly parts: CoreParts;
   readonly #limits: ParseLimits & { maxValueBytes: number };
   readonly #context: ExecuteContext;
   readonly #startedAtMs: number;
@@ -68,9 +55,10 @@ export class NodeCore implements LineHandler, RemoteApplier {
   readonly #keyRanges = new Int32Array(2 * MAX_PREFETCH_KEYS);
   #client: ClientInfo | null = null;
 
-  constructor(config: Config, store: Store) {
+  constructor(config: Config, store: Store, parts: CoreParts) {
     this.config = config;
     this.store = store;
+    this.parts = parts;
     this.#limits = config.limits;
     this.#startedAtMs = store.nowMs();
     this.#context = {
@@ -136,28 +124,6 @@ export class NodeCore implements LineHandler, RemoteApplier {
     changeLog.append(changes);
     changeLog.whenLogged(waiter);
     return true;
-  }
-
-  applyRemote(entries: readonly Entry[]): ApplyCounts {
-    const counts: ApplyCounts = { applied: 0, stale: 0, future: 0, invalid: 0 };
-    const won: Entry[] = [];
-    const { maxKeyBytes, maxValueBytes } = this.#limits;
-    for (const entry of entries) {
-      // Whatever a peer sends must also be something a client could have written here.
-      if (
-        !isValidKey(entry.key, maxKeyBytes) ||
-        (entry.value !== null &&
-          valueProblem(entry.value, maxValueBytes) !== null)
-      ) {
-        counts.invalid++;
-        continue;
-      }
-      const outcome = this.store.applyRemote(entry);
-      counts[outcome]++;
-      if (outcome === "applied") won.push(entry);
-    }
-    if (won.length > 0) this.parts.changeLog?.append(won);
-    return counts;
   }
 
   #services(): Services {

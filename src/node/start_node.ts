@@ -6,11 +6,16 @@
 import type { Config } from "../config/mod.ts";
 import { type Clock, SEGMENT_COUNT, Store } from "../store/mod.ts";
 import { systemClock } from "../clock.ts";
-import { startServer } from "../server/mod.ts";
+import { type ServerOptions, startServer } from "../server/mod.ts";
 import { openChangeLog } from "../persistence/mod.ts";
-import { startReplication } from "../replication/mod.ts";
-import { startAntiEntropy } from "../anti_entropy/mod.ts";
+import { type ReplicationContext, type Replicator, startReplication } from "../replication/mod.ts";
+import {
+  type AntiEntropy,
+  type AntiEntropyContext,
+  startAntiEntropy,
+} from "../anti_entropy/mod.ts";
 import { NodeCore } from "./core.ts";
+import { RemoteMerge } from "./remote_merge.ts";
 import type { Logger } from "../log.ts";
 
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
@@ -38,52 +43,32 @@ export async function startNode(
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: config.replication.maxClockSkewMs,
   });
-  const core = new NodeCore(config, store);
-  const context = { config, store, remote: core, log };
   const closers: (() => Promise<void>)[] = [];
   try {
-    const changeLog = await openChangeLog(context);
+    const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
-    core.parts.changeLog = changeLog;
-
-    const { limits } = config;
-    const server = await startServer(
-      {
-        host: config.bindAddress,
-        port: config.bindPort,
-        ...limits,
-        // A peer greets at once and gives up after its own request timeout anyway.
-        peerGreetingTimeoutMs: config.antiEntropy.requestTimeoutMs,
-      },
-      core,
-      log,
-    );
+    // The listener opens first: the parts that announce this node need its port.
+    const server = await startServer(serverOptions(config), log);
     // Connections still busy after the grace period are cut (see README, Limits).
-    closers.push(() => server.close(limits.shutdownGraceMs));
-    core.parts.connectionCount = server.connectionCount;
-    const partContext = { ...context, clientPort: server.port };
-
-    const antiEntropy = startAntiEntropy(partContext, {
-      discoveredPeers: () => core.parts.replicator?.discoveredPeers() ?? [],
-    });
-    closers.push(() => antiEntropy.close());
-    core.parts.antiEntropy = antiEntropy;
-
-    const replicator = startReplication(partContext, { onReconnect: () => antiEntropy.syncSoon() });
-    if (replicator !== null) closers.push(() => replicator.close());
-    core.parts.replicator = replicator;
-
+    closers.push(() => server.close(config.limits.shutdownGraceMs));
+    const remote = new RemoteMerge(store, changeLog, config.limits);
+    const peers = startPeerParts({ config, store, remote, log, clientPort: server.port }, closers);
     const purgeTimer = startPurging(store);
     closers.push(() => Promise.resolve(clearInterval(purgeTimer)));
-
-    let onShutdown = () => {};
-    const shutdownRequested = new Promise<void>((resolve) => onShutdown = resolve);
-    core.parts.requestShutdown = onShutdown;
+    let requestShutdown = () => {};
+    const shutdownRequested = new Promise<void>((resolve) => requestShutdown = resolve);
+    const core = new NodeCore(config, store, {
+      changeLog,
+      ...peers,
+      connectionCount: server.connectionCount,
+      requestShutdown: () => requestShutdown(),
+    });
+    server.serve(core);
     log.info("node_started", {
       node_id: config.nodeId,
       address: `${config.bindAddress}:${server.port}`,
       keys: store.countLive(),
-      replication: replicator !== null,
+      replication: peers.replicator !== null,
       persistence: changeLog !== null,
     });
     return {
@@ -97,6 +82,32 @@ export async function startNode(
     await closeAll(closers, log);
     throw error;
   }
+}
+
+function serverOptions(config: Config): ServerOptions {
+  return {
+    host: config.bindAddress,
+    port: config.bindPort,
+    ...config.limits,
+    // A peer greets at once and gives up after its own request timeout anyway.
+    peerGreetingTimeoutMs: config.antiEntropy.requestTimeoutMs,
+  };
+}
+
+/** Anti-entropy, then replication (which asks anti-entropy to sync after a reconnect). */
+function startPeerParts(
+  context: AntiEntropyContext & ReplicationContext,
+  closers: (() => Promise<void>)[],
+): { antiEntropy: AntiEntropy; replicator: Replicator | null } {
+  let replicator: Replicator | null = null;
+  const antiEntropy = startAntiEntropy(context, {
+    discoveredPeers: () => replicator?.discoveredPeers() ?? [],
+  });
+  closers.push(() => antiEntropy.close());
+  replicator = startReplication(context, { onReconnect: () => antiEntropy.syncSoon() });
+  const started = replicator;
+  if (started !== null) closers.push(() => started.close());
+  return { antiEntropy, replicator };
 }
 
 function startPurging(store: Store): ReturnType<typeof setInterval> {

@@ -68,6 +68,8 @@ export interface ServerOptions {
 export interface ServerHandle {
   port: number;
   connectionCount(): number;
+  /** Starts running the lines of clients with `handler` (once). */
+  serve(handler: LineHandler): void;
   /**
    * Stops accepting, lets every connection finish its in-flight requests, and cuts whatever is
    * still open after graceMs: resolves within graceMs (and a bounded moment), whatever the
@@ -85,18 +87,68 @@ const SWEEP_MIN_INTERVAL_MS = 10;
 /** After the grace period, how long close() waits for the listener to report it closed. */
 const LISTENER_CLOSE_WAIT_MS = 1_000;
 
-export async function startServer(
-  options: ServerOptions,
-  handler: LineHandler,
-  log: Logger,
-): Promise<ServerHandle> {
+/**
+ * Listens at once, so that the node knows its port before it wires the parts that announce
+ * it, and serves lines once `serve()` hands it the node: a client that connects in between
+ * waits, paused, and is taken in then.
+ */
+export async function startServer(options: ServerOptions, log: Logger): Promise<ServerHandle> {
   const connections = new Set<Connection>();
   /** Refused sockets, ended with their ERROR line, until they close: when they were ended. */
   const refused = new Map<net.Socket, number>();
-  const admissions = new Admissions(options);
   const clock: CoarseClock = { nowMs: Date.now() };
-  const parts = { handler, encoder: new ReplyEncoder(), clock, log };
+  let accept: ((socket: net.Socket) => void) | null = null;
+  const waiting: net.Socket[] = [];
   const server = net.createServer({ noDelay: true }, (socket) => {
+    if (accept !== null) accept(socket);
+    else waiting.push(socket.pause());
+  });
+  server.on("error", (error) => log.error("server_error", { message: String(error) }));
+  await listen(server, options);
+  const sweepTimer = setInterval(() => {
+    const nowMs = clock.nowMs = Date.now();
+    for (const connection of connections) connection.sweep(nowMs);
+    for (const [socket, endedAtMs] of refused) {
+      if (nowMs - endedAtMs >= ENDED_LINGER_MS) socket.destroy();
+    }
+  }, sweepIntervalMs(options));
+  const accepted = { connections, refused, clock, admissions: new Admissions(options), log };
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    connectionCount: () => connections.size,
+    serve: (handler) => {
+      accept = acceptor(options, handler, accepted);
+      for (const socket of waiting.splice(0)) accept(socket.resume());
+    },
+    close: async (graceMs) => {
+      const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of [...refused.keys(), ...waiting]) socket.destroy();
+      const cut = setTimeout(() => {
+        for (const connection of connections) connection.destroy();
+      }, graceMs);
+      await Promise.all([...connections].map((connection) => connection.finish()));
+      clearTimeout(cut);
+      clearInterval(sweepTimer);
+      // Every socket it accepted is closed now; should the listener still not say so, go on.
+      await within(listenerClosed, LISTENER_CLOSE_WAIT_MS, () => log.warn("listener_close_slow"));
+    },
+  };
+}
+
+/** What the acceptor shares with the server: its sockets, its clock and its slots. */
+interface Accepted {
+  connections: Set<Connection>;
+  refused: Map<net.Socket, number>;
+  clock: CoarseClock;
+  admissions: Admissions;
+  log: Logger;
+}
+
+/** Takes a new socket in: a connection in a slot, or refused with one ERROR line. */
+function acceptor(options: ServerOptions, handler: LineHandler, accepted: Accepted) {
+  const { connections, refused, clock, admissions, log } = accepted;
+  const parts = { handler, encoder: new ReplyEncoder(), clock, log };
+  return (socket: net.Socket): void => {
     const remoteAddress = socket.remoteAddress ?? "";
     const client = { remoteAddress, isLoopback: LOOPBACK.test(remoteAddress) };
     const admission = admissions.admit(remoteAddress, client.isLoopback);
@@ -111,31 +163,6 @@ export async function startServer(
       connections.delete(connection);
       admissions.release(admission.slot, remoteAddress, client.isLoopback);
     });
-  });
-  server.on("error", (error) => log.error("server_error", { message: String(error) }));
-  await listen(server, options);
-  const sweepTimer = setInterval(() => {
-    const nowMs = clock.nowMs = Date.now();
-    for (const connection of connections) connection.sweep(nowMs);
-    for (const [socket, endedAtMs] of refused) {
-      if (nowMs - endedAtMs >= ENDED_LINGER_MS) socket.destroy();
-    }
-  }, sweepIntervalMs(options));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    connectionCount: () => connections.size,
-    close: async (graceMs) => {
-      const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const socket of refused.keys()) socket.destroy();
-      const cut = setTimeout(() => {
-        for (const connection of connections) connection.destroy();
-      }, graceMs);
-      await Promise.all([...connections].map((connection) => connection.finish()));
-      clearTimeout(cut);
-      clearInterval(sweepTimer);
-      // Every socket it accepted is closed now; should the listener still not say so, go on.
-      await within(listenerClosed, LISTENER_CLOSE_WAIT_MS, () => log.warn("listener_close_slow"));
-    },
   };
 }
 

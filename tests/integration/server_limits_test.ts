@@ -95,7 +95,10 @@ Deno.test("with every client slot taken, a peer still completes a sync session i
     toml: `[limits]\nmax_connections = ${maxConnections}\nreserved_peer_connections = 1\n` +
       "[anti_entropy]\ninterval_ms = 0\nrequest_timeout_ms = 1000",
   });
-  const a = await NodeProcess.start({ nodeId: "a", toml: "[anti_entropy]\ninterval_ms = 0" });
+  const a = await NodeProcess.start({
+    nodeId: "a",
+    toml: "[anti_entropy]\ninterval_ms = 0\nallow_any_sync_target = true",
+  });
   const bClient = await b.connect();
   const aClient = await a.connect();
   const fillers: RawSocket[] = [];

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/types.ts";
 import { NodeCore } from "../../src/node/core.ts";
+import { RemoteMerge } from "../../src/node/remote_merge.ts";
 import type { ChangeLog } from "../../src/persistence/mod.ts";
 import type { Replicator } from "../../src/replication/mod.ts";
 import type { LogWaiter } from "../../src/server/mod.ts";
@@ -44,19 +45,35 @@ function describe(entry: Entry): string {
   return `${entry.key}=${entry.value ?? "<tombstone>"}`;
 }
 
-function makeCore(overrides: Partial<Config> = {}) {
-  const config: Config = { ...structuredClone(DEFAULT_CONFIG), nodeId: "node-a", ...overrides };
+interface CoreOptions {
+  config?: Partial<Config>;
+  connectionCount?: () => number;
+  requestShutdown?: () => void;
+}
+
+function makeCore(options: CoreOptions = {}) {
+  const config: Config = {
+    ...structuredClone(DEFAULT_CONFIG),
+    nodeId: "node-a",
+    ...options.config,
+  };
   const store = new Store({
     nodeId: config.nodeId,
     clock: { nowMs: () => NOW_MS },
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: config.replication.maxClockSkewMs,
   });
-  const core = new NodeCore(config, store);
   const parts = new RecordingParts();
-  core.parts.changeLog = parts.changeLog();
-  core.parts.replicator = parts.replicator();
-  return { core, parts, store };
+  const changeLog = parts.changeLog();
+  const core = new NodeCore(config, store, {
+    changeLog,
+    replicator: parts.replicator(),
+    antiEntropy: null,
+    connectionCount: options.connectionCount ?? (() => 0),
+    requestShutdown: options.requestShutdown ?? (() => {}),
+  });
+  const remote = new RemoteMerge(store, changeLog, config.limits);
+  return { core, parts, store, remote };
 }
 
 Deno.test("NodeCore.handleLine() answers a bad line with one ERROR and goes on", () => {
@@ -105,8 +122,7 @@ Deno.test("NodeCore refuses writes, not reads, while the log cannot take them", 
 
 Deno.test("NodeCore accepts SHUTDOWN from loopback clients only, unless allowed", () => {
   let requests = 0;
-  const { core } = makeCore();
-  core.parts.requestShutdown = () => requests++;
+  const { core } = makeCore({ requestShutdown: () => requests++ });
   assert.equal(
     core.handleLine("SHUTDOWN", REMOTE),
     "ERROR SHUTDOWN is accepted from loopback clients only\r\n",
@@ -114,19 +130,21 @@ Deno.test("NodeCore accepts SHUTDOWN from loopback clients only, unless allowed"
   assert.equal(requests, 0);
   assert.equal(core.handleLine("SHUTDOWN", LOOPBACK), "OK\r\n");
   assert.equal(requests, 1);
-  const { core: open } = makeCore({ allowRemoteShutdown: true });
-  open.parts.requestShutdown = () => requests++;
+  const { core: open } = makeCore({
+    config: { allowRemoteShutdown: true },
+    requestShutdown: () => requests++,
+  });
   assert.equal(open.handleLine("SHUTDOWN", REMOTE), "OK\r\n");
   assert.equal(requests, 2);
 });
 
-Deno.test("NodeCore.applyRemote() merges peer entries and logs only the winners", () => {
-  const { core, parts } = makeCore();
+Deno.test("RemoteMerge.applyRemote() merges peer entries and logs only the winners", () => {
+  const { core, parts, remote } = makeCore();
   core.handleLine("SET mine local", LOOPBACK);
   core.endOfChunk(WAITER);
   parts.appended = [];
   const old = hlcFromMs(NOW_MS - 60_000);
-  const counts = core.applyRemote([
+  const counts = remote.applyRemote([
     { key: "mine", value: "older", hlc: old, node: "node-b", expiresAtMs: 0 },
     { key: "theirs", value: "x", hlc: old, node: "node-b", expiresAtMs: 0 },
     { key: "late", value: "y", hlc: hlcFromMs(NOW_MS + 3_600_000), node: "node-b", expiresAtMs: 0 },
@@ -138,8 +156,7 @@ Deno.test("NodeCore.applyRemote() merges peer entries and logs only the winners"
 });
 
 Deno.test("NodeCore INFO reports the node, counts, memory and root, then END", () => {
-  const { core } = makeCore();
-  core.parts.connectionCount = () => 7;
+  const { core } = makeCore({ connectionCount: () => 7 });
   core.handleLine("MSET a 1 b 2", LOOPBACK);
   core.handleLine("DEL b", LOOPBACK);
   const reply = core.handleLine("INFO", LOOPBACK) as string;
