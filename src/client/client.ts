@@ -42,8 +42,11 @@ import {
   wordValueToWire,
 } from "./wire.ts";
 
+/** How to reach a node, and the server's limits the client checks requests against. */
 export interface ClientOptions {
+  /** Default 127.0.0.1. */
   host?: string;
+  /** The node's client port (bind_port, 7878 by default). */
   port: number;
   /** Connect and per-request timeout; a request not answered within it rejects. */
   timeoutMs?: number;
@@ -88,6 +91,18 @@ function limitsOf(options: ClientOptions): WireLimits {
   return limits;
 }
 
+/**
+ * A connection to one node: typed methods for every command of protocol v1 (text as UTF-8,
+ * bytes as they are), and raw `request`/`pipeline`. Calls made without awaiting are pipelined
+ * and answered in call order.
+ *
+ * ```ts
+ * const client = await MerkleKVClient.connect({ port: 7878 });
+ * await client.set("user:1", "jane");
+ * await client.get("user:1"); // "jane"
+ * await client.close();
+ * ```
+ */
 export class MerkleKVClient {
   readonly #connectionOptions: ConnectionOptions;
   readonly #limits: WireLimits;

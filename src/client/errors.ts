@@ -6,10 +6,12 @@
  * (a ServerError).
  */
 export class ClientError extends Error {
+  /** "ClientError". */
   override name = "ClientError";
 }
 
 /** The server answered `ERROR <message>`; `message` is the server's, unchanged. */
 export class ServerError extends ClientError {
+  /** "ServerError". */
   override name = "ServerError";
 }
