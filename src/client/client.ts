@@ -1,18 +1,52 @@
 /**
- * A small MerkleKV client over TCP, for users, tests, benchmarks and node-to-node sync.
+ * MerkleKVClient: a typed, pipelined client for protocol v1 (see README, Protocol v1, and
+ * docs/client.md).
  *
- * Requests are pipelined: send many lines, and each reply (one line, or a counted block such
- * as `VALUES n`) settles its request in order. Keys and values are binary strings (one code
- * unit per byte, see README, Protocol v1); use toBinary/fromBinary for UTF-8 text.
+ * Typed methods take text (sent as UTF-8) or bytes, check every key and value against the
+ * server's rules and limits before anything is sent (a ClientError otherwise), and read each
+ * reply into a typed result; an `ERROR` reply becomes a ServerError with the server's message.
+ * `request` and `pipeline` send raw lines (binary strings) for tools, tests and the
+ * anti-entropy peer link.
  */
 
-import * as net from "node:net";
-import { Buffer } from "node:buffer";
-import { INFO_END, replyLineCount } from "../protocol/mod.ts";
-import { encodeLatin1 } from "../store/mod.ts";
+import { DEFAULT_CONFIG } from "../config/mod.ts";
+import { Connection, type ConnectionOptions } from "./connection.ts";
+import { ClientError } from "./errors.ts";
+import {
+  expectExactly,
+  MAYBE_MISSING,
+  readAfter,
+  readCount,
+  readFound,
+  readInfo,
+  readInteger,
+  readKeys,
+  readTtl,
+  readValue,
+  readValues,
+} from "./replies.ts";
+import {
+  amountToWire,
+  binaryToBytes,
+  checkLine,
+  fromBinary,
+  keysToWire,
+  keyToWire,
+  messageToWire,
+  prefixToWire,
+  secondsToWire,
+  syncTargetToWire,
+  type Value,
+  valueToWire,
+  type WireLimits,
+  wordValueToWire,
+} from "./wire.ts";
 
+/** How to reach a node, and the server's limits the client checks requests against. */
 export interface ClientOptions {
+  /** Default 127.0.0.1. */
   host?: string;
+  /** The node's client port (bind_port, 7878 by default). */
   port: number;
   /** Connect and per-request timeout; a request not answered within it rejects. */
   timeoutMs?: number;
@@ -21,77 +55,82 @@ export interface ClientOptions {
    * the connection (a peer cannot make the client buffer without bound). Default 64 MiB.
    */
   maxReplyBytes?: number;
-}
-
-interface Pending {
-  lines: string[];
-  /** Lines still expected after the header: a count, or -1 while reading INFO until END. */
-  remaining: number;
-  headerSeen: boolean;
-  /** Bytes of this reply received so far. */
-  bytes: number;
-  resolve: (lines: string[]) => void;
-  reject: (error: Error) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * A request on a closed connection (closed by the server, QUIT, a timeout or a network
+   * error) first opens a new one. Requests in flight when it closed still fail: they may have
+   * run. Default false. close() ends the client for good either way.
+   */
+  reconnect?: boolean;
+  /** The server's limits.max_key_bytes: longer keys are refused before sending. */
+  maxKeyBytes?: number;
+  /** The server's limits.max_value_bytes. */
+  maxValueBytes?: number;
+  /** The server's limits.max_line_bytes (a longer line makes the server close the connection). */
+  maxLineBytes?: number;
+  /** The server's limits.max_keys_per_command (MGET, MSET, EXISTS). */
+  maxKeysPerCommand?: number;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024;
-/** Reply lines kept that answered no request (for diagnosis); later ones are dropped. */
-const MAX_UNEXPECTED_LINES = 100;
 
-/** UTF-8 text -> binary string (what goes on the wire). */
-export function toBinary(text: string): string {
-  return Buffer.from(text, "utf8").toString("latin1");
+/** The limits as the client uses them: each option or the server's default. */
+function limitsOf(options: ClientOptions): WireLimits {
+  const defaults = DEFAULT_CONFIG.limits;
+  const limits: WireLimits = {
+    maxKeyBytes: options.maxKeyBytes ?? defaults.maxKeyBytes,
+    maxValueBytes: options.maxValueBytes ?? defaults.maxValueBytes,
+    maxLineBytes: options.maxLineBytes ?? defaults.maxLineBytes,
+    maxKeysPerCommand: options.maxKeysPerCommand ?? defaults.maxKeysPerCommand,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ClientError(`Invalid client option ${name}: must be an integer >= 1, got ${value}`);
+    }
+  }
+  return limits;
 }
 
-/** Binary string -> UTF-8 text. */
-export function fromBinary(binary: string): string {
-  return Buffer.from(binary, "latin1").toString("utf8");
-}
-
-export class ClientError extends Error {}
-
+/**
+ * A connection to one node: typed methods for every command of protocol v1 (text as UTF-8,
+ * bytes as they are), and raw `request`/`pipeline`. Calls made without awaiting are pipelined
+ * and answered in call order.
+ *
+ * ```ts
+ * const client = await MerkleKVClient.connect({ port: 7878 });
+ * await client.set("user:1", "jane");
+ * await client.get("user:1"); // "jane"
+ * await client.close();
+ * ```
+ */
 export class MerkleKVClient {
-  readonly #socket: net.Socket;
-  readonly #timeoutMs: number;
-  readonly #maxReplyBytes: number;
-  readonly #pending: Pending[] = [];
-  #buffer = "";
-  #closedError: Error | null = null;
+  readonly #connectionOptions: ConnectionOptions;
+  readonly #limits: WireLimits;
+  readonly #reconnect: boolean;
+  #connection: Connection;
+  #closed = false;
 
-  private constructor(socket: net.Socket, timeoutMs: number, maxReplyBytes: number) {
-    this.#socket = socket;
-    this.#timeoutMs = timeoutMs;
-    this.#maxReplyBytes = maxReplyBytes;
-    socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.#receive(chunk.toString("latin1")));
-    socket.on("error", (error) => this.#fail(error));
-    socket.on("close", () => this.#fail(new ClientError("connection closed")));
+  private constructor(connection: Connection, options: ConnectionOptions, client: ClientOptions) {
+    this.#connection = connection;
+    this.#connectionOptions = options;
+    this.#limits = limitsOf(client);
+    this.#reconnect = client.reconnect ?? false;
   }
 
-  static connect(options: ClientOptions): Promise<MerkleKVClient> {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const host = options.host ?? "127.0.0.1";
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port: options.port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ClientError(`connect to ${host}:${options.port} timed out`));
-      }, timeoutMs);
-      socket.once("connect", () => {
-        clearTimeout(timer);
-        socket.removeAllListeners("error");
-        resolve(
-          new MerkleKVClient(socket, timeoutMs, options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES),
-        );
-      });
-      socket.once("error", (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
+  /** Connects; rejects when the node cannot be reached within timeoutMs. */
+  static async connect(options: ClientOptions): Promise<MerkleKVClient> {
+    limitsOf(options);
+    const connectionOptions: ConnectionOptions = {
+      host: options.host ?? "127.0.0.1",
+      port: options.port,
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES,
+    };
+    const connection = await Connection.open(connectionOptions);
+    return new MerkleKVClient(connection, connectionOptions, options);
   }
+
+  // Raw lines: binary strings in and out, nothing checked but LF.
 
   /** Sends one request line; resolves to its reply lines (header first). */
   request(line: string): Promise<string[]> {
@@ -100,157 +139,253 @@ export class MerkleKVClient {
 
   /** Sends many request lines in one write; resolves to their replies, in order. */
   pipeline(lines: readonly string[]): Promise<string[][]> {
-    if (this.#closedError !== null) return Promise.reject(this.#closedError);
-    // LF ends a request line: a request holding one would be read as two.
-    const split = lines.find((line) => line.includes("\n"));
-    if (split !== undefined) {
-      return Promise.reject(
-        new ClientError(`request holds LF: ${JSON.stringify(split.slice(0, 64))}`),
-      );
-    }
-    const replies = lines.map(() =>
-      new Promise<string[]>((resolve, reject) => {
-        this.#pending.push({
-          lines: [],
-          remaining: 0,
-          headerSeen: false,
-          bytes: 0,
-          resolve,
-          reject,
-          timer: undefined,
-        });
-      })
-    );
-    this.#armTimer();
-    this.#socket.write(encodeLatin1(lines.map((line) => line + "\r\n").join("")));
-    return Promise.all(replies);
+    if (this.#closed) return Promise.reject(new ClientError("client closed"));
+    return this.#current().pipeline(lines);
   }
 
   /** Writes raw bytes (binary string) without waiting for anything: for tests of framing. */
   writeRaw(bytes: string): void {
-    this.#socket.write(encodeLatin1(bytes));
+    this.#current().writeRaw(bytes);
   }
 
   /** Reply lines that arrived with no request outstanding (should stay empty). */
-  readonly unexpected: string[] = [];
+  get unexpected(): readonly string[] {
+    return this.#connection.unexpected;
+  }
 
+  // Keys and values.
+
+  /** The value of `key` as UTF-8 text, or null when it does not exist. */
   async get(key: string): Promise<string | null> {
-    const [line] = await this.request(`GET ${key}`);
-    if (line === "NOT_FOUND") return null;
-    return expectPrefix(line, "VALUE ");
+    const value = readValue(await this.#send(`GET ${this.#key(key)}`));
+    return value === null ? null : fromBinary(value);
   }
 
-  async set(key: string, value: string): Promise<void> {
-    expectExactly((await this.request(`SET ${key} ${value}`))[0], "OK");
+  /** The value of `key` as its bytes, or null when it does not exist. */
+  async getBytes(key: string): Promise<Uint8Array | null> {
+    const value = readValue(await this.#send(`GET ${this.#key(key)}`));
+    return value === null ? null : binaryToBytes(value);
   }
 
+  /** Stores `value` (text as UTF-8, or bytes) under `key`, clearing any expiry. */
+  async set(key: string, value: Value): Promise<void> {
+    const line = `SET ${this.#key(key)} ${valueToWire(key, value, this.#limits)}`;
+    expectExactly(await this.#send(line), "OK");
+  }
+
+  /** Deletes `key`; false when it did not exist. */
   async del(key: string): Promise<boolean> {
-    const [line] = await this.request(`DEL ${key}`);
-    if (line === "NOT_FOUND") return false;
-    expectExactly(line, "DELETED");
-    return true;
+    return readFound(await this.#send(`DEL ${this.#key(key)}`), "DELETED");
   }
 
-  async hash(): Promise<string> {
-    return expectPrefix((await this.request("HASH"))[0], "HASH ");
+  /** Adds `by` (default 1) to the 64-bit integer at `key` (missing: 0); the new value. */
+  async incr(key: string, by: bigint | number = 1n): Promise<bigint> {
+    return readInteger(await this.#send(`INC ${this.#key(key)} ${amountToWire(by)}`));
   }
 
-  /** INFO as a map of name -> value. */
-  async info(): Promise<Map<string, string>> {
-    const lines = await this.request("INFO");
-    const fields = new Map<string, string>();
-    for (const line of lines.slice(1, -1)) {
-      const colon = line.indexOf(":");
-      fields.set(line.slice(0, colon), line.slice(colon + 1));
+  /** Subtracts `by` (default 1) from the 64-bit integer at `key`; the new value. */
+  async decr(key: string, by: bigint | number = 1n): Promise<bigint> {
+    return readInteger(await this.#send(`DEC ${this.#key(key)} ${amountToWire(by)}`));
+  }
+
+  /** Appends `value` to the value at `key` (missing: empty); the new value as text. */
+  async append(key: string, value: Value): Promise<string> {
+    const line = `APPEND ${this.#key(key)} ${valueToWire(key, value, this.#limits)}`;
+    return fromBinary(readAfter(await this.#send(line), "VALUE "));
+  }
+
+  /** Puts `value` before the value at `key` (missing: empty); the new value as text. */
+  async prepend(key: string, value: Value): Promise<string> {
+    const line = `PREPEND ${this.#key(key)} ${valueToWire(key, value, this.#limits)}`;
+    return fromBinary(readAfter(await this.#send(line), "VALUE "));
+  }
+
+  /** The values of `keys` as text (null: missing), by key. No keys: nothing is sent. */
+  mget(keys: string | Iterable<string>): Promise<Map<string, string | null>> {
+    return this.#mget(keys, fromBinary);
+  }
+
+  /** The values of `keys` as bytes (null: missing), by key. */
+  mgetBytes(keys: string | Iterable<string>): Promise<Map<string, Uint8Array | null>> {
+    return this.#mget(keys, binaryToBytes);
+  }
+
+  /**
+   * Stores every pair at once (all or none). MSET splits at spaces: a value here holds no space
+   * and is not empty (set() takes any). No pairs: nothing is sent.
+   */
+  async mset(entries: Iterable<readonly [string, Value]> | Record<string, Value>): Promise<void> {
+    const pairs = Symbol.iterator in entries ? [...entries] : Object.entries(entries);
+    if (pairs.length === 0) return;
+    if (pairs.length > this.#limits.maxKeysPerCommand) {
+      throw new ClientError(
+        `too many keys: ${pairs.length}, max ${this.#limits.maxKeysPerCommand}`,
+      );
     }
-    return fields;
+    const words = pairs.map(([key, value]) =>
+      `${this.#key(key)} ${wordValueToWire(key, value, this.#limits)}`
+    );
+    expectExactly(await this.#send(`MSET ${words.join(" ")}`), "OK");
   }
 
-  close(): Promise<void> {
-    if (this.#socket.destroyed) return Promise.resolve();
-    return new Promise((resolve) => {
-      // A server that does not close its side within a second is cut off.
-      const timer = setTimeout(() => this.#socket.destroy(), 1000);
-      this.#socket.once("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.#socket.end();
-    });
+  /** How many of `keys` exist (a key named twice counts twice). No keys: 0, nothing sent. */
+  async exists(keys: string | Iterable<string>): Promise<number> {
+    const list = typeof keys === "string" ? [keys] : [...keys];
+    if (list.length === 0) return 0;
+    const line = `EXISTS ${keysToWire(list, this.#limits).join(" ")}`;
+    return readCount(await this.#send(line), "EXISTS");
   }
 
-  #receive(text: string): void {
-    this.#buffer += text;
-    let start = 0;
+  /**
+   * Every key that starts with `prefix` (default: every key), in byte order, page after page
+   * (`SCAN prefix AFTER last`). Keys written during the scan may or may not appear.
+   */
+  async *scan(prefix = ""): AsyncGenerator<string, void, undefined> {
+    const wirePrefix = prefixToWire(prefix, this.#limits);
+    let after: string | null = null;
+    let fullPage = 0;
     for (;;) {
-      const newline = this.#buffer.indexOf("\n", start);
-      if (newline === -1) break;
-      const end = newline > start && this.#buffer.charCodeAt(newline - 1) === 13
-        ? newline - 1
-        : newline;
-      this.#line(this.#buffer.slice(start, end));
-      if (this.#closedError !== null) return;
-      start = newline + 1;
+      const keys = readKeys(await this.#send(scanLine(wirePrefix, after)));
+      for (const key of keys) yield fromBinary(key);
+      // Every page but the last is full (scan_page_keys long): a shorter or empty one ends it.
+      if (keys.length === 0 || keys.length < fullPage) return;
+      fullPage = keys.length;
+      after = keys[keys.length - 1];
     }
-    this.#buffer = this.#buffer.slice(start);
-    const pending = this.#pending[0];
-    if ((pending?.bytes ?? 0) + this.#buffer.length > this.#maxReplyBytes) this.#tooLarge();
   }
 
-  #tooLarge(): void {
-    this.#fail(new ClientError(`reply larger than ${this.#maxReplyBytes} bytes`));
-    this.#buffer = "";
-    this.#socket.destroy();
+  /** Live keys on the node (deleted and expired not counted). */
+  async dbsize(): Promise<number> {
+    return readCount(await this.#send("DBSIZE"), "DBSIZE");
   }
 
-  #line(line: string): void {
-    const pending = this.#pending[0];
-    if (pending === undefined) {
-      if (this.unexpected.length < MAX_UNEXPECTED_LINES) this.unexpected.push(line);
-      return;
-    }
-    pending.lines.push(line);
-    pending.bytes += line.length + 2;
-    if (pending.bytes > this.#maxReplyBytes) return this.#tooLarge();
-    if (!pending.headerSeen) {
-      pending.headerSeen = true;
-      pending.remaining = replyLineCount(line);
-    } else if (pending.remaining === -1) {
-      if (line === INFO_END) pending.remaining = 0;
-    } else {
-      pending.remaining--;
-    }
-    if (pending.remaining !== 0) return;
-    this.#pending.shift();
-    clearTimeout(pending.timer);
-    pending.resolve(pending.lines);
-    this.#armTimer();
+  // Expiry.
+
+  /** Expires `key` in `seconds` (<= 0: deletes it now); false when it does not exist. */
+  async expire(key: string, seconds: number): Promise<boolean> {
+    return readFound(await this.#send(`EXPIRE ${this.#key(key)} ${secondsToWire(seconds)}`), "OK");
   }
 
-  /** One timer at a time, on the oldest outstanding request. */
-  #armTimer(): void {
-    const head = this.#pending[0];
-    if (head === undefined || head.timer !== undefined) return;
-    head.timer = setTimeout(() => {
-      this.#fail(new ClientError(`no reply within ${this.#timeoutMs} ms`));
-      this.#socket.destroy();
-    }, this.#timeoutMs);
+  /** Seconds left (rounded up), Infinity when `key` has no expiry, null when it does not exist. */
+  async ttl(key: string): Promise<number | null> {
+    return readTtl(await this.#send(`TTL ${this.#key(key)}`));
   }
 
-  #fail(error: Error): void {
-    this.#closedError ??= error;
-    for (const pending of this.#pending.splice(0)) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
+  /** Removes the expiry of `key`; false when it does not exist. */
+  async persist(key: string): Promise<boolean> {
+    return readFound(await this.#send(`PERSIST ${this.#key(key)}`), "OK");
+  }
+
+  // The node.
+
+  /** Deletes every key (as tombstones that replicate). */
+  async truncate(): Promise<void> {
+    expectExactly(await this.#send("TRUNCATE"), "OK");
+  }
+
+  /** "PONG", or `message` back when one is given. */
+  async ping(message?: string): Promise<string> {
+    if (message === undefined) {
+      expectExactly(await this.#send("PING"), "PONG");
+      return "PONG";
     }
+    const line = `PING ${messageToWire(message, "ping message")}`;
+    return fromBinary(readAfter(await this.#send(line), "PONG "));
+  }
+
+  /** `message` back. */
+  async echo(message: string): Promise<string> {
+    const line = `ECHO ${messageToWire(message, "echo message")}`;
+    return fromBinary(readAfter(await this.#send(line), "ECHO "));
+  }
+
+  /** INFO as name -> value (see README, INFO fields). */
+  async info(): Promise<Map<string, string>> {
+    return readInfo(await this.#send("INFO"));
+  }
+
+  /** The node's version (semver). */
+  async version(): Promise<string> {
+    return readAfter(await this.#send("VERSION"), "VERSION ");
+  }
+
+  /** The Merkle root, 16 hex digits: equal on two nodes exactly when their entries are. */
+  async hash(): Promise<string> {
+    return readAfter(await this.#send("HASH"), "HASH ");
+  }
+
+  /** Runs one anti-entropy session with that peer now; its summary (`pulled=… pushed=…`). */
+  async sync(host: string, port: number): Promise<string> {
+    return fromBinary(readAfter(await this.#send(`SYNC ${syncTargetToWire(host, port)}`), "OK "));
+  }
+
+  /** Asks the node to exit gracefully (loopback clients only, unless the node allows it). */
+  async shutdown(): Promise<void> {
+    expectExactly(await this.#send("SHUTDOWN"), "OK");
+  }
+
+  // The connection.
+
+  /**
+   * Sends QUIT and resolves once the server has closed the connection; earlier requests get
+   * their replies first. With `reconnect`, the next request opens a new connection.
+   */
+  quit(): Promise<void> {
+    return this.#connection.quit();
+  }
+
+  /** Closes the connection for good (also with `reconnect`); twice is fine. */
+  close(): Promise<void> {
+    this.#closed = true;
+    return this.#connection.close();
+  }
+
+  /** The connection to write to: a new one when the last has closed and `reconnect` is on. */
+  #current(): Connection {
+    if (this.#reconnect && !this.#closed && !this.#connection.isOpen) {
+      this.#connection = new Connection(this.#connectionOptions);
+    }
+    return this.#connection;
+  }
+
+  /** One checked request line; its reply. Writes before the first await, so calls keep order. */
+  #send(line: string): Promise<string[]> {
+    return this.request(checkLine(line, this.#limits));
+  }
+
+  #key(key: string): string {
+    return keyToWire(key, this.#limits);
+  }
+
+  async #mget<T>(
+    keys: string | Iterable<string>,
+    decode: (binary: string) => T,
+  ): Promise<Map<string, T | null>> {
+    const list = typeof keys === "string" ? [keys] : [...keys];
+    const result = new Map<string, T | null>();
+    if (list.length === 0) return result;
+    const wireKeys = keysToWire(list, this.#limits);
+    const values = readValues(await this.#send(`MGET ${wireKeys.join(" ")}`), wireKeys);
+    // `key NOT_FOUND` is also how MGET shows the value "NOT_FOUND": GET tells them apart.
+    const unsure = list.flatMap((_, index) => values[index] === MAYBE_MISSING ? [index] : []);
+    const again = unsure.length === 0
+      ? []
+      : await this.pipeline(unsure.map((index) => `GET ${wireKeys[index]}`));
+    unsure.forEach((index, i) => values[index] = readValue(again[i]) ?? MAYBE_MISSING);
+    list.forEach((key, index) => {
+      const value = values[index];
+      result.set(key, value === MAYBE_MISSING ? null : decode(value));
+    });
+    return result;
   }
 }
 
-function expectPrefix(line: string, prefix: string): string {
-  if (!line.startsWith(prefix)) throw new ClientError(`unexpected reply: ${line}`);
-  return line.slice(prefix.length);
-}
-
-function expectExactly(line: string, expected: string): void {
-  if (line !== expected) throw new ClientError(`unexpected reply: ${line}`);
+/**
+ * A SCAN line. A prefix spelled AFTER (any case) would read as the keyword, so it takes the
+ * long form with a key that sorts before every key it prefixes (see README, Protocol v1).
+ */
+function scanLine(prefix: string, after: string | null): string {
+  if (prefix === "") return after === null ? "SCAN" : `SCAN AFTER ${after}`;
+  const from = after ?? (prefix.toUpperCase() === "AFTER" ? prefix.slice(0, -1) : null);
+  return from === null ? `SCAN ${prefix}` : `SCAN ${prefix} AFTER ${from}`;
 }

@@ -1,2 +1,8 @@
-export { ClientError, fromBinary, MerkleKVClient, toBinary } from "./client.ts";
-export type { ClientOptions } from "./client.ts";
+/**
+ * The TypeScript client (see docs/client.md): MerkleKVClient, typed methods for every command
+ * of protocol v1, and the raw `request`/`pipeline` for tools and the anti-entropy peer link.
+ */
+
+export { type ClientOptions, MerkleKVClient } from "./client.ts";
+export { ClientError, ServerError } from "./errors.ts";
+export { fromBinary, toBinary, type Value } from "./wire.ts";

@@ -2,28 +2,7 @@ import assert from "node:assert/strict";
 import { withFakeServer } from "../_support/fake_server.ts";
 import * as net from "node:net";
 import { ClientError, fromBinary, MerkleKVClient, toBinary } from "../../src/client/mod.ts";
-import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
-import { silentLogger } from "../../src/log.ts";
-import { type NodeHandle, startNode } from "../../src/node/start_node.ts";
-
-/** A node in this process on a free port, for tests of the client against the real server. */
-async function withNode(test: (client: MerkleKVClient, node: NodeHandle) => Promise<void>) {
-  const config = { ...structuredClone(DEFAULT_CONFIG), nodeId: "client-test", bindPort: 0 };
-  const node = await startNode(config, silentLogger);
-  const client = await MerkleKVClient.connect({ port: node.port, timeoutMs: 5_000 });
-  try {
-    await test(client, node);
-  } finally {
-    await client.close();
-    await node.close();
-  }
-}
-
-/**
- * A scripted TCP server: `onData` sees every received chunk and may write raw replies.
- * Stands in for a server that misbehaves (silent, closing, fragmenting) in ways a real node
- * does not.
- */
+import { withNode } from "../_support/in_process_node.ts";
 
 Deno.test("MerkleKVClient.pipeline() resolves replies in request order", async () => {
   await withNode(async (client) => {
@@ -77,7 +56,8 @@ Deno.test("MerkleKVClient stores values with CR and refuses one with LF before w
   await withNode(async (client) => {
     await client.set("k", "a\rb\r");
     assert.equal(await client.get("k"), "a\rb\r");
-    await assert.rejects(client.set("k", "a\nDEL k"), /request holds LF/);
+    await assert.rejects(client.set("k", "a\nDEL k"), /value contains LF/);
+    await assert.rejects(client.request("SET k a\nDEL k"), /request holds LF/);
     // Nothing was sent: the connection is in step and the key unchanged.
     assert.equal(await client.get("k"), "a\rb\r");
   });
@@ -89,8 +69,11 @@ Deno.test("toBinary() and fromBinary() convert UTF-8 text to wire bytes and back
   assert.equal(binary.length, new TextEncoder().encode(text).length);
   assert.equal(fromBinary(binary), text);
   await withNode(async (client) => {
-    await client.set("greeting", binary);
-    assert.equal(fromBinary((await client.get("greeting")) ?? ""), text);
+    // Raw lines carry binary strings; the typed methods send and read the same UTF-8 bytes.
+    assert.deepEqual(await client.request(`SET greeting ${binary}`), ["OK"]);
+    assert.equal(await client.get("greeting"), text);
+    await client.set("typed", text);
+    assert.deepEqual(await client.request("GET typed"), [`VALUE ${binary}`]);
   });
 });
 
