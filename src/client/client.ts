@@ -10,6 +10,7 @@ import * as net from "node:net";
 import { Buffer } from "node:buffer";
 import { INFO_END, replyLineCount } from "../protocol/mod.ts";
 import { encodeLatin1 } from "../store/mod.ts";
+import { assert } from "../assert.ts";
 
 export interface ClientOptions {
   host?: string;
@@ -95,7 +96,10 @@ export class MerkleKVClient {
 
   /** Sends one request line; resolves to its reply lines (header first). */
   request(line: string): Promise<string[]> {
-    return this.pipeline([line]).then((replies) => replies[0]);
+    return this.pipeline([line]).then(([reply]) => {
+      assert(reply !== undefined, "pipeline() resolves to one reply per request line");
+      return reply;
+    });
   }
 
   /** Sends many request lines in one write; resolves to their replies, in order. */
@@ -246,11 +250,14 @@ export class MerkleKVClient {
   }
 }
 
-function expectPrefix(line: string, prefix: string): string {
-  if (!line.startsWith(prefix)) throw new ClientError(`unexpected reply: ${line}`);
+/** `line` without `prefix`; `line` is a reply's first line, undefined if it had none. */
+function expectPrefix(line: string | undefined, prefix: string): string {
+  if (line === undefined || !line.startsWith(prefix)) {
+    throw new ClientError(`unexpected reply: ${line ?? "no line"}`);
+  }
   return line.slice(prefix.length);
 }
 
-function expectExactly(line: string, expected: string): void {
-  if (line !== expected) throw new ClientError(`unexpected reply: ${line}`);
+function expectExactly(line: string | undefined, expected: string): void {
+  if (line !== expected) throw new ClientError(`unexpected reply: ${line ?? "no line"}`);
 }
