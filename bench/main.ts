@@ -15,6 +15,7 @@ import { run as runDurability } from "./sections/durability.ts";
 import { pinningTool, stopEverything } from "./harness/processes.ts";
 import { REDIS_SERVER_PATH } from "./harness/redis.ts";
 import { VERSION } from "../src/node/core.ts";
+import { assert } from "../src/assert.ts";
 
 type SectionRun = (options: BenchOptions) => Promise<BenchSection>;
 
@@ -43,6 +44,7 @@ function parseArgs(argv: readonly string[]): Args {
   const args: Args = { quick: false, only: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    assert(arg !== undefined, "i < argv.length");
     if (arg === "--") continue;
     if (arg === "--quick") args.quick = true;
     else if (arg === "--only" || arg.startsWith("--only=")) {
@@ -104,7 +106,7 @@ function formatTable(section: BenchSection): string {
   );
   const lines = cells.map((row) =>
     row.map((cell, column) =>
-      numeric[column] ? cell.padStart(widths[column]) : cell.padEnd(widths[column])
+      numeric[column] ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0)
     ).join("  ").trimEnd()
   );
   lines.splice(1, 0, widths.map((width) => "-".repeat(width)).join("  "));

@@ -6,6 +6,8 @@
  * shares a core with the server it measures (see README, Benchmarks: pitfalls).
  */
 
+import { assert } from "../../src/assert.ts";
+
 export const CLIENT_CPU = 0;
 export const SERVER_CPU = 1;
 /** /proc CPU times are in USER_HZ ticks; 100 on every Linux this runs on. */
@@ -151,8 +153,14 @@ export function cpuSeconds(pid: number): number | null {
 /** Busy CPU time of the whole machine so far (all CPUs, idle and iowait excluded), seconds. */
 export function machineBusySeconds(): number | null {
   try {
-    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
-    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    // The first line: `cpu  user nice system idle iowait irq softirq steal ...` in ticks.
+    const [line] = Deno.readTextFileSync("/proc/stat").split("\n", 1);
+    const [, user, nice, system, , , irq, softirq, steal] = (line ?? "").trim().split(/\s+/)
+      .map(Number);
+    if (
+      user === undefined || nice === undefined || system === undefined || irq === undefined ||
+      softirq === undefined || steal === undefined
+    ) return null;
     return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
   } catch {
     return null;
@@ -165,10 +173,14 @@ export function round2(value: number): number {
 }
 
 export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  const upper = sorted[middle];
+  if (upper === undefined) return NaN; // no values
+  if (sorted.length % 2 === 1) return upper;
+  const lower = sorted[middle - 1];
+  assert(lower !== undefined, "an even count of values has two in the middle");
+  return (lower + upper) / 2;
 }
 
 export function delay(ms: number): Promise<void> {

@@ -41,7 +41,8 @@ export class LatencyHistogram {
     let ticks = Math.round(latencyMs * TICKS_PER_MS);
     if (!(ticks > 0)) ticks = 0;
     else if (ticks > MAX_TICKS) ticks = MAX_TICKS;
-    this.#counts[bucketIndex(ticks)]++;
+    // ticks is clamped to MAX_TICKS, whose bucket is the last: no check per sample.
+    this.#counts[bucketIndex(ticks)]!++;
     this.#count++;
     this.#sumTicks += ticks;
     if (ticks > this.#maxTicks) this.#maxTicks = ticks;
@@ -56,8 +57,8 @@ export class LatencyHistogram {
     if (this.#count === 0) return 0;
     const rank = Math.max(1, Math.ceil((percent / 100) * this.#count));
     let seen = 0;
-    for (let index = 0; index < BUCKET_COUNT; index++) {
-      seen += this.#counts[index];
+    for (const [index, count] of this.#counts.entries()) {
+      seen += count;
       if (seen >= rank) {
         return Math.min(bucketMiddleTicks(index), this.#maxTicks) / TICKS_PER_US;
       }

@@ -3,6 +3,7 @@
  */
 
 import type { Protocol } from "./load_protocol.ts";
+import { assert } from "../../src/assert.ts";
 
 export interface LoadOptions {
   /** Loopback only: 127.0.0.0/8, localhost or ::1. */
@@ -155,8 +156,10 @@ export function loadArgs(request: LoadRequest): string[] {
 export function parseLoadArgs(argv: readonly string[]): LoadOptions {
   const values: Record<string, unknown> = { ...DEFAULT_LOAD_OPTIONS };
   for (let i = 0; i < argv.length; i++) {
-    const field = FIELD_BY_FLAG.get(argv[i]);
-    if (field === undefined) throw new UsageError(`unknown option "${argv[i]}"`);
+    const flag = argv[i];
+    assert(flag !== undefined, "i < argv.length");
+    const field = FIELD_BY_FLAG.get(flag);
+    if (field === undefined) throw new UsageError(`unknown option "${flag}"`);
     if ((BOOLEAN_FIELDS as readonly string[]).includes(field)) {
       values[field] = true;
       continue;
@@ -210,7 +213,9 @@ export function parseMix(text: string): [RequestKind, number][] {
   for (const part of text.split(",")) {
     const [kind, weightText] = part.split(":");
     const weight = Number(weightText);
-    if (!(REQUEST_KINDS as readonly string[]).includes(kind) || !(weight >= 0)) {
+    if (
+      kind === undefined || !(REQUEST_KINDS as readonly string[]).includes(kind) || !(weight >= 0)
+    ) {
       throw new UsageError(`--mix must look like "set:50,get:50" (set, get, mget), got "${text}"`);
     }
     parts.push([kind as RequestKind, weight]);

@@ -271,7 +271,8 @@ const RESP_ENCODER: RequestEncoder = {
   mget: (keys) => respCommand(["MGET", ...keys]),
   mset: (keys, values) => {
     const words = ["MSET"];
-    for (let i = 0; i < keys.length; i++) words.push(keys[i], values[i]);
+    // One value per key (the encoder's contract): no check per key on the load client.
+    for (let i = 0; i < keys.length; i++) words.push(keys[i]!, values[i]!);
     return respCommand(words);
   },
   ping: () => "*1\r\n$4\r\nPING\r\n",

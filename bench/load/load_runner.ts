@@ -24,6 +24,7 @@ import {
   type RequestKind,
 } from "./load_options.ts";
 import { cpuSeconds, machineBusySeconds } from "../harness/processes.ts";
+import { assert } from "../../src/assert.ts";
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const DRAIN_TIMEOUT_MS = 5_000;
@@ -153,8 +154,8 @@ export class LoadRun {
     const sockets = await Promise.all(
       Array.from({ length: options.conns }, () => connect(options.host, options.port)),
     );
-    for (let index = 0; index < sockets.length; index++) {
-      this.#connections.push(new LoadConnection(this, index, sockets[index]));
+    for (const [index, socket] of sockets.entries()) {
+      this.#connections.push(new LoadConnection(this, index, socket));
     }
     if (this.phase === "done") return;
     if (options.preload || options.preloadOnly) this.#startPreload();
@@ -244,7 +245,9 @@ export class LoadRun {
 
   randomKind(random: number): number {
     for (const part of this.#mix) if (random < part.upTo) return part.kind;
-    return this.#mix[this.#mix.length - 1].kind;
+    const last = this.#mix.at(-1);
+    assert(last !== undefined, "a mix has at least one part (validated with the options)");
+    return last.kind;
   }
 
   #after(ms: number, action: () => void): ReturnType<typeof setTimeout> {
@@ -512,11 +515,13 @@ class LoadConnection {
       run.problem("reply with no request outstanding", 0, reply);
       return;
     }
+    // pending.size > 0: its head is a slot in use, below the ring's capacity (no check per
+    // reply here, nor in the checks below that read the same slot).
     const slot = pending.head;
-    const kind = pending.kinds[slot];
+    const kind = pending.kinds[slot]!;
     if (run.phase === "measure" && kind !== PRELOAD) {
       run.ops++;
-      run.histogram.record(nowMs - pending.sentAtMs[slot]);
+      run.histogram.record(nowMs - pending.sentAtMs[slot]!);
     }
     this.#check(kind, slot, reply);
     pending.shift();
@@ -531,7 +536,7 @@ class LoadConnection {
         this.#expectOk(kind, reply);
         return;
       case GET:
-        this.#expectValue(kind, reply, keySpace.key(pending.keys[slot]));
+        this.#expectValue(kind, reply, keySpace.key(pending.keys[slot]!));
         return;
       case MGET:
         this.#checkMget(slot, reply);
@@ -564,19 +569,20 @@ class LoadConnection {
 
   #checkMget(slot: number, reply: Reply): void {
     const { keySpace, options } = this.#run;
-    const offset = this.pending.keys[slot];
+    const offset = this.pending.keys[slot]!;
     if (reply.kind !== "array" || reply.items.length !== options.mgetKeys) {
       this.#wrongKind(MGET, reply);
       return;
     }
+    // An MGET's slot holds options.mgetKeys keys from `offset`, as many as the reply's items.
     for (let i = 0; i < reply.items.length; i++) {
-      const key = keySpace.key(this.pending.mgetKeys[offset + i]);
+      const key = keySpace.key(this.pending.mgetKeys[offset + i]!);
       if (reply.keys !== null && reply.keys[i] !== key) {
         this.#run.checks.unexpected++;
         this.#run.problem(`MGET line ${i} names ${reply.keys[i]}, expected ${key}`, MGET, null);
         return;
       }
-      this.#expectValue(MGET, reply.items[i], key);
+      this.#expectValue(MGET, reply.items[i]!, key);
     }
   }
 

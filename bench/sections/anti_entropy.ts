@@ -18,6 +18,7 @@
  */
 
 import { MerkleKVClient } from "../../src/client/mod.ts";
+import { assert } from "../../src/assert.ts";
 import { hashEntry, hashString } from "../../src/store/hash.ts";
 import { MerkleTree, segmentOfKeyHash } from "../../src/store/merkle.ts";
 import { BenchNode } from "../harness/node_server.ts";
@@ -65,14 +66,20 @@ interface SessionFigures {
 }
 
 /** The fields of `OK pulled=.. pushed=.. ...` as numbers. */
-function parseOkLine(line: string): Record<string, number> {
-  if (!line.startsWith("OK ")) throw new Error(`SYNC failed: ${line}`);
-  const fields: Record<string, number> = {};
+function parseOkLine(line: string | undefined): (name: string) => number {
+  if (line === undefined || !line.startsWith("OK ")) {
+    throw new Error(`SYNC failed: ${line ?? "no reply"}`);
+  }
+  const fields = new Map<string, number>();
   for (const word of line.slice(3).split(" ")) {
     const [name, value] = word.split("=");
-    fields[name] = Number(value);
+    if (name !== undefined) fields.set(name, Number(value));
   }
-  return fields;
+  return (name) => {
+    const value = fields.get(name);
+    if (value === undefined) throw new Error(`SYNC reply without ${name}: ${line}`);
+    return value;
+  };
 }
 
 function key(i: number): string {
@@ -145,19 +152,19 @@ async function measureSession(
     const started = performance.now();
     const [line] = await a.request(`SYNC 127.0.0.1 ${bPort}`);
     const wallMs = performance.now() - started;
-    const fields = parseOkLine(line);
+    const field = parseOkLine(line);
     if ((await a.hash()) !== (await b.hash())) throw new Error(`roots differ after d=${d}`);
     runs.push({
       n,
       d,
-      rounds: fields.rounds,
-      treeBytes: fields.tree_bytes,
-      entryBytes: fields.entry_bytes,
-      valueBytes: fields.value_bytes,
-      sessionMs: fields.ms,
+      rounds: field("rounds"),
+      treeBytes: field("tree_bytes"),
+      entryBytes: field("entry_bytes"),
+      valueBytes: field("value_bytes"),
+      sessionMs: field("ms"),
       wallMs,
-      pulled: fields.pulled,
-      pushed: fields.pushed,
+      pulled: field("pulled"),
+      pushed: field("pushed"),
     });
   }
   const middle = (pick: (run: SessionFigures) => number) => median(runs.map(pick));
@@ -220,8 +227,9 @@ function measureTreeBuild(entries: number, rounds: number): number {
   for (let round = 0; round < rounds; round++) {
     const tree = new MerkleTree();
     const started = performance.now();
+    // names has `entries` elements: the timed loop reads them without a check.
     for (let i = 0; i < entries; i++) {
-      const keyHash = hashString(names[i], 0x4d4b5631);
+      const keyHash = hashString(names[i]!, 0x4d4b5631);
       const low = keyHash[0];
       const high = keyHash[1];
       const hash = hashEntry(low, high, hlc + i, 0x1234, false, 0);
@@ -292,10 +300,15 @@ function sessionRows(pairs: PairFigures[]): (string | number)[][] {
 
 /** Session time at the largest n over the smallest, per d (target: within 2x). */
 function scalingRows(pairs: PairFigures[]): (string | number)[][] {
-  if (pairs.length < 2) return [];
-  const [small, large] = [pairs[0], pairs[pairs.length - 1]];
+  const small = pairs[0];
+  const large = pairs.at(-1);
+  if (pairs.length < 2 || small === undefined || large === undefined) return [];
   return DIFFERENCES.map((d, i) => {
-    const ratio = large.sessions[i].wallMs / Math.max(0.1, small.sessions[i].wallMs);
+    // Each pair measured one session per entry of DIFFERENCES, in its order.
+    const largeSession = large.sessions[i];
+    const smallSession = small.sessions[i];
+    assert(largeSession !== undefined && smallSession !== undefined, "a session per difference");
+    const ratio = largeSession.wallMs / Math.max(0.1, smallSession.wallMs);
     return [
       `cost n=${large.n} / n=${small.n}`,
       large.n,

@@ -255,5 +255,7 @@ function mib(bytes: number): string {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message.split("\n")[0] : String(error);
+  if (!(error instanceof Error)) return String(error);
+  const end = error.message.indexOf("\n");
+  return end === -1 ? error.message : error.message.slice(0, end);
 }

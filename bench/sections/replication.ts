@@ -13,6 +13,7 @@
 
 import { Mosquitto } from "../../tests/_support/mosquitto.ts";
 import { MerkleKVClient } from "../../src/client/mod.ts";
+import { assert } from "../../src/assert.ts";
 import { LatencyHistogram } from "../load/histogram.ts";
 import { BenchNode } from "../harness/node_server.ts";
 import { type LoadResult, runLoad } from "../load/load.ts";
@@ -144,8 +145,12 @@ async function measureLatency(
   warmupSeconds: number,
   seconds: number,
 ) {
-  const writer = await MerkleKVClient.connect({ port: nodes[0].port });
-  const reader = await MerkleKVClient.connect({ port: nodes[1].port });
+  const [writerNode, readerNode] = nodes;
+  if (writerNode === undefined || readerNode === undefined) {
+    throw new Error("measureLatency needs two nodes");
+  }
+  const writer = await MerkleKVClient.connect({ port: writerNode.port });
+  const reader = await MerkleKVClient.connect({ port: readerNode.port });
   const histogram = new LatencyHistogram();
   const acks = new LatencyHistogram();
   const pending: Pending = [];
@@ -237,7 +242,7 @@ async function pollSamples(
     const nowMs = performance.now();
     const arrived = new Set<Sample>();
     asked.forEach((sample, index) => {
-      if (replies[index][0] === `VALUE ${sample.value}`) {
+      if (replies[index]?.[0] === `VALUE ${sample.value}`) {
         if (sample.ackedMs >= measuredFromMs) histogram.record(nowMs - sample.ackedMs);
         arrived.add(sample);
       }
@@ -359,6 +364,8 @@ async function measureAgainstRedis(
   seconds: number,
   rounds: number,
 ) {
+  const [target] = nodes;
+  if (target === undefined) throw new Error("measureAgainstRedis needs a node");
   const load = {
     conns: 50,
     depth: 1,
@@ -377,7 +384,7 @@ async function measureAgainstRedis(
   try {
     for (let round = 1; round <= rounds; round++) {
       merklekvRuns.push(
-        await runLoad({ ...load, seed: round, port: nodes[0].port, proto: "merklekv" }),
+        await runLoad({ ...load, seed: round, port: target.port, proto: "merklekv" }),
       );
       convergedMs.push(await waitConverged(clients));
       redisRuns.push(
@@ -397,9 +404,11 @@ async function measureAgainstRedis(
   const merklekvOps = median(merklekvRuns.map((run) => run.opsPerSecond));
   const redisOps = median(redisRuns.map((run) => run.opsPerSecond));
   const ratio = round2(merklekvOps / redisOps);
-  const roundRatios = merklekvRuns.map((run, index) =>
-    round2(run.opsPerSecond / redisRuns[index].opsPerSecond)
-  );
+  const roundRatios = merklekvRuns.map((run, index) => {
+    const redisRun = redisRuns[index];
+    assert(redisRun !== undefined, "each round runs both loads");
+    return round2(run.opsPerSecond / redisRun.opsPerSecond);
+  });
   const slowestConvergedMs = Math.round(Math.max(...convergedMs));
   const ok = [...merklekvRuns, ...redisRuns].every((run) => run.ok);
   const p50Ms = median(merklekvRuns.map((run) => run.latencyUs.p50)) / 1000;

@@ -26,6 +26,7 @@ import {
   SYNC_PROTOCOL_VERSION,
 } from "./limits.ts";
 import { assert } from "../assert.ts";
+import { hasLength } from "../tuple.ts";
 
 /** What a parser checks keys and values against (the node's config.limits). */
 export interface WireLimits {
@@ -138,9 +139,10 @@ export function parseNatural(text: string, max: number): number | null {
 export function formatHashList(list: HashList): string {
   const count = list.low.length;
   const bytes = Buffer.allocUnsafe(count * 8);
+  // i < count, the length of both lanes of a HashList.
   for (let i = 0; i < count; i++) {
-    bytes.writeInt32BE(list.high[i], i * 8);
-    bytes.writeInt32BE(list.low[i], i * 8 + 4);
+    bytes.writeInt32BE(list.high[i]!, i * 8);
+    bytes.writeInt32BE(list.low[i]!, i * 8 + 4);
   }
   return bytes.toString("base64");
 }
@@ -251,7 +253,7 @@ export function formatDigest(entry: Entry): string {
 
 export function parseDigestLine(line: string, limits: WireLimits): Parsed<Digest> {
   const words = line.split(" ");
-  if (words.length !== 5) return fail(`digest needs 5 words, got ${words.length}`);
+  if (!hasLength(words, 5)) return fail(`digest needs 5 words, got ${words.length}`);
   const [key, hlcText, node, expiryText, kind] = words;
   const fields = checkVersionFields(key, hlcText, node, expiryText, limits);
   if (typeof fields === "string") return fail(fields);
@@ -323,7 +325,7 @@ const KNOWN_VERBS: ReadonlySet<string> = new Set(["HELLO", "SEGMENTS", "DIGESTS"
 
 function parseHello(rest: string): Parsed<SyncRequest> {
   const words = rest.split(" ");
-  if (words.length !== 2) {
+  if (!hasLength(words, 2)) {
     return fail(`SYNC HELLO: usage SYNC HELLO ${SYNC_PROTOCOL_VERSION} <node-id> <root-hex>`);
   }
   const [nodeId, rootHex] = words;
@@ -421,8 +423,8 @@ export function formatHelloReply(reply: HelloReply): string {
 }
 
 export function parseHelloReply(lines: readonly string[]): Parsed<HelloReply> {
-  const words = lines[0].split(" ");
-  if (words[0] !== "HELLO" || words.length !== 6) return fail("expected HELLO with 5 fields");
+  const words = (lines[0] ?? "").split(" ");
+  if (!hasLength(words, 6) || words[0] !== "HELLO") return fail("expected HELLO with 5 fields");
   const [, versionText, nodeId, lineBytesText, rootHex, branchesText] = words;
   if (versionText !== String(SYNC_PROTOCOL_VERSION)) {
     return fail(`peer answered in sync protocol version "${versionText.slice(0, 16)}"`);
@@ -447,10 +449,11 @@ export function parseSegmentsReply(lines: readonly string[]): Parsed<BranchSegme
   const count = countedHeader(lines, "SEGMENTS");
   if (typeof count === "string") return fail(count);
   const replies: BranchSegments[] = [];
+  // countedHeader checked that `count` lines follow the header.
   for (let i = 1; i <= count; i++) {
-    const words = lines[i].split(" ");
-    const branch = words.length === 2 ? parseNatural(words[0], BRANCH_COUNT - 1) : null;
-    const segments = words.length === 2 ? parseHashList(words[1]) : null;
+    const words = lines[i]!.split(" ");
+    const branch = hasLength(words, 2) ? parseNatural(words[0], BRANCH_COUNT - 1) : null;
+    const segments = hasLength(words, 2) ? parseHashList(words[1]) : null;
     if (branch === null || segments === null) return fail(`SEGMENTS line ${i} malformed`);
     replies.push({ branch, segments });
   }
@@ -490,25 +493,18 @@ export function parseDigestsReply(
   const lineCount = countedHeader(lines, "DIGESTS");
   if (typeof lineCount === "string") return fail(lineCount);
   const segments: SegmentDigests[] = [];
+  // countedHeader checked that `lineCount` lines follow the header, and a block's count is at
+  // most the lines left after its header: every line read below is there.
   let i = 1;
   while (i <= lineCount) {
-    const words = lines[i].split(" ");
-    const segment = (words.length === 4 || words.length === 5) && words[0] === "S"
-      ? parseNatural(words[1], SEGMENT_COUNT - 1)
-      : null;
-    const horizonHlc = segment === null ? null : parseNatural(words[2], Number.MAX_SAFE_INTEGER);
-    const count = segment === null ? null : parseNatural(words[3], lineCount - i);
-    const listed = words.length === 4
-      ? ALL_SUB_BUCKETS
-      : LISTED_PATTERN.test(words[4])
-      ? parseInt(words[4], 16)
-      : null;
-    if (segment === null || horizonHlc === null || count === null || listed === null) {
+    const header = parseSegmentHeader(lines[i]!, lineCount - i);
+    if (header === null) {
       return fail(`DIGESTS line ${i}: expected "S <segment> <horizon> <count> [<listed>]"`);
     }
+    const { segment, horizonHlc, count, listed } = header;
     const digests: Digest[] = [];
     for (let j = i + 1; j <= i + count; j++) {
-      const digest = parseDigestLine(lines[j], limits);
+      const digest = parseDigestLine(lines[j]!, limits);
       if (!digest.ok) return fail(`DIGESTS line ${j}: ${digest.error}`);
       digests.push(digest.value);
     }
@@ -516,6 +512,26 @@ export function parseDigestsReply(
     i += 1 + count;
   }
   return ok(segments);
+}
+
+/** A block's header line, `S <segment> <horizon> <count> [<listed>]`; null if malformed. */
+function parseSegmentHeader(
+  line: string,
+  maxCount: number,
+): { segment: number; horizonHlc: number; count: number; listed: number } | null {
+  const words = line.split(" ");
+  if (!(hasLength(words, 4) || hasLength(words, 5)) || words[0] !== "S") return null;
+  const segment = parseNatural(words[1], SEGMENT_COUNT - 1);
+  const horizonHlc = parseNatural(words[2], Number.MAX_SAFE_INTEGER);
+  const count = parseNatural(words[3], maxCount);
+  const listedText = words.at(4);
+  const listed = listedText === undefined
+    ? ALL_SUB_BUCKETS
+    : LISTED_PATTERN.test(listedText)
+    ? parseInt(listedText, 16)
+    : null;
+  if (segment === null || horizonHlc === null || count === null || listed === null) return null;
+  return { segment, horizonHlc, count, listed };
 }
 
 export function formatEntriesReply(entryLines: readonly string[]): string {
@@ -528,8 +544,9 @@ export function parseEntriesReply(lines: readonly string[], limits: WireLimits):
   const count = countedHeader(lines, "ENTRIES");
   if (typeof count === "string") return fail(count);
   const entries: Entry[] = [];
+  // countedHeader checked that `count` lines follow the header.
   for (let i = 1; i <= count; i++) {
-    const entry = parseEntryLine(lines[i], limits);
+    const entry = parseEntryLine(lines[i]!, limits);
     if (!entry.ok) return fail(`ENTRIES line ${i}: ${entry.error}`);
     entries.push(entry.value);
   }
@@ -541,17 +558,22 @@ export function formatPushedReply(counts: PushCounts): string {
 }
 
 export function parsePushedReply(lines: readonly string[]): Parsed<PushCounts> {
-  const words = lines[0].split(" ");
-  if (words[0] !== "PUSHED" || words.length !== 5) return fail("expected PUSHED with 4 counts");
-  const numbers = words.slice(1).map((word) => parseNatural(word, MAX_ENTRIES_PER_PUSH));
-  if (numbers.some((n) => n === null)) return fail("PUSHED counts must be 0..256");
-  const [applied, stale, future, refused] = numbers as number[];
+  const words = (lines[0] ?? "").split(" ");
+  if (!hasLength(words, 5) || words[0] !== "PUSHED") return fail("expected PUSHED with 4 counts");
+  const count = (word: string) => parseNatural(word, MAX_ENTRIES_PER_PUSH);
+  const applied = count(words[1]);
+  const stale = count(words[2]);
+  const future = count(words[3]);
+  const refused = count(words[4]);
+  if (applied === null || stale === null || future === null || refused === null) {
+    return fail("PUSHED counts must be 0..256");
+  }
   return ok({ applied, stale, future, refused });
 }
 
 /** The count of a `WORD n` header, checked against the lines actually received. */
 function countedHeader(lines: readonly string[], word: string): number | string {
-  const header = lines[0];
+  const header = lines[0] ?? "";
   if (!header.startsWith(word + " ")) {
     return `expected ${word} <count>, got "${header.slice(0, 40)}"`;
   }

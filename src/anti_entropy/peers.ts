@@ -14,9 +14,12 @@ const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]{1,253}):([0-9]{1,5})$/;
 export function parsePeerAddress(text: string): PeerAddress | null {
   const match = HOST_PORT.exec(text);
   if (match === null) return null;
-  const port = Number(match[2]);
+  // Both groups are required by the pattern, so a match has them.
+  const [, hostText, portText] = match;
+  if (hostText === undefined || portText === undefined) return null;
+  const port = Number(portText);
   if (port < 1 || port > 65_535) return null;
-  const host = match[1].startsWith("[") ? match[1].slice(1, -1) : match[1];
+  const host = hostText.startsWith("[") ? hostText.slice(1, -1) : hostText;
   return { host, port };
 }
 
@@ -74,7 +77,9 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const copy = [...items];
   for (let i = copy.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j], copy[i]];
+    // 0 <= j <= i < copy.length: both cells are taken (an item itself may be undefined, so
+    // there is nothing to check them against).
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
   }
   return copy;
 }

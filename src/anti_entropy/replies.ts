@@ -202,10 +202,11 @@ function readDigests(
   }
   // The peer stops at its reply size limit; ask for the rest in the next round trip.
   context.segmentQueue.pushAll(segments.slice(covered.length));
-  for (let i = 0; i < covered.length; i++) {
-    const segmentDigests = covered[i];
+  for (const [i, segmentDigests] of covered.entries()) {
     const { segment, listed } = segmentDigests;
-    if (listed !== ALL_SUB_BUCKETS && queries[i].subHashes === null) {
+    const query = queries[i];
+    assert(query !== undefined, "a reply covers no more segments than were asked for (above)");
+    if (listed !== ALL_SUB_BUCKETS && query.subHashes === null) {
       return `segment ${segment} lists some sub-buckets, but was asked for whole`;
     }
     const error = checkDigestKeys(store, segmentDigests);
@@ -215,7 +216,7 @@ function readDigests(
     // versions are current; a key added since is left to the next session.
     const local = listed === ALL_SUB_BUCKETS
       ? store.segmentEntries(segment)
-      : entriesListed(contents[i] as SegmentContents, listed);
+      : entriesListed(heldContents(contents[i]), listed);
     const plan = planSegment(
       local,
       segmentDigests,
@@ -349,13 +350,21 @@ function checkDigestKeys(store: Store, segment: SegmentDigests): string | null {
   return null;
 }
 
+/** The contents kept for a segment asked for with its sub-bucket hashes. */
+function heldContents(contents: SegmentContents | null | undefined): SegmentContents {
+  assert(
+    contents !== undefined && contents !== null,
+    "a segment asked for with sub-bucket hashes has its contents kept",
+  );
+  return contents;
+}
+
 function rootMatches(branches: HashList, rootHex: string): boolean {
+  // A parsed branch list holds exactly 256 hashes.
   let low = 0;
   let high = 0;
-  for (let i = 0; i < 256; i++) {
-    low ^= branches.low[i];
-    high ^= branches.high[i];
-  }
+  for (const value of branches.low) low ^= value;
+  for (const value of branches.high) high ^= value;
   return hashToHex(low, high) === rootHex;
 }
 

@@ -160,15 +160,17 @@ export class SyncSession {
     );
     this.#inFlight = [];
     const gathered: Gathered = { repairs: [], discards: [] };
-    for (let i = 0; i < pending.length; i++) {
+    for (const [i, request] of pending.entries()) {
       const lines = replies[i];
-      this.#countReplyBytes(pending[i].kind, lines);
-      if (lines.length === 0 || lines[0].startsWith("ERROR")) {
-        return this.#fail(`peer answered SYNC ${pending[i].kind} with ${lines[0] ?? "nothing"}`);
+      assert(lines !== undefined, "a session receives one reply per request (checked above)");
+      this.#countReplyBytes(request.kind, lines);
+      const header = lines[0];
+      if (header === undefined || header.startsWith("ERROR")) {
+        return this.#fail(`peer answered SYNC ${request.kind} with ${header ?? "nothing"}`);
       }
-      const error = readReply(this.#replyContext, pending[i], lines, gathered);
+      const error = readReply(this.#replyContext, request, lines, gathered);
       if (error !== null) {
-        return this.#fail(`peer sent a malformed reply to SYNC ${pending[i].kind}: ${error}`);
+        return this.#fail(`peer sent a malformed reply to SYNC ${request.kind}: ${error}`);
       }
     }
     return this.#next(gathered);
@@ -226,8 +228,10 @@ export class SyncSession {
     const entries: Entry[] = [];
     // "SYNC PUSH 2 " + a count of at most 3 digits and a space.
     let length = `SYNC PUSH ${SYNC_PROTOCOL_VERSION} `.length + 4;
-    while (this.#pushQueue.length > 0 && entries.length < MAX_ENTRIES_PER_PUSH) {
-      const entry = this.#entryToPush(this.#pushQueue.peek());
+    while (entries.length < MAX_ENTRIES_PER_PUSH) {
+      const candidate = this.#pushQueue.peek();
+      if (candidate === undefined) break;
+      const entry = this.#entryToPush(candidate);
       const size = entry === null ? 0 : formatEntry(entry).length + 1;
       if (entry !== null && length + size > budget && entries.length > 0) break;
       this.#pushQueue.shift();
@@ -272,8 +276,9 @@ export class SyncSession {
     const queries: DigestsQuery[] = [];
     const contents: (SegmentContents | null)[] = [];
     let length = `SYNC DIGESTS ${SYNC_PROTOCOL_VERSION}`.length;
-    while (this.#segmentQueue.length > 0 && queries.length < MAX_SEGMENTS_PER_REQUEST) {
+    while (queries.length < MAX_SEGMENTS_PER_REQUEST) {
       const segment = this.#segmentQueue.peek();
+      if (segment === undefined) break;
       const bare = 1 + String(segment).length;
       const withHashes = this.#store.segmentSize(segment) >= MIN_ENTRIES_FOR_SUB_HASHES &&
         !this.#emptyAtPeer.has(segment);
@@ -299,8 +304,9 @@ export class SyncSession {
     const budget = this.#lineBudget();
     const keys: string[] = [];
     let length = `SYNC GET ${SYNC_PROTOCOL_VERSION}`.length;
-    while (this.#pullQueue.length > 0 && keys.length < MAX_KEYS_PER_GET) {
+    while (keys.length < MAX_KEYS_PER_GET) {
       const key = this.#pullQueue.peek();
+      if (key === undefined) break;
       if (length + 1 + key.length > budget && keys.length > 0) break;
       this.#pullQueue.shift();
       if (length + 1 + key.length > budget) {
@@ -318,8 +324,10 @@ export class SyncSession {
   #send(pending: Pending[], lines: string[], gathered: Gathered): SessionStep {
     this.#inFlight = pending;
     this.summary.rounds++;
-    for (let i = 0; i < lines.length; i++) {
-      this.#countBytes(pending[i].kind, lines[i].length + 2);
+    for (const [i, line] of lines.entries()) {
+      const request = pending[i];
+      assert(request !== undefined, "each request line has its pending request");
+      this.#countBytes(request.kind, line.length + 2);
     }
     return { requests: lines, repairs: gathered.repairs, discards: gathered.discards, error: null };
   }
@@ -364,11 +372,13 @@ class Fifo<T> {
     for (const item of items) this.#items.push(item);
   }
 
-  peek(): T {
+  /** The first item; undefined when empty. */
+  peek(): T | undefined {
     return this.#items[this.#head];
   }
 
-  shift(): T {
+  /** Removes the first item and returns it; undefined when empty. */
+  shift(): T | undefined {
     return this.take(1)[0];
   }
 

@@ -5,6 +5,7 @@
 
 import { type Entry, type SegmentContents, SUB_BUCKETS } from "../store/mod.ts";
 import type { HashList } from "./codec.ts";
+import { assert } from "../assert.ts";
 
 /** The sub-buckets whose hashes differ, as a bit mask (bit b for sub-bucket b). */
 export function differingSubBuckets(ours: HashList, theirs: HashList): number {
@@ -18,8 +19,11 @@ export function differingSubBuckets(ours: HashList, theirs: HashList): number {
 /** The entries of a segment that fall in the sub-buckets of `listed`. */
 export function entriesListed(contents: SegmentContents, listed: number): Entry[] {
   const entries: Entry[] = [];
-  for (let i = 0; i < contents.entries.length; i++) {
-    if ((listed >>> contents.subBuckets[i]) & 1) entries.push(contents.entries[i]);
+  for (const [i, subBucket] of contents.subBuckets.entries()) {
+    if (!((listed >>> subBucket) & 1)) continue;
+    const entry = contents.entries[i];
+    assert(entry !== undefined, "a segment's contents give a sub-bucket per entry");
+    entries.push(entry);
   }
   return entries;
 }

@@ -134,7 +134,7 @@ export class MerkleKVClient {
 
   /** Sends one request line; resolves to its reply lines (header first). */
   request(line: string): Promise<string[]> {
-    return this.pipeline([line]).then((replies) => replies[0]);
+    return this.pipeline([line]).then(([reply]) => reply ?? []);
   }
 
   /** Sends many request lines in one write; resolves to their replies, in order. */
@@ -250,7 +250,7 @@ export class MerkleKVClient {
       // Every page but the last is full (scan_page_keys long): a shorter or empty one ends it.
       if (keys.length === 0 || keys.length < fullPage) return;
       fullPage = keys.length;
-      after = keys[keys.length - 1];
+      after = keys.at(-1) ?? null;
     }
   }
 
@@ -371,10 +371,10 @@ export class MerkleKVClient {
     const again = unsure.length === 0
       ? []
       : await this.pipeline(unsure.map((index) => `GET ${wireKeys[index]}`));
-    unsure.forEach((index, i) => values[index] = readValue(again[i]) ?? MAYBE_MISSING);
+    unsure.forEach((index, i) => values[index] = readValue(again[i] ?? []) ?? MAYBE_MISSING);
     list.forEach((key, index) => {
       const value = values[index];
-      result.set(key, value === MAYBE_MISSING ? null : decode(value));
+      result.set(key, value === MAYBE_MISSING || value === undefined ? null : decode(value));
     });
     return result;
   }

@@ -18,8 +18,16 @@ function unexpected(line: string): ClientError {
 
 /** The single line of a one-line reply. */
 function only(reply: readonly string[]): string {
-  if (reply.length !== 1) throw unexpected(reply.join(" | "));
-  return reply[0];
+  const [line] = reply;
+  if (reply.length !== 1 || line === undefined) throw unexpected(reply.join(" | "));
+  return line;
+}
+
+/** The header line of a reply (a reply always has one; an empty one is unexpected). */
+function headerOf(reply: readonly string[]): string {
+  const [header] = reply;
+  if (header === undefined) throw unexpected("");
+  return header;
 }
 
 export function expectExactly(reply: readonly string[], expected: string): void {
@@ -51,14 +59,14 @@ export function readValue(reply: readonly string[]): string | null {
 /** `<word> <non-negative integer>` -> the integer. */
 export function readCount(reply: readonly string[], word: string): number {
   const text = readAfter(reply, word + " ");
-  if (!/^[0-9]{1,15}$/.test(text)) throw unexpected(reply[0]);
+  if (!/^[0-9]{1,15}$/.test(text)) throw unexpected(headerOf(reply));
   return Number(text);
 }
 
 /** `VALUE <64-bit integer>` (INC, DEC) -> the integer. */
 export function readInteger(reply: readonly string[]): bigint {
   const text = readAfter(reply, "VALUE ");
-  if (!/^-?[0-9]{1,19}$/.test(text)) throw unexpected(reply[0]);
+  if (!/^-?[0-9]{1,19}$/.test(text)) throw unexpected(headerOf(reply));
   return BigInt(text);
 }
 
@@ -67,14 +75,14 @@ export function readTtl(reply: readonly string[]): number | null {
   if (reply.length === 1 && reply[0] === "NOT_FOUND") return null;
   const text = readAfter(reply, "TTL ");
   if (text === "-1") return Infinity;
-  if (!/^[0-9]{1,16}$/.test(text)) throw unexpected(reply[0]);
+  if (!/^[0-9]{1,16}$/.test(text)) throw unexpected(headerOf(reply));
   return Number(text);
 }
 
 /** A header `<word> n` followed by exactly n lines: those lines. */
 function counted(reply: readonly string[], word: string): readonly string[] {
   const lines = reply.slice(1);
-  if (readCount([reply[0]], word) !== lines.length) throw unexpected(reply[0]);
+  if (readCount([headerOf(reply)], word) !== lines.length) throw unexpected(headerOf(reply));
   return lines;
 }
 
@@ -96,9 +104,9 @@ export function readValues(
   keys: readonly string[],
 ): (string | typeof MAYBE_MISSING)[] {
   const lines = counted(reply, "VALUES");
-  if (lines.length !== keys.length) throw unexpected(reply[0]);
+  if (lines.length !== keys.length) throw unexpected(headerOf(reply));
   return lines.map((line, index) => {
-    const key = keys[index];
+    const key = keys[index] ?? "";
     if (!line.startsWith(key) || line.charCodeAt(key.length) !== 32) throw unexpected(line);
     const value = line.slice(key.length + 1);
     return value === "NOT_FOUND" ? MAYBE_MISSING : value;
@@ -107,7 +115,7 @@ export function readValues(
 
 /** `INFO`, `name:value` lines, `END` -> name -> value. */
 export function readInfo(reply: readonly string[]): Map<string, string> {
-  if (reply[0] !== "INFO" || reply.at(-1) !== "END") throw unexpected(reply[0]);
+  if (reply[0] !== "INFO" || reply.at(-1) !== "END") throw unexpected(headerOf(reply));
   const fields = new Map<string, string>();
   for (const line of reply.slice(1, -1)) {
     const colon = line.indexOf(":");

@@ -201,7 +201,7 @@ function parseConfigText(path: string, text: string): unknown {
     return parseToml(text, { integersAsBigInt: true });
   } catch (error) {
     if (!(error instanceof TomlError)) throw error;
-    const reason = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    const reason = firstLine(error.message).replace(/^Invalid TOML document: /, "");
     throw new ConfigError(
       `Cannot parse config file "${path}" at line ${error.line}, column ${error.column}: ${reason}`,
     );
@@ -254,7 +254,13 @@ function commandLineErrorMessage(error: unknown): string {
     return `Option "${name}" needs a value; write ${name}=<value> for one starting with "-"`;
   }
   if (/argument missing/.test(error.message)) return `Option "${name}" needs a value (see --help)`;
-  return `${error.message.split("\n")[0].replace(/'([^']*)'/g, '"$1"')} (see --help)`;
+  return `${firstLine(error.message).replace(/'([^']*)'/g, '"$1"')} (see --help)`;
+}
+
+/** `text` up to its first line end. */
+function firstLine(text: string): string {
+  const end = text.indexOf("\n");
+  return end === -1 ? text : text.slice(0, end);
 }
 
 function unknownOptionMessage(name: string): string {

@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "./types.ts";
+import { assert } from "../assert.ts";
 
 export type ValueType = "string" | "integer" | "boolean" | "string-array" | "enum";
 
@@ -555,17 +556,27 @@ export function sectionOf(path: string): string | null {
   return dot === -1 ? null : path.slice(0, dot);
 }
 
+/** A field path split at its dot: ["antiEntropy", "intervalMs"], or ["nodeId", null]. */
+function fieldParts(field: string): [string, string | null] {
+  const dot = field.indexOf(".");
+  return dot === -1 ? [field, null] : [field.slice(0, dot), field.slice(dot + 1)];
+}
+
 export function readField(config: Config, spec: KeySpec): ConfigValue {
-  const [first, second] = spec.field.split(".");
+  const [first, second] = fieldParts(spec.field);
   const record = config as unknown as Record<string, Record<string, ConfigValue>>;
-  return second === undefined ? record[first] as unknown as ConfigValue : record[first][second];
+  const value = second === null
+    ? record[first] as unknown as ConfigValue | undefined
+    : record[first]?.[second];
+  assert(value !== undefined, `the config has a field ${spec.field}`);
+  return value;
 }
 
 /** Sets the field in place; `value` must have passed the spec's checks. */
 export function writeField(config: Config, spec: KeySpec, value: ConfigValue): void {
-  const [first, second] = spec.field.split(".");
+  const [first, second] = fieldParts(spec.field);
   const record = config as unknown as Record<string, Record<string, ConfigValue> | ConfigValue>;
-  if (second === undefined) record[first] = value;
+  if (second === null) record[first] = value;
   else (record[first] as Record<string, ConfigValue>)[second] = value;
 }
 
@@ -581,6 +592,9 @@ function isHostPort(text: string): boolean {
 function isBrokerUrl(text: string): boolean {
   const match = /^([a-z]+):\/\/(.*?)\/?$/.exec(text);
   if (match === null) return false;
-  const scheme = match[1] as (typeof BROKER_SCHEMES)[number];
-  return BROKER_SCHEMES.includes(scheme) && isHostPort(match[2]);
+  // Both groups are required by the pattern, so a match has them.
+  const [, schemeText, address] = match;
+  if (schemeText === undefined || address === undefined) return false;
+  const scheme = schemeText as (typeof BROKER_SCHEMES)[number];
+  return BROKER_SCHEMES.includes(scheme) && isHostPort(address);
 }

@@ -30,6 +30,7 @@ import {
   getReply,
   type Services,
 } from "./execute.ts";
+import { assert } from "../assert.ts";
 
 export const VERSION = "0.1.0";
 
@@ -81,7 +82,10 @@ export class NodeCore implements LineHandler {
     const ranges = this.#keyRanges;
     const count = getAndSetKeys(bytes, start, end, this.#limits.maxKeyBytes, ranges);
     if (count > 1) this.store.prefetchKeys(bytes, ranges, count);
-    return count === MAX_PREFETCH_KEYS ? ranges[2 * count - 1] : end;
+    if (count !== MAX_PREFETCH_KEYS) return end;
+    const lastKeyEnd = ranges[2 * count - 1];
+    assert(lastKeyEnd !== undefined, "the key ranges hold MAX_PREFETCH_KEYS pairs");
+    return lastKeyEnd;
   }
 
   /** Runs one request: a line as the framer holds it, or as a string (tools and tests). */

@@ -65,10 +65,7 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
     case "mget":
       return multiGet(command.keys, context);
     case "mset":
-      for (let i = 0; i < command.keys.length; i++) {
-        changes.push(store.write(command.keys[i], command.values[i], 0));
-      }
-      return reply.OK;
+      return multiSet(command.keys, command.values, context);
     case "exists": {
       let count = 0;
       for (const key of command.keys) if (store.read(key) !== undefined) count++;
@@ -148,6 +145,21 @@ function append(key: string, value: string, prepend: boolean, context: ExecuteCo
   if (problem !== null) return reply.errorReply(problem);
   context.changes.push(context.store.write(key, next, entry?.expiresAtMs ?? 0));
   return reply.valueReply(next);
+}
+
+/** MSET: keys[i] gets values[i]. */
+function multiSet(
+  keys: readonly string[],
+  values: readonly string[],
+  context: ExecuteContext,
+): string {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const value = values[i];
+    assert(key !== undefined && value !== undefined, "MSET's keys and values pair up");
+    context.changes.push(context.store.write(key, value, 0));
+  }
+  return reply.OK;
 }
 
 /** MGET: the values as read now, in one reply or, if large, a reply made piece by piece. */

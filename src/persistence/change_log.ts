@@ -22,6 +22,7 @@ import { LogSegments } from "./log_segments.ts";
 import { encodeRecords } from "./record_codec.ts";
 import type { RecoveryReport } from "./recovery.ts";
 import { FsyncPlacement } from "./fsync_placement.ts";
+import { assert } from "../assert.ts";
 
 /** "everysec": the interval of the background fdatasync. */
 const EVERYSEC_INTERVAL_MS = 1000;
@@ -99,7 +100,7 @@ export class DurableLog implements ChangeLog {
       this.#unloggedEntries += changes.length;
       return;
     }
-    for (let i = 0; i < changes.length; i++) this.#turnChanges.push(changes[i]);
+    for (const change of changes) this.#turnChanges.push(change);
     this.#scheduleTurnEnd();
   }
 
@@ -258,10 +259,13 @@ export class DurableLog implements ChangeLog {
     const syncing = Promise.allSettled(syncs).then(
       (results) => {
         const failed = results.findIndex((result) => result.status === "rejected");
-        if (failed !== -1) {
-          segments[failed].broken = true;
-          const reason = (results[failed] as PromiseRejectedResult).reason;
-          this.#fail(reason, `syncing ${segments[failed].path}`);
+        const failure = results[failed]; // undefined at -1: none failed
+        if (failure?.status === "rejected") {
+          const segment = segments[failed];
+          assert(segment !== undefined, "allSettled() gives one result per segment synced");
+          segment.broken = true;
+          const reason = failure.reason;
+          this.#fail(reason, `syncing ${segment.path}`);
           const error = this.#error ?? describeFsError(reason);
           for (const waiter of waiters) waiter.logged(error);
           return;

@@ -180,8 +180,7 @@ export class LineFramer implements FramedLine {
 
   /** The last byte received and not yet returned, or -1 if none. */
   #lastByte(): number {
-    if (this.#position < this.#chunk.length) return this.#chunk[this.#chunk.length - 1];
-    const last = this.#partial[this.#partial.length - 1];
-    return last === undefined ? -1 : last[last.length - 1];
+    const bytes = this.#position < this.#chunk.length ? this.#chunk : this.#partial.at(-1);
+    return bytes?.at(-1) ?? -1;
   }
 }

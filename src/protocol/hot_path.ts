@@ -37,17 +37,18 @@ export function parseFramed(line: FramedLine, limits: ParseLimits): ParseResult 
  * ends (the key starts at start + 4 and may be empty). -1 for any other line.
  */
 function getOrSetKeyEnd(bytes: Uint8Array, start: number, end: number): number {
+  // Every index read here is below `end`, which lies in `bytes`: no check per byte.
   if (end - start < 5 || bytes[start + 3] !== SPACE) return -1;
-  const first = bytes[start] | 0x20;
+  const first = bytes[start]! | 0x20;
   if (
-    (first !== LOWER_G && first !== LOWER_S) || (bytes[start + 1] | 0x20) !== LOWER_E ||
-    (bytes[start + 2] | 0x20) !== LOWER_T
+    (first !== LOWER_G && first !== LOWER_S) || (bytes[start + 1]! | 0x20) !== LOWER_E ||
+    (bytes[start + 2]! | 0x20) !== LOWER_T
   ) {
     return -1;
   }
   let keyEnd = start + 4;
   while (keyEnd < end) {
-    const byte = bytes[keyEnd];
+    const byte = bytes[keyEnd]!;
     if (byte <= SPACE || byte === DELETE) break;
     keyEnd++;
   }
@@ -90,7 +91,8 @@ export function getAndSetKeys(
  */
 export function getKeyEnd(line: FramedLine, limits: ParseLimits): number {
   const { bytes, start, end } = line;
-  if ((bytes[start] | 0x20) !== LOWER_G) return -1;
+  // A framed line is followed by its LF in `bytes`, so even an empty one has a byte at start.
+  if ((bytes[start]! | 0x20) !== LOWER_G) return -1;
   const keyEnd = getOrSetKeyEnd(bytes, start, end);
   const keyBytes = keyEnd - (start + 4);
   return keyEnd === end && keyBytes > 0 && keyBytes <= limits.maxKeyBytes ? keyEnd : -1;
@@ -98,7 +100,7 @@ export function getKeyEnd(line: FramedLine, limits: ParseLimits): number {
 
 function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
   const { bytes, start, end } = line;
-  if ((bytes[start] | 0x20) === LOWER_G) {
+  if ((bytes[start]! | 0x20) === LOWER_G) {
     const keyEnd = getKeyEnd(line, limits);
     return keyEnd === -1 ? null : { kind: "get", key: line.copy(4, keyEnd - start) };
   }

@@ -91,6 +91,7 @@ export function parseInt64(text: string): bigint | null {
 function incrementBy(sign: 1n | -1n) {
   return (args: Args): ParseResult => {
     const [key, amountText] = args.words;
+    assert(key !== undefined, "INCR's row in the command table asks for at least one word");
     const amount = amountText === undefined ? 1n : parseInt64(amountText);
     if (amount === null) {
       return invalid(`amount is not a 64-bit integer: "${amountText}"`);
@@ -119,6 +120,10 @@ function parseSeconds(text: string): number | { message: string } {
 
 function buildExpire(args: Args): ParseResult {
   const [key, secondsText] = args.words;
+  assert(
+    key !== undefined && secondsText !== undefined,
+    "EXPIRE's row in the command table asks for two words",
+  );
   const seconds = parseSeconds(secondsText);
   if (typeof seconds !== "number") return invalid(seconds.message);
   return checkKeys(args, [key]) ?? { kind: "expire", key, seconds };
@@ -130,24 +135,17 @@ function buildExpire(args: Args): ParseResult {
  * README, Protocol v1).
  */
 function buildScan(args: Args): ParseResult {
-  const words = args.words;
-  const isAfter = (word: string | undefined) => word?.toUpperCase() === "AFTER";
-  switch (words.length) {
-    case 0:
-      return { kind: "scan", prefix: "", after: null };
-    case 1:
-      return isAfter(words[0])
-        ? invalid(SCAN_USAGE)
-        : { kind: "scan", prefix: words[0], after: null };
-    case 2:
-      return isAfter(words[0])
-        ? { kind: "scan", prefix: "", after: words[1] }
-        : invalid(SCAN_USAGE);
-    default:
-      return isAfter(words[1])
-        ? { kind: "scan", prefix: words[0], after: words[2] }
-        : invalid(SCAN_USAGE);
+  // At most three words (the command table); the first one missing tells how many there are.
+  const [first, second, third] = args.words;
+  const isAfter = (word: string) => word.toUpperCase() === "AFTER";
+  if (first === undefined) return { kind: "scan", prefix: "", after: null };
+  if (second === undefined) {
+    return isAfter(first) ? invalid(SCAN_USAGE) : { kind: "scan", prefix: first, after: null };
   }
+  if (third === undefined) {
+    return isAfter(first) ? { kind: "scan", prefix: "", after: second } : invalid(SCAN_USAGE);
+  }
+  return isAfter(second) ? { kind: "scan", prefix: first, after: third } : invalid(SCAN_USAGE);
 }
 
 function buildMset(args: Args): ParseResult {
@@ -156,8 +154,11 @@ function buildMset(args: Args): ParseResult {
   const keys: string[] = [];
   const values: string[] = [];
   for (let i = 0; i < words.length; i += 2) {
-    keys.push(words[i]);
-    values.push(words[i + 1]);
+    const key = words[i];
+    const value = words[i + 1];
+    assert(key !== undefined && value !== undefined, "MSET's words come in pairs (checked above)");
+    keys.push(key);
+    values.push(value);
   }
   if (keys.length > args.limits.maxKeysPerCommand) {
     return invalid(`too many keys: ${keys.length}, max ${args.limits.maxKeysPerCommand}`);
@@ -436,9 +437,9 @@ function parseArguments(
       // The common case, one key and nothing else, costs no split.
       if (text.indexOf(" ") === -1) args.key = text;
       else {
-        const words = splitWords(text);
-        if (words.length !== 1) return arityError();
-        args.key = words[0];
+        const [key, extra] = splitWords(text);
+        if (key === undefined || extra !== undefined) return arityError();
+        args.key = key;
       }
       break;
     }

@@ -76,7 +76,7 @@ export function decodeBatch(bytes: Uint8Array): BatchDecodeResult {
     return { ok: false, error: `unknown batch format version ${buffer[0]}` };
   }
   if (end < BATCH_HEADER_BYTES) return { ok: false, error: "batch truncated in header" };
-  const originLength = buffer[1];
+  const originLength = buffer.readUInt8(1);
   if (BATCH_HEADER_BYTES + originLength > end) {
     return { ok: false, error: "batch truncated in origin" };
   }

@@ -11,6 +11,7 @@ import type { Entry, RemoteApplier, Store } from "../store/mod.ts";
 import { formatAddress, nodesTopic, subscriptionTopics } from "./codec.ts";
 import { MqttReplicator } from "./replicator.ts";
 import { connectTransport } from "./transport.ts";
+import { assert } from "../assert.ts";
 
 /** MQTT replication, as the node uses it. */
 export interface Replicator {
@@ -57,11 +58,13 @@ export function startReplication(
     WILDCARD_HOSTS.has(config.bindAddress) ? hostname() : config.bindAddress,
     context.clientPort,
   );
+  const [incarnation] = crypto.getRandomValues(new Uint32Array(1));
+  assert(incarnation !== undefined, "a Uint32Array of length 1 has an element");
   const replicator = new MqttReplicator({
     nodeId: config.nodeId,
     topicPrefix: replication.topicPrefix,
     maxPendingPublishes: replication.maxPendingPublishes,
-    incarnation: crypto.getRandomValues(new Uint32Array(1))[0],
+    incarnation,
     announceAddress,
     brokerLabel,
     clientId,

@@ -73,8 +73,9 @@ export class Outbox {
     const limit = Math.min(size, Math.max(1, maxEntries));
     let count = 0;
     let bytes = 0;
+    // count < limit <= size: every #queue[#head + count] read here is a queued change.
     while (count < limit) {
-      const length = encodedEntryLength(this.#queue[this.#head + count]);
+      const length = encodedEntryLength(this.#queue[this.#head + count]!);
       if (count > 0 && bytes + length > maxBytes) break;
       bytes += length;
       count++;

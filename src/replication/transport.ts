@@ -225,10 +225,11 @@ function onSubscribed(
 ): void {
   const { options, log } = context;
   const refused = granted.filter((grant) => grant.qos >= SUBACK_FAILURE);
-  if (refused.length > 0) {
+  const [firstRefused] = refused;
+  if (firstRefused !== undefined) {
     log.error("replication_subscribe_refused", {
       topics: refused.map((grant) => grant.topic).join(","),
-      reason_code: refused[0].qos,
+      reason_code: firstRefused.qos,
     });
   }
   context.state = "connected";

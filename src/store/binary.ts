@@ -25,8 +25,9 @@ export function writeLatin1(text: string, bytes: Uint8Array, offset: number): nu
   const { read, written } = encoder.encodeInto(text, target);
   if (read !== length || written !== read) {
     // Bytes before the first multi-byte UTF-8 sequence are right as they are.
+    // written <= target.length bounds the scan.
     let start = 0;
-    while (start < written && target[start] < 0x80) start++;
+    while (start < written && target[start]! < 0x80) start++;
     for (let i = start; i < length; i++) target[i] = text.charCodeAt(i);
   }
   return offset + length;

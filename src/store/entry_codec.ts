@@ -110,12 +110,13 @@ function unframed(error: string): DecodeResult {
  */
 export function decodeEntry(buffer: Buffer, offset: number, end: number): DecodeResult {
   if (end - offset < 12) return unframed("entry truncated");
-  const flags = buffer[offset];
+  // end <= buffer.length (the caller's framing): the 12 bytes checked above are in the buffer.
+  const flags = buffer[offset]!;
   if ((flags & ~(FLAG_TOMBSTONE | FLAG_EXPIRY)) !== 0) {
     return unframed(`unknown entry flags ${flags}`);
   }
   const hlc = buffer.readDoubleLE(offset + 1);
-  const nodeLength = buffer[offset + 9];
+  const nodeLength = buffer[offset + 9]!;
   const nodeStart = offset + 10;
   let position = nodeStart + nodeLength;
   if (position + 2 > end) return unframed("entry truncated in node id");

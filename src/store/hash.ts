@@ -7,8 +7,14 @@
  * copy the lanes out before the next call.
  */
 
-/** lanes[0] = low 32 bits, lanes[1] = high 32 bits of the last hash computed. */
-export const lanes = new Int32Array(2);
+/**
+ * A 64-bit hash as two 32-bit lanes: [0] the low 32 bits, [1] the high 32 bits. The type says
+ * both are there (an Int32Array's elements are otherwise `number | undefined` to the compiler).
+ */
+export type Lanes = Int32Array & { 0: number; 1: number };
+
+/** The lanes of the last hash computed. Two elements from its allocation on. */
+export const lanes = new Int32Array(2) as Lanes;
 
 const PRIME_A = 0x9e3779b1;
 const PRIME_B = 0x85ebca77;
@@ -24,7 +30,7 @@ function finalMix(h: number): number {
 }
 
 /** Hashes a binary string (code units 0..255, or any UTF-16) into `lanes`. */
-export function hashString(text: string, seed: number): Int32Array {
+export function hashString(text: string, seed: number): Lanes {
   let h1 = PRIME_A ^ seed;
   let h2 = PRIME_B ^ Math.imul(seed, PRIME_C);
   const length = text.length;
@@ -39,11 +45,12 @@ export function hashString(text: string, seed: number): Int32Array {
 }
 
 /** hashString of the binary string of bytes[start, end), read from the bytes. */
-export function hashBytes(bytes: Uint8Array, start: number, end: number, seed: number): Int32Array {
+export function hashBytes(bytes: Uint8Array, start: number, end: number, seed: number): Lanes {
   let h1 = PRIME_A ^ seed;
   let h2 = PRIME_B ^ Math.imul(seed, PRIME_C);
+  // The caller's range lies in `bytes`: no check per byte.
   for (let i = start; i < end; i++) {
-    const code = bytes[i];
+    const code = bytes[i]!;
     h1 = Math.imul(h1 ^ code, PRIME_C);
     h1 = (h1 << 13) | (h1 >>> 19);
     h2 = Math.imul(h2 ^ code, PRIME_D);
@@ -52,7 +59,7 @@ export function hashBytes(bytes: Uint8Array, start: number, end: number, seed: n
   return finish(h1, h2, end - start);
 }
 
-function finish(h1: number, h2: number, length: number): Int32Array {
+function finish(h1: number, h2: number, length: number): Lanes {
   h1 ^= length;
   h2 ^= length;
   h1 = finalMix(h1 ^ Math.imul(h2, PRIME_A));
@@ -81,7 +88,7 @@ export function hashEntry(
   nodeHash: number,
   isTombstone: boolean,
   expiresAtMs: number,
-): Int32Array {
+): Lanes {
   const hlcLow = hlc >>> 0;
   const hlcHigh = Math.floor(hlc / TWO_POW_32);
   const expiryLow = expiresAtMs >>> 0;

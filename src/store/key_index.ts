@@ -115,13 +115,14 @@ class Table<E extends Keyed> {
       position = (position + 1) & mask;
       const cell = cells[position];
       if (cell === undefined) break;
-      const home = hashes[position] >>> shift;
+      // position is masked into the table, and hashes has a slot per cell.
+      const home = hashes[position]! >>> shift;
       const stays = hole <= position
         ? hole < home && home <= position
         : hole < home || home <= position;
       if (stays) continue;
       cells[hole] = cell;
-      hashes[hole] = hashes[position];
+      hashes[hole] = hashes[position]!;
       hole = position;
     }
     cells[hole] = undefined;
@@ -146,7 +147,7 @@ class Table<E extends Keyed> {
       if (homes > 0) homes--;
       else if (cell === undefined) return;
       if (cell !== undefined) {
-        const hash = hashes[position];
+        const hash = hashes[position]!;
         const home = hash >>> this.shift;
         if (home >= firstHome && home <= lastHome) visit(cell, hash);
       }
@@ -214,9 +215,11 @@ export class KeyIndex<E extends Keyed> {
     const cellHashes = this.#hashes;
     const shift = this.#shift;
     let sum = 0;
+    // count <= hashes.length (the caller's contract), and a hash shifted right by #shift is a
+    // position in the table: no check per key.
     for (let i = 0; i < count; i++) {
-      const position = hashes[i] >>> shift;
-      sum += cellHashes[position];
+      const position = hashes[i]! >>> shift;
+      sum += cellHashes[position]!;
       const cell = cells[position] as PrefetchedEntry | undefined;
       if (cell === undefined) continue;
       const value = cell.value;
@@ -335,9 +338,9 @@ export class KeyIndex<E extends Keyed> {
     let longest = 0;
     for (const table of this.#old === null ? [this.#table] : [this.#table, this.#old]) {
       const { cells, hashes, shift, mask } = table;
-      for (let i = 0; i < cells.length; i++) {
+      for (const [i, hash] of hashes.entries()) {
         if (cells[i] === undefined) continue;
-        longest = Math.max(longest, (i - (hashes[i] >>> shift)) & mask);
+        longest = Math.max(longest, (i - (hash >>> shift)) & mask);
       }
     }
     return longest;
@@ -353,7 +356,8 @@ export class KeyIndex<E extends Keyed> {
         const cell = cells[i];
         if (cell === undefined) continue;
         // A moved key's cell in the old table is left behind; its entry is in the new table.
-        if (table === old && hashes[i] >>> old.shift < moved) continue;
+        // i < cells.length === hashes.length.
+        if (table === old && hashes[i]! >>> old.shift < moved) continue;
         yield cell;
       }
     }

@@ -47,13 +47,17 @@ export class MerkleTree {
   rootLow = 0;
   rootHigh = 0;
 
-  /** Adds an entry hash to a segment, or removes it (XOR is its own inverse). */
+  /**
+   * Adds an entry hash to a segment, or removes it (XOR is its own inverse). `segment` comes
+   * from segmentOfKeyHash (16 bits: below SEGMENT_COUNT), so both indexes are in the arrays;
+   * this runs on every write, unchecked.
+   */
   toggle(segment: number, low: number, high: number): void {
     const branch = branchOfSegment(segment);
-    this.segmentLow[segment] ^= low;
-    this.segmentHigh[segment] ^= high;
-    this.branchLow[branch] ^= low;
-    this.branchHigh[branch] ^= high;
+    this.segmentLow[segment]! ^= low;
+    this.segmentHigh[segment]! ^= high;
+    this.branchLow[branch]! ^= low;
+    this.branchHigh[branch]! ^= high;
     this.rootLow ^= low;
     this.rootHigh ^= high;
   }

@@ -3,9 +3,10 @@
  * write. Pure: time comes from the Clock passed in, and nothing here does I/O.
  */
 
+import { assert } from "../assert.ts";
 import { compareEntries, type Entry, hasValue, isLive, type LiveEntry } from "./entry.ts";
 import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
-import { hashBytes, hashEntry, hashString, hashToHex } from "./hash.ts";
+import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
 import {
   MerkleTree,
@@ -158,8 +159,9 @@ export class Store {
   prefetchKeys(bytes: Uint8Array, ranges: Int32Array, count: number): void {
     const hashes = this.#prefetchHashes;
     const n = Math.min(count, MAX_PREFETCH_KEYS);
+    // `ranges` holds `count` pairs (the caller's framing wrote them): no check per key here.
     for (let i = 0; i < n; i++) {
-      hashes[i] = hashBytes(bytes, ranges[2 * i], ranges[2 * i + 1], KEY_HASH_SEED)[0];
+      hashes[i] = hashBytes(bytes, ranges[2 * i]!, ranges[2 * i + 1]!, KEY_HASH_SEED)[0];
     }
     this.#prefetched += this.#index.prefetch(hashes, n);
   }
@@ -168,7 +170,8 @@ export class Store {
   prefetchKeyStrings(keys: readonly string[]): void {
     const hashes = this.#prefetchHashes;
     const n = Math.min(keys.length, MAX_PREFETCH_KEYS);
-    for (let i = 0; i < n; i++) hashes[i] = hashString(keys[i], KEY_HASH_SEED)[0];
+    // i < n <= keys.length: every keys[i] is there.
+    for (let i = 0; i < n; i++) hashes[i] = hashString(keys[i]!, KEY_HASH_SEED)[0];
     this.#prefetched += this.#index.prefetch(hashes, n);
   }
 
@@ -224,8 +227,7 @@ export class Store {
    */
   loadNew(entries: readonly Entry[]): boolean {
     const nowMs = this.nowMs();
-    for (let i = 0; i < entries.length; i++) {
-      const received = entries[i];
+    for (const received of entries) {
       this.hlc.observe(received.hlc);
       const node = this.#node(received.node)[0];
       const entry =
@@ -285,7 +287,9 @@ export class Store {
 
   /** The newest version (HLC) purged from `segment` since start-up; 0 when none. */
   purgeHorizon(segment: number): number {
-    return this.#purgedHlc[segment];
+    const horizon = this.#purgedHlc[segment];
+    assert(horizon !== undefined, "purgeHorizon() is given a segment below SEGMENT_COUNT");
+    return horizon;
   }
 
   /**
@@ -340,16 +344,16 @@ export class Store {
     const subBuckets = new Uint8Array(entries.length);
     const low = new Int32Array(SUB_BUCKETS);
     const high = new Int32Array(SUB_BUCKETS);
-    for (let i = 0; i < stored.length; i++) {
-      const entry = stored[i];
+    for (const [i, entry] of stored.entries()) {
       const keyHash = hashString(entry.key, KEY_HASH_SEED);
       const keyLow = keyHash[0];
       const keyHigh = keyHash[1];
       const subBucket = subBucketOfKeyHash(keyHigh);
       subBuckets[i] = subBucket;
       const hash = this.#entryHash(entry, keyLow, keyHigh);
-      low[subBucket] ^= hash[0];
-      high[subBucket] ^= hash[1];
+      // subBucketOfKeyHash masks to 0..SUB_BUCKETS-1, the length of both arrays.
+      low[subBucket]! ^= hash[0];
+      high[subBucket]! ^= hash[1];
     }
     return { entries, subBuckets, hashes: { low, high } };
   }
@@ -376,7 +380,10 @@ export class Store {
       const entries = this.#segments[segment];
       if (entries === undefined) continue;
       for (let i = entries.length - 1; i >= 0; i--) {
+        // A purge moves the segment's last entry, one already visited, into the hole: every
+        // index below the one just visited is still taken.
         const entry = entries[i];
+        assert(entry !== undefined, "purge() visits only the taken cells of a segment's list");
         if (this.#isPurgeable(entry, nowMs)) {
           this.#purgeEntry(entry);
           purged++;
@@ -395,7 +402,11 @@ export class Store {
       if (!key.startsWith(prefix) || (after !== null && key <= after)) continue;
       if (!isLive(entry, nowMs)) continue;
       if (heap.length < limit) heapPush(heap, key);
-      else if (limit > 0 && key < heap[0]) heapReplaceTop(heap, key);
+      else {
+        // The heap is full: its top, the largest key kept, is there unless `limit` is 0.
+        const largest = heap[0];
+        if (largest !== undefined && key < largest) heapReplaceTop(heap, key);
+      }
     }
     return heap.sort();
   }
@@ -413,7 +424,9 @@ export class Store {
   /** Removes an entry past its grace period and remembers its version in the horizon. */
   #purgeEntry(entry: StoredEntry): void {
     const segment = this.#segmentOf(entry.key);
-    if (entry.hlc > this.#purgedHlc[segment]) this.#purgedHlc[segment] = entry.hlc;
+    const horizon = this.#purgedHlc[segment];
+    assert(horizon !== undefined, "a key's segment is below SEGMENT_COUNT");
+    if (entry.hlc > horizon) this.#purgedHlc[segment] = entry.hlc;
     this.#remove(entry);
   }
 
@@ -502,7 +515,7 @@ export class Store {
     }
   }
 
-  #entryHash(entry: StoredEntry, keyLow: number, keyHigh: number): Int32Array {
+  #entryHash(entry: StoredEntry, keyLow: number, keyHigh: number): Lanes {
     return hashEntry(
       keyLow,
       keyHigh,
@@ -514,28 +527,48 @@ export class Store {
   }
 }
 
+/**
+ * Adds `key` to a max-heap: moves each smaller parent down into the hole below it, then puts
+ * the key in the last hole.
+ */
 function heapPush(heap: string[], key: string): void {
+  let i = heap.length;
   heap.push(key);
-  let i = heap.length - 1;
   while (i > 0) {
     const parent = (i - 1) >> 1;
-    if (heap[parent] >= heap[i]) break;
-    [heap[parent], heap[i]] = [heap[i], heap[parent]];
+    const above = heap[parent];
+    assert(above !== undefined, "a heap cell's parent is in the heap");
+    if (above >= key) break;
+    heap[i] = above;
     i = parent;
   }
+  heap[i] = key;
 }
 
+/**
+ * Replaces the top of a non-empty max-heap with `key`: moves the larger child up into the
+ * hole while it is larger than the key, then puts the key in the last hole.
+ */
 function heapReplaceTop(heap: string[], key: string): void {
-  heap[0] = key;
   let i = 0;
   for (;;) {
+    // A child past the end of the heap reads as undefined.
     const left = 2 * i + 1;
-    const right = left + 1;
+    const leftKey = heap[left];
+    const rightKey = heap[left + 1];
     let largest = i;
-    if (left < heap.length && heap[left] > heap[largest]) largest = left;
-    if (right < heap.length && heap[right] > heap[largest]) largest = right;
-    if (largest === i) return;
-    [heap[largest], heap[i]] = [heap[i], heap[largest]];
+    let largestKey = key;
+    if (leftKey !== undefined && leftKey > largestKey) {
+      largest = left;
+      largestKey = leftKey;
+    }
+    if (rightKey !== undefined && rightKey > largestKey) {
+      largest = left + 1;
+      largestKey = rightKey;
+    }
+    if (largest === i) break;
+    heap[i] = largestKey;
     i = largest;
   }
+  heap[i] = key;
 }
