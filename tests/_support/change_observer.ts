@@ -63,7 +63,8 @@ export class ChangeObserver {
     const replies = await client.pipeline(keys.map((key) => `GET ${key}`));
     const wrong: string[] = [];
     for (const [index, key] of keys.entries()) {
-      const line = replies[index][0];
+      const line = replies[index]?.[0];
+      if (line === undefined) throw new Error(`no reply line to GET ${key}`);
       const actual = line === "NOT_FOUND" ? null : line.slice("VALUE ".length);
       const expected = this.winners.get(key)!.value;
       if (actual !== expected) wrong.push(`${key}: ${actual} != ${expected}`);

@@ -46,7 +46,25 @@ export class Cluster {
   }
 
   get broker(): Mosquitto {
-    return this.brokers[0];
+    const broker = this.brokers[0];
+    if (broker === undefined) throw new RangeError("the cluster has no broker");
+    return broker;
+  }
+
+  /** The node at `index`; throws when the cluster has no such node. */
+  node(index: number): NodeProcess {
+    const node = this.nodes[index];
+    if (node === undefined) throw new RangeError(`no node ${index} among ${this.nodes.length}`);
+    return node;
+  }
+
+  /** The client connected to node `index`; throws when the cluster has no such client. */
+  client(index: number): MerkleKVClient {
+    const client = this.clients[index];
+    if (client === undefined) {
+      throw new RangeError(`no client ${index} among ${this.clients.length}`);
+    }
+    return client;
   }
 
   static async start(options: ClusterOptions): Promise<Cluster> {
@@ -83,7 +101,7 @@ export class Cluster {
   async waitConnected(timeoutMs = 15_000): Promise<void> {
     for (const [index, client] of this.clients.entries()) {
       await waitUntil(
-        `${this.nodes[index].nodeId} connected to the broker`,
+        `${this.node(index).nodeId} connected to the broker`,
         async () => (await client.info()).get("replication_broker") === "connected",
         timeoutMs,
       );
@@ -106,7 +124,9 @@ export class Cluster {
     } catch (error) {
       throw new Error(`${(error as Error).message}; hashes: ${last.join(" ")}`);
     }
-    return last[0];
+    const converged = last[0];
+    if (converged === undefined) throw new Error("no node to converge");
+    return converged;
   }
 
   /** The last log lines of every node, for failure messages. */
@@ -118,7 +138,7 @@ export class Cluster {
   }
 
   async info(index: number): Promise<Map<string, string>> {
-    return await this.clients[index].info();
+    return await this.client(index).info();
   }
 
   async close(): Promise<void> {
@@ -172,7 +192,9 @@ export async function closeClients(clients: MerkleKVClient[]): Promise<void> {
 
 function brokerUrl(options: ClusterOptions, brokers: Mosquitto[], node: number): string {
   const urls = options.brokerUrls ?? brokers.map((broker) => broker.url);
-  return urls[node % urls.length];
+  const url = urls[node % urls.length];
+  if (url === undefined) throw new RangeError("no broker url for the nodes");
+  return url;
 }
 
 function nodeToml(options: ClusterOptions, ports: number[], own: number): string {

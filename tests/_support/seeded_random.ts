@@ -24,7 +24,9 @@ export class SeededRandom {
   }
 
   pick<T>(items: readonly T[]): T {
-    return items[this.below(items.length)];
+    const item = items[this.below(items.length)];
+    if (item === undefined) throw new RangeError("pick() needs a non-empty list without undefined");
+    return item;
   }
 
   /** A new array with the items in random order (Fisher-Yates). */
@@ -32,7 +34,12 @@ export class SeededRandom {
     const copy = [...items];
     for (let i = copy.length - 1; i > 0; i--) {
       const j = this.below(i + 1);
-      [copy[i], copy[j]] = [copy[j], copy[i]];
+      const atI = copy[i];
+      const atJ = copy[j];
+      if (atI === undefined || atJ === undefined) {
+        throw new RangeError("shuffle() needs a list without undefined");
+      }
+      [copy[i], copy[j]] = [atJ, atI];
     }
     return copy;
   }

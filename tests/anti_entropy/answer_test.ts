@@ -38,9 +38,9 @@ Deno.test("HELLO answers the root, and the branches only when the roots differ",
   store.write("k", "v", 0);
   const differing = frameReply(answerLine("sync hello 2 node-a 0000000000000000", store));
   assert.equal(differing.length, 1);
-  const words = differing[0].split(" ");
+  const words = differing[0]!.split(" ");
   assert.deepEqual(words.slice(0, 5), ["HELLO", "2", "node-b", "1049664", store.rootHex()]);
-  assert.equal(words[5].length, 2732);
+  assert.equal(words[5]?.length, 2732);
   const equal = answerLine(`SYNC HELLO 2 node-a ${store.rootHex()}`, store);
   assert.equal(equal, `HELLO 2 node-b 1049664 ${store.rootHex()} -\r\n`);
 });
@@ -67,7 +67,9 @@ Deno.test("DIGESTS lists each segment's entries, tombstones included, with its p
   const reply = frameReply(answerLine(`SYNC DIGESTS 2 ${segment}`, store));
   assert.equal(reply[0], "DIGESTS 2");
   assert.equal(reply[1], `S ${segment} ${horizon} 1`);
-  assert.match(reply[2], new RegExp(`^gone \\d+ node-b 0 T$`));
+  const entryLine = reply[2];
+  assert.ok(entryLine !== undefined, "DIGESTS lists an entry line");
+  assert.match(entryLine, new RegExp(`^gone \\d+ node-b 0 T$`));
 });
 
 Deno.test("DIGESTS with the asker's sub-bucket hashes lists only the sub-buckets that differ", () => {
@@ -75,7 +77,9 @@ Deno.test("DIGESTS with the asker's sub-bucket hashes lists only the sub-buckets
   const asker = makeStore("node-a", new FakeClock());
   const keys = keysInOneSegment(store, 24);
   for (const key of keys) asker.applyRemote(store.write(key, "same", 0));
-  const segment = store.segmentOfKey(keys[0]);
+  const [first] = keys;
+  assert.ok(first !== undefined, "keysInOneSegment gave keys");
+  const segment = store.segmentOfKey(first);
   const ask = () =>
     frameReply(answerLine(
       formatRequest({
@@ -88,6 +92,7 @@ Deno.test("DIGESTS with the asker's sub-bucket hashes lists only the sub-buckets
   assert.deepEqual(ask(), ["DIGESTS 1", `S ${segment} ${horizon} 0 0000`], "all equal");
 
   const changed = keys[5];
+  assert.ok(changed !== undefined, "a sixth key to change");
   store.write(changed, "newer here", 0);
   const subBucket = store.placeOfKey(changed) % SUB_BUCKETS;
   const sameSubBucket = keys.filter((key) => store.placeOfKey(key) % SUB_BUCKETS === subBucket);

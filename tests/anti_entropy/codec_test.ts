@@ -66,8 +66,11 @@ Deno.test("an entry formats and parses back unchanged, tombstones and odd bytes 
 });
 
 Deno.test("an entry line is key, version, node, expiry, then '-' or the value's length and bytes", () => {
-  assert.equal(formatEntry(ENTRIES[2]), "spaces 7 n 1740000000000 13  two  spaces ");
-  assert.equal(formatEntry(ENTRIES[4]), "dead 9007199254740991 z 0 -");
+  const spaces = ENTRIES[2];
+  const dead = ENTRIES[4];
+  assert.ok(spaces !== undefined && dead !== undefined, "ENTRIES holds five entries or more");
+  assert.equal(formatEntry(spaces), "spaces 7 n 1740000000000 13  two  spaces ");
+  assert.equal(formatEntry(dead), "dead 9007199254740991 z 0 -");
 });
 
 const MALFORMED_ENTRY_LINES: [string, RegExp][] = [
@@ -237,8 +240,8 @@ Deno.test("SEGMENTS, DIGESTS, ENTRIES and PUSHED replies format and parse back",
     segmentDigestLines(13, 0, ALL_SUB_BUCKETS, []),
     segmentDigestLines(14, 5, 0b1000_0000_0000_0010, ENTRIES.slice(0, 1)),
   ];
-  assert.equal(blocks[0][0], `S 12 99 ${ENTRIES.length}`, "a whole segment: no sub-buckets");
-  assert.equal(blocks[2][0], "S 14 5 1 8002");
+  assert.equal(blocks[0]?.[0], `S 12 99 ${ENTRIES.length}`, "a whole segment: no sub-buckets");
+  assert.equal(blocks[2]?.[0], "S 14 5 1 8002");
   const digests = parseDigestsReply(lines(formatDigestsReply(blocks)), LIMITS);
   assert.ok(digests.ok);
   assert.deepEqual(

@@ -57,9 +57,11 @@ export function mergeInto(store: Store, entries: readonly Entry[]): ApplyCounts 
 export function frameReply(text: string): string[] {
   if (!text.endsWith("\r\n")) throw new Error(`reply without line end: ${text.slice(0, 80)}`);
   const lines = text.slice(0, -2).split("\r\n");
-  const expected = replyLineCount(lines[0]);
+  const header = lines[0];
+  if (header === undefined) throw new Error("split() gave no line");
+  const expected = replyLineCount(header);
   if (expected !== lines.length - 1 && !(expected === 0 && lines.length === 1)) {
-    throw new Error(`reply "${lines[0].slice(0, 40)}" framed as ${expected} lines, has more`);
+    throw new Error(`reply "${header.slice(0, 40)}" framed as ${expected} lines, has more`);
   }
   return lines;
 }

@@ -69,8 +69,9 @@ async function withNodes(
   const clients: MerkleKVClient[] = [];
   try {
     for (let i = 0; i < count; i++) {
-      nodes.push(await startNode(config(`node-${i}`), silentLogger));
-      clients.push(await MerkleKVClient.connect({ port: nodes[i].port, timeoutMs: 10_000 }));
+      const node = await startNode(config(`node-${i}`), silentLogger);
+      nodes.push(node);
+      clients.push(await MerkleKVClient.connect({ port: node.port, timeoutMs: 10_000 }));
     }
     await test(nodes, clients);
   } finally {
@@ -81,12 +82,14 @@ async function withNodes(
 
 Deno.test("SYNC <host> <port> repairs both sides and replies OK with what it did", async () => {
   await withNodes(2, async ([, b], [clientA, clientB]) => {
+    assert.ok(b !== undefined && clientA !== undefined && clientB !== undefined, "two nodes");
     await clientA.set("from-a", "value a");
     await clientB.set("from-b", "value b");
     await clientB.set("shared", "b first");
     await delay(3);
     await clientA.set("shared", "a later");
     const [reply] = await clientA.request(`SYNC 127.0.0.1 ${b.port}`);
+    assert.ok(reply !== undefined, "a reply to SYNC");
     assert.match(
       reply,
       /^OK pulled=1 pushed=2 rounds=4 tree_bytes=\d+ entry_bytes=\d+ value_bytes=\d+ ms=\d+ complete=1 refused=0 discarded=0 peer=node-1$/,
@@ -95,6 +98,7 @@ Deno.test("SYNC <host> <port> repairs both sides and replies OK with what it did
     assert.equal(await clientB.get("shared"), "a later");
     assert.equal(await clientA.get("from-b"), "value b");
     const [again] = await clientA.request(`SYNC 127.0.0.1 ${b.port}`);
+    assert.ok(again !== undefined, "a reply to the second SYNC");
     assert.match(again, /^OK pulled=0 pushed=0 rounds=1 /);
     const info = await clientA.info();
     assert.match(info.get(`sync_peer_127.0.0.1_${b.port}`) ?? "", /outcome=ok pulled=0 pushed=0/);
@@ -105,7 +109,9 @@ Deno.test("SYNC <host> <port> repairs both sides and replies OK with what it did
 
 Deno.test("SYNC with this node itself, or with a closed port, replies ERROR", async () => {
   await withNodes(1, async ([a], [client]) => {
+    assert.ok(a !== undefined && client !== undefined, "one node");
     const [self] = await client.request(`SYNC 127.0.0.1 ${a.port}`);
+    assert.ok(self !== undefined, "a reply to SYNC with itself");
     assert.match(self, /^ERROR sync with 127\.0\.0\.1:\d+ failed: .*the peer is this node/);
     const closedPort = await new Promise<number>((resolve) => {
       const server = net.createServer();
@@ -115,6 +121,7 @@ Deno.test("SYNC with this node itself, or with a closed port, replies ERROR", as
       });
     });
     const [closed] = await client.request(`SYNC 127.0.0.1 ${closedPort}`);
+    assert.ok(closed !== undefined, "a reply to SYNC with a closed port");
     assert.match(closed, /^ERROR sync with 127\.0\.0\.1:\d+ failed: .*ECONNREFUSED/);
     assert.deepEqual(await client.request("PING"), ["PONG"]);
   });
@@ -122,6 +129,7 @@ Deno.test("SYNC with this node itself, or with a closed port, replies ERROR", as
 
 Deno.test("the loop syncs with discovered peers, not only configured ones", async () => {
   await withNodes(1, async ([b], [clientB]) => {
+    assert.ok(b !== undefined && clientB !== undefined, "one node");
     await clientB.set("discovered", "yes");
     const { store, part } = bareAntiEntropy(
       "node-a",
@@ -179,6 +187,7 @@ Deno.test("close() ends a session waiting on a silent peer at once, with ERROR",
 Deno.test("SYNC commands given together run one after another", async () => {
   await withFakeServer(() => {}, async (silentPort) => {
     await withNodes(1, async ([b]) => {
+      assert.ok(b !== undefined, "one node");
       const { part } = bareAntiEntropy(
         "node-a",
         { requestTimeoutMs: 300, sessionTimeoutMs: 300 },
@@ -209,6 +218,7 @@ const NOT_A_PEER =
 
 Deno.test("SYNC to an address neither configured nor discovered is refused and connects nowhere", async () => {
   await withRecordingListeners(1, async ([listener]) => {
+    assert.ok(listener !== undefined, "one listener");
     const { part } = bareAntiEntropy(
       "node-a",
       { allowAnySyncTarget: false, peers: ["127.0.0.1:1"] },
@@ -227,6 +237,7 @@ Deno.test("SYNC to an address neither configured nor discovered is refused and c
 
 Deno.test("SYNC reaches configured and discovered peers as written, without resolving names", async () => {
   await withNodes(1, async ([b]) => {
+    assert.ok(b !== undefined, "one node");
     const address = `127.0.0.1:${b.port}`;
     const configured = bareAntiEntropy(
       "node-a",
@@ -250,6 +261,7 @@ Deno.test("SYNC reaches configured and discovered peers as written, without reso
 
 Deno.test("SYNC commands past max_queued_syncs get ERROR at once; the waiting ones time out in turn", async () => {
   await withRecordingListeners(1, async ([silent]) => {
+    assert.ok(silent !== undefined, "one listener");
     const { part } = bareAntiEntropy(
       "node-a",
       { maxQueuedSyncs: 2, requestTimeoutMs: 200, sessionTimeoutMs: 400 },

@@ -15,6 +15,7 @@ import {
   syncByHand,
 } from "./harness.ts";
 import { AssertionError } from "../../src/assert.ts";
+import { nth } from "../_support/nth.ts";
 
 function pair(graceMs = DAY_MS) {
   const clock = new FakeClock();
@@ -262,17 +263,17 @@ function crowdedPair() {
   const keys = keysInOneSegment(a, 44);
   for (const key of keys.slice(0, 40)) mergeInto(b, [a.write(key, "same", 0)]);
   clock.ms += 10;
-  a.write(keys[3], "newer on a", 0);
-  a.write(keys[40], "only on a", 0);
-  b.write(keys[7], "newer on b", 0);
-  b.write(keys[9], null, 0);
-  b.write(keys[41], "only on b", 0);
-  return { a, b, keys, segment: a.segmentOfKey(keys[0]) };
+  a.write(nth(keys, 3), "newer on a", 0);
+  a.write(nth(keys, 40), "only on a", 0);
+  b.write(nth(keys, 7), "newer on b", 0);
+  b.write(nth(keys, 9), null, 0);
+  b.write(nth(keys, 41), "only on b", 0);
+  return { a, b, keys, segment: a.segmentOfKey(nth(keys, 0)) };
 }
 
 Deno.test("a crowded segment is compared by sub-bucket: only the keys of differing ones travel", () => {
   const { a, b, keys, segment } = crowdedPair();
-  const changed = [3, 40, 7, 9, 41].map((i) => keys[i]);
+  const changed = [3, 40, 7, 9, 41].map((i) => nth(keys, i));
   const differing = new Set(changed.map((key) => a.placeOfKey(key) % SUB_BUCKETS));
   const inDiffering = keys.filter((key) => differing.has(a.placeOfKey(key) % SUB_BUCKETS));
   const digestLines: string[] = [];
@@ -289,8 +290,8 @@ Deno.test("a crowded segment is compared by sub-bucket: only the keys of differi
   assert.equal(a.rootHex(), b.rootHex());
   assert.equal(summary.pulled, 3);
   assert.equal(summary.pushed, 2);
-  assert.equal(a.read(keys[9]), undefined);
-  assert.equal(b.read(keys[40])?.value, "only on a");
+  assert.equal(a.read(nth(keys, 9)), undefined);
+  assert.equal(b.read(nth(keys, 40))?.value, "only on a");
   // The peer lists its keys of the differing sub-buckets, none of the others.
   const peerKeys = inDiffering.filter((key) => b.entry(key) !== undefined && key !== keys[40]);
   assert.deepEqual(digestLines.map((line) => line.split(" ")[0]).sort(), peerKeys.sort());
@@ -322,7 +323,10 @@ Deno.test("a crowded segment the peer holds nothing of is asked for without hash
     },
   });
   assert.equal(error, null);
-  assert.ok(requests.includes(`SYNC DIGESTS 2 ${a.segmentOfKey(keys[0])}`), requests.join("\n"));
+  assert.ok(
+    requests.includes(`SYNC DIGESTS 2 ${a.segmentOfKey(nth(keys, 0))}`),
+    requests.join("\n"),
+  );
   assert.equal(summary.pushed, 20);
   assert.equal(a.rootHex(), b.rootHex());
 });

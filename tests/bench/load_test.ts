@@ -229,7 +229,8 @@ Deno.test("the histogram is exact below 51.2 µs and within 0.4% above", () => {
   const histogram = new LatencyHistogram();
   for (let us = 1; us <= 10_000; us++) histogram.record(us / 1000);
   assert.equal(histogram.count, 10_000);
-  for (const [percent, us] of [[50, 5_000], [99, 9_900], [99.9, 9_990]]) {
+  const percentiles: [percent: number, us: number][] = [[50, 5_000], [99, 9_900], [99.9, 9_990]];
+  for (const [percent, us] of percentiles) {
     const measured = histogram.percentileUs(percent);
     assert.ok(Math.abs(measured - us) / us <= 0.004, `p${percent}: ${measured} µs`);
   }

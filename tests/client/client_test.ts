@@ -30,6 +30,7 @@ Deno.test("MerkleKVClient frames multi-line replies by their header", async () =
     ]);
     assert.deepEqual(mget, ["VALUES 3", "a 1", "missing NOT_FOUND", "c VALUES 2"]);
     assert.deepEqual(scan, ["KEYS 3", "a", "b", "c"]);
+    assert.ok(info !== undefined, "a reply to INFO");
     assert.equal(info[0], "INFO");
     assert.equal(info.at(-1), "END");
     assert.ok(info.includes("node_id:client-test"));
@@ -84,7 +85,7 @@ Deno.test("MerkleKVClient reassembles replies split at every byte", async () => 
       let i = 0;
       const send = () => {
         if (i >= reply.length || socket.destroyed) return;
-        socket.write(reply[i++]);
+        socket.write(reply.charAt(i++));
         setTimeout(send, 0);
       };
       send();

@@ -10,6 +10,7 @@ import type * as net from "node:net";
 import { Buffer } from "node:buffer";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
+import { nth } from "../_support/nth.ts";
 import { delay, freePort, waitUntil } from "../_support/ports.ts";
 import { FakeClock, keysInOneSegment, makeStore } from "../anti_entropy/harness.ts";
 
@@ -70,7 +71,10 @@ type Expected = Map<string, string | null>;
 
 async function pipelineWrites(client: MerkleKVClient, lines: string[]): Promise<void> {
   const replies = await client.pipeline(lines);
-  for (const [reply] of replies) assert.match(reply, /^(OK|DELETED)$/);
+  for (const [reply] of replies) {
+    assert.ok(reply !== undefined, "a reply line per write");
+    assert.match(reply, /^(OK|DELETED)$/);
+  }
 }
 
 async function assertReads(client: MerkleKVClient, expected: Expected, who: string) {
@@ -117,7 +121,7 @@ async function writeDivergentData(clients: MerkleKVClient[]): Promise<Expected> 
     await pipelineWrites(client, lines);
   }
   for (const [i, client] of clients.entries()) {
-    const first = clients[(i + 1) % clients.length];
+    const first = nth(clients, (i + 1) % clients.length);
     await pipelineWrites(
       first,
       Array.from({ length: 40 }, (_, k) => `SET conflict:${i}:${k} first`),
@@ -133,7 +137,7 @@ async function writeDivergentData(clients: MerkleKVClient[]): Promise<Expected> 
     await pipelineWrites(client, Array.from({ length: 30 }, (_, k) => `SET doomed:${k} alive`));
   }
   await delay(5);
-  await pipelineWrites(clients[0], Array.from({ length: 30 }, (_, k) => `DEL doomed:${k}`));
+  await pipelineWrites(nth(clients, 0), Array.from({ length: 30 }, (_, k) => `DEL doomed:${k}`));
   for (let k = 0; k < 30; k++) expected.set(`doomed:${k}`, null);
   return expected;
 }
@@ -172,8 +176,9 @@ Deno.test("a node stopped while the others were written to converges after its r
   await withCluster(3, async ({ nodes, clients }) => {
     const expected = await writeDivergentData(clients);
     await waitForEqualHashes(clients, CONVERGE_MS);
-    await clients[2].close();
-    await nodes[2].stop();
+    const away = nth(nodes, 2);
+    await nth(clients, 2).close();
+    await away.stop();
     const lines: string[] = [];
     for (let k = 0; k < 100; k++) {
       lines.push(`SET while-away:${k} written ${k}`);
@@ -183,11 +188,11 @@ Deno.test("a node stopped while the others were written to converges after its r
       lines.push(`DEL own:0:${k}`);
       expected.set(`own:0:${k}`, null);
     }
-    await pipelineWrites(clients[0], lines);
-    await pipelineWrites(clients[1], ["SET conflict:0:0 rewritten while away"]);
+    await pipelineWrites(nth(clients, 0), lines);
+    await pipelineWrites(nth(clients, 1), ["SET conflict:0:0 rewritten while away"]);
     expected.set("conflict:0:0", "rewritten while away");
-    await nodes[2].restart(); // memory only: it comes back empty
-    clients[2] = await nodes[2].connect();
+    await away.restart(); // memory only: it comes back empty
+    clients[2] = await away.connect();
     await pipelineWrites(clients[2], ["SET after-restart yes"]);
     expected.set("after-restart", "yes");
     await waitForEqualHashes(clients, CONVERGE_MS);
@@ -198,12 +203,14 @@ Deno.test("a node stopped while the others were written to converges after its r
 Deno.test("SYNC <host> <port> between two processes replies OK with counts and equalizes them", async () => {
   await withCluster(2, async ({ nodes, clients }) => {
     const [a, b] = clients;
+    assert.ok(a !== undefined && b !== undefined, "two clients");
     await pipelineWrites(a, ["SET only-a 1", "SET both first", "SET gone x"]);
     await pipelineWrites(b, ["SET only-b 2"]);
     await delay(5);
     await pipelineWrites(b, ["SET both second"]);
     await pipelineWrites(a, ["DEL gone"]);
-    const [reply] = await a.request(`SYNC 127.0.0.1 ${nodes[1].port}`);
+    const [reply] = await a.request(`SYNC 127.0.0.1 ${nth(nodes, 1).port}`);
+    assert.ok(reply !== undefined, "a reply to SYNC");
     assert.match(
       reply,
       /^OK pulled=2 pushed=2 rounds=4 tree_bytes=\d+ entry_bytes=\d+ value_bytes=\d+ ms=\d+ complete=1 refused=0 discarded=0 peer=node-1$/,
@@ -211,11 +218,12 @@ Deno.test("SYNC <host> <port> between two processes replies OK with counts and e
     assert.equal(await a.hash(), await b.hash());
     assert.equal(await b.get("both"), "second");
     assert.equal(await b.get("gone"), null);
-    const [again] = await b.request(`SYNC 127.0.0.1 ${nodes[0].port}`);
+    const [again] = await b.request(`SYNC 127.0.0.1 ${nth(nodes, 0).port}`);
+    assert.ok(again !== undefined, "a reply to the second SYNC");
     assert.match(again, /^OK pulled=0 pushed=0 rounds=1 /);
     const info = await b.info();
     assert.match(
-      info.get(`sync_peer_127.0.0.1_${nodes[0].port}`) ?? "",
+      info.get(`sync_peer_127.0.0.1_${nth(nodes, 0).port}`) ?? "",
       /outcome=ok .*peer=node-0/,
     );
   }, false);
@@ -225,21 +233,28 @@ Deno.test("SYNC between two processes repairs keys of one crowded segment by sub
   const keys = keysInOneSegment(makeStore("keys", new FakeClock()), 43, "crowded:");
   await withCluster(2, async ({ nodes, clients }) => {
     const [a, b] = clients;
+    assert.ok(a !== undefined && b !== undefined, "two clients");
     await pipelineWrites(a, keys.slice(0, 40).map((key) => `SET ${key} same`));
-    const [copied] = await a.request(`SYNC 127.0.0.1 ${nodes[1].port}`);
+    const [copied] = await a.request(`SYNC 127.0.0.1 ${nth(nodes, 1).port}`);
+    assert.ok(copied !== undefined, "a reply to the first SYNC");
     assert.match(copied, /^OK pulled=0 pushed=40 /);
     await delay(5);
-    await pipelineWrites(a, [`SET ${keys[1]} newer-on-a`, `SET ${keys[40]} only-a`]);
-    await pipelineWrites(b, [`SET ${keys[2]} newer-on-b`, `DEL ${keys[3]}`, `SET ${keys[41]} b`]);
-    const [reply] = await a.request(`SYNC 127.0.0.1 ${nodes[1].port}`);
+    await pipelineWrites(a, [`SET ${nth(keys, 1)} newer-on-a`, `SET ${nth(keys, 40)} only-a`]);
+    await pipelineWrites(b, [
+      `SET ${nth(keys, 2)} newer-on-b`,
+      `DEL ${nth(keys, 3)}`,
+      `SET ${nth(keys, 41)} b`,
+    ]);
+    const [reply] = await a.request(`SYNC 127.0.0.1 ${nth(nodes, 1).port}`);
+    assert.ok(reply !== undefined, "a reply to the second SYNC");
     assert.match(reply, /^OK pulled=3 pushed=2 rounds=4 .* complete=1 /);
     assert.equal(await a.hash(), await b.hash());
     for (const client of clients) {
-      assert.equal(await client.get(keys[1]), "newer-on-a");
-      assert.equal(await client.get(keys[2]), "newer-on-b");
-      assert.equal(await client.get(keys[3]), null);
-      assert.equal(await client.get(keys[40]), "only-a");
-      assert.equal(await client.get(keys[41]), "b");
+      assert.equal(await client.get(nth(keys, 1)), "newer-on-a");
+      assert.equal(await client.get(nth(keys, 2)), "newer-on-b");
+      assert.equal(await client.get(nth(keys, 3)), null);
+      assert.equal(await client.get(nth(keys, 40)), "only-a");
+      assert.equal(await client.get(nth(keys, 41)), "b");
     }
   }, false);
 });
@@ -309,6 +324,7 @@ Deno.test("a node stays healthy next to peers that answer garbage or nothing", a
       await withFakePeer(behaviour, async (port) => {
         const started = performance.now();
         const [reply] = await client.request(`SYNC 127.0.0.1 ${port}`);
+        assert.ok(reply !== undefined, `${what}: a reply to SYNC`);
         assert.match(reply, /^ERROR sync with 127\.0\.0\.1:\d+ failed: /, what);
         assert.ok(performance.now() - started < SESSION_TIMEOUT_MS + 1000, `${what}: too slow`);
       });
@@ -320,6 +336,7 @@ Deno.test("a node stays healthy next to peers that answer garbage or nothing", a
       await delay(100);
       assert.deepEqual(await probe.request("PING"), ["PONG"]);
       const [reply] = await pending;
+      assert.ok(reply !== undefined, "a reply to SYNC");
       const elapsed = performance.now() - started;
       assert.match(reply, /^ERROR sync with .* failed: no reply within 500 ms$/);
       assert.ok(elapsed >= REQUEST_TIMEOUT_MS - 50 && elapsed < SESSION_TIMEOUT_MS + 1000);

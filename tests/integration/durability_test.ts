@@ -9,6 +9,7 @@ import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { logPath } from "../../src/persistence/data_dir.ts";
 import { LOG_HEADER_BYTES, RECORD_HEADER_BYTES } from "../../src/persistence/record_codec.ts";
 import { NodeProcess } from "../_support/node_process.ts";
+import { nth } from "../_support/nth.ts";
 import { delay, freePort, waitUntil } from "../_support/ports.ts";
 import { fillFilesystem, mountSmallFilesystem, tempDir } from "../persistence/support.ts";
 
@@ -53,7 +54,7 @@ class WriteLoad {
       const key = `${this.prefix}:${connection}:${index % keys}`;
       const request = client.request(`SET ${key} ${connection}-${index}`).then(
         ([line]) => {
-          if (line !== "OK") return void this.errors.push(line);
+          if (line !== "OK") return void this.errors.push(line ?? "(no reply line)");
           const previous = this.acked.get(key);
           if (previous === undefined || previous.index < index) {
             this.acked.set(key, { index, atMs: Date.now() });
@@ -83,7 +84,8 @@ async function readAll(
     const batch = keys.slice(start, start + 1000);
     const replies = await client.pipeline(batch.map((key) => `GET ${key}`));
     batch.forEach((key, i) => {
-      const line = replies[i][0];
+      const line = replies[i]?.[0];
+      assert.ok(line !== undefined, `a reply to GET ${key}`);
       values.set(key, line === "NOT_FOUND" ? null : line.slice("VALUE ".length));
     });
   }
@@ -209,7 +211,8 @@ Deno.test({
 
       // Damage inside the first record, with valid records after it: no start.
       const bytes = fs.readFileSync(file);
-      bytes[LOG_HEADER_BYTES + RECORD_HEADER_BYTES + 6] ^= 0x04;
+      const damageAt = LOG_HEADER_BYTES + RECORD_HEADER_BYTES + 6;
+      bytes.writeUInt8(bytes.readUInt8(damageAt) ^ 0x04, damageAt);
       fs.writeFileSync(file, bytes);
       await assert.rejects(node.restart(), (error: Error) => {
         assert.match(error.message, /exited with code 1/);
@@ -263,6 +266,7 @@ Deno.test({
       assert.equal(fields.get("tombstones"), "1");
       assert.ok(Number(fields.get("hlc")) >= hlcBefore, "the clock resumes at or above the disk");
       const [ttl] = await client.request("TTL expiring");
+      assert.ok(ttl !== undefined, "a reply to TTL");
       assert.match(ttl, /^TTL (3[0-5]\d\d|3600)$/);
       await client.close();
     } finally {
@@ -361,6 +365,7 @@ Deno.test({
         );
       }
       const [a, b, c] = nodes;
+      assert.ok(a !== undefined && b !== undefined && c !== undefined, "three nodes");
       let client = await c.connect();
       for (let i = 0; i < 300; i++) await client.set(`c:${i}`, `from-c-${i}`);
       await client.close();
@@ -369,7 +374,7 @@ Deno.test({
       // The others take writes while c is down.
       const writers = await Promise.all([a.connect(), b.connect()]);
       for (let i = 0; i < 300; i++) {
-        await writers[i % 2].set(`ab:${i}`, `while-c-down-${i}`);
+        await nth(writers, i % 2).set(`ab:${i}`, `while-c-down-${i}`);
       }
       await c.restart();
       // c's own writes come from its disk, before any sync.
@@ -425,11 +430,14 @@ async function fullDiskScenario(policy: "always" | "everysec"): Promise<void> {
     let failed = "OK";
     while (failed === "OK") {
       assert.ok(writes < 200, "one of 200 writes of 8 KiB fails on a full 1 MiB disk");
-      [failed] = await client.request(`SET big:${writes++} ${"y".repeat(8192)}`);
+      const [reply] = await client.request(`SET big:${writes++} ${"y".repeat(8192)}`);
+      assert.ok(reply !== undefined, "a reply to SET");
+      failed = reply;
     }
     const failedKey = `big:${writes - 1}`;
     assert.match(failed, /^ERROR write not durable: disk full \(ENOSPC\) writing /);
     const [refused] = await client.request("SET refused 1");
+    assert.ok(refused !== undefined, "a reply to SET refused");
     assert.match(refused, /^ERROR write refused: disk full \(ENOSPC\) writing .*log\.0+1$/);
     assert.equal(await client.get("before:49"), "x".repeat(100));
     let fields = await client.info();

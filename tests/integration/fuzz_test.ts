@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
+import { nth } from "../_support/nth.ts";
 import { RawSocket } from "../_support/raw_socket.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 
@@ -184,12 +185,12 @@ async function mixWorker(port: number, random: SeededRandom): Promise<void> {
       });
       const replies = await client.pipeline(lines);
       for (let i = 0; i < lines.length; i++) {
-        const word = replies[i][0].split(" ")[0];
-        if (!REPLY_WORDS.has(word)) {
+        const word = replies[i]?.[0]?.split(" ")[0];
+        if (word === undefined || !REPLY_WORDS.has(word)) {
           // The requests and replies before it, to tell a framing slip from a bad reply.
           const context = [];
           for (let j = Math.max(0, i - 5); j <= i; j++) {
-            context.push(`${show(lines[j])} -> ${replies[j].map(show).join(" | ")}`);
+            context.push(`${show(nth(lines, j))} -> ${replies[j]?.map(show).join(" | ")}`);
           }
           assert.fail(`seed ${SEED}, batch ${batch}: unexpected reply\n${context.join("\n")}`);
         }

@@ -24,10 +24,10 @@ Deno.test("nodes on two bridged brokers converge to the same data and the merge 
         )
       ),
     );
-    await cluster.clients[1].set("from-b", "via-bridge");
+    await cluster.client(1).set("from-b", "via-bridge");
     await waitUntil(
       "node c (other broker) to read b's write",
-      async () => (await cluster!.clients[2].get("from-b")) === "via-bridge",
+      async () => (await cluster!.client(2).get("from-b")) === "via-bridge",
       5_000,
       5,
     );

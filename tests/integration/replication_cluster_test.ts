@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { ChangeObserver } from "../_support/change_observer.ts";
 import { type Cluster, withCluster } from "../_support/replication_cluster.ts";
 import { waitUntil } from "../_support/ports.ts";
+import { nth } from "../_support/nth.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 
 /** Waits until the observer has seen every change the nodes say the broker acknowledged. */
@@ -68,11 +69,12 @@ Deno.test("10,000 pipelined writes spread over three nodes leave equal HASH and 
       for (let index = 0; index < WRITES; index++) {
         const key = `k${Math.floor(random() * 2000)}`;
         const line = random() < 0.1 ? `DEL ${key}` : `SET ${key} v${index}`;
-        lines[index % 3].push(line);
+        nth(lines, index % 3).push(line);
       }
       await Promise.all(cluster.clients.map(async (client, node) => {
-        for (let start = 0; start < lines[node].length; start += PIPELINE) {
-          await client.pipeline(lines[node].slice(start, start + PIPELINE));
+        const own = nth(lines, node);
+        for (let start = 0; start < own.length; start += PIPELINE) {
+          await client.pipeline(own.slice(start, start + PIPELINE));
         }
       }));
       const hash = await cluster.waitConverged(15_000);

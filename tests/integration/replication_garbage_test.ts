@@ -74,15 +74,15 @@ Deno.test("garbage, truncated and foreign messages on the topics are ignored, co
         assert.deepEqual(await client.request("PING"), ["PONG"]);
       }
       // Still replicating between the real nodes.
-      await cluster.clients[0].set("after", "garbage");
+      await cluster.client(0).set("after", "garbage");
       await waitUntil(
         "the write after the garbage on node b",
-        async () => (await cluster.clients[1].get("after")) === "garbage",
+        async () => (await cluster.client(1).get("after")) === "garbage",
         5_000,
         5,
       );
-      assert.match(cluster.nodes[0].stderr(), /"event":"replication_message_rejected"/);
-      assert.match(cluster.nodes[0].stderr(), /"event":"replication_clock_skew"/);
+      assert.match(cluster.node(0).stderr(), /"event":"replication_message_rejected"/);
+      assert.match(cluster.node(0).stderr(), /"event":"replication_clock_skew"/);
     } finally {
       await publisher.close();
     }
@@ -102,7 +102,7 @@ Deno.test("a batch carrying a node's own origin is ignored by that node and appl
       await publisher.publish("merklekv/changes/node-a", own);
       await waitUntil(
         "node b to apply it",
-        async () => (await cluster.clients[1].get("echo")) === "back",
+        async () => (await cluster.client(1).get("echo")) === "back",
         5_000,
         5,
       );
@@ -114,7 +114,7 @@ Deno.test("a batch carrying a node's own origin is ignored by that node and appl
         5_000,
         10,
       );
-      assert.equal(await cluster.clients[0].get("echo"), null);
+      assert.equal(await cluster.client(0).get("echo"), null);
     } finally {
       await publisher.close();
     }

@@ -29,7 +29,10 @@ function startWriteLoad(clients: MerkleKVClient[], model: Model) {
         batch.set(key, value);
       }
       const replies = await client.pipeline(lines);
-      for (const reply of replies) assert.match(reply[0], /^(OK|DELETED|NOT_FOUND)$/);
+      for (const [line] of replies) {
+        assert.ok(line !== undefined, "a reply line per write");
+        assert.match(line, /^(OK|DELETED|NOT_FOUND)$/);
+      }
       for (const [key, value] of batch) model.set(key, value);
       rounds++;
       await delay(2);
@@ -49,7 +52,8 @@ async function assertModel(cluster: Cluster, model: Model): Promise<void> {
   for (const [node, client] of cluster.clients.entries()) {
     const replies = await client.pipeline(keys.map((key) => `GET ${key}`));
     const wrong = keys.filter((key, index) => {
-      const line = replies[index][0];
+      const line = replies[index]?.[0];
+      if (line === undefined) return true;
       return (line === "NOT_FOUND" ? null : line.slice("VALUE ".length)) !== model.get(key);
     });
     assert.deepEqual(wrong.slice(0, 5), [], `node ${node} differs from the model`);
@@ -72,7 +76,7 @@ Deno.test("with the broker killed under write load every node keeps answering, a
     // write is the newest version, so it must win everywhere.
     for (let round = 0; round < 6; round++) {
       const node = round % 3;
-      await cluster.clients[node].pipeline(
+      await cluster.client(node).pipeline(
         Array.from({ length: 20 }, (_, key) => `SET contested-${key} round${round}-node${node}`),
       );
       for (let key = 0; key < 20; key++) model.set(`contested-${key}`, `round${round}-node${node}`);
@@ -112,26 +116,26 @@ Deno.test("a node killed and restarted without data is repopulated from its peer
       ),
     );
     await cluster.waitConverged(5_000);
-    const restarted = cluster.nodes[2];
+    const restarted = cluster.node(2);
     await restarted.kill();
-    await cluster.clients[2].close();
+    await cluster.client(2).close();
     // Its last will cleared its announcement.
     await waitUntil(
       "node a to see node c's will",
-      () => /"event":"replication_peer_gone"[^\n]*"peer":"node-c"/.test(cluster.nodes[0].stderr()),
+      () => /"event":"replication_peer_gone"[^\n]*"peer":"node-c"/.test(cluster.node(0).stderr()),
       5_000,
       10,
     );
     // Written while it is down: the broker keeps these in its session for the node.
-    await cluster.clients[0].pipeline(
+    await cluster.client(0).pipeline(
       Array.from({ length: 100 }, (_, index) => `SET during-${index} x`),
     );
     await restarted.restart();
     cluster.clients[2] = await restarted.connect();
     await cluster.waitConverged(2 * INTERVAL_MS + 2000);
-    assert.equal(await cluster.clients[2].get("before-0-699"), "v699");
-    assert.equal(await cluster.clients[2].get("during-99"), "x");
-    assert.equal((await cluster.clients[2].info()).get("keys"), "2200");
+    assert.equal(await cluster.client(2).get("before-0-699"), "v699");
+    assert.equal(await cluster.client(2).get("during-99"), "x");
+    assert.equal((await cluster.client(2).info()).get("keys"), "2200");
   });
 });
 
@@ -154,14 +158,14 @@ Deno.test("with the broker stopped, nodes known only from their announcements st
     }
     // A clean broker stop publishes every client's will: the announcements are cleared.
     await cluster.broker.stop("SIGTERM");
-    await cluster.clients[0].set("written", "while-the-broker-is-down");
+    await cluster.client(0).set("written", "while-the-broker-is-down");
     await waitUntil(
       "the write to reach node b by anti-entropy",
-      async () => (await cluster.clients[1].get("written")) === "while-the-broker-is-down",
+      async () => (await cluster.client(1).get("written")) === "while-the-broker-is-down",
       5_000,
       20,
     );
-    assert.match(cluster.nodes[1].stderr(), /"event":"replication_peer_gone"/);
+    assert.match(cluster.node(1).stderr(), /"event":"replication_peer_gone"/);
     await cluster.broker.restart();
     await cluster.waitConnected();
   });

@@ -52,10 +52,10 @@ Deno.test("a TLS broker with a password file accepts nodes with the right creden
       brokerUrls: [url],
       toml: replicationToml(directory, "s3cret pass"),
     });
-    await cluster.clients[0].set("over", "tls");
+    await cluster.client(0).set("over", "tls");
     await waitUntil(
       "the write to reach node b over TLS",
-      async () => (await cluster!.clients[1].get("over")) === "tls",
+      async () => (await cluster!.client(1).get("over")) === "tls",
       5_000,
       5,
     );
@@ -97,7 +97,7 @@ Deno.test("a TLS broker with a password file accepts nodes with the right creden
       10_000,
       20,
     );
-    assert.equal(await cluster.clients[1].get("still"), null, "the refused node replicated");
+    assert.equal(await cluster.client(1).get("still"), null, "the refused node replicated");
   } catch (error) {
     // Explain a failure with what the nodes logged.
     const logs = wrong.map((node) => `--- ${node.nodeId}\n${node.stderr()}`).join("\n");

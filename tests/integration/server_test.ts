@@ -26,7 +26,7 @@ max_reply_bytes = ${MAX_REPLY_BYTES}
 `;
 
 /** [request, reply lines] in order; each request runs on one connection after the previous. */
-const PROTOCOL_TABLE: [string, string[]][] = [
+const PROTOCOL_TABLE: [request: string, reply: [string, ...string[]]][] = [
   ["PING", ["PONG"]],
   ["ping hello there", ["PONG hello there"]],
   ["ECHO  two  spaces ", ["ECHO  two  spaces "]],
@@ -134,8 +134,8 @@ Deno.test("a node answers protocol v1 over TCP", async (t) => {
       );
       const lines = errors.flatMap(([request]) => [request, "PING"]);
       const replies = await client.pipeline(lines);
-      for (let i = 0; i < errors.length; i++) {
-        assert.deepEqual(replies[2 * i], errors[i][1]);
+      for (const [i, [, expected]] of errors.entries()) {
+        assert.deepEqual(replies[2 * i], expected);
         assert.deepEqual(replies[2 * i + 1], ["PONG"]);
       }
     });

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
+import { nth } from "../_support/nth.ts";
 import { waitUntil } from "../_support/ports.ts";
 import { type RecordingListener, withRecordingListeners } from "../_support/recording_listener.ts";
 
@@ -39,6 +40,7 @@ async function syncOnOwnConnection(node: NodeProcess, port: number): Promise<str
   const client = await node.connect();
   try {
     const [reply] = await client.request(`SYNC 127.0.0.1 ${port}`);
+    assert.ok(reply !== undefined, "a reply to SYNC");
     return reply;
   } finally {
     await client.close();
@@ -47,6 +49,7 @@ async function syncOnOwnConnection(node: NodeProcess, port: number): Promise<str
 
 Deno.test("SYNC to an address that is not a peer is refused and nothing connects to it", async () => {
   await withRecordingListeners(2, async ([stranger, peer]: RecordingListener[]) => {
+    assert.ok(stranger !== undefined && peer !== undefined, "two listeners");
     await withNode(["interval_ms = 0", peersLine([peer.port])], async (client) => {
       const [reply] = await client.request(`SYNC 127.0.0.1 ${stranger.port}`);
       assert.equal(
@@ -55,6 +58,7 @@ Deno.test("SYNC to an address that is not a peer is refused and nothing connects
           "(set anti_entropy.allow_any_sync_target = true to allow any)",
       );
       const [spelledOtherwise] = await client.request(`SYNC localhost ${peer.port}`);
+      assert.ok(spelledOtherwise !== undefined, "a reply to SYNC localhost");
       assert.match(spelledOtherwise, /^ERROR SYNC target localhost:\d+ is not a known peer/);
       assert.deepEqual(await client.request("PING"), ["PONG"]);
       assert.equal(stranger.connections, 0, "the node connected to the stranger");
@@ -65,6 +69,7 @@ Deno.test("SYNC to an address that is not a peer is refused and nothing connects
 
 Deno.test("with allow_any_sync_target = true, SYNC connects to any address", async () => {
   await withRecordingListeners(1, async ([stranger]) => {
+    assert.ok(stranger !== undefined, "one listener");
     const settings = [
       "interval_ms = 0",
       "allow_any_sync_target = true",
@@ -72,6 +77,7 @@ Deno.test("with allow_any_sync_target = true, SYNC connects to any address", asy
     ];
     await withNode(settings, async (client) => {
       const [reply] = await client.request(`SYNC 127.0.0.1 ${stranger.port}`);
+      assert.ok(reply !== undefined, "a reply to SYNC");
       assert.match(reply, /^ERROR sync with 127\.0\.0\.1:\d+ failed: no reply within 300 ms$/);
       assert.equal(stranger.connections, 1);
       assert.match(stranger.received, /^SYNC HELLO 2 /);
@@ -104,7 +110,7 @@ Deno.test("SYNC commands naming hanging peers hold a SYNC to a good peer up only
         await waitUntil("the good peer's SYNC to wait", async () => {
           return (await client.info()).get("anti_entropy_syncs_waiting") === String(MAX_QUEUED);
         }, 5000);
-        const [tooMany] = await client.request(`SYNC 127.0.0.1 ${hanging[0].port}`);
+        const [tooMany] = await client.request(`SYNC 127.0.0.1 ${nth(hanging, 0).port}`);
         assert.equal(
           tooMany,
           `ERROR too many SYNC commands waiting (max ${MAX_QUEUED}, anti_entropy.max_queued_syncs)`,

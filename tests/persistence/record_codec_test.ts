@@ -25,7 +25,7 @@ import type { Entry } from "../../src/store/entry.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 
 const HLC = 1_700_000_000_000 * 1024;
-const ENTRIES: Entry[] = [
+const ENTRIES: [Entry, Entry, Entry, Entry] = [
   { key: "user:1", value: "alice", hlc: HLC + 1, node: "node-a", expiresAtMs: 0 },
   { key: "gone", value: null, hlc: HLC + 2, node: "node-b", expiresAtMs: 0 },
   {
@@ -70,7 +70,11 @@ Deno.test("checkLogHeader() names what is wrong with a header", () => {
   const cases: [string, (bytes: Buffer) => Buffer, RegExp][] = [
     ["truncated", (bytes) => bytes.subarray(0, 10), /truncated/],
     ["bad magic", (bytes) => (bytes.write("XKV", 0, "latin1"), bytes), /bad magic/],
-    ["flipped bit", (bytes) => (bytes[10] ^= 1, bytes), /checksum mismatch/],
+    [
+      "flipped bit",
+      (bytes) => (bytes.writeUInt8(bytes.readUInt8(10) ^ 1, 10), bytes),
+      /checksum mismatch/,
+    ],
     ["snapshot header", () => encodeSnapshotHeader({ createdAtMs: 1, hlc: 2 }), /bad magic/],
   ];
   for (const [name, damage, expected] of cases) {
@@ -93,7 +97,7 @@ Deno.test("the snapshot header and trailer round-trip and reject damage", () => 
     ok: true,
     header: { createdAtMs: 1_700_000_000_123, hlc: HLC + 77 },
   });
-  header[15] ^= 4;
+  header.writeUInt8(header.readUInt8(15) ^ 4, 15);
   assert.deepEqual(decodeSnapshotHeader(header), {
     ok: false,
     error: "snapshot header checksum mismatch",
@@ -106,7 +110,7 @@ Deno.test("the snapshot header and trailer round-trip and reject damage", () => 
     ok: true,
     trailer: { entryCount: 1_000_001, recordCount: 42 },
   });
-  trailer[17] ^= 1;
+  trailer.writeUInt8(trailer.readUInt8(17) ^ 1, 17);
   assert.deepEqual(decodeSnapshotTrailer(trailer), {
     ok: false,
     error: "trailer checksum mismatch",
@@ -147,7 +151,7 @@ Deno.test("encodeRecords() starts a new record once a payload reaches the target
   const huge = { key: "huge", value: "x".repeat(RECORD_TARGET_PAYLOAD_BYTES + 10), hlc: HLC };
   const single = encodeRecords([{ ...huge, node: "n", expiresAtMs: 0 }]);
   assert.equal(single.records, 1);
-  assert.equal(recordsOf(single.bytes)[0][0].value, huge.value);
+  assert.equal(recordsOf(single.bytes)[0]?.[0]?.value, huge.value);
   assert.equal(encodeRecords([]).bytes.length, 0);
 });
 
@@ -164,7 +168,7 @@ Deno.test("a flipped bit anywhere in a record is detected", () => {
   for (let offset = 0; offset < bytes.length; offset++) {
     for (const bit of [0, 3, 7]) {
       const damaged = Buffer.from(bytes);
-      damaged[offset] ^= 1 << bit;
+      damaged.writeUInt8(damaged.readUInt8(offset) ^ (1 << bit), offset);
       assert.equal(readRecord(damaged, 0, damaged.length), null, `byte ${offset} bit ${bit}`);
     }
   }
@@ -215,15 +219,20 @@ Deno.test("findValidRecord() finds the next record after garbage, or -1", () => 
 
 Deno.test("salvageRecords() keeps every valid record around damaged ranges", () => {
   const random = new SeededRandom(7);
-  const parts = ENTRIES.map((entry) => encodeRecords([entry]).bytes);
-  const damagedPart = Buffer.from(parts[1]);
-  damagedPart[RECORD_HEADER_BYTES + random.below(damagedPart.length - RECORD_HEADER_BYTES)] ^= 0x10;
-  const bytes = Buffer.concat([parts[0], damagedPart, parts[2], parts[3]]);
+  const [first, second, third, fourth] = ENTRIES.map((entry) => encodeRecords([entry]).bytes);
+  assert.ok(
+    first !== undefined && second !== undefined && third !== undefined && fourth !== undefined,
+    "a record per entry",
+  );
+  const damagedPart = Buffer.from(second);
+  const flipAt = RECORD_HEADER_BYTES + random.below(damagedPart.length - RECORD_HEADER_BYTES);
+  damagedPart.writeUInt8(damagedPart.readUInt8(flipAt) ^ 0x10, flipAt);
+  const bytes = Buffer.concat([first, damagedPart, third, fourth]);
   const salvage = salvageRecords(bytes, 0, bytes.length);
   assert.equal(salvage.entryCount, 3);
-  assert.deepEqual(salvage.damaged, [[parts[0].length, parts[0].length + damagedPart.length]]);
+  assert.deepEqual(salvage.damaged, [[first.length, first.length + damagedPart.length]]);
   assert.deepEqual(
-    salvage.records.map(([start, end]) => readRecord(bytes, start, end)?.entries[0].key),
+    salvage.records.map(([start, end]) => readRecord(bytes, start, end)?.entries[0]?.key),
     ["user:1", "session", "empty"],
   );
 });

@@ -9,6 +9,7 @@ import { LogSegment } from "../../src/persistence/log_file.ts";
 import { encodeRecords, RECORD_HEADER_BYTES } from "../../src/persistence/record_codec.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
+import { nth } from "../_support/nth.ts";
 import { captureLog, contents, newStore, tempDir, writeLog } from "./support.ts";
 
 const NOW_MS = Date.now();
@@ -19,7 +20,7 @@ function entry(key: string, value: string | null, tick: number, expiresAtMs = 0)
 }
 
 /** Three records: two keys, then an overwrite and a delete, then a key with an expiry. */
-const RECORDS: Entry[][] = [
+const RECORDS: [Entry[], Entry[], Entry[]] = [
   [entry("a", "1", 1), entry("b", "2", 2)],
   [entry("a", "3", 3), entry("b", null, 4)],
   [entry("c", "ttl", 5, NOW_MS + 60_000)],
@@ -59,15 +60,15 @@ Deno.test("recovery replays a log into the same entries, tombstones and expiries
   ]);
   assert.equal(store.tombstoneCount, 1);
   assert.equal(report.entriesRead, 5);
-  assert.equal(report.logs[0].records, 3);
-  assert.equal(report.logs[0].cut, null);
+  assert.equal(report.logs[0]?.records, 3);
+  assert.equal(report.logs[0]?.cut, null);
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a torn tail is cut at every offset of the last record, keeping the rest", async () => {
   const source = await tempDir();
   const { starts, size, path } = await writeLog(source, 1, RECORDS);
-  const lastStart = starts[2];
+  const lastStart = nth(starts, 2);
   // The file ends where the write stopped, or zeros preallocated ahead follow (as after kill -9).
   for (const zerosAfter of [0, 64 * 1024]) {
     for (let cut = lastStart; cut < size; cut++) {
@@ -80,14 +81,14 @@ Deno.test("a torn tail is cut at every offset of the last record, keeping the re
       assert.equal(store.entry("c"), undefined, at);
       assert.equal(store.read("a")?.value, "3", at);
       const warning = events.find((event) => event.event === "log_tail_cut");
-      assert.equal(report.logs[0].bytes, lastStart, at);
+      assert.equal(report.logs[0]?.bytes, lastStart, at);
       if (cut === lastStart) {
         assert.equal(warning, undefined, "a file ending on a record boundary is whole");
         assert.equal(fs.statSync(logPath(dir, 1)).size, lastStart + zerosAfter, at);
       } else {
         assert.equal(warning?.offset, lastStart, at);
         assert.equal(warning?.file, logPath(dir, 1));
-        assert.deepEqual(report.logs[0].cut?.offset, lastStart);
+        assert.deepEqual(report.logs[0]?.cut?.offset, lastStart);
         assert.equal(fs.statSync(logPath(dir, 1)).size, lastStart, at);
       }
       await Deno.remove(dir, { recursive: true });
@@ -108,8 +109,8 @@ Deno.test("zeros preallocated after the records are the log's end, and close() c
   // Read as after a kill -9, the segment still open with its zeros.
   const first = recover(dir);
   assert.equal(first.store.read("a")?.value, "3");
-  assert.equal(first.report.logs[0].cut, null);
-  assert.equal(first.report.logs[0].bytes, recordsEnd);
+  assert.equal(first.report.logs[0]?.cut, null);
+  assert.equal(first.report.logs[0]?.bytes, recordsEnd);
   assert.equal(first.events.find((event) => event.event === "log_tail_cut"), undefined);
   assert.equal(fs.statSync(segment.path).size, fileBytes, "recovery leaves the zeros in place");
   await segment.close(false);
@@ -126,20 +127,24 @@ Deno.test("zeros preallocated after the records are the log's end, and close() c
   const second = recover(dir);
   assert.equal(second.store.read("big")?.value, "x".repeat(300 * 1024));
   assert.equal(second.store.read("d")?.value, "4");
-  assert.equal(second.report.logs[0].records, 5);
+  assert.equal(second.report.logs[0]?.records, 5);
   await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("a flipped bit in the last record is cut off as a bad tail", async () => {
   const source = await tempDir();
   const { starts, size, path } = await writeLog(source, 1, RECORDS);
-  for (let offset = starts[2]; offset < size; offset++) {
-    const dir = await damagedCopy(path, (bytes) => (bytes[offset] ^= 0x20, bytes));
+  const lastStart = nth(starts, 2);
+  for (let offset = lastStart; offset < size; offset++) {
+    const dir = await damagedCopy(
+      path,
+      (bytes) => (bytes.writeUInt8(bytes.readUInt8(offset) ^ 0x20, offset), bytes),
+    );
     const { store, events } = recover(dir);
     assert.equal(store.entry("c"), undefined, `flip at ${offset}`);
     assert.equal(store.read("a")?.value, "3");
     const warning = events.find((event) => event.event === "log_tail_cut");
-    assert.equal(warning?.offset, starts[2], `flip at ${offset}`);
+    assert.equal(warning?.offset, lastStart, `flip at ${offset}`);
     await Deno.remove(dir, { recursive: true });
   }
   await Deno.remove(source, { recursive: true });
@@ -148,20 +153,25 @@ Deno.test("a flipped bit in the last record is cut off as a bad tail", async () 
 Deno.test("damage before the tail stops the start with the file, offset and repair", async () => {
   const source = await tempDir();
   const { starts, path } = await writeLog(source, 1, RECORDS);
-  for (const offset of [starts[1], starts[1] + 4, starts[1] + RECORD_HEADER_BYTES + 9]) {
-    const dir = await damagedCopy(path, (bytes) => (bytes[offset] ^= 0x01, bytes));
+  const damagedStart = nth(starts, 1);
+  const nextStart = nth(starts, 2);
+  for (const offset of [damagedStart, damagedStart + 4, damagedStart + RECORD_HEADER_BYTES + 9]) {
+    const dir = await damagedCopy(
+      path,
+      (bytes) => (bytes.writeUInt8(bytes.readUInt8(offset) ^ 0x01, offset), bytes),
+    );
     const file = logPath(dir, 1);
     assert.throws(() => recover(dir), (error: Error) => {
       assert.ok(error instanceof RecoveryError);
-      assert.ok(error.message.includes(`log ${file} is damaged at offset ${starts[1]}`));
-      assert.ok(error.message.includes(`valid records follow at offset ${starts[2]}`));
+      assert.ok(error.message.includes(`log ${file} is damaged at offset ${damagedStart}`));
+      assert.ok(error.message.includes(`valid records follow at offset ${nextStart}`));
       assert.ok(error.message.includes(`scripts/repair_log.ts ${file}`));
-      assert.ok(error.message.includes(`truncate -s ${starts[1]} ${file}`));
+      assert.ok(error.message.includes(`truncate -s ${damagedStart} ${file}`));
       return true;
     });
     // The repair keeps the records on both sides of the damage.
     const summary = repairLogFile(file);
-    assert.deepEqual(summary.dropped, [[starts[1], starts[2]]]);
+    assert.deepEqual(summary.dropped, [[damagedStart, nextStart]]);
     const { store } = recover(dir);
     assert.deepEqual(contents(store), [entry("a", "1", 1), entry("b", "2", 2), RECORDS[2][0]]);
     assert.ok(fs.existsSync(summary.backupPath));
@@ -173,7 +183,10 @@ Deno.test("damage before the tail stops the start with the file, offset and repa
 Deno.test("a log with a damaged header stops the start", async () => {
   const source = await tempDir();
   const { path } = await writeLog(source, 1, RECORDS);
-  const dir = await damagedCopy(path, (bytes) => (bytes[2] ^= 1, bytes));
+  const dir = await damagedCopy(
+    path,
+    (bytes) => (bytes.writeUInt8(bytes.readUInt8(2) ^ 1, 2), bytes),
+  );
   assert.throws(() => recover(dir), /unusable header \(not a MerkleKV log file \(bad magic\)\)/);
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(source, { recursive: true });
@@ -242,7 +255,7 @@ Deno.test("a damaged snapshot stops the start naming the file and offset", async
   const dir = await tempDir();
   const summary = await writeSnapshot(dir, 1, [entry("a", "1", 1), entry("b", "2", 2)]);
   const bytes = fs.readFileSync(summary.path);
-  bytes[40] ^= 0x08;
+  bytes.writeUInt8(bytes.readUInt8(40) ^ 0x08, 40);
   fs.writeFileSync(summary.path, bytes);
   assert.throws(
     () => recover(dir),

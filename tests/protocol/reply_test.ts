@@ -14,6 +14,7 @@ import {
   valueReply,
   valuesReply,
 } from "../../src/protocol/reply.ts";
+import { nth } from "../_support/nth.ts";
 
 Deno.test("fixed replies are one word ending in CRLF", () => {
   assert.equal(OK, "OK\r\n");
@@ -76,10 +77,10 @@ Deno.test("each multi-line reply's header counts exactly the lines that follow i
   ];
   for (const reply of replies) {
     const lines = reply.split("\r\n").slice(0, -1);
-    assert.equal(replyLineCount(lines[0]), lines.length - 1, reply);
+    assert.equal(replyLineCount(nth(lines, 0)), lines.length - 1, reply);
   }
   const info = infoReply([["a", 1]]).split("\r\n").slice(0, -1);
-  assert.equal(replyLineCount(info[0]), -1);
+  assert.equal(replyLineCount(nth(info, 0)), -1);
   assert.equal(info.at(-1), "END");
 });
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { KeyIndex } from "../../src/store/key_index.ts";
+import { nth } from "../_support/nth.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import { AssertionError } from "../../src/assert.ts";
 
@@ -16,7 +17,7 @@ interface Item {
 function crowdedHash(key: string): number {
   let h = 0;
   for (let i = 0; i < key.length; i++) h = (Math.imul(h, 31) + key.charCodeAt(i)) | 0;
-  const top = [0x00000000, 0x7fff0000, 0x80000000, 0xffff0000][(h >>> 3) & 3];
+  const top = nth([0x00000000, 0x7fff0000, 0x80000000, 0xffff0000], (h >>> 3) & 3);
   return (top | (h & 0x7)) | 0;
 }
 

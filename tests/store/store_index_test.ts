@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { indexHashOfKey, Store } from "../../src/store/store.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
+import { nth } from "../_support/nth.ts";
 import { storeContents as plain } from "../_support/store_contents.ts";
 
 const NOW_MS = 1_700_000_000_000;
@@ -34,6 +35,7 @@ function collidingKeys(count: number): string[] {
 
 Deno.test("keys with equal index hashes are stored, overwritten and read apart", () => {
   const [first, second] = collidingKeys(2);
+  assert.ok(first !== undefined && second !== undefined, "two colliding keys");
   assert.equal(indexHashOfKey(first), indexHashOfKey(second));
   const store = makeStore();
   store.write(first, "1", 0);
@@ -47,8 +49,9 @@ Deno.test("keys with equal index hashes are stored, overwritten and read apart",
 
 Deno.test("removing one of two keys with equal index hashes leaves the other, and the root matches", () => {
   const [first, second] = collidingKeys(2);
+  assert.ok(first !== undefined && second !== undefined, "two colliding keys");
   for (const purged of [first, second]) {
-    const kept = purged === first ? second : first;
+    const kept: string = purged === first ? second : first;
     const store = makeStore();
     store.applyRemote({ key: first, value: "1", hlc: T, node: "node-b", expiresAtMs: 0 });
     store.applyRemote({ key: second, value: "2", hlc: T + 1, node: "node-b", expiresAtMs: 0 });
@@ -80,8 +83,8 @@ Deno.test("loadNew() fills an empty store like load(), and refuses a key already
   assert.equal(fast.rootHex(), merged.rootHex());
   assert.equal(fast.tombstoneCount, 1);
   assert.equal(fast.countLive(), 2);
-  assert.equal(fast.loadNew([{ ...entries[0], hlc: T + 10 }]), false);
-  assert.equal(fast.read(keys[0])?.value, "v0", "the refused entry changed nothing");
+  assert.equal(fast.loadNew([{ ...nth(entries, 0), hlc: T + 10 }]), false);
+  assert.equal(fast.read(nth(keys, 0))?.value, "v0", "the refused entry changed nothing");
 });
 
 Deno.test("keys that arrive in tree-segment order, as recovery and anti-entropy bring them, leave the index's runs short", () => {

@@ -219,7 +219,9 @@ Deno.test("store.scan() pages through many keys with AFTER and sees each key onc
     const page = store.scan("p", after, 37);
     seen.push(...page);
     if (page.length < 37) break;
-    after = page[page.length - 1];
+    const last = page.at(-1);
+    assert.ok(last !== undefined, "a full page has a last key");
+    after = last;
   }
   assert.deepEqual(seen, [...keys].sort());
 });

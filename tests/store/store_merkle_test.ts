@@ -3,6 +3,7 @@ import { Store } from "../../src/store/store.ts";
 import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
 import { branchOfSegment, SEGMENT_COUNT } from "../../src/store/merkle.ts";
+import { nth } from "../_support/nth.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 
 const START_MS = 1_700_000_000_000;
@@ -38,13 +39,15 @@ function assertTreeConsistent(store: Store): void {
   let rootHigh = 0;
   for (let segment = 0; segment < SEGMENT_COUNT; segment++) {
     const branch = branchOfSegment(segment);
-    branchLow[branch] ^= tree.segmentLow[segment];
-    branchHigh[branch] ^= tree.segmentHigh[segment];
-    rootLow ^= tree.segmentLow[segment];
-    rootHigh ^= tree.segmentHigh[segment];
+    const segmentLow = nth(tree.segmentLow, segment);
+    const segmentHigh = nth(tree.segmentHigh, segment);
+    branchLow[branch] = nth(branchLow, branch) ^ segmentLow;
+    branchHigh[branch] = nth(branchHigh, branch) ^ segmentHigh;
+    rootLow ^= segmentLow;
+    rootHigh ^= segmentHigh;
     const empty = store.segmentEntries(segment).length === 0;
     if (empty) {
-      assert.equal(tree.segmentLow[segment] | tree.segmentHigh[segment], 0, `segment ${segment}`);
+      assert.equal(segmentLow | segmentHigh, 0, `segment ${segment}`);
     }
   }
   assert.deepEqual(branchLow, tree.branchLow);

@@ -69,7 +69,7 @@ Deno.test("random values round-trip through the parser, the entry, record, batch
     const batch = decodeBatch(
       encodeBatch({ origin: "node-a", incarnation: 1, firstSequence: 1, entries: [written] }),
     );
-    assert.ok(batch.ok && batch.batch.entries[0].value === value);
+    assert.ok(batch.ok && batch.batch.entries[0]?.value === value);
     const line = parseEntryLine(formatEntry(written), LIMITS);
     assert.ok(line.ok && line.value.value === value, JSON.stringify(value));
   }
