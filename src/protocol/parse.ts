@@ -1,17 +1,26 @@
 /**
  * Request parsing: one line (binary string, no line end) -> Command or an error message.
- * Pure. Arity and aliases live in one table, COMMANDS.
+ * Pure. Arity and aliases live in one table, COMMAND_TABLE; how each command's arguments are
+ * read is in arguments.ts.
  */
 
 import type { Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
-import { INVALID_KEY_BYTE, valueProblem } from "../store/mod.ts";
+import {
+  type Args,
+  buildExpire,
+  buildMset,
+  buildScan,
+  buildSync,
+  checkKey,
+  checkValue,
+  incrementBy,
+  invalid,
+  listOfKeys,
+  type ParseLimits,
+} from "./arguments.ts";
 import { assert } from "../assert.ts";
 
-export interface ParseLimits {
-  maxKeyBytes: number;
-  maxValueBytes: number;
-  maxKeysPerCommand: number;
-}
+export { parseInt64, type ParseLimits } from "./arguments.ts";
 
 /** How a command's arguments are read. */
 type Shape =
@@ -35,7 +44,6 @@ interface CommandSpec {
   build: (args: Args) => ParseResult;
 }
 
-/** The parsed arguments handed to a spec's build(). */
 /**
  * Where a line came from, so that the strings a command keeps (keys and values it writes) can
  * be fresh copies of the received bytes rather than slices of the line: a slice keeps its
@@ -57,140 +65,11 @@ export interface FramedLine extends LineSource {
   text(): string;
 }
 
-interface Args {
-  name: string;
-  key: string;
-  value: string;
-  words: string[];
-  text: string | null;
-  limits: ParseLimits;
-}
-
 /** Copies text[start, end) from the source; `offset` is where text starts in the line. */
 function copier(text: string, offset: number, source: LineSource) {
   return source === SLICING
     ? (start: number, end: number) => text.slice(start, end)
     : (start: number, end: number) => source.copy(offset + start, offset + end);
-}
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const INTEGER_PATTERN = /^[+-]?[0-9]{1,20}$/;
-
-function invalid(message: string): ParseResult {
-  return { kind: "invalid", message };
-}
-
-/** An integer that fits in 64 bits, or null. */
-export function parseInt64(text: string): bigint | null {
-  if (!INTEGER_PATTERN.test(text)) return null;
-  const value = BigInt(text);
-  return value < INT64_MIN || value > INT64_MAX ? null : value;
-}
-
-function incrementBy(sign: 1n | -1n) {
-  return (args: Args): ParseResult => {
-    const [key, amountText] = args.words;
-    const amount = amountText === undefined ? 1n : parseInt64(amountText);
-    if (amount === null) {
-      return invalid(`amount is not a 64-bit integer: "${amountText}"`);
-    }
-    return checkKeys(args, [key]) ?? { kind: "incr", key, amount: sign * amount };
-  };
-}
-
-/** Beyond ~285,000 years an expiry is indistinguishable from none; refuse rather than wrap. */
-const MAX_EXPIRE_SECONDS = 9_000_000_000_000n;
-const SCAN_USAGE = "usage: SCAN [prefix] [AFTER key]";
-
-/** EXPIRE's seconds, or the message of the error. */
-function parseSeconds(text: string): number | { message: string } {
-  const shown = text.length > 32 ? `${text.slice(0, 32)}...` : text;
-  if (!/^[+-]?[0-9]+$/.test(text)) return { message: `seconds is not an integer: "${shown}"` };
-  const seconds = BigInt(text);
-  if (seconds > MAX_EXPIRE_SECONDS || seconds < -MAX_EXPIRE_SECONDS) {
-    return {
-      message: `seconds out of range: ${shown} ` +
-        `(must be ${-MAX_EXPIRE_SECONDS}..${MAX_EXPIRE_SECONDS})`,
-    };
-  }
-  return Number(seconds);
-}
-
-function buildExpire(args: Args): ParseResult {
-  const [key, secondsText] = args.words;
-  const seconds = parseSeconds(secondsText);
-  if (typeof seconds !== "number") return invalid(seconds.message);
-  return checkKeys(args, [key]) ?? { kind: "expire", key, seconds };
-}
-
-/**
- * AFTER, in any case, is the keyword wherever it may stand: `SCAN AFTER` alone lacks its key
- * (a prefix spelled AFTER is scanned with the long form, e.g. `SCAN AFTER AFTER AFTE`; see
- * README, Protocol v1).
- */
-function buildScan(args: Args): ParseResult {
-  const words = args.words;
-  const isAfter = (word: string | undefined) => word?.toUpperCase() === "AFTER";
-  switch (words.length) {
-    case 0:
-      return { kind: "scan", prefix: "", after: null };
-    case 1:
-      return isAfter(words[0])
-        ? invalid(SCAN_USAGE)
-        : { kind: "scan", prefix: words[0], after: null };
-    case 2:
-      return isAfter(words[0])
-        ? { kind: "scan", prefix: "", after: words[1] }
-        : invalid(SCAN_USAGE);
-    default:
-      return isAfter(words[1])
-        ? { kind: "scan", prefix: words[0], after: words[2] }
-        : invalid(SCAN_USAGE);
-  }
-}
-
-function buildMset(args: Args): ParseResult {
-  const words = args.words;
-  if (words.length % 2 !== 0) return invalid("wrong number of arguments for MSET");
-  const keys: string[] = [];
-  const values: string[] = [];
-  for (let i = 0; i < words.length; i += 2) {
-    keys.push(words[i]);
-    values.push(words[i + 1]);
-  }
-  if (keys.length > args.limits.maxKeysPerCommand) {
-    return invalid(`too many keys: ${keys.length}, max ${args.limits.maxKeysPerCommand}`);
-  }
-  for (const value of values) {
-    const error = checkValue(value, args.limits);
-    if (error !== null) return invalid(error);
-  }
-  return checkKeys(args, keys) ?? { kind: "mset", keys, values };
-}
-
-function buildSync(args: Args): ParseResult {
-  const text = args.text ?? "";
-  const space = text.indexOf(" ");
-  const first = space === -1 ? text : text.slice(0, space);
-  const rest = space === -1 ? "" : text.slice(space + 1);
-  if (first === "") return invalid("wrong number of arguments for SYNC");
-  // Operator form: SYNC <host> <port>. Everything else is a peer request, SYNC <VERB> ...
-  if (/^[0-9]{1,5}$/.test(rest)) {
-    const port = Number(rest);
-    if (port < 1 || port > 65535) return invalid(`port out of range: ${rest}`);
-    return { kind: "sync_run", host: first, port };
-  }
-  return { kind: "sync_request", verb: first.toUpperCase(), args: rest };
-}
-
-function listOfKeys(kind: "mget" | "exists") {
-  return (args: Args): ParseResult => {
-    if (args.words.length > args.limits.maxKeysPerCommand) {
-      return invalid(`too many keys: ${args.words.length}, max ${args.limits.maxKeysPerCommand}`);
-    }
-    return checkKeys(args, args.words) ?? { kind, keys: args.words };
-  };
 }
 
 const MANY = Number.MAX_SAFE_INTEGER;
@@ -356,27 +235,6 @@ for (const row of Object.values(COMMAND_TABLE) as CommandRow[]) {
 /** Names of every command and alias, for the README and tests. */
 export const COMMAND_NAMES: readonly string[] = (Object.values(COMMAND_TABLE) as CommandRow[])
   .flatMap((row) => Object.keys(row.words));
-
-function checkKey(key: string, limits: ParseLimits): string | null {
-  if (key.length === 0) return "key must not be empty";
-  if (key.length > limits.maxKeyBytes) {
-    return `key too long: ${key.length} bytes, max ${limits.maxKeyBytes}`;
-  }
-  if (INVALID_KEY_BYTE.test(key)) return "key contains whitespace or control characters";
-  return null;
-}
-
-function checkValue(value: string, limits: ParseLimits): string | null {
-  return valueProblem(value, limits.maxValueBytes);
-}
-
-function checkKeys(args: Args, keys: readonly string[]): ParseResult | null {
-  for (const key of keys) {
-    const error = checkKey(key, args.limits);
-    if (error !== null) return invalid(error);
-  }
-  return null;
-}
 
 /** splitWords, but each word a copy (for words the store keeps: MSET's keys and values). */
 function copyWords(text: string, copy: (start: number, end: number) => string): string[] {
