@@ -7,6 +7,7 @@ import { ConfigError, formatEffectiveConfig, HELP_TEXT, loadConfig } from "./src
 import { startNode, VERSION } from "./src/node/mod.ts";
 import { stderrLogger } from "./src/log.ts";
 import { DataDirError } from "./src/persistence/mod.ts";
+import { runCli } from "./src/cli/mod.ts";
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -31,6 +32,8 @@ function loadOrExit() {
 }
 
 async function main(): Promise<void> {
+  // `merklekv cli ...` is the client (see docs/cli.md), not a node.
+  if (Deno.args[0] === "cli") Deno.exit(await runCli(Deno.args.slice(1)));
   const loaded = loadOrExit();
   if (loaded.cli.help) {
     console.log(HELP_TEXT);

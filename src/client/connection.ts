@@ -61,7 +61,9 @@ export class Connection {
     socket.on("data", (chunk: Buffer) => this.#receive(chunk.toString("latin1")));
     socket.on("error", (error) => {
       // The socket's own message (e.g. "connect ECONNREFUSED ...") stays in ours.
-      this.#fail(new ClientError(`connection to ${address} failed: ${error.message}`));
+      this.#fail(
+        new ClientError(`connection to ${address} failed: ${error.message}`, { cause: error }),
+      );
     });
     socket.on("close", () => this.#fail(new ClientError("connection closed")));
     this.#ready = new Promise((resolve, reject) => {

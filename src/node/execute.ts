@@ -101,6 +101,8 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return CLOSE_CONNECTION;
     case "shutdown":
       return context.services.shutdown();
+    case "help":
+      return reply.helpReply(reply.commandHelp(command.topic));
     case "sync_run":
       return context.services.runSync(command.host, command.port);
     case "sync_request":

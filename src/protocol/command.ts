@@ -31,6 +31,8 @@ export type Command =
   | { kind: "hash" }
   | { kind: "quit" }
   | { kind: "shutdown" }
+  /** HELP [command]: the command table's lines, for every row or for the one named. */
+  | { kind: "help"; topic: CommandKind | null }
   | SyncCommand;
 
 /**
@@ -46,7 +48,7 @@ export type CommandKind = Command["kind"];
 
 /**
  * What a user must be granted to run a command (see README, Security): `connection` commands
- * (PING, ECHO, VERSION, QUIT) need no grant. Each kind's category is a field of the command
+ * (PING, ECHO, VERSION, QUIT, HELP) need no grant. Each kind's category is a field of the command
  * table in parse.ts.
  */
 export type CommandCategory = "read" | "write" | "admin" | "sync" | "connection";

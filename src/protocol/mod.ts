@@ -7,6 +7,7 @@ export type { Command, CommandCategory, CommandKind, ParseResult } from "./comma
 export { LINE_TOO_LONG, LineFramer } from "./framer.ts";
 export {
   COMMAND_NAMES,
+  commandHelp,
   commandRow,
   type FramedLine,
   type LineSource,

@@ -1,17 +1,26 @@
 /**
  * Request parsing: one line (binary string, no line end) -> Command or an error message.
- * Pure. Arity and aliases live in one table, COMMANDS.
+ * Pure. Arity, aliases and what HELP says of each word live in one table, COMMAND_TABLE; how
+ * each command's arguments are read is in arguments.ts.
  */
 
 import type { Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
-import { INVALID_KEY_BYTE, valueProblem } from "../store/mod.ts";
+import {
+  type Args,
+  buildExpire,
+  buildMset,
+  buildScan,
+  buildSync,
+  checkKey,
+  checkValue,
+  incrementBy,
+  invalid,
+  listOfKeys,
+  type ParseLimits,
+} from "./arguments.ts";
 import { assert } from "../assert.ts";
 
-export interface ParseLimits {
-  maxKeyBytes: number;
-  maxValueBytes: number;
-  maxKeysPerCommand: number;
-}
+export { parseInt64, type ParseLimits } from "./arguments.ts";
 
 /** How a command's arguments are read. */
 type Shape =
@@ -33,9 +42,12 @@ interface CommandSpec {
   /** The store keeps these words (MSET): take them as copies, not slices of the line. */
   keepsWords?: boolean;
   build: (args: Args) => ParseResult;
+  /** The word with its arguments, for HELP: `SET key value`. */
+  syntax: string;
+  /** What the word does and what it replies, one line, for HELP (ASCII: replies are latin1). */
+  summary: string;
 }
 
-/** The parsed arguments handed to a spec's build(). */
 /**
  * Where a line came from, so that the strings a command keeps (keys and values it writes) can
  * be fresh copies of the received bytes rather than slices of the line: a slice keeps its
@@ -57,141 +69,11 @@ export interface FramedLine extends LineSource {
   text(): string;
 }
 
-interface Args {
-  name: string;
-  key: string;
-  value: string;
-  words: string[];
-  text: string | null;
-  limits: ParseLimits;
-}
-
 /** Copies text[start, end) from the source; `offset` is where text starts in the line. */
 function copier(text: string, offset: number, source: LineSource) {
   return source === SLICING
     ? (start: number, end: number) => text.slice(start, end)
     : (start: number, end: number) => source.copy(offset + start, offset + end);
-}
-
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const INTEGER_PATTERN = /^[+-]?[0-9]{1,20}$/;
-
-function invalid(message: string): ParseResult {
-  return { kind: "invalid", message };
-}
-
-/** An integer that fits in 64 bits, or null. */
-export function parseInt64(text: string): bigint | null {
-  if (!INTEGER_PATTERN.test(text)) return null;
-  const value = BigInt(text);
-  return value < INT64_MIN || value > INT64_MAX ? null : value;
-}
-
-function incrementBy(sign: 1n | -1n) {
-  return (args: Args): ParseResult => {
-    const [key, amountText] = args.words;
-    assert(key !== undefined, "INCR's row in the command table asks for at least one word");
-    const amount = amountText === undefined ? 1n : parseInt64(amountText);
-    if (amount === null) {
-      return invalid(`amount is not a 64-bit integer: "${amountText}"`);
-    }
-    return checkKeys(args, [key]) ?? { kind: "incr", key, amount: sign * amount };
-  };
-}
-
-/** Beyond ~285,000 years an expiry is indistinguishable from none; refuse rather than wrap. */
-const MAX_EXPIRE_SECONDS = 9_000_000_000_000n;
-const SCAN_USAGE = "usage: SCAN [prefix] [AFTER key]";
-
-/** EXPIRE's seconds, or the message of the error. */
-function parseSeconds(text: string): number | { message: string } {
-  const shown = text.length > 32 ? `${text.slice(0, 32)}...` : text;
-  if (!/^[+-]?[0-9]+$/.test(text)) return { message: `seconds is not an integer: "${shown}"` };
-  const seconds = BigInt(text);
-  if (seconds > MAX_EXPIRE_SECONDS || seconds < -MAX_EXPIRE_SECONDS) {
-    return {
-      message: `seconds out of range: ${shown} ` +
-        `(must be ${-MAX_EXPIRE_SECONDS}..${MAX_EXPIRE_SECONDS})`,
-    };
-  }
-  return Number(seconds);
-}
-
-function buildExpire(args: Args): ParseResult {
-  const [key, secondsText] = args.words;
-  assert(
-    key !== undefined && secondsText !== undefined,
-    "EXPIRE's row in the command table asks for two words",
-  );
-  const seconds = parseSeconds(secondsText);
-  if (typeof seconds !== "number") return invalid(seconds.message);
-  return checkKeys(args, [key]) ?? { kind: "expire", key, seconds };
-}
-
-/**
- * AFTER, in any case, is the keyword wherever it may stand: `SCAN AFTER` alone lacks its key
- * (a prefix spelled AFTER is scanned with the long form, e.g. `SCAN AFTER AFTER AFTE`; see
- * README, Protocol v1).
- */
-function buildScan(args: Args): ParseResult {
-  // At most three words (the command table); the first one missing tells how many there are.
-  const [first, second, third] = args.words;
-  const isAfter = (word: string) => word.toUpperCase() === "AFTER";
-  if (first === undefined) return { kind: "scan", prefix: "", after: null };
-  if (second === undefined) {
-    return isAfter(first) ? invalid(SCAN_USAGE) : { kind: "scan", prefix: first, after: null };
-  }
-  if (third === undefined) {
-    return isAfter(first) ? { kind: "scan", prefix: "", after: second } : invalid(SCAN_USAGE);
-  }
-  return isAfter(second) ? { kind: "scan", prefix: first, after: third } : invalid(SCAN_USAGE);
-}
-
-function buildMset(args: Args): ParseResult {
-  const words = args.words;
-  if (words.length % 2 !== 0) return invalid("wrong number of arguments for MSET");
-  const keys: string[] = [];
-  const values: string[] = [];
-  for (let i = 0; i < words.length; i += 2) {
-    const key = words[i];
-    const value = words[i + 1];
-    assert(key !== undefined && value !== undefined, "MSET's words come in pairs (checked above)");
-    keys.push(key);
-    values.push(value);
-  }
-  if (keys.length > args.limits.maxKeysPerCommand) {
-    return invalid(`too many keys: ${keys.length}, max ${args.limits.maxKeysPerCommand}`);
-  }
-  for (const value of values) {
-    const error = checkValue(value, args.limits);
-    if (error !== null) return invalid(error);
-  }
-  return checkKeys(args, keys) ?? { kind: "mset", keys, values };
-}
-
-function buildSync(args: Args): ParseResult {
-  const text = args.text ?? "";
-  const space = text.indexOf(" ");
-  const first = space === -1 ? text : text.slice(0, space);
-  const rest = space === -1 ? "" : text.slice(space + 1);
-  if (first === "") return invalid("wrong number of arguments for SYNC");
-  // Operator form: SYNC <host> <port>. Everything else is a peer request, SYNC <VERB> ...
-  if (/^[0-9]{1,5}$/.test(rest)) {
-    const port = Number(rest);
-    if (port < 1 || port > 65535) return invalid(`port out of range: ${rest}`);
-    return { kind: "sync_run", host: first, port };
-  }
-  return { kind: "sync_request", verb: first.toUpperCase(), args: rest };
-}
-
-function listOfKeys(kind: "mget" | "exists") {
-  return (args: Args): ParseResult => {
-    if (args.words.length > args.limits.maxKeysPerCommand) {
-      return invalid(`too many keys: ${args.words.length}, max ${args.limits.maxKeysPerCommand}`);
-    }
-    return checkKeys(args, args.words) ?? { kind, keys: args.words };
-  };
 }
 
 const MANY = Number.MAX_SAFE_INTEGER;
@@ -206,18 +88,58 @@ interface CommandRow {
   words: Record<string, CommandSpec>;
 }
 
-function keyCommand(build: (key: string) => Command): CommandSpec {
-  return { shape: "key", build: (a) => build(a.key) };
+/** What HELP says of a word: its syntax and a one-line summary. */
+type Help = Pick<CommandSpec, "syntax" | "summary">;
+
+function help(syntax: string, summary: string): Help {
+  return { syntax, summary };
 }
 
-function noArguments(command: Command): CommandSpec {
-  return { shape: "none", build: () => command };
+function keyCommand(build: (key: string) => Command, about: Help): CommandSpec {
+  return { shape: "key", build: (a) => build(a.key), ...about };
 }
 
-const INC: CommandSpec = { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(1n) };
-const DEC: CommandSpec = { shape: "words", minWords: 1, maxWords: 2, build: incrementBy(-1n) };
-const TRUNCATE = noArguments({ kind: "truncate" });
-const INFO = noArguments({ kind: "info" });
+function noArguments(command: Command, about: Help): CommandSpec {
+  return { shape: "none", build: () => command, ...about };
+}
+
+/** Another word for `spec`: it reads the same, and HELP calls it the same as `word`. */
+function alias(spec: CommandSpec, syntax: string, word: string): CommandSpec {
+  return { ...spec, syntax, summary: `Same as ${word}` };
+}
+
+const INC: CommandSpec = {
+  shape: "words",
+  minWords: 1,
+  maxWords: 2,
+  build: incrementBy(1n),
+  ...help(
+    "INC key [amount]",
+    "Adds amount (default 1) to the integer at key (missing: 0); replies VALUE <new>",
+  ),
+};
+const DEC: CommandSpec = {
+  shape: "words",
+  minWords: 1,
+  maxWords: 2,
+  build: incrementBy(-1n),
+  ...help(
+    "DEC key [amount]",
+    "Subtracts amount (default 1) from the integer at key; replies VALUE <new>",
+  ),
+};
+const TRUNCATE = noArguments(
+  { kind: "truncate" },
+  help("TRUNCATE", "Deletes every key (replicated as tombstones); replies OK"),
+);
+const INFO = noArguments(
+  { kind: "info" },
+  help("INFO", "Replies INFO, then name:value lines about the node, then END"),
+);
+const DEL = keyCommand(
+  (key) => ({ kind: "del", key }),
+  help("DEL key", "Deletes key; replies DELETED or NOT_FOUND"),
+);
 
 /**
  * The command table: a row for every kind of command, so the compiler names any kind left
@@ -228,23 +150,38 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
     category: "write",
     writes: true,
     words: {
-      SET: { shape: "key_value", build: (a) => ({ kind: "set", key: a.key, value: a.value }) },
+      SET: {
+        shape: "key_value",
+        build: (a) => ({ kind: "set", key: a.key, value: a.value }),
+        ...help("SET key value", "Stores value (every byte after the key's space); replies OK"),
+      },
     },
   },
   get: {
     category: "read",
     writes: false,
-    words: { GET: keyCommand((key) => ({ kind: "get", key })) },
+    words: {
+      GET: keyCommand(
+        (key) => ({ kind: "get", key }),
+        help("GET key", "Replies VALUE <value>, or NOT_FOUND"),
+      ),
+    },
   },
   del: {
     category: "write",
     writes: true,
+    words: { DEL, DELETE: alias(DEL, "DELETE key", "DEL") },
+  },
+  incr: {
+    category: "write",
+    writes: true,
     words: {
-      DEL: keyCommand((key) => ({ kind: "del", key })),
-      DELETE: keyCommand((key) => ({ kind: "del", key })),
+      INC,
+      INCR: alias(INC, "INCR key [amount]", "INC"),
+      DEC,
+      DECR: alias(DEC, "DECR key [amount]", "DEC"),
     },
   },
-  incr: { category: "write", writes: true, words: { INC, INCR: INC, DEC, DECR: DEC } },
   append: {
     category: "write",
     writes: true,
@@ -252,56 +189,144 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
       APPEND: {
         shape: "key_value",
         build: (a) => ({ kind: "append", key: a.key, value: a.value, prepend: false }),
+        ...help(
+          "APPEND key value",
+          "Adds value after key's value (created if missing); replies VALUE <new>",
+        ),
       },
       PREPEND: {
         shape: "key_value",
         build: (a) => ({ kind: "append", key: a.key, value: a.value, prepend: true }),
+        ...help(
+          "PREPEND key value",
+          "Adds value before key's value (created if missing); replies VALUE <new>",
+        ),
       },
     },
   },
   mget: {
     category: "read",
     writes: false,
-    words: { MGET: { shape: "words", minWords: 1, maxWords: MANY, build: listOfKeys("mget") } },
+    words: {
+      MGET: {
+        shape: "words",
+        minWords: 1,
+        maxWords: MANY,
+        build: listOfKeys("mget"),
+        ...help(
+          "MGET key [key ...]",
+          "Replies VALUES n, then a line per key: key value, or key NOT_FOUND",
+        ),
+      },
+    },
   },
   mset: {
     category: "write",
     writes: true,
     words: {
-      MSET: { shape: "words", minWords: 2, maxWords: MANY, keepsWords: true, build: buildMset },
+      MSET: {
+        shape: "words",
+        minWords: 2,
+        maxWords: MANY,
+        keepsWords: true,
+        build: buildMset,
+        ...help(
+          "MSET key value [key value ...]",
+          "Stores every pair (values without spaces), all or none; replies OK",
+        ),
+      },
     },
   },
   exists: {
     category: "read",
     writes: false,
-    words: { EXISTS: { shape: "words", minWords: 1, maxWords: MANY, build: listOfKeys("exists") } },
+    words: {
+      EXISTS: {
+        shape: "words",
+        minWords: 1,
+        maxWords: MANY,
+        build: listOfKeys("exists"),
+        ...help("EXISTS key [key ...]", "Replies EXISTS <how many of the keys exist>"),
+      },
+    },
   },
   scan: {
     category: "read",
     writes: false,
-    words: { SCAN: { shape: "words", minWords: 0, maxWords: 3, build: buildScan } },
+    words: {
+      SCAN: {
+        shape: "words",
+        minWords: 0,
+        maxWords: 3,
+        build: buildScan,
+        ...help(
+          "SCAN [prefix] [AFTER key]",
+          "Replies KEYS n, then up to scan_page_keys keys in byte order",
+        ),
+      },
+    },
   },
-  dbsize: { category: "read", writes: false, words: { DBSIZE: noArguments({ kind: "dbsize" }) } },
+  dbsize: {
+    category: "read",
+    writes: false,
+    words: {
+      DBSIZE: noArguments(
+        { kind: "dbsize" },
+        help("DBSIZE", "Replies DBSIZE <live keys>"),
+      ),
+    },
+  },
   expire: {
     category: "write",
     writes: true,
-    words: { EXPIRE: { shape: "words", minWords: 2, maxWords: 2, build: buildExpire } },
+    words: {
+      EXPIRE: {
+        shape: "words",
+        minWords: 2,
+        maxWords: 2,
+        build: buildExpire,
+        ...help(
+          "EXPIRE key seconds",
+          "Deletes key after seconds (<= 0: now); replies OK or NOT_FOUND",
+        ),
+      },
+    },
   },
   ttl: {
     category: "read",
     writes: false,
-    words: { TTL: keyCommand((key) => ({ kind: "ttl", key })) },
+    words: {
+      TTL: keyCommand(
+        (key) => ({ kind: "ttl", key }),
+        help("TTL key", "Replies TTL <seconds left>, TTL -1 (no expiry) or NOT_FOUND"),
+      ),
+    },
   },
   persist: {
     category: "write",
     writes: true,
-    words: { PERSIST: keyCommand((key) => ({ kind: "persist", key })) },
+    words: {
+      PERSIST: keyCommand(
+        (key) => ({ kind: "persist", key }),
+        help("PERSIST key", "Removes key's expiry; replies OK or NOT_FOUND"),
+      ),
+    },
   },
-  truncate: { category: "admin", writes: true, words: { TRUNCATE, FLUSHDB: TRUNCATE } },
+  truncate: {
+    category: "admin",
+    writes: true,
+    words: { TRUNCATE, FLUSHDB: alias(TRUNCATE, "FLUSHDB", "TRUNCATE") },
+  },
   ping: {
     category: "connection",
     writes: false,
-    words: { PING: { shape: "text", build: (a) => ({ kind: "ping", message: a.text }) } },
+    words: {
+      PING: {
+        shape: "text",
+        build: (a) => ({ kind: "ping", message: a.text }),
+        ...help("PING [message]", "Replies PONG, or PONG message"),
+      },
+    },
   },
   echo: {
     category: "connection",
@@ -313,21 +338,69 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
           a.text === null
             ? invalid("wrong number of arguments for ECHO")
             : { kind: "echo", message: a.text },
+        ...help("ECHO message", "Replies ECHO message"),
       },
     },
   },
-  info: { category: "admin", writes: false, words: { INFO, STATS: INFO } },
+  info: { category: "admin", writes: false, words: { INFO, STATS: alias(INFO, "STATS", "INFO") } },
   version: {
     category: "connection",
     writes: false,
-    words: { VERSION: noArguments({ kind: "version" }) },
+    words: {
+      VERSION: noArguments(
+        { kind: "version" },
+        help("VERSION", "Replies VERSION <semver>"),
+      ),
+    },
   },
-  hash: { category: "read", writes: false, words: { HASH: noArguments({ kind: "hash" }) } },
-  quit: { category: "connection", writes: false, words: { QUIT: noArguments({ kind: "quit" }) } },
+  hash: {
+    category: "read",
+    writes: false,
+    words: {
+      HASH: noArguments(
+        { kind: "hash" },
+        help("HASH", "Replies HASH <16 hex digits>: the Merkle root of every entry"),
+      ),
+    },
+  },
+  quit: {
+    category: "connection",
+    writes: false,
+    words: {
+      QUIT: noArguments(
+        { kind: "quit" },
+        help("QUIT", "Closes the connection after the replies to earlier requests"),
+      ),
+    },
+  },
   shutdown: {
     category: "admin",
     writes: false,
-    words: { SHUTDOWN: noArguments({ kind: "shutdown" }) },
+    words: {
+      SHUTDOWN: noArguments(
+        { kind: "shutdown" },
+        help(
+          "SHUTDOWN",
+          "Replies OK, then the node stops gracefully (from loopback clients only, by default)",
+        ),
+      ),
+    },
+  },
+  help: {
+    category: "connection",
+    writes: false,
+    words: {
+      HELP: {
+        shape: "words",
+        minWords: 0,
+        maxWords: 1,
+        build: buildHelp,
+        ...help(
+          "HELP [command]",
+          "Replies HELP n, then n lines `syntax - summary`: every command's, or one's",
+        ),
+      },
+    },
   },
   // The operator's `SYNC <host> <port>` has no word of its own: SYNC's builder tells the forms
   // apart by their arguments.
@@ -336,7 +409,16 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
   sync_request: {
     category: "sync",
     writes: false,
-    words: { SYNC: { shape: "text", build: buildSync } },
+    words: {
+      SYNC: {
+        shape: "text",
+        build: buildSync,
+        ...help(
+          "SYNC host port",
+          "Runs one anti-entropy session now with that (configured or discovered) peer",
+        ),
+      },
+    },
   },
 };
 
@@ -358,25 +440,36 @@ for (const row of Object.values(COMMAND_TABLE) as CommandRow[]) {
 export const COMMAND_NAMES: readonly string[] = (Object.values(COMMAND_TABLE) as CommandRow[])
   .flatMap((row) => Object.keys(row.words));
 
-function checkKey(key: string, limits: ParseLimits): string | null {
-  if (key.length === 0) return "key must not be empty";
-  if (key.length > limits.maxKeyBytes) {
-    return `key too long: ${key.length} bytes, max ${limits.maxKeyBytes}`;
-  }
-  if (INVALID_KEY_BYTE.test(key)) return "key contains whitespace or control characters";
-  return null;
+/** The kind of command each word requests (upper case), for `HELP <command>`. */
+const KIND_BY_WORD = new Map<string, CommandKind>();
+for (const [kind, row] of Object.entries(COMMAND_TABLE) as [CommandKind, CommandRow][]) {
+  for (const name of Object.keys(row.words)) KIND_BY_WORD.set(name, kind);
 }
 
-function checkValue(value: string, limits: ParseLimits): string | null {
-  return valueProblem(value, limits.maxValueBytes);
+function unknownCommand(word: string): ParseResult {
+  // ASCII "...": replies are written as latin1, where "…" would become "&".
+  return invalid(`unknown command "${word.length > 64 ? word.slice(0, 64) + "..." : word}"`);
 }
 
-function checkKeys(args: Args, keys: readonly string[]): ParseResult | null {
-  for (const key of keys) {
-    const error = checkKey(key, args.limits);
-    if (error !== null) return invalid(error);
-  }
-  return null;
+/** `HELP [command]`: the command named may be any of its words (aliases too), in any case. */
+function buildHelp(args: Args): ParseResult {
+  const [word] = args.words;
+  if (word === undefined) return { kind: "help", topic: null };
+  const topic = KIND_BY_WORD.get(word.toUpperCase());
+  return topic === undefined ? unknownCommand(word) : { kind: "help", topic };
+}
+
+/**
+ * HELP's lines, `<syntax> - <summary>`, in table order: every word's, or the words of one kind
+ * of command (a command and its aliases).
+ */
+export function commandHelp(topic: CommandKind | null): string[] {
+  const rows = topic === null ? Object.values(COMMAND_TABLE) as CommandRow[] : [
+    COMMAND_TABLE[topic],
+  ];
+  return rows.flatMap((row) =>
+    Object.values(row.words).map((spec) => `${spec.syntax} - ${spec.summary}`)
+  );
 }
 
 /** splitWords, but each word a copy (for words the store keeps: MSET's keys and values). */
@@ -410,8 +503,7 @@ export function parseCommand(
     if (word.length === 0) {
       return invalid(line.length === 0 ? "empty command" : 'unknown command ""');
     }
-    // ASCII "...": replies are written as latin1, where "…" would become "&".
-    return invalid(`unknown command "${word.length > 64 ? word.slice(0, 64) + "..." : word}"`);
+    return unknownCommand(word);
   }
   const [name, spec] = found;
   const text = space === -1 ? null : line.slice(space + 1);

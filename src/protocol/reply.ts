@@ -39,6 +39,13 @@ export function keysReply(keys: readonly string[]): string {
   return reply;
 }
 
+/** `HELP n` then n lines, `<syntax> - <summary>` (see commandHelp() in parse.ts). */
+export function helpReply(lines: readonly string[]): string {
+  let reply = "HELP " + lines.length + CRLF;
+  for (const line of lines) reply += line + CRLF;
+  return reply;
+}
+
 /** One `name:value` line of INFO; every part of the node contributes its own. */
 export type InfoField = readonly [string, string | number];
 
@@ -106,6 +113,7 @@ export const COUNTED_REPLY_HEADERS: ReadonlySet<string> = new Set([
   "ENTRIES",
   "SEGMENTS",
   "DIGESTS",
+  "HELP",
 ]);
 export const INFO_HEADER = "INFO";
 export const INFO_END = "END";

@@ -350,6 +350,25 @@ Deno.test("execute() QUIT asks to close the connection", () => {
   assert.equal(harness().run("QUIT"), CLOSE_CONNECTION);
 });
 
+Deno.test("execute() HELP answers the command table: every word, or one command's", () => {
+  const h = harness();
+  const all = String(h.run("HELP")).split("\r\n").slice(0, -1);
+  assert.equal(all[0], `HELP ${all.length - 1}`);
+  assert.ok(
+    all.includes("SET key value - Stores value (every byte after the key's space); replies OK"),
+  );
+  assert.ok(
+    all.includes(
+      "HELP [command] - Replies HELP n, then n lines `syntax - summary`: every command's, or one's",
+    ),
+  );
+  assert.equal(
+    h.run("help delete"),
+    "HELP 2\r\nDEL key - Deletes key; replies DELETED or NOT_FOUND\r\nDELETE key - Same as DEL\r\n",
+  );
+  assert.deepEqual(h.changesOf("HELP").changed, []);
+});
+
 Deno.test("execute() SHUTDOWN and SYNC are handed to the node's services", async () => {
   const h = harness();
   assert.equal(h.run("SHUTDOWN"), "OK\r\n");

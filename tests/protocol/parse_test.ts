@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { LineFramer } from "../../src/protocol/framer.ts";
-import { COMMAND_NAMES, commandRow, parseCommand, parseInt64 } from "../../src/protocol/parse.ts";
+import {
+  COMMAND_NAMES,
+  commandHelp,
+  commandRow,
+  parseCommand,
+  parseInt64,
+} from "../../src/protocol/parse.ts";
 import { getAndSetKeys, getKeyEnd, parseFramed } from "../../src/protocol/hot_path.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import type { CommandCategory, ParseResult } from "../../src/protocol/command.ts";
@@ -55,6 +61,10 @@ const VALID: [string, ParseResult][] = [
   ["HASH", { kind: "hash" }],
   ["QUIT", { kind: "quit" }],
   ["SHUTDOWN", { kind: "shutdown" }],
+  ["HELP", { kind: "help", topic: null }],
+  ["HELP get", { kind: "help", topic: "get" }],
+  ["HELP DELETE", { kind: "help", topic: "del" }],
+  ["HELP sync", { kind: "help", topic: "sync_request" }],
   ["SYNC 127.0.0.1 7879", { kind: "sync_run", host: "127.0.0.1", port: 7879 }],
   ["SYNC root", { kind: "sync_request", verb: "ROOT", args: "" }],
   ["SYNC branches 1 2 3", { kind: "sync_request", verb: "BRANCHES", args: "1 2 3" }],
@@ -78,7 +88,7 @@ const CATEGORIES: Record<CommandCategory, string[]> = {
     .concat(["EXPIRE", "PERSIST"]),
   admin: ["INFO", "STATS", "TRUNCATE", "FLUSHDB", "SHUTDOWN", "SYNC 127.0.0.1 7879"],
   sync: ["SYNC root"],
-  connection: ["PING", "ECHO", "VERSION", "QUIT"],
+  connection: ["PING", "ECHO", "VERSION", "QUIT", "HELP"],
 };
 
 Deno.test("the command table gives every command its category, and writes are what change keys", () => {
@@ -148,11 +158,50 @@ Deno.test("parseCommand() reports a wrong number of arguments, naming the word s
     ["HASH x", "HASH"],
     ["QUIT now", "QUIT"],
     ["SHUTDOWN now", "SHUTDOWN"],
+    ["HELP GET SET", "HELP"],
     ["SYNC", "SYNC"],
   ];
   for (const [line, name] of cases) {
     assert.deepEqual(parse(line), error(`wrong number of arguments for ${name}`), line);
   }
+});
+
+Deno.test("HELP <command> names an unknown command as an unknown command line does", () => {
+  assert.deepEqual(parse("HELP SETX"), error('unknown command "SETX"'));
+  assert.deepEqual(
+    parse(`HELP ${"Z".repeat(500)}`),
+    error(`unknown command "${"Z".repeat(64)}..."`),
+  );
+});
+
+Deno.test("the command table gives every word a syntax that starts with it, and a summary", () => {
+  const lines = commandHelp(null);
+  assert.equal(lines.length, COMMAND_NAMES.length);
+  for (const [index, name] of COMMAND_NAMES.entries()) {
+    const line = lines[index];
+    assert.ok(line !== undefined, `no help line for ${name}`);
+    assert.ok(line.startsWith(`${name} - `) || line.startsWith(`${name} `), line);
+    const [syntax, summary] = line.split(" - ");
+    assert.ok(syntax !== undefined && summary !== undefined, line);
+    assert.ok(syntax.length > 0 && summary.length > 0, line);
+    // Replies go out as latin1, one line each: plain ASCII, no line end.
+    assert.match(line, /^[\x20-\x7e]+$/, line);
+  }
+});
+
+Deno.test("commandHelp() of one command answers its words, aliases included", () => {
+  assert.deepEqual(commandHelp("del"), [
+    "DEL key - Deletes key; replies DELETED or NOT_FOUND",
+    "DELETE key - Same as DEL",
+  ]);
+  assert.deepEqual(commandHelp("get"), ["GET key - Replies VALUE <value>, or NOT_FOUND"]);
+  assert.deepEqual(commandHelp("incr").map((line) => line.split(" ")[0]), [
+    "INC",
+    "INCR",
+    "DEC",
+    "DECR",
+  ]);
+  assert.deepEqual(commandHelp("sync_run"), []);
 });
 
 Deno.test("parseCommand() reports a wrong SCAN form with its usage", () => {

@@ -3,6 +3,7 @@ import {
   COUNTED_REPLY_HEADERS,
   DELETED,
   errorReply,
+  helpReply,
   infoReply,
   keysReply,
   NOT_FOUND,
@@ -53,6 +54,14 @@ Deno.test("keysReply() counts the keys, one per line", () => {
   assert.equal(keysReply([]), "KEYS 0\r\n");
 });
 
+Deno.test("helpReply() counts the lines, one per line", () => {
+  assert.equal(
+    helpReply(["GET key - Replies VALUE <value>", "DBSIZE - Replies DBSIZE <n>"]),
+    "HELP 2\r\nGET key - Replies VALUE <value>\r\nDBSIZE - Replies DBSIZE <n>\r\n",
+  );
+  assert.equal(helpReply([]), "HELP 0\r\n");
+});
+
 Deno.test("infoReply() writes name:value lines between INFO and END, each on one line", () => {
   assert.equal(
     infoReply([["version", "1.2.3"], ["keys", 5], ["note", "two\r\nlines"]]),
@@ -74,6 +83,7 @@ Deno.test("each multi-line reply's header counts exactly the lines that follow i
   const replies = [
     valuesReply(["a", "b"], ["1", undefined]),
     keysReply(["x", "y", "z"]),
+    helpReply(["PING [message] - Replies PONG"]),
   ];
   for (const reply of replies) {
     const lines = reply.split("\r\n").slice(0, -1);
