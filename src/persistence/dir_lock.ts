@@ -22,7 +22,7 @@ export type DirLockResult =
 /** Takes the lock without waiting. The directory must exist. */
 export function tryLockDir(dir: string): DirLockResult {
   const lockPath = path.join(path.resolve(dir), LOCK_FILE_NAME);
-  const file = Deno.openSync(lockPath, { read: true, write: true, create: true });
+  const file = openLockFile(lockPath);
   try {
     if (!file.tryLockSync(true)) {
       const holderPid = readHolderPid(file);
@@ -46,6 +46,24 @@ export function tryLockDir(dir: string): DirLockResult {
       },
     },
   };
+}
+
+/**
+ * Deno's errors carry a code but not the call and path that node:fs errors carry and the
+ * start-up message names (data_dir.ts, unwritableDataDirMessage): they are added here.
+ */
+function openLockFile(lockPath: string): Deno.FsFile {
+  try {
+    return Deno.openSync(lockPath, { read: true, write: true, create: true });
+  } catch (error) {
+    const code = (error as { code?: unknown })?.code;
+    const message = error instanceof Error ? error.message : String(error);
+    throw Object.assign(new Error(message, { cause: error }), {
+      code,
+      syscall: "open",
+      path: lockPath,
+    });
+  }
 }
 
 function readHolderPid(file: Deno.FsFile): number | null {
