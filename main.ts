@@ -1,6 +1,8 @@
 /**
  * merklekv: parse flags -> load config -> start node -> wait for a signal or SHUTDOWN -> close.
  * Exit codes: 0 clean stop, 1 failure while running, 2 invalid configuration or usage.
+ * Signals (see docs/running.md): SIGINT and SIGTERM stop the node cleanly; SIGHUP is logged
+ * and ignored, so that closing a terminal or a reload by a service manager never kills a node.
  */
 
 import { ConfigError, formatEffectiveConfig, HELP_TEXT, loadConfig } from "./src/config/mod.ts";
@@ -49,6 +51,10 @@ async function main(): Promise<void> {
   }
   const config = loaded.config;
   const log = stderrLogger(config.logLevel, { node: config.nodeId });
+  // Before start-up, which may read a large data directory: a SIGHUP then must not kill it.
+  Deno.addSignalListener("SIGHUP", () => {
+    log.warn("signal_ignored", { signal: "SIGHUP", reason: "live reload is not available yet" });
+  });
   let node;
   try {
     node = await startNode(config, log);

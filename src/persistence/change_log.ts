@@ -17,6 +17,7 @@ import type { Logger } from "../log.ts";
 import type { Entry, Store } from "../store/mod.ts";
 import { Compactor, type CompactorOptions } from "./compactor.ts";
 import { describeFsError } from "./data_dir.ts";
+import type { DirLock } from "./dir_lock.ts";
 import { type LogSegment, SegmentWriteError } from "./log_file.ts";
 import { LogSegments } from "./log_segments.ts";
 import { encodeRecords } from "./record_codec.ts";
@@ -29,6 +30,8 @@ const EVERYSEC_INTERVAL_MS = 1000;
 
 export interface DurableLogOptions extends CompactorOptions {
   policy: FsyncPolicy;
+  /** The data directory's lock (dir_lock.ts), released once close() has closed every file. */
+  dirLock: DirLock;
 }
 
 export class DurableLog implements ChangeLog {
@@ -154,13 +157,17 @@ export class DurableLog implements ChangeLog {
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
     let failure: unknown = null;
-    await this.#segments.closeAll((segment, error) => {
-      failure = error;
-      this.#log.error("log_close_failed", {
-        file: segment.path,
-        message: describeFsError(error),
+    try {
+      await this.#segments.closeAll((segment, error) => {
+        failure = error;
+        this.#log.error("log_close_failed", {
+          file: segment.path,
+          message: describeFsError(error),
+        });
       });
-    });
+    } finally {
+      this.#options.dirLock.release();
+    }
     const error = failure === null ? this.#error : this.#error ?? describeFsError(failure);
     for (const waiter of waiters) waiter.logged(error);
     // Waiters that came after close() began: their changes were not logged (see append()).

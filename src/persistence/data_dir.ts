@@ -4,6 +4,7 @@
  *   log.<N>            log segment N: changes appended while it was the current segment
  *   snapshot.<N>       the whole store as of the start of log segment N (covers segments < N)
  *   snapshot.<N>.tmp   a snapshot being written; never read, removed at start-up
+ *   LOCK               locked by the running node, holds its pid (dir_lock.ts)
  *
  * N is a decimal counter written with SEQUENCE_DIGITS digits so that names sort by number.
  */

@@ -4,6 +4,7 @@
  */
 
 import * as fs from "node:fs";
+import * as path from "node:path";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 import type { InfoField } from "../protocol/mod.ts";
@@ -11,6 +12,7 @@ import type { LogWaiter } from "../server/mod.ts";
 import type { Entry, Store } from "../store/mod.ts";
 import { DurableLog } from "./change_log.ts";
 import { unwritableDataDirMessage } from "./data_dir.ts";
+import { type DirLock, tryLockDir } from "./dir_lock.ts";
 import { recoverDataDir } from "./recovery.ts";
 
 export { RecoveryError } from "./recovery.ts";
@@ -49,13 +51,18 @@ export class DataDirError extends Error {
   }
 }
 
-/** Opens the data directory and recovers the store from it; null when data_dir is unset. */
+/**
+ * Locks the data directory, then recovers the store from it; null when data_dir is unset.
+ * Recovery runs only under the lock: two nodes never read or write the same files.
+ */
 export function openChangeLog(context: ChangeLogContext): Promise<ChangeLog | null> {
   const { config, store, log } = context;
   const dir = config.dataDir;
   if (dir === null) return Promise.resolve(null);
+  let lock: DirLock | null = null;
   try {
     fs.mkdirSync(dir, { recursive: true });
+    lock = lockOrThrow(dir);
     const report = recoverDataDir(dir, store, log);
     log.info("persistence_loaded", {
       dir,
@@ -68,6 +75,7 @@ export function openChangeLog(context: ChangeLogContext): Promise<ChangeLog | nu
     });
     return Promise.resolve(DurableLog.open({
       dir,
+      dirLock: lock,
       policy: config.fsync,
       logRewriteMinBytes: config.persistence.logRewriteMinBytes,
       snapshotChunkEntries: config.persistence.snapshotChunkEntries,
@@ -75,7 +83,21 @@ export function openChangeLog(context: ChangeLogContext): Promise<ChangeLog | nu
       log,
     }, report));
   } catch (error) {
+    lock?.release();
+    if (error instanceof DataDirError) return Promise.reject(error);
     const message = unwritableDataDirMessage(dir, error);
     return Promise.reject(message === null ? error : new DataDirError(message, { cause: error }));
   }
+}
+
+/** One process per data directory (see dir_lock.ts): a second node stops here. */
+function lockOrThrow(dir: string): DirLock {
+  const result = tryLockDir(dir);
+  if (result.kind === "locked") return result.lock;
+  const holder = result.holderPid === null ? "pid not written yet" : `pid ${result.holderPid}`;
+  throw new DataDirError(
+    `Cannot start: data directory ${path.resolve(dir)} is in use by another merklekv node ` +
+      `(${holder}), which holds the lock on ${result.lockPath}; stop that node, or set ` +
+      `data_dir to another directory`,
+  );
 }

@@ -1,12 +1,26 @@
 /**
- * Starts MerkleKV as a real process (`deno run main.ts --config <file>`) on a free port.
+ * Starts MerkleKV as a real process on a free port: `deno run main.ts --config <file>`, or as
+ * users start it, through the `merklekv` command (bin/merklekv.mjs) or `deno task start`.
  */
 
+import * as path from "node:path";
 import { MerkleKVClient } from "../../src/client/mod.ts";
 import { freePort, waitForPort } from "./ports.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const ROOT = path.resolve(new URL("../..", import.meta.url).pathname);
+const MAIN = path.join(ROOT, "main.ts");
+const LAUNCHER = path.join(ROOT, "bin", "merklekv.mjs");
+const DENO_CONFIG = path.join(ROOT, "deno.json");
 const START_TIMEOUT_MS = 20_000;
+/** The config's name in `cwd` when the test gives one (passed relative: `--config node.toml`). */
+const CONFIG_NAME_IN_CWD = "node.toml";
+
+/**
+ * How the process is started: "deno" runs main.ts directly; "launcher" is the `merklekv`
+ * command (`node bin/merklekv.mjs`); "task" is `deno task start` (deno.json); "npm" is
+ * `npm start` (package.json), which runs the task; "npx" is `npx deno task start`.
+ */
+export type StartedThrough = "deno" | "launcher" | "task" | "npm" | "npx";
 
 export interface NodeOptions {
   nodeId?: string;
@@ -23,6 +37,13 @@ export interface NodeOptions {
   args?: string[];
   /** The address the node binds to and is reached at; default 127.0.0.1. */
   bindAddress?: string;
+  /**
+   * Working directory; default the test's. When set, the config is written there as
+   * `node.toml` and passed by that relative name.
+   */
+  cwd?: string;
+  /** Default "deno". */
+  through?: StartedThrough;
 }
 
 export class NodeProcess {
@@ -32,6 +53,8 @@ export class NodeProcess {
   readonly options: NodeOptions;
   #child: Deno.ChildProcess;
   #stderr: string[] = [];
+  /** Ends when every process holding the stderr pipe (the node, its launcher) has exited. */
+  #stderrDone: Promise<void> = Promise.resolve();
   #exited: Promise<Deno.CommandStatus>;
 
   private constructor(options: NodeOptions, port: number, configPath: string) {
@@ -46,7 +69,9 @@ export class NodeProcess {
   static async start(options: NodeOptions = {}): Promise<NodeProcess> {
     const port = options.port ?? await freePort();
     const nodeId = options.nodeId ?? `node-${port}`;
-    const configPath = await Deno.makeTempFile({ prefix: "merklekv-", suffix: ".toml" });
+    const configPath = options.cwd === undefined
+      ? await Deno.makeTempFile({ prefix: "merklekv-", suffix: ".toml" })
+      : path.join(options.cwd, CONFIG_NAME_IN_CWD);
     const lines = [
       `node_id = "${nodeId}"`,
       `bind_address = "${options.bindAddress ?? "127.0.0.1"}"`,
@@ -62,15 +87,26 @@ export class NodeProcess {
   }
 
   #spawn(): Deno.ChildProcess {
-    const command = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", MAIN, "--config", this.configPath, ...(this.options.args ?? [])],
-      env: { MERKLEKV_LOG_LEVEL: "info", ...this.options.env },
+    const config = this.options.cwd === undefined ? this.configPath : CONFIG_NAME_IN_CWD;
+    const nodeArgs = ["--config", config, ...(this.options.args ?? [])];
+    const [program, ...args] = commandLine(this.options.through ?? "deno", nodeArgs);
+    if (program === undefined) throw new Error("commandLine() gave an empty command");
+    // npm sets INIT_CWD for what it runs (`npm test`); `deno task` would keep it. Left out, so
+    // that `deno task` sets it to the cwd below, as when a user types the command.
+    const { INIT_CWD: _, ...inherited } = Deno.env.toObject();
+    const command = new Deno.Command(program, {
+      args,
+      cwd: this.options.cwd,
+      clearEnv: true,
+      env: { ...inherited, MERKLEKV_LOG_LEVEL: "info", ...this.options.env },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
+      // Its own process group, so that kill() reaches the node behind a launcher or task.
+      detached: this.#throughWrapper(),
     });
     const child = command.spawn();
-    this.#collect(child.stderr);
+    this.#stderrDone = this.#collect(child.stderr);
     return child;
   }
 
@@ -106,6 +142,11 @@ export class NodeProcess {
     return MerkleKVClient.connect({ host, port: this.port, timeoutMs });
   }
 
+  /** Sends a signal to the started process (the launcher or task when started through one). */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
   /** Sends a signal and waits for the exit. */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
     try {
@@ -116,8 +157,22 @@ export class NodeProcess {
     return await this.#exited;
   }
 
-  kill(): Promise<Deno.CommandStatus> {
-    return this.stop("SIGKILL");
+  /** SIGKILL to the node, and to the launcher or task that started it. */
+  async kill(): Promise<Deno.CommandStatus> {
+    if (!this.#throughWrapper()) return await this.stop("SIGKILL");
+    try {
+      Deno.kill(-this.#child.pid, "SIGKILL");
+    } catch {
+      // the whole group has exited
+    }
+    const status = await this.#exited;
+    // The node may die a moment after its launcher: its end of the pipe closes then.
+    await this.#stderrDone;
+    return status;
+  }
+
+  #throughWrapper(): boolean {
+    return (this.options.through ?? "deno") !== "deno";
   }
 
   get exited(): Promise<Deno.CommandStatus> {
@@ -136,5 +191,39 @@ export class NodeProcess {
   async cleanup(): Promise<void> {
     await this.kill();
     await Deno.remove(this.configPath).catch(() => {});
+  }
+}
+
+/** The program and arguments that start a node with `nodeArgs` (after main.ts). */
+function commandLine(through: StartedThrough, nodeArgs: string[]): string[] {
+  switch (through) {
+    case "deno":
+      return [Deno.execPath(), "run", "--allow-all", MAIN, ...nodeArgs];
+    case "launcher":
+      return ["node", LAUNCHER, ...nodeArgs];
+    case "task":
+      return [Deno.execPath(), "task", "--quiet", "--config", DENO_CONFIG, "start", ...nodeArgs];
+    case "npm":
+      return ["npm", "--prefix", ROOT, "start", "--", ...nodeArgs];
+    case "npx":
+      // `npx` is `npm exec`; --prefix finds this package's deno (and .npmrc) from another cwd.
+      return [
+        "npm",
+        "--prefix",
+        ROOT,
+        "exec",
+        "--",
+        "deno",
+        "task",
+        "--quiet",
+        "--config",
+        DENO_CONFIG,
+        "start",
+        ...nodeArgs,
+      ];
+    default: {
+      const unknown: never = through;
+      throw new Error(`unknown way to start a node: ${unknown}`);
+    }
   }
 }

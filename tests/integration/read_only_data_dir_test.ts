@@ -77,8 +77,9 @@ Deno.test({
     withTmpfs("ro,size=1m", async (dir) => {
       const { code, stderr } = await startFails(dir);
       assert.equal(code, 1);
+      // The first file a node opens for writing is the lock (src/persistence/dir_lock.ts).
       const sentence = `merklekv: Cannot start: data directory ${dir} is not writable: ` +
-        `read-only file system (EROFS) at open '${dir}/log.0000000001'${REMEDY}`;
+        `read-only file system (EROFS) at open '${dir}/LOCK'${REMEDY}`;
       assert.ok(stderr.split("\n").includes(sentence), stderr);
       assert.match(stderr, /"event":"start_failed".*"message":"Cannot start: data directory /);
     }),
