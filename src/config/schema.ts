@@ -6,13 +6,14 @@
  */
 
 import type { Config } from "./types.ts";
+import { SECURITY_KEYS } from "./security_keys.ts";
 
 export type ValueType = "string" | "integer" | "boolean" | "string-array" | "enum";
 
 /** A config value after type checking; null only for nullable keys ("unset"). */
 export type ConfigValue = string | number | boolean | string[] | null;
 
-type SectionField = "antiEntropy" | "replication" | "persistence" | "limits";
+type SectionField = "antiEntropy" | "auth" | "replication" | "persistence" | "limits";
 
 /** "bindPort" or "antiEntropy.intervalMs": checked against types.ts by the compiler. */
 export type ConfigField =
@@ -278,6 +279,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     nullable: false,
     description: "Operator SYNC commands waiting for the running session; more get ERROR",
   },
+  ...SECURITY_KEYS,
   {
     path: "replication.topic_prefix",
     field: "replication.topicPrefix",
@@ -505,6 +507,13 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
 ];
 
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
+  {
+    path: "auth.password_file",
+    problem: ({ auth }) =>
+      auth.password !== null && auth.passwordFile !== null
+        ? "must be unset when auth.password is set (one source for the password), got a path"
+        : null,
+  },
   {
     // The largest SET must fit in one request line.
     path: "limits.max_line_bytes",

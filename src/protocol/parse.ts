@@ -193,11 +193,23 @@ function listOfKeys(kind: "mget" | "exists") {
   };
 }
 
+const ACL_SUBCOMMANDS: Record<string, Command> = {
+  WHOAMI: { kind: "acl_whoami" },
+  LIST: { kind: "acl_list" },
+  LOAD: { kind: "acl_load" },
+};
+
+function buildAcl(args: Args): ParseResult {
+  const subcommand = args.words[0].toUpperCase();
+  return ACL_SUBCOMMANDS[subcommand] ??
+    invalid(`unknown ACL subcommand "${args.words[0].slice(0, 64)}" (WHOAMI, LIST or LOAD)`);
+}
+
 const MANY = Number.MAX_SAFE_INTEGER;
 
 /** One row of the command table: what a kind of command is, and the words that request it. */
 interface CommandRow {
-  /** The permission category a user needs to run it (see README, Security). */
+  /** The permission category a user needs to run it (see docs/security.md). */
   category: CommandCategory;
   /** It changes keys: refused while the log cannot take writes (see README, Durability). */
   writes: boolean;
@@ -337,11 +349,42 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
     writes: false,
     words: { SYNC: { shape: "text", build: buildSync } },
   },
+  auth: {
+    category: "connection",
+    writes: false,
+    words: {
+      AUTH: {
+        shape: "words",
+        minWords: 1,
+        maxWords: 2,
+        build: ({ words }) =>
+          words.length === 1
+            ? { kind: "auth", user: null, password: words[0] }
+            : { kind: "auth", user: words[0], password: words[1] },
+      },
+    },
+  },
+  // ACL's builder tells its subcommands apart; the other rows have no word of their own.
+  acl_whoami: {
+    category: "connection",
+    writes: false,
+    words: { ACL: { shape: "words", minWords: 1, maxWords: 1, build: buildAcl } },
+  },
+  acl_list: { category: "admin", writes: false, words: {} },
+  acl_load: { category: "admin", writes: false, words: {} },
 };
 
 /** The row of a kind of command: its category and whether it writes. */
 export function commandRow(kind: CommandKind): Readonly<Omit<CommandRow, "words">> {
   return COMMAND_TABLE[kind];
+}
+
+/** Every kind of command, in table order. */
+export const COMMAND_KINDS: readonly CommandKind[] = Object.keys(COMMAND_TABLE) as CommandKind[];
+
+/** The words that request a kind of command (aliases included); none for kinds built by another. */
+export function commandWords(kind: CommandKind): readonly string[] {
+  return Object.keys(COMMAND_TABLE[kind].words);
 }
 
 /** Lookup by the word as typed first, so the usual upper- and lower-case forms cost no copy. */

@@ -106,6 +106,7 @@ export const COUNTED_REPLY_HEADERS: ReadonlySet<string> = new Set([
   "ENTRIES",
   "SEGMENTS",
   "DIGESTS",
+  "USERS",
 ]);
 export const INFO_HEADER = "INFO";
 export const INFO_END = "END";

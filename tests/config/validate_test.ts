@@ -30,6 +30,13 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       tombstone_grace_ms: 3_600_000,
       allow_any_sync_target: true,
       max_queued_syncs: 2,
+      username: "peer",
+      password: "peer-secret",
+    },
+    auth: {
+      users_file: "/etc/merklekv/users.acl",
+      password: "default-secret",
+      protected_mode: false,
     },
     replication: {
       topic_prefix: "prod/merklekv",
@@ -78,6 +85,14 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       tombstoneGraceMs: 3_600_000,
       allowAnySyncTarget: true,
       maxQueuedSyncs: 2,
+      username: "peer",
+      password: "peer-secret",
+    },
+    auth: {
+      usersFile: "/etc/merklekv/users.acl",
+      password: "default-secret",
+      passwordFile: null,
+      protectedMode: false,
     },
     replication: {
       topicPrefix: "prod/merklekv",
@@ -206,7 +221,7 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
     name: "an unknown section",
     file: fileWith({ cluster: {} }),
     message: "Unknown config section [cluster] " +
-      "(sections: anti_entropy, replication, persistence, limits)",
+      "(sections: anti_entropy, auth, replication, persistence, limits)",
   },
   {
     name: "a section that is not a table",
