@@ -9,6 +9,9 @@ import type { Logger } from "../log.ts";
 import { AccessControl, settleUsers } from "./access.ts";
 import { parseUsersFile, type User } from "./users.ts";
 
+/** A users or password file that cannot be read or is invalid: the node does not start. */
+export class AuthFileError extends Error {}
+
 export function sha256Hex(password: string): string {
   return createHash("sha256").update(password, "latin1").digest("hex");
 }
@@ -34,14 +37,14 @@ async function readText(path: string, what: string): Promise<string> {
     return await Deno.readTextFile(path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`Cannot read ${what} ${path}: ${reason}`);
+    throw new AuthFileError(`Cannot read ${what} ${path}: ${reason}`);
   }
 }
 
 /** The users of auth.users_file, or an Error naming the file, line and rule. */
 export async function readUsersFile(path: string): Promise<Map<string, User>> {
   const parsed = parseUsersFile(await readText(path, "auth.users_file"), path, sha256Hex);
-  if ("error" in parsed) throw new Error(`Invalid users file ${parsed.error}`);
+  if ("error" in parsed) throw new AuthFileError(`Invalid users file ${parsed.error}`);
   return parsed;
 }
 

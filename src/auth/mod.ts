@@ -25,4 +25,10 @@ export {
   UNAUTHENTICATED_MAX_LINE_BYTES,
   WRONGPASS,
 } from "./access.ts";
-export { loadAccess, readUsersFile, sha256Hex, warnIfReadableByOthers } from "./files.ts";
+export {
+  AuthFileError,
+  loadAccess,
+  readUsersFile,
+  sha256Hex,
+  warnIfReadableByOthers,
+} from "./files.ts";
