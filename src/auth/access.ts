@@ -129,16 +129,16 @@ export class AccessControl {
   }
 
   /**
-   * The ERROR line that refuses `command` to `user`, or null. `word` is the command word as
-   * typed. Keys of every key-taking command are checked; SYNC requests are not (a peer
+   * The ERROR line that refuses `command` to `user`, or null. `word` gives the command word
+   * as typed (asked only for a refusal). Keys of every key-taking command are checked; SYNC requests are not (a peer
    * exchanges every key).
    */
-  refusal(user: User, command: Command, word: string): string | null {
+  refusal(user: User, command: Command, word: () => string): string | null {
     const kind = command.kind;
     if (commandRow(kind).category !== "connection" && !user.commands.has(kind)) {
       return errorReply(
         `NOPERM user ${user.name} has no permissions to run the '${
-          commandName(command, word)
+          commandName(command, word())
         }' command`,
       );
     }

@@ -65,6 +65,13 @@ function openAuth(): AuthParts {
   };
 }
 
+/** The command word of a line, as typed (NOPERM names it). */
+function firstWord(line: FramedLine | string): string {
+  const text = typeof line === "string" ? line : line.text();
+  const space = text.indexOf(" ");
+  return space === -1 ? text : text.slice(0, space);
+}
+
 export class NodeCore implements LineHandler {
   readonly store: Store;
   readonly config: Config;
@@ -163,17 +170,13 @@ export class NodeCore implements LineHandler {
         return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
       }
     }
-    const text = typeof line === "string" ? line : line.text();
-    const command = parseCommand(text, this.#limits);
+    const command = typeof line === "string"
+      ? parseCommand(line, this.#limits)
+      : parseFramed(line, this.#limits);
     if (command.kind === "invalid") {
       return session.user === null ? NOAUTH : errorReply(command.message);
     }
-    const space = text.indexOf(" ");
-    const refusal = this.#sessions.refusal(
-      session,
-      command,
-      space === -1 ? text : text.slice(0, space),
-    );
+    const refusal = this.#sessions.refusal(session, command, () => firstWord(line));
     if (refusal !== null) return refusal;
     if (command.kind === "scan" && user !== null && !user.allKeys) {
       this.#context.scanFilter = (key) => keyAllowed(user, key);

@@ -79,7 +79,7 @@ export class Sessions {
   }
 
   /** The ERROR line that refuses the command to this session, or null to run it. */
-  refusal(session: Session, command: Command, word: string): string | null {
+  refusal(session: Session, command: Command, word: () => string): string | null {
     const user = session.user;
     if (user === null) return command.kind === "auth" || command.kind === "quit" ? null : NOAUTH;
     return this.access.refusal(user, command, word);
