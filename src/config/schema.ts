@@ -6,7 +6,7 @@
  */
 
 import type { Config } from "./types.ts";
-import { SECURITY_KEYS } from "./security_keys.ts";
+import { SECURITY_KEYS, SECURITY_RULES } from "./security_keys.ts";
 
 export type ValueType = "string" | "integer" | "boolean" | "string-array" | "enum";
 
@@ -507,13 +507,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
 ];
 
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
-  {
-    path: "auth.password_file",
-    problem: ({ auth }) =>
-      auth.password !== null && auth.passwordFile !== null
-        ? "must be unset when auth.password is set (one source for the password), got a path"
-        : null,
-  },
+  ...SECURITY_RULES,
   {
     // The largest SET must fit in one request line.
     path: "limits.max_line_bytes",

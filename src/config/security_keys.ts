@@ -4,7 +4,7 @@
  * of rules per section.
  */
 
-import type { KeySpec, StringRule } from "./schema.ts";
+import type { CrossKeyRule, KeySpec, StringRule } from "./schema.ts";
 
 /** A password or user name on an AUTH line: one word of printable ASCII. */
 const AUTH_WORD_RULE: StringRule = {
@@ -71,5 +71,23 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
     nullable: false,
     description: "While the user default has no password, refuse clients from " +
       "non-loopback addresses",
+  },
+];
+
+export const SECURITY_RULES: readonly CrossKeyRule[] = [
+  {
+    path: "auth.password_file",
+    problem: ({ auth }) =>
+      auth.password !== null && auth.passwordFile !== null
+        ? "must be unset when auth.password is set (one source for the password), got a path"
+        : null,
+  },
+  {
+    // A user name alone would send no AUTH at all: say so rather than fail every session.
+    path: "anti_entropy.password",
+    problem: ({ antiEntropy }) =>
+      antiEntropy.username !== null && antiEntropy.password === null
+        ? "must be set when anti_entropy.username is set, got nothing"
+        : null,
   },
 ];

@@ -317,6 +317,25 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
       "5000, got 6000",
   },
   {
+    name: "both auth.password and auth.password_file",
+    file: fileWith({ auth: { password: "pw", password_file: "/etc/merklekv/password" } }),
+    message: "Invalid config auth.password_file: must be unset when auth.password is set " +
+      "(one source for the password), got a path",
+  },
+  {
+    name: "an anti-entropy user without a password",
+    file: fileWith({ anti_entropy: { username: "peer" } }),
+    message:
+      "Invalid config anti_entropy.password: must be set when anti_entropy.username is set, " +
+      "got nothing",
+  },
+  {
+    name: "an auth password with a space, never shown",
+    file: fileWith({ auth: { password: "two words" } }),
+    message: "Invalid config auth.password: must be 1 to 128 printable ASCII characters " +
+      "without spaces, got ***",
+  },
+  {
     name: "a password of the wrong type",
     file: fileWith({ replication: { password: 12345 } }),
     message: "Invalid config replication.password: expected a string, got ***",
