@@ -8,6 +8,7 @@ import {
   type User,
 } from "../../src/auth/mod.ts";
 import { parseCommand } from "../../src/protocol/mod.ts";
+import { SeededRandom } from "../_support/seeded_random.ts";
 
 const FILE = "users.acl";
 const LIMITS = { maxKeyBytes: 1024, maxValueBytes: 1 << 20, maxKeysPerCommand: 100 };
@@ -202,4 +203,62 @@ Deno.test("refusal() checks the category, then every key", () => {
     control.refusal(user, command("ACL LIST"), () => "ACL"),
     "ERROR NOPERM user r has no permissions to run the 'acl|list' command\r\n",
   );
+});
+
+const FUZZ_SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20_261_207);
+const RULE_PIECES = [
+  "user",
+  "on",
+  "off",
+  "nopass",
+  ">",
+  ">pw",
+  "#",
+  "#" + "a".repeat(64),
+  "#" + "g".repeat(64),
+  "~",
+  "~*",
+  "~[",
+  "~a?b",
+  "~\\",
+  "allkeys",
+  "+@",
+  "+@read",
+  "-@all",
+  "+@nope",
+  "+get",
+  "-acl|list",
+  "+",
+  "-",
+  "allcommands",
+  "nocommands",
+  "u",
+  "default",
+  "\t",
+  " ",
+  "\u00e9",
+  "\0",
+];
+
+Deno.test(`parseUsersFile() never throws on random files (seed ${FUZZ_SEED})`, () => {
+  const random = new SeededRandom(FUZZ_SEED);
+  for (let file = 0; file < 500; file++) {
+    const lines: string[] = [];
+    for (let line = random.below(6); line > 0; line--) {
+      const words: string[] = [];
+      for (let word = random.below(8); word > 0; word--) {
+        words.push(
+          random.below(10) === 0 ? random.bytes(random.below(6)) : random.pick(RULE_PIECES),
+        );
+      }
+      lines.push(words.join(random.below(4) === 0 ? "\t" : " "));
+    }
+    const parsed = parseUsersFile(
+      lines.join(random.below(3) === 0 ? "\r\n" : "\n"),
+      FILE,
+      sha256Hex,
+    );
+    if ("error" in parsed) assert.match(parsed.error, /^users\.acl:[0-9]+: /);
+    else for (const user of parsed.values()) describeUser(user);
+  }
 });

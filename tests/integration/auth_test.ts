@@ -17,6 +17,7 @@ import {
   WRONGPASS,
 } from "../_support/auth.ts";
 import { sha256Hex } from "../../src/auth/mod.ts";
+import { SeededRandom } from "../_support/seeded_random.ts";
 
 const USERS = `
 # one user per category, and one with none
@@ -285,5 +286,35 @@ Deno.test("ACL LOAD keeps the old users when the file is broken, and closes remo
       bob.socket.destroy();
       carol.socket.destroy();
     }
+  });
+});
+
+const FUZZ_SEED = Number(Deno.env.get("FUZZ_SEED") ?? 20_261_207);
+const FUZZ_WORDS = ["AUTH", "auth", "ACL", "acl", "WHOAMI", "LIST", "LOAD", "admin", "ap", "alice"]
+  .concat(["alicepw", "default", "GET", "SET", "user:1", "secret", "", " ", "\t", "\x00", "\xff"]);
+
+Deno.test(`random AUTH and ACL lines never crash a node (seed ${FUZZ_SEED})`, async () => {
+  await withNode(USERS, "", async (node) => {
+    const random = new SeededRandom(FUZZ_SEED);
+    for (let connection = 0; connection < 20; connection++) {
+      const raw = await RawSocket.connect(node.port);
+      let lines = "";
+      for (let line = 0; line < 30; line++) {
+        const words: string[] = [];
+        for (let word = 1 + random.below(4); word > 0; word--) {
+          words.push(
+            random.below(8) === 0 ? random.bytes(random.below(8)) : random.pick(FUZZ_WORDS),
+          );
+        }
+        lines += words.join(" ").replace(/[\r\n]/g, "") + "\r\n";
+      }
+      await raw.write(lines + "QUIT\r\n");
+      await raw.waitClosed();
+      // Every line got its reply before QUIT closed the connection.
+      assert.equal(raw.received.split("\r\n").length - 1 >= 30, true, raw.received);
+    }
+    const client = await connectAs(node, "admin", "ap");
+    assert.equal(await reply(client, "PING"), "PONG");
+    await client.close();
   });
 });
