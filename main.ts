@@ -10,6 +10,7 @@ import { startNode, VERSION } from "./src/node/mod.ts";
 import { stderrLogger } from "./src/log.ts";
 import { DataDirError } from "./src/persistence/mod.ts";
 import { runCli } from "./src/cli/mod.ts";
+import { AuthFileError, warnIfReadableByOthers } from "./src/auth/mod.ts";
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -55,13 +56,19 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGHUP", () => {
     log.warn("signal_ignored", { signal: "SIGHUP", reason: "live reload is not available yet" });
   });
+  const secrets = [config.auth.password, config.antiEntropy.password, config.replication.password];
+  if (loaded.configPath !== null && secrets.some((secret) => secret !== null)) {
+    await warnIfReadableByOthers(loaded.configPath, log);
+  }
   let node;
   try {
     node = await startNode(config, log);
   } catch (error) {
     log.error("start_failed", { message: error instanceof Error ? error.message : String(error) });
     // A problem of the machine's, not a bug: also one plain sentence, as for config errors.
-    if (error instanceof DataDirError) console.error(`merklekv: ${error.message}`);
+    if (error instanceof DataDirError || error instanceof AuthFileError) {
+      console.error(`merklekv: ${error.message}`);
+    }
     Deno.exit(EXIT_FAILURE);
   }
   const stop = new Promise<string>((resolve) => {

@@ -223,6 +223,10 @@ class AntiEntropyService implements AntiEntropy {
       // A sync reply stops after MAX_SYNC_REPLY_BYTES plus at most one entry (one line).
       maxReplyBytes: MAX_SYNC_REPLY_BYTES + 2 * config.limits.maxLineBytes,
       signal: this.#abort.signal,
+      credentials: config.antiEntropy.password === null ? null : {
+        username: config.antiEntropy.username,
+        password: config.antiEntropy.password,
+      },
       trackClosing: (closing) => {
         this.#closing.add(closing);
         closing.finally(() => this.#closing.delete(closing));

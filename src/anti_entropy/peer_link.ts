@@ -30,6 +30,14 @@ export interface PeerLinkOptions {
    * the closing is awaited.
    */
   trackClosing?: (closing: Promise<void>) => void;
+  /** Sent as `AUTH` first, for peers that require it (see docs/security.md); null: none. */
+  credentials: PeerCredentials | null;
+}
+
+export interface PeerCredentials {
+  /** null: the peer's `default` user. */
+  username: string | null;
+  password: string;
 }
 
 class SessionAborted extends Error {}
@@ -54,6 +62,9 @@ export async function runSessionWithPeer(
   let error: string | null = null;
   try {
     client = await Promise.race([connecting, stop.promise]);
+    if (options.credentials !== null) {
+      await Promise.race([authenticate(client, options.credentials), stop.promise]);
+    }
     error = await exchange(client, session, sink, stop.promise);
   } catch (failure) {
     error = failure instanceof Error ? failure.message : String(failure);
@@ -72,6 +83,17 @@ export async function runSessionWithPeer(
     summary: session.summary,
     error,
   };
+}
+
+/** AUTH as the configured user; throws with the peer's reply (never the password) if refused. */
+async function authenticate(client: MerkleKVClient, credentials: PeerCredentials): Promise<void> {
+  const { username, password } = credentials;
+  const [reply] = await client.request(
+    username === null ? `AUTH ${password}` : `AUTH ${username} ${password}`,
+  );
+  if (reply !== "OK") {
+    throw new Error(`the peer refused AUTH as ${username ?? "default"}: ${reply}`);
+  }
 }
 
 /** Step after step until the session has nothing more to send; the session's error or null. */

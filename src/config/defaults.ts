@@ -46,6 +46,14 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     tombstoneGraceMs: 24 * 60 * 60 * 1_000,
     allowAnySyncTarget: false,
     maxQueuedSyncs: 4,
+    username: null,
+    password: null,
+  },
+  auth: {
+    usersFile: null,
+    password: null,
+    passwordFile: null,
+    protectedMode: true,
   },
   replication: {
     topicPrefix: "merklekv",

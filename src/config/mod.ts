@@ -12,6 +12,7 @@
 
 export type {
   AntiEntropyConfig,
+  AuthConfig,
   Config,
   FsyncPolicy,
   LimitsConfig,

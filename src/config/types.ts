@@ -20,6 +20,7 @@ export interface Config {
   allowRemoteShutdown: boolean;
   logLevel: LogLevel;
   antiEntropy: AntiEntropyConfig;
+  auth: AuthConfig;
   replication: ReplicationConfig;
   persistence: PersistenceConfig;
   limits: LimitsConfig;
@@ -47,6 +48,22 @@ export interface AntiEntropyConfig {
   allowAnySyncTarget: boolean;
   /** Operator SYNC commands waiting behind the running session; more get ERROR. */
   maxQueuedSyncs: number;
+  /** The user this node AUTHs as to peers that require it (a user with +@sync); null: none. */
+  username: string | null;
+  /** That user's password (never printed); with a null username, the peer's `default` user. */
+  password: string | null;
+}
+
+/** Users and permissions (see docs/security.md). */
+export interface AuthConfig {
+  /** Users in Redis ACL syntax; null: only `default`. */
+  usersFile: string | null;
+  /** The `default` user's password, like Redis's requirepass (never printed). */
+  password: string | null;
+  /** A file whose first line is that password. */
+  passwordFile: string | null;
+  /** While `default` needs no password, clients from non-loopback addresses are refused. */
+  protectedMode: boolean;
 }
 
 export interface ReplicationConfig {

@@ -6,6 +6,7 @@
 
 import type { Config } from "../config/mod.ts";
 import {
+  type Command,
   commandRow,
   errorReply,
   type FramedLine,
@@ -19,7 +20,10 @@ import {
   type PiecewiseReply,
 } from "../protocol/mod.ts";
 import { MAX_PREFETCH_KEYS, type Store } from "../store/mod.ts";
-import type { ClientInfo, LineHandler, LogWaiter } from "../server/mod.ts";
+import type { ClientInfo, ConnectionControl, LineHandler, LogWaiter } from "../server/mod.ts";
+import { AccessControl, keyAllowed, NOAUTH, openDefaultUser, sha256Hex } from "../auth/mod.ts";
+import { silentLogger } from "../log.ts";
+import { type Session, Sessions } from "./sessions.ts";
 import type { AntiEntropy } from "../anti_entropy/mod.ts";
 import type { ChangeLog } from "../persistence/mod.ts";
 import type { Replicator } from "../replication/mod.ts";
@@ -42,6 +46,31 @@ export interface CoreParts {
   readonly connectionCount: () => number;
   /** Asks the process to shut down gracefully (SHUTDOWN command). */
   readonly requestShutdown: () => void;
+  /** Users and permissions (see docs/security.md); absent: `default` only, open. */
+  readonly auth?: AuthParts;
+}
+
+export interface AuthParts {
+  readonly access: AccessControl;
+  /** ACL LOAD: re-reads the users; the error, or null once they are in place. */
+  readonly reload: () => Promise<string | null>;
+  readonly log: typeof silentLogger;
+}
+
+function openAuth(): AuthParts {
+  const users = new Map([["default", openDefaultUser()]]);
+  return {
+    access: new AccessControl(users, { hash: sha256Hex, protectedMode: false, enforced: false }),
+    reload: () => Promise.resolve("ACL LOAD needs auth.users_file"),
+    log: silentLogger,
+  };
+}
+
+/** The command word of a line, as typed (NOPERM names it). */
+function firstWord(line: FramedLine | string): string {
+  const text = typeof line === "string" ? line : line.text();
+  const space = text.indexOf(" ");
+  return space === -1 ? text : text.slice(0, space);
 }
 
 export class NodeCore implements LineHandler {
@@ -55,11 +84,22 @@ export class NodeCore implements LineHandler {
   /** Key offsets for beforeLines(), as pairs. */
   readonly #keyRanges = new Int32Array(2 * MAX_PREFETCH_KEYS);
   #client: ClientInfo | null = null;
+  readonly #sessions: Sessions;
+  /** Users or a password are configured: every line is checked (else one test of this). */
+  readonly #enforced: boolean;
 
   constructor(config: Config, store: Store, parts: CoreParts) {
     this.config = config;
     this.store = store;
     this.parts = parts;
+    const auth = parts.auth ?? openAuth();
+    this.#sessions = new Sessions(auth.access, {
+      log: auth.log,
+      nowMs: () => store.nowMs(),
+      maxLineBytes: config.limits.maxLineBytes,
+      reload: auth.reload,
+    });
+    this.#enforced = auth.access.enforced;
     this.#limits = config.limits;
     this.#startedAtMs = store.nowMs();
     this.#context = {
@@ -69,6 +109,7 @@ export class NodeCore implements LineHandler {
       scanPageKeys: config.limits.scanPageKeys,
       maxReplyBytes: config.limits.maxReplyBytes,
       changes: [],
+      scanFilter: null,
     };
   }
 
@@ -94,6 +135,7 @@ export class NodeCore implements LineHandler {
     client: ClientInfo,
   ): string | Promise<string> | PiecewiseReply | null {
     this.#commandsProcessed++;
+    if (this.#enforced) return this.#handleChecked(line, client, this.#sessions.of(client));
     if (typeof line !== "string") {
       // The commonest request: its key is looked up in the received bytes, never decoded.
       const keyEnd = getKeyEnd(line, this.#limits);
@@ -105,13 +147,54 @@ export class NodeCore implements LineHandler {
       ? parseCommand(line, this.#limits)
       : parseFramed(line, this.#limits);
     if (command.kind === "invalid") return errorReply(command.message);
+    return this.#run(command, client);
+  }
+
+  #run(command: Command, client: ClientInfo): string | Promise<string> | PiecewiseReply | null {
     if (commandRow(command.kind).writes) {
       const refusal = this.parts.changeLog?.writeError() ?? null;
       if (refusal !== null) return errorReply(`write refused: ${refusal}`);
     }
     this.#client = client;
     const result = execute(command, this.#context);
+    this.#context.scanFilter = null;
     return result === CLOSE_CONNECTION ? null : result;
+  }
+
+  /** handleLine() when users or a password are configured: each command is checked first. */
+  #handleChecked(
+    line: FramedLine | string,
+    client: ClientInfo,
+    session: Session,
+  ): string | Promise<string> | PiecewiseReply | null {
+    const user = session.user;
+    if (typeof line !== "string" && user !== null && user.commands.has("get")) {
+      const keyEnd = getKeyEnd(line, this.#limits);
+      if (keyEnd !== -1 && (user.allKeys || keyAllowed(user, line.copy(4, keyEnd - line.start)))) {
+        return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
+      }
+    }
+    const command = typeof line === "string"
+      ? parseCommand(line, this.#limits)
+      : parseFramed(line, this.#limits);
+    if (command.kind === "invalid") {
+      return session.user === null ? NOAUTH : errorReply(command.message);
+    }
+    const refusal = this.#sessions.refusal(session, command, () => firstWord(line));
+    if (refusal !== null) return refusal;
+    if (command.kind === "scan" && user !== null && !user.allKeys) {
+      this.#context.scanFilter = (key) => keyAllowed(user, key);
+    }
+    return this.#run(command, client);
+  }
+
+  /** A connection was accepted (protected mode may refuse it); see Sessions. */
+  opened(client: ClientInfo, control: ConnectionControl): string | null {
+    return this.#sessions.opened(client, control);
+  }
+
+  closed(client: ClientInfo): void {
+    this.#sessions.closed(client);
   }
 
   /**
@@ -145,6 +228,11 @@ export class NodeCore implements LineHandler {
           ? errorReply("anti-entropy is off")
           : antiEntropy.answer(verb, args);
       },
+      auth: (user, password) =>
+        this.#sessions.authenticate(this.#client as ClientInfo, user, password),
+      aclWhoami: () => this.#sessions.whoami(this.#client as ClientInfo),
+      aclList: () => this.#sessions.access.listReply(),
+      aclLoad: () => this.#sessions.load(),
       shutdown: () => {
         const client = this.#client;
         if (client !== null && !client.isLoopback && !this.config.allowRemoteShutdown) {
@@ -168,6 +256,7 @@ export class NodeCore implements LineHandler {
       ["tombstones", store.tombstoneCount],
       ["connections", this.parts.connectionCount()],
       ["commands_processed", this.#commandsProcessed],
+      ["auth_failures", this.#sessions.authFailures],
       ["memory_rss_bytes", memory.rss],
       ["memory_heap_used_bytes", memory.heapUsed],
       ["merkle_root", store.rootHex()],

@@ -4,7 +4,7 @@
  * publishes. Commands that need the node's edges (INFO, SYNC, SHUTDOWN) go through Services.
  */
 
-import { type Command, parseInt64 } from "../protocol/mod.ts";
+import { type AuthCommand, type Command, parseInt64 } from "../protocol/mod.ts";
 import * as reply from "../protocol/mod.ts";
 import { type Entry, type LiveEntry, type Store, valueProblem } from "../store/mod.ts";
 import { assert } from "../assert.ts";
@@ -32,6 +32,12 @@ export interface Services {
   runSync(host: string, port: number): Promise<string>;
   /** SYNC <VERB> ...: a request from a peer's anti-entropy session. */
   answerSync(verb: string, args: string): string;
+  /** AUTH: OK or WRONGPASS; the node knows the connection (see sessions.ts). */
+  auth(user: string | null, password: string): string;
+  aclWhoami(): string;
+  aclList(): string;
+  /** ACL LOAD: re-reads the users file, all or nothing. */
+  aclLoad(): Promise<string>;
   /** SHUTDOWN from a client; the reply (OK or ERROR) is decided by the node. */
   shutdown(): string;
 }
@@ -44,6 +50,8 @@ export interface ExecuteContext {
   maxReplyBytes: number;
   /** Local writes made by this command are appended here. */
   changes: Entry[];
+  /** SCAN lists only the keys this allows (a user's key globs); null: every key. */
+  scanFilter: ((key: string) => boolean) | null;
 }
 
 export function execute(command: Command, context: ExecuteContext): ExecuteResult {
@@ -72,19 +80,15 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return reply.numberReply("EXISTS", count);
     }
     case "scan":
-      return scan(store.scan(command.prefix, command.after, context.scanPageKeys));
+      return scan(scanKeys(command.prefix, command.after, context));
     case "dbsize":
       return reply.numberReply("DBSIZE", store.countLive());
     case "expire":
       return expire(command.key, command.seconds, context);
     case "ttl":
       return ttl(command.key, store);
-    case "persist": {
-      const entry = store.read(command.key);
-      if (entry === undefined) return reply.NOT_FOUND;
-      if (entry.expiresAtMs !== 0) changes.push(store.write(command.key, entry.value, 0));
-      return reply.OK;
-    }
+    case "persist":
+      return persist(command.key, context);
     case "truncate":
       return truncate(context);
     case "ping":
@@ -107,10 +111,29 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return context.services.runSync(command.host, command.port);
     case "sync_request":
       return context.services.answerSync(command.verb, command.args);
+    case "auth":
+    case "acl_whoami":
+    case "acl_list":
+    case "acl_load":
+      return executeAuth(command, context.services);
     default: {
       const unreachable: never = command;
       assert(false, `execute() handles every command kind, not ${JSON.stringify(unreachable)}`);
     }
+  }
+}
+
+/** AUTH and ACL: the node knows the connection and the users (see sessions.ts). */
+function executeAuth(command: AuthCommand, services: Services): string | Promise<string> {
+  switch (command.kind) {
+    case "auth":
+      return services.auth(command.user, command.password);
+    case "acl_whoami":
+      return services.aclWhoami();
+    case "acl_list":
+      return services.aclList();
+    case "acl_load":
+      return services.aclLoad();
   }
 }
 
@@ -186,6 +209,26 @@ function multiGet(
   return reply.valuesReply(keys, values);
 }
 
+/**
+ * A page of SCAN: with a filter, pages are read until one is full of allowed keys or the
+ * store has no more, so that a short page still means the last (see README, SCAN).
+ */
+function scanKeys(prefix: string, after: string | null, context: ExecuteContext): string[] {
+  const { store, scanPageKeys, scanFilter } = context;
+  if (scanFilter === null) return store.scan(prefix, after, scanPageKeys);
+  const keys: string[] = [];
+  let from = after;
+  for (;;) {
+    const page = store.scan(prefix, from, scanPageKeys);
+    for (const key of page) {
+      if (scanFilter(key)) keys.push(key);
+      if (keys.length === scanPageKeys) return keys;
+    }
+    if (page.length < scanPageKeys) return keys;
+    from = page.at(-1) ?? null;
+  }
+}
+
 function scan(keys: readonly string[]): string | reply.PiecewiseReply {
   let replyBytes = 0;
   for (const key of keys) replyBytes += key.length + 2;
@@ -200,6 +243,13 @@ function expire(key: string, seconds: number, context: ExecuteContext): string {
   // A non-positive expiry deletes at once, as in Redis.
   if (seconds <= 0) context.changes.push(store.write(key, null, 0));
   else context.changes.push(store.write(key, entry.value, store.nowMs() + seconds * 1000));
+  return reply.OK;
+}
+
+function persist(key: string, context: ExecuteContext): string {
+  const entry = context.store.read(key);
+  if (entry === undefined) return reply.NOT_FOUND;
+  if (entry.expiresAtMs !== 0) context.changes.push(context.store.write(key, entry.value, 0));
   return reply.OK;
 }
 

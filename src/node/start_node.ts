@@ -15,6 +15,7 @@ import {
   startAntiEntropy,
 } from "../anti_entropy/mod.ts";
 import { NodeCore } from "./core.ts";
+import { loadAccess } from "../auth/mod.ts";
 import { RemoteMerge } from "./remote_merge.ts";
 import type { Logger } from "../log.ts";
 
@@ -44,6 +45,8 @@ export async function startNode(
     maxClockSkewMs: config.replication.maxClockSkewMs,
   });
   const closers: (() => Promise<void>)[] = [];
+  // A bad users or password file stops the start, before anything listens.
+  const auth = { ...await loadAccess(config.auth, log), log };
   try {
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
@@ -62,6 +65,7 @@ export async function startNode(
       ...peers,
       connectionCount: server.connectionCount,
       requestShutdown: () => requestShutdown(),
+      auth,
     });
     server.serve(core);
     log.info("node_started", {

@@ -33,7 +33,8 @@ export type Command =
   | { kind: "shutdown" }
   /** HELP [command]: the command table's lines, for every row or for the one named. */
   | { kind: "help"; topic: CommandKind | null }
-  | SyncCommand;
+  | SyncCommand
+  | AuthCommand;
 
 /**
  * Anti-entropy requests between nodes, on the ordinary client port (see README, Sync protocol).
@@ -44,11 +45,20 @@ export type SyncCommand =
   /** `SYNC <VERB> <args>` between peers; the anti-entropy module parses `args`. */
   | { kind: "sync_request"; verb: string; args: string };
 
+/** Users and permissions (see docs/security.md). */
+export type AuthCommand =
+  /** `AUTH <password>` (user null: `default`) or `AUTH <user> <password>`. */
+  | { kind: "auth"; user: string | null; password: string }
+  | { kind: "acl_whoami" }
+  | { kind: "acl_list" }
+  | { kind: "acl_load" };
+
 export type CommandKind = Command["kind"];
 
 /**
- * What a user must be granted to run a command (see README, Security): `connection` commands
- * (PING, ECHO, VERSION, QUIT, HELP) need no grant. Each kind's category is a field of the command
+ * What a user must be granted to run a command (see docs/security.md): `connection` commands
+ * (AUTH, QUIT, PING, ECHO, VERSION, HELP, ACL WHOAMI) need no grant. Each kind's category is a
+ * field of the command
  * table in parse.ts.
  */
 export type CommandCategory = "read" | "write" | "admin" | "sync" | "connection";

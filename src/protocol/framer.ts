@@ -42,7 +42,8 @@ function searchText(bytes: Buffer, from: number): string | null {
 }
 
 export class LineFramer implements FramedLine {
-  readonly maxLineBytes: number;
+  /** May change between lines (a lower limit before a client authenticates). */
+  maxLineBytes: number;
   /** The bytes lines are taken from, from #position on. */
   #chunk: Buffer = EMPTY;
   /** #chunk decoded, for fast searching (see TEXT_SEARCH_MIN_BYTES); null until needed. */

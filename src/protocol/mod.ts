@@ -3,12 +3,14 @@
  * path for GET and SET, and reply formatting. Pure.
  */
 
-export type { Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
+export type { AuthCommand, Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
 export { LINE_TOO_LONG, LineFramer } from "./framer.ts";
 export {
+  COMMAND_KINDS,
   COMMAND_NAMES,
   commandHelp,
   commandRow,
+  commandWords,
   type FramedLine,
   type LineSource,
   parseCommand,

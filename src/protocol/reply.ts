@@ -114,6 +114,7 @@ export const COUNTED_REPLY_HEADERS: ReadonlySet<string> = new Set([
   "SEGMENTS",
   "DIGESTS",
   "HELP",
+  "USERS",
 ]);
 export const INFO_HEADER = "INFO";
 export const INFO_END = "END";

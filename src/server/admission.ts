@@ -71,7 +71,10 @@ export class Admissions {
   }
 }
 
-/** Whether a provisional peer's first line opens a sync session: `SYNC HELLO ` (any case). */
+/**
+ * Whether a provisional peer's first line opens a sync session: `SYNC HELLO ` (any case), or
+ * `AUTH ` from a peer that must authenticate first (see docs/security.md).
+ */
 export function isPeerGreeting(firstBytes: string): boolean {
-  return /^SYNC HELLO /i.test(firstBytes);
+  return /^(SYNC HELLO |AUTH )/i.test(firstBytes);
 }

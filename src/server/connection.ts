@@ -9,7 +9,7 @@
 import type * as net from "node:net";
 import type { Buffer } from "node:buffer";
 import { errorReply, LINE_TOO_LONG, LineFramer, PiecewiseReply } from "../protocol/mod.ts";
-import type { ClientInfo, LineHandler, LogWaiter } from "./server.ts";
+import type { ClientInfo, ConnectionControl, LineHandler, LogWaiter } from "./server.ts";
 import type { Logger } from "../log.ts";
 import { isPeerGreeting, MAX_CONNECTIONS, type Slot } from "./admission.ts";
 import type { ReplyEncoder } from "./reply_encoder.ts";
@@ -66,7 +66,7 @@ export function timeoutOf(
   return null;
 }
 
-export class Connection implements LogWaiter {
+export class Connection implements LogWaiter, ConnectionControl {
   readonly slot: Slot;
   readonly client: ClientInfo;
   /** Settles when the socket has closed. */
@@ -366,6 +366,24 @@ export class Connection implements LogWaiter {
     this.#draining = true;
     if (!this.#waiting && !this.#throttled && !this.#closing) this.#run();
     return this.closed;
+  }
+
+  /** Refused when it opened (protected mode): one ERROR line, then closed. */
+  deny(reason: string): void {
+    this.#write(this.#refuse(reason, "connection_refused"));
+    this.#end();
+  }
+
+  /** The node closes it (its user was removed or turned off). */
+  close(reason: string): void {
+    if (this.#closing || this.#socket.destroyed) return;
+    this.#log.info("connection_closed", { reason, client: this.client.remoteAddress });
+    this.#closing = true;
+    this.#end();
+  }
+
+  setMaxLineBytes(bytes: number): void {
+    this.#framer.maxLineBytes = bytes;
   }
 
   /** Cuts the connection at once (end of the shutdown grace period). */

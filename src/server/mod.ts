@@ -5,6 +5,7 @@
 
 export {
   type ClientInfo,
+  type ConnectionControl,
   type LineHandler,
   type LogWaiter,
   type ServerHandle,

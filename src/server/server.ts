@@ -43,11 +43,26 @@ export interface LineHandler {
    * hint covers them: once the lines up to there have run, it is asked again.
    */
   beforeLines(bytes: Uint8Array, start: number, end: number): number;
+  /**
+   * A connection was accepted: null serves it, a reason refuses it (one ERROR line, then
+   * closed). `control` lets the node close it or change its line limit later.
+   */
+  opened?(client: ClientInfo, control: ConnectionControl): string | null;
+  /** The connection closed. */
+  closed?(client: ClientInfo): void;
 }
 
 export interface ClientInfo {
   remoteAddress: string;
   isLoopback: boolean;
+}
+
+/** What the node may do to one of its connections (auth: see docs/security.md). */
+export interface ConnectionControl {
+  /** Ends the connection after the replies so far, reading nothing more. */
+  close(reason: string): void;
+  /** Lines longer than this from now on get `ERROR line too long` and close the connection. */
+  setMaxLineBytes(bytes: number): void;
 }
 
 export interface ServerOptions {
@@ -162,7 +177,10 @@ function acceptor(options: ServerOptions, handler: LineHandler, accepted: Accept
     socket.on("close", () => {
       connections.delete(connection);
       admissions.release(admission.slot, remoteAddress, client.isLoopback);
+      handler.closed?.(client);
     });
+    const refusal = handler.opened?.(client, connection) ?? null;
+    if (refusal !== null) connection.deny(refusal);
   };
 }
 

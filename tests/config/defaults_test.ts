@@ -29,7 +29,10 @@ Deno.test("DEFAULT_CONFIG holds the documented defaults", () => {
       tombstoneGraceMs: 86_400_000,
       allowAnySyncTarget: false,
       maxQueuedSyncs: 4,
+      username: null,
+      password: null,
     },
+    auth: { usersFile: null, password: null, passwordFile: null, protectedMode: true },
     replication: {
       topicPrefix: "merklekv",
       maxPendingPublishes: 100000,
@@ -119,5 +122,5 @@ Deno.test("every top-level key has a kebab-case flag and flag names are unique",
 });
 
 Deno.test("sections are listed in schema order", () => {
-  assert.deepEqual(SECTION_NAMES, ["anti_entropy", "replication", "persistence", "limits"]);
+  assert.deepEqual(SECTION_NAMES, ["anti_entropy", "auth", "replication", "persistence", "limits"]);
 });

@@ -30,6 +30,13 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       tombstone_grace_ms: 3_600_000,
       allow_any_sync_target: true,
       max_queued_syncs: 2,
+      username: "peer",
+      password: "peer-secret",
+    },
+    auth: {
+      users_file: "/etc/merklekv/users.acl",
+      password: "default-secret",
+      protected_mode: false,
     },
     replication: {
       topic_prefix: "prod/merklekv",
@@ -78,6 +85,14 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       tombstoneGraceMs: 3_600_000,
       allowAnySyncTarget: true,
       maxQueuedSyncs: 2,
+      username: "peer",
+      password: "peer-secret",
+    },
+    auth: {
+      usersFile: "/etc/merklekv/users.acl",
+      password: "default-secret",
+      passwordFile: null,
+      protectedMode: false,
     },
     replication: {
       topicPrefix: "prod/merklekv",
@@ -206,7 +221,7 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
     name: "an unknown section",
     file: fileWith({ cluster: {} }),
     message: "Unknown config section [cluster] " +
-      "(sections: anti_entropy, replication, persistence, limits)",
+      "(sections: anti_entropy, auth, replication, persistence, limits)",
   },
   {
     name: "a section that is not a table",
@@ -300,6 +315,25 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
     message:
       "Invalid config replication.reconnect_min_ms: must be <= replication.reconnect_max_ms = " +
       "5000, got 6000",
+  },
+  {
+    name: "both auth.password and auth.password_file",
+    file: fileWith({ auth: { password: "pw", password_file: "/etc/merklekv/password" } }),
+    message: "Invalid config auth.password_file: must be unset when auth.password is set " +
+      "(one source for the password), got a path",
+  },
+  {
+    name: "an anti-entropy user without a password",
+    file: fileWith({ anti_entropy: { username: "peer" } }),
+    message:
+      "Invalid config anti_entropy.password: must be set when anti_entropy.username is set, " +
+      "got nothing",
+  },
+  {
+    name: "an auth password with a space, never shown",
+    file: fileWith({ auth: { password: "two words" } }),
+    message: "Invalid config auth.password: must be 1 to 128 printable ASCII characters " +
+      "without spaces, got ***",
   },
   {
     name: "a password of the wrong type",

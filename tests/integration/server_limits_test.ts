@@ -182,7 +182,9 @@ Deno.test({
     try {
       node = await NodeProcess.start({
         bindAddress: netns.hostAddress,
-        toml: "[limits]\nmax_connections_per_address = 3",
+        // Every client here is non-loopback (this machine's end of the pair too): protected
+        // mode would refuse them all, and this test is about the per-address limit.
+        toml: "[limits]\nmax_connections_per_address = 3\n[auth]\nprotected_mode = false",
       });
       const local = await node.connect();
       try {

@@ -48,6 +48,13 @@ function harness(): Harness {
       calls.push("shutdown");
       return "OK\r\n";
     },
+    auth: (user, password) => {
+      calls.push(`auth ${user} ${password}`);
+      return "OK\r\n";
+    },
+    aclWhoami: () => "USER default\r\n",
+    aclList: () => "USERS 0\r\n",
+    aclLoad: () => Promise.resolve("OK\r\n"),
   };
   const context: ExecuteContext = {
     store,
@@ -56,6 +63,7 @@ function harness(): Harness {
     scanPageKeys: 3,
     maxReplyBytes: 200,
     changes: [],
+    scanFilter: null,
   };
   const run = (line: string): ExecuteResult => {
     const command = parseCommand(line, LIMITS);

@@ -68,6 +68,12 @@ const VALID: [string, ParseResult][] = [
   ["SYNC 127.0.0.1 7879", { kind: "sync_run", host: "127.0.0.1", port: 7879 }],
   ["SYNC root", { kind: "sync_request", verb: "ROOT", args: "" }],
   ["SYNC branches 1 2 3", { kind: "sync_request", verb: "BRANCHES", args: "1 2 3" }],
+  ["AUTH secret", { kind: "auth", user: null, password: "secret" }],
+  ["AUTH alice secret", { kind: "auth", user: "alice", password: "secret" }],
+  ["ACL WHOAMI", { kind: "acl_whoami" }],
+  ["ACL whoami", { kind: "acl_whoami" }],
+  ["ACL LIST", { kind: "acl_list" }],
+  ["ACL LOAD", { kind: "acl_load" }],
 ];
 
 for (const [line, expected] of VALID) {
@@ -86,9 +92,10 @@ const CATEGORIES: Record<CommandCategory, string[]> = {
   read: ["GET", "MGET", "EXISTS", "SCAN", "DBSIZE", "TTL", "HASH"],
   write: ["SET", "DEL", "DELETE", "INC", "DEC", "INCR", "DECR", "APPEND", "PREPEND", "MSET"]
     .concat(["EXPIRE", "PERSIST"]),
-  admin: ["INFO", "STATS", "TRUNCATE", "FLUSHDB", "SHUTDOWN", "SYNC 127.0.0.1 7879"],
+  admin: ["INFO", "STATS", "TRUNCATE", "FLUSHDB", "SHUTDOWN", "SYNC 127.0.0.1 7879"]
+    .concat(["ACL LIST", "ACL LOAD"]),
   sync: ["SYNC root"],
-  connection: ["PING", "ECHO", "VERSION", "QUIT", "HELP"],
+  connection: ["PING", "ECHO", "VERSION", "QUIT", "HELP", "AUTH", "ACL WHOAMI"],
 };
 
 Deno.test("the command table gives every command its category, and writes are what change keys", () => {
