@@ -19,7 +19,7 @@ import { request, waitForPing } from "./probe.ts";
 import type { Reply } from "../load/load_protocol.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-/** As `deno task start` runs a node (see deno.json and README, Memory). */
+/** As `deno task start` runs a node (see deno.json and docs/performance.md, Memory). */
 const RUNTIME_FLAGS = ["--v8-flags=--max-semi-space-size=8"];
 const START_TIMEOUT_MS = 30_000;
 

@@ -3,7 +3,7 @@
  *
  * Requests are pipelined: send many lines, and each reply (one line, or a counted block such
  * as `VALUES n`) settles its request in order. Keys and values are binary strings (one code
- * unit per byte, see README, Protocol v1); use toBinary/fromBinary for UTF-8 text.
+ * unit per byte, see docs/protocol.md); use toBinary/fromBinary for UTF-8 text.
  */
 
 import * as net from "node:net";

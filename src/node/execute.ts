@@ -14,7 +14,7 @@ export const CLOSE_CONNECTION = Symbol("close connection");
 
 /**
  * Replies larger than this are returned as a PiecewiseReply, which the server produces as the
- * client drains it, never whole (see README, Limits); smaller ones are one string.
+ * client drains it, never whole (see docs/operations.md, Limits); smaller ones are one string.
  */
 export const PIECEWISE_REPLY_MIN_BYTES = 64 * 1024;
 

@@ -1,5 +1,5 @@
 /**
- * Start-up recovery (see README, Durability, Recovery): load the newest snapshot, replay the
+ * Start-up recovery (see docs/durability.md, Recovery): load the newest snapshot, replay the
  * log segments it does not cover in order, cut a bad tail off, stop on damage before the tail.
  * The snapshot goes into the empty store with store.loadNew (one entry per key, no merge
  * needed); log entries go through store.load (the LWW merge: idempotent and order-free). Both

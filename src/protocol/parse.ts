@@ -127,7 +127,7 @@ function buildExpire(args: Args): ParseResult {
 /**
  * AFTER, in any case, is the keyword wherever it may stand: `SCAN AFTER` alone lacks its key
  * (a prefix spelled AFTER is scanned with the long form, e.g. `SCAN AFTER AFTER AFTE`; see
- * README, Protocol v1).
+ * docs/protocol.md).
  */
 function buildScan(args: Args): ParseResult {
   const words = args.words;
@@ -199,7 +199,7 @@ const MANY = Number.MAX_SAFE_INTEGER;
 interface CommandRow {
   /** The permission category a user needs to run it (see README, Security). */
   category: CommandCategory;
-  /** It changes keys: refused while the log cannot take writes (see README, Durability). */
+  /** It changes keys: refused while the log cannot take writes (see docs/durability.md). */
   writes: boolean;
   /** Each command word (aliases included) with how its arguments are read. */
   words: Record<string, CommandSpec>;
@@ -353,7 +353,7 @@ for (const row of Object.values(COMMAND_TABLE) as CommandRow[]) {
   }
 }
 
-/** Names of every command and alias, for the README and tests. */
+/** Names of every command and alias, for the docs and tests. */
 export const COMMAND_NAMES: readonly string[] = (Object.values(COMMAND_TABLE) as CommandRow[])
   .flatMap((row) => Object.keys(row.words));
 
