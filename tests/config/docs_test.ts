@@ -27,3 +27,78 @@ Deno.test("README opens with the command that starts a node and the one that run
   assert.match(opening, /npx deno task start/);
   assert.match(opening, /npm test/);
 });
+
+const ROOT = new URL("../../", import.meta.url);
+/** Pages written on other branches, linked before they land here. */
+const PENDING_PAGES = new Set(["docs/running.md", "docs/cli.md", "docs/client.md"]);
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+function anchorOf(heading: string): string {
+  return heading.trim().toLowerCase().replace(/[`*~]/g, "").replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/[^\p{L}\p{N}_\- ]/gu, "").replaceAll(" ", "-");
+}
+
+/** The lines outside fenced code blocks; without inline code too unless `keepInlineCode`. */
+function prose(markdown: string, keepInlineCode = false): string {
+  let inFence = false;
+  return markdown.split("\n").map((line) => {
+    if (line.startsWith("```")) {
+      inFence = !inFence;
+      return "";
+    }
+    if (inFence) return "";
+    return keepInlineCode ? line : line.replace(/`[^`]*`/g, "");
+  }).join("\n");
+}
+
+function anchorsOf(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  const seen = new Map<string, number>();
+  for (const line of prose(markdown, true).split("\n")) {
+    const heading = /^#{1,6}\s+(.*?)\s*$/.exec(line);
+    if (heading === null) continue;
+    const anchor = anchorOf(heading[1] ?? "");
+    const count = seen.get(anchor) ?? 0;
+    anchors.add(count === 0 ? anchor : `${anchor}-${count}`);
+    seen.set(anchor, count + 1);
+  }
+  return anchors;
+}
+
+async function markdownPages(): Promise<string[]> {
+  const pages = ["README.md", "CHANGELOG.md", "bench/HISTORY.md"];
+  for await (const entry of Deno.readDir(new URL("docs/", ROOT))) {
+    if (entry.isFile && entry.name.endsWith(".md")) pages.push(`docs/${entry.name}`);
+  }
+  return pages;
+}
+
+/** Every local link of one page that names a missing file or heading. */
+async function brokenLinks(page: string): Promise<string[]> {
+  const pageUrl = new URL(page, ROOT);
+  const broken: string[] = [];
+  for (
+    const match of prose(await Deno.readTextFile(pageUrl)).matchAll(/\[[^\]]*\]\(([^)\s]+)\)/g)
+  ) {
+    const link = match[1] ?? "";
+    if (/^(https?|mailto):/.test(link)) continue;
+    const [path = "", anchor = ""] = link.split("#");
+    const target = path === "" ? pageUrl : new URL(path, pageUrl);
+    const relative = target.pathname.slice(ROOT.pathname.length);
+    if (PENDING_PAGES.has(relative)) continue;
+    const stat = await Deno.stat(target).catch(() => null);
+    if (stat === null) broken.push(`${page}: ${link} (no such file)`);
+    else if (anchor !== "" && relative.endsWith(".md")) {
+      if (!anchorsOf(await Deno.readTextFile(target)).has(anchor)) {
+        broken.push(`${page}: ${link} (no such heading)`);
+      }
+    }
+  }
+  return broken;
+}
+
+Deno.test("every local link in README, CHANGELOG, docs/ and bench/HISTORY.md names a file and heading that exist", async () => {
+  const broken: string[] = [];
+  for (const page of await markdownPages()) broken.push(...await brokenLinks(page));
+  assert.deepEqual(broken, []);
+});
