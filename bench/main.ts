@@ -32,7 +32,7 @@ const EXIT_USAGE = 2;
 const EXIT_INTERRUPTED = 130;
 const USAGE = `usage: deno task bench [--quick] [--only <section>[,<section>...]]
 sections: ${SECTIONS.map((section) => section.name).join(", ")}
-  --quick   smaller data, one round, short windows (a look, not figures for the README)
+  --quick   smaller data, one round, short windows (a look, not figures for docs/performance.md)
   --only    run only these sections (repeatable)`;
 
 interface Args {

@@ -26,7 +26,7 @@ const DENO_CONFIG = path.join(PACKAGE_ROOT, "deno.json");
 /**
  * How every node is run: `deno task start` runs this file, and the benchmarks' nodes use the
  * same V8 flag (bench/harness/node_server.ts). The young generation is capped at 8 MiB per
- * semi-space (see README, Memory).
+ * semi-space (see docs/performance.md, Memory).
  */
 const DENO_RUN_FLAGS = [
   "--v8-flags=--max-semi-space-size=8",

@@ -5,7 +5,7 @@
  * (each printed with its key), and keeps the original as `<file>.before-repair`. Stop the
  * node first.
  *
- *   deno run --allow-read --allow-write scripts/repair_log.ts <data_dir>/log.0000000003
+ *   npx deno run --allow-read --allow-write scripts/repair_log.ts <data_dir>/log.0000000003
  */
 
 import { repairLogFile } from "../src/persistence/repair.ts";
@@ -16,7 +16,9 @@ const EXIT_USAGE = 2;
 if (import.meta.main) {
   const file = Deno.args[0];
   if (file === undefined || Deno.args.length !== 1) {
-    console.error("usage: deno run --allow-read --allow-write scripts/repair_log.ts <log file>");
+    console.error(
+      "usage: npx deno run --allow-read --allow-write scripts/repair_log.ts <log file>",
+    );
     Deno.exit(EXIT_USAGE);
   }
   try {

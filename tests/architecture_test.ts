@@ -1,6 +1,6 @@
 /**
  * The house's rules, read from the source itself so that they cannot drift from it (see
- * README, Architecture, and STYLE.md). Each test names the files that break a rule.
+ * docs/development.md, and STYLE.md). Each test names the files that break a rule.
  *
  * - The pure core (src/store/, src/protocol/ and every codec) does no I/O: no `Deno.*`, no
  *   timers, no console, no clock, no I/O module.

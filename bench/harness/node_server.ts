@@ -19,7 +19,7 @@ import { request, waitForPing } from "./probe.ts";
 import type { Reply } from "../load/load_protocol.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-/** As the merklekv command and `deno task start` run a node (bin/merklekv.mjs; README, Memory). */
+/** As the merklekv command and `deno task start` run a node (bin/merklekv.mjs; docs/performance.md, Memory). */
 const RUNTIME_FLAGS = ["--v8-flags=--max-semi-space-size=8"];
 const START_TIMEOUT_MS = 30_000;
 

@@ -3,7 +3,7 @@
  * or Ctrl-C, free ports, and /proc readings (RSS, CPU time). Linux.
  *
  * Pinning: the load client runs on CPU 0 and every server on CPU 1, so the client never
- * shares a core with the server it measures (see README, Benchmarks: pitfalls).
+ * shares a core with the server it measures (see docs/performance.md, Pitfalls).
  */
 
 import { assert } from "../../src/assert.ts";

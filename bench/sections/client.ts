@@ -58,7 +58,7 @@ export const WORKLOADS: readonly Workload[] = [
   },
 ];
 
-/** Windows and rounds: full runs for the README, quick ones for a look. */
+/** Windows and rounds: full runs for docs/performance.md, quick ones for a look. */
 function timing(quick: boolean) {
   return quick
     ? { rounds: 1, warmupSeconds: 1, seconds: 3 }

@@ -7,6 +7,8 @@ export interface BenchSection {
 }
 
 export interface BenchOptions {
-  /** Smaller data and shorter runs, for a quick look; figures for the README use full runs. */
+  /**
+   * Smaller data and shorter runs, for a quick look; figures for docs/performance.md use full runs.
+   */
   quick: boolean;
 }

@@ -1,7 +1,7 @@
 /**
- * The answering side of the sync protocol: one request in, its reply text out (see README,
- * Anti-entropy, Sync protocol). Stateless between requests, so any connection may carry them.
- * No I/O here; merging pushed entries goes through the `merge` handed in (the node's
+ * The answering side of the sync protocol: one request in, its reply text out (see
+ * docs/anti-entropy.md, Sync protocol v2). Stateless between requests, so any connection may carry
+ * them. No I/O here; merging pushed entries goes through the `merge` handed in (the node's
  * applyRemote, which also logs the winners).
  */
 
@@ -135,7 +135,8 @@ function answerGet(keys: readonly string[], store: Store): string {
 /**
  * Merges pushed entries (LWW: a loser is never adopted). An entry of a key this node holds
  * nothing of, and not newer than what was purged from its segment here, is refused: it may be
- * a key deleted here whose tombstone is gone (see README, Tombstone grace and resurrection).
+ * a key deleted here whose tombstone is gone (see docs/anti-entropy.md, Tombstone grace and
+ * resurrection).
  */
 function mergePushed(
   entries: readonly Entry[],

@@ -1,7 +1,8 @@
 /**
- * Sync protocol v2 on the wire: every request and reply, formatted and parsed (see README,
- * Anti-entropy, Sync protocol). Pure. Parsing never throws on bad input: it returns an error
- * message, and nothing it returns breaks the store's rules (keys, values, node ids, versions).
+ * Sync protocol v2 on the wire: every request and reply, formatted and parsed (see
+ * docs/anti-entropy.md, Sync protocol v2). Pure. Parsing never throws on bad input: it returns an
+ * error message, and nothing it returns breaks the store's rules (keys, values, node ids,
+ * versions).
  *
  * Requests are one line each, `SYNC <VERB> <version> ...`; replies are one line or a counted
  * block (`SEGMENTS n`, `DIGESTS n`, `ENTRIES n` followed by n lines).
@@ -98,7 +99,9 @@ export interface PushCounts {
   applied: number;
   stale: number;
   future: number;
-  /** Not merged: malformed, or older than a tombstone the peer purged (see README). */
+  /**
+   * Not merged: malformed, or older than a tombstone the peer purged (see docs/anti-entropy.md).
+   */
   refused: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The fixed limits of sync protocol v2, in one place (see README, Anti-entropy, Limits). The
+ * The fixed limits of sync protocol v2, in one place (see docs/anti-entropy.md, Limits). The
  * tunable ones (interval, timeouts, keys per session, grace, queued SYNC commands) are config,
  * in src/config.
  */

@@ -1,6 +1,6 @@
 /**
  * Anti-entropy: the periodic loop, the operator's `SYNC <host> <port>`, and the answers to
- * peers' `SYNC <VERB> ...` requests (see README, Anti-entropy). Wires the pure parts (codec,
+ * peers' `SYNC <VERB> ...` requests (see docs/anti-entropy.md). Wires the pure parts (codec,
  * session, answer, peers, status) to the edges (peer link, loop) and keeps one rule: never
  * two sessions at once (turns.ts). An operator's SYNC reaches only known peers unless
  * anti_entropy.allow_any_sync_target is set, and at most anti_entropy.max_queued_syncs wait.

@@ -49,7 +49,7 @@ export function peerCandidates(
 /**
  * Whether an operator's SYNC target is among the configured or discovered peers. Hosts are
  * compared as written, ignoring case and IPv6 brackets; no name is resolved, so "localhost"
- * and "127.0.0.1" are different targets (see README, Who SYNC may reach).
+ * and "127.0.0.1" are different targets (see docs/anti-entropy.md, Who SYNC may reach).
  */
 export function isKnownPeer(
   target: PeerAddress,

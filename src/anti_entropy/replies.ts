@@ -1,5 +1,5 @@
 /**
- * The peer's replies in a sync session (see README, Anti-entropy, Session rounds): each reply
+ * The peer's replies in a sync session (see docs/anti-entropy.md, Session rounds): each reply
  * is checked against the request it answers, then turned into work for the session: branches
  * and segments to compare next, keys to pull and push (planned per segment, within the
  * session's key budget), entries to merge and entries to discard, and the counts of the
@@ -294,7 +294,7 @@ function readPushed(
  * Compares one segment's entries here with the peer's digests of it. Newer wins both ways;
  * a key only one side holds goes to the other, unless it is past its grace period (it would
  * be purged on arrival) or behind the receiver's purge horizon (it may be a deleted key; then
- * the holder drops it, see README, Tombstone grace and resurrection).
+ * the holder drops it, see docs/anti-entropy.md, Tombstone grace and resurrection).
  */
 export function planSegment(
   localEntries: readonly Entry[],

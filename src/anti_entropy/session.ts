@@ -1,6 +1,6 @@
 /**
  * One anti-entropy session, seen from the node that starts it: a state machine with no
- * sockets and no timers (see README, Anti-entropy, Session rounds). `start()` gives the first
+ * sockets and no timers (see docs/anti-entropy.md, Session rounds). `start()` gives the first
  * requests; `receive(replies)` takes the replies to the last requests, in order, and gives the
  * next requests plus the repairs to make now. The peer link sends, waits and merges.
  *

@@ -1,6 +1,7 @@
 /**
- * What INFO shows about anti-entropy: totals and the last session with each peer (see README,
- * INFO fields). Pure and bounded (MAX_TRACKED_PEERS peers, the oldest forgotten first).
+ * What INFO shows about anti-entropy: totals and the last session with each peer (see
+ * docs/anti-entropy.md, INFO fields). Pure and bounded (MAX_TRACKED_PEERS peers, the oldest
+ * forgotten first).
  */
 
 import type { InfoField } from "../protocol/mod.ts";

@@ -1,6 +1,6 @@
 /**
- * Sub-buckets of a crowded segment (see README, Session rounds): which differ between two
- * sides, and the entries of those. Pure.
+ * Sub-buckets of a crowded segment (see docs/anti-entropy.md, Session rounds): which differ between
+ * two sides, and the entries of those. Pure.
  */
 
 import { type Entry, type SegmentContents, SUB_BUCKETS } from "../store/mod.ts";

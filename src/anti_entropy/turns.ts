@@ -1,7 +1,7 @@
 /**
- * Whose turn it is to run a sync session: one at a time (see README, The loop). Operator
- * `SYNC <host> <port>` commands wait in order of arrival; a loop round's session goes ahead
- * of them, so that a queue of operator commands naming slow or silent peers never keeps the
+ * Whose turn it is to run a sync session: one at a time (see docs/anti-entropy.md, The loop).
+ * Operator `SYNC <host> <port>` commands wait in order of arrival; a loop round's session goes
+ * ahead of them, so that a queue of operator commands naming slow or silent peers never keeps the
  * periodic sessions waiting for longer than the one running session. Pure: no timers, no I/O.
  */
 

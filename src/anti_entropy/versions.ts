@@ -1,7 +1,7 @@
 /**
  * The rules a session applies to the versions it compares: which side is newer, which entries
- * are past their grace period, and which may be a deleted key coming back (see README,
- * Tombstone grace and resurrection). Pure.
+ * are past their grace period, and which may be a deleted key coming back (see
+ * docs/anti-entropy.md, Tombstone grace and resurrection). Pure.
  */
 
 import { type Entry, hlcToMs, type Store } from "../store/mod.ts";

@@ -1,6 +1,6 @@
 /**
  * How the CLI prints a reply (see docs/cli.md). Reply lines are binary strings (one code unit
- * per byte, see README, Protocol v1); so is what these return: the bytes to write. Pure.
+ * per byte, see docs/protocol.md); so is what these return: the bytes to write. Pure.
  */
 
 import { fromBinary, toBinary } from "../client/mod.ts";

@@ -1,5 +1,5 @@
 /**
- * MerkleKVClient: a typed, pipelined client for protocol v1 (see README, Protocol v1, and
+ * MerkleKVClient: a typed, pipelined client for protocol v1 (see docs/protocol.md, and
  * docs/client.md).
  *
  * Typed methods take text (sent as UTF-8) or bytes, check every key and value against the
@@ -299,7 +299,7 @@ export class MerkleKVClient {
     return fromBinary(readAfter(await this.#send(line), "ECHO "));
   }
 
-  /** INFO as name -> value (see README, INFO fields). */
+  /** INFO as name -> value (see docs/operations.md, INFO fields). */
   async info(): Promise<Map<string, string>> {
     return readInfo(await this.#send("INFO"));
   }
@@ -382,7 +382,7 @@ export class MerkleKVClient {
 
 /**
  * A SCAN line. A prefix spelled AFTER (any case) would read as the keyword, so it takes the
- * long form with a key that sorts before every key it prefixes (see README, Protocol v1).
+ * long form with a key that sorts before every key it prefixes (see docs/protocol.md).
  */
 function scanLine(prefix: string, after: string | null): string {
   if (prefix === "") return after === null ? "SCAN" : `SCAN AFTER ${after}`;

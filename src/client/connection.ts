@@ -1,6 +1,6 @@
 /**
  * One TCP connection to a node, speaking raw protocol lines (binary strings: one code unit per
- * byte, see README, Protocol v1).
+ * byte, see docs/protocol.md).
  *
  * Requests are pipelined: send many lines, and each reply (one line, or a counted block such
  * as `VALUES n`) settles its request in order. Lines written while the socket still connects

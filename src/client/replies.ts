@@ -1,5 +1,5 @@
 /**
- * Reading the replies of protocol v1 (see README, Protocol v1) for the typed client: each
+ * Reading the replies of protocol v1 (see docs/protocol.md) for the typed client: each
  * function takes one reply's lines (binary strings, header first) and returns what it says, or
  * throws a ServerError for `ERROR <message>` and a ClientError for a reply it does not expect.
  * Pure.

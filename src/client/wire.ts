@@ -1,6 +1,6 @@
 /**
  * What the typed client puts on the wire, checked before anything is sent: keys, values and
- * words as binary strings (one code unit per byte, see README, Protocol v1), refused here with
+ * words as binary strings (one code unit per byte, see docs/protocol.md), refused here with
  * a ClientError when the server would refuse them. Pure.
  *
  * Text is UTF-8 on the wire; a Uint8Array goes as its bytes.
@@ -157,7 +157,7 @@ export function amountToWire(amount: bigint | number): string {
   return String(big);
 }
 
-/** EXPIRE's bound (see README, Protocol v1): beyond it the server refuses. */
+/** EXPIRE's bound (see docs/protocol.md): beyond it the server refuses. */
 const MAX_EXPIRE_SECONDS = 9_000_000_000_000;
 
 export function secondsToWire(seconds: number): string {

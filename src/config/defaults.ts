@@ -1,6 +1,6 @@
 /**
  * The defaults every node starts from, before the config file, environment and flags
- * (see README, Configuration). Frozen: take `structuredClone(DEFAULT_CONFIG)` for a mutable copy.
+ * (see docs/configuration.md). Frozen: take `structuredClone(DEFAULT_CONFIG)` for a mutable copy.
  */
 
 import type { Config } from "./types.ts";

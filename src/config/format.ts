@@ -1,4 +1,4 @@
-/** Text renderings of the schema: --help, --check output and the README reference table. */
+/** Text renderings of the schema: --help, --check output and the table in docs/configuration.md. */
 
 import { DEFAULT_CONFIG } from "./defaults.ts";
 import { COMMAND_LINE_OPTIONS, type CommandLineOption } from "./flags.ts";
@@ -31,7 +31,7 @@ export const HELP_TEXT: string = [
   "",
   "Precedence: flags > environment > config file > defaults; among flags the last wins.",
   `Config file sections: ${SECTION_NAMES.map((name) => `[${name}]`).join(", ")}.`,
-  "Every key is listed in the README (Configuration).",
+  "Every key is listed in docs/configuration.md.",
   "",
 ].join("\n");
 
@@ -48,7 +48,7 @@ export function formatEffectiveConfig(config: Config): string {
   return lines.join("\n") + "\n";
 }
 
-/** The README table of every key: key, type, default, environment variable, meaning. */
+/** The table of every key in docs/configuration.md: key, type, default, environment, meaning. */
 export function configReferenceMarkdown(): string {
   const header = [
     "| Key | Type | Default | Environment variable | Meaning |",

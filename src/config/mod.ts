@@ -1,5 +1,5 @@
 /**
- * Configuration: schema, defaults, validation and loading (see README, Configuration).
+ * Configuration: schema, defaults, validation and loading (see docs/configuration.md).
  *
  * ```ts
  * const { config, cli } = loadConfig({

@@ -1,7 +1,7 @@
 /**
  * Every config key, once: its TOML path, Config field, type, allowed values and meaning.
- * Validation, environment variables, command-line flags, the help text and the README
- * reference table are all derived from KEY_SCHEMA; add a key here and nowhere else
+ * Validation, environment variables, command-line flags, the help text and the table of
+ * docs/configuration.md are all derived from KEY_SCHEMA; add a key here and nowhere else
  * (besides types.ts and defaults.ts).
  */
 
@@ -57,7 +57,7 @@ interface BaseKeySpec {
   readonly shortFlag?: string;
   /** Never printed: shown as "***" by --check and in error messages. */
   readonly secret?: boolean;
-  /** One line, for --help and the README. */
+  /** One line, for --help and docs/configuration.md. */
   readonly description: string;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The effective configuration of one node, after defaults, file, environment and flags.
- * TOML keys are the snake_case forms of these names (see README, Configuration).
+ * TOML keys are the snake_case forms of these names (see docs/configuration.md).
  */
 
 export type FsyncPolicy = "always" | "everysec" | "no";
@@ -43,7 +43,7 @@ export interface AntiEntropyConfig {
   tombstoneGraceMs: number;
   /**
    * SYNC <host> <port> connects only to configured or discovered peers unless this is true
-   * (see README, Anti-entropy, Who SYNC may reach).
+   * (see docs/anti-entropy.md, Who SYNC may reach).
    */
   allowAnySyncTarget: boolean;
   /** Operator SYNC commands waiting behind the running session; more get ERROR. */
@@ -93,7 +93,10 @@ export interface PersistenceConfig {
 export interface LimitsConfig {
   maxKeyBytes: number;
   maxValueBytes: number;
-  /** Client and peer connections; peers have reservedPeerConnections more (see README, Limits). */
+  /**
+   * Client and peer connections; peers have reservedPeerConnections more (see docs/operations.md,
+   * Limits).
+   */
   maxConnections: number;
   /** Slots beyond maxConnections that only anti-entropy peers (first line SYNC HELLO) may take. */
   reservedPeerConnections: number;

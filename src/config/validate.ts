@@ -30,7 +30,7 @@ export class ConfigError extends Error {
  * A float from a TOML file (`1e3`, `1000.0`, `inf`), which the loader keeps apart from TOML
  * integers. No key takes a float, and an integer key refuses one even when it is whole: TOML
  * tells the two apart, and a float past 2^53 (`1e20`) is not even the integer it reads as
- * (see README, Configuration).
+ * (see docs/configuration.md).
  */
 export class TomlFloat {
   constructor(readonly value: number) {}

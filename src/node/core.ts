@@ -116,7 +116,7 @@ export class NodeCore implements LineHandler {
   /**
    * With two or more GET and SET lines waiting (a pipelining client), asks the store to
    * prefetch their keys (up to MAX_PREFETCH_KEYS): their lookups then overlap their cache
-   * misses (see README, Performance). Returns where the last key hinted ends if the hint is
+   * misses (see docs/performance.md). Returns where the last key hinted ends if the hint is
    * full (the lines after it want one of their own), else `end`.
    */
   beforeLines(bytes: Uint8Array, start: number, end: number): number {

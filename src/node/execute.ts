@@ -14,7 +14,7 @@ export const CLOSE_CONNECTION = Symbol("close connection");
 
 /**
  * Replies larger than this are returned as a PiecewiseReply, which the server produces as the
- * client drains it, never whole (see README, Limits); smaller ones are one string.
+ * client drains it, never whole (see docs/operations.md, Limits); smaller ones are one string.
  */
 export const PIECEWISE_REPLY_MIN_BYTES = 64 * 1024;
 
@@ -211,7 +211,7 @@ function multiGet(
 
 /**
  * A page of SCAN: with a filter, pages are read until one is full of allowed keys or the
- * store has no more, so that a short page still means the last (see README, SCAN).
+ * store has no more, so that a short page still means the last (see docs/protocol.md, SCAN).
  */
 function scanKeys(prefix: string, after: string | null, context: ExecuteContext): string[] {
   const { store, scanPageKeys, scanFilter } = context;

@@ -1,5 +1,5 @@
 /**
- * The node (see README, Architecture): `startNode()` wires the parts (store, recovery, TCP
+ * The node (see docs/development.md): `startNode()` wires the parts (store, recovery, TCP
  * server, anti-entropy, replication) and `execute()` runs each request. Only main.ts enters
  * this folder: nothing below it imports it.
  */

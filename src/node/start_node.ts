@@ -52,7 +52,7 @@ export async function startNode(
     if (changeLog !== null) closers.push(() => changeLog.close());
     // The listener opens first: the parts that announce this node need its port.
     const server = await startServer(serverOptions(config), log);
-    // Connections still busy after the grace period are cut (see README, Limits).
+    // Connections still busy after the grace period are cut (see docs/operations.md, Limits).
     closers.push(() => server.close(config.limits.shutdownGraceMs));
     const remote = new RemoteMerge(store, changeLog, config.limits);
     const peers = startPeerParts({ config, store, remote, log, clientPort: server.port }, closers);

@@ -1,5 +1,5 @@
 /**
- * The node's ChangeLog (see README, Durability): writes the changes of each event-loop turn to
+ * The node's ChangeLog (see docs/durability.md): writes the changes of each event-loop turn to
  * the current log segment at the turn's end (one writeSync), then lets the replies of their
  * writes go, after an fdatasync under "always" (group commit). Refuses writes while the disk
  * does not take them, until a snapshot has put everything in memory on disk again.
@@ -50,7 +50,7 @@ export class DurableLog implements ChangeLog {
   #closing = false;
   readonly #compactor: Compactor;
 
-  // Failure state (see README, Durability, Disk full).
+  // Failure state (see docs/durability.md, Disk full).
   #error: string | null = null;
   /** Changes are kept in memory only until the next snapshot (the log missed some). */
   #needsSnapshot = false;
@@ -99,7 +99,8 @@ export class DurableLog implements ChangeLog {
   append(changes: readonly Entry[]): void {
     if (changes.length === 0) return;
     if (this.#needsSnapshot || this.#closing) {
-      // Kept in memory; the snapshot that ends the refusal writes them (README, Disk full).
+      // Kept in memory; the snapshot that ends the refusal writes them (docs/durability.md, Disk
+      // full).
       this.#unloggedEntries += changes.length;
       return;
     }

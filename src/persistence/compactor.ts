@@ -1,5 +1,5 @@
 /**
- * The compactor of the node's log (see README, Durability, Snapshots): decides when the log is
+ * The compactor of the node's log (see docs/durability.md, Snapshots): decides when the log is
  * rewritten, has the log rotate to a new segment, writes the store into a snapshot a slice at a
  * time, then removes the segments and snapshots the new one covers. While the log refuses
  * writes (a full disk), it retries the snapshot that ends the refusal.
@@ -101,7 +101,7 @@ export class Compactor {
   }
 
   /**
-   * The log holds `logBytes` now. The rewrite rule (see README, Durability, Snapshots): compact
+   * The log holds `logBytes` now. The rewrite rule (see docs/durability.md, Snapshots): compact
    * once the log holds at least logRewriteMinBytes and at least twice the bytes of the last
    * snapshot.
    */

@@ -1,5 +1,5 @@
 /**
- * The files of a data directory (see README, Durability, File layout):
+ * The files of a data directory (see docs/durability.md, File layout):
  *
  *   log.<N>            log segment N: changes appended while it was the current segment
  *   snapshot.<N>       the whole store as of the start of log segment N (covers segments < N)

@@ -1,6 +1,6 @@
 /**
- * Where an fdatasync under `fsync = "always"` runs (see README, fsync policies). Pure: the
- * caller passes the time and what each fdatasync took.
+ * Where an fdatasync under `fsync = "always"` runs (see docs/durability.md, fsync policies). Pure:
+ * the caller passes the time and what each fdatasync took.
  *
  * On the event loop's thread, as Redis's does, a batch of at most ON_LOOP_MAX_RECORDS records
  * costs no hop to a worker thread, and the writes of every connection in the next turn share

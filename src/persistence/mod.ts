@@ -1,5 +1,5 @@
 /**
- * Durability (see README, Durability): the append-only log, snapshots and recovery. The node
+ * Durability (see docs/durability.md): the append-only log, snapshots and recovery. The node
  * calls openChangeLog once at start-up; it returns after the store holds what the disk holds.
  */
 
@@ -27,7 +27,7 @@ export interface ChangeLog {
   /**
    * Calls waiter.logged(), never before this call returns, once every change appended so far
    * is in the log file ("no", "everysec") or on disk ("always"): only then may the replies of
-   * the writes that made them leave the process (see README, fsync policies).
+   * the writes that made them leave the process (see docs/durability.md, fsync policies).
    */
   whenLogged(waiter: LogWaiter): void;
   /** Why writes are refused now (for example a full disk), or null when they are accepted. */

@@ -1,5 +1,5 @@
 /**
- * The on-disk formats of the append-only log and of snapshots (see README, Durability). Pure:
+ * The on-disk formats of the append-only log and of snapshots (see docs/durability.md). Pure:
  * bytes in, bytes or entries out; the files live in log_file.ts and snapshot_file.ts.
  *
  * Both files start with a header (magic + format version + CRC32 of the header) and then hold

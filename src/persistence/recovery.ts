@@ -1,5 +1,5 @@
 /**
- * Start-up recovery (see README, Durability, Recovery): load the newest snapshot, replay the
+ * Start-up recovery (see docs/durability.md, Recovery): load the newest snapshot, replay the
  * log segments it does not cover in order, cut a bad tail off, stop on damage before the tail.
  * The snapshot goes into the empty store with store.loadNew (one entry per key, no merge
  * needed); log entries go through store.load (the LWW merge: idempotent and order-free). Both
@@ -133,7 +133,7 @@ function snapshotError(
   path: string,
   read: Extract<SnapshotRead, { ok: false }>,
 ): RecoveryError {
-  const repair = `"deno run --allow-read --allow-write scripts/repair_log.ts ${path}"`;
+  const repair = `"npx deno run --allow-read --allow-write scripts/repair_log.ts ${path}"`;
   if (read.intact) {
     return new RecoveryError(
       `Cannot start: snapshot ${path} holds a record at offset ${read.offset} whose frame ` +
@@ -198,7 +198,7 @@ function cutTail(
       `Cannot start: log ${path} holds a record at offset ${damage.offset} whose frame and ` +
         `checksum are intact but which this build cannot apply (${damage.reason}). Nothing ` +
         `was dropped. To start with every other write it holds, drop only the refused ` +
-        `entries: "deno run --allow-read --allow-write scripts/repair_log.ts ${path}" (it ` +
+        `entries: "npx deno run --allow-read --allow-write scripts/repair_log.ts ${path}" (it ` +
         `prints each dropped key and keeps the original as ${path}.before-repair). ` +
         `Anti-entropy fetches newer versions of those keys from peers.`,
     );
@@ -208,7 +208,7 @@ function cutTail(
       `Cannot start: log ${path} is damaged at offset ${damage.offset} (${damage.reason}) and ` +
         `valid records follow at offset ${damage.nextValidOffset}, so this is not a torn ` +
         `tail. To repair, either keep every valid record: ` +
-        `"deno run --allow-read --allow-write scripts/repair_log.ts ${path}", or drop ` +
+        `"npx deno run --allow-read --allow-write scripts/repair_log.ts ${path}", or drop ` +
         `everything from the damage on: "truncate -s ${damage.offset} ${path}". ` +
         `Anti-entropy fetches what is lost from peers.`,
     );

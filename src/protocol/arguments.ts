@@ -82,7 +82,7 @@ export function buildExpire(args: Args): ParseResult {
 /**
  * AFTER, in any case, is the keyword wherever it may stand: `SCAN AFTER` alone lacks its key
  * (a prefix spelled AFTER is scanned with the long form, e.g. `SCAN AFTER AFTER AFTE`; see
- * README, Protocol v1).
+ * docs/protocol.md).
  */
 export function buildScan(args: Args): ParseResult {
   // At most three words (the command table); the first one missing tells how many there are.

@@ -1,5 +1,5 @@
 /**
- * The client protocol's requests, as one tagged union (see README, Protocol v1).
+ * The client protocol's requests, as one tagged union (see docs/protocol.md).
  *
  * Keys and values are "binary strings": every byte of the wire becomes one UTF-16 code unit
  * in 0..255 (latin1 decoding), so every byte a value may hold (any but LF; see valueProblem
@@ -37,8 +37,9 @@ export type Command =
   | AuthCommand;
 
 /**
- * Anti-entropy requests between nodes, on the ordinary client port (see README, Sync protocol).
- * `sync_run` is the operator's "SYNC <host> <port>": run one session with that peer now.
+ * Anti-entropy requests between nodes, on the ordinary client port (see docs/anti-entropy.md, Sync
+ * protocol v2). `sync_run` is the operator's "SYNC <host> <port>": run one session with that peer
+ * now.
  */
 export type SyncCommand =
   | { kind: "sync_run"; host: string; port: number }

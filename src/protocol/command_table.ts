@@ -1,5 +1,5 @@
 /**
- * The command table (see README, Protocol v1): a row for every kind of command with its
+ * The command table (see docs/protocol.md): a row for every kind of command with its
  * permission category, whether it writes, and its words (aliases included), each with how its
  * arguments are read and what HELP says of it. The compiler names any kind left without a row.
  * Pure.
@@ -61,7 +61,7 @@ const MANY = Number.MAX_SAFE_INTEGER;
 interface CommandRow {
   /** The permission category a user needs to run it (see docs/security.md). */
   category: CommandCategory;
-  /** It changes keys: refused while the log cannot take writes (see README, Durability). */
+  /** It changes keys: refused while the log cannot take writes (see docs/durability.md). */
   writes: boolean;
   /** Each command word (aliases included) with how its arguments are read. */
   words: Record<string, CommandSpec>;

@@ -1,6 +1,6 @@
 /**
- * The hot path: the one deliberate second route through the parser (see README, Protocol v1,
- * "The hot path"). `GET key` and `SET key value`, which clients send most, are read straight
+ * The hot path: the one deliberate second route through the parser (see docs/development.md,
+ * The request path). `GET key` and `SET key value`, which clients send most, are read straight
  * from the received bytes, and a pipelined chunk's keys are found for the store's prefetch
  * before its lines run. Every line this does not take as it is goes to the table parser
  * (parse.ts), which gives the same result for GET and SET; a differential test

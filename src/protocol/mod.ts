@@ -1,5 +1,5 @@
 /**
- * Protocol v1 (see README, Protocol v1): line framing, the command table and parser, the hot
+ * Protocol v1 (see docs/protocol.md): line framing, the command table and parser, the hot
  * path for GET and SET, and reply formatting. Pure.
  */
 

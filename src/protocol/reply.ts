@@ -1,6 +1,6 @@
 /**
  * Reply formatting for protocol v1. Every reply line ends with CRLF; multi-line replies start
- * with a header that says how many lines follow (see README, Protocol v1).
+ * with a header that says how many lines follow (see docs/protocol.md).
  */
 
 export const CRLF = "\r\n";
@@ -51,9 +51,10 @@ export type InfoField = readonly [string, string | number];
 
 /**
  * A `VALUES` or `KEYS` reply produced a piece at a time, as the connection's socket drains,
- * so that a large reply is never held whole for a client that does not read (see README,
- * Limits). It holds the keys and values it was made from (the store's own strings, read when
- * the command ran, so the reply is the same as valuesReply()/keysReply() would have been).
+ * so that a large reply is never held whole for a client that does not read (see
+ * docs/operations.md, Limits). It holds the keys and values it was made from (the store's own
+ * strings, read when the command ran, so the reply is the same as valuesReply()/keysReply() would
+ * have been).
  */
 export class PiecewiseReply {
   readonly #keys: readonly string[];

@@ -5,7 +5,7 @@
  * Pause n (n = 0 after each successful connection) is a random value in
  * [max(minMs, b / 2), b] with b = min(maxMs, minMs * 2^n): it doubles per failed attempt,
  * never exceeds maxMs, and the jitter keeps many nodes from reconnecting in step after a
- * broker restart (see README, Replication, Reconnecting).
+ * broker restart (see docs/replication.md, Reconnecting).
  */
 
 export class Backoff {

@@ -1,5 +1,5 @@
 /**
- * The replication wire formats (see README, Replication). Pure: bytes in, values out.
+ * The replication wire formats (see docs/replication.md). Pure: bytes in, values out.
  *
  * A change batch, format version 1, little-endian:
  *

@@ -1,6 +1,6 @@
 /**
  * MQTT replication: every local change is published to the broker, every peer's change is
- * merged here (see README, Replication). Without mqtt_broker_address the node runs standalone.
+ * merged here (see docs/replication.md). Without mqtt_broker_address the node runs standalone.
  */
 
 import { hostname } from "node:os";
@@ -86,7 +86,8 @@ export function startReplication(
       reconnectMinMs: replication.reconnectMinMs,
       reconnectMaxMs: replication.reconnectMaxMs,
       subscriptions: [topics.changes, topics.nodes],
-      // An empty retained message clears our announcement if we vanish (see README, Discovery).
+      // An empty retained message clears our announcement if we vanish (see docs/replication.md,
+      // Discovery).
       will: {
         topic: nodesTopic(replication.topicPrefix, config.nodeId),
         payload: new Uint8Array(0),

@@ -4,8 +4,8 @@
  * Every change gets the next per-origin sequence number as it enters. The queue holds at most
  * `capacity` changes (replication.max_pending_publishes); past that the OLDEST are dropped and
  * counted. Dropping the oldest keeps the newest state of the busiest keys, and the receivers
- * see the hole in the sequence numbers; anti-entropy repairs what was dropped (see README,
- * Replication, Outbox).
+ * see the hole in the sequence numbers; anti-entropy repairs what was dropped (see
+ * docs/replication.md, Broker down: the outbox).
  */
 
 import { encodedEntryLength, type Entry } from "../store/mod.ts";

@@ -1,7 +1,7 @@
 /**
  * MQTT replication (I/O edge): local changes -> outbox -> one batch per tick -> broker; batches
  * from the broker -> decode -> merge (RemoteApplier). Also the node's announcement and the
- * peers announced by others (see README, Replication).
+ * peers announced by others (see docs/replication.md).
  */
 
 import type { Buffer } from "node:buffer";

@@ -3,8 +3,8 @@
  * hole in an origin's numbers) and batches seen before (QoS 1 redelivery). Pure and bounded.
  *
  * A hole is not repaired here: it only tells the node to run anti-entropy soon. Merging is
- * idempotent, so a batch seen twice is harmless and is only counted (see README, Replication,
- * Ordering and idempotence).
+ * idempotent, so a batch seen twice is harmless and is only counted (see
+ * docs/replication.md, Delivery, ordering and idempotence).
  */
 
 export interface SequenceVerdict {

@@ -1,11 +1,11 @@
 /**
  * The MQTT connection (I/O edge; the only file that imports mqtt). MQTT 5 with a persistent
  * session, TCP_NODELAY, subscriptions with No Local, a last will, and reconnects with
- * exponential backoff and jitter (see README, Replication, Connection).
+ * exponential backoff and jitter (see docs/replication.md, Connection).
  *
  * mqtt.js is loaded when the first connection starts, not with the program: loading it took
  * 80-135 ms of every start, which a node without replication no longer pays and a node with
- * replication pays after it serves clients (see README, Replication, Connection).
+ * replication pays after it serves clients (see docs/replication.md, Connection).
  */
 
 import { Buffer } from "node:buffer";
@@ -200,7 +200,8 @@ function clientOptions(options: TransportOptions, backoff: Backoff): IClientOpti
 function onConnect(context: ClientContext, connack: IConnackPacket): void {
   const { client, backoff } = context;
   // mqtt.js leaves Nagle on: a publish then waits for the ACK of the previous segment
-  // (one QoS 0 publish per ms here: p99 ~32 ms with Nagle, ~5 ms without; see README).
+  // (one QoS 0 publish per ms here: p99 ~32 ms with Nagle, ~5 ms without; see docs/replication.md,
+  // Connection).
   const socket = client.stream as unknown as { setNoDelay?: (noDelay: boolean) => void };
   socket.setNoDelay?.(true);
   backoff.reset();

@@ -1,6 +1,6 @@
 /**
- * Which slot a new connection gets, or why it is refused (see README, Limits). Bookkeeping
- * only: no sockets, so every case is tested without ports.
+ * Which slot a new connection gets, or why it is refused (see docs/operations.md, Limits).
+ * Bookkeeping only: no sockets, so every case is tested without ports.
  *
  * - `client`: one of `maxConnections`, for anyone.
  * - `peer`: one of `reservedPeerConnections` beyond them, taken only when the client slots are

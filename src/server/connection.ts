@@ -51,7 +51,10 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Why a connection that is not busy should close now, or null (pure; see README, Limits). */
+/**
+ * Why a connection that is not busy should close now, or null (pure; see docs/operations.md,
+ * Limits).
+ */
 export function timeoutOf(
   state: { lastRequestAtMs: number; partialSinceMs: number },
   nowMs: number,

@@ -1,5 +1,5 @@
 /**
- * The TCP edge (see README, Architecture): accepts clients, frames their bytes into lines,
+ * The TCP edge (see docs/development.md): accepts clients, frames their bytes into lines,
  * hands each line to the node and writes the replies, bounded everywhere.
  */
 

@@ -15,7 +15,7 @@ import { ReplyEncoder } from "./reply_encoder.ts";
 
 /**
  * Holds a connection's replies until the log has the changes of the requests they answer
- * (see README, fsync policies); the log calls it once they are logged.
+ * (see docs/durability.md, fsync policies); the log calls it once they are logged.
  */
 export interface LogWaiter {
   /** null: they are logged as the fsync policy promises; else why not (nothing acknowledged). */

@@ -1,6 +1,6 @@
 /**
  * Binary strings: keys, values and protocol lines are byte strings, held in JavaScript as
- * strings with one code unit (0..255) per byte (see README, Protocol v1). These turn them into
+ * strings with one code unit (0..255) per byte (see docs/protocol.md). These turn them into
  * bytes quickly; Buffer's "latin1" encoder costs microseconds per call in Deno.
  */
 

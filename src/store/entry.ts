@@ -19,7 +19,7 @@ export interface Entry {
  * Total order of entries of one key; > 0 when `a` wins the merge.
  * LWW: newer HLC wins; equal HLC -> larger node id wins; equal version -> tombstone wins; then
  * the remaining fields, so that any two entries have one winner whatever the arrival order
- * (see README, Conflicts).
+ * (see docs/consistency.md, Conflicts).
  */
 export function compareEntries(a: Entry, b: Entry): number {
   if (a.hlc !== b.hlc) return a.hlc > b.hlc ? 1 : -1;
@@ -58,8 +58,8 @@ export const INVALID_KEY_BYTE = /[\x00-\x20\x7f]/;
 /**
  * The one rule for what a value may hold, shared by every reader and writer: the protocol
  * parser, the store's merge of remote entries, and the log, snapshot, replication and sync
- * codecs. Any byte but LF, which ends a protocol line; CR is an ordinary byte (see README,
- * Protocol v1: a line ends with LF and at most one CR before it).
+ * codecs. Any byte but LF, which ends a protocol line; CR is an ordinary byte (see
+ * docs/protocol.md: a line ends with LF and at most one CR before it).
  */
 const INVALID_VALUE_BYTE = /\n/;
 

@@ -1,6 +1,6 @@
 /**
  * Binary form of one entry, shared by the replication change codec and the persistence
- * record codec (see README, Wire formats). Little-endian:
+ * record codec (see docs/protocol.md, Wire formats). Little-endian:
  *
  *   u8  flags        bit 0: tombstone, bit 1: has expiry
  *   f64 hlc          an integer below 2^53, exact in a float64

@@ -2,9 +2,9 @@
  * 64-bit hashes as two 32-bit lanes, computed synchronously in plain JavaScript.
  *
  * Keys are short, and a per-call WebAssembly or WebCrypto hash costs more than this loop for
- * them (see README, Merkle tree). The same function runs on every node, so hashes agree across
- * the cluster. Results go to a shared two-lane buffer to avoid allocating on the write path;
- * copy the lanes out before the next call.
+ * them (see docs/anti-entropy.md, Merkle tree). The same function runs on every node, so hashes
+ * agree across the cluster. Results go to a shared two-lane buffer to avoid allocating on the write
+ * path; copy the lanes out before the next call.
  */
 
 /**
@@ -79,7 +79,8 @@ const TWO_POW_32 = 4294967296;
 
 /**
  * Hash of an entry's identity: key hash, version, tombstone flag and expiry. The version
- * (HLC + node id) is unique per write, so it stands for the value (see README, Merkle tree).
+ * (HLC + node id) is unique per write, so it stands for the value (see docs/anti-entropy.md, Merkle
+ * tree).
  */
 export function hashEntry(
   keyLow: number,

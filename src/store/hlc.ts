@@ -1,5 +1,5 @@
 /**
- * Hybrid logical clock (see README, Versions).
+ * Hybrid logical clock (see docs/consistency.md, Versions).
  *
  * A timestamp is one integer: `physicalMs * HLC_COUNTER_SPAN + counter`. Local writes take
  * `max(wall clock, last + 1)`, so timestamps never go back even when the wall clock does, and

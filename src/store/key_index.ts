@@ -205,7 +205,7 @@ export class KeyIndex<E extends Keyed> {
    * a hint that those keys come next. One lookup waits for several cache misses in a row (the
    * cell, the entry, its key, its value, and the heap number that holds its version, which an
    * overwrite reads for the tree); the loads of independent lookups, issued from one
-   * short loop, wait together instead (measured: see README, Performance). Returns a sum of
+   * short loop, wait together instead (measured: see docs/performance.md). Returns a sum of
    * what it loaded, so that the loads are not optimized away.
    */
   prefetch(hashes: Int32Array, count: number): number {

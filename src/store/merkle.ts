@@ -1,7 +1,8 @@
 /**
- * The Merkle tree: a fixed-shape, hash-bucketed tree (as Riak's TicTac AAE; see README,
- * Merkle tree). A key's segment is chosen by the hash of the key, so a difference in one key
- * changes exactly one segment, one branch and the root, wherever the key sorts.
+ * The Merkle tree: a fixed-shape, hash-bucketed tree (as Riak's TicTac AAE; see
+ * docs/anti-entropy.md, Merkle tree). A key's segment is chosen by the hash of the key, so a
+ * difference in one key changes exactly one segment, one branch and the root, wherever the key
+ * sorts.
  *
  *   root  = XOR of the BRANCH_COUNT branch hashes
  *   branch b = XOR of its SEGMENTS_PER_BRANCH segment hashes
@@ -24,8 +25,8 @@ export function segmentOfKeyHash(keyHashHigh: number): number {
 /**
  * A segment's keys fall into SUB_BUCKETS sub-buckets by the next 4 bits of the key hash. The
  * tree keeps no hashes for them: anti-entropy computes them for a crowded segment that differs,
- * so that only the keys of the sub-buckets that differ are compared (see README, Session
- * rounds).
+ * so that only the keys of the sub-buckets that differ are compared (see docs/anti-entropy.md,
+ * Session rounds).
  */
 export const SUB_BUCKETS = 16;
 const SUB_BUCKET_SHIFT = SEGMENT_SHIFT - 4;

@@ -1,7 +1,7 @@
 /**
- * The store (see README, Versions and conflicts, and Merkle tree): entries with their versions
- * (hybrid logical clock) and tombstones, the LWW merge, the Merkle tree, and the binary form of
- * an entry. Pure: no I/O, no timers, no clock of its own.
+ * The store (see docs/consistency.md, and docs/anti-entropy.md, Merkle tree): entries with their
+ * versions (hybrid logical clock) and tombstones, the LWW merge, the Merkle tree, and the binary
+ * form of an entry. Pure: no I/O, no timers, no clock of its own.
  */
 
 export { MAX_PREFETCH_KEYS, type SegmentContents, Store, type StoreOptions } from "./store.ts";

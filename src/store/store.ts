@@ -21,7 +21,10 @@ export interface StoreOptions {
   clock: Clock;
   /** Tombstones and expired entries are kept this long so that peers learn of them. */
   tombstoneGraceMs: number;
-  /** Remote versions further ahead of our wall clock are refused (see README, Versions). */
+  /**
+   * Remote versions further ahead of our wall clock are refused (see docs/consistency.md,
+   * Versions).
+   */
   maxClockSkewMs: number;
 }
 
@@ -63,9 +66,9 @@ export function indexHashOfKey(key: string): number {
  * An entry as held by the store: one object per key, updated in place when the key is written
  * again. Five fields and nothing derived, because there is one per key; built as an object
  * literal, which V8 lays out tighter than a class instance (measured: about 50 bytes less per
- * key; see README, Memory). Updating in place, rather than replacing the object, leaves the
- * garbage collector only the new value to move per overwrite: the entry and the box V8 keeps
- * its version number in stay where they are (see README, Performance). What write() and the
+ * key; see docs/performance.md, Memory). Updating in place, rather than replacing the object,
+ * leaves the garbage collector only the new value to move per overwrite: the entry and the box V8
+ * keeps its version number in stay where they are (see docs/performance.md). What write() and the
  * merge hand out as the change is a copy, so that a change held by the log or the outbox never
  * changes under it.
  */
@@ -112,7 +115,7 @@ export class Store {
   /**
    * Per segment, the newest version (HLC) of the entries purged from it since start-up: an
    * entry of a key absent here whose version is not newer may have been deleted by a tombstone
-   * purged since (see README, Tombstone grace and resurrection).
+   * purged since (see docs/anti-entropy.md, Tombstone grace and resurrection).
    */
   readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
   #tombstoneCount = 0;
@@ -269,7 +272,8 @@ export class Store {
       this.#overwrite(entry, remote.value, remote.hlc, node, remote.expiresAtMs, keyLow, keyHigh);
     }
     // Adopt, then purge at once if already past its grace period: the same end state as a
-    // peer that purged it, and an older version can no longer win (see README, Deletes).
+    // peer that purged it, and an older version can no longer win (see docs/consistency.md,
+    // Tombstones).
     if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
     return "applied";
   }
@@ -295,7 +299,7 @@ export class Store {
   /**
    * Drops a key's entry without writing a tombstone, if its version is still `hlc` by `node`.
    * Used by anti-entropy for an entry that a peer has shown to be deleted and purged (see
-   * README, Tombstone grace and resurrection); returns whether it was dropped.
+   * docs/anti-entropy.md, Tombstone grace and resurrection); returns whether it was dropped.
    */
   discard(key: string, hlc: number, node: string): boolean {
     const entry = this.entry(key);

@@ -32,6 +32,11 @@ export interface BrokerOptions {
   extraConfig?: string;
   /** Replace the default plain listener entirely (for TLS/password tests). */
   listenerConfig?: string;
+  /**
+   * A whole mosquitto.conf, written as given instead of every line above (for a config file a
+   * user runs, such as examples/mosquitto.conf); its listener must be on `port`.
+   */
+  configLines?: string[];
   /** Rewrites the command line before each launch (the benchmark pins the broker to a CPU). */
   wrapCommand?: (program: string, args: string[]) => [string, string[]];
   /**
@@ -39,6 +44,25 @@ export interface BrokerOptions {
    * killed and its directory removed if the benchmark is interrupted).
    */
   onLaunch?: (child: Deno.ChildProcess, broker: Mosquitto) => void;
+}
+
+/** The broker the tests run: a plain loopback listener unless told otherwise, no persistence. */
+function defaultConfigLines(port: number, options: BrokerOptions): string[] {
+  const listener = options.listenerConfig ?? `listener ${port} 127.0.0.1\nallow_anonymous true`;
+  return [
+    listener,
+    "per_listener_settings false",
+    "set_tcp_nodelay true",
+    // The default (1000) silently drops QoS 1 messages for a slow subscriber.
+    "max_queued_messages 1000000",
+    "max_inflight_messages 0",
+    "persistence false",
+    "log_dest stderr",
+    "log_type error",
+    "log_type warning",
+    "log_type notice",
+    options.extraConfig ?? "",
+  ];
 }
 
 export class Mosquitto {
@@ -64,25 +88,8 @@ export class Mosquitto {
     const port = options.port ?? await freePort();
     const directory = await Deno.makeTempDir({ prefix: "merklekv-mosquitto-" });
     const broker = new Mosquitto(port, directory, options);
-    const listener = options.listenerConfig ??
-      `listener ${port} 127.0.0.1\nallow_anonymous true`;
-    await Deno.writeTextFile(
-      broker.configPath,
-      [
-        listener,
-        "per_listener_settings false",
-        "set_tcp_nodelay true",
-        // The default (1000) silently drops QoS 1 messages for a slow subscriber.
-        "max_queued_messages 1000000",
-        "max_inflight_messages 0",
-        "persistence false",
-        "log_dest stderr",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        options.extraConfig ?? "",
-      ].join("\n") + "\n",
-    );
+    const lines = options.configLines ?? defaultConfigLines(port, options);
+    await Deno.writeTextFile(broker.configPath, lines.join("\n") + "\n");
     await broker.#launch();
     return broker;
   }

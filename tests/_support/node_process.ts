@@ -44,6 +44,11 @@ export interface NodeOptions {
   cwd?: string;
   /** Default "deno". */
   through?: StartedThrough;
+  /**
+   * A whole config file, written as given instead of the generated one (for a file a user runs,
+   * such as examples/node-a.toml); its bind_port must be `port`.
+   */
+  config?: string;
 }
 
 export class NodeProcess {
@@ -80,7 +85,7 @@ export class NodeProcess {
     if (options.dataDir !== undefined) lines.push(`data_dir = "${options.dataDir}"`);
     if (options.topLevel !== undefined) lines.push(options.topLevel);
     if (options.toml !== undefined) lines.push(options.toml);
-    await Deno.writeTextFile(configPath, lines.join("\n") + "\n");
+    await Deno.writeTextFile(configPath, options.config ?? lines.join("\n") + "\n");
     const node = new NodeProcess({ ...options, nodeId }, port, configPath);
     await node.ready();
     return node;

@@ -1,6 +1,6 @@
 /**
  * Durability with real node processes: kill -9 under write load, torn and damaged logs,
- * snapshots under load, a restart inside a cluster, a full disk (see README, Durability).
+ * snapshots under load, a restart inside a cluster, a full disk (see docs/durability.md).
  */
 
 import assert from "node:assert/strict";

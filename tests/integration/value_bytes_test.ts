@@ -1,5 +1,5 @@
 /**
- * Values hold any byte but LF (see README, Protocol v1). Written by a client through SET,
+ * Values hold any byte but LF (see docs/protocol.md). Written by a client through SET,
  * APPEND, PREPEND and MSET, every value comes back equal: from the node, from its replica over
  * a real Mosquitto, after restarts (kill -9 and graceful, before and after a snapshot), and
  * from a node that joins by anti-entropy alone.

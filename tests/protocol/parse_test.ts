@@ -87,7 +87,7 @@ Deno.test("parseCommand() has a valid example for every command and alias", () =
   for (const name of COMMAND_NAMES) assert.ok(covered.has(name), `no example for ${name}`);
 });
 
-/** The permission categories of the security design, word by word (see README, Security). */
+/** The permission categories of the security design, word by word (see docs/security.md). */
 const CATEGORIES: Record<CommandCategory, string[]> = {
   read: ["GET", "MGET", "EXISTS", "SCAN", "DBSIZE", "TTL", "HASH"],
   write: ["SET", "DEL", "DELETE", "INC", "DEC", "INCR", "DECR", "APPEND", "PREPEND", "MSET"]

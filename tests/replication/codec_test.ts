@@ -84,7 +84,7 @@ Deno.test("decodeBatch() reads a batch from a view into a larger buffer", () => 
 
 Deno.test("encodeBatch() then decodeBatch() round-trips random batches", () => {
   const random = new SeededRandom(7);
-  // Values are any bytes except CR and LF (see README, Protocol).
+  // Values here are any bytes except CR and LF (docs/protocol.md allows CR as well).
   const byte = (): string => {
     const code = Math.floor(random.next() * 256);
     return code === 10 || code === 13 ? byte() : String.fromCharCode(code);
