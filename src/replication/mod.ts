@@ -9,7 +9,9 @@ import type { Logger } from "../log.ts";
 import type { InfoField } from "../protocol/mod.ts";
 import type { Entry, RemoteApplier, Store } from "../store/mod.ts";
 import { formatAddress, nodesTopic, subscriptionTopics } from "./codec.ts";
+import { readSigningKeyFile } from "./key_file.ts";
 import { MqttReplicator } from "./replicator.ts";
+import { Signer } from "./signing.ts";
 import { connectTransport } from "./transport.ts";
 
 /** MQTT replication, as the node uses it. */
@@ -51,6 +53,7 @@ export function startReplication(
   if (url === null) return null;
   const replication = config.replication;
   const ca = replication.caFile === null ? null : readCaFile(replication.caFile);
+  const signer = signerFor(replication.signingKeyFile, log);
   const clientId = replication.clientId ?? `merklekv-${config.nodeId}`;
   const brokerLabel = withoutCredentials(url);
   const announceAddress = formatAddress(
@@ -69,6 +72,9 @@ export function startReplication(
     log,
     requestSync: hooks.onReconnect,
     nowMs: () => context.store.nowMs(),
+    signer,
+    acceptUnsigned: replication.acceptUnsigned,
+    epochMs: context.store.nowMs(),
   });
   const topics = subscriptionTopics(replication.topicPrefix);
   const transport = connectTransport(
@@ -83,10 +89,11 @@ export function startReplication(
       reconnectMinMs: replication.reconnectMinMs,
       reconnectMaxMs: replication.reconnectMaxMs,
       subscriptions: [topics.changes, topics.nodes],
-      // An empty retained message clears our announcement if we vanish (see README, Discovery).
+      // Clears our announcement if we vanish: empty, or a signed "gone" for the first
+      // connection (see README, Discovery, and docs/replication-security.md).
       will: {
         topic: nodesTopic(replication.topicPrefix, config.nodeId),
-        payload: new Uint8Array(0),
+        payload: replicator.goneMessage(1),
         retain: true,
       },
       random: Math.random,
@@ -103,8 +110,14 @@ export function startReplication(
     broker: brokerLabel,
     client_id: clientId,
     announce: announceAddress,
+    signing: signer === null ? "off" : "on",
   });
   return replicator;
+}
+
+/** Read before anything connects: a bad key file stops the start (naming the line, not a key). */
+function signerFor(signingKeyFile: string | null, log: Logger): Signer | null {
+  return signingKeyFile === null ? null : new Signer(readSigningKeyFile(signingKeyFile, log));
 }
 
 function readCaFile(path: string): string {
