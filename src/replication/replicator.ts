@@ -40,6 +40,11 @@ export const MAX_INFLIGHT_MESSAGES = 32;
 export const MAX_TRACKED_ORIGINS = 1024;
 /** close() waits this long for the outbox to drain and again for the disconnect. */
 export const CLOSE_TIMEOUT_MS = 2000;
+/**
+ * Signed messages whose tag is being checked at once; past this a message is dropped (counted;
+ * the hole it leaves in sequence numbers brings anti-entropy) rather than queued without end.
+ */
+export const MAX_PENDING_CHECKS = 10_000;
 /** A hole in sequence numbers asks for anti-entropy at most this often. */
 const MISSED_SYNC_MIN_INTERVAL_MS = 1000;
 /** A warning that repeats (garbage on the topics, clock skew) is logged at most this often. */
@@ -86,6 +91,8 @@ class Counters {
   messagesUnverified = 0;
   /** Signed announcements older than what was seen of their node (replays): ignored. */
   announcementsStale = 0;
+  /** Signed messages dropped because MAX_PENDING_CHECKS were being checked already. */
+  messagesDroppedChecking = 0;
   publishFailures = 0;
   sequenceGaps = 0;
   connections = 0;
@@ -116,6 +123,8 @@ export class MqttReplicator implements Replicator {
    * async), and handled after those before it, so that one origin's batches stay in order.
    */
   #receiving: Promise<void> = Promise.resolve();
+  /** Messages in #receiving not handled yet. */
+  #pendingChecks = 0;
   /** Signed batches to publish, in sequence order, each once its tag is written. */
   #publishing: Promise<void> = Promise.resolve();
 
@@ -173,6 +182,7 @@ export class MqttReplicator implements Replicator {
       ["replication_messages_unauthenticated", counters.messagesUnauthenticated],
       ["replication_messages_unverified", counters.messagesUnverified],
       ["replication_announcements_stale", counters.announcementsStale],
+      ["replication_messages_dropped_checking", counters.messagesDroppedChecking],
       ...this.#signingFields(),
       ["replication_publish_failures", counters.publishFailures],
       ["replication_sequence_gaps", counters.sequenceGaps],
@@ -197,6 +207,8 @@ export class MqttReplicator implements Replicator {
       this.#flush();
       await this.#drained(CLOSE_TIMEOUT_MS);
     }
+    // The announcement of this connection goes out before the "gone" that replaces it.
+    await this.#publishing;
     const nodes = nodesTopic(this.#options.topicPrefix, this.#options.nodeId);
     const gone = await this.goneMessage(this.#counters.connections);
     await transport.close({ topic: nodes, payload: gone }, CLOSE_TIMEOUT_MS);
@@ -292,12 +304,21 @@ export class MqttReplicator implements Replicator {
       if (!this.#options.acceptUnsigned) return this.#unauthenticated(topic, "not signed");
       return this.#dispatch(parsed.kind, topic, parsed.nodeId, payload);
     }
+    if (this.#pendingChecks >= MAX_PENDING_CHECKS) return this.#droppedChecking(parsed.nodeId);
+    this.#pendingChecks++;
     const checked = signer.verify(parts);
     this.#receiving = this.#receiving.then(() => checked).then((problem) => {
       if (this.#closed) return;
       if (problem !== null) return this.#unauthenticated(topic, problem);
       this.#dispatch(parsed.kind, topic, parsed.nodeId, payload);
-    }).catch((error) => this.#unauthenticated(topic, `cannot check the tag: ${error}`));
+    }).catch((error) => this.#unauthenticated(topic, `cannot check the tag: ${error}`))
+      .finally(() => this.#pendingChecks--);
+  }
+
+  /** The next batch of that origin shows the hole, which asks anti-entropy to repair it. */
+  #droppedChecking(origin: string): void {
+    this.#counters.messagesDroppedChecking++;
+    this.#warn("replication_checks_overloaded", { origin, max_pending: MAX_PENDING_CHECKS });
   }
 
   #dispatch(kind: TopicKind, topic: string, topicNodeId: string, payload: Uint8Array): void {
