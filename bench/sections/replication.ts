@@ -27,6 +27,11 @@ import type { BenchOptions, BenchSection } from "./section.ts";
  * pins them all to the server CPU, see processes.ts).
  */
 const SERVERS_CPU: number | null = Deno.env.get("REPLICATION_BENCH_PINNED") ? SERVER_CPU : null;
+/**
+ * REPLICATION_BENCH_SIGNED=1 gives the nodes one signing key (see docs/replication-security.md,
+ * Cost): every batch signed by its node and checked by the two others.
+ */
+const SIGNED = Deno.env.get("REPLICATION_BENCH_SIGNED") === "1";
 const TARGET_P50_MS = 1;
 const TARGET_P99_MS = 5;
 /** Every SAMPLE_EVERY-th write is followed on node B. */
@@ -80,13 +85,16 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
       sampleEvery: SAMPLE_EVERY,
     },
   };
+  const keyFile = SIGNED ? await signingKeyFile() : null;
+  results.signed = SIGNED;
   try {
     for (const name of ["a", "b", "c"]) {
+      const signing = keyFile === null ? "" : `\n[replication]\nsigning_key_file = "${keyFile}"`;
       nodes.push(
         await BenchNode.start({
           nodeId: `bench-${name}`,
           topLevel: [`mqtt_broker_address = "mqtt://127.0.0.1:${broker.port}"`],
-          sections: "[anti_entropy]\ninterval_ms = 0",
+          sections: "[anti_entropy]\ninterval_ms = 0" + signing,
           cpu: SERVERS_CPU,
         }),
       );
@@ -111,8 +119,19 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
   } finally {
     for (const node of nodes) await node.stop();
     await broker.stop();
+    if (keyFile !== null) await Deno.remove(keyFile);
   }
   return { name: "replication", columns: COLUMNS, rows, results };
+}
+
+/** A key file of one random key (mode 600), for REPLICATION_BENCH_SIGNED. */
+async function signingKeyFile(): Promise<string> {
+  const path = await Deno.makeTempFile({ prefix: "merklekv-bench-", suffix: ".keys" });
+  const key = Array.from(crypto.getRandomValues(new Uint8Array(32)))
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
+  await Deno.writeTextFile(path, key + "\n", { mode: 0o600 });
+  return path;
 }
 
 async function waitConnected(nodes: BenchNode[]): Promise<void> {

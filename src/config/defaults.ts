@@ -66,6 +66,8 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     reconnectMinMs: 100,
     reconnectMaxMs: 5_000,
     connectTimeoutMs: 5_000,
+    signingKeyFile: null,
+    acceptUnsigned: false,
   },
   persistence: {
     logRewriteMinBytes: 64 * MIB,

@@ -321,6 +321,21 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     description: "A broker connection not established within this long is retried",
   },
   {
+    path: "replication.signing_key_file",
+    field: "replication.signingKeyFile",
+    type: "string",
+    rule: PATH_RULE,
+    nullable: true,
+    description: "Secret keys, one per line (the first signs): batches and announcements signed",
+  },
+  {
+    path: "replication.accept_unsigned",
+    field: "replication.acceptUnsigned",
+    type: "boolean",
+    nullable: false,
+    description: "With signing_key_file, also accept unsigned messages (rolling introduction)",
+  },
+  {
     path: "persistence.log_rewrite_min_bytes",
     field: "persistence.logRewriteMinBytes",
     type: "integer",
@@ -490,7 +505,6 @@ export const KEY_BY_PATH: ReadonlyMap<string, KeySpec> = new Map(
 export const SECTION_NAMES: readonly string[] = [
   ...new Set(KEY_SCHEMA.flatMap((spec) => sectionOf(spec.path) ?? [])),
 ];
-
 const ENVIRONMENT_PREFIX = "MERKLEKV_";
 
 /** MERKLEKV_BIND_PORT, MERKLEKV_ANTI_ENTROPY_INTERVAL_MS. */

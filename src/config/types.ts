@@ -81,6 +81,10 @@ export interface ReplicationConfig {
   reconnectMinMs: number;
   reconnectMaxMs: number;
   connectTimeoutMs: number;
+  /** Keys that sign and verify batches and announcements; null sends them unsigned. */
+  signingKeyFile: string | null;
+  /** With signingKeyFile, unsigned messages are still accepted (a rolling introduction). */
+  acceptUnsigned: boolean;
 }
 
 export interface PersistenceConfig {

@@ -9,8 +9,10 @@ import type { Logger } from "../log.ts";
 import type { InfoField } from "../protocol/mod.ts";
 import type { Entry, RemoteApplier, Store } from "../store/mod.ts";
 import { formatAddress, nodesTopic, subscriptionTopics } from "./codec.ts";
+import { readSigningKeyFile } from "./key_file.ts";
 import { MqttReplicator } from "./replicator.ts";
-import { connectTransport } from "./transport.ts";
+import { Signer } from "./signing.ts";
+import { connectTransport, type TransportOptions } from "./transport.ts";
 import { assert } from "../assert.ts";
 
 /** MQTT replication, as the node uses it. */
@@ -52,6 +54,7 @@ export function startReplication(
   if (url === null) return null;
   const replication = config.replication;
   const ca = replication.caFile === null ? null : readCaFile(replication.caFile);
+  const signer = signerFor(replication.signingKeyFile, log);
   const clientId = replication.clientId ?? `merklekv-${config.nodeId}`;
   const brokerLabel = withoutCredentials(url);
   const announceAddress = formatAddress(
@@ -72,29 +75,12 @@ export function startReplication(
     log,
     requestSync: hooks.onReconnect,
     nowMs: () => context.store.nowMs(),
+    signer,
+    acceptUnsigned: replication.acceptUnsigned,
+    epochMs: context.store.nowMs(),
   });
-  const topics = subscriptionTopics(replication.topicPrefix);
   const transport = connectTransport(
-    {
-      url,
-      brokerLabel,
-      clientId,
-      username: replication.username,
-      password: replication.password,
-      ca,
-      connectTimeoutMs: replication.connectTimeoutMs,
-      reconnectMinMs: replication.reconnectMinMs,
-      reconnectMaxMs: replication.reconnectMaxMs,
-      subscriptions: [topics.changes, topics.nodes],
-      // An empty retained message clears our announcement if we vanish (see docs/replication.md,
-      // Discovery).
-      will: {
-        topic: nodesTopic(replication.topicPrefix, config.nodeId),
-        payload: new Uint8Array(0),
-        retain: true,
-      },
-      random: Math.random,
-    },
+    transportOptions(config, { url, brokerLabel, clientId, ca }, replicator.goneMessage(1)),
     {
       ready: (info) => replicator.onReady(info),
       lost: () => replicator.onLost(),
@@ -107,8 +93,41 @@ export function startReplication(
     broker: brokerLabel,
     client_id: clientId,
     announce: announceAddress,
+    signing: signer === null ? "off" : "on",
   });
   return replicator;
+}
+
+/** How to reach the broker, and the will that clears this node's announcement. */
+function transportOptions(
+  config: Config,
+  broker: { url: string; brokerLabel: string; clientId: string; ca: string | null },
+  gone: Uint8Array | Promise<Uint8Array>,
+): TransportOptions {
+  const replication = config.replication;
+  const topics = subscriptionTopics(replication.topicPrefix);
+  return {
+    ...broker,
+    username: replication.username,
+    password: replication.password,
+    connectTimeoutMs: replication.connectTimeoutMs,
+    reconnectMinMs: replication.reconnectMinMs,
+    reconnectMaxMs: replication.reconnectMaxMs,
+    subscriptions: [topics.changes, topics.nodes],
+    // Clears our announcement if we vanish: empty, or a signed "gone" for the first
+    // connection (see docs/replication.md, Discovery, and docs/replication-security.md).
+    will: {
+      topic: nodesTopic(replication.topicPrefix, config.nodeId),
+      payload: gone,
+      retain: true,
+    },
+    random: Math.random,
+  };
+}
+
+/** Read before anything connects: a bad key file stops the start (naming the line, not a key). */
+function signerFor(signingKeyFile: string | null, log: Logger): Signer | null {
+  return signingKeyFile === null ? null : new Signer(readSigningKeyFile(signingKeyFile, log));
 }
 
 function readCaFile(path: string): string {

@@ -10,16 +10,25 @@ import { type Entry, hlcToMs, type RemoteApplier } from "../store/mod.ts";
 import type { Replicator } from "./mod.ts";
 import type { LogFields, Logger } from "../log.ts";
 import {
+  type AnnouncementOrder,
   changesTopic,
   decodeAnnouncement,
   decodeBatch,
+  decodeSignedAnnouncement,
   encodeAnnouncement,
   encodeBatch,
+  encodeSignedAnnouncement,
   nodesTopic,
   parseTopic,
+  SIGNED_ANNOUNCEMENT_FIRST_BYTE,
+  SIGNED_BATCH_FORMAT_VERSION,
+  signedParts,
+  type TopicKind,
 } from "./codec.ts";
+import { type DirectoryChange, MAX_DISCOVERED_NODES, PeerDirectory } from "./discovery.ts";
 import { Outbox } from "./outbox.ts";
 import { SequenceTracker } from "./sequence.ts";
+import { hex, type Signer } from "./signing.ts";
 import type { ConnectionInfo, Transport } from "./transport.ts";
 
 /** One MQTT message carries at most this many encoded entry bytes (one larger entry aside). */
@@ -27,14 +36,15 @@ export const MAX_BATCH_BYTES = 256 * 1024;
 export const MAX_BATCH_ENTRIES = 8192;
 /** Unacknowledged batches at once (lowered to the broker's Receive Maximum if smaller). */
 export const MAX_INFLIGHT_MESSAGES = 32;
-/** Announced nodes remembered; more are ignored (a cluster this large is not expected). */
-export const MAX_DISCOVERED_NODES = 1024;
-/** A cleared announcement keeps the peer in discoveredPeers() this long (see there). */
-export const PEER_DEPARTED_GRACE_MS = 5000;
 /** Origins whose sequence numbers are followed; the longest-known is forgotten past this. */
 export const MAX_TRACKED_ORIGINS = 1024;
 /** close() waits this long for the outbox to drain and again for the disconnect. */
 export const CLOSE_TIMEOUT_MS = 2000;
+/**
+ * Signed messages whose tag is being checked at once; past this a message is dropped (counted;
+ * the hole it leaves in sequence numbers brings anti-entropy) rather than queued without end.
+ */
+export const MAX_PENDING_CHECKS = 10_000;
 /** A hole in sequence numbers asks for anti-entropy at most this often. */
 const MISSED_SYNC_MIN_INTERVAL_MS = 1000;
 /** A warning that repeats (garbage on the topics, clock skew) is logged at most this often. */
@@ -57,6 +67,12 @@ export interface ReplicatorOptions {
   /** Asks anti-entropy for a session now (after a reconnect, or changes known to be missed). */
   requestSync: () => void;
   nowMs: () => number;
+  /** Signs what is published and checks what is received; null: unsigned, as in format 1. */
+  signer: Signer | null;
+  /** With a signer, unsigned messages are accepted too (a rolling introduction of keys). */
+  acceptUnsigned: boolean;
+  /** When this process started (ms): orders its announcements after those of earlier runs. */
+  epochMs: number;
 }
 
 /** Counters shown in INFO; "events" are changes (entries), "messages" are MQTT messages. */
@@ -69,6 +85,14 @@ class Counters {
   messagesReceived = 0;
   messagesMalformed = 0;
   messagesDuplicate = 0;
+  /** Signed messages whose tag is missing or wrong: dropped (see docs/replication-security.md). */
+  messagesUnauthenticated = 0;
+  /** Signed messages taken without a check, by a node that has no key. */
+  messagesUnverified = 0;
+  /** Signed announcements older than what was seen of their node (replays): ignored. */
+  announcementsStale = 0;
+  /** Signed messages dropped because MAX_PENDING_CHECKS were being checked already. */
+  messagesDroppedChecking = 0;
   publishFailures = 0;
   sequenceGaps = 0;
   connections = 0;
@@ -82,10 +106,7 @@ export class MqttReplicator implements Replicator {
   readonly #options: ReplicatorOptions;
   readonly #outbox: Outbox;
   readonly #sequences = new SequenceTracker(MAX_TRACKED_ORIGINS);
-  /** Announced nodes: node id -> client address. */
-  readonly #peers = new Map<string, string>();
-  /** Nodes whose announcement was cleared (a will or a clean close), bounded like #peers. */
-  readonly #departed = new Map<string, { address: string; atMs: number }>();
+  readonly #directory = new PeerDirectory();
   readonly #counters = new Counters();
   readonly #lastWarningMs = new Map<string, number>();
   #transport: Transport | null = null;
@@ -97,6 +118,15 @@ export class MqttReplicator implements Replicator {
   /** When the current broker connection became ready. */
   #connectedAtMs = -Infinity;
   #closed = false;
+  /**
+   * Signed messages received, in order: each is checked as it arrives (crypto.subtle is
+   * async), and handled after those before it, so that one origin's batches stay in order.
+   */
+  #receiving: Promise<void> = Promise.resolve();
+  /** Messages in #receiving not handled yet. */
+  #pendingChecks = 0;
+  /** Signed batches to publish, in sequence order, each once its tag is written. */
+  #publishing: Promise<void> = Promise.resolve();
 
   constructor(options: ReplicatorOptions) {
     this.#options = options;
@@ -120,24 +150,11 @@ export class MqttReplicator implements Replicator {
     this.#scheduleFlush();
   }
 
-  /**
-   * Announced peers, plus those whose announcement was cleared while the broker is away or less
-   * than PEER_DEPARTED_GRACE_MS before now (counting from the current connection at most): a
-   * broker that shuts down publishes every client's will first, and anti-entropy needs the
-   * peers most exactly then, until they announce themselves again.
-   */
+  /** Announced peers, and those that left a moment ago (see PeerDirectory.addresses()). */
   discoveredPeers(): string[] {
-    const addresses = new Set(this.#peers.values());
     const connected = this.#transport?.state === "connected";
     const nowMs = this.#options.nowMs();
-    for (const [nodeId, departure] of this.#departed) {
-      const sinceMs = Math.max(departure.atMs, this.#connectedAtMs);
-      if (!connected || nowMs - sinceMs < PEER_DEPARTED_GRACE_MS) {
-        addresses.add(departure.address);
-      } else {
-        this.#departed.delete(nodeId);
-      }
-    }
+    const addresses = this.#directory.addresses(connected, this.#connectedAtMs, nowMs);
     addresses.delete(this.#options.announceAddress);
     return [...addresses];
   }
@@ -162,6 +179,11 @@ export class MqttReplicator implements Replicator {
       ["replication_messages_received", counters.messagesReceived],
       ["replication_messages_malformed", counters.messagesMalformed],
       ["replication_messages_duplicate", counters.messagesDuplicate],
+      ["replication_messages_unauthenticated", counters.messagesUnauthenticated],
+      ["replication_messages_unverified", counters.messagesUnverified],
+      ["replication_announcements_stale", counters.announcementsStale],
+      ["replication_messages_dropped_checking", counters.messagesDroppedChecking],
+      ...this.#signingFields(),
       ["replication_publish_failures", counters.publishFailures],
       ["replication_sequence_gaps", counters.sequenceGaps],
       ["replication_lag_ms", counters.lagLastMs],
@@ -179,30 +201,78 @@ export class MqttReplicator implements Replicator {
     if (this.#flushTimer !== null) clearImmediate(this.#flushTimer);
     this.#flushTimer = null;
     const transport = this.#transport;
-    if (transport === null) return;
+    if (transport === null) return await this.#settled();
     if (transport.state === "connected") {
       this.#maxInflight = Number.MAX_SAFE_INTEGER;
       this.#flush();
       await this.#drained(CLOSE_TIMEOUT_MS);
     }
+    // The announcement of this connection goes out before the "gone" that replaces it.
+    await this.#publishing;
     const nodes = nodesTopic(this.#options.topicPrefix, this.#options.nodeId);
-    await transport.close({ topic: nodes, payload: new Uint8Array(0) }, CLOSE_TIMEOUT_MS);
+    const gone = await this.goneMessage(this.#counters.connections);
+    await transport.close({ topic: nodes, payload: gone }, CLOSE_TIMEOUT_MS);
+    await this.#settled();
+  }
+
+  /**
+   * What clears this node's announcement (its last will for connection `connection`, and its
+   * clean stop): empty when unsigned; else a signed "gone" of that connection's order, which a
+   * receiver applies only to the announcements of that connection or before.
+   */
+  async goneMessage(connection: number): Promise<Uint8Array> {
+    const signer = this.#options.signer;
+    if (signer === null) return new Uint8Array(0);
+    const order = { epochMs: this.#options.epochMs, connection: Math.max(1, connection) };
+    const message = encodeSignedAnnouncement(
+      { nodeId: this.#options.nodeId, address: null, order },
+      signer.keyId,
+    );
+    await signer.sign(message);
+    return message;
   }
 
   /** Transport event: connected and subscribed. */
   onReady(info: ConnectionInfo): void {
     if (this.#closed) return;
-    this.#counters.connections++;
+    const connection = ++this.#counters.connections;
     this.#connectedAtMs = this.#options.nowMs();
     this.#maxInflight = Math.max(1, Math.min(MAX_INFLIGHT_MESSAGES, info.receiveMaximum));
-    const { topicPrefix, nodeId, announceAddress } = this.#options;
-    const announcement = encodeAnnouncement({ nodeId, address: announceAddress });
-    this.#transport?.publish(nodesTopic(topicPrefix, nodeId), announcement, true, (error) => {
-      if (error !== null) this.#warn("replication_announce_failed", { reason: error });
-    });
+    this.#announce(connection);
     this.#scheduleFlush();
     // Whatever was published while we were away and the broker did not keep: repair it now.
     this.#options.requestSync();
+  }
+
+  /** Publishes the announcement of this connection; signed, also the will of the next one. */
+  #announce(connection: number): void {
+    const { topicPrefix, nodeId, announceAddress, signer } = this.#options;
+    const topic = nodesTopic(topicPrefix, nodeId);
+    const done = (error: string | null) => {
+      if (error !== null) this.#warn("replication_announce_failed", { reason: error });
+    };
+    if (signer === null) {
+      const announcement = encodeAnnouncement({ nodeId, address: announceAddress });
+      this.#transport?.publish(topic, announcement, true, done);
+      return;
+    }
+    const order = { epochMs: this.#options.epochMs, connection };
+    const message = encodeSignedAnnouncement(
+      { nodeId, address: announceAddress, order },
+      signer.keyId,
+    );
+    this.#publishing = this.#publishing.then(async () => {
+      await signer.sign(message);
+      this.#transport?.publish(topic, message, true, done);
+      // The broker holds this connection's will already; the next connection gets the next.
+      this.#transport?.setWill(await this.goneMessage(connection + 1));
+    }).catch((error) => done(`cannot sign the announcement: ${error}`));
+  }
+
+  /** Resolves when every signed message received or sent so far has been handled. */
+  async #settled(): Promise<void> {
+    await this.#receiving;
+    await this.#publishing;
   }
 
   /** Transport event: a ready connection was lost. Changes wait in the outbox meanwhile. */
@@ -211,14 +281,56 @@ export class MqttReplicator implements Replicator {
     this.#flushTimer = null;
   }
 
-  /** Transport event: a message on one of our subscriptions. */
+  /**
+   * Transport event: a message on one of our subscriptions. With a key, a signed message is
+   * handled once its tag checks out, an unsigned one only with accept_unsigned; without a key,
+   * signed messages are taken unchecked and counted (see docs/replication-security.md).
+   */
   onMessage(topic: string, payload: Uint8Array): void {
     if (this.#closed) return;
     this.#counters.messagesReceived++;
     const parsed = parseTopic(this.#options.topicPrefix, topic);
     if (parsed === null) return this.#malformed(topic, "unexpected topic");
-    if (parsed.kind === "changes") this.#receiveBatch(topic, parsed.nodeId, payload);
-    else this.#receiveAnnouncement(topic, parsed.nodeId, payload);
+    const firstByte = parsed.kind === "changes"
+      ? SIGNED_BATCH_FORMAT_VERSION
+      : SIGNED_ANNOUNCEMENT_FIRST_BYTE;
+    const parts = signedParts(payload, firstByte);
+    const signer = this.#options.signer;
+    if (signer === null) {
+      if (parts !== null) this.#counters.messagesUnverified++;
+      return this.#dispatch(parsed.kind, topic, parsed.nodeId, payload);
+    }
+    if (parts === null) {
+      if (!this.#options.acceptUnsigned) return this.#unauthenticated(topic, "not signed");
+      return this.#dispatch(parsed.kind, topic, parsed.nodeId, payload);
+    }
+    if (this.#pendingChecks >= MAX_PENDING_CHECKS) return this.#droppedChecking(parsed.nodeId);
+    this.#pendingChecks++;
+    const checked = signer.verify(parts);
+    this.#receiving = this.#receiving.then(() => checked).then((problem) => {
+      if (this.#closed) return;
+      if (problem !== null) return this.#unauthenticated(topic, problem);
+      this.#dispatch(parsed.kind, topic, parsed.nodeId, payload);
+    }).catch((error) => this.#unauthenticated(topic, `cannot check the tag: ${error}`))
+      .finally(() => this.#pendingChecks--);
+  }
+
+  /** The next batch of that origin shows the hole, which asks anti-entropy to repair it. */
+  #droppedChecking(origin: string): void {
+    this.#counters.messagesDroppedChecking++;
+    this.#warn("replication_checks_overloaded", { origin, max_pending: MAX_PENDING_CHECKS });
+  }
+
+  #dispatch(kind: TopicKind, topic: string, topicNodeId: string, payload: Uint8Array): void {
+    if (kind === "changes") this.#receiveBatch(topic, topicNodeId, payload);
+    else if (payload[0] === SIGNED_ANNOUNCEMENT_FIRST_BYTE) {
+      this.#receiveSignedAnnouncement(topic, topicNodeId, payload);
+    } else this.#receiveAnnouncement(topic, topicNodeId, payload);
+  }
+
+  #unauthenticated(topic: string, reason: string): void {
+    this.#counters.messagesUnauthenticated++;
+    this.#warn("replication_message_unauthenticated", { topic: topic.slice(0, 200), reason });
   }
 
   #receiveBatch(topic: string, topicNodeId: string, payload: Uint8Array): void {
@@ -254,35 +366,61 @@ export class MqttReplicator implements Replicator {
     if (counts.applied > 0) this.#recordLag(batch.entries);
   }
 
+  /** Format 1: JSON, or empty for "gone". */
   #receiveAnnouncement(topic: string, topicNodeId: string, payload: Uint8Array): void {
     const decoded = decodeAnnouncement(payload);
     if (!decoded.ok) return this.#malformed(topic, decoded.error);
     const announcement = decoded.announcement;
-    if (announcement === null) {
-      const address = this.#peers.get(topicNodeId);
-      if (address === undefined) return;
-      this.#peers.delete(topicNodeId);
-      this.#departed.set(topicNodeId, { address, atMs: this.#options.nowMs() });
-      this.#options.log.info("replication_peer_gone", { peer: topicNodeId, address });
-      return;
-    }
-    if (announcement.nodeId !== topicNodeId) {
+    if (announcement !== null && announcement.nodeId !== topicNodeId) {
       return this.#malformed(topic, `node_id "${announcement.nodeId}" does not match the topic`);
     }
-    if (announcement.nodeId === this.#options.nodeId) return;
-    if (this.#peers.get(announcement.nodeId) === announcement.address) return;
-    if (
-      !this.#peers.has(announcement.nodeId) &&
-      this.#peers.size + this.#departed.size >= MAX_DISCOVERED_NODES
-    ) {
-      return this.#warn("replication_too_many_peers", { max: MAX_DISCOVERED_NODES });
+    this.#applyAnnouncement(topicNodeId, announcement?.address ?? null, null);
+  }
+
+  /** Format 2: signed, with an order; its tag was checked before (if this node has keys). */
+  #receiveSignedAnnouncement(topic: string, topicNodeId: string, payload: Uint8Array): void {
+    const decoded = decodeSignedAnnouncement(payload);
+    if (!decoded.ok) return this.#malformed(topic, decoded.error);
+    const { nodeId, address, order } = decoded.announcement;
+    if (nodeId !== topicNodeId) {
+      return this.#malformed(topic, `node_id "${nodeId}" does not match the topic`);
     }
-    this.#peers.set(announcement.nodeId, announcement.address);
-    this.#departed.delete(announcement.nodeId);
-    this.#options.log.info("replication_peer_announced", {
-      peer: announcement.nodeId,
-      address: announcement.address,
-    });
+    this.#applyAnnouncement(nodeId, address, order);
+  }
+
+  /** A node announced at `address`, or gone (null). */
+  #applyAnnouncement(
+    nodeId: string,
+    address: string | null,
+    order: AnnouncementOrder | null,
+  ): void {
+    if (nodeId === this.#options.nodeId) return;
+    const log = this.#options.log;
+    const known = this.#directory.addressOf(nodeId);
+    const change: DirectoryChange = address === null
+      ? this.#directory.depart(nodeId, order, this.#options.nowMs())
+      : this.#directory.announce(nodeId, address, order);
+    switch (change) {
+      case "announced":
+        return log.info("replication_peer_announced", { peer: nodeId, address: address ?? "" });
+      case "gone":
+        return log.info("replication_peer_gone", { peer: nodeId, address: known ?? "" });
+      case "stale":
+        this.#counters.announcementsStale++;
+        return this.#warn("replication_announcement_stale", {
+          peer: nodeId,
+          epoch_ms: order?.epochMs ?? 0,
+          connection: order?.connection ?? 0,
+        });
+      case "full":
+        return this.#warn("replication_too_many_peers", { max: MAX_DISCOVERED_NODES });
+      case "unchanged":
+        return;
+      default: {
+        const unhandled: never = change;
+        return unhandled;
+      }
+    }
   }
 
   #malformed(topic: string, reason: string): void {
@@ -332,16 +470,47 @@ export class MqttReplicator implements Replicator {
     while (transport.state === "connected" && this.#inflight < this.#maxInflight) {
       const batch = this.#outbox.take(MAX_BATCH_ENTRIES, MAX_BATCH_BYTES);
       if (batch === null) break;
+      const signer = this.#options.signer;
       const payload: Buffer = encodeBatch({
         origin: this.#options.nodeId,
         incarnation: this.#options.incarnation,
         firstSequence: batch.firstSequence,
         entries: batch.entries,
-      });
+      }, signer?.keyId ?? null);
       this.#inflight++;
       const count = batch.entries.length;
-      transport.publish(topic, payload, false, (error) => this.#acknowledged(count, error));
+      const done = (error: string | null) => this.#acknowledged(count, error);
+      if (signer === null) transport.publish(topic, payload, false, done);
+      else this.#publishSigned(signer, topic, payload, done);
     }
+  }
+
+  /** Signs now (in parallel with the batches before), publishes after the ones before. */
+  #publishSigned(
+    signer: Signer,
+    topic: string,
+    payload: Buffer,
+    done: (error: string | null) => void,
+  ): void {
+    const signed = signer.sign(payload);
+    this.#publishing = this.#publishing.then(() => signed).then(
+      () => this.#transport?.publish(topic, payload, false, done),
+      (error) => done(`cannot sign the batch: ${error}`),
+    );
+  }
+
+  /** INFO fields of signing: never a key, only the id of the one that signs. */
+  #signingFields(): InfoField[] {
+    const signer = this.#options.signer;
+    return [
+      ["replication_signing", signer === null ? "off" : "on"],
+      ["replication_signing_key_id", signer === null ? "" : hex(signer.keyId)],
+      ["replication_signing_keys", signer?.keyCount ?? 0],
+      [
+        "replication_accept_unsigned",
+        signer === null || this.#options.acceptUnsigned ? "yes" : "no",
+      ],
+    ];
   }
 
   #acknowledged(count: number, error: string | null): void {

@@ -42,8 +42,11 @@ export interface TransportOptions {
   reconnectMaxMs: number;
   /** Subscribed (QoS 1, No Local) on every connection. */
   subscriptions: string[];
-  /** Published by the broker if we vanish without a clean close. */
-  will: { topic: string; payload: Uint8Array; retain: boolean };
+  /**
+   * Published by the broker if we vanish without a clean close. A signed will is prepared
+   * (signed) before the first connection: the connection waits for it.
+   */
+  will: { topic: string; payload: Uint8Array | Promise<Uint8Array>; retain: boolean };
   random: () => number;
 }
 
@@ -72,6 +75,8 @@ export interface Transport {
     retain: boolean,
     done: (error: string | null) => void,
   ): void;
+  /** The will of the next connection (the broker holds the current one's already). */
+  setWill(payload: Uint8Array): void;
   /** Publishes `last` (if connected, waiting up to timeoutMs for it), then disconnects. */
   close(last: { topic: string; payload: Uint8Array } | null, timeoutMs: number): Promise<void>;
 }
@@ -88,9 +93,11 @@ export function connectTransport(
   let connection: Transport | null = null;
   let closed = false;
   let failed = false;
-  const loaded = import("mqtt").then(
-    (module) => {
-      if (!closed) connection = connectClient(module.default.connect, options, events, log);
+  const loaded = Promise.all([import("mqtt"), options.will.payload]).then(
+    ([module, willPayload]) => {
+      if (closed) return;
+      const will = { ...options.will, payload: willPayload };
+      connection = connectClient(module.default.connect, { ...options, will }, events, log);
     },
     (error) => {
       failed = true;
@@ -109,6 +116,10 @@ export function connectTransport(
       // Publishes are made only while connected, so only once a connection exists.
       if (connection === null) done("not connected to the broker");
       else connection.publish(topic, payload, retain, done);
+    },
+    setWill(payload) {
+      // Called once connected, so once a connection exists.
+      connection?.setWill(payload);
     },
     async close(last, timeoutMs) {
       closed = true;
@@ -130,10 +141,15 @@ interface ClientContext {
   lastFailure: string;
 }
 
+/** TransportOptions once the will is ready. */
+type ClientOptions = TransportOptions & {
+  will: { topic: string; payload: Uint8Array; retain: boolean };
+};
+
 /** Creates the mqtt.js client and wires its events to the handlers below. */
 function connectClient(
   connect: typeof import("mqtt").connect,
-  options: TransportOptions,
+  options: ClientOptions,
   events: TransportEvents,
   log: Logger,
 ): Transport {
@@ -162,13 +178,17 @@ function connectClient(
         done(error ? error.message : null);
       });
     },
+    setWill(payload) {
+      // mqtt.js builds each CONNECT from client.options, so a reconnect sends this will.
+      if (client.options.will !== undefined) client.options.will.payload = toBuffer(payload);
+    },
     close: (last, timeoutMs) =>
       closeClient(client, last, timeoutMs, () => context.state = "closed"),
   };
 }
 
 /** The mqtt.js options: MQTT 5, a persistent session, the will, and the first backoff pause. */
-function clientOptions(options: TransportOptions, backoff: Backoff): IClientOptions {
+function clientOptions(options: ClientOptions, backoff: Backoff): IClientOptions {
   return {
     protocolVersion: 5,
     clientId: options.clientId,

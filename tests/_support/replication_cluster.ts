@@ -25,6 +25,8 @@ export interface ClusterOptions {
   nodeIds?: string[];
   /** How long to wait for every node to report a connected broker. */
   connectTimeoutMs?: number;
+  /** Environment of each node's process (e.g. its own broker user), by node id. */
+  nodeEnv?: (nodeId: string) => Record<string, string>;
 }
 
 export class Cluster {
@@ -76,14 +78,16 @@ export class Cluster {
     try {
       const ports: number[] = [];
       for (let index = 0; index < options.size; index++) ports.push(await freePort());
-      const started = ports.map((port, index) =>
-        NodeProcess.start({
+      const started = ports.map((port, index) => {
+        const nodeId = options.nodeIds?.[index] ?? `node-${String.fromCharCode(97 + index)}`;
+        return NodeProcess.start({
           port,
-          nodeId: options.nodeIds?.[index] ?? `node-${String.fromCharCode(97 + index)}`,
+          nodeId,
           topLevel: `mqtt_broker_address = "${brokerUrl(options, brokers, index)}"`,
           toml: nodeToml(options, ports, port),
-        })
-      );
+          env: options.nodeEnv?.(nodeId) ?? {},
+        });
+      });
       const settled = await Promise.allSettled(started);
       for (const result of settled) if (result.status === "fulfilled") nodes.push(result.value);
       const failed = settled.find((result) => result.status === "rejected");

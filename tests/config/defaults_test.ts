@@ -44,6 +44,8 @@ Deno.test("DEFAULT_CONFIG holds the documented defaults", () => {
       reconnectMinMs: 100,
       reconnectMaxMs: 5000,
       connectTimeoutMs: 5000,
+      signingKeyFile: null,
+      acceptUnsigned: false,
     },
     persistence: { logRewriteMinBytes: 64 * 1024 * 1024, snapshotChunkEntries: 10000 },
     limits: {

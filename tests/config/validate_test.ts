@@ -49,6 +49,8 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       reconnect_min_ms: 50,
       reconnect_max_ms: 60000,
       connect_timeout_ms: 2000,
+      signing_key_file: "/etc/merklekv/signing.keys",
+      accept_unsigned: true,
     },
     persistence: { log_rewrite_min_bytes: 1024, snapshot_chunk_entries: 100 },
     limits: {
@@ -105,6 +107,8 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       reconnectMinMs: 50,
       reconnectMaxMs: 60000,
       connectTimeoutMs: 2000,
+      signingKeyFile: "/etc/merklekv/signing.keys",
+      acceptUnsigned: true,
     },
     persistence: { logRewriteMinBytes: 1024, snapshotChunkEntries: 100 },
     limits: {

@@ -138,7 +138,7 @@ function malformedCases(): [string, Uint8Array, RegExp][] {
   const originEnd = 2 + "node-a".length;
   return [
     ["empty", new Uint8Array(0), /empty/],
-    ["unknown version", withByte(0, 2), /unknown batch format version 2/],
+    ["unknown version", withByte(0, 3), /unknown batch format version 3/],
     ["version zero", withByte(0, 0), /unknown batch format version 0/],
     ["only the version byte", good.subarray(0, 1), /truncated in header/],
     ["origin longer than the message", withByte(1, 200), /truncated in origin/],
