@@ -14,6 +14,7 @@ export type {
   AntiEntropyConfig,
   Config,
   FsyncPolicy,
+  HttpConfig,
   LimitsConfig,
   LogLevel,
   PersistenceConfig,

@@ -7,13 +7,23 @@
 
 import type { Config } from "./types.ts";
 import { assert } from "../assert.ts";
+import {
+  BIND_ADDRESS_RULE,
+  BROKER_URL_RULE,
+  CLIENT_ID_RULE,
+  HOST_PORT_RULE,
+  MQTT_STRING_RULE,
+  NODE_ID_RULE,
+  PATH_RULE,
+  TOPIC_PREFIX_RULE,
+} from "./rules.ts";
 
 export type ValueType = "string" | "integer" | "boolean" | "string-array" | "enum";
 
 /** A config value after type checking; null only for nullable keys ("unset"). */
 export type ConfigValue = string | number | boolean | string[] | null;
 
-type SectionField = "antiEntropy" | "replication" | "persistence" | "limits";
+type SectionField = "antiEntropy" | "replication" | "persistence" | "limits" | "http";
 
 /** "bindPort" or "antiEntropy.intervalMs": checked against types.ts by the compiler. */
 export type ConfigField =
@@ -68,61 +78,6 @@ const HOUR_MS = 60 * 60 * SECOND_MS;
 const DAY_MS = 24 * HOUR_MS;
 /** Bytes of "SET", two spaces and CRLF around a key and value, rounded up. */
 const SET_LINE_OVERHEAD_BYTES = 16;
-
-const NODE_ID_RULE: StringRule = {
-  expected: "1 to 64 characters of A-Z a-z 0-9 . _ -",
-  placeholder: "<id>",
-  test: (text) => /^[A-Za-z0-9._-]{1,64}$/.test(text),
-};
-
-const BIND_ADDRESS_RULE: StringRule = {
-  expected: "a host name or IP address such as 127.0.0.1, 0.0.0.0 or ::",
-  placeholder: "<host>",
-  test: (text) => /^[A-Za-z0-9._:%-]{1,253}$/.test(text),
-};
-
-const HOST_PORT_RULE: StringRule = {
-  expected: '"host:port" with a port in 1..65535 (IPv6 as [::1]:7878)',
-  placeholder: "<host:port>",
-  test: isHostPort,
-};
-
-const BROKER_SCHEMES = ["tcp", "mqtt", "mqtts", "ssl", "tls"] as const;
-
-const BROKER_URL_RULE: StringRule = {
-  expected:
-    `a URL ${BROKER_SCHEMES.map((scheme) => `${scheme}://`).join(", ")} with host and port,` +
-    " e.g. tcp://localhost:1883",
-  placeholder: "<url>",
-  test: isBrokerUrl,
-};
-
-const PATH_RULE: StringRule = {
-  expected: "a path without NUL characters",
-  placeholder: "<path>",
-  test: (text) => /^[^\0]{1,4096}$/.test(text),
-};
-
-// MQTT 3.1.1 §1.5.3: UTF-8 strings are at most 65535 bytes and must not contain U+0000.
-const MQTT_STRING_RULE: StringRule = {
-  expected: "at most 65535 bytes of UTF-8 without NUL characters",
-  placeholder: "<text>",
-  test: (text) => !text.includes("\0") && new TextEncoder().encode(text).length <= 65_535,
-};
-
-const CLIENT_ID_RULE: StringRule = {
-  expected: "1 to 256 printable ASCII characters without spaces",
-  placeholder: "<id>",
-  test: (text) => /^[\x21-\x7e]{1,256}$/.test(text),
-};
-
-// Topic wildcards (+ #) and NUL are illegal in topic names; "$" topics are the broker's
-// (MQTT 3.1.1 §4.7.1, §4.7.2).
-const TOPIC_PREFIX_RULE: StringRule = {
-  expected: 'a topic of 1 to 256 characters without "+", "#" or NUL, not starting with "$"',
-  placeholder: "<topic>",
-  test: (text) => /^[^+#\0$][^+#\0]{0,255}$/.test(text),
-};
 
 export const KEY_SCHEMA: readonly KeySpec[] = [
   {
@@ -503,6 +458,25 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     nullable: false,
     description: "Keys in one SCAN page",
   },
+  {
+    path: "http.bind_address",
+    field: "http.bindAddress",
+    type: "string",
+    rule: BIND_ADDRESS_RULE,
+    nullable: false,
+    flags: ["http-bind-address"],
+    description: "Address the operators' HTTP listener (/metrics, /livez, /readyz) binds to",
+  },
+  {
+    path: "http.port",
+    field: "http.port",
+    type: "integer",
+    min: 0,
+    max: 65_535,
+    nullable: true,
+    flags: ["http-port"],
+    description: "Port of the operators' HTTP listener; unset runs none, 0 picks any free port",
+  },
 ];
 
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
@@ -578,23 +552,4 @@ export function writeField(config: Config, spec: KeySpec, value: ConfigValue): v
   const record = config as unknown as Record<string, Record<string, ConfigValue> | ConfigValue>;
   if (second === null) record[first] = value;
   else (record[first] as Record<string, ConfigValue>)[second] = value;
-}
-
-/** "host:port" or "[v6]:port", port 1..65535. */
-function isHostPort(text: string): boolean {
-  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]{1,253}):([0-9]{1,5})$/.exec(text);
-  if (match === null) return false;
-  const port = Number(match[2]);
-  return port >= 1 && port <= 65_535;
-}
-
-/** "tcp://host:port", optionally with a trailing "/"; no user info, path or query. */
-function isBrokerUrl(text: string): boolean {
-  const match = /^([a-z]+):\/\/(.*?)\/?$/.exec(text);
-  if (match === null) return false;
-  // Both groups are required by the pattern, so a match has them.
-  const [, schemeText, address] = match;
-  if (schemeText === undefined || address === undefined) return false;
-  const scheme = schemeText as (typeof BROKER_SCHEMES)[number];
-  return BROKER_SCHEMES.includes(scheme) && isHostPort(address);
 }

@@ -23,6 +23,7 @@ export interface Config {
   replication: ReplicationConfig;
   persistence: PersistenceConfig;
   limits: LimitsConfig;
+  http: HttpConfig;
 }
 
 export interface AntiEntropyConfig {
@@ -98,4 +99,11 @@ export interface LimitsConfig {
   maxKeysPerCommand: number;
   /** Keys in one SCAN page. */
   scanPageKeys: number;
+}
+
+/** The operators' HTTP listener: /metrics, /livez, /readyz, /health (see docs/observability.md). */
+export interface HttpConfig {
+  bindAddress: string;
+  /** null runs no listener; 0 picks any free port. */
+  port: number | null;
 }
