@@ -6,6 +6,8 @@
 
 import type { Config } from "../config/mod.ts";
 import {
+  COMMAND_KIND_INDEX,
+  COMMAND_KINDS,
   commandRow,
   errorReply,
   type FramedLine,
@@ -34,6 +36,22 @@ import { assert } from "../assert.ts";
 
 export const VERSION = "0.1.0";
 
+const GET_INDEX = COMMAND_KIND_INDEX.get;
+/** "E" of "ERROR ": the one check that tells an error reply from another string reply. */
+const ERROR_FIRST_CHAR = 69;
+
+/**
+ * Requests by kind of command (indexed by COMMAND_KIND_INDEX), read at scrape time: one
+ * typed-array increment per request (see docs/observability.md).
+ */
+export interface CommandCounters {
+  readonly commands: Float64Array;
+  /** Requests whose reply was an ERROR line. */
+  readonly errors: Float64Array;
+  /** Lines that named no command or broke its arity: `ERROR` replies with no kind. */
+  invalid: number;
+}
+
 /** The node's parts, given to the core when it is built (see start_node.ts). */
 export interface CoreParts {
   readonly changeLog: ChangeLog | null;
@@ -52,6 +70,11 @@ export class NodeCore implements LineHandler {
   readonly #context: ExecuteContext;
   readonly #startedAtMs: number;
   #commandsProcessed = 0;
+  readonly counters: CommandCounters = {
+    commands: new Float64Array(COMMAND_KINDS.length),
+    errors: new Float64Array(COMMAND_KINDS.length),
+    invalid: 0,
+  };
   /** Key offsets for beforeLines(), as pairs. */
   readonly #keyRanges = new Int32Array(2 * MAX_PREFETCH_KEYS);
   #client: ClientInfo | null = null;
@@ -98,20 +121,39 @@ export class NodeCore implements LineHandler {
       // The commonest request: its key is looked up in the received bytes, never decoded.
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1) {
+        this.counters.commands[GET_INDEX]!++;
         return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
       }
     }
     const command = typeof line === "string"
       ? parseCommand(line, this.#limits)
       : parseFramed(line, this.#limits);
-    if (command.kind === "invalid") return errorReply(command.message);
+    if (command.kind === "invalid") {
+      this.counters.invalid++;
+      return errorReply(command.message);
+    }
+    const kindIndex = COMMAND_KIND_INDEX[command.kind];
+    this.counters.commands[kindIndex]!++;
     if (commandRow(command.kind).writes) {
       const refusal = this.parts.changeLog?.writeError() ?? null;
-      if (refusal !== null) return errorReply(`write refused: ${refusal}`);
+      if (refusal !== null) {
+        this.counters.errors[kindIndex]!++;
+        return errorReply(`write refused: ${refusal}`);
+      }
     }
     this.#client = client;
     const result = execute(command, this.#context);
+    if (typeof result === "string") {
+      if (result.charCodeAt(0) === ERROR_FIRST_CHAR) this.counters.errors[kindIndex]!++;
+    } else if (result instanceof Promise) this.#countDeferredError(result, kindIndex);
     return result === CLOSE_CONNECTION ? null : result;
+  }
+
+  /** SYNC and the like answer later; their ERROR is counted when it comes. */
+  #countDeferredError(reply: Promise<string>, kindIndex: number): void {
+    reply.then((text) => {
+      if (text.charCodeAt(0) === ERROR_FIRST_CHAR) this.counters.errors[kindIndex]!++;
+    }, () => {});
   }
 
   /**
@@ -133,7 +175,7 @@ export class NodeCore implements LineHandler {
   #services(): Services {
     return {
       version: VERSION,
-      info: () => infoReply(this.#infoFields()),
+      info: () => infoReply(this.infoFields()),
       runSync: (host, port) => {
         const antiEntropy = this.parts.antiEntropy;
         if (antiEntropy === null) return Promise.resolve(errorReply("anti-entropy is off"));
@@ -156,7 +198,8 @@ export class NodeCore implements LineHandler {
     };
   }
 
-  #infoFields(): InfoField[] {
+  /** What INFO prints, as [name, value] pairs (metrics read them too). */
+  infoFields(): InfoField[] {
     const memory = Deno.memoryUsage();
     const store = this.store;
     const fields: InfoField[] = [

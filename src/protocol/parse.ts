@@ -427,6 +427,14 @@ export function commandRow(kind: CommandKind): Readonly<Omit<CommandRow, "words"
   return COMMAND_TABLE[kind];
 }
 
+/** Every kind of command in table order: a kind's position numbers it (metrics count by it). */
+export const COMMAND_KINDS: readonly CommandKind[] = Object.keys(COMMAND_TABLE) as CommandKind[];
+
+/** The position of each kind in COMMAND_KINDS. */
+export const COMMAND_KIND_INDEX: Readonly<Record<CommandKind, number>> = Object.fromEntries(
+  COMMAND_KINDS.map((kind, index) => [kind, index]),
+) as Record<CommandKind, number>;
+
 /** Lookup by the word as typed first, so the usual upper- and lower-case forms cost no copy. */
 const BY_WORD = new Map<string, [string, CommandSpec]>();
 for (const row of Object.values(COMMAND_TABLE) as CommandRow[]) {

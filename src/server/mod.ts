@@ -7,6 +7,7 @@ export {
   type ClientInfo,
   type LineHandler,
   type LogWaiter,
+  type ServerCounters,
   type ServerHandle,
   type ServerOptions,
   startServer,
