@@ -7,7 +7,13 @@
 import type { Config } from "../config/mod.ts";
 import { COMMAND_KINDS } from "../protocol/mod.ts";
 import type { ServerHandle } from "../server/mod.ts";
-import type { CheckResult, HttpSource, MetricFamily, Sample } from "../http/mod.ts";
+import type {
+  CheckResult,
+  HistogramSample,
+  HttpSource,
+  MetricFamily,
+  Sample,
+} from "../http/mod.ts";
 import { type NodeCore, VERSION } from "./core.ts";
 import { infoMetricFamilies } from "./info_metrics.ts";
 
@@ -97,7 +103,7 @@ export class NodeObserver implements HttpSource {
     const server = this.#server;
     if (core === null || server === null) return families;
     families.push(...commandFamilies(core), ...serverFamilies(server));
-    families.push(...infoMetricFamilies(core.infoFields()));
+    families.push(...infoMetricFamilies(core.infoFields()), ...histogramFamilies(core));
     return families;
   }
 }
@@ -158,4 +164,34 @@ function serverFamilies(server: ServerHandle): MetricFamily[] {
       counters.closedBytesWritten,
     ),
   ];
+}
+
+/** The parts' histograms, for the parts that run. */
+function histogramFamilies(core: NodeCore): MetricFamily[] {
+  const { changeLog, replicator, antiEntropy } = core.parts;
+  const families: MetricFamily[] = [];
+  const histogram = (name: string, help: string, sample: HistogramSample) =>
+    families.push({ name: `merklekv_${name}`, help, type: "histogram", samples: [sample] });
+  if (changeLog !== null) {
+    histogram(
+      "persistence_fsync_duration_seconds",
+      "fdatasync rounds of the log, start to end",
+      changeLog.fsyncDurationHistogram,
+    );
+  }
+  if (replicator !== null) {
+    histogram(
+      "replication_lag_seconds",
+      "Local clock at apply minus the newest HLC time of each applied batch",
+      replicator.lagHistogram,
+    );
+  }
+  if (antiEntropy !== null) {
+    histogram(
+      "anti_entropy_session_duration_seconds",
+      "Anti-entropy sessions, start to end, whatever the outcome",
+      antiEntropy.sessionDurationHistogram,
+    );
+  }
+  return families;
 }

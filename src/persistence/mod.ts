@@ -13,6 +13,7 @@ import type { Entry, Store } from "../store/mod.ts";
 import { DurableLog } from "./change_log.ts";
 import { unwritableDataDirMessage } from "./data_dir.ts";
 import { type DirLock, tryLockDir } from "./dir_lock.ts";
+import type { Histogram } from "../metrics/mod.ts";
 import { recoverDataDirInSteps, type RecoveryReport } from "./recovery.ts";
 
 export { RecoveryError } from "./recovery.ts";
@@ -33,6 +34,8 @@ export interface ChangeLog {
   /** Why writes are refused now (for example a full disk), or null when they are accepted. */
   writeError(): string | null;
   infoFields(): InfoField[];
+  /** Seconds from the start of each fdatasync round to its end (metrics). */
+  readonly fsyncDurationHistogram: Histogram;
   close(): Promise<void>;
 }
 

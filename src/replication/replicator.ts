@@ -4,6 +4,7 @@
  * peers announced by others (see README, Replication).
  */
 
+import { Histogram, LAG_BOUNDS_SECONDS } from "../metrics/mod.ts";
 import type { Buffer } from "node:buffer";
 import type { InfoField } from "../protocol/mod.ts";
 import { type Entry, hlcToMs, type RemoteApplier } from "../store/mod.ts";
@@ -87,6 +88,7 @@ export class MqttReplicator implements Replicator {
   /** Nodes whose announcement was cleared (a will or a clean close), bounded like #peers. */
   readonly #departed = new Map<string, { address: string; atMs: number }>();
   readonly #counters = new Counters();
+  readonly lagHistogram = new Histogram(LAG_BOUNDS_SECONDS);
   readonly #lastWarningMs = new Map<string, number>();
   #transport: Transport | null = null;
   #inflight = 0;
@@ -313,6 +315,7 @@ export class MqttReplicator implements Replicator {
       ? lagMs
       : counters.lagAverageMs + LAG_AVERAGE_WEIGHT * (lagMs - counters.lagAverageMs);
     counters.lagSamples++;
+    this.lagHistogram.observe(lagMs / 1000);
   }
 
   #scheduleFlush(): void {

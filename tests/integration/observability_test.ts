@@ -90,6 +90,20 @@ const LISTED_METRICS = [
   "merklekv_persistence_write_errors_total",
 ];
 
+const HISTOGRAMS = [
+  "merklekv_persistence_fsync_duration_seconds",
+  "merklekv_replication_lag_seconds",
+  "merklekv_anti_entropy_session_duration_seconds",
+];
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 Deno.test("/metrics passes promtool, lists every metric, and counts exactly the commands sent", async () => {
   const broker = await Mosquitto.start();
   const dataDir = await Deno.makeTempDir({ prefix: "merklekv-metrics-" });
@@ -97,6 +111,11 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
     nodeId: "metrics-node",
     dataDir,
     httpPort: true,
+    topLevel: `mqtt_broker_address = "${broker.url}"\nfsync = "always"`,
+    toml: "[anti_entropy]\nallow_any_sync_target = true",
+  });
+  const peer = await NodeProcess.start({
+    nodeId: "metrics-peer",
     topLevel: `mqtt_broker_address = "${broker.url}"`,
   });
   try {
@@ -110,6 +129,11 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
     await client.request("NOSUCHCOMMAND");
     await client.request("INCR key-0");
     await client.del("key-4");
+    const peerClient = await peer.connect();
+    await peerClient.set("from-peer", "1");
+    await peerClient.close();
+    await waitFor(async () => await client.get("from-peer") === "1");
+    assert.match(await client.sync("127.0.0.1", peer.port), /complete=1/);
     const info = await client.info();
     const after = await node.http("/metrics");
     await client.close();
@@ -118,13 +142,21 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
     for (const name of LISTED_METRICS) value(now, name);
     const moved = (name: string) => value(now, name) - (was.get(name) ?? 0);
     assert.equal(moved('merklekv_commands_total{command="set"}'), 5);
-    assert.equal(moved('merklekv_commands_total{command="get"}'), 4);
+    assert.ok(moved('merklekv_commands_total{command="get"}') >= 4);
     assert.equal(moved('merklekv_commands_total{command="del"}'), 1);
     assert.equal(moved('merklekv_commands_total{command="incr"}'), 1);
     assert.equal(moved('merklekv_command_errors_total{command="incr"}'), 1);
     assert.equal(moved('merklekv_commands_total{command="invalid"}'), 1);
     assert.equal(moved('merklekv_command_errors_total{command="set"}'), 0);
-    assert.equal(value(now, "merklekv_keys"), 4);
+    assert.equal(value(now, "merklekv_keys"), 5);
+    assert.equal(moved('merklekv_commands_total{command="sync_run"}'), 1);
+    assert.ok(value(now, 'merklekv_anti_entropy_sessions_total{result="ok"}') >= 1);
+    assert.ok(value(now, "merklekv_replication_applied_total") >= 1);
+    for (const name of HISTOGRAMS) {
+      const count = value(now, `${name}_count`);
+      assert.ok(count >= 1, `${name} observed something`);
+      assert.equal(value(now, `${name}_bucket{le="+Inf"}`), count, `${name} +Inf is its count`);
+    }
     assert.equal(value(now, "merklekv_tombstones"), 1);
     assert.equal(moved("merklekv_connections_total"), 1);
     assert.ok(value(now, "merklekv_net_input_bytes_total") > 100);
@@ -142,6 +174,7 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
     }
   } finally {
     await node.cleanup();
+    await peer.cleanup();
     await broker.cleanup();
     await Deno.remove(dataDir, { recursive: true });
   }
