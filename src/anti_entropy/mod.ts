@@ -79,6 +79,8 @@ class AntiEntropyService implements AntiEntropy {
   readonly #random: () => number;
   readonly #status = new SyncStatus();
   readonly sessionDurationHistogram = new Histogram(SESSION_BOUNDS_SECONDS);
+  /** Sessions this node started: the `session` id of their log lines is `<node_id>-<n>`. */
+  #sessionsStarted = 0;
   readonly #loop: AntiEntropyLoop;
   readonly #abort = new AbortController();
   /** Addresses whose HELLO carried our own node id (a node listed among its own peers). */
@@ -211,6 +213,7 @@ class AntiEntropyService implements AntiEntropy {
   async #runOne(peer: PeerAddress): Promise<SessionReport> {
     const { store, config, remote } = this.#context;
     const address = formatPeerAddress(peer);
+    const sessionId = `${config.nodeId}-${++this.#sessionsStarted}`;
     const session = new SyncSession({
       store,
       limits: config.limits,
@@ -233,11 +236,11 @@ class AntiEntropyService implements AntiEntropy {
       },
     });
     this.#runningWith = null;
-    this.#afterSession(report);
+    this.#afterSession(report, sessionId);
     return report;
   }
 
-  #afterSession(report: SessionReport): void {
+  #afterSession(report: SessionReport, sessionId: string): void {
     const { log, config } = this.#context;
     this.#status.record(report);
     this.sessionDurationHistogram.observe(report.durationMs / 1000);
@@ -246,6 +249,7 @@ class AntiEntropyService implements AntiEntropy {
       this.#selfAddresses.add(report.address);
     }
     const fields = {
+      session: sessionId,
       peer: report.address,
       peer_node_id: summary.peerNodeId,
       pulled: summary.pulled,

@@ -135,6 +135,8 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
     await waitFor(async () => await client.get("from-peer") === "1");
     assert.match(await client.sync("127.0.0.1", peer.port), /complete=1/);
     const info = await client.info();
+    // The session's log line carries its id (docs/observability.md, Logs).
+    assert.match(node.stderr(), /"event":"sync_repaired".*"session":"metrics-node-1"/);
     const after = await node.http("/metrics");
     await client.close();
     const was = samples(before.body);
