@@ -326,3 +326,14 @@ Deno.test("a node without http.port opens no HTTP listener", async () => {
     await node.cleanup();
   }
 });
+
+Deno.test("docs/observability.md has a row for every INFO field the mapping knows", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/observability.md", import.meta.url));
+  const fields = [
+    ...INFO_METRICS.map((metric) => metric.field),
+    ...Object.keys(INFO_WITHOUT_METRIC),
+  ];
+  const rows = new Set(doc.split("\n").map((line) => line.split("|")[1]?.trim()));
+  for (const field of fields) assert.ok(rows.has(`\`${field}\``), `a row for ${field}`);
+  for (const metric of INFO_METRICS) assert.ok(doc.includes(metric.name), metric.name);
+});
