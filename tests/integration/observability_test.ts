@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { NodeProcess } from "../_support/node_process.ts";
 import { Mosquitto } from "../_support/mosquitto.ts";
 import { freePort } from "../_support/ports.ts";
+import { fillFilesystem, mountSmallFilesystem } from "../persistence/support.ts";
 import {
   INFO_METRICS,
   INFO_WITHOUT_METRIC,
@@ -336,4 +337,38 @@ Deno.test("docs/observability.md has a row for every INFO field the mapping know
   const rows = new Set(doc.split("\n").map((line) => line.split("|")[1]?.trim()));
   for (const field of fields) assert.ok(rows.has(`\`${field}\``), `a row for ${field}`);
   for (const metric of INFO_METRICS) assert.ok(doc.includes(metric.name), metric.name);
+});
+
+Deno.test("a log that refuses writes (disk full) fails /readyz and makes /health down", async () => {
+  const filesystem = await mountSmallFilesystem(1024 * 1024);
+  if (filesystem === null) {
+    console.warn("SKIPPED: mounting a small tmpfs is not permitted here (needs root)");
+    return;
+  }
+  const node = await NodeProcess.start({
+    dataDir: `${filesystem.dir}/data`,
+    httpPort: true,
+    topLevel: 'fsync = "always"',
+  });
+  try {
+    assert.equal((await node.http("/readyz")).status, 200);
+    fillFilesystem(filesystem.dir);
+    const client = await node.connect();
+    let reply = "";
+    for (let i = 0; i < 400 && !reply.startsWith("ERROR"); i++) {
+      [reply = ""] = await client.request(`SET key-${i} ${"x".repeat(4000)}`);
+    }
+    await client.close();
+    assert.match(reply, /^ERROR .*disk full/);
+    const readyz = await node.http("/readyz");
+    assert.equal(readyz.status, 503);
+    assert.match(readyz.body, /^\[-\]log failed: log refuses writes: disk full \(ENOSPC\)/m);
+    const health = await node.http("/health");
+    assert.equal(health.status, 503);
+    assert.equal(JSON.parse(health.body).status, "down");
+    assert.equal((await node.http("/livez")).status, 200);
+  } finally {
+    await node.cleanup();
+    await filesystem.unmount();
+  }
 });
