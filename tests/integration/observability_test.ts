@@ -372,3 +372,52 @@ Deno.test("a log that refuses writes (disk full) fails /readyz and makes /health
     await filesystem.unmount();
   }
 });
+
+Deno.test("a broker killed under a node: replication_connected drops to 0 and /health degrades", async () => {
+  const broker = await Mosquitto.start();
+  const node = await NodeProcess.start({
+    httpPort: true,
+    topLevel: `mqtt_broker_address = "${broker.url}"`,
+  });
+  try {
+    const connected = async () =>
+      value(samples((await node.http("/metrics")).body), "merklekv_replication_connected");
+    await waitFor(async () => await connected() === 1);
+    assert.equal(JSON.parse((await node.http("/health")).body).status, "ok");
+    await broker.stop("SIGKILL");
+    await waitFor(async () => await connected() === 0);
+    const health = await node.http("/health");
+    assert.equal(health.status, 200);
+    assert.equal(JSON.parse(health.body).status, "degraded");
+    assert.equal((await node.http("/readyz")).status, 200);
+  } finally {
+    await node.cleanup();
+    await broker.cleanup();
+  }
+});
+
+Deno.test("huge headers and a slow, unfinished HTTP request leave the client port answering", async () => {
+  const node = await NodeProcess.start({ httpPort: true });
+  const slow = await Deno.connect({ hostname: "127.0.0.1", port: node.httpPort ?? 0 });
+  try {
+    const encoder = new TextEncoder();
+    // Slowloris: a request line and one header, never finished.
+    await slow.write(encoder.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+    const huge = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`, {
+      headers: { "x-huge": "h".repeat(256 * 1024) },
+    }).then(async (response) => {
+      await response.body?.cancel();
+      return response.status;
+    }, () => "connection closed");
+    assert.notEqual(huge, 200, "a 256 KiB header is refused");
+    const client = await node.connect();
+    const startedAt = performance.now();
+    for (let i = 0; i < 100; i++) assert.equal(await client.ping(), "PONG");
+    assert.ok(performance.now() - startedAt < 2_000);
+    await client.close();
+    assert.equal((await node.http("/livez")).status, 200);
+  } finally {
+    slow.close();
+    await node.cleanup();
+  }
+});
