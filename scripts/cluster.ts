@@ -1,6 +1,7 @@
 /**
  * `deno task cluster`: a local MerkleKV cluster to try replication — one Mosquitto broker and
- * three nodes (ports 7878-7880) that find each other through the broker. Ctrl-C stops all.
+ * three nodes (ports 7878-7880) that find each other through the broker, each with its
+ * operators' HTTP listener (/metrics, /readyz: ports 9878-9880). Ctrl-C stops all.
  *
  *   deno task cluster [--nodes 3] [--base-port 7878] [--broker-port 1883]
  */
@@ -12,10 +13,13 @@ import { freePort } from "../tests/_support/ports.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const START_TIMEOUT_MS = 20_000;
+/** A node's HTTP port is its client port plus this (7878 -> 9878). */
+const HTTP_PORT_OFFSET = 2000;
 const USAGE = `Usage: deno task cluster [options]
 
   --nodes <n>          nodes to start (default 3)
-  --base-port <port>   client port of the first node; the others follow (default 7878)
+  --base-port <port>   client port of the first node; the others follow (default 7878);
+                       each node's HTTP port (/metrics, /readyz) is its client port + ${HTTP_PORT_OFFSET}
   --broker-port <port> Mosquitto port (default 1883 if free, else any free port)
   --help               this text`;
 
@@ -49,7 +53,7 @@ function parseOptions(): Options {
   };
   return {
     nodes: number("nodes", values.nodes, 1, 20),
-    basePort: number("base-port", values["base-port"], 1, 65_535 - 20),
+    basePort: number("base-port", values["base-port"], 1, 65_535 - 20 - HTTP_PORT_OFFSET),
     brokerPort: values["broker-port"] === undefined
       ? null
       : number("broker-port", values["broker-port"], 1, 65_535),
@@ -126,6 +130,10 @@ async function startNode(
       "# Peers for anti-entropy are the nodes announced on the broker.",
       "[anti_entropy]",
       "interval_ms = 5000",
+      "",
+      "# The operators' listener: /metrics, /livez, /readyz, /health.",
+      "[http]",
+      `port = ${port + HTTP_PORT_OFFSET}`,
     ].join("\n") + "\n",
   );
   const log = await Deno.open(`${directory}/${nodeId}.log`, { write: true, create: true });
@@ -161,7 +169,7 @@ async function main(): Promise<void> {
     Deno.exit(1);
   }
   const ports = Array.from({ length: options.nodes }, (_, index) => options.basePort + index);
-  for (const port of ports) {
+  for (const port of ports.flatMap((port) => [port, port + HTTP_PORT_OFFSET])) {
     if (!(await isPortFree(port))) {
       console.error(`cluster: port ${port} is in use; pick others with --base-port <port>`);
       Deno.exit(1);
@@ -207,7 +215,8 @@ function printWelcome(ports: number[], brokerPort: number, directory: string): v
     `MerkleKV cluster running: ${ports.length} nodes, Mosquitto on 127.0.0.1:${brokerPort}`,
   );
   for (const [index, port] of ports.entries()) {
-    console.log(`  node-${index + 1}  127.0.0.1:${port}`);
+    const http = `http://127.0.0.1:${port + HTTP_PORT_OFFSET}`;
+    console.log(`  node-${index + 1}  127.0.0.1:${port}   ${http}/metrics  ${http}/readyz?verbose`);
   }
   const [first, second] = [ports[0], ports[1] ?? ports[0]];
   console.log(`

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: installs what the suite needs (Deno from npm, Mosquitto and Redis from
-# Debian when missing and we are root), runs `deno task test`, and ends with one line
+# Runs every test: installs what the suite needs (Deno from npm, Mosquitto, Redis and
+# Prometheus's promtool from Debian when missing and we are root), runs `deno task test`, and ends with one line
 # "N passed, N failed". Exit status is the test run's.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ deno=node_modules/.bin/deno
 
 missing=""
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
+# promtool checks /metrics (tests/integration/observability_test.ts skips that check without it).
+command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing:$missing"

@@ -6,6 +6,7 @@
  * anti_entropy.allow_any_sync_target is set, and at most anti_entropy.max_queued_syncs wait.
  */
 
+import { Histogram, SESSION_BOUNDS_SECONDS } from "../metrics/mod.ts";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 import { errorReply, type InfoField } from "../protocol/mod.ts";
@@ -36,6 +37,8 @@ export interface AntiEntropy {
   /** Starts a session with some peer as soon as possible (after the broker comes back). */
   syncSoon(): void;
   infoFields(): InfoField[];
+  /** Seconds each session took, whatever its outcome. */
+  readonly sessionDurationHistogram: Histogram;
   close(): Promise<void>;
 }
 
@@ -75,6 +78,9 @@ class AntiEntropyService implements AntiEntropy {
   readonly #hooks: AntiEntropyHooks;
   readonly #random: () => number;
   readonly #status = new SyncStatus();
+  readonly sessionDurationHistogram = new Histogram(SESSION_BOUNDS_SECONDS);
+  /** Sessions this node started: the `session` id of their log lines is `<node_id>-<n>`. */
+  #sessionsStarted = 0;
   readonly #loop: AntiEntropyLoop;
   readonly #abort = new AbortController();
   /** Addresses whose HELLO carried our own node id (a node listed among its own peers). */
@@ -207,6 +213,7 @@ class AntiEntropyService implements AntiEntropy {
   async #runOne(peer: PeerAddress): Promise<SessionReport> {
     const { store, config, remote } = this.#context;
     const address = formatPeerAddress(peer);
+    const sessionId = `${config.nodeId}-${++this.#sessionsStarted}`;
     const session = new SyncSession({
       store,
       limits: config.limits,
@@ -233,18 +240,20 @@ class AntiEntropyService implements AntiEntropy {
       },
     });
     this.#runningWith = null;
-    this.#afterSession(report);
+    this.#afterSession(report, sessionId);
     return report;
   }
 
-  #afterSession(report: SessionReport): void {
+  #afterSession(report: SessionReport, sessionId: string): void {
     const { log, config } = this.#context;
     this.#status.record(report);
+    this.sessionDurationHistogram.observe(report.durationMs / 1000);
     const summary = report.summary;
     if (summary.peerNodeId === config.nodeId && this.#selfAddresses.size < MAX_TRACKED_PEERS) {
       this.#selfAddresses.add(report.address);
     }
     const fields = {
+      session: sessionId,
       peer: report.address,
       peer_node_id: summary.peerNodeId,
       pulled: summary.pulled,

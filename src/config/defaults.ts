@@ -91,6 +91,10 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     maxKeysPerCommand: 10_000,
     scanPageKeys: 1_000,
   },
+  http: {
+    bindAddress: "127.0.0.1",
+    port: null,
+  },
 });
 
 function deepFreeze<T>(value: T): T {

@@ -15,6 +15,7 @@ export type {
   AuthConfig,
   Config,
   FsyncPolicy,
+  HttpConfig,
   LimitsConfig,
   LogLevel,
   PersistenceConfig,

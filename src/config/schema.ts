@@ -31,7 +31,7 @@ export type ValueType = "string" | "integer" | "boolean" | "string-array" | "enu
 /** A config value after type checking; null only for nullable keys ("unset"). */
 export type ConfigValue = string | number | boolean | string[] | null;
 
-type SectionField = "antiEntropy" | "auth" | "replication" | "persistence" | "limits";
+type SectionField = "antiEntropy" | "auth" | "replication" | "persistence" | "limits" | "http";
 
 /** "bindPort" or "antiEntropy.intervalMs": checked against types.ts by the compiler. */
 export type ConfigField =
@@ -472,6 +472,25 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     max: 100_000,
     nullable: false,
     description: "Keys in one SCAN page",
+  },
+  {
+    path: "http.bind_address",
+    field: "http.bindAddress",
+    type: "string",
+    rule: BIND_ADDRESS_RULE,
+    nullable: false,
+    flags: ["http-bind-address"],
+    description: "Address the operators' HTTP listener (/metrics, /livez, /readyz) binds to",
+  },
+  {
+    path: "http.port",
+    field: "http.port",
+    type: "integer",
+    min: 0,
+    max: 65_535,
+    nullable: true,
+    flags: ["http-port"],
+    description: "Port of the operators' HTTP listener; unset runs none, 0 picks any free port",
   },
 ];
 

@@ -24,6 +24,7 @@ export interface Config {
   replication: ReplicationConfig;
   persistence: PersistenceConfig;
   limits: LimitsConfig;
+  http: HttpConfig;
 }
 
 export interface AntiEntropyConfig {
@@ -122,4 +123,11 @@ export interface LimitsConfig {
   maxKeysPerCommand: number;
   /** Keys in one SCAN page. */
   scanPageKeys: number;
+}
+
+/** The operators' HTTP listener: /metrics, /livez, /readyz, /health (see docs/observability.md). */
+export interface HttpConfig {
+  bindAddress: string;
+  /** null runs no listener; 0 picks any free port. */
+  port: number | null;
 }

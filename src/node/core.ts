@@ -7,6 +7,8 @@
 import type { Config } from "../config/mod.ts";
 import {
   type Command,
+  COMMAND_KIND_INDEX,
+  COMMAND_KINDS,
   commandRow,
   errorReply,
   type FramedLine,
@@ -37,6 +39,22 @@ import {
 import { assert } from "../assert.ts";
 
 export const VERSION = "0.1.0";
+
+const GET_INDEX = COMMAND_KIND_INDEX.get;
+/** "E" of "ERROR ": the one check that tells an error reply from another string reply. */
+const ERROR_FIRST_CHAR = 69;
+
+/**
+ * Requests by kind of command (indexed by COMMAND_KIND_INDEX), read at scrape time: one
+ * typed-array increment per request (see docs/observability.md).
+ */
+export interface CommandCounters {
+  readonly commands: Float64Array;
+  /** Requests whose reply was an ERROR line. */
+  readonly errors: Float64Array;
+  /** Lines that named no command or broke its arity: `ERROR` replies with no kind. */
+  invalid: number;
+}
 
 /** The node's parts, given to the core when it is built (see start_node.ts). */
 export interface CoreParts {
@@ -81,6 +99,11 @@ export class NodeCore implements LineHandler {
   readonly #context: ExecuteContext;
   readonly #startedAtMs: number;
   #commandsProcessed = 0;
+  readonly counters: CommandCounters = {
+    commands: new Float64Array(COMMAND_KINDS.length),
+    errors: new Float64Array(COMMAND_KINDS.length),
+    invalid: 0,
+  };
   /** Key offsets for beforeLines(), as pairs. */
   readonly #keyRanges = new Int32Array(2 * MAX_PREFETCH_KEYS);
   #client: ClientInfo | null = null;
@@ -140,25 +163,44 @@ export class NodeCore implements LineHandler {
       // The commonest request: its key is looked up in the received bytes, never decoded.
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1) {
+        this.counters.commands[GET_INDEX]!++;
         return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
       }
     }
     const command = typeof line === "string"
       ? parseCommand(line, this.#limits)
       : parseFramed(line, this.#limits);
-    if (command.kind === "invalid") return errorReply(command.message);
+    if (command.kind === "invalid") {
+      this.counters.invalid++;
+      return errorReply(command.message);
+    }
     return this.#run(command, client);
   }
 
   #run(command: Command, client: ClientInfo): string | Promise<string> | PiecewiseReply | null {
+    const kindIndex = COMMAND_KIND_INDEX[command.kind];
+    this.counters.commands[kindIndex]!++;
     if (commandRow(command.kind).writes) {
       const refusal = this.parts.changeLog?.writeError() ?? null;
-      if (refusal !== null) return errorReply(`write refused: ${refusal}`);
+      if (refusal !== null) {
+        this.counters.errors[kindIndex]!++;
+        return errorReply(`write refused: ${refusal}`);
+      }
     }
     this.#client = client;
     const result = execute(command, this.#context);
     this.#context.scanFilter = null;
+    if (typeof result === "string") {
+      if (result.charCodeAt(0) === ERROR_FIRST_CHAR) this.counters.errors[kindIndex]!++;
+    } else if (result instanceof Promise) this.#countDeferredError(result, kindIndex);
     return result === CLOSE_CONNECTION ? null : result;
+  }
+
+  /** SYNC and the like answer later; their ERROR is counted when it comes. */
+  #countDeferredError(reply: Promise<string>, kindIndex: number): void {
+    reply.then((text) => {
+      if (text.charCodeAt(0) === ERROR_FIRST_CHAR) this.counters.errors[kindIndex]!++;
+    }, () => {});
   }
 
   /** handleLine() when users or a password are configured: each command is checked first. */
@@ -171,6 +213,7 @@ export class NodeCore implements LineHandler {
     if (typeof line !== "string" && user !== null && user.commands.has("get")) {
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1 && (user.allKeys || keyAllowed(user, line.copy(4, keyEnd - line.start)))) {
+        this.counters.commands[GET_INDEX]!++;
         return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
       }
     }
@@ -178,6 +221,7 @@ export class NodeCore implements LineHandler {
       ? parseCommand(line, this.#limits)
       : parseFramed(line, this.#limits);
     if (command.kind === "invalid") {
+      this.counters.invalid++;
       return session.user === null ? NOAUTH : errorReply(command.message);
     }
     const refusal = this.#sessions.refusal(session, command, () => firstWord(line));
@@ -216,7 +260,7 @@ export class NodeCore implements LineHandler {
   #services(): Services {
     return {
       version: VERSION,
-      info: () => infoReply(this.#infoFields()),
+      info: () => infoReply(this.infoFields()),
       runSync: (host, port) => {
         const antiEntropy = this.parts.antiEntropy;
         if (antiEntropy === null) return Promise.resolve(errorReply("anti-entropy is off"));
@@ -244,7 +288,8 @@ export class NodeCore implements LineHandler {
     };
   }
 
-  #infoFields(): InfoField[] {
+  /** What INFO prints, as [name, value] pairs (metrics read them too). */
+  infoFields(): InfoField[] {
     const memory = Deno.memoryUsage();
     const store = this.store;
     const fields: InfoField[] = [

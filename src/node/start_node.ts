@@ -17,6 +17,8 @@ import {
 import { NodeCore } from "./core.ts";
 import { loadAccess } from "../auth/mod.ts";
 import { RemoteMerge } from "./remote_merge.ts";
+import { NodeObserver } from "./observer.ts";
+import { type HttpListener, startHttpListener } from "../http/mod.ts";
 import type { Logger } from "../log.ts";
 
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
@@ -28,6 +30,8 @@ export interface NodeHandle {
   readonly core: NodeCore;
   /** The bound client port (useful with bind_port = 0). */
   readonly port: number;
+  /** The bound port of the operators' HTTP listener; null when http.port is unset. */
+  readonly httpPort: number | null;
   /** Settles when a client asked for SHUTDOWN. */
   readonly shutdownRequested: Promise<void>;
   close(): Promise<void>;
@@ -47,7 +51,11 @@ export async function startNode(
   const closers: (() => Promise<void>)[] = [];
   // A bad users or password file stops the start, before anything listens.
   const auth = { ...await loadAccess(config.auth, log), log };
+  const observer = new NodeObserver(config, () => clock.nowMs());
   try {
+    // Before recovery, so that /readyz says 503 while the data directory loads.
+    const http = startHttp(config, observer, log);
+    if (http !== null) closers.push(() => http.close());
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
     // The listener opens first: the parts that announce this node need its port.
@@ -68,24 +76,36 @@ export async function startNode(
       auth,
     });
     server.serve(core);
+    observer.serving(core, server);
     log.info("node_started", {
       node_id: config.nodeId,
       address: `${config.bindAddress}:${server.port}`,
       keys: store.countLive(),
       replication: peers.replicator !== null,
       persistence: changeLog !== null,
+      http: http === null ? null : `${config.http.bindAddress}:${http.port}`,
     });
     return {
       config,
       core,
       port: server.port,
+      httpPort: http?.port ?? null,
       shutdownRequested,
-      close: () => closeAll(closers, log),
+      close: () => {
+        observer.closing();
+        return closeAll(closers, log);
+      },
     };
   } catch (error) {
     await closeAll(closers, log);
     throw error;
   }
+}
+
+function startHttp(config: Config, observer: NodeObserver, log: Logger): HttpListener | null {
+  const { bindAddress, port } = config.http;
+  if (port === null) return null;
+  return startHttpListener({ hostname: bindAddress, port }, observer, log);
 }
 
 function serverOptions(config: Config): ServerOptions {

@@ -9,6 +9,7 @@
  * compactor asks it to rotate to a new segment and to close the segments a snapshot covers.
  */
 
+import { FSYNC_BOUNDS_SECONDS, Histogram } from "../metrics/mod.ts";
 import type { FsyncPolicy } from "../config/mod.ts";
 import type { ChangeLog } from "./mod.ts";
 import type { InfoField } from "../protocol/mod.ts";
@@ -65,6 +66,7 @@ export class DurableLog implements ChangeLog {
   #fsyncs = 0;
   /** "always": whether the next fdatasync runs on the event loop (times: performance.now()). */
   readonly #placement = new FsyncPlacement();
+  readonly fsyncDurationHistogram = new Histogram(FSYNC_BOUNDS_SECONDS);
   /** Records written since the last fdatasync started. */
   #unsyncedRecords = 0;
   readonly #recovery: RecoveryReport;
@@ -257,6 +259,7 @@ export class DurableLog implements ChangeLog {
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
     const segments = this.#segments.startSync();
+    const startedAt = performance.now();
     const onLoop = this.#options.policy === "always" &&
       segments.every((segment) => segment.canSyncOnLoop) &&
       this.#placement.onLoop(this.#unsyncedRecords, performance.now());
@@ -281,6 +284,7 @@ export class DurableLog implements ChangeLog {
         if (segments.length > 0) {
           this.#lastFsyncAtMs = this.#store.nowMs();
           this.#fsyncs++;
+          this.fsyncDurationHistogram.observe((performance.now() - startedAt) / 1000);
         }
         // After a failure on a segment, a later successful fsync proves nothing for it.
         const broken = segments.find((segment) => segment.broken);

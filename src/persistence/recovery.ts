@@ -49,8 +49,24 @@ export interface RecoveryReport {
   removed: string[];
 }
 
-/** Loads the data directory into `store` (which should be empty). */
+/** Loads the data directory into `store` (which should be empty), in one go. */
 export function recoverDataDir(dir: string, store: Store, log: Logger): RecoveryReport {
+  const steps = recoverDataDirInSteps(dir, store, log);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * recoverDataDir() one file at a time: it pauses after each snapshot or log file it reads, so
+ * that the node's event loop can answer between files (/readyz says 503 while it loads).
+ */
+export function* recoverDataDirInSteps(
+  dir: string,
+  store: Store,
+  log: Logger,
+): Generator<void, RecoveryReport, void> {
   const startedMs = performance.now();
   const listing = listDataDir(dir);
   const report: RecoveryReport = {
@@ -74,6 +90,7 @@ export function recoverDataDir(dir: string, store: Store, log: Logger): Recovery
   if (newest !== undefined) {
     report.snapshot = loadSnapshot(dir, newest, store, load);
     report.entriesRead += report.snapshot.entries;
+    yield;
   }
   const covered = newest ?? 0;
   // Older snapshots and segments the newest snapshot covers: a crash came before clean-up.
@@ -89,6 +106,7 @@ export function recoverDataDir(dir: string, store: Store, log: Logger): Recovery
         report.logs.push(recovered);
         report.entriesRead += recovered.entries;
       }
+      yield;
     }
   }
   if (report.removed.length > 0) {

@@ -443,6 +443,11 @@ export function commandRow(kind: CommandKind): Readonly<Omit<CommandRow, "words"
 /** Every kind of command, in table order. */
 export const COMMAND_KINDS: readonly CommandKind[] = Object.keys(COMMAND_TABLE) as CommandKind[];
 
+/** The position of each kind in COMMAND_KINDS (for counters kept in typed arrays). */
+export const COMMAND_KIND_INDEX: Readonly<Record<CommandKind, number>> = Object.fromEntries(
+  COMMAND_KINDS.map((kind, index) => [kind, index]),
+) as Record<CommandKind, number>;
+
 /** The words that request a kind of command (aliases included); none for kinds built by another. */
 export function commandWords(kind: CommandKind): readonly string[] {
   return Object.keys(COMMAND_TABLE[kind].words);

@@ -6,6 +6,7 @@
 export type { AuthCommand, Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
 export { LINE_TOO_LONG, LineFramer } from "./framer.ts";
 export {
+  COMMAND_KIND_INDEX,
   COMMAND_KINDS,
   COMMAND_NAMES,
   commandHelp,

@@ -11,6 +11,7 @@ import { assert } from "../assert.ts";
 
 export { parseInt64, type ParseLimits } from "./arguments.ts";
 export {
+  COMMAND_KIND_INDEX,
   COMMAND_KINDS,
   COMMAND_NAMES,
   commandHelp,

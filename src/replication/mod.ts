@@ -3,6 +3,7 @@
  * merged here (see docs/replication.md). Without mqtt_broker_address the node runs standalone.
  */
 
+import type { Histogram } from "../metrics/mod.ts";
 import { hostname } from "node:os";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
@@ -22,6 +23,8 @@ export interface Replicator {
   /** Client addresses ("host:port") of nodes announced on the broker, this node excluded. */
   discoveredPeers(): string[];
   infoFields(): InfoField[];
+  /** Local clock at apply minus the newest HLC time of each applied batch, in seconds. */
+  readonly lagHistogram: Histogram;
   close(): Promise<void>;
 }
 

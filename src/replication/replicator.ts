@@ -4,6 +4,7 @@
  * peers announced by others (see docs/replication.md).
  */
 
+import { Histogram, LAG_BOUNDS_SECONDS } from "../metrics/mod.ts";
 import type { Buffer } from "node:buffer";
 import type { InfoField } from "../protocol/mod.ts";
 import { type Entry, hlcToMs, type RemoteApplier } from "../store/mod.ts";
@@ -108,6 +109,7 @@ export class MqttReplicator implements Replicator {
   readonly #sequences = new SequenceTracker(MAX_TRACKED_ORIGINS);
   readonly #directory = new PeerDirectory();
   readonly #counters = new Counters();
+  readonly lagHistogram = new Histogram(LAG_BOUNDS_SECONDS);
   readonly #lastWarningMs = new Map<string, number>();
   #transport: Transport | null = null;
   #inflight = 0;
@@ -451,6 +453,7 @@ export class MqttReplicator implements Replicator {
       ? lagMs
       : counters.lagAverageMs + LAG_AVERAGE_WEIGHT * (lagMs - counters.lagAverageMs);
     counters.lagSamples++;
+    this.lagHistogram.observe(lagMs / 1000);
   }
 
   #scheduleFlush(): void {

@@ -130,6 +130,15 @@ export class Connection implements LogWaiter, ConnectionControl {
     this.closed = new Promise((resolve) => socket.on("close", () => resolve()));
   }
 
+  /** Bytes the socket has read from and written to the client (Node counts them). */
+  get bytesRead(): number {
+    return this.#socket.bytesRead;
+  }
+
+  get bytesWritten(): number {
+    return this.#socket.bytesWritten;
+  }
+
   #received(chunk: Buffer): void {
     // After QUIT, a line too long, a timeout or the start of shutdown, bytes are dropped unread.
     if (this.#closing || this.#draining) return;

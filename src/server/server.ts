@@ -80,9 +80,22 @@ export interface ServerOptions {
   peerGreetingTimeoutMs: number;
 }
 
+/** Counts since the server started, read at scrape time (see docs/observability.md). */
+export interface ServerCounters {
+  /** Connections that took a slot. */
+  connectionsAccepted: number;
+  /** Connections refused with an ERROR line (limits). */
+  connectionsRejected: number;
+  /** Bytes read from and written to closed connections; open ones are added by counters(). */
+  closedBytesRead: number;
+  closedBytesWritten: number;
+}
+
 export interface ServerHandle {
   port: number;
   connectionCount(): number;
+  /** Connections and bytes so far; byte counts include the open connections'. */
+  counters(): ServerCounters;
   /** Starts running the lines of clients with `handler` (once). */
   serve(handler: LineHandler): void;
   /**
@@ -127,10 +140,18 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       if (nowMs - endedAtMs >= ENDED_LINGER_MS) socket.destroy();
     }
   }, sweepIntervalMs(options));
-  const accepted = { connections, refused, clock, admissions: new Admissions(options), log };
+  const counters: ServerCounters = {
+    connectionsAccepted: 0,
+    connectionsRejected: 0,
+    closedBytesRead: 0,
+    closedBytesWritten: 0,
+  };
+  const admissions = new Admissions(options);
+  const accepted = { connections, refused, clock, admissions, log, counters };
   return {
     port: (server.address() as net.AddressInfo).port,
     connectionCount: () => connections.size,
+    counters: () => countersNow(counters, connections),
     serve: (handler) => {
       accept = acceptor(options, handler, accepted);
       for (const socket of waiting.splice(0)) accept(socket.resume());
@@ -157,24 +178,38 @@ interface Accepted {
   clock: CoarseClock;
   admissions: Admissions;
   log: Logger;
+  counters: ServerCounters;
+}
+
+function countersNow(counters: ServerCounters, connections: Set<Connection>): ServerCounters {
+  const now = { ...counters };
+  for (const connection of connections) {
+    now.closedBytesRead += connection.bytesRead;
+    now.closedBytesWritten += connection.bytesWritten;
+  }
+  return now;
 }
 
 /** Takes a new socket in: a connection in a slot, or refused with one ERROR line. */
 function acceptor(options: ServerOptions, handler: LineHandler, accepted: Accepted) {
-  const { connections, refused, clock, admissions, log } = accepted;
+  const { connections, refused, clock, admissions, log, counters } = accepted;
   const parts = { handler, encoder: new ReplyEncoder(), clock, log };
   return (socket: net.Socket): void => {
     const remoteAddress = socket.remoteAddress ?? "";
     const client = { remoteAddress, isLoopback: LOOPBACK.test(remoteAddress) };
     const admission = admissions.admit(remoteAddress, client.isLoopback);
     if ("refusal" in admission) {
+      counters.connectionsRejected++;
       log.warn("connection_refused", { reason: admission.refusal, client: remoteAddress });
       refuse(socket, admission.refusal, refused, clock);
       return;
     }
     const connection = new Connection(socket, client, admission.slot, options, parts);
     connections.add(connection);
+    counters.connectionsAccepted++;
     socket.on("close", () => {
+      counters.closedBytesRead += socket.bytesRead;
+      counters.closedBytesWritten += socket.bytesWritten;
       connections.delete(connection);
       admissions.release(admission.slot, remoteAddress, client.isLoopback);
       handler.closed?.(client);

@@ -49,10 +49,16 @@ export interface NodeOptions {
    * such as examples/node-a.toml); its bind_port must be `port`.
    */
   config?: string;
+  /** Turns the operators' HTTP listener on (`[http] port`); a free port when true. */
+  httpPort?: number | true;
+  /** false: start() returns once the process runs, without waiting for the client port. */
+  waitReady?: boolean;
 }
 
 export class NodeProcess {
   readonly port: number;
+  /** The HTTP listener's port, or null without one. */
+  readonly httpPort: number | null;
   readonly nodeId: string;
   readonly configPath: string;
   readonly options: NodeOptions;
@@ -62,9 +68,15 @@ export class NodeProcess {
   #stderrDone: Promise<void> = Promise.resolve();
   #exited: Promise<Deno.CommandStatus>;
 
-  private constructor(options: NodeOptions, port: number, configPath: string) {
+  private constructor(
+    options: NodeOptions,
+    port: number,
+    httpPort: number | null,
+    configPath: string,
+  ) {
     this.options = options;
     this.port = port;
+    this.httpPort = httpPort;
     this.nodeId = options.nodeId ?? `node-${port}`;
     this.configPath = configPath;
     this.#child = this.#spawn();
@@ -85,9 +97,11 @@ export class NodeProcess {
     if (options.dataDir !== undefined) lines.push(`data_dir = "${options.dataDir}"`);
     if (options.topLevel !== undefined) lines.push(options.topLevel);
     if (options.toml !== undefined) lines.push(options.toml);
+    const httpPort = options.httpPort === true ? await freePort() : options.httpPort ?? null;
+    if (httpPort !== null) lines.push("[http]", `port = ${httpPort}`);
     await Deno.writeTextFile(configPath, options.config ?? lines.join("\n") + "\n");
-    const node = new NodeProcess({ ...options, nodeId }, port, configPath);
-    await node.ready();
+    const node = new NodeProcess({ ...options, nodeId }, port, httpPort, configPath);
+    if (options.waitReady !== false) await node.ready();
     return node;
   }
 
@@ -136,6 +150,17 @@ export class NodeProcess {
 
   stderr(): string {
     return this.#stderr.join("");
+  }
+
+  /** GET (or another method) on the HTTP listener; the body is read whole. */
+  async http(
+    pathAndQuery: string,
+    method = "GET",
+  ): Promise<{ status: number; body: string; headers: Headers }> {
+    if (this.httpPort === null) throw new Error("this node has no HTTP listener (httpPort)");
+    const host = this.options.bindAddress ?? "127.0.0.1";
+    const response = await fetch(`http://${host}:${this.httpPort}${pathAndQuery}`, { method });
+    return { status: response.status, body: await response.text(), headers: response.headers };
   }
 
   get pid(): number {

@@ -67,6 +67,7 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       max_keys_per_command: 100,
       scan_page_keys: 10,
     },
+    http: { bind_address: "0.0.0.0", port: 9100 },
   });
   assert.deepEqual(config, {
     nodeId: "node-1",
@@ -126,6 +127,7 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       maxKeysPerCommand: 100,
       scanPageKeys: 10,
     },
+    http: { bindAddress: "0.0.0.0", port: 9100 },
   });
 });
 
@@ -225,7 +227,7 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
     name: "an unknown section",
     file: fileWith({ cluster: {} }),
     message: "Unknown config section [cluster] " +
-      "(sections: anti_entropy, auth, replication, persistence, limits)",
+      "(sections: anti_entropy, auth, replication, persistence, limits, http)",
   },
   {
     name: "a section that is not a table",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Histogram } from "../../src/metrics/mod.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/types.ts";
 import { NodeCore } from "../../src/node/core.ts";
@@ -27,6 +28,7 @@ class RecordingParts {
       whenLogged: (waiter) => this.waiters.push(waiter),
       writeError: () => this.refusal,
       infoFields: () => [["persistence", "test"]],
+      fsyncDurationHistogram: new Histogram([1]),
       close: () => Promise.resolve(),
     };
   }
@@ -36,6 +38,7 @@ class RecordingParts {
       publish: (changes) => this.published.push(changes.map(describe)),
       discoveredPeers: () => [],
       infoFields: () => [["replication", "test"]],
+      lagHistogram: new Histogram([1]),
       close: () => Promise.resolve(),
     };
   }

@@ -1,0 +1,197 @@
+/**
+ * What the operators' HTTP listener reads (see docs/observability.md): the node's metrics and
+ * its readiness checks, from the moment the process starts loading its data directory. Reads
+ * counters at scrape time; nothing here runs on the request path.
+ */
+
+import type { Config } from "../config/mod.ts";
+import { COMMAND_KINDS } from "../protocol/mod.ts";
+import type { ServerHandle } from "../server/mod.ts";
+import type {
+  CheckResult,
+  HistogramSample,
+  HttpSource,
+  MetricFamily,
+  Sample,
+} from "../http/mod.ts";
+import { type NodeCore, VERSION } from "./core.ts";
+import { infoMetricFamilies } from "./info_metrics.ts";
+
+/** Where a node is in its life: loading its data, serving clients, or closing. */
+export type NodePhase = "recovering" | "serving" | "closing";
+
+/** The label a line that named no command is counted under. */
+const INVALID_COMMAND = "invalid";
+
+export class NodeObserver implements HttpSource {
+  readonly #config: Config;
+  readonly #startedAtMs: number;
+  readonly #nowMs: () => number;
+  #phase: NodePhase = "recovering";
+  #core: NodeCore | null = null;
+  #server: ServerHandle | null = null;
+
+  constructor(config: Config, nowMs: () => number) {
+    this.#config = config;
+    this.#nowMs = nowMs;
+    this.#startedAtMs = nowMs();
+  }
+
+  /** Recovery is over and the client port takes clients. */
+  serving(core: NodeCore, server: ServerHandle): void {
+    this.#core = core;
+    this.#server = server;
+    this.#phase = "serving";
+  }
+
+  closing(): void {
+    this.#phase = "closing";
+  }
+
+  checks(): CheckResult[] {
+    const checks: CheckResult[] = [];
+    if (this.#phase === "recovering") {
+      checks.push({ name: "recovery", status: "failed", reason: "loading the data directory" });
+    } else checks.push({ name: "recovery", status: "ok" });
+    if (this.#phase === "serving") checks.push({ name: "clients", status: "ok" });
+    else {
+      const reason = this.#phase === "closing" ? "shutting down" : "client port not serving yet";
+      checks.push({ name: "clients", status: "failed", reason });
+    }
+    const parts = this.#core?.parts;
+    const writeError = parts?.changeLog?.writeError() ?? null;
+    if (writeError !== null) {
+      checks.push({ name: "log", status: "failed", reason: `log refuses writes: ${writeError}` });
+    } else if (parts?.changeLog) checks.push({ name: "log", status: "ok" });
+    const replicator = parts?.replicator ?? null;
+    if (replicator !== null) {
+      const fields = new Map(replicator.infoFields());
+      const state = String(fields.get("replication_broker"));
+      checks.push(
+        state === "connected" ? { name: "replication", status: "ok" } : {
+          name: "replication",
+          status: "warning",
+          reason: `broker ${fields.get("replication_broker_address")} is ${state}`,
+        },
+      );
+    }
+    return checks;
+  }
+
+  metrics(): MetricFamily[] {
+    const families: MetricFamily[] = [
+      {
+        name: "merklekv_build_info",
+        help: "Always 1; the labels name the version and the node",
+        type: "gauge",
+        samples: [{ labels: { version: VERSION, node_id: this.#config.nodeId }, value: 1 }],
+      },
+      {
+        name: "merklekv_uptime_seconds",
+        help: "Seconds since the process started the node",
+        type: "gauge",
+        samples: [{ value: (this.#nowMs() - this.#startedAtMs) / 1000 }],
+      },
+      {
+        name: "merklekv_ready",
+        help: "1 when /readyz answers 200",
+        type: "gauge",
+        samples: [{ value: this.checks().every((check) => check.status !== "failed") ? 1 : 0 }],
+      },
+    ];
+    const core = this.#core;
+    const server = this.#server;
+    if (core === null || server === null) return families;
+    families.push(...commandFamilies(core), ...serverFamilies(server));
+    families.push(...infoMetricFamilies(core.infoFields()), ...histogramFamilies(core));
+    return families;
+  }
+}
+
+function commandFamilies(core: NodeCore): MetricFamily[] {
+  const { commands, errors, invalid } = core.counters;
+  const commandSamples: Sample[] = [];
+  const errorSamples: Sample[] = [];
+  COMMAND_KINDS.forEach((kind, index) => {
+    commandSamples.push({ labels: { command: kind }, value: commands[index] ?? 0 });
+    errorSamples.push({ labels: { command: kind }, value: errors[index] ?? 0 });
+  });
+  commandSamples.push({ labels: { command: INVALID_COMMAND }, value: invalid });
+  errorSamples.push({ labels: { command: INVALID_COMMAND }, value: invalid });
+  return [
+    {
+      name: "merklekv_commands_total",
+      help: "Requests run, by command (lower case, aliases folded; invalid: no command parsed)",
+      type: "counter",
+      samples: commandSamples,
+    },
+    {
+      name: "merklekv_command_errors_total",
+      help: "Requests answered with an ERROR line, by command",
+      type: "counter",
+      samples: errorSamples,
+    },
+  ];
+}
+
+function serverFamilies(server: ServerHandle): MetricFamily[] {
+  const counters = server.counters();
+  const counter = (name: string, help: string, value: number): MetricFamily => ({
+    name: `merklekv_${name}`,
+    help,
+    type: "counter",
+    samples: [{ value }],
+  });
+  return [
+    counter(
+      "connections_total",
+      "Connections accepted on the client port",
+      counters.connectionsAccepted,
+    ),
+    counter(
+      "rejected_connections_total",
+      "Connections refused at a connection limit",
+      counters.connectionsRejected,
+    ),
+    counter(
+      "net_input_bytes_total",
+      "Bytes read from client connections",
+      counters.closedBytesRead,
+    ),
+    counter(
+      "net_output_bytes_total",
+      "Bytes written to client connections",
+      counters.closedBytesWritten,
+    ),
+  ];
+}
+
+/** The parts' histograms, for the parts that run. */
+function histogramFamilies(core: NodeCore): MetricFamily[] {
+  const { changeLog, replicator, antiEntropy } = core.parts;
+  const families: MetricFamily[] = [];
+  const histogram = (name: string, help: string, sample: HistogramSample) =>
+    families.push({ name: `merklekv_${name}`, help, type: "histogram", samples: [sample] });
+  if (changeLog !== null) {
+    histogram(
+      "persistence_fsync_duration_seconds",
+      "fdatasync rounds of the log, start to end",
+      changeLog.fsyncDurationHistogram,
+    );
+  }
+  if (replicator !== null) {
+    histogram(
+      "replication_lag_seconds",
+      "Local clock at apply minus the newest HLC time of each applied batch",
+      replicator.lagHistogram,
+    );
+  }
+  if (antiEntropy !== null) {
+    histogram(
+      "anti_entropy_session_duration_seconds",
+      "Anti-entropy sessions, start to end, whatever the outcome",
+      antiEntropy.sessionDurationHistogram,
+    );
+  }
+  return families;
+}
