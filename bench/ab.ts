@@ -1,6 +1,6 @@
 /**
  * A/B of two checkouts on the client workloads: `deno run --allow-all bench/ab.ts <other
- * checkout> [rounds]` starts a node from this checkout (B) and one from the other (A), fresh
+ * checkout> [rounds] [workload,...]` starts a node from this checkout (B) and one from the other (A), fresh
  * for each round, alternating A and B round by round with the same load (bench/sections/
  * client.ts's workloads, the load client pinned as in `deno task bench`), and prints each
  * workload's medians and the ratio B / A. For "does this change move the figures": a change
@@ -37,14 +37,17 @@ async function measure(main: string | undefined, workload: (typeof WORKLOADS)[nu
 if (import.meta.main) {
   const other = Deno.args[0];
   if (other === undefined) {
-    console.error("usage: deno run --allow-all bench/ab.ts <other checkout> [rounds]");
+    console.error(
+      "usage: deno run --allow-all bench/ab.ts <other checkout> [rounds] [workload,...]",
+    );
     Deno.exit(2);
   }
   const otherMain = path.resolve(other, "main.ts");
   const rounds = Number(Deno.args[1] ?? DEFAULT_ROUNDS);
+  const only = Deno.args[2]?.split(",") ?? null;
   console.log(`A: ${otherMain}\nB: this checkout\n${rounds} alternating rounds per workload`);
   console.log("workload | A ops/s | B ops/s | B/A ops | B/A per round | A p99 µs | B p99 µs");
-  for (const workload of WORKLOADS) {
+  for (const workload of WORKLOADS.filter((w) => only === null || only.includes(w.name))) {
     const a: { opsPerSecond: number; p99Us: number }[] = [];
     const b: { opsPerSecond: number; p99Us: number }[] = [];
     for (let round = 0; round < rounds; round++) {
