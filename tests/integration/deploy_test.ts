@@ -2,8 +2,9 @@
  * The files of deploy/ (docs/deployment.md) work as written: a real Mosquitto runs
  * deploy/mosquitto.conf with deploy/merklekv.acl (only the port and the file paths moved to
  * temporary ones), refuses anonymous clients and takes a node started from deploy/node-1.toml
- * with its broker user; every node TOML passes `--check`; promtool accepts deploy/alerts.yml.
- * The Dockerfile and compose.yaml are not run here (see docs/deployment.md).
+ * with its broker user; every node TOML (compose's and systemd's) passes `--check`; promtool accepts deploy/alerts.yml.
+ * `systemd-analyze verify` accepts deploy/merklekv.service. The Dockerfile and compose.yaml
+ * are not run here, nor the unit under systemd (see docs/deployment.md).
  */
 
 import assert from "node:assert/strict";
@@ -15,7 +16,13 @@ import { freePort, waitUntil } from "../_support/ports.ts";
 
 const DEPLOY = new URL("../../deploy/", import.meta.url);
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const NODE_FILES = ["node-1.toml", "node-2.toml", "node-3.toml"];
+/** Each node TOML, with where it expects the clients' password file. */
+const NODE_FILES: Record<string, string> = {
+  "node.toml": "/run/credentials/merklekv.service/password", // deploy/merklekv.service
+  "node-1.toml": "/run/secrets/merklekv_password", // deploy/compose.yaml
+  "node-2.toml": "/run/secrets/merklekv_password",
+  "node-3.toml": "/run/secrets/merklekv_password",
+};
 const CLUSTER_PASSWORD = "deploy-test-cluster-password";
 const BROKER_PASSWORD = "deploy-test-broker-password";
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -33,6 +40,7 @@ function findProgram(name: string): string | null {
 
 const MOSQUITTO_PASSWD = findProgram("mosquitto_passwd");
 const PROMTOOL = findProgram("promtool");
+const SYSTEMD_ANALYZE = findProgram("systemd-analyze");
 
 async function readDeploy(file: string): Promise<string> {
   return await Deno.readTextFile(new URL(file, DEPLOY));
@@ -90,7 +98,7 @@ async function startBroker(directory: string): Promise<Mosquitto> {
 /** A deploy/ node TOML with its secret file and data directory moved into `directory`. */
 async function nodeConfig(file: string, directory: string): Promise<string> {
   return substitute(await readDeploy(file), file, [
-    ['"/run/secrets/merklekv_password"', `"${directory}/merklekv_password"`],
+    [`"${NODE_FILES[file]}"`, `"${directory}/merklekv_password"`],
     ['data_dir = "/var/lib/merklekv"', `data_dir = "${directory}/data-${file}"`],
   ]);
 }
@@ -168,7 +176,7 @@ Deno.test("every node TOML in deploy/ passes --check with its paths moved", asyn
   const directory = await Deno.makeTempDir({ prefix: "merklekv-deploy-check-" });
   try {
     await Deno.writeTextFile(`${directory}/merklekv_password`, CLUSTER_PASSWORD + "\n");
-    for (const file of NODE_FILES) {
+    for (const file of Object.keys(NODE_FILES)) {
       const path = `${directory}/${file}`;
       await Deno.writeTextFile(path, await nodeConfig(file, directory));
       const checked = await run(
@@ -180,7 +188,7 @@ Deno.test("every node TOML in deploy/ passes --check with its paths moved", asyn
         },
       );
       assert.equal(checked.code, 0, `${file}: ${checked.stderr}`);
-      const nodeId = file.replace(".toml", "");
+      const nodeId = file === "node.toml" ? "node-1" : file.replace(".toml", "");
       assert.match(checked.stdout, new RegExp(`^node_id = "${nodeId}"$`, "m"));
       assert.match(checked.stdout, new RegExp(`^username = "${nodeId}"$`, "m"));
     }
@@ -197,5 +205,25 @@ Deno.test({
     const checked = await run(PROMTOOL!, ["check", "rules", rules]);
     assert.equal(checked.code, 0, checked.stdout + checked.stderr);
     assert.match(checked.stdout, /SUCCESS: 3 rules found/);
+  },
+});
+
+Deno.test({
+  name: "systemd-analyze verify accepts deploy/merklekv.service with this checkout's Deno",
+  ignore: SYSTEMD_ANALYZE === null ? (console.log("systemd-analyze is missing"), true) : false,
+  async fn() {
+    const directory = await Deno.makeTempDir({ prefix: "merklekv-deploy-unit-" });
+    try {
+      // verify wants ExecStart's program to exist; the unit names /opt/merklekv's.
+      const unit = substitute(await readDeploy("merklekv.service"), "merklekv.service", [
+        ["ExecStart=/opt/merklekv/node_modules/deno/deno ", `ExecStart=${Deno.execPath()} `],
+      ]);
+      await Deno.writeTextFile(`${directory}/merklekv.service`, unit);
+      const verified = await run(SYSTEMD_ANALYZE!, ["verify", `${directory}/merklekv.service`]);
+      assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+      assert.equal(verified.stderr.trim(), "", verified.stderr);
+    } finally {
+      await Deno.remove(directory, { recursive: true }).catch(() => {});
+    }
   },
 });
