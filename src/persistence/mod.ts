@@ -19,6 +19,7 @@ import { recoverDataDirInSteps, type RecoveryReport } from "./recovery.ts";
 
 export { RecoveryError } from "./recovery.ts";
 export type { BackupResult } from "./backup.ts";
+export { readSnapshotFile } from "./snapshot_file.ts";
 
 /** The append-only log and snapshots, as the node uses them. */
 export interface ChangeLog {
