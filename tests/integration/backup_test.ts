@@ -11,6 +11,7 @@ import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { snapshotPath } from "../../src/persistence/data_dir.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 import { tempDir } from "../persistence/support.ts";
+import { freePort, waitUntil } from "../_support/ports.ts";
 
 /** SYNC <host> <port> to any address, no loop: the test says when nodes sync. */
 const SYNC_ON_DEMAND = ["[anti_entropy]", "interval_ms = 0", "allow_any_sync_target = true"]
@@ -104,5 +105,39 @@ Deno.test("a backup taken under load, restored into an empty data dir, converges
     await b.cleanup();
     fs.rmSync(dirA, { recursive: true, force: true });
     fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+Deno.test("a new node with an empty data dir and its peers listed fills itself from them", async () => {
+  const dir = await tempDir();
+  const port = await freePort();
+  const peer = await NodeProcess.start({ nodeId: "old", toml: SYNC_ON_DEMAND });
+  const loop = ["[anti_entropy]", "interval_ms = 200", "jitter_ms = 20"];
+  const joining = await NodeProcess.start({
+    nodeId: "new",
+    port,
+    dataDir: dir,
+    toml: [...loop, `peers = ["127.0.0.1:${peer.port}"]`].join("\n"),
+  });
+  try {
+    const old = await peer.connect();
+    await old.mset(Array.from({ length: 500 }, (_, i) => [`k${i}`, `v${i}`] as const));
+    await old.set("deleted", "x");
+    await old.del("deleted");
+    const fresh = await joining.connect();
+    const expected = await old.hash();
+    await waitUntil(
+      "the new node has the peer's root",
+      async () => (await fresh.hash()) === expected,
+      10_000,
+    );
+    assert.equal(await fresh.get("k499"), "v499");
+    assert.equal(await fresh.dbsize(), 500);
+    await old.close();
+    await fresh.close();
+  } finally {
+    await joining.cleanup();
+    await peer.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
