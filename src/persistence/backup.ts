@@ -19,6 +19,8 @@ export interface BackupOptions {
   snapshotChunkEntries: number;
   store: Store;
   log: Logger;
+  /** The clock of the progress lines (tests pass a fake one); default performance.now. */
+  progressNowMs?: () => number;
 }
 
 export class Backups {
@@ -58,7 +60,7 @@ export class Backups {
         createdAtMs: startedAtMs,
         hlc: store.hlc.last,
       });
-      const progress = new ProgressMeter(() => performance.now());
+      const progress = new ProgressMeter(this.#options.progressNowMs ?? (() => performance.now()));
       const started = writer;
       await writeStoreInSlices(writer, store, {
         maxSliceEntries: this.#options.snapshotChunkEntries,

@@ -94,3 +94,25 @@ Deno.test("recovery logs recovery_progress lines while it reads, by the clock it
   assert.equal(typeof first.entries_per_second, "number");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a backup logs backup_progress lines while it runs, by the clock it is given", async () => {
+  const dir = await tempDir();
+  const store = filledStore(3000);
+  const { log, events } = captureLog();
+  let nowMs = 0;
+  const backups = new Backups({
+    dir,
+    snapshotChunkEntries: 100,
+    store,
+    log,
+    progressNowMs: () => (nowMs += 400),
+  });
+  assert.ok((await backups.write()).ok);
+  const lines = events.filter((event) => event.event === "backup_progress");
+  assert.ok(lines.length >= 2, JSON.stringify(lines));
+  const last = lines.at(-1)!;
+  assert.ok(typeof last.entries === "number" && last.entries > 0 && last.entries <= 3001);
+  assert.ok(typeof last.percent === "number" && last.percent > 0 && last.percent <= 100);
+  await backups.close();
+  await Deno.remove(dir, { recursive: true });
+});
