@@ -10,6 +10,7 @@ import { startNode, VERSION } from "./src/node/mod.ts";
 import { stderrLogger } from "./src/log.ts";
 import { DataDirError } from "./src/persistence/mod.ts";
 import { runCli } from "./src/cli/mod.ts";
+import { runTool } from "./src/tools/mod.ts";
 import { AuthFileError, warnIfReadableByOthers } from "./src/auth/mod.ts";
 
 const EXIT_FAILURE = 1;
@@ -37,6 +38,10 @@ function loadOrExit() {
 async function main(): Promise<void> {
   // `merklekv cli ...` is the client (see docs/cli.md), not a node.
   if (Deno.args[0] === "cli") Deno.exit(await runCli(Deno.args.slice(1)));
+  // `merklekv export|import ...` move data to and from JSON lines (see docs/backup.md).
+  if (Deno.args[0] === "export" || Deno.args[0] === "import") {
+    Deno.exit(await runTool(Deno.args[0], Deno.args.slice(1)));
+  }
   const loaded = loadOrExit();
   if (loaded.cli.help) {
     console.log(HELP_TEXT);

@@ -285,6 +285,12 @@ export class NodeCore implements LineHandler {
         this.parts.requestShutdown();
         return "OK\r\n";
       },
+      snapshot: async () => {
+        const changeLog = this.parts.changeLog;
+        if (changeLog === null) return errorReply("backups need a data directory (set data_dir)");
+        const result = await changeLog.backup();
+        return result.ok ? `OK ${result.path}\r\n` : errorReply(result.error);
+      },
     };
   }
 

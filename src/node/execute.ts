@@ -40,6 +40,8 @@ export interface Services {
   aclLoad(): Promise<string>;
   /** SHUTDOWN from a client; the reply (OK or ERROR) is decided by the node. */
   shutdown(): string;
+  /** SNAPSHOT: OK <path> once the backup is on disk, or ERROR (see docs/backup.md). */
+  snapshot(): Promise<string>;
 }
 
 export interface ExecuteContext {
@@ -105,6 +107,8 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return CLOSE_CONNECTION;
     case "shutdown":
       return context.services.shutdown();
+    case "snapshot":
+      return context.services.snapshot();
     case "help":
       return reply.helpReply(reply.commandHelp(command.topic));
     case "sync_run":

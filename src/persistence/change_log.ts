@@ -16,6 +16,7 @@ import type { InfoField } from "../protocol/mod.ts";
 import type { LogWaiter } from "../server/mod.ts";
 import type { Logger } from "../log.ts";
 import type { Entry, Store } from "../store/mod.ts";
+import { type BackupResult, Backups } from "./backup.ts";
 import { Compactor, type CompactorOptions } from "./compactor.ts";
 import { describeFsError } from "./data_dir.ts";
 import type { DirLock } from "./dir_lock.ts";
@@ -50,6 +51,7 @@ export class DurableLog implements ChangeLog {
   #everysecTimer: ReturnType<typeof setInterval> | null = null;
   #closing = false;
   readonly #compactor: Compactor;
+  readonly #backups: Backups;
 
   // Failure state (see docs/durability.md, Disk full).
   #error: string | null = null;
@@ -86,6 +88,7 @@ export class DurableLog implements ChangeLog {
       snapshotWritten: () => this.#snapshotWritten(),
       writeError: () => this.#error,
     }, report.snapshot);
+    this.#backups = new Backups(options);
     if (options.policy === "everysec") {
       this.#everysecTimer = setInterval(() => this.#syncInBackground(), EVERYSEC_INTERVAL_MS);
     }
@@ -142,6 +145,11 @@ export class DurableLog implements ChangeLog {
     ];
   }
 
+  /** SNAPSHOT: a backup file of the whole store (see backup.ts). */
+  backup(): Promise<BackupResult> {
+    return this.#backups.write();
+  }
+
   /** Starts a snapshot now unless one runs (for tests and tools); resolves when it ends. */
   snapshotNow(): Promise<void> {
     return this.#compactor.snapshotNow();
@@ -149,7 +157,7 @@ export class DurableLog implements ChangeLog {
 
   async close(): Promise<void> {
     this.#closing = true;
-    const compacted = this.#compactor.close();
+    const compacted = Promise.all([this.#compactor.close(), this.#backups.close()]);
     // What this turn appended is written first; under "always" its waiters join the last sync.
     if (this.#turnEnd !== null) clearImmediate(this.#turnEnd);
     this.#turnEnd = null;

@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import type { InfoField } from "../protocol/mod.ts";
 import type { Logger } from "../log.ts";
-import { type Entry, SEGMENT_COUNT, type Store } from "../store/mod.ts";
+import type { Store } from "../store/mod.ts";
 import {
   describeFsError,
   listDataDir,
@@ -21,18 +21,12 @@ import {
 } from "./data_dir.ts";
 import type { RecoveredSnapshot } from "./recovery.ts";
 import { SnapshotWriter } from "./snapshot_file.ts";
+import { SnapshotCancelled, writeStoreInSlices } from "./snapshot_slices.ts";
 
 /** While the log refuses writes, a snapshot that would end the refusal is tried this often. */
 const ERROR_RETRY_INTERVAL_MS = 1000;
 /** After a failed compaction (the log itself still fine), the next try waits this long. */
 const SNAPSHOT_RETRY_DELAY_MS = 10_000;
-/**
- * A snapshot slice stops short of snapshot_chunk_entries when encoding and writing it would
- * take longer than this: clients wait at most about this long for one slice.
- */
-const SNAPSHOT_SLICE_BUDGET_MS = 5;
-const FIRST_SLICE_ENTRIES = 500;
-const MIN_SLICE_ENTRIES = 50;
 
 export interface CompactorOptions {
   dir: string;
@@ -67,8 +61,6 @@ interface SnapshotInfo {
   bytes: number;
   durationMs: number;
 }
-
-class SnapshotCancelled extends Error {}
 
 export class Compactor {
   readonly #options: CompactorOptions;
@@ -179,7 +171,10 @@ export class Compactor {
         createdAtMs: startedAtMs,
         hlc: this.#store.hlc.last,
       });
-      await this.#writeSlices(writer);
+      await writeStoreInSlices(writer, this.#store, {
+        maxSliceEntries: this.#options.snapshotChunkEntries,
+        cancelled: () => this.#closing,
+      });
       const summary = await writer.commit();
       writer = null;
       await this.#target.releaseCovered(sequence);
@@ -213,38 +208,6 @@ export class Compactor {
     const delayMs = failing ? ERROR_RETRY_INTERVAL_MS : SNAPSHOT_RETRY_DELAY_MS;
     this.#nextSnapshotAtMs = this.#store.nowMs() + delayMs;
     this.#log.error("snapshot_failed", { message: this.#lastSnapshotError });
-  }
-
-  /**
-   * Writes the store's entries, tree segment by tree segment, in slices: at most
-   * snapshotChunkEntries entries, fewer when a slice would take longer than
-   * SNAPSHOT_SLICE_BUDGET_MS to encode and write; the event loop runs between slices.
-   */
-  async #writeSlices(writer: SnapshotWriter): Promise<void> {
-    const maxSliceEntries = this.#options.snapshotChunkEntries;
-    let sliceEntries = Math.min(maxSliceEntries, FIRST_SLICE_ENTRIES);
-    /** Estimated ms per entry; a slower slice raises it at once, a faster one halfway. */
-    let costMs = 0;
-    let treeSegment = 0;
-    while (treeSegment < SEGMENT_COUNT) {
-      if (this.#closing) throw new SnapshotCancelled();
-      const startedMs = performance.now();
-      const slice: Entry[] = [];
-      while (treeSegment < SEGMENT_COUNT && slice.length < sliceEntries) {
-        for (const entry of this.#store.segmentEntries(treeSegment)) slice.push(entry);
-        treeSegment++;
-      }
-      writer.writeEntries(slice);
-      if (slice.length > 0) {
-        const measuredMs = (performance.now() - startedMs) / slice.length;
-        costMs = Math.max(measuredMs, (costMs + measuredMs) / 2);
-        const fitting = Math.floor(SNAPSHOT_SLICE_BUDGET_MS / Math.max(costMs, 1e-4));
-        sliceEntries = Math.max(MIN_SLICE_ENTRIES, Math.min(maxSliceEntries, fitting));
-      }
-      // setTimeout, not setImmediate: Deno runs immediates before polling sockets, so only a
-      // timer lets clients' requests in between slices.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
   }
 
   /** Removes the segment files and snapshots below `sequence` (the log has closed them). */

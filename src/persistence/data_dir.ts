@@ -4,6 +4,7 @@
  *   log.<N>            log segment N: changes appended while it was the current segment
  *   snapshot.<N>       the whole store as of the start of log segment N (covers segments < N)
  *   snapshot.<N>.tmp   a snapshot being written; never read, removed at start-up
+ *   backup.<unix-ms>.snapshot   a backup written by SNAPSHOT (docs/backup.md); never read here
  *   LOCK               locked by the running node, holds its pid (dir_lock.ts)
  *
  * N is a decimal counter written with SEQUENCE_DIGITS digits so that names sort by number.
@@ -15,7 +16,9 @@ import * as path from "node:path";
 const SEQUENCE_DIGITS = 10;
 const LOG_NAME = /^log\.(\d+)$/;
 const SNAPSHOT_NAME = /^snapshot\.(\d+)$/;
-const TEMPORARY_NAME = /^snapshot\.\d+\.tmp$/;
+const TEMPORARY_NAME = /^(snapshot\.\d+|backup\.\d+\.snapshot)\.tmp$/;
+/** What an unfinished snapshot or backup file is called: its final name and this. */
+export const TEMPORARY_SUFFIX = ".tmp";
 
 export interface DataDirListing {
   /** Segment numbers of log files, ascending. */
@@ -35,7 +38,15 @@ export function snapshotPath(dir: string, sequence: number): string {
 }
 
 export function temporarySnapshotPath(dir: string, sequence: number): string {
-  return snapshotPath(dir, sequence) + ".tmp";
+  return snapshotPath(dir, sequence) + TEMPORARY_SUFFIX;
+}
+
+/**
+ * Where SNAPSHOT writes a backup taken at `unixMs`: a whole snapshot file (header, records,
+ * trailer) that recovery does not read in a live data directory (see docs/backup.md).
+ */
+export function backupPath(dir: string, unixMs: number): string {
+  return path.join(dir, `backup.${unixMs}.snapshot`);
 }
 
 function pad(sequence: number): string {

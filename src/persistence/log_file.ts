@@ -266,7 +266,7 @@ export interface FileScan {
 /** Reads a log segment: checks the header, then hands each record's entries to `onEntries`. */
 export function scanLogFile(
   path: string,
-  onEntries: (entries: Entry[]) => void,
+  onEntries: (entries: Entry[], endOffset: number) => void,
 ): { ok: true; scan: FileScan } | { ok: false; error: string; headerBytes: number } {
   const fd = fs.openSync(path, "r");
   try {
@@ -290,7 +290,7 @@ export function scanRecordsInFile(
   fd: number,
   from: number,
   to: number,
-  onEntries: (entries: Entry[]) => void,
+  onEntries: (entries: Entry[], endOffset: number) => void,
 ): FileScan {
   const scan: FileScan = { validEnd: from, fileBytes: to, records: 0, entries: 0, damage: null };
   let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(to - from, 1)));
@@ -328,7 +328,7 @@ export function scanRecordsInFile(
     if (record.kind === "record") {
       const decoded = decodePayload(buffer, record.payloadStart, record.payloadEnd);
       if (decoded.ok) {
-        onEntries(decoded.entries);
+        onEntries(decoded.entries, bufferStart + record.payloadEnd);
         scan.records++;
         scan.entries += decoded.entries.length;
         offset = bufferStart + record.payloadEnd;

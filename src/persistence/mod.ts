@@ -11,12 +11,15 @@ import type { InfoField } from "../protocol/mod.ts";
 import type { LogWaiter } from "../server/mod.ts";
 import type { Entry, Store } from "../store/mod.ts";
 import { DurableLog } from "./change_log.ts";
+import type { BackupResult } from "./backup.ts";
 import { unwritableDataDirMessage } from "./data_dir.ts";
 import { type DirLock, tryLockDir } from "./dir_lock.ts";
 import type { Histogram } from "../metrics/mod.ts";
 import { recoverDataDirInSteps, type RecoveryReport } from "./recovery.ts";
 
 export { RecoveryError } from "./recovery.ts";
+export type { BackupResult } from "./backup.ts";
+export { readSnapshotFile } from "./snapshot_file.ts";
 
 /** The append-only log and snapshots, as the node uses them. */
 export interface ChangeLog {
@@ -34,6 +37,8 @@ export interface ChangeLog {
   /** Why writes are refused now (for example a full disk), or null when they are accepted. */
   writeError(): string | null;
   infoFields(): InfoField[];
+  /** SNAPSHOT: writes backup.<unix-ms>.snapshot (see docs/backup.md); its absolute path. */
+  backup(): Promise<BackupResult>;
   /** Seconds from the start of each fdatasync round to its end (metrics). */
   readonly fsyncDurationHistogram: Histogram;
   close(): Promise<void>;

@@ -9,10 +9,17 @@
 import * as fs from "node:fs";
 import type { Entry, Store } from "../store/mod.ts";
 import type { Logger } from "../log.ts";
-import { listDataDir, logPath, snapshotPath, syncDirectory } from "./data_dir.ts";
+import {
+  type DataDirListing,
+  listDataDir,
+  logPath,
+  snapshotPath,
+  syncDirectory,
+} from "./data_dir.ts";
 import { type Damage, scanLogFile, truncateFile } from "./log_file.ts";
 import { LOG_HEADER_BYTES } from "./record_codec.ts";
 import { readSnapshotFile, type SnapshotRead } from "./snapshot_file.ts";
+import { PROGRESS_INTERVAL_MS, ProgressMeter } from "../progress.ts";
 
 /** The data directory cannot be used as it is; the message says why and how to repair. */
 export class RecoveryError extends Error {}
@@ -66,9 +73,11 @@ export function* recoverDataDirInSteps(
   dir: string,
   store: Store,
   log: Logger,
+  timing: ProgressTiming = { nowMs: () => performance.now(), intervalMs: PROGRESS_INTERVAL_MS },
 ): Generator<void, RecoveryReport, void> {
   const startedMs = performance.now();
   const listing = listDataDir(dir);
+  const progress = new RecoveryProgress(log, totalBytes(dir, listing), timing);
   const report: RecoveryReport = {
     snapshot: null,
     logs: [],
@@ -76,8 +85,9 @@ export function* recoverDataDirInSteps(
     durationMs: 0,
     removed: [],
   };
-  const load = (entries: Entry[]) => {
+  const load = (entries: Entry[], endOffset: number) => {
     for (const entry of entries) store.load(entry);
+    progress.read(entries.length, endOffset);
   };
   const remove = (path: string) => {
     fs.rmSync(path, { force: true });
@@ -88,8 +98,9 @@ export function* recoverDataDirInSteps(
   const newest = listing.snapshots.at(-1);
   // The snapshot goes into the empty store first: no key in it can meet an older entry.
   if (newest !== undefined) {
-    report.snapshot = loadSnapshot(dir, newest, store, load);
+    report.snapshot = loadSnapshot(dir, newest, store, load, progress);
     report.entriesRead += report.snapshot.entries;
+    progress.fileDone(report.snapshot.bytes);
     yield;
   }
   const covered = newest ?? 0;
@@ -105,6 +116,7 @@ export function* recoverDataDirInSteps(
       else {
         report.logs.push(recovered);
         report.entriesRead += recovered.entries;
+        progress.fileDone(recovered.bytes);
       }
       yield;
     }
@@ -121,13 +133,15 @@ function loadSnapshot(
   dir: string,
   sequence: number,
   store: Store,
-  load: (entries: Entry[]) => void,
+  load: (entries: Entry[], endOffset: number) => void,
+  progress: RecoveryProgress,
 ): RecoveredSnapshot {
   const path = snapshotPath(dir, sequence);
   let read: SnapshotRead;
   try {
-    read = readSnapshotFile(path, (entries) => {
+    read = readSnapshotFile(path, (entries, endOffset) => {
       if (!store.loadNew(entries)) throw new DuplicateKey();
+      progress.read(entries.length, endOffset);
     });
   } catch (error) {
     if (!(error instanceof DuplicateKey)) throw error;
@@ -173,7 +187,7 @@ function snapshotError(
 function replayLog(
   dir: string,
   sequence: number,
-  load: (entries: Entry[]) => void,
+  load: (entries: Entry[], endOffset: number) => void,
   log: Logger,
 ): RecoveredLog | null {
   const path = logPath(dir, sequence);
@@ -240,4 +254,52 @@ function cutTail(
     reason: damage.reason,
   });
   return { offset: damage.offset, reason: damage.reason, removedBytes };
+}
+
+/** Where recovery reads its time for progress lines, and how often it logs one. */
+export interface ProgressTiming {
+  nowMs: () => number;
+  intervalMs: number;
+}
+
+/**
+ * `recovery_progress` lines while recovery runs (see docs/backup.md, Progress): entries loaded,
+ * percent of the bytes of the files to read, and the rate. Checked after every record read.
+ */
+class RecoveryProgress {
+  readonly #meter: ProgressMeter;
+  readonly #log: Logger;
+  readonly #totalBytes: number;
+  #finishedFilesBytes = 0;
+  #entries = 0;
+
+  constructor(log: Logger, totalBytes: number, timing: ProgressTiming) {
+    this.#meter = new ProgressMeter(timing.nowMs, timing.intervalMs);
+    this.#log = log;
+    this.#totalBytes = totalBytes;
+  }
+
+  /** `entries` more were read, up to `endOffset` of the file being read. */
+  read(entries: number, endOffset: number): void {
+    this.#entries += entries;
+    const done = this.#finishedFilesBytes + endOffset;
+    const fields = this.#meter.report(this.#entries, done, this.#totalBytes);
+    if (fields !== null) {
+      this.#log.info("recovery_progress", { ...fields, bytes_total: this.#totalBytes });
+    }
+  }
+
+  fileDone(bytes: number): void {
+    this.#finishedFilesBytes += bytes;
+  }
+}
+
+/** The bytes recovery will read: the newest snapshot and the log segments it does not cover. */
+function totalBytes(dir: string, listing: DataDirListing): number {
+  const newest = listing.snapshots.at(-1);
+  let bytes = newest === undefined ? 0 : fs.statSync(snapshotPath(dir, newest)).size;
+  for (const sequence of listing.logs) {
+    if (sequence >= (newest ?? 0)) bytes += fs.statSync(logPath(dir, sequence)).size;
+  }
+  return bytes;
 }

@@ -16,7 +16,7 @@ import {
   SNAPSHOT_TRAILER_BYTES,
   type SnapshotHeader,
 } from "./record_codec.ts";
-import { snapshotPath, syncDirectoryInBackground, temporarySnapshotPath } from "./data_dir.ts";
+import { snapshotPath, syncDirectoryInBackground, TEMPORARY_SUFFIX } from "./data_dir.ts";
 import { readAll, scanRecordsInFile } from "./log_file.ts";
 import { assert } from "../assert.ts";
 
@@ -28,23 +28,29 @@ export interface SnapshotSummary {
 
 export class SnapshotWriter {
   readonly #dir: string;
-  readonly #sequence: number;
+  readonly #path: string;
   readonly #temporaryPath: string;
   #fd: number | null;
   #bytes = 0;
   #entries = 0;
   #records = 0;
 
-  private constructor(dir: string, sequence: number, fd: number) {
+  private constructor(dir: string, path: string, fd: number) {
     this.#dir = dir;
-    this.#sequence = sequence;
-    this.#temporaryPath = temporarySnapshotPath(dir, sequence);
+    this.#path = path;
+    this.#temporaryPath = path + TEMPORARY_SUFFIX;
     this.#fd = fd;
   }
 
+  /** snapshot.<sequence>, written as snapshot.<sequence>.tmp. */
   static create(dir: string, sequence: number, header: SnapshotHeader): SnapshotWriter {
-    const fd = fs.openSync(temporarySnapshotPath(dir, sequence), "w");
-    const writer = new SnapshotWriter(dir, sequence, fd);
+    return SnapshotWriter.createAt(dir, snapshotPath(dir, sequence), header);
+  }
+
+  /** A snapshot file at `path` in `dir` (a backup), written as `path`.tmp. */
+  static createAt(dir: string, path: string, header: SnapshotHeader): SnapshotWriter {
+    const fd = fs.openSync(path + TEMPORARY_SUFFIX, "w");
+    const writer = new SnapshotWriter(dir, path, fd);
     try {
       writer.#write(encodeSnapshotHeader(header));
     } catch (error) {
@@ -80,7 +86,7 @@ export class SnapshotWriter {
     );
     this.#fd = null;
     fs.closeSync(fd);
-    const path = snapshotPath(this.#dir, this.#sequence);
+    const path = this.#path;
     fs.renameSync(this.#temporaryPath, path);
     await syncDirectoryInBackground(this.#dir);
     return { path, bytes: this.#bytes, entries: this.#entries };
@@ -127,7 +133,7 @@ export type SnapshotRead =
 /** Reads a complete snapshot, handing each record's entries to `onEntries`. */
 export function readSnapshotFile(
   path: string,
-  onEntries: (entries: Entry[]) => void,
+  onEntries: (entries: Entry[], endOffset: number) => void,
 ): SnapshotRead {
   const fd = fs.openSync(path, "r");
   try {

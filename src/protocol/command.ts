@@ -31,6 +31,7 @@ export type Command =
   | { kind: "hash" }
   | { kind: "quit" }
   | { kind: "shutdown" }
+  | { kind: "snapshot" }
   /** HELP [command]: the command table's lines, for every row or for the one named. */
   | { kind: "help"; topic: CommandKind | null }
   | SyncCommand

@@ -365,6 +365,19 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
       ),
     },
   },
+  snapshot: {
+    category: "admin",
+    writes: false,
+    words: {
+      SNAPSHOT: noArguments(
+        { kind: "snapshot" },
+        help(
+          "SNAPSHOT",
+          "Writes a backup of every key into data_dir; replies OK <path of the file> once durable",
+        ),
+      ),
+    },
+  },
   help: {
     category: "connection",
     writes: false,

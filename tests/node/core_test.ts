@@ -29,6 +29,7 @@ class RecordingParts {
       writeError: () => this.refusal,
       infoFields: () => [["persistence", "test"]],
       fsyncDurationHistogram: new Histogram([1]),
+      backup: () => Promise.resolve({ ok: true, path: "/data/backup.1.snapshot" }),
       close: () => Promise.resolve(),
     };
   }

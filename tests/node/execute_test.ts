@@ -48,6 +48,10 @@ function harness(): Harness {
       calls.push("shutdown");
       return "OK\r\n";
     },
+    snapshot: () => {
+      calls.push("snapshot");
+      return Promise.resolve("OK /data/backup.1.snapshot\r\n");
+    },
     auth: (user, password) => {
       calls.push(`auth ${user} ${password}`);
       return "OK\r\n";

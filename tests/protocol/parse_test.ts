@@ -56,6 +56,7 @@ const VALID: [string, ParseResult][] = [
   ["PING hello there", { kind: "ping", message: "hello there" }],
   ["ECHO  two  spaces ", { kind: "echo", message: " two  spaces " }],
   ["INFO", { kind: "info" }],
+  ["SNAPSHOT", { kind: "snapshot" }],
   ["STATS", { kind: "info" }],
   ["VERSION", { kind: "version" }],
   ["HASH", { kind: "hash" }],
@@ -93,7 +94,7 @@ const CATEGORIES: Record<CommandCategory, string[]> = {
   write: ["SET", "DEL", "DELETE", "INC", "DEC", "INCR", "DECR", "APPEND", "PREPEND", "MSET"]
     .concat(["EXPIRE", "PERSIST"]),
   admin: ["INFO", "STATS", "TRUNCATE", "FLUSHDB", "SHUTDOWN", "SYNC 127.0.0.1 7879"]
-    .concat(["ACL LIST", "ACL LOAD"]),
+    .concat(["ACL LIST", "ACL LOAD", "SNAPSHOT"]),
   sync: ["SYNC root"],
   connection: ["PING", "ECHO", "VERSION", "QUIT", "HELP", "AUTH", "ACL WHOAMI"],
 };

@@ -1,0 +1,83 @@
+/**
+ * `merklekv export` and `merklekv import` with real processes (see docs/backup.md): a backup
+ * file and a running node to JSON lines, and those lines into another node.
+ */
+
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { MerkleKVClient } from "../../src/client/mod.ts";
+import { NodeProcess } from "../_support/node_process.ts";
+import { tempDir } from "../persistence/support.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+const BINARY = new Uint8Array([0, 255, 1, 128, 7]);
+
+async function merklekv(args: string[]): Promise<{ code: number; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+async function fill(client: MerkleKVClient): Promise<void> {
+  await client.set("text", "hello world");
+  await client.set("utf8", "héllo");
+  await client.set("binary", BINARY);
+  await client.set("deleted", "x");
+  await client.del("deleted");
+  await client.set("expiring", "soon");
+  await client.expire("expiring", 1000);
+  for (let i = 0; i < 2500; i++) await client.set(`many:${i}`, `v${i}`);
+}
+
+async function assertImported(client: MerkleKVClient, source: string): Promise<void> {
+  assert.equal(await client.dbsize(), 2504, source);
+  assert.equal(await client.get("text"), "hello world", source);
+  assert.equal(await client.get("utf8"), "héllo", source);
+  assert.deepEqual(await client.getBytes("binary"), BINARY, source);
+  assert.equal(await client.get("deleted"), null, source);
+  const ttl = await client.ttl("expiring");
+  assert.ok(ttl !== null && ttl > 990 && ttl <= 1000, `${source}: TTL ${ttl}`);
+  assert.equal(await client.get("many:2499"), "v2499", source);
+}
+
+Deno.test("export of a backup file and of a running node, then import, round-trips every live key", async () => {
+  const dir = await tempDir();
+  const work = await tempDir();
+  const source = await NodeProcess.start({ dataDir: dir });
+  const targets = [await NodeProcess.start(), await NodeProcess.start()];
+  try {
+    const client = await source.connect();
+    await fill(client);
+    const [reply] = await client.request("SNAPSHOT");
+    const backup = (reply ?? "").replace(/^OK /, "");
+    assert.ok(fs.existsSync(backup), `SNAPSHOT replied ${reply}`);
+    const fromFile = path.join(work, "file.jsonl");
+    const fromNode = path.join(work, "node.jsonl");
+    assert.equal((await merklekv(["export", "--file", backup, "--out", fromFile])).code, 0);
+    const exported = await merklekv(["export", "--port", String(source.port), "--out", fromNode]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const lines = fs.readFileSync(fromFile, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2504);
+    assert.ok(lines.every((line) => line.key !== "deleted" && typeof line.hlc === "number"));
+    assert.equal(lines.find((line) => line.key === "binary")?.value_encoding, "base64");
+    for (const [i, file] of [fromFile, fromNode].entries()) {
+      const target = targets[i]!;
+      const imported = await merklekv(["import", file, "--port", String(target.port)]);
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.match(imported.stderr, /"event":"import_done","imported":2504/);
+      const targetClient = await target.connect();
+      await assertImported(targetClient, file);
+      await targetClient.close();
+    }
+    await client.close();
+  } finally {
+    await source.cleanup();
+    for (const target of targets) await target.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
