@@ -5,6 +5,8 @@
 
 import assert from "node:assert/strict";
 import { runLoad } from "../../bench/load/load.ts";
+import { BenchNode } from "../../bench/harness/node_server.ts";
+import { request } from "../../bench/harness/probe.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 import { UsersFile } from "../_support/auth.ts";
 
@@ -43,5 +45,27 @@ Deno.test("the load client with --password runs against a protected node; a wron
   } finally {
     await node.cleanup();
     await users.remove();
+  }
+});
+
+Deno.test("a benchmark node with a password starts, answers command() and a load run", async () => {
+  const node = await BenchNode.start({ password: DEFAULT_PASSWORD, cpu: null });
+  try {
+    assert.deepEqual(await node.command("DBSIZE"), { kind: "status", text: "DBSIZE 0" });
+    const refused = await request(node.port, "merklekv", ["PING"], 5_000, ["AUTH", "nope-pw"])
+      .then(() => null, (error: Error) => error.message);
+    assert.equal(
+      refused,
+      `port ${node.port} refused AUTH: WRONGPASS invalid username-password pair or user is disabled`,
+    );
+    const run = await runLoad({
+      ...SHORT,
+      port: node.port,
+      proto: "merklekv",
+      password: node.password ?? "",
+    }, { cpu: null });
+    assert.ok(run.ok, run.failures.join("; ") + (run.stderr ?? ""));
+  } finally {
+    await node.stop();
   }
 });
