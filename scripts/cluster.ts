@@ -13,6 +13,7 @@ import * as net from "node:net";
 import { parseArgs } from "node:util";
 import { findMosquitto } from "../tests/_support/mosquitto.ts";
 import { freePort } from "../tests/_support/ports.ts";
+import { AUTH_WORD_RULE } from "../src/config/mod.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const START_TIMEOUT_MS = 20_000;
@@ -35,9 +36,6 @@ interface Options {
   /** auth.password (and anti_entropy.password) of every node; null: no auth. */
   password: string | null;
 }
-
-/** A password as the node takes it (AUTH_WORD_RULE in src/config/security_keys.ts). */
-const AUTH_WORD = /^[\x21-\x7e]{1,128}$/;
 
 function parseOptions(): Options {
   const { values } = parseArgs({
@@ -63,8 +61,8 @@ function parseOptions(): Options {
     return value;
   };
   const password = values.password ?? null;
-  if (password !== null && !AUTH_WORD.test(password)) {
-    console.error("cluster: --password must be 1 to 128 printable ASCII characters without spaces");
+  if (password !== null && !AUTH_WORD_RULE.test(password)) {
+    console.error(`cluster: --password must be ${AUTH_WORD_RULE.expected}`);
     Deno.exit(2);
   }
   return {

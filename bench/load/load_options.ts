@@ -4,6 +4,7 @@
 
 import type { Protocol } from "./load_protocol.ts";
 import { assert } from "../../src/assert.ts";
+import { AUTH_WORD_RULE } from "../../src/config/mod.ts";
 
 export interface LoadOptions {
   /** Loopback only: 127.0.0.0/8, localhost or ::1. */
@@ -209,10 +210,8 @@ function validate(values: Record<string, unknown>): LoadOptions {
   parseMix(options.mix);
   for (const field of ["user", "password"] as const) {
     // The server's rule for AUTH words (AUTH_WORD_RULE); the message never shows a password.
-    if (options[field] !== "" && !/^[\x21-\x7e]{1,128}$/.test(options[field])) {
-      throw new UsageError(
-        `${flagOf(field)} must be 1 to 128 printable ASCII characters without spaces`,
-      );
+    if (options[field] !== "" && !AUTH_WORD_RULE.test(options[field])) {
+      throw new UsageError(`${flagOf(field)} must be ${AUTH_WORD_RULE.expected}`);
     }
   }
   if (options.user !== "" && options.password === "") {

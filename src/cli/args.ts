@@ -3,7 +3,7 @@
  * Pure: turns the argument list into options or the message of a usage error.
  */
 
-import { DEFAULT_CONFIG } from "../config/mod.ts";
+import { AUTH_WORD_RULE, DEFAULT_CONFIG } from "../config/mod.ts";
 
 /** text: for reading (control bytes escaped); raw: the bytes as received; json: one value each. */
 export type OutputFormat = "text" | "raw" | "json";
@@ -104,8 +104,8 @@ function readOption(args: readonly string[], index: number, options: CliOptions)
       if (name === "-h" || name === "--host") options.host = value;
       else if (name === "--user" || name === "--pass") {
         // The server's rule for AUTH words; the message never shows a password.
-        if (!AUTH_WORD.test(value)) {
-          return `option ${name}: must be 1 to 128 printable ASCII characters without spaces`;
+        if (!AUTH_WORD_RULE.test(value)) {
+          return `option ${name}: must be ${AUTH_WORD_RULE.expected}`;
         }
         if (name === "--user") options.user = value;
         else options.password = value;
@@ -128,9 +128,6 @@ function splitInline(arg: string): [string, string | null] {
     ? [arg.slice(0, equals), arg.slice(equals + 1)]
     : [arg, null];
 }
-
-/** A user name or password as the server takes it on an AUTH line (AUTH_WORD_RULE). */
-const AUTH_WORD = /^[\x21-\x7e]{1,128}$/;
 
 function parsePort(text: string): number | null {
   if (!/^[0-9]{1,5}$/.test(text)) return null;

@@ -9,7 +9,7 @@
  * anti-entropy peer link.
  */
 
-import { DEFAULT_CONFIG } from "../config/mod.ts";
+import { AUTH_WORD_RULE, DEFAULT_CONFIG } from "../config/mod.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { ClientError } from "./errors.ts";
 import {
@@ -83,8 +83,6 @@ export interface ClientOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
-/** A user name or password as the server takes it on an AUTH line (AUTH_WORD_RULE). */
-const AUTH_WORD = /^[\x21-\x7e]{1,128}$/;
 const DEFAULT_MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
 /** The limits as the client uses them: each option or the server's default. */
@@ -111,11 +109,8 @@ function limitsOf(options: ClientOptions): WireLimits {
 function authLineOf(options: ClientOptions): string | null {
   const { username, password } = options;
   for (const [name, value] of [["username", username], ["password", password]] as const) {
-    if (value !== undefined && (typeof value !== "string" || !AUTH_WORD.test(value))) {
-      throw new ClientError(
-        `Invalid client option ${name}: must be 1 to 128 printable ASCII characters ` +
-          "without spaces",
-      );
+    if (value !== undefined && (typeof value !== "string" || !AUTH_WORD_RULE.test(value))) {
+      throw new ClientError(`Invalid client option ${name}: must be ${AUTH_WORD_RULE.expected}`);
     }
   }
   if (password === undefined) {
