@@ -3,13 +3,17 @@
  * three nodes (ports 7878-7880) that find each other through the broker, each with its
  * operators' HTTP listener (/metrics, /readyz: ports 9878-9880). Ctrl-C stops all.
  *
- *   deno task cluster [--nodes 3] [--base-port 7878] [--broker-port 1883]
+ *   deno task cluster [--nodes 3] [--base-port 7878] [--broker-port 1883] [--password <pw>]
+ *
+ * With --password, every node requires `AUTH <pw>` (auth.password, the user default) and uses
+ * it with its peers (anti_entropy.password); see docs/security.md.
  */
 
 import * as net from "node:net";
 import { parseArgs } from "node:util";
 import { findMosquitto } from "../tests/_support/mosquitto.ts";
 import { freePort } from "../tests/_support/ports.ts";
+import { AUTH_WORD_RULE } from "../src/config/mod.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const START_TIMEOUT_MS = 20_000;
@@ -21,12 +25,16 @@ const USAGE = `Usage: deno task cluster [options]
   --base-port <port>   client port of the first node; the others follow (default 7878);
                        each node's HTTP port (/metrics, /readyz) is its client port + ${HTTP_PORT_OFFSET}
   --broker-port <port> Mosquitto port (default 1883 if free, else any free port)
+  --password <pw>      nodes require AUTH <pw> (auth.password of the user default; the
+                       nodes use it with each other too); 1..128 printable ASCII, no spaces
   --help               this text`;
 
 interface Options {
   nodes: number;
   basePort: number;
   brokerPort: number | null;
+  /** auth.password (and anti_entropy.password) of every node; null: no auth. */
+  password: string | null;
 }
 
 function parseOptions(): Options {
@@ -36,6 +44,7 @@ function parseOptions(): Options {
       nodes: { type: "string", default: "3" },
       "base-port": { type: "string", default: "7878" },
       "broker-port": { type: "string" },
+      password: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -51,7 +60,13 @@ function parseOptions(): Options {
     }
     return value;
   };
+  const password = values.password ?? null;
+  if (password !== null && !AUTH_WORD_RULE.test(password)) {
+    console.error(`cluster: --password must be ${AUTH_WORD_RULE.expected}`);
+    Deno.exit(2);
+  }
   return {
+    password,
     nodes: number("nodes", values.nodes, 1, 20),
     basePort: number("base-port", values["base-port"], 1, 65_535 - 20 - HTTP_PORT_OFFSET),
     brokerPort: values["broker-port"] === undefined
@@ -116,9 +131,14 @@ async function startNode(
   port: number,
   brokerPort: number,
   directory: string,
+  password: string | null,
 ): Promise<Deno.ChildProcess> {
   const nodeId = `node-${index + 1}`;
   const configPath = `${directory}/${nodeId}.toml`;
+  // A JSON string is a TOML basic string for printable ASCII (\" and \\ escaped alike).
+  const auth = password === null ? [] : ["", "[auth]", `password = ${JSON.stringify(password)}`];
+  // Owner only: the file holds the password (the node warns about one others may read).
+  await Deno.writeTextFile(configPath, "", { mode: 0o600 });
   await Deno.writeTextFile(
     configPath,
     [
@@ -130,6 +150,8 @@ async function startNode(
       "# Peers for anti-entropy are the nodes announced on the broker.",
       "[anti_entropy]",
       "interval_ms = 5000",
+      ...(password === null ? [] : [`password = ${JSON.stringify(password)}`]),
+      ...auth,
       "",
       "# The operators' listener: /metrics, /livez, /readyz, /health.",
       "[http]",
@@ -199,7 +221,7 @@ async function main(): Promise<void> {
   try {
     children.push(await startBroker(mosquitto, brokerPort, directory));
     for (const [index, port] of ports.entries()) {
-      children.push(await startNode(index, port, brokerPort, directory));
+      children.push(await startNode(index, port, brokerPort, directory, options.password));
     }
   } catch (error) {
     console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
@@ -207,10 +229,20 @@ async function main(): Promise<void> {
     await stop(1);
     return;
   }
-  printWelcome(ports, brokerPort, directory);
+  printWelcome(ports, brokerPort, directory, options.password);
 }
 
-function printWelcome(ports: number[], brokerPort: number, directory: string): void {
+/** `text` quoted for a POSIX shell. */
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+function printWelcome(
+  ports: number[],
+  brokerPort: number,
+  directory: string,
+  password: string | null,
+): void {
   console.log(
     `MerkleKV cluster running: ${ports.length} nodes, Mosquitto on 127.0.0.1:${brokerPort}`,
   );
@@ -219,6 +251,21 @@ function printWelcome(ports: number[], brokerPort: number, directory: string): v
     console.log(`  node-${index + 1}  127.0.0.1:${port}   ${http}/metrics  ${http}/readyz?verbose`);
   }
   const [first, second] = [ports[0], ports[1] ?? ports[0]];
+  if (password !== null) {
+    console.log(`
+Every node requires AUTH (the user default). With the CLI, the password in the environment:
+  export MERKLEKV_PASSWORD=${shellQuote(password)}
+  deno task cli -p ${first} SET greeting hello
+  deno task cli -p ${second} GET greeting
+From code: MerkleKVClient.connect({ port: ${first}, password: Deno.env.get("MERKLEKV_PASSWORD") })
+With a line client, send AUTH first:
+  nc 127.0.0.1 ${first}        then type: AUTH <password>, then: SET greeting hello
+Watch the changes on the broker:
+  mosquitto_sub -p ${brokerPort} -t 'merklekv/#' -v
+Logs: ${directory}
+Ctrl-C stops everything.`);
+    return;
+  }
   console.log(`
 Talk to any node with a line client (nc, telnet, socat), e.g.:
   nc 127.0.0.1 ${first}        then type: SET greeting hello

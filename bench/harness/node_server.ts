@@ -40,19 +40,32 @@ export interface BenchNodeOptions {
   env?: Record<string, string>;
   /** The main.ts to run; default this checkout's (bench/ab.ts runs another checkout's). */
   main?: string;
+  /**
+   * auth.password of the user default: the node requires `AUTH <password>`, which the
+   * readiness PING and command() send first (pass it on to runLoad as `password`).
+   */
+  password?: string;
 }
 
 export class BenchNode {
   readonly port: number;
   readonly nodeId: string;
   readonly startupMs: number;
+  /** The node's password (BenchNodeOptions.password), or null. */
+  readonly password: string | null;
   readonly #child: Deno.ChildProcess;
   readonly #configPath: string;
   readonly #output: OutputTail;
   readonly #untrack: () => void;
 
   private constructor(
-    fields: { port: number; nodeId: string; startupMs: number; configPath: string },
+    fields: {
+      port: number;
+      nodeId: string;
+      startupMs: number;
+      configPath: string;
+      password: string | null;
+    },
     child: Deno.ChildProcess,
     output: OutputTail,
     untrack: () => void,
@@ -60,6 +73,7 @@ export class BenchNode {
     this.port = fields.port;
     this.nodeId = fields.nodeId;
     this.startupMs = fields.startupMs;
+    this.password = fields.password;
     this.#configPath = fields.configPath;
     this.#child = child;
     this.#output = output;
@@ -70,7 +84,9 @@ export class BenchNode {
     const port = options.port ?? await freePort();
     const nodeId = options.nodeId ?? `bench-${port}`;
     const configPath = await Deno.makeTempFile({ prefix: "merklekv-bench-", suffix: ".toml" });
+    // Owner only (makeTempFile's mode): the file may hold the password.
     await Deno.writeTextFile(configPath, configText(nodeId, port, options));
+    const password = options.password ?? null;
     const [program, argv] = pinned(
       options.cpu === undefined ? SERVER_CPU : options.cpu,
       Deno.execPath(),
@@ -101,8 +117,10 @@ export class BenchNode {
         startedMs,
         timeoutMs: START_TIMEOUT_MS,
         exited: () => exited,
+        auth: authWords(password),
       });
-      return new BenchNode({ port, nodeId, startupMs, configPath }, child, output, untrack);
+      const fields = { port, nodeId, startupMs, configPath, password };
+      return new BenchNode(fields, child, output, untrack);
     } catch (error) {
       await stopChild(child, "SIGKILL");
       untrack();
@@ -117,7 +135,7 @@ export class BenchNode {
 
   /** One request line (words joined by spaces); resolves with the reply. */
   command(...words: string[]): Promise<Reply> {
-    return request(this.port, "merklekv", words);
+    return request(this.port, "merklekv", words, undefined, authWords(this.password));
   }
 
   /** VmRSS of the node process, in bytes. */
@@ -150,5 +168,13 @@ function configText(nodeId: string, port: number, options: BenchNodeOptions): st
     ...(options.topLevel ?? []),
   ];
   if (options.sections !== undefined) lines.push(options.sections);
+  // A JSON string is a TOML basic string for printable ASCII.
+  if (options.password !== undefined) {
+    lines.push("[auth]", `password = ${JSON.stringify(options.password)}`);
+  }
   return lines.join("\n") + "\n";
+}
+
+function authWords(password: string | null): string[] | null {
+  return password === null ? null : ["AUTH", password];
 }

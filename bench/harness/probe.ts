@@ -11,14 +11,24 @@ import {
   respCommand,
 } from "../load/load_protocol.ts";
 
-/** Sends one request (words joined by spaces, or a RESP array) and resolves with its reply. */
+/** A request's bytes: words joined by spaces, or a RESP array. */
+function encode(protocol: Protocol, words: readonly string[]): string {
+  return protocol === "redis" ? respCommand(words) : words.join(" ") + "\r\n";
+}
+
+/**
+ * Sends one request and resolves with its reply. With `auth` (e.g. ["AUTH", password]), that
+ * request goes first on the connection and must be answered OK (the error never shows it).
+ */
 export function request(
   port: number,
   protocol: Protocol,
   words: readonly string[],
   timeoutMs = 5_000,
+  auth: readonly string[] | null = null,
 ): Promise<Reply> {
-  const text = protocol === "redis" ? respCommand(words) : words.join(" ") + "\r\n";
+  const text = (auth === null ? "" : encode(protocol, auth)) + encode(protocol, words);
+  let authPending = auth !== null;
   return new Promise((resolve, reject) => {
     const parser = createReplyParser(protocol);
     const socket = net.connect({ host: "127.0.0.1", port });
@@ -39,8 +49,14 @@ export function request(
     socket.on("data", (chunk: Buffer) => {
       try {
         parser.push(chunk);
-        const reply = parser.next();
-        if (reply !== null) finish(null, reply);
+        for (let reply = parser.next(); reply !== null; reply = parser.next()) {
+          if (!authPending) return finish(null, reply);
+          authPending = false;
+          if (reply.kind !== "status" || reply.text !== "OK") {
+            const why = reply.kind === "error" ? reply.message : reply.kind;
+            return finish(new Error(`port ${port} refused AUTH: ${why}`));
+          }
+        }
       } catch (error) {
         finish(error as Error);
       }
@@ -51,9 +67,13 @@ export function request(
 }
 
 /** True once the server answers PING with PONG. */
-export async function answersPing(port: number, protocol: Protocol): Promise<boolean> {
+export async function answersPing(
+  port: number,
+  protocol: Protocol,
+  auth: readonly string[] | null = null,
+): Promise<boolean> {
   try {
-    const reply = await request(port, protocol, ["PING"], 1_000);
+    const reply = await request(port, protocol, ["PING"], 1_000, auth);
     return reply.kind === "status" && reply.text === "PONG";
   } catch {
     return false;
@@ -67,6 +87,8 @@ export interface WaitOptions {
   /** True once the process has exited: stop waiting. */
   exited: () => boolean;
   intervalMs?: number;
+  /** Sent first on each connection (a server that requires AUTH); default none. */
+  auth?: readonly string[] | null;
 }
 
 /** Polls PING until it is answered; ms from startedMs to the first PONG. */
@@ -75,11 +97,11 @@ export async function waitForPing(
   protocol: Protocol,
   options: WaitOptions,
 ): Promise<number> {
-  const { startedMs, timeoutMs, exited, intervalMs = 5 } = options;
+  const { startedMs, timeoutMs, exited, intervalMs = 5, auth = null } = options;
   const deadline = startedMs + timeoutMs;
   while (performance.now() < deadline) {
     if (exited()) throw new Error("the server exited before answering PING");
-    if (await answersPing(port, protocol)) return performance.now() - startedMs;
+    if (await answersPing(port, protocol, auth)) return performance.now() - startedMs;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`no PONG on port ${port} within ${timeoutMs} ms`);

@@ -5,6 +5,9 @@
  *   deno run -A bench/load/load.ts --port 7878 --proto merklekv --conns 50 --depth 1 \
  *     --mix set:50,get:50 --keys 100000 --value-bytes 100 --preload --seconds 10
  *
+ * Against a node that requires AUTH, `--password <pw>` (and `--user <name>`) make each
+ * connection AUTH before the run (the result shows the password as "***").
+ *
  * Prints one JSON line (LoadResult). Exit status: 0 all checks passed, 1 a check failed (the
  * figures are still printed), 2 bad usage, 3 the run could not complete (no connection, a
  * dropped connection, unframeable replies, a timeout).

@@ -4,6 +4,7 @@
 
 import type { Protocol } from "./load_protocol.ts";
 import { assert } from "../../src/assert.ts";
+import { AUTH_WORD_RULE } from "../../src/config/mod.ts";
 
 export interface LoadOptions {
   /** Loopback only: 127.0.0.0/8, localhost or ::1. */
@@ -39,6 +40,10 @@ export interface LoadOptions {
   serverPid: number;
   /** Preload must finish within this. */
   preloadTimeoutSeconds: number;
+  /** AUTH as this user (needs `password`); "": the server's default user. */
+  user: string;
+  /** Sent in `AUTH` first on each connection, before the run; "": no AUTH. Shown as "***". */
+  password: string;
 }
 
 export const DEFAULT_LOAD_OPTIONS: Readonly<Omit<LoadOptions, "port" | "proto">> = Object.freeze({
@@ -60,6 +65,8 @@ export const DEFAULT_LOAD_OPTIONS: Readonly<Omit<LoadOptions, "port" | "proto">>
   verifyEvery: 1_000,
   serverPid: 0,
   preloadTimeoutSeconds: 300,
+  user: "",
+  password: "",
 });
 
 /** What the caller must give; everything else has a default. */
@@ -128,7 +135,7 @@ const NUMBER_FIELDS = [
   "preloadTimeoutSeconds",
 ] as const;
 const BOOLEAN_FIELDS = ["preload", "preloadOnly"] as const;
-const STRING_FIELDS = ["host", "proto", "mix"] as const;
+const STRING_FIELDS = ["host", "proto", "mix", "user", "password"] as const;
 
 /** camelCase field -> --kebab-case flag. */
 function flagOf(field: string): string {
@@ -201,7 +208,24 @@ function validate(values: Record<string, unknown>): LoadOptions {
     }
   }
   parseMix(options.mix);
+  for (const field of ["user", "password"] as const) {
+    // The server's rule for AUTH words (AUTH_WORD_RULE); the message never shows a password.
+    if (options[field] !== "" && !AUTH_WORD_RULE.test(options[field])) {
+      throw new UsageError(`${flagOf(field)} must be ${AUTH_WORD_RULE.expected}`);
+    }
+  }
+  if (options.user !== "" && options.password === "") {
+    throw new UsageError("--user needs --password");
+  }
   return options;
+}
+
+/** The AUTH line each connection sends first (inline: both protocols take it), or null. */
+export function authLine(options: LoadOptions): string | null {
+  if (options.password === "") return null;
+  return options.user === ""
+    ? `AUTH ${options.password}\r\n`
+    : `AUTH ${options.user} ${options.password}\r\n`;
 }
 
 export type RequestKind = "set" | "get" | "mget";

@@ -17,6 +17,7 @@ import {
   type RequestEncoder,
 } from "./load_protocol.ts";
 import {
+  authLine,
   type LoadChecks,
   type LoadOptions,
   type LoadResult,
@@ -151,8 +152,9 @@ export class LoadRun {
     const deadlineSeconds = options.preloadTimeoutSeconds + options.warmupSeconds +
       options.seconds + (CONNECT_TIMEOUT_MS + DRAIN_TIMEOUT_MS) / 1000;
     this.#after(deadlineSeconds * 1000, () => this.fail("the run passed its deadline"));
+    const auth = authLine(options);
     const sockets = await Promise.all(
-      Array.from({ length: options.conns }, () => connect(options.host, options.port)),
+      Array.from({ length: options.conns }, () => connect(options.host, options.port, auth)),
     );
     for (const [index, socket] of sockets.entries()) {
       this.#connections.push(new LoadConnection(this, index, socket));
@@ -301,7 +303,7 @@ export class LoadRun {
         machinePct: null,
         otherPct: null,
       },
-      settings: this.options,
+      settings: { ...this.options, password: this.options.password === "" ? "" : "***" },
       runtime: `deno ${Deno.version.deno}`,
     };
   }
@@ -341,7 +343,8 @@ function cpuShares(start: (number | null)[], end: (number | null)[], seconds: nu
   return { clientPct, serverPct, machinePct, otherPct };
 }
 
-function connect(host: string, port: number): Promise<net.Socket> {
+/** A connected socket; with `auth` (an AUTH line), one whose AUTH the server accepted. */
+function connect(host: string, port: number, auth: string | null): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port, noDelay: true });
     const timer = setTimeout(() => {
@@ -349,13 +352,45 @@ function connect(host: string, port: number): Promise<net.Socket> {
       reject(new Error(`no connection to ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms`));
     }, CONNECT_TIMEOUT_MS);
     socket.once("connect", () => {
-      clearTimeout(timer);
-      resolve(socket);
+      if (auth === null) {
+        clearTimeout(timer);
+        return resolve(socket);
+      }
+      authenticate(socket, auth).then(() => {
+        clearTimeout(timer);
+        resolve(socket);
+      }, (error: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      });
     });
     socket.once("error", (error) => {
       clearTimeout(timer);
       reject(error);
     });
+  });
+}
+
+/**
+ * Sends the AUTH line and reads its one-line reply before the run's requests, so the hot loop
+ * (LoadConnection) never sees it. Nothing else is in flight, so the reply is all that arrives.
+ */
+function authenticate(socket: net.Socket, line: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let received = "";
+    const onData = (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      const end = received.indexOf("\n");
+      if (end === -1) return;
+      socket.off("data", onData);
+      const reply = received.slice(0, end).replace(/\r$/, "");
+      // MerkleKV answers OK, Redis +OK; the reply never holds the password.
+      if (reply === "OK" || reply === "+OK") resolve();
+      else reject(new Error(`the server refused AUTH: ${reply.slice(0, 200)}`));
+    };
+    socket.on("data", onData);
+    socket.write(line);
   });
 }
 

@@ -3,7 +3,7 @@
  * Pure: turns the argument list into options or the message of a usage error.
  */
 
-import { DEFAULT_CONFIG } from "../config/mod.ts";
+import { AUTH_WORD_RULE, DEFAULT_CONFIG } from "../config/mod.ts";
 
 /** text: for reading (control bytes escaped); raw: the bytes as received; json: one value each. */
 export type OutputFormat = "text" | "raw" | "json";
@@ -11,6 +11,10 @@ export type OutputFormat = "text" | "raw" | "json";
 export interface CliOptions {
   host: string;
   port: number;
+  /** --user: AUTH as this user (needs a password); null: the node's default user. */
+  user: string | null;
+  /** --pass (visible in ps; MERKLEKV_PASSWORD is read by cli.ts when this is null). */
+  password: string | null;
   format: OutputFormat;
   /** --pipe: stdin lines sent pipelined, in batches. */
   pipe: boolean;
@@ -21,6 +25,8 @@ export interface CliOptions {
 }
 
 export const DEFAULT_HOST = "127.0.0.1";
+/** The environment variable holding the password (used when --pass is not given). */
+export const PASSWORD_ENV = "MERKLEKV_PASSWORD";
 
 export const CLI_USAGE = `Usage: merklekv cli [options] [command ...]
 
@@ -29,6 +35,10 @@ Runs one command and prints its reply, or without a command opens a prompt.
 Options:
   -h, --host <host>   node to connect to (default ${DEFAULT_HOST})
   -p, --port <port>   its client port (default ${DEFAULT_CONFIG.bindPort})
+  --user <name>       authenticate as this user (AUTH <name> <password>) before anything
+                      else; without it, a password authenticates as the user default
+  --pass <password>   the password; better set ${PASSWORD_ENV}=<password> in the
+                      environment instead: --pass is visible to other users in ps
   --pipe              send every stdin line, pipelined in batches; print the replies
                       and a summary on stderr (lines sent, errors)
   --raw               print replies exactly as received (CRLF line ends, every byte)
@@ -44,6 +54,8 @@ export function parseCliArgs(args: readonly string[]): CliOptions | { error: str
   const options: CliOptions = {
     host: DEFAULT_HOST,
     port: DEFAULT_CONFIG.bindPort,
+    user: null,
+    password: null,
     format: "text",
     pipe: false,
     help: false,
@@ -84,11 +96,20 @@ function readOption(args: readonly string[], index: number, options: CliOptions)
     case "-h":
     case "--host":
     case "-p":
-    case "--port": {
+    case "--port":
+    case "--user":
+    case "--pass": {
       const value = inline ?? args[index + 1];
       if (value === undefined || value === "") return `option ${name} needs a value`;
       if (name === "-h" || name === "--host") options.host = value;
-      else {
+      else if (name === "--user" || name === "--pass") {
+        // The server's rule for AUTH words; the message never shows a password.
+        if (!AUTH_WORD_RULE.test(value)) {
+          return `option ${name}: must be ${AUTH_WORD_RULE.expected}`;
+        }
+        if (name === "--user") options.user = value;
+        else options.password = value;
+      } else {
         const port = parsePort(value);
         if (port === null) return `invalid port "${value}": must be an integer 1..65535`;
         options.port = port;

@@ -3,8 +3,8 @@
  * docs/cli.md). Returns the exit status; main.ts exits with it.
  */
 
-import { MerkleKVClient } from "../client/mod.ts";
-import { CLI_USAGE, type CliOptions, parseCliArgs } from "./args.ts";
+import { MerkleKVClient, ServerError } from "../client/mod.ts";
+import { CLI_USAGE, type CliOptions, parseCliArgs, PASSWORD_ENV } from "./args.ts";
 import {
   EXIT_FAILURE,
   EXIT_OK,
@@ -30,6 +30,14 @@ export async function runCli(args: readonly string[]): Promise<number> {
     await writeText(CLI_USAGE + "\n");
     return EXIT_OK;
   }
+  options.password ??= passwordFromEnvironment();
+  if (options.user !== null && options.password === null) {
+    await writeError(
+      `merklekv cli: --user ${options.user} needs a password: set ${PASSWORD_ENV} ` +
+        `(under deno run: --allow-env=${PASSWORD_ENV}) or give --pass`,
+    );
+    return EXIT_USAGE;
+  }
   const client = await connect(options);
   if (typeof client === "string") {
     await writeError(`merklekv cli: ${client}`);
@@ -54,12 +62,30 @@ async function run(client: MerkleKVClient, options: CliOptions): Promise<number>
   return summary.errors > 0 ? EXIT_FAILURE : EXIT_OK;
 }
 
-/** A connected client, or why there is none, in words. */
+/** MERKLEKV_PASSWORD, or null when unset, empty or not readable (no --allow-env). */
+function passwordFromEnvironment(): string | null {
+  const permission = Deno.permissions.querySync({ name: "env", variable: PASSWORD_ENV });
+  if (permission.state !== "granted") return null;
+  const password = Deno.env.get(PASSWORD_ENV);
+  return password === undefined || password === "" ? null : password;
+}
+
+/** A connected (and authenticated) client, or why there is none, in words. */
 async function connect(options: CliOptions): Promise<MerkleKVClient | string> {
-  const { host, port } = options;
+  const { host, port, user, password } = options;
   try {
-    return await MerkleKVClient.connect({ host, port, timeoutMs: CONNECT_TIMEOUT_MS });
+    return await MerkleKVClient.connect({
+      host,
+      port,
+      timeoutMs: CONNECT_TIMEOUT_MS,
+      ...(user === null ? {} : { username: user }),
+      ...(password === null ? {} : { password }),
+    });
   } catch (error) {
+    // The node's refusal of the AUTH (WRONGPASS ...); it never holds the password.
+    if (error instanceof ServerError) {
+      return `${host}:${port} refused AUTH as ${user ?? "default"}: ERROR ${error.message}`;
+    }
     // The client keeps the socket's error (and its code) as the cause.
     const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
     const code = (cause as { code?: unknown }).code;

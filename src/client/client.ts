@@ -9,7 +9,7 @@
  * anti-entropy peer link.
  */
 
-import { DEFAULT_CONFIG } from "../config/mod.ts";
+import { AUTH_WORD_RULE, DEFAULT_CONFIG } from "../config/mod.ts";
 import { Connection, type ConnectionOptions } from "./connection.ts";
 import { ClientError } from "./errors.ts";
 import {
@@ -69,6 +69,17 @@ export interface ClientOptions {
   maxLineBytes?: number;
   /** The server's limits.max_keys_per_command (MGET, MSET, EXISTS). */
   maxKeysPerCommand?: number;
+  /**
+   * The user to authenticate as (`AUTH <username> <password>`); needs `password`. Unset with a
+   * password: the node's `default` user (`AUTH <password>`). See docs/security.md.
+   */
+  username?: string;
+  /**
+   * Sent in `AUTH` first on every connection (also each one `reconnect` opens), before any other
+   * request; connect() rejects with the server's refusal (a ServerError, `WRONGPASS ...`).
+   * Never shown in messages.
+   */
+  password?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -89,6 +100,26 @@ function limitsOf(options: ClientOptions): WireLimits {
     }
   }
   return limits;
+}
+
+/**
+ * The AUTH line for the options, or null without a password. Refuses a word the server would
+ * not take; the message names the option, never its value.
+ */
+function authLineOf(options: ClientOptions): string | null {
+  const { username, password } = options;
+  for (const [name, value] of [["username", username], ["password", password]] as const) {
+    if (value !== undefined && (typeof value !== "string" || !AUTH_WORD_RULE.test(value))) {
+      throw new ClientError(`Invalid client option ${name}: must be ${AUTH_WORD_RULE.expected}`);
+    }
+  }
+  if (password === undefined) {
+    if (username !== undefined) {
+      throw new ClientError("Invalid client option username: needs a password as well");
+    }
+    return null;
+  }
+  return username === undefined ? `AUTH ${password}` : `AUTH ${username} ${password}`;
 }
 
 /**
@@ -117,7 +148,10 @@ export class MerkleKVClient {
     this.#reconnect = client.reconnect ?? false;
   }
 
-  /** Connects; rejects when the node cannot be reached within timeoutMs. */
+  /**
+   * Connects, and with a password authenticates before anything else is sent; rejects when the
+   * node cannot be reached within timeoutMs, or refuses the AUTH (a ServerError: `WRONGPASS ...`).
+   */
   static async connect(options: ClientOptions): Promise<MerkleKVClient> {
     limitsOf(options);
     const connectionOptions: ConnectionOptions = {
@@ -125,6 +159,7 @@ export class MerkleKVClient {
       port: options.port,
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES,
+      authLine: authLineOf(options),
     };
     const connection = await Connection.open(connectionOptions);
     return new MerkleKVClient(connection, connectionOptions, options);
@@ -340,7 +375,10 @@ export class MerkleKVClient {
     return this.#connection.close();
   }
 
-  /** The connection to write to: a new one when the last has closed and `reconnect` is on. */
+  /**
+   * The connection to write to: a new one when the last has closed and `reconnect` is on (it
+   * sends AUTH first, when there is a password).
+   */
   #current(): Connection {
     if (this.#reconnect && !this.#closed && !this.#connection.isOpen) {
       this.#connection = new Connection(this.#connectionOptions);

@@ -11,7 +11,7 @@ import * as net from "node:net";
 import type { Buffer } from "node:buffer";
 import { INFO_END, replyLineCount } from "../protocol/mod.ts";
 import { encodeLatin1 } from "../store/mod.ts";
-import { ClientError } from "./errors.ts";
+import { ClientError, ServerError } from "./errors.ts";
 
 export interface ConnectionOptions {
   host: string;
@@ -20,6 +20,11 @@ export interface ConnectionOptions {
   timeoutMs: number;
   /** Largest reply accepted, in bytes (see ClientOptions.maxReplyBytes). */
   maxReplyBytes: number;
+  /**
+   * `AUTH [user] password`, written before any other request on this connection; a reply other
+   * than OK fails the connection and every request on it. null: none. Never put in a message.
+   */
+  authLine: string | null;
 }
 
 interface Pending {
@@ -45,6 +50,8 @@ export class Connection {
   readonly #pending: Pending[] = [];
   /** Settles when the socket connects (or fails to). */
   readonly #ready: Promise<void>;
+  /** Settles when the AUTH line (if any) has been accepted, or rejects with the refusal. */
+  readonly #authenticated: Promise<void>;
   #buffer = "";
   #closedError: Error | null = null;
 
@@ -82,13 +89,40 @@ export class Connection {
     });
     // Nobody may wait for it (a connection opened on demand): failures reach the requests.
     this.#ready.catch(() => {});
+    // First in the socket, so requests written after it (queued while connecting) follow it.
+    this.#authenticated = options.authLine === null
+      ? Promise.resolve()
+      : this.#authenticate(options.authLine);
+    this.#authenticated.catch(() => {});
   }
 
   /** A connection once it is open; rejects when it cannot be opened within the timeout. */
   static async open(options: ConnectionOptions): Promise<Connection> {
     const connection = new Connection(options);
     await connection.#ready;
+    try {
+      await connection.#authenticated;
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
     return connection;
+  }
+
+  /**
+   * Sends the AUTH line; on a refusal fails the connection (requests queued behind it reject
+   * with the refusal) and rejects. The server's reply never holds the password.
+   */
+  async #authenticate(line: string): Promise<void> {
+    const [reply] = await this.pipeline([line]);
+    if (reply?.[0] === "OK") return;
+    const header = reply?.[0] ?? "";
+    const error = header.startsWith("ERROR ")
+      ? new ServerError(header.slice("ERROR ".length))
+      : new ClientError(`unexpected reply to AUTH: ${JSON.stringify(header.slice(0, 64))}`);
+    this.#fail(error);
+    this.#socket.destroy();
+    throw error;
   }
 
   /** Open or still connecting: not failed, not closed. */

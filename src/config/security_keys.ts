@@ -6,8 +6,11 @@
 
 import type { CrossKeyRule, KeySpec, StringRule } from "./schema.ts";
 
-/** A password or user name on an AUTH line: one word of printable ASCII. */
-const AUTH_WORD_RULE: StringRule = {
+/**
+ * A password or user name on an AUTH line: one word of printable ASCII. Also the rule of every
+ * tool that sends AUTH (src/client, merklekv cli, the cluster task, the load client).
+ */
+export const AUTH_WORD_RULE: StringRule = {
   expected: "1 to 128 printable ASCII characters without spaces",
   placeholder: "<word>",
   test: (text) => /^[\x21-\x7e]{1,128}$/.test(text),

@@ -268,6 +268,8 @@ Deno.test("load options survive their command-line form and bad ones are refused
       ["--port", "1", "--proto", "redis", "--conns", "0"],
       ["--port", "1", "--proto", "redis", "--seconds"],
       ["--port", "1", "--proto", "redis", "--bogus"],
+      ["--port", "1", "--proto", "redis", "--user", "app"],
+      ["--port", "1", "--proto", "redis", "--password", "has space"],
     ]
   ) {
     assert.throws(() => parseLoadArgs(argv), UsageError, argv.join(" "));

@@ -6,6 +6,8 @@ Deno.test("parseCliArgs() defaults to 127.0.0.1 and the default bind_port, text 
   assert.deepEqual(parseCliArgs([]), {
     host: "127.0.0.1",
     port: DEFAULT_CONFIG.bindPort,
+    user: null,
+    password: null,
     format: "text",
     pipe: false,
     help: false,
@@ -18,6 +20,8 @@ Deno.test("parseCliArgs() reads options, then every word after the first non-opt
   assert.deepEqual(parseCliArgs(["-h", "db1", "-p", "7000", "--json", "SET", "k", "-p"]), {
     host: "db1",
     port: 7000,
+    user: null,
+    password: null,
     format: "json",
     pipe: false,
     help: false,
@@ -49,4 +53,16 @@ Deno.test("parseCliArgs() says what is wrong with bad options", () => {
   for (const [args, error] of cases) {
     assert.deepEqual(parseCliArgs(args), { error }, args.join(" "));
   }
+});
+
+Deno.test("parseCliArgs() reads --user and --pass, refusing words the server would not take", () => {
+  const both = parseCliArgs(["--user", "app", "--pass=s3cret!", "GET", "k"]);
+  assert.ok(!("error" in both));
+  assert.equal(both.user, "app");
+  assert.equal(both.password, "s3cret!");
+  assert.deepEqual(both.command, ["GET", "k"]);
+  const words = "must be 1 to 128 printable ASCII characters without spaces";
+  assert.deepEqual(parseCliArgs(["--pass", "has space"]), { error: `option --pass: ${words}` });
+  assert.deepEqual(parseCliArgs(["--user", "x".repeat(129)]), { error: `option --user: ${words}` });
+  assert.deepEqual(parseCliArgs(["--pass"]), { error: "option --pass needs a value" });
 });

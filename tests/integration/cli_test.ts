@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { NodeProcess } from "../_support/node_process.ts";
 import { freePort } from "../_support/ports.ts";
 import { fromBinary, toBinary } from "../../src/client/mod.ts";
+import { UsersFile } from "../_support/auth.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 /** A generous bound on one CLI run, for a busy machine; no test measures time. */
@@ -26,10 +27,18 @@ function latin1(bytes: Uint8Array): string {
   return text;
 }
 
-/** Runs `main.ts cli <args>` with `stdin` (text, or none) and waits for it to exit. */
-async function cli(args: string[], stdin?: string): Promise<CliRun> {
+/**
+ * Runs `main.ts cli <args>` with `stdin` (text, or none) and waits for it to exit; `env` is
+ * added to the environment (MERKLEKV_PASSWORD is never inherited from the test's).
+ */
+async function cli(
+  args: string[],
+  stdin?: string,
+  env: Record<string, string> = {},
+): Promise<CliRun> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", MAIN, "cli", ...args],
+    env: { MERKLEKV_PASSWORD: "", ...env },
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -200,6 +209,75 @@ Deno.test("merklekv cli refuses a bad option with its usage, exit 2; --help prin
   const help = await cli(["--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: merklekv cli \[options\] \[command \.\.\.\]/);
+});
+
+/** A node with the user `app` (password APP_PASSWORD) and `default` protected by DEFAULT_PASSWORD. */
+async function withProtectedNode(test: (node: NodeProcess) => Promise<void>): Promise<void> {
+  const users = await UsersFile.create(`user app on >${APP_PASSWORD} ~* +@all\n`);
+  const node = await NodeProcess.start({
+    toml: `[auth]\nusers_file = "${users.path}"\npassword = "${DEFAULT_PASSWORD}"`,
+  });
+  try {
+    await test(node);
+  } finally {
+    await node.cleanup();
+    await users.remove();
+  }
+}
+
+const APP_PASSWORD = "app-cli-pw";
+const DEFAULT_PASSWORD = "default-cli-pw";
+const WRONGPASS = "ERROR WRONGPASS invalid username-password pair or user is disabled";
+
+Deno.test("merklekv cli --user with MERKLEKV_PASSWORD runs a command on a protected node", async () => {
+  await withProtectedNode(async (node) => {
+    const port = String(node.port);
+    const env = { MERKLEKV_PASSWORD: APP_PASSWORD };
+    const set = await cli(["-p", port, "--user", "app", "SET", "k", "v"], undefined, env);
+    assert.deepEqual([set.code, set.stdout, set.stderr], [0, "OK\n", ""]);
+    const who = await cli(["-p", port, "--user=app", "ACL", "WHOAMI"], undefined, env);
+    assert.deepEqual([who.code, who.stdout, who.stderr], [0, "USER app\n", ""]);
+    // --pass, and the default user with a password alone.
+    const pass = await cli(["-p", port, "--pass", DEFAULT_PASSWORD, "GET", "k"]);
+    assert.deepEqual([pass.code, pass.stdout, pass.stderr], [0, "VALUE v\n", ""]);
+    // Without a password the node answers NOAUTH.
+    const none = await cli(["-p", port, "GET", "k"]);
+    assert.deepEqual([none.code, none.stdout], [1, "ERROR NOAUTH authentication required\n"]);
+  });
+});
+
+Deno.test("merklekv cli with a wrong password exits 1 with WRONGPASS, never the password", async () => {
+  await withProtectedNode(async (node) => {
+    const port = String(node.port);
+    const env = { MERKLEKV_PASSWORD: "wrong-cli-pw" };
+    for (const args of [["--user", "app"], []]) {
+      const run = await cli(["-p", port, ...args, "GET", "k"], undefined, env);
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, "");
+      assert.equal(
+        run.stderr,
+        `merklekv cli: 127.0.0.1:${port} refused AUTH as ${args[1] ?? "default"}: ${WRONGPASS}\n`,
+      );
+    }
+    const missing = await cli(["-p", port, "--user", "app", "PING"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--user app needs a password: set MERKLEKV_PASSWORD/);
+  });
+});
+
+Deno.test("merklekv cli --pipe and the prompt authenticate at connect", async () => {
+  await withProtectedNode(async (node) => {
+    const port = String(node.port);
+    const env = { MERKLEKV_PASSWORD: APP_PASSWORD };
+    const pipe = await cli(["-p", port, "--user", "app", "--pipe"], "SET a 1\nINCR a\n", env);
+    assert.deepEqual([pipe.code, pipe.stdout], [0, "OK\nVALUE 2\n"]);
+    assert.equal(pipe.stderr, "lines sent: 2, errors: 0\n");
+    const wrong = await cli(["-p", port, "--pipe", "--pass", "nope"], "SET a 1\n");
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /refused AUTH as default: ERROR WRONGPASS /);
+    const prompt = await cli(["-p", port, "--user", "app"], "GET a\nACL WHOAMI\n", env);
+    assert.deepEqual([prompt.code, prompt.stdout], [0, "VALUE 2\nUSER app\n"]);
+  });
 });
 
 /** Whether util-linux `script` is here to give the CLI a pseudo-terminal. */
