@@ -22,7 +22,7 @@ export interface StatusReport {
   commands_processed: number | null;
   /** Open connections on the client port (clients and peers). */
   connections: number | null;
-  /** This node's Merkle root, 32 hex digits. */
+  /** This node's Merkle root, in hex (as INFO merkle_root). */
   merkle_root: string | null;
   /** null when replication is off (no mqtt_broker_address). */
   replication: ReplicationStatus | null;

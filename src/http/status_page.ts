@@ -99,11 +99,13 @@ export const STATUS_PAGE_HTML = `<!doctype html>
   </section>
 </main>
 <script>
+(function () {
 "use strict";
+// Inside a function: top-level names would meet window's (window.history is read-only).
 var HISTORY_POINTS = ${STATUS_HISTORY_POINTS};
 var REFRESH_MS = ${STATUS_REFRESH_MS};
 // One point per report: {timeMs, rate}; at most HISTORY_POINTS are kept.
-var history = [];
+var points = [];
 var previous = null;
 
 function byId(id) { return document.getElementById(id); }
@@ -137,8 +139,8 @@ function record(report) {
   if (count === null) return;
   if (previous !== null && report.time_ms > previous.timeMs && count >= previous.count) {
     var rate = (count - previous.count) * 1000 / (report.time_ms - previous.timeMs);
-    history.push({ timeMs: report.time_ms, rate: rate });
-    if (history.length > HISTORY_POINTS) history.splice(0, history.length - HISTORY_POINTS);
+    points.push({ timeMs: report.time_ms, rate: rate });
+    if (points.length > HISTORY_POINTS) points.splice(0, points.length - HISTORY_POINTS);
     show("commands-rate", rate < 10 ? rate.toFixed(1) : Math.round(rate).toLocaleString("en"));
   }
   previous = { timeMs: report.time_ms, count: count };
@@ -155,7 +157,7 @@ function drawChart() {
   context.clearRect(0, 0, width, 160);
   var top = 8, bottom = 140, left = 48;
   var max = 1;
-  history.forEach(function (point) { if (point.rate > max) max = point.rate; });
+  points.forEach(function (point) { if (point.rate > max) max = point.rate; });
   context.font = "11px system-ui, sans-serif";
   context.fillStyle = "#667085";
   context.strokeStyle = "#d8dde6";
@@ -167,12 +169,12 @@ function drawChart() {
   context.fillText("0", 4, bottom);
   context.fillText("-" + Math.round(HISTORY_POINTS / 60) + " min", left, 156);
   context.fillText("now", width - 24, 156);
-  canvas.dataset.points = String(history.length);
-  if (history.length === 0) return;
+  canvas.dataset.points = String(points.length);
+  if (points.length === 0) return;
   var step = (width - left) / (HISTORY_POINTS - 1);
-  var offset = HISTORY_POINTS - history.length;
+  var offset = HISTORY_POINTS - points.length;
   context.beginPath();
-  history.forEach(function (point, index) {
+  points.forEach(function (point, index) {
     var x = left + (offset + index) * step;
     var y = bottom - (bottom - top) * point.rate / max;
     if (index === 0) context.moveTo(x, y); else context.lineTo(x, y);
@@ -180,7 +182,7 @@ function drawChart() {
   context.strokeStyle = "#2f6fdb";
   context.lineWidth = 2;
   context.stroke();
-  show("chart-range", "(last " + duration(history.length * REFRESH_MS / 1000) + ", peak " +
+  show("chart-range", "(last " + duration(points.length * REFRESH_MS / 1000) + ", peak " +
     Math.round(max).toLocaleString("en") + "/s)");
 }
 
@@ -273,6 +275,7 @@ function refresh() {
     .then(function () { setTimeout(refresh, REFRESH_MS); });
 }
 refresh();
+})();
 </script>
 </body>
 </html>

@@ -20,7 +20,6 @@ import { type NodeCore, VERSION } from "./core.ts";
 import { infoMetricFamilies } from "./info_metrics.ts";
 import { statusReport } from "./status_report.ts";
 
-
 /** The label a line that named no command is counted under. */
 const INVALID_COMMAND = "invalid";
 
