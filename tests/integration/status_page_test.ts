@@ -1,6 +1,6 @@
 /**
  * The status page in a real headless Chromium (see docs/observability.md, Status page): three
- * nodes, anti-entropy from the first to the two others; the page of the first renders its node
+ * nodes on one Mosquitto, anti-entropy from the first to the two others; the page of the first renders its node
  * id and key count, the key count and the commands/s chart follow a write burst, and the page
  * says converged once the first node has seen both peers' roots equal to its own. Saves a
  * screenshot to a temp dir (and to $STATUS_PAGE_SCREENSHOT when set: that is how
@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import puppeteer, { type Page } from "puppeteer-core";
+import { Mosquitto } from "../_support/mosquitto.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 
 const CHROMIUM = findChromium();
@@ -75,14 +76,17 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
+    const broker = await Mosquitto.start();
+    const topLevel = `mqtt_broker_address = "${broker.url}"`;
     const peers = [
-      await NodeProcess.start({ nodeId: "status-b" }),
-      await NodeProcess.start({ nodeId: "status-c" }),
+      await NodeProcess.start({ nodeId: "status-b", topLevel }),
+      await NodeProcess.start({ nodeId: "status-c", topLevel }),
     ];
     const addresses = peers.map((peer) => `"127.0.0.1:${peer.port}"`).join(", ");
     const node = await NodeProcess.start({
       nodeId: "status-a",
       httpPort: true,
+      topLevel,
       toml: `[anti_entropy]\ninterval_ms = 300\npeers = [${addresses}]`,
     });
     const browser = await puppeteer.launch({
@@ -102,18 +106,19 @@ Deno.test({
       });
       assert.equal(await waitForText(page, "#keys", (found) => found !== "–"), "0");
       await waitForText(page, "#banner", (found) => found === "live");
+      await waitForText(page, "#replication-state", (found) => found.startsWith("connected"));
       const pixelsBefore = await chartPixels(page);
 
       const client = await node.connect();
-      for (let round = 0; round < 5; round++) {
+      for (let round = 0; round < 10; round++) {
         const lines = [];
-        for (let i = 0; i < 200; i++) lines.push(`SET key-${round}-${i} value-${i}`);
+        for (let i = 0; i < 100 * (round % 4 + 1); i++) lines.push(`SET key-${round}-${i} v`);
         await client.pipeline(lines);
-        await new Promise((resolve) => setTimeout(resolve, 400));
+        await new Promise((resolve) => setTimeout(resolve, 500));
       }
       await client.close();
 
-      await waitForText(page, "#keys", (found) => found === "1000");
+      await waitForText(page, "#keys", (found) => found === "2300");
       await waitForText(page, "#commands-rate", (found) => Number(found.replace(/,/g, "")) > 0);
       assert.ok(await chartPoints(page) >= 2, "the chart holds points");
       assert.notEqual(await chartPixels(page), pixelsBefore, "the chart was redrawn");
@@ -124,7 +129,7 @@ Deno.test({
       assert.equal(rows, 2);
       for (const peer of peers) {
         const peerClient = await peer.connect();
-        assert.equal(Number((await peerClient.info()).get("keys")), 1000);
+        assert.equal(Number((await peerClient.info()).get("keys")), 2300);
         await peerClient.close();
       }
       assert.deepEqual(pageErrors, [], "the page's script threw nothing");
@@ -133,6 +138,7 @@ Deno.test({
       await browser.close();
       await node.cleanup();
       for (const peer of peers) await peer.cleanup();
+      await broker.cleanup();
     }
   },
 });
