@@ -1,7 +1,7 @@
 /**
  * `deno task cluster`: a local MerkleKV cluster to try replication — one Mosquitto broker and
  * three nodes (ports 7878-7880) that find each other through the broker, each with its
- * operators' HTTP listener (/metrics, /readyz: ports 9878-9880). Ctrl-C stops all.
+ * operators' HTTP listener (/status, /metrics, /readyz: ports 9878-9880). Ctrl-C stops all.
  *
  *   deno task cluster [--nodes 3] [--base-port 7878] [--broker-port 1883] [--password <pw>]
  *
@@ -23,7 +23,7 @@ const USAGE = `Usage: deno task cluster [options]
 
   --nodes <n>          nodes to start (default 3)
   --base-port <port>   client port of the first node; the others follow (default 7878);
-                       each node's HTTP port (/metrics, /readyz) is its client port + ${HTTP_PORT_OFFSET}
+                       each node's HTTP port (/status, /metrics, /readyz) is its client port + ${HTTP_PORT_OFFSET}
   --broker-port <port> Mosquitto port (default 1883 if free, else any free port)
   --password <pw>      nodes require AUTH <pw> (auth.password of the user default; the
                        nodes use it with each other too); 1..128 printable ASCII, no spaces
@@ -153,7 +153,7 @@ async function startNode(
       ...(password === null ? [] : [`password = ${JSON.stringify(password)}`]),
       ...auth,
       "",
-      "# The operators' listener: /metrics, /livez, /readyz, /health.",
+      "# The operators' listener: /status, /metrics, /livez, /readyz, /health.",
       "[http]",
       `port = ${port + HTTP_PORT_OFFSET}`,
     ].join("\n") + "\n",
@@ -248,7 +248,8 @@ function printWelcome(
   );
   for (const [index, port] of ports.entries()) {
     const http = `http://127.0.0.1:${port + HTTP_PORT_OFFSET}`;
-    console.log(`  node-${index + 1}  127.0.0.1:${port}   ${http}/metrics  ${http}/readyz?verbose`);
+    const urls = [`${http}/status`, `${http}/metrics`, `${http}/readyz?verbose`].join("  ");
+    console.log(`  node-${index + 1}  127.0.0.1:${port}   ${urls}`);
   }
   const [first, second] = [ports[0], ports[1] ?? ports[0]];
   if (password !== null) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: installs what the suite needs (Deno from npm, Mosquitto, Redis and
-# Prometheus's promtool from Debian when missing and we are root), runs `deno task test`, and ends with one line
+# Runs every test: installs what the suite needs (Deno from npm, Mosquitto, Redis,
+# Prometheus's promtool and Chromium from Debian when missing and we are root), runs `deno task test`, and ends with one line
 # "N passed, N failed". Exit status is the test run's.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,8 @@ missing=""
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
 # promtool checks /metrics (tests/integration/observability_test.ts skips that check without it).
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+# Chromium runs the status page (tests/integration/status_page_test.ts skips without it).
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing="$missing chromium"
 if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing:$missing"

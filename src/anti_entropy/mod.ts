@@ -25,7 +25,9 @@ import {
   withoutBrackets,
 } from "./peers.ts";
 import { SyncSession } from "./session.ts";
-import { describeOutcome, type SessionReport, SyncStatus } from "./status.ts";
+import { describeOutcome, type PeerSyncView, type SessionReport, SyncStatus } from "./status.ts";
+
+export type { PeerSyncView } from "./status.ts";
 import { SessionTurns, type TurnPriority } from "./turns.ts";
 
 /** The anti-entropy loop and sync protocol, as the node uses them. */
@@ -37,6 +39,8 @@ export interface AntiEntropy {
   /** Starts a session with some peer as soon as possible (after the broker comes back). */
   syncSoon(): void;
   infoFields(): InfoField[];
+  /** The peers synced with, their roots as last seen (the status page). */
+  peers(): PeerSyncView[];
   /** Seconds each session took, whatever its outcome. */
   readonly sessionDurationHistogram: Histogram;
   close(): Promise<void>;
@@ -143,6 +147,10 @@ class AntiEntropyService implements AntiEntropy {
       knownPeers: this.#candidates().length,
       syncsWaiting: this.#turns.operatorsWaiting,
     });
+  }
+
+  peers(): PeerSyncView[] {
+    return this.#status.peers();
   }
 
   async close(): Promise<void> {

@@ -78,6 +78,7 @@ export interface Gathered {
 /** The counts of the session's summary (SessionSummary) that replies add to. */
 export interface ReplyCounts {
   peerNodeId: string | null;
+  peerRootHex: string | null;
   pushed: number;
   refused: number;
   discarded: number;
@@ -141,6 +142,7 @@ function readHello(context: ReplyContext, lines: readonly string[]): string | nu
   if (!parsed.ok) return parsed.error;
   const peer = parsed.value;
   summary.peerNodeId = peer.nodeId;
+  summary.peerRootHex = peer.rootHex;
   if (peer.nodeId === store.nodeId) return `the peer is this node (node id ${peer.nodeId})`;
   context.peer = peer;
   if (peer.rootHex === store.rootHex()) return null;

@@ -69,6 +69,8 @@ export interface SessionStep {
 
 export interface SessionSummary {
   peerNodeId: string | null;
+  /** The peer's Merkle root as its HELLO reply gave it (before this session's repairs). */
+  peerRootHex: string | null;
   /** Pulled entries that won the merge here. */
   pulled: number;
   /** Pushed entries that won the merge on the peer (as it reported). */
@@ -94,6 +96,7 @@ const TREE_KINDS: ReadonlySet<Pending["kind"]> = new Set(["HELLO", "SEGMENTS", "
 export class SyncSession {
   readonly summary: SessionSummary = {
     peerNodeId: null,
+    peerRootHex: null,
     pulled: 0,
     pushed: 0,
     refused: 0,

@@ -1,6 +1,7 @@
 /**
- * What INFO shows about anti-entropy: totals and the last session with each peer (see
- * docs/anti-entropy.md, INFO fields). Pure and bounded (MAX_TRACKED_PEERS peers, the oldest
+ * What INFO and the status page show about anti-entropy: totals and the last session with each
+ * peer, with the peer's Merkle root as last seen (see docs/anti-entropy.md, INFO fields, and
+ * docs/observability.md, Status page). Pure and bounded (MAX_TRACKED_PEERS peers, the oldest
  * forgotten first).
  */
 
@@ -30,27 +31,79 @@ export interface LoopState {
   syncsWaiting: number;
 }
 
+/** One peer as the status page shows it. */
+export interface PeerSyncView {
+  /** "host:port" of the peer. */
+  address: string;
+  /** The node id its last HELLO reply gave; null before any. */
+  nodeId: string | null;
+  /** Its Merkle root as last seen in a HELLO reply, and when (Unix ms); null before any. */
+  rootHex: string | null;
+  rootSeenAtMs: number | null;
+  /** When the last session with it started (Unix ms), and how it ended. */
+  lastSessionAtMs: number;
+  lastOutcome: "ok" | "error";
+  lastError: string | null;
+  /** When the last session that succeeded started (Unix ms); null before any. */
+  lastOkAtMs: number | null;
+}
+
+interface PeerRecord {
+  report: SessionReport;
+  rootHex: string | null;
+  rootSeenAtMs: number | null;
+  nodeId: string | null;
+  lastOkAtMs: number | null;
+}
+
 export class SyncStatus {
   sessionsOk = 0;
   sessionsFailed = 0;
   keysPulled = 0;
   keysPushed = 0;
-  readonly #last = new Map<string, SessionReport>();
+  readonly #last = new Map<string, PeerRecord>();
 
   record(report: SessionReport): void {
     if (report.error === null) this.sessionsOk++;
     else this.sessionsFailed++;
     this.keysPulled += report.summary.pulled;
     this.keysPushed += report.summary.pushed;
+    const before = this.#last.get(report.address);
+    const { peerRootHex, peerNodeId } = report.summary;
+    // A session that failed before HELLO came back keeps what the earlier one saw.
+    const record: PeerRecord = peerRootHex === null && before !== undefined
+      ? { ...before, report }
+      : {
+        report,
+        rootHex: peerRootHex,
+        rootSeenAtMs: report.startedAtMs,
+        nodeId: peerNodeId,
+        lastOkAtMs: before?.lastOkAtMs ?? null,
+      };
+    if (report.error === null) record.lastOkAtMs = report.startedAtMs;
     this.#last.delete(report.address);
-    this.#last.set(report.address, report);
+    this.#last.set(report.address, record);
     if (this.#last.size > MAX_TRACKED_PEERS) {
       this.#last.delete(this.#last.keys().next().value as string);
     }
   }
 
   last(address: string): SessionReport | undefined {
-    return this.#last.get(address);
+    return this.#last.get(address)?.report;
+  }
+
+  /** The tracked peers, least recently synced first. */
+  peers(): PeerSyncView[] {
+    return [...this.#last.values()].map((record) => ({
+      address: record.report.address,
+      nodeId: record.nodeId,
+      rootHex: record.rootHex,
+      rootSeenAtMs: record.rootHex === null ? null : record.rootSeenAtMs,
+      lastSessionAtMs: record.report.startedAtMs,
+      lastOutcome: record.report.error === null ? "ok" : "error",
+      lastError: record.report.error,
+      lastOkAtMs: record.lastOkAtMs,
+    }));
   }
 
   infoFields(state: LoopState): InfoField[] {
@@ -68,7 +121,7 @@ export class SyncStatus {
       ["anti_entropy_keys_pulled", this.keysPulled],
       ["anti_entropy_keys_pushed", this.keysPushed],
     ];
-    for (const report of this.#last.values()) {
+    for (const { report } of this.#last.values()) {
       fields.push([peerFieldName(report.address), describeSession(report)]);
     }
     return fields;

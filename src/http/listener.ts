@@ -1,5 +1,6 @@
 /**
- * The operators' HTTP listener (I/O edge): `/metrics`, `/livez`, `/readyz`, `/health` (see
+ * The operators' HTTP listener (I/O edge): `/metrics`, `/livez`, `/readyz`, `/health`,
+ * `/status` and `/status.json` (see
  * docs/observability.md). It reads what the node counts when asked and never touches the
  * client port; Deno.serve runs it on the same event loop, so a scrape costs one short turn.
  */
@@ -7,11 +8,14 @@
 import type { Logger } from "../log.ts";
 import { EXPOSITION_CONTENT_TYPE, formatExposition, type MetricFamily } from "./exposition.ts";
 import { type CheckResult, healthAnswer, type HttpAnswer, readyzAnswer } from "./health.ts";
+import type { StatusReport } from "./status.ts";
+import { STATUS_PAGE_HTML } from "./status_page.ts";
 
 /** What the listener asks the node at each request. */
 export interface HttpSource {
   metrics(): MetricFamily[];
   checks(): CheckResult[];
+  status(): StatusReport;
 }
 
 export interface HttpListenerOptions {
@@ -29,6 +33,7 @@ export interface HttpListener {
 
 const TEXT = "text/plain; charset=utf-8";
 const JSON_TYPE = "application/json; charset=utf-8";
+const HTML = "text/html; charset=utf-8";
 const ALLOWED_METHODS = "GET, HEAD";
 
 export function startHttpListener(
@@ -88,6 +93,10 @@ function pathAnswer(
       };
     case "/health":
       return { ...healthAnswer(source.checks()), contentType: JSON_TYPE };
+    case "/status":
+      return { status: 200, body: STATUS_PAGE_HTML, contentType: HTML };
+    case "/status.json":
+      return { status: 200, body: JSON.stringify(source.status()) + "\n", contentType: JSON_TYPE };
     default:
       return null;
   }

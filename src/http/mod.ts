@@ -1,6 +1,6 @@
 /**
- * The operators' HTTP edge (see docs/observability.md): Prometheus exposition and health
- * answers (pure), and the listener that serves them.
+ * The operators' HTTP edge (see docs/observability.md): Prometheus exposition, health answers
+ * and the status report's shape (pure), the status page, and the listener that serves them.
  */
 
 export {
@@ -26,3 +26,13 @@ export {
   route,
   startHttpListener,
 } from "./listener.ts";
+export {
+  type AntiEntropyStatus,
+  type Convergence,
+  convergence,
+  type NodePhase,
+  type PeerStatus,
+  type ReplicationStatus,
+  type StatusReport,
+} from "./status.ts";
+export { STATUS_HISTORY_POINTS, STATUS_PAGE_HTML, STATUS_REFRESH_MS } from "./status_page.ts";

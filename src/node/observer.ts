@@ -1,6 +1,6 @@
 /**
- * What the operators' HTTP listener reads (see docs/observability.md): the node's metrics and
- * its readiness checks, from the moment the process starts loading its data directory. Reads
+ * What the operators' HTTP listener reads (see docs/observability.md): the node's metrics, its
+ * readiness checks and the status page's report, from the moment the process starts loading its data directory. Reads
  * counters at scrape time; nothing here runs on the request path.
  */
 
@@ -12,13 +12,13 @@ import type {
   HistogramSample,
   HttpSource,
   MetricFamily,
+  NodePhase,
   Sample,
+  StatusReport,
 } from "../http/mod.ts";
 import { type NodeCore, VERSION } from "./core.ts";
 import { infoMetricFamilies } from "./info_metrics.ts";
-
-/** Where a node is in its life: loading its data, serving clients, or closing. */
-export type NodePhase = "recovering" | "serving" | "closing";
+import { statusReport } from "./status_report.ts";
 
 /** The label a line that named no command is counted under. */
 const INVALID_COMMAND = "invalid";
@@ -76,6 +76,16 @@ export class NodeObserver implements HttpSource {
       );
     }
     return checks;
+  }
+
+  status(): StatusReport {
+    return statusReport({
+      config: this.#config,
+      phase: this.#phase,
+      nowMs: this.#nowMs(),
+      startedAtMs: this.#startedAtMs,
+      core: this.#core,
+    });
   }
 
   metrics(): MetricFamily[] {

@@ -15,6 +15,7 @@ function report(address: string, error: string | null = null): SessionReport {
     error,
     summary: {
       peerNodeId: "node-b",
+      peerRootHex: "00000000000000000000000000000abc",
       pulled: 3,
       pushed: 2,
       refused: 0,
@@ -73,4 +74,22 @@ Deno.test("the OK line of SYNC <host> <port> lists what the session did", () => 
     "OK pulled=3 pushed=2 rounds=4 tree_bytes=3000 entry_bytes=400 value_bytes=50 ms=12" +
       " complete=1 refused=0 discarded=0 peer=node-b",
   );
+});
+
+Deno.test("the status page's peers keep the root last seen, even past a session that failed before HELLO", () => {
+  const status = new SyncStatus();
+  status.record(report("h:1"));
+  const failed = report("h:1", "connection refused");
+  failed.startedAtMs += 5000;
+  failed.summary = { ...failed.summary, peerNodeId: null, peerRootHex: null };
+  status.record(failed);
+  const [peer] = status.peers();
+  assert.ok(peer !== undefined);
+  assert.equal(peer.rootHex, "00000000000000000000000000000abc");
+  assert.equal(peer.nodeId, "node-b");
+  assert.equal(peer.rootSeenAtMs, Date.parse("2026-01-02T03:04:05.000Z"));
+  assert.equal(peer.lastOkAtMs, Date.parse("2026-01-02T03:04:05.000Z"));
+  assert.equal(peer.lastSessionAtMs, peer.rootSeenAtMs + 5000);
+  assert.equal(peer.lastOutcome, "error");
+  assert.equal(peer.lastError, "connection refused");
 });

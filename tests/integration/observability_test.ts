@@ -421,3 +421,43 @@ Deno.test("huge headers and a slow, unfinished HTTP request leave the client por
     await node.cleanup();
   }
 });
+
+Deno.test("/status.json shows keys, commands, the peer's root as last seen, and convergence", async () => {
+  const peer = await NodeProcess.start({ nodeId: "status-peer" });
+  const node = await NodeProcess.start({
+    nodeId: "status-node",
+    httpPort: true,
+    toml: `[anti_entropy]\ninterval_ms = 600000\npeers = ["127.0.0.1:${peer.port}"]`,
+  });
+  try {
+    const client = await node.connect();
+    for (let i = 0; i < 3; i++) await client.set(`key-${i}`, "v");
+    const before = JSON.parse((await node.http("/status.json")).body);
+    assert.equal(before.node_id, "status-node");
+    assert.equal(before.phase, "serving");
+    assert.equal(before.keys, 3);
+    assert.ok(before.commands_processed >= 3);
+    assert.equal(before.replication, null);
+    assert.deepEqual(before.anti_entropy.peers, []);
+    assert.deepEqual(before.convergence, { converged: true, roots_known: 0, roots_differing: 0 });
+    // The peer's root as HELLO gave it: before the session pushed the three keys.
+    assert.match(await client.sync("127.0.0.1", peer.port), /pushed=3/);
+    const pushed = JSON.parse((await node.http("/status.json")).body);
+    const [seen] = pushed.anti_entropy.peers;
+    assert.equal(seen.address, `127.0.0.1:${peer.port}`);
+    assert.equal(seen.node_id, "status-peer");
+    assert.equal(seen.last_outcome, "ok");
+    assert.notEqual(seen.merkle_root, pushed.merkle_root);
+    assert.equal(pushed.convergence.converged, false);
+    // The next session sees the peer's root equal to ours.
+    assert.match(await client.sync("127.0.0.1", peer.port), /pushed=0/);
+    const after = JSON.parse((await node.http("/status.json")).body);
+    assert.equal(after.anti_entropy.peers[0].merkle_root, after.merkle_root);
+    assert.equal(after.anti_entropy.peers[0].in_step, true);
+    assert.deepEqual(after.convergence, { converged: true, roots_known: 1, roots_differing: 0 });
+    await client.close();
+  } finally {
+    await node.cleanup();
+    await peer.cleanup();
+  }
+});
