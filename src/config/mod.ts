@@ -31,3 +31,4 @@ export {
   type LoadedConfig,
 } from "./load.ts";
 export { configReferenceMarkdown, formatEffectiveConfig, HELP_TEXT } from "./format.ts";
+export { applyReloadable, configValueText, type ReloadOutcome, setConfigValue } from "./reload.ts";

@@ -22,6 +22,7 @@ const SECRET_PATH_RULE: StringRule = {
 export const SECURITY_KEYS: readonly KeySpec[] = [
   {
     path: "anti_entropy.username",
+    reloadable: true,
     field: "antiEntropy.username",
     type: "string",
     rule: AUTH_WORD_RULE,
@@ -30,6 +31,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.password",
+    reloadable: true,
     field: "antiEntropy.password",
     type: "string",
     rule: AUTH_WORD_RULE,
@@ -40,6 +42,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.users_file",
+    reloadable: false,
     field: "auth.usersFile",
     type: "string",
     rule: SECRET_PATH_RULE,
@@ -49,6 +52,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.password",
+    reloadable: false,
     field: "auth.password",
     type: "string",
     rule: AUTH_WORD_RULE,
@@ -58,6 +62,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.password_file",
+    reloadable: false,
     field: "auth.passwordFile",
     type: "string",
     rule: SECRET_PATH_RULE,
@@ -66,6 +71,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.protected_mode",
+    reloadable: false,
     field: "auth.protectedMode",
     type: "boolean",
     nullable: false,
