@@ -4,7 +4,7 @@
  * publishes. Commands that need the node's edges (INFO, SYNC, SHUTDOWN) go through Services.
  */
 
-import { type AuthCommand, type Command, parseInt64 } from "../protocol/mod.ts";
+import { type AuthCommand, type Command, type ConfigCommand, parseInt64 } from "../protocol/mod.ts";
 import * as reply from "../protocol/mod.ts";
 import { type Entry, type LiveEntry, type Store, valueProblem } from "../store/mod.ts";
 import { assert } from "../assert.ts";
@@ -40,6 +40,8 @@ export interface Services {
   aclLoad(): Promise<string>;
   /** SHUTDOWN from a client; the reply (OK or ERROR) is decided by the node. */
   shutdown(): string;
+  /** CONFIG GET, SET and RELOAD: the node holds the running config (see live_config.ts). */
+  config(command: ConfigCommand): string | Promise<string>;
 }
 
 export interface ExecuteContext {
@@ -74,11 +76,8 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return multiGet(command.keys, context);
     case "mset":
       return multiSet(command.keys, command.values, context);
-    case "exists": {
-      let count = 0;
-      for (const key of command.keys) if (store.read(key) !== undefined) count++;
-      return reply.numberReply("EXISTS", count);
-    }
+    case "exists":
+      return exists(command.keys, store);
     case "scan":
       return scan(scanKeys(command.prefix, command.after, context));
     case "dbsize":
@@ -116,11 +115,21 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
     case "acl_list":
     case "acl_load":
       return executeAuth(command, context.services);
+    case "config_get":
+    case "config_set":
+    case "config_reload":
+      return context.services.config(command);
     default: {
       const unreachable: never = command;
       assert(false, `execute() handles every command kind, not ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+function exists(keys: readonly string[], store: Store): string {
+  let count = 0;
+  for (const key of keys) if (store.read(key) !== undefined) count++;
+  return reply.numberReply("EXISTS", count);
 }
 
 /** AUTH and ACL: the node knows the connection and the users (see sessions.ts). */

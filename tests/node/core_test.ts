@@ -39,6 +39,7 @@ class RecordingParts {
       discoveredPeers: () => [],
       infoFields: () => [["replication", "test"]],
       lagHistogram: new Histogram([1]),
+      setMaxPendingPublishes: () => {},
       close: () => Promise.resolve(),
     };
   }

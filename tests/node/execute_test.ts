@@ -48,6 +48,10 @@ function harness(): Harness {
       calls.push("shutdown");
       return "OK\r\n";
     },
+    config: (command) => {
+      calls.push(`config ${JSON.stringify(command)}`);
+      return "OK\r\n";
+    },
     auth: (user, password) => {
       calls.push(`auth ${user} ${password}`);
       return "OK\r\n";
