@@ -13,6 +13,7 @@ import {
   writeField,
 } from "./schema.ts";
 import type { Config } from "./types.ts";
+import { defaultMaxLineBytes } from "./defaults.ts";
 import { checkText, ConfigError, invalidValueMessage, unknownKeyMessage } from "./validate.ts";
 
 export interface ReloadOutcome {
@@ -50,7 +51,10 @@ export function applyReloadable(running: Config, loaded: Config): ReloadOutcome 
   return { applied, ignored };
 }
 
-/** `CONFIG SET`: checks the text like the file's value, then sets the key in place. */
+/**
+ * `CONFIG SET`: checks the text like the file's value, then sets the key in place. A line cap
+ * that follows the key and value limits (as when the file does not set it) keeps following.
+ */
 export function setConfigValue(running: Config, path: string, text: string): void {
   const spec = KEY_BY_PATH.get(path);
   if (spec === undefined) throw new ConfigError(unknownKeyMessage(path));
@@ -61,8 +65,13 @@ export function setConfigValue(running: Config, path: string, text: string): voi
   if (!checked.ok) throw new ConfigError(invalidValueMessage(spec, checked.problem));
   const merged: Config = structuredClone(running);
   writeField(merged, spec, checked.value);
+  const following = running.limits.maxLineBytes === defaultMaxLineBytes(running.limits);
+  if (following && spec.path !== "limits.max_line_bytes") {
+    merged.limits.maxLineBytes = defaultMaxLineBytes(merged.limits);
+  }
   checkCrossKeyRules(merged);
   writeField(running, spec, checked.value);
+  running.limits.maxLineBytes = merged.limits.maxLineBytes;
 }
 
 /** `CONFIG GET`: the running value as text (lists comma-separated, unset empty, secrets ***). */

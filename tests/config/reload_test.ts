@@ -82,3 +82,20 @@ Deno.test("configValueText() shows running values, lists comma-separated and sec
   );
   assert.throws(() => configValueText(running, "nope"), /Unknown config key "nope"/);
 });
+
+Deno.test("setConfigValue() keeps a following line cap following the value limit", () => {
+  const running = config();
+  setConfigValue(
+    running,
+    "limits.max_value_bytes",
+    String(2 * DEFAULT_CONFIG.limits.maxValueBytes),
+  );
+  assert.equal(
+    running.limits.maxLineBytes - DEFAULT_CONFIG.limits.maxLineBytes,
+    DEFAULT_CONFIG.limits.maxValueBytes,
+  );
+  const fixed = config();
+  fixed.limits.maxLineBytes = 10 * DEFAULT_CONFIG.limits.maxLineBytes;
+  setConfigValue(fixed, "limits.max_value_bytes", "100");
+  assert.equal(fixed.limits.maxLineBytes, 10 * DEFAULT_CONFIG.limits.maxLineBytes);
+});

@@ -150,7 +150,7 @@ Deno.test("a new anti_entropy.peers list is used by SYNC at once and by the next
 });
 
 Deno.test("CONFIG GET, SET and RELOAD answer VALUE, OK or ERROR, with secrets as ***", async () => {
-  const extra = '[limits]\nmax_value_bytes = 1000\n[anti_entropy]\npassword = "s3cret"';
+  const extra = `${limits(1000)}\n[anti_entropy]\npassword = "s3cret"`;
   await withNode(extra, async (client) => {
     const ask = async (line: string) => (await client.request(line))[0];
     assert.equal(await ask("CONFIG GET limits.max_value_bytes"), "VALUE 1000");
