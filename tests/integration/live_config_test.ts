@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 import { waitUntil } from "../_support/ports.ts";
+import { connectAs, UsersFile } from "../_support/auth.ts";
 
 /** The config file NodeProcess writes, for a node on `port`, with `extra` appended. */
 function configText(nodeId: string, port: number, extra: string): string {
@@ -177,4 +178,30 @@ Deno.test("CONFIG GET, SET and RELOAD answer VALUE, OK or ERROR, with secrets as
     assert.equal(await infoField(client, "config_reloads"), "1");
     assert.match(await ask("CONFIG FROB") ?? "", /^ERROR unknown CONFIG subcommand/);
   });
+});
+
+Deno.test("a reload re-reads auth.users_file; a broken one fails the reload and keeps the users", async () => {
+  const users = "user admin on >ap ~* +@all\n";
+  const file = await UsersFile.create(users);
+  const node = await NodeProcess.start({ toml: `[auth]\nusers_file = "${file.path}"` });
+  const admin = await connectAs(node, "admin", "ap");
+  try {
+    await file.write(users + "user dave on >dp ~* +@read\n");
+    assert.deepEqual(await admin.request("CONFIG RELOAD"), ["OK"]);
+    const dave = await connectAs(node, "dave", "dp");
+    await dave.close();
+    await file.write(users + "user erin on >ep +@bogus\n");
+    const [refused] = await admin.request("CONFIG RELOAD");
+    assert.match(refused ?? "", /^ERROR Cannot reload users: Invalid users file .*bogus/);
+    const again = await connectAs(node, "dave", "dp");
+    await again.close();
+    assert.equal(await infoField(admin, "config_reload_failures"), "1");
+  } catch (error) {
+    console.error(node.stderr());
+    throw error;
+  } finally {
+    await admin.close();
+    await node.cleanup();
+    await file.remove();
+  }
 });
