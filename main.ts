@@ -1,12 +1,12 @@
 /**
  * merklekv: parse flags -> load config -> start node -> wait for a signal or SHUTDOWN -> close.
  * Exit codes: 0 clean stop, 1 failure while running, 2 invalid configuration or usage.
- * Signals (see docs/running.md): SIGINT and SIGTERM stop the node cleanly; SIGHUP is logged
- * and ignored, so that closing a terminal or a reload by a service manager never kills a node.
+ * Signals (see docs/running.md): SIGINT and SIGTERM stop the node cleanly; SIGHUP re-reads the
+ * config file (see docs/operations.md, Live configuration), and never kills a node.
  */
 
 import { ConfigError, formatEffectiveConfig, HELP_TEXT, loadConfig } from "./src/config/mod.ts";
-import { startNode, VERSION } from "./src/node/mod.ts";
+import { type ConfigSource, type NodeHandle, startNode, VERSION } from "./src/node/mod.ts";
 import { stderrLogger } from "./src/log.ts";
 import { DataDirError } from "./src/persistence/mod.ts";
 import { runCli } from "./src/cli/mod.ts";
@@ -21,13 +21,17 @@ const EXIT_USAGE = 2;
  */
 const STOP_BACKSTOP_MS = 10_000;
 
+function loadFromProcess() {
+  return loadConfig({
+    argv: Deno.args,
+    env: Deno.env.toObject(),
+    readTextFile: (path) => Deno.readTextFileSync(path),
+  });
+}
+
 function loadOrExit() {
   try {
-    return loadConfig({
-      argv: Deno.args,
-      env: Deno.env.toObject(),
-      readTextFile: (path) => Deno.readTextFileSync(path),
-    });
+    return loadFromProcess();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`merklekv: ${error.message}`);
@@ -57,17 +61,22 @@ async function main(): Promise<void> {
   }
   const config = loaded.config;
   const log = stderrLogger(config.logLevel, { node: config.nodeId });
+  let node: NodeHandle | null = null;
   // Before start-up, which may read a large data directory: a SIGHUP then must not kill it.
   Deno.addSignalListener("SIGHUP", () => {
-    log.warn("signal_ignored", { signal: "SIGHUP", reason: "live reload is not available yet" });
+    if (node === null) {
+      log.warn("signal_ignored", { signal: "SIGHUP", reason: "the node is still starting" });
+    } else void node.liveConfig.reload("SIGHUP");
   });
+  // A reload reads the same file, environment and flags again: their precedence holds.
+  const source: ConfigSource = { path: loaded.configPath, load: () => loadFromProcess().config };
   const secrets = [config.auth.password, config.antiEntropy.password, config.replication.password];
   if (loaded.configPath !== null && secrets.some((secret) => secret !== null)) {
     await warnIfReadableByOthers(loaded.configPath, log);
   }
-  let node;
+  let started: NodeHandle;
   try {
-    node = await startNode(config, log);
+    started = await startNode(config, log, undefined, source);
   } catch (error) {
     log.error("start_failed", { message: error instanceof Error ? error.message : String(error) });
     // A problem of the machine's, not a bug: also one plain sentence, as for config errors.
@@ -76,11 +85,12 @@ async function main(): Promise<void> {
     }
     Deno.exit(EXIT_FAILURE);
   }
+  node = started;
   const stop = new Promise<string>((resolve) => {
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       Deno.addSignalListener(signal, () => resolve(signal));
     }
-    node.shutdownRequested.then(() => resolve("SHUTDOWN"));
+    started.shutdownRequested.then(() => resolve("SHUTDOWN"));
   });
   const reason = await stop;
   log.info("node_stopping", { reason });
@@ -91,7 +101,7 @@ async function main(): Promise<void> {
     });
     Deno.exit(EXIT_FAILURE);
   }, config.limits.shutdownGraceMs + STOP_BACKSTOP_MS);
-  await node.close();
+  await started.close();
   clearTimeout(backstop);
   log.info("node_stopped", { reason });
   Deno.exit(0);

@@ -10,7 +10,7 @@ export type LogFields = Record<string, string | number | boolean | null | undefi
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
 export class Logger {
-  readonly #minimumRank: number;
+  #minimumRank: number;
   readonly #write: (line: string) => void;
   readonly #context: LogFields;
 
@@ -18,6 +18,11 @@ export class Logger {
     this.#minimumRank = LEVEL_RANK[level];
     this.#write = write;
     this.#context = context;
+  }
+
+  /** log_level changed on a running node (see docs/operations.md, Live configuration). */
+  setLevel(level: LogLevel): void {
+    this.#minimumRank = LEVEL_RANK[level];
   }
 
   debug(event: string, fields?: LogFields): void {

@@ -27,6 +27,19 @@ export class AntiEntropyLoop {
     this.#options = options;
   }
 
+  /**
+   * New timing from a config reload: the waiting round is rescheduled with it (a round that is
+   * running finishes first, then the next waits the new interval).
+   */
+  setTiming(intervalMs: number, jitterMs: number): void {
+    this.#options.intervalMs = intervalMs;
+    this.#options.jitterMs = jitterMs;
+    if (this.#running !== null || this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#schedule();
+  }
+
   get isOn(): boolean {
     return this.#options.intervalMs > 0;
   }

@@ -38,6 +38,8 @@ export interface AntiEntropy {
   answer(verb: string, args: string): string;
   /** Starts a session with some peer as soon as possible (after the broker comes back). */
   syncSoon(): void;
+  /** Takes the loop's interval and jitter from the config again (peers are read each round). */
+  configChanged(): void;
   infoFields(): InfoField[];
   /** The peers synced with, their roots as last seen (the status page). */
   peers(): PeerSyncView[];
@@ -137,6 +139,11 @@ class AntiEntropyService implements AntiEntropy {
 
   syncSoon(): void {
     this.#loop.syncSoon();
+  }
+
+  configChanged(): void {
+    const { intervalMs, jitterMs } = this.#context.config.antiEntropy;
+    this.#loop.setTiming(intervalMs, jitterMs);
   }
 
   infoFields(): InfoField[] {

@@ -48,11 +48,14 @@ export function formatEffectiveConfig(config: Config): string {
   return lines.join("\n") + "\n";
 }
 
-/** The table of every key in docs/configuration.md: key, type, default, environment, meaning. */
+/**
+ * The table of every key in docs/configuration.md: key, type, default, environment, whether
+ * a running node reloads it, meaning.
+ */
 export function configReferenceMarkdown(): string {
   const header = [
-    "| Key | Type | Default | Environment variable | Meaning |",
-    "| --- | --- | --- | --- | --- |",
+    "| Key | Type | Default | Environment variable | Live | Meaning |",
+    "| --- | --- | --- | --- | --- | --- |",
   ];
   const rows = KEY_SCHEMA.map((spec) =>
     "| " + [
@@ -60,6 +63,7 @@ export function configReferenceMarkdown(): string {
       typeSummary(spec),
       defaultSummary(spec),
       `\`${environmentName(spec)}\``,
+      spec.reloadable ? "yes" : "no",
       spec.description,
     ].map(escapeTableCell).join(" | ") + " |"
   );

@@ -32,3 +32,4 @@ export {
 } from "./load.ts";
 export { configReferenceMarkdown, formatEffectiveConfig, HELP_TEXT } from "./format.ts";
 export { AUTH_WORD_RULE } from "./security_keys.ts";
+export { applyReloadable, configValueText, type ReloadOutcome, setConfigValue } from "./reload.ts";

@@ -8,6 +8,7 @@
 import type { Config } from "./types.ts";
 import { assert } from "../assert.ts";
 import { SECURITY_KEYS, SECURITY_RULES } from "./security_keys.ts";
+import { LIMIT_KEYS } from "./limit_keys.ts";
 import {
   BIND_ADDRESS_RULE,
   BROKER_URL_RULE,
@@ -16,8 +17,6 @@ import {
   GIB,
   HOST_PORT_RULE,
   HOUR_MS,
-  KIB,
-  MIB,
   MQTT_STRING_RULE,
   NODE_ID_RULE,
   PATH_RULE,
@@ -59,6 +58,11 @@ interface BaseKeySpec {
   readonly secret?: boolean;
   /** One line, for --help and docs/configuration.md. */
   readonly description: string;
+  /**
+   * A running node takes a new value from SIGHUP, CONFIG RELOAD or CONFIG SET (see
+   * docs/operations.md, Live configuration); otherwise a change waits for a restart.
+   */
+  readonly reloadable: boolean;
 }
 
 export type KeySpec =
@@ -81,6 +85,7 @@ export interface CrossKeyRule {
 export const KEY_SCHEMA: readonly KeySpec[] = [
   {
     path: "node_id",
+    reloadable: false,
     field: "nodeId",
     type: "string",
     rule: NODE_ID_RULE,
@@ -90,6 +95,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "bind_address",
+    reloadable: false,
     field: "bindAddress",
     type: "string",
     rule: BIND_ADDRESS_RULE,
@@ -99,6 +105,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "bind_port",
+    reloadable: false,
     field: "bindPort",
     type: "integer",
     min: 0,
@@ -110,6 +117,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "mqtt_broker_address",
+    reloadable: false,
     field: "mqttBrokerAddress",
     type: "string",
     rule: BROKER_URL_RULE,
@@ -119,6 +127,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "data_dir",
+    reloadable: false,
     field: "dataDir",
     type: "string",
     rule: PATH_RULE,
@@ -128,6 +137,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "fsync",
+    reloadable: false,
     field: "fsync",
     type: "enum",
     choices: ["always", "everysec", "no"],
@@ -137,6 +147,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "allow_remote_shutdown",
+    reloadable: true,
     field: "allowRemoteShutdown",
     type: "boolean",
     nullable: false,
@@ -145,6 +156,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "log_level",
+    reloadable: true,
     field: "logLevel",
     type: "enum",
     choices: ["debug", "info", "warn", "error"],
@@ -154,6 +166,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.interval_ms",
+    reloadable: true,
     field: "antiEntropy.intervalMs",
     type: "integer",
     min: 0,
@@ -163,6 +176,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.jitter_ms",
+    reloadable: true,
     field: "antiEntropy.jitterMs",
     type: "integer",
     min: 0,
@@ -172,6 +186,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.peers",
+    reloadable: true,
     field: "antiEntropy.peers",
     type: "string-array",
     rule: HOST_PORT_RULE,
@@ -182,6 +197,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.session_timeout_ms",
+    reloadable: true,
     field: "antiEntropy.sessionTimeoutMs",
     type: "integer",
     min: 1,
@@ -191,6 +207,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.request_timeout_ms",
+    reloadable: true,
     field: "antiEntropy.requestTimeoutMs",
     type: "integer",
     min: 1,
@@ -200,6 +217,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.max_keys_per_session",
+    reloadable: true,
     field: "antiEntropy.maxKeysPerSession",
     type: "integer",
     min: 1,
@@ -209,6 +227,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.tombstone_grace_ms",
+    reloadable: true,
     field: "antiEntropy.tombstoneGraceMs",
     type: "integer",
     min: 1,
@@ -218,6 +237,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.allow_any_sync_target",
+    reloadable: true,
     field: "antiEntropy.allowAnySyncTarget",
     type: "boolean",
     nullable: false,
@@ -226,6 +246,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.max_queued_syncs",
+    reloadable: true,
     field: "antiEntropy.maxQueuedSyncs",
     type: "integer",
     min: 1,
@@ -236,6 +257,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   ...SECURITY_KEYS,
   {
     path: "replication.topic_prefix",
+    reloadable: false,
     field: "replication.topicPrefix",
     type: "string",
     rule: TOPIC_PREFIX_RULE,
@@ -244,6 +266,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.max_pending_publishes",
+    reloadable: true,
     field: "replication.maxPendingPublishes",
     type: "integer",
     min: 1,
@@ -253,6 +276,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.max_clock_skew_ms",
+    reloadable: true,
     field: "replication.maxClockSkewMs",
     type: "integer",
     min: 1,
@@ -262,6 +286,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.username",
+    reloadable: false,
     field: "replication.username",
     type: "string",
     rule: MQTT_STRING_RULE,
@@ -270,6 +295,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.password",
+    reloadable: false,
     field: "replication.password",
     type: "string",
     rule: MQTT_STRING_RULE,
@@ -279,6 +305,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.ca_file",
+    reloadable: false,
     field: "replication.caFile",
     type: "string",
     rule: PATH_RULE,
@@ -287,6 +314,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.client_id",
+    reloadable: false,
     field: "replication.clientId",
     type: "string",
     rule: CLIENT_ID_RULE,
@@ -295,6 +323,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.reconnect_min_ms",
+    reloadable: false,
     field: "replication.reconnectMinMs",
     type: "integer",
     min: 1,
@@ -304,6 +333,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.reconnect_max_ms",
+    reloadable: false,
     field: "replication.reconnectMaxMs",
     type: "integer",
     min: 1,
@@ -313,6 +343,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.connect_timeout_ms",
+    reloadable: false,
     field: "replication.connectTimeoutMs",
     type: "integer",
     min: 1,
@@ -322,6 +353,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.signing_key_file",
+    reloadable: false,
     field: "replication.signingKeyFile",
     type: "string",
     rule: PATH_RULE,
@@ -330,6 +362,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "replication.accept_unsigned",
+    reloadable: false,
     field: "replication.acceptUnsigned",
     type: "boolean",
     nullable: false,
@@ -337,6 +370,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "persistence.log_rewrite_min_bytes",
+    reloadable: false,
     field: "persistence.logRewriteMinBytes",
     type: "integer",
     min: 1,
@@ -346,6 +380,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "persistence.snapshot_chunk_entries",
+    reloadable: false,
     field: "persistence.snapshotChunkEntries",
     type: "integer",
     min: 1,
@@ -353,128 +388,10 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     nullable: false,
     description: "Entries written per slice while a snapshot is made in the background",
   },
-  {
-    path: "limits.max_key_bytes",
-    field: "limits.maxKeyBytes",
-    type: "integer",
-    min: 1,
-    // The wire and disk formats carry a key's length in 16 bits.
-    max: 64 * KIB - 1,
-    nullable: false,
-    description: "Largest key",
-  },
-  {
-    path: "limits.max_value_bytes",
-    field: "limits.maxValueBytes",
-    type: "integer",
-    min: 1,
-    max: 512 * MIB,
-    nullable: false,
-    description: "Largest value",
-  },
-  {
-    path: "limits.max_connections",
-    field: "limits.maxConnections",
-    type: "integer",
-    min: 1,
-    max: 1_000_000,
-    nullable: false,
-    description: "Client and peer connections open at once; beyond it only peers, in the reserve",
-  },
-  {
-    path: "limits.reserved_peer_connections",
-    field: "limits.reservedPeerConnections",
-    type: "integer",
-    min: 0,
-    max: 10_000,
-    nullable: false,
-    description: "Connections beyond max_connections kept for anti-entropy peers; " +
-      "one must send SYNC HELLO first",
-  },
-  {
-    path: "limits.max_connections_per_address",
-    field: "limits.maxConnectionsPerAddress",
-    type: "integer",
-    min: 1,
-    max: 1_000_000,
-    nullable: false,
-    description: "Connections open at once from one non-loopback address (loopback is exempt)",
-  },
-  {
-    path: "limits.idle_timeout_ms",
-    field: "limits.idleTimeoutMs",
-    type: "integer",
-    min: 0,
-    max: 365 * DAY_MS,
-    nullable: false,
-    description: "A connection with no complete request for this long is closed; 0 never",
-  },
-  {
-    path: "limits.request_timeout_ms",
-    field: "limits.requestTimeoutMs",
-    type: "integer",
-    min: 1,
-    max: HOUR_MS,
-    nullable: false,
-    description: "A request line started but not finished within this long closes the connection",
-  },
-  {
-    path: "limits.shutdown_grace_ms",
-    field: "limits.shutdownGraceMs",
-    type: "integer",
-    min: 0,
-    max: 10 * 60 * SECOND_MS,
-    nullable: false,
-    description: "On SIGTERM, SIGINT or SHUTDOWN, connections still busy after this long are cut",
-  },
-  {
-    path: "limits.max_line_bytes",
-    field: "limits.maxLineBytes",
-    type: "integer",
-    min: 1,
-    max: 1 * GIB,
-    nullable: false,
-    description: "Longest request line; must be >= max_value_bytes + max_key_bytes + 16; " +
-      "unset, it is max_value_bytes + max_key_bytes + 64",
-  },
-  {
-    path: "limits.max_pending_reply_bytes",
-    field: "limits.maxPendingReplyBytes",
-    type: "integer",
-    min: 1,
-    max: 1 * GIB,
-    nullable: false,
-    description: "Replies queued for a slow reader; past this the server stops reading from it",
-  },
-  {
-    path: "limits.max_reply_bytes",
-    field: "limits.maxReplyBytes",
-    type: "integer",
-    min: 1,
-    max: 4 * GIB,
-    nullable: false,
-    description: "Largest single reply (an MGET of many large values); larger ones get an ERROR",
-  },
-  {
-    path: "limits.max_keys_per_command",
-    field: "limits.maxKeysPerCommand",
-    type: "integer",
-    min: 1,
-    max: 1_000_000,
-    nullable: false,
-    description: "Keys in one MGET, MSET or EXISTS",
-  },
-  {
-    path: "limits.scan_page_keys",
-    field: "limits.scanPageKeys",
-    type: "integer",
-    min: 1,
-    max: 100_000,
-    nullable: false,
-    description: "Keys in one SCAN page",
-  },
+  ...LIMIT_KEYS,
   {
     path: "http.bind_address",
+    reloadable: false,
     field: "http.bindAddress",
     type: "string",
     rule: BIND_ADDRESS_RULE,
@@ -484,6 +401,7 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
   },
   {
     path: "http.port",
+    reloadable: false,
     field: "http.port",
     type: "integer",
     min: 0,

@@ -25,6 +25,7 @@ const SECRET_PATH_RULE: StringRule = {
 export const SECURITY_KEYS: readonly KeySpec[] = [
   {
     path: "anti_entropy.username",
+    reloadable: true,
     field: "antiEntropy.username",
     type: "string",
     rule: AUTH_WORD_RULE,
@@ -33,6 +34,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "anti_entropy.password",
+    reloadable: true,
     field: "antiEntropy.password",
     type: "string",
     rule: AUTH_WORD_RULE,
@@ -43,6 +45,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.users_file",
+    reloadable: false,
     field: "auth.usersFile",
     type: "string",
     rule: SECRET_PATH_RULE,
@@ -52,6 +55,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.password",
+    reloadable: false,
     field: "auth.password",
     type: "string",
     rule: AUTH_WORD_RULE,
@@ -61,6 +65,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.password_file",
+    reloadable: false,
     field: "auth.passwordFile",
     type: "string",
     rule: SECRET_PATH_RULE,
@@ -69,6 +74,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.protected_mode",
+    reloadable: false,
     field: "auth.protectedMode",
     type: "boolean",
     nullable: false,

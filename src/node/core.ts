@@ -37,6 +37,7 @@ import {
   type Services,
 } from "./execute.ts";
 import { assert } from "../assert.ts";
+import { LiveConfig, NO_CONFIG_FILE } from "./live_config.ts";
 
 export const VERSION = "0.1.0";
 
@@ -66,6 +67,8 @@ export interface CoreParts {
   readonly requestShutdown: () => void;
   /** Users and permissions (see docs/security.md); absent: `default` only, open. */
   readonly auth?: AuthParts;
+  /** CONFIG GET/SET/RELOAD; absent: no config file, changes by CONFIG SET only. */
+  readonly liveConfig?: LiveConfig;
 }
 
 export interface AuthParts {
@@ -95,6 +98,7 @@ export class NodeCore implements LineHandler {
   readonly store: Store;
   readonly config: Config;
   readonly parts: CoreParts;
+  readonly liveConfig: LiveConfig;
   readonly #limits: ParseLimits & { maxValueBytes: number };
   readonly #context: ExecuteContext;
   readonly #startedAtMs: number;
@@ -134,6 +138,19 @@ export class NodeCore implements LineHandler {
       changes: [],
       scanFilter: null,
     };
+    this.liveConfig = parts.liveConfig ??
+      new LiveConfig(config, NO_CONFIG_FILE, silentLogger, () => store.nowMs());
+    this.liveConfig.onChange(() => this.#applyConfig());
+    this.liveConfig.reloadUsersWith(() => this.#sessions.reloadUsers());
+  }
+
+  /** The limits copied at construction, from the config changed in place (live_config.ts). */
+  #applyConfig(): void {
+    const { limits } = this.config;
+    this.#context.maxValueBytes = limits.maxValueBytes;
+    this.#context.scanPageKeys = limits.scanPageKeys;
+    this.#context.maxReplyBytes = limits.maxReplyBytes;
+    this.#sessions.setMaxLineBytes(limits.maxLineBytes);
   }
 
   /**
@@ -291,6 +308,7 @@ export class NodeCore implements LineHandler {
         const result = await changeLog.backup();
         return result.ok ? `OK ${result.path}\r\n` : errorReply(result.error);
       },
+      config: (command) => this.liveConfig.answer(command),
     };
   }
 
@@ -319,6 +337,7 @@ export class NodeCore implements LineHandler {
     if (replicator !== null) fields.push(...replicator.infoFields());
     else fields.push(["replication", "off"]);
     if (antiEntropy !== null) fields.push(...antiEntropy.infoFields());
+    fields.push(...this.liveConfig.infoFields());
     return fields;
   }
 }

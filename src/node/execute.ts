@@ -4,7 +4,7 @@
  * publishes. Commands that need the node's edges (INFO, SYNC, SHUTDOWN) go through Services.
  */
 
-import { type AuthCommand, type Command, parseInt64 } from "../protocol/mod.ts";
+import { type AuthCommand, type Command, type ConfigCommand, parseInt64 } from "../protocol/mod.ts";
 import * as reply from "../protocol/mod.ts";
 import { type Entry, type LiveEntry, type Store, valueProblem } from "../store/mod.ts";
 import { assert } from "../assert.ts";
@@ -42,6 +42,8 @@ export interface Services {
   shutdown(): string;
   /** SNAPSHOT: OK <path> once the backup is on disk, or ERROR (see docs/backup.md). */
   snapshot(): Promise<string>;
+  /** CONFIG GET, SET and RELOAD: the node holds the running config (see live_config.ts). */
+  config(command: ConfigCommand): string | Promise<string>;
 }
 
 export interface ExecuteContext {
@@ -76,11 +78,8 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return multiGet(command.keys, context);
     case "mset":
       return multiSet(command.keys, command.values, context);
-    case "exists": {
-      let count = 0;
-      for (const key of command.keys) if (store.read(key) !== undefined) count++;
-      return reply.numberReply("EXISTS", count);
-    }
+    case "exists":
+      return exists(command.keys, store);
     case "scan":
       return scan(scanKeys(command.prefix, command.after, context));
     case "dbsize":
@@ -97,24 +96,23 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return command.message === null ? reply.PONG : "PONG " + command.message + reply.CRLF;
     case "echo":
       return "ECHO " + command.message + reply.CRLF;
-    case "info":
-      return context.services.info();
     case "version":
       return "VERSION " + context.services.version + reply.CRLF;
     case "hash":
       return "HASH " + store.rootHex() + reply.CRLF;
     case "quit":
       return CLOSE_CONNECTION;
-    case "shutdown":
-      return context.services.shutdown();
-    case "snapshot":
-      return context.services.snapshot();
     case "help":
       return reply.helpReply(reply.commandHelp(command.topic));
+    case "info":
+    case "shutdown":
+    case "snapshot":
     case "sync_run":
-      return context.services.runSync(command.host, command.port);
     case "sync_request":
-      return context.services.answerSync(command.verb, command.args);
+    case "config_get":
+    case "config_set":
+    case "config_reload":
+      return executeService(command, context.services);
     case "auth":
     case "acl_whoami":
     case "acl_list":
@@ -125,6 +123,51 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       assert(false, `execute() handles every command kind, not ${JSON.stringify(unreachable)}`);
     }
   }
+}
+
+type ServiceCommand = Extract<
+  Command,
+  {
+    kind:
+      | "info"
+      | "shutdown"
+      | "snapshot"
+      | "sync_run"
+      | "sync_request"
+      | "config_get"
+      | "config_set"
+      | "config_reload";
+  }
+>;
+
+/** Commands the node's parts answer (INFO, SHUTDOWN, SNAPSHOT, SYNC, CONFIG). */
+function executeService(command: ServiceCommand, services: Services): ExecuteResult {
+  switch (command.kind) {
+    case "info":
+      return services.info();
+    case "shutdown":
+      return services.shutdown();
+    case "snapshot":
+      return services.snapshot();
+    case "sync_run":
+      return services.runSync(command.host, command.port);
+    case "sync_request":
+      return services.answerSync(command.verb, command.args);
+    case "config_get":
+    case "config_set":
+    case "config_reload":
+      return services.config(command);
+    default: {
+      const unreachable: never = command;
+      assert(false, `every service command is handled, not ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+function exists(keys: readonly string[], store: Store): string {
+  let count = 0;
+  for (const key of keys) if (store.read(key) !== undefined) count++;
+  return reply.numberReply("EXISTS", count);
 }
 
 /** AUTH and ACL: the node knows the connection and the users (see sessions.ts). */

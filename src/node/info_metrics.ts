@@ -41,6 +41,19 @@ export const INFO_METRICS: readonly InfoMetric[] = [
   gauge("memory_rss_bytes", "memory_rss_bytes", "Resident set size of the process"),
   gauge("memory_heap_used_bytes", "memory_heap_used_bytes", "V8 heap in use"),
   counter("auth_failures", "auth_failures_total", "AUTH attempts refused"),
+  // Live configuration (see docs/operations.md).
+  counter(
+    "config_reloads",
+    "config_reloads_total",
+    "Config reloads applied (SIGHUP, CONFIG RELOAD)",
+  ),
+  counter("config_reload_failures", "config_reload_failures_total", "Config reloads refused"),
+  gauge(
+    "config_last_reload",
+    "config_last_reload_timestamp_seconds",
+    "When the config was last reloaded (Unix time; 0: never)",
+    MS,
+  ),
   // Persistence (present when data_dir is set).
   counter("persistence_write_failures", "persistence_write_errors_total", "Log writes that failed"),
   gauge("persistence_unlogged_entries", "persistence_unlogged_entries", "Changes not in the log"),
@@ -276,6 +289,7 @@ export const INFO_WITHOUT_METRIC: Readonly<Record<string, string>> = {
   replication_client_id: "configuration, not state",
   replication_peers: "a list of addresses; merklekv_replication_peers counts them",
   anti_entropy_interval_ms: "configuration, not state",
+  config_file: "configuration, not state",
 };
 
 /** INFO fields named by a pattern: per-peer lines (their labels would be addresses). */

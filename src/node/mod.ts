@@ -6,3 +6,4 @@
 
 export { type NodeHandle, startNode } from "./start_node.ts";
 export { VERSION } from "./core.ts";
+export { type ConfigSource, NO_CONFIG_FILE } from "./live_config.ts";

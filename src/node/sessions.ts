@@ -29,7 +29,7 @@ export class Sessions {
   readonly access: AccessControl;
   readonly #log: Logger;
   readonly #nowMs: () => number;
-  readonly #maxLineBytes: number;
+  #maxLineBytes: number;
   readonly #reload: () => Promise<string | null>;
   readonly #sessions = new Map<ClientInfo, Session>();
   authFailures = 0;
@@ -50,6 +50,11 @@ export class Sessions {
     this.#nowMs = parts.nowMs;
     this.#maxLineBytes = parts.maxLineBytes;
     this.#reload = parts.reload;
+  }
+
+  /** limits.max_line_bytes changed: the cap an authenticated session gets from now on. */
+  setMaxLineBytes(bytes: number): void {
+    this.#maxLineBytes = bytes;
   }
 
   /** A new connection: refused by protected mode, or its session starts. */
@@ -107,8 +112,14 @@ export class Sessions {
 
   /** ACL LOAD: the new users, and the sessions of removed or disabled users closed. */
   async load(): Promise<string> {
+    const error = await this.reloadUsers();
+    return error === null ? OK : errorReply(error);
+  }
+
+  /** ACL LOAD and a config reload: the error, or null once the new users are in place. */
+  async reloadUsers(): Promise<string | null> {
     const error = await this.#reload();
-    if (error !== null) return errorReply(error);
+    if (error !== null) return error;
     const users = this.access.users;
     for (const session of this.#sessions.values()) {
       if (session.user === null) continue;
@@ -120,7 +131,7 @@ export class Sessions {
       } else session.user = now;
     }
     this.#log.info("users_loaded", { users: users.size });
-    return OK;
+    return null;
   }
 
   #authFailed(client: ClientInfo, name: string | null): void {

@@ -4,9 +4,9 @@
  */
 
 import type { Config } from "../config/mod.ts";
-import { type Clock, SEGMENT_COUNT, Store } from "../store/mod.ts";
+import { type Clock, SEGMENT_COUNT, Store, type StoreOptions } from "../store/mod.ts";
 import { systemClock } from "../clock.ts";
-import { type ServerOptions, startServer } from "../server/mod.ts";
+import { type ServerHandle, type ServerOptions, startServer } from "../server/mod.ts";
 import { openChangeLog } from "../persistence/mod.ts";
 import { type ReplicationContext, type Replicator, startReplication } from "../replication/mod.ts";
 import {
@@ -20,6 +20,7 @@ import { RemoteMerge } from "./remote_merge.ts";
 import { NodeObserver } from "./observer.ts";
 import { type HttpListener, startHttpListener } from "../http/mod.ts";
 import type { Logger } from "../log.ts";
+import { type ConfigSource, LiveConfig, NO_CONFIG_FILE } from "./live_config.ts";
 
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
 const PURGE_SEGMENTS_PER_TICK = 1024;
@@ -32,6 +33,8 @@ export interface NodeHandle {
   readonly port: number;
   /** The bound port of the operators' HTTP listener; null when http.port is unset. */
   readonly httpPort: number | null;
+  /** CONFIG GET/SET/RELOAD and SIGHUP (see docs/operations.md, Live configuration). */
+  readonly liveConfig: LiveConfig;
   /** Settles when a client asked for SHUTDOWN. */
   readonly shutdownRequested: Promise<void>;
   close(): Promise<void>;
@@ -41,13 +44,12 @@ export async function startNode(
   config: Config,
   log: Logger,
   clock: Clock = systemClock,
+  source: ConfigSource = NO_CONFIG_FILE,
 ): Promise<NodeHandle> {
-  const store = new Store({
-    nodeId: config.nodeId,
-    clock,
-    tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
-    maxClockSkewMs: config.replication.maxClockSkewMs,
-  });
+  // Kept: the store reads its options at use, so a reload changes them in place.
+  const storeOptions = storeOptionsOf(config, clock);
+  const store = new Store(storeOptions);
+  const liveConfig = new LiveConfig(config, source, log, () => clock.nowMs());
   const closers: (() => Promise<void>)[] = [];
   // A bad users or password file stops the start, before anything listens.
   const auth = { ...await loadAccess(config.auth, log), log };
@@ -59,11 +61,13 @@ export async function startNode(
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
     // The listener opens first: the parts that announce this node need its port.
-    const server = await startServer(serverOptions(config), log);
+    const options = serverOptions(config);
+    const server = await startServer(options, log);
     // Connections still busy after the grace period are cut (see docs/operations.md, Limits).
     closers.push(() => server.close(config.limits.shutdownGraceMs));
     const remote = new RemoteMerge(store, changeLog, config.limits);
     const peers = startPeerParts({ config, store, remote, log, clientPort: server.port }, closers);
+    liveConfig.onChange(() => applyChanges(config, log, { storeOptions, options, server, peers }));
     const purgeTimer = startPurging(store);
     closers.push(() => Promise.resolve(clearInterval(purgeTimer)));
     let requestShutdown = () => {};
@@ -74,6 +78,7 @@ export async function startNode(
       connectionCount: server.connectionCount,
       requestShutdown: () => requestShutdown(),
       auth,
+      liveConfig,
     });
     server.serve(core);
     observer.serving(core, server);
@@ -88,6 +93,7 @@ export async function startNode(
     return {
       config,
       core,
+      liveConfig,
       port: server.port,
       httpPort: http?.port ?? null,
       shutdownRequested,
@@ -100,6 +106,39 @@ export async function startNode(
     await closeAll(closers, log);
     throw error;
   }
+}
+
+function storeOptionsOf(config: Config, clock: Clock): StoreOptions {
+  return {
+    nodeId: config.nodeId,
+    clock,
+    tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
+    maxClockSkewMs: config.replication.maxClockSkewMs,
+  };
+}
+
+/**
+ * A reload or CONFIG SET changed `config` in place: the parts that copied a value at start
+ * take the new one (see docs/operations.md, Live configuration). The others read it at use.
+ */
+function applyChanges(
+  config: Config,
+  log: Logger,
+  parts: {
+    storeOptions: StoreOptions;
+    options: ServerOptions;
+    server: ServerHandle;
+    peers: { antiEntropy: AntiEntropy; replicator: Replicator | null };
+  },
+): void {
+  log.setLevel(config.logLevel);
+  parts.storeOptions.tombstoneGraceMs = config.antiEntropy.tombstoneGraceMs;
+  parts.storeOptions.maxClockSkewMs = config.replication.maxClockSkewMs;
+  const previousMaxLineBytes = parts.options.maxLineBytes;
+  Object.assign(parts.options, serverOptions(config));
+  parts.server.maxLineBytesChanged(previousMaxLineBytes);
+  parts.peers.antiEntropy.configChanged();
+  parts.peers.replicator?.setMaxPendingPublishes(config.replication.maxPendingPublishes);
 }
 
 function startHttp(config: Config, observer: NodeObserver, log: Logger): HttpListener | null {

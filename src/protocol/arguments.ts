@@ -135,6 +135,26 @@ export function buildSync(args: Args): ParseResult {
   return { kind: "sync_request", verb: first.toUpperCase(), args: rest };
 }
 
+/** `CONFIG GET key`, `CONFIG SET key value` (the rest of the line) or `CONFIG RELOAD`. */
+export function buildConfigCommand(args: Args): ParseResult {
+  const [sub = "", key = "", ...rest] = (args.text ?? "").split(" ");
+  switch (sub.toUpperCase()) {
+    case "GET":
+      if (key === "" || rest.length > 0) return invalid("wrong number of arguments for CONFIG GET");
+      return { kind: "config_get", key };
+    case "SET":
+      if (key === "" || rest.length === 0) {
+        return invalid("wrong number of arguments for CONFIG SET");
+      }
+      return { kind: "config_set", key, value: rest.join(" ") };
+    case "RELOAD":
+      if (key !== "") return invalid("wrong number of arguments for CONFIG RELOAD");
+      return { kind: "config_reload" };
+    default:
+      return invalid(`unknown CONFIG subcommand "${sub.slice(0, 64)}" (GET, SET or RELOAD)`);
+  }
+}
+
 export function listOfKeys(kind: "mget" | "exists") {
   return (args: Args): ParseResult => {
     if (args.words.length > args.limits.maxKeysPerCommand) {

@@ -35,7 +35,16 @@ export type Command =
   /** HELP [command]: the command table's lines, for every row or for the one named. */
   | { kind: "help"; topic: CommandKind | null }
   | SyncCommand
-  | AuthCommand;
+  | AuthCommand
+  | ConfigCommand;
+
+/** Live configuration (see docs/operations.md, Live configuration); keys as in the file. */
+export type ConfigCommand =
+  | { kind: "config_get"; key: string }
+  /** `value` is the rest of the line, as text for the key's type (lists comma-separated). */
+  | { kind: "config_set"; key: string; value: string }
+  /** Re-reads the file given with --config. */
+  | { kind: "config_reload" };
 
 /**
  * Anti-entropy requests between nodes, on the ordinary client port (see docs/anti-entropy.md, Sync

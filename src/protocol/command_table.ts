@@ -8,6 +8,7 @@
 import type { Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
 import {
   type Args,
+  buildConfigCommand,
   buildExpire,
   buildMset,
   buildScan,
@@ -446,6 +447,21 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
   },
   acl_list: { category: "admin", writes: false, words: {} },
   acl_load: { category: "admin", writes: false, words: {} },
+  // CONFIG's builder tells its subcommands apart; the other rows have no word of their own.
+  config_get: {
+    category: "admin",
+    writes: false,
+    words: {
+      CONFIG: {
+        shape: "text",
+        syntax: "CONFIG GET key | CONFIG SET key value | CONFIG RELOAD",
+        summary: "A running config value (VALUE); sets a live key; re-reads the config file",
+        build: buildConfigCommand,
+      },
+    },
+  },
+  config_set: { category: "admin", writes: false, words: {} },
+  config_reload: { category: "admin", writes: false, words: {} },
 };
 
 /** The row of a kind of command: its category and whether it writes. */

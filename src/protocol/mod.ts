@@ -3,7 +3,14 @@
  * path for GET and SET, and reply formatting. Pure.
  */
 
-export type { AuthCommand, Command, CommandCategory, CommandKind, ParseResult } from "./command.ts";
+export type {
+  AuthCommand,
+  Command,
+  CommandCategory,
+  CommandKind,
+  ConfigCommand,
+  ParseResult,
+} from "./command.ts";
 export { LINE_TOO_LONG, LineFramer } from "./framer.ts";
 export {
   COMMAND_KIND_INDEX,

@@ -23,6 +23,8 @@ export interface Replicator {
   /** Client addresses ("host:port") of nodes announced on the broker, this node excluded. */
   discoveredPeers(): string[];
   infoFields(): InfoField[];
+  /** replication.max_pending_publishes changed: changes queued past it are dropped as before. */
+  setMaxPendingPublishes(count: number): void;
   /** Local clock at apply minus the newest HLC time of each applied batch, in seconds. */
   readonly lagHistogram: Histogram;
   close(): Promise<void>;

@@ -20,7 +20,8 @@ export interface OutboxBatch {
 const COMPACT_MIN_SLOTS = 1024;
 
 export class Outbox {
-  readonly capacity: number;
+  /** Set lower than size (a config reload), the next push drops the oldest past it. */
+  capacity: number;
   #queue: Entry[] = [];
   #head = 0;
   /** Sequence number the next pushed change gets. */

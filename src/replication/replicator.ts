@@ -161,6 +161,10 @@ export class MqttReplicator implements Replicator {
     return [...addresses];
   }
 
+  setMaxPendingPublishes(count: number): void {
+    this.#outbox.capacity = count;
+  }
+
   infoFields(): InfoField[] {
     const counters = this.#counters;
     const peers = this.discoveredPeers();

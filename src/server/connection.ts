@@ -394,6 +394,10 @@ export class Connection implements LogWaiter, ConnectionControl {
     this.#end();
   }
 
+  get maxLineBytes(): number {
+    return this.#framer.maxLineBytes;
+  }
+
   setMaxLineBytes(bytes: number): void {
     this.#framer.maxLineBytes = bytes;
   }

@@ -96,6 +96,12 @@ export interface ServerHandle {
   connectionCount(): number;
   /** Connections and bytes so far; byte counts include the open connections'. */
   counters(): ServerCounters;
+  /**
+   * The options object was changed in place (a config reload): open connections whose line cap
+   * was `previousMaxLineBytes` take the new one (a lower cap of a session that has not
+   * authenticated stays). The other limits are read at use, or by the next connections.
+   */
+  maxLineBytesChanged(previousMaxLineBytes: number): void;
   /** Starts running the lines of clients with `handler` (once). */
   serve(handler: LineHandler): void;
   /**
@@ -152,6 +158,13 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     port: (server.address() as net.AddressInfo).port,
     connectionCount: () => connections.size,
     counters: () => countersNow(counters, connections),
+    maxLineBytesChanged: (previousMaxLineBytes) => {
+      for (const connection of connections) {
+        if (connection.maxLineBytes === previousMaxLineBytes) {
+          connection.setMaxLineBytes(options.maxLineBytes);
+        }
+      }
+    },
     serve: (handler) => {
       accept = acceptor(options, handler, accepted);
       for (const socket of waiting.splice(0)) accept(socket.resume());

@@ -94,3 +94,23 @@ Deno.test("close() waits for the running round and no round starts after it", as
   await delay(80);
   assert.equal(recorder.spans.length, count);
 });
+
+Deno.test("setTiming() reschedules the waiting round with the new interval, and 0 stops the loop", async () => {
+  const recorder = recordingRound(1);
+  const loop = new AntiEntropyLoop({
+    intervalMs: 60_000,
+    jitterMs: 0,
+    random: () => 0.5,
+    round: recorder.round,
+  });
+  loop.start();
+  loop.setTiming(10, 0);
+  await waitUntil("rounds at the new interval", () => recorder.spans.length >= 2, 5000);
+  loop.setTiming(0, 0);
+  assert.equal(loop.isOn, false);
+  await delay(50);
+  const rounds = recorder.spans.length;
+  await delay(100);
+  assert.equal(recorder.spans.length, rounds);
+  await loop.close();
+});

@@ -36,12 +36,12 @@ Deno.test("formatEffectiveConfig() output loads back as the same config", () => 
   assert.deepEqual(loaded.config, config);
 });
 
-Deno.test("configReferenceMarkdown() has one row per key with its default and variable", () => {
+Deno.test("configReferenceMarkdown() has one row per key with its default, variable and whether it is live", () => {
   const lines = configReferenceMarkdown().trimEnd().split("\n");
-  assert.equal(lines[0], "| Key | Type | Default | Environment variable | Meaning |");
+  assert.equal(lines[0], "| Key | Type | Default | Environment variable | Live | Meaning |");
   assert.equal(lines.length, 2 + KEY_SCHEMA.length);
   assert.ok(lines.includes(
-    "| `bind_port` | integer 0..65535 | `7878` | `MERKLEKV_BIND_PORT` | " +
+    "| `bind_port` | integer 0..65535 | `7878` | `MERKLEKV_BIND_PORT` | no | " +
       "TCP port for clients and peers; 0 picks any free port |",
   ));
   assert.ok(lines.some((line) => line.startsWith("| `data_dir` |") && line.includes("| unset |")));

@@ -40,6 +40,7 @@ class RecordingParts {
       discoveredPeers: () => [],
       infoFields: () => [["replication", "test"]],
       lagHistogram: new Histogram([1]),
+      setMaxPendingPublishes: () => {},
       close: () => Promise.resolve(),
     };
   }

@@ -52,6 +52,10 @@ function harness(): Harness {
       calls.push("snapshot");
       return Promise.resolve("OK /data/backup.1.snapshot\r\n");
     },
+    config: (command) => {
+      calls.push(`config ${JSON.stringify(command)}`);
+      return "OK\r\n";
+    },
     auth: (user, password) => {
       calls.push(`auth ${user} ${password}`);
       return "OK\r\n";

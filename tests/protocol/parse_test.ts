@@ -75,6 +75,13 @@ const VALID: [string, ParseResult][] = [
   ["ACL whoami", { kind: "acl_whoami" }],
   ["ACL LIST", { kind: "acl_list" }],
   ["ACL LOAD", { kind: "acl_load" }],
+  ["CONFIG GET limits.max_value_bytes", { kind: "config_get", key: "limits.max_value_bytes" }],
+  ["config set anti_entropy.peers a:1, b:2", {
+    kind: "config_set",
+    key: "anti_entropy.peers",
+    value: "a:1, b:2",
+  }],
+  ["CONFIG RELOAD", { kind: "config_reload" }],
 ];
 
 for (const [line, expected] of VALID) {
@@ -94,7 +101,7 @@ const CATEGORIES: Record<CommandCategory, string[]> = {
   write: ["SET", "DEL", "DELETE", "INC", "DEC", "INCR", "DECR", "APPEND", "PREPEND", "MSET"]
     .concat(["EXPIRE", "PERSIST"]),
   admin: ["INFO", "STATS", "TRUNCATE", "FLUSHDB", "SHUTDOWN", "SYNC 127.0.0.1 7879"]
-    .concat(["ACL LIST", "ACL LOAD", "SNAPSHOT"]),
+    .concat(["ACL LIST", "ACL LOAD", "SNAPSHOT", "CONFIG GET", "config set", "CONFIG RELOAD"]),
   sync: ["SYNC root"],
   connection: ["PING", "ECHO", "VERSION", "QUIT", "HELP", "AUTH", "ACL WHOAMI"],
 };
@@ -111,7 +118,7 @@ Deno.test("the command table gives every command its category, and writes are wh
       assert.equal(row.writes, category === "write" || command.kind === "truncate", line);
     }
   }
-  const listed = Object.values(CATEGORIES).flat().map((word) => word.split(" ")[0]);
+  const listed = Object.values(CATEGORIES).flat().map((word) => word.split(" ")[0]!.toUpperCase());
   assert.deepEqual([...new Set(listed)].sort(), [...COMMAND_NAMES].sort());
 });
 
@@ -590,4 +597,19 @@ Deno.test("getAndSetKeys() finds the key that parseCommand() reads from each GET
     // Lines that are no valid command may still give a key: it is only a hint.
     for (const key of expected) assert.ok(found.includes(key), `seed ${seed}: ${key}`);
   }
+});
+
+Deno.test("parseCommand() refuses CONFIG without a known subcommand or its arguments", () => {
+  assert.deepEqual(parse("CONFIG"), error('unknown CONFIG subcommand "" (GET, SET or RELOAD)'));
+  assert.deepEqual(
+    parse("CONFIG FOO"),
+    error('unknown CONFIG subcommand "FOO" (GET, SET or RELOAD)'),
+  );
+  assert.deepEqual(parse("CONFIG GET"), error("wrong number of arguments for CONFIG GET"));
+  assert.deepEqual(parse("CONFIG GET a b"), error("wrong number of arguments for CONFIG GET"));
+  assert.deepEqual(parse("CONFIG SET a"), error("wrong number of arguments for CONFIG SET"));
+  assert.deepEqual(
+    parse("CONFIG RELOAD now"),
+    error("wrong number of arguments for CONFIG RELOAD"),
+  );
 });
