@@ -135,7 +135,11 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const waiting: net.Socket[] = [];
   const server = net.createServer({ noDelay: true }, (socket) => {
     if (accept !== null) accept(socket);
-    else waiting.push(socket.pause());
+    else {
+      // A client that resets while it waits must not reach the process as an uncaught error.
+      socket.on("error", () => {});
+      waiting.push(socket.pause());
+    }
   });
   server.on("error", (error) => log.error("server_error", { message: String(error) }));
   await listen(server, options);
