@@ -4,7 +4,9 @@
  * for each round, alternating A and B round by round with the same load (bench/sections/
  * client.ts's workloads, the load client pinned as in `deno task bench`), and prints each
  * workload's medians and the ratio B / A. For "does this change move the figures": a change
- * that is meant to leave them alone should land within the rounds' spread of 1.00.
+ * that is meant to leave them alone should land within the rounds' spread of 1.00. With
+ * `AB_B_SECTIONS` (TOML, `\n` for line ends) B's node gets those sections: `bench/ab.ts .`
+ * then compares one checkout with and without a setting.
  */
 
 import * as path from "node:path";
@@ -17,8 +19,13 @@ const DEFAULT_ROUNDS = 5;
 const WARMUP_SECONDS = 2;
 const SECONDS = 5;
 
+/** TOML sections for B's node, from AB_B_SECTIONS (e.g. "[http]\nport = 0": the listener on). */
+const B_SECTIONS = Deno.env.get("AB_B_SECTIONS")?.replaceAll("\\n", "\n");
+
 async function measure(main: string | undefined, workload: (typeof WORKLOADS)[number]) {
-  const node = await BenchNode.start(main === undefined ? {} : { main });
+  const node = await BenchNode.start(
+    main === undefined ? (B_SECTIONS === undefined ? {} : { sections: B_SECTIONS }) : { main },
+  );
   try {
     const result = await runLoad({
       ...workload.load,
