@@ -257,3 +257,14 @@ function commandLine(through: StartedThrough, nodeArgs: string[]): string[] {
     }
   }
 }
+
+/** Runs a node with no config file on `dataDir` (any free port) until it exits; its exit code and stderr. */
+export async function runUntilExit(dataDir: string): Promise<{ code: number; stderr: string }> {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "--data-dir", dataDir, "--port", "0"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: result.code, stderr: new TextDecoder().decode(result.stderr) };
+}

@@ -6,20 +6,7 @@
 
 import assert from "node:assert/strict";
 import * as path from "node:path";
-import { NodeProcess } from "../_support/node_process.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-
-/** Runs a node on `dataDir` (any free port) until it exits; its exit code and stderr. */
-async function runOn(dataDir: string): Promise<{ code: number; stderr: string }> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, "--data-dir", dataDir, "--port", "0"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return { code: result.code, stderr: new TextDecoder().decode(result.stderr) };
-}
+import { NodeProcess, runUntilExit } from "../_support/node_process.ts";
 
 Deno.test({
   name:
@@ -33,7 +20,7 @@ Deno.test({
       await client.set("k", "v");
       await client.close();
 
-      const second = await runOn(dir);
+      const second = await runUntilExit(dir);
       assert.equal(second.code, 1, second.stderr);
       const sentence = `merklekv: Cannot start: data directory ${dir} is in use by another ` +
         `merklekv node (pid ${holder.pid}), which holds the lock on ${path.join(dir, "LOCK")}`;

@@ -6,8 +6,7 @@
 
 import assert from "node:assert/strict";
 import { fillFilesystem } from "../persistence/support.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { runUntilExit } from "../_support/node_process.ts";
 
 /** Mounts an empty tmpfs on `dir` (read-only by default); the reason it failed, or null. */
 async function mountTmpfs(dir: string, options = "ro,size=1m"): Promise<string | null> {
@@ -42,17 +41,6 @@ if (refusal !== null) {
   console.warn(`read-only data directory tests skipped: mount -t tmpfs -o ro refused: ${refusal}`);
 }
 
-/** Runs the node on `dataDir` (any free port) and returns its exit code and stderr. */
-async function startFails(dataDir: string): Promise<{ code: number; stderr: string }> {
-  const result = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, "--data-dir", dataDir, "--port", "0"],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return { code: result.code, stderr: new TextDecoder().decode(result.stderr) };
-}
-
 async function withTmpfs(
   options: string,
   test: (dir: string) => Promise<void>,
@@ -75,7 +63,7 @@ Deno.test({
   ignore: refusal !== null,
   fn: () =>
     withTmpfs("ro,size=1m", async (dir) => {
-      const { code, stderr } = await startFails(dir);
+      const { code, stderr } = await runUntilExit(dir);
       assert.equal(code, 1);
       // The first file a node opens for writing is the lock (src/persistence/dir_lock.ts).
       const sentence = `merklekv: Cannot start: data directory ${dir} is not writable: ` +
@@ -90,7 +78,7 @@ Deno.test({
   ignore: refusal !== null,
   fn: () =>
     withTmpfs("ro,size=1m", async (dir) => {
-      const { code, stderr } = await startFails(`${dir}/node-a`);
+      const { code, stderr } = await runUntilExit(`${dir}/node-a`);
       assert.equal(code, 1);
       const sentence = `merklekv: Cannot start: data directory ${dir}/node-a is not writable: ` +
         `read-only file system (EROFS) at mkdir '${dir}/node-a'${REMEDY}`;
@@ -104,7 +92,7 @@ Deno.test({
   fn: () =>
     withTmpfs("size=4k", async (dir) => {
       fillFilesystem(dir);
-      const { code, stderr } = await startFails(dir);
+      const { code, stderr } = await runUntilExit(dir);
       assert.equal(code, 1);
       assert.match(
         stderr,
