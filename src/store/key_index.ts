@@ -37,7 +37,7 @@ export interface Keyed {
 /** What prefetch() reads of an entry if it has it (a store entry's value may be null). */
 interface PrefetchedEntry {
   readonly key: string;
-  readonly value?: string | null;
+  readonly value?: string | number | null;
   readonly hlc?: number;
 }
 

@@ -4,10 +4,13 @@
  */
 
 import { assert } from "../assert.ts";
-import { compareEntries, type Entry, hasValue, isLive, type LiveEntry } from "./entry.ts";
+import { compareEntries, type Entry, type LiveEntry } from "./entry.ts";
 import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
+import { smallestLiveKeys } from "./scan_heap.ts";
+import { ValueHeap, type ValueHeapStats } from "./value_heap.ts";
+import { change, publicEntry, type StoredEntry, storedEntry } from "./stored_entry.ts";
 import {
   MerkleTree,
   SEGMENT_COUNT,
@@ -62,34 +65,6 @@ export function indexHashOfKey(key: string): number {
   return hashString(key, KEY_HASH_SEED)[0];
 }
 
-/**
- * An entry as held by the store: one object per key, updated in place when the key is written
- * again. Five fields and nothing derived, because there is one per key; built as an object
- * literal, which V8 lays out tighter than a class instance (measured: about 50 bytes less per
- * key; see docs/performance.md, Memory). Updating in place, rather than replacing the object,
- * leaves the garbage collector only the new value to move per overwrite: the entry and the box V8
- * keeps its version number in stay where they are (see docs/performance.md). What write() and the
- * merge hand out as the change is a copy, so that a change held by the log or the outbox never
- * changes under it.
- */
-interface StoredEntry {
-  readonly key: string;
-  value: string | null;
-  hlc: number;
-  node: string;
-  expiresAtMs: number;
-}
-
-function storedEntry(
-  key: string,
-  value: string | null,
-  hlc: number,
-  node: string,
-  expiresAtMs: number,
-): StoredEntry {
-  return { key, value, hlc, node, expiresAtMs };
-}
-
 export class Store {
   readonly tree = new MerkleTree();
   readonly hlc: HybridClock;
@@ -101,6 +76,11 @@ export class Store {
    * Map); see key_index.ts.
    */
   readonly #index = new KeyIndex<StoredEntry>();
+  /** The bytes of the stored values (see value_heap.ts). */
+  readonly #values = new ValueHeap();
+  /** Where compact() goes on: a segment, and a place in its list of entries. */
+  #compactSegment = 0;
+  #compactPosition = 0;
   /**
    * Per segment, the entries of the keys that hash there (for listing one segment without a
    * lookup per key). An overwrite changes the entry in place and leaves this untouched; only
@@ -137,21 +117,38 @@ export class Store {
 
   /** The live entry of a key, or undefined if absent, deleted or expired. */
   read(key: string): LiveEntry | undefined {
-    return this.#live(this.#index.find(key, indexHashOfKey(key)));
+    const entry = this.#live(this.#index.find(key, indexHashOfKey(key)));
+    return entry === undefined ? undefined : this.#public(entry) as LiveEntry;
   }
 
   /** read() of the key that is the binary string of `bytes[start, end)`, not decoded. */
   readBytes(bytes: Uint8Array, start: number, end: number): LiveEntry | undefined {
     const hash = hashBytes(bytes, start, end, KEY_HASH_SEED)[0];
-    return this.#live(this.#index.findBytes(bytes, start, end, hash));
+    const entry = this.#live(this.#index.findBytes(bytes, start, end, hash));
+    return entry === undefined ? undefined : this.#public(entry) as LiveEntry;
   }
 
   /** `entry` if it is live: not absent, deleted or expired. */
-  #live(entry: StoredEntry | undefined): LiveEntry | undefined {
-    if (entry === undefined || !hasValue(entry)) return undefined;
+  #live(entry: StoredEntry | undefined): StoredEntry | undefined {
+    if (entry === undefined || entry.value === null) return undefined;
     // Only an entry with an expiry needs the clock.
     if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= this.nowMs()) return undefined;
     return entry;
+  }
+
+  /**
+   * The entry as the store's readers see it: the stored object itself when its value is a
+   * string or a tombstone, else a copy with the value decoded from the heap.
+   */
+  #public(entry: StoredEntry): Entry {
+    return publicEntry(entry, this.#values);
+  }
+
+  /** What an entry holds for `value`: a heap handle, or the string when the heap refuses it. */
+  #hold(value: string | null): string | number | null {
+    if (value === null) return null;
+    const handle = this.#values.storeString(value);
+    return handle === -1 ? value : handle;
   }
 
   /**
@@ -180,7 +177,8 @@ export class Store {
 
   /** The stored entry of a key, tombstones and expired entries included. */
   entry(key: string): Entry | undefined {
-    return this.#index.find(key, indexHashOfKey(key));
+    const entry = this.#index.find(key, indexHashOfKey(key));
+    return entry === undefined ? undefined : this.#public(entry);
   }
 
   /**
@@ -197,13 +195,13 @@ export class Store {
     const current = this.#index.find(key, keyLow);
     if (current === undefined) {
       // Two objects of the same state: the stored one changes in place with later writes.
-      this.#insert(storedEntry(key, value, hlc, node, expiry), keyLow, keyHigh);
-      return storedEntry(key, value, hlc, node, expiry);
+      this.#insert(storedEntry(key, this.#hold(value), hlc, node, expiry), keyLow, keyHigh);
+      return change(key, value, hlc, node, expiry);
     }
-    this.#overwrite(current, value, hlc, node, expiry, keyLow, keyHigh);
+    this.#overwrite(current, this.#hold(value), hlc, node, expiry, keyLow, keyHigh);
     // The change carries the stored copy of the key: the request's copy then dies young, and
     // the garbage collector has one string less to move per write.
-    return storedEntry(current.key, value, hlc, node, expiry);
+    return change(current.key, value, hlc, node, expiry);
   }
 
   /** The merge used by replication and anti-entropy: idempotent, order-free. */
@@ -233,18 +231,18 @@ export class Store {
     for (const received of entries) {
       this.hlc.observe(received.hlc);
       const node = this.#node(received.node)[0];
-      const entry =
-        node === received.node && (received.value !== null || received.expiresAtMs === 0)
-          ? received
-          : storedEntry(
-            received.key,
-            received.value,
-            received.hlc,
-            node,
-            received.value === null ? 0 : received.expiresAtMs,
-          );
+      const entry = storedEntry(
+        received.key,
+        this.#hold(received.value),
+        received.hlc,
+        node,
+        received.value === null ? 0 : received.expiresAtMs,
+      );
       const keyHash = hashString(entry.key, KEY_HASH_SEED);
-      if (this.#index.find(entry.key, keyHash[0]) !== undefined) return false;
+      if (this.#index.find(entry.key, keyHash[0]) !== undefined) {
+        this.#release(entry.value);
+        return false;
+      }
       this.#insert(entry, keyHash[0], keyHash[1]);
       if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
     }
@@ -261,21 +259,32 @@ export class Store {
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
     const current = this.#index.find(remote.key, keyLow);
-    if (current !== undefined && compareEntries(remote, current) <= 0) return "stale";
+    if (current !== undefined && !this.#wins(remote, current)) return "stale";
     const node = this.#node(remote.node)[0];
+    const value = this.#hold(remote.value);
     let entry: StoredEntry;
     if (current === undefined) {
-      entry = storedEntry(remote.key, remote.value, remote.hlc, node, remote.expiresAtMs);
+      entry = storedEntry(remote.key, value, remote.hlc, node, remote.expiresAtMs);
       this.#insert(entry, keyLow, keyHigh);
     } else {
       entry = current;
-      this.#overwrite(entry, remote.value, remote.hlc, node, remote.expiresAtMs, keyLow, keyHigh);
+      this.#overwrite(entry, value, remote.hlc, node, remote.expiresAtMs, keyLow, keyHigh);
     }
     // Adopt, then purge at once if already past its grace period: the same end state as a
     // peer that purged it, and an older version can no longer win (see docs/consistency.md,
     // Tombstones).
     if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
     return "applied";
+  }
+
+  /** Whether `remote` wins the merge against the stored entry of its key (compareEntries > 0). */
+  #wins(remote: Entry, current: StoredEntry): boolean {
+    // Entries of different versions are ordered by the version alone, and compareEntries reads
+    // no more of a value than whether it is null: the stored form may go as it is.
+    if (remote.hlc !== current.hlc || remote.node !== current.node) {
+      return compareEntries(remote, current as Entry) > 0;
+    }
+    return compareEntries(remote, this.#public(current)) > 0;
   }
 
   /** The tree segment a key belongs to (whether or not the key is stored). */
@@ -302,7 +311,7 @@ export class Store {
    * docs/anti-entropy.md, Tombstone grace and resurrection); returns whether it was dropped.
    */
   discard(key: string, hlc: number, node: string): boolean {
-    const entry = this.entry(key);
+    const entry = this.#index.find(key, indexHashOfKey(key));
     if (entry === undefined || entry.hlc !== hlc || entry.node !== node) return false;
     this.#remove(entry);
     return true;
@@ -330,7 +339,7 @@ export class Store {
 
   /** The entries whose keys fall in one segment of the tree, in no particular order. */
   segmentEntries(segment: number): Entry[] {
-    return this.#segments[segment]?.slice() ?? [];
+    return this.#segments[segment]?.map((entry) => this.#public(entry)) ?? [];
   }
 
   /** How many entries (tombstones included) one segment holds. */
@@ -344,7 +353,7 @@ export class Store {
    */
   segmentContents(segment: number): SegmentContents {
     const stored = this.#segments[segment] ?? [];
-    const entries: Entry[] = stored.slice();
+    const entries: Entry[] = stored.map((entry) => this.#public(entry));
     const subBuckets = new Uint8Array(entries.length);
     const low = new Int32Array(SUB_BUCKETS);
     const high = new Int32Array(SUB_BUCKETS);
@@ -368,8 +377,45 @@ export class Store {
   }
 
   /** Every entry, in no particular order. Do not write to the store while iterating. */
-  entries(): IterableIterator<Entry> {
-    return this.#index.values();
+  *entries(): IterableIterator<Entry> {
+    for (const entry of this.#index.values()) yield this.#public(entry);
+  }
+
+  /** What the value heap holds (for INFO). */
+  valueHeapStats(): ValueHeapStats {
+    return this.#values.stats();
+  }
+
+  /**
+   * One step of compaction of the value heap: moves the values of the next `maxEntries` entries
+   * that lie in slabs being emptied (see value_heap.ts), going on from where the last step
+   * stopped, a segment at a time, as the index resizes a few cells per write. Returns how many
+   * entries it visited; 0 when the heap has nothing to empty.
+   */
+  compact(maxEntries: number): number {
+    const values = this.#values;
+    if (values.evacuatingSlabs === 0 && values.planCompaction() === 0) return 0;
+    let visited = 0;
+    while (visited < maxEntries && values.evacuatingSlabs > 0) {
+      const entries = this.#segments[this.#compactSegment] ?? [];
+      const end = Math.min(entries.length, this.#compactPosition + maxEntries - visited);
+      for (let i = this.#compactPosition; i < end; i++) {
+        // i < end <= entries.length.
+        const entry = entries[i]!;
+        const value = entry.value;
+        if (typeof value === "number" && values.isEvacuating(value)) {
+          entry.value = values.relocate(value);
+        }
+      }
+      visited += end - this.#compactPosition;
+      this.#compactPosition = end;
+      if (end < entries.length) break;
+      this.#compactSegment = (this.#compactSegment + 1) % SEGMENT_COUNT;
+      this.#compactPosition = 0;
+      // An empty segment costs a step too, so that a sparse store's step stays bounded.
+      visited++;
+    }
+    return visited;
   }
 
   /**
@@ -399,25 +445,14 @@ export class Store {
 
   /** Live keys starting with `prefix`, sorting after `after`, in byte order, at most `limit`. */
   scan(prefix: string, after: string | null, limit: number): string[] {
-    const nowMs = this.nowMs();
-    const heap: string[] = []; // max-heap of the smallest `limit` keys seen
-    for (const entry of this.entries()) {
-      const key = entry.key;
-      if (!key.startsWith(prefix) || (after !== null && key <= after)) continue;
-      if (!isLive(entry, nowMs)) continue;
-      if (heap.length < limit) heapPush(heap, key);
-      else {
-        // The heap is full: its top, the largest key kept, is there unless `limit` is 0.
-        const largest = heap[0];
-        if (largest !== undefined && key < largest) heapReplaceTop(heap, key);
-      }
-    }
-    return heap.sort();
+    return smallestLiveKeys(this.#index.values(), this.nowMs(), prefix, after, limit);
   }
 
   /** Removes every entry without versions: for recovery and tests only, never for TRUNCATE. */
   reset(): void {
     this.#index.clear();
+    this.#values.clear();
+    this.#compactSegment = this.#compactPosition = 0;
     this.#segments.fill(undefined);
     this.#expiring.clear();
     this.#purgedHlc.fill(0);
@@ -434,7 +469,7 @@ export class Store {
     this.#remove(entry);
   }
 
-  #isPurgeable(entry: Entry, nowMs: number): boolean {
+  #isPurgeable(entry: StoredEntry, nowMs: number): boolean {
     const grace = this.#options.tombstoneGraceMs;
     if (entry.value === null) return hlcToMs(entry.hlc) + grace <= nowMs;
     return entry.expiresAtMs !== 0 && entry.expiresAtMs + grace <= nowMs;
@@ -472,7 +507,7 @@ export class Store {
    */
   #overwrite(
     entry: StoredEntry,
-    value: string | null,
+    value: string | number | null,
     hlc: number,
     node: string,
     expiresAtMs: number,
@@ -483,6 +518,7 @@ export class Store {
     const old = this.#entryHash(entry, keyLow, keyHigh);
     const low = old[0];
     const high = old[1];
+    this.#release(entry.value);
     entry.value = value;
     entry.hlc = hlc;
     entry.node = node;
@@ -500,10 +536,16 @@ export class Store {
     const hash = this.#entryHash(entry, keyLow, keyHigh);
     this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
     this.#index.delete(entry, keyLow);
+    this.#release(entry.value);
     // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
     const entries = this.#segments[segmentOfKeyHash(keyHigh)] as StoredEntry[];
     const last = entries.pop() as StoredEntry;
     if (last !== entry) entries[entries.indexOf(entry)] = last;
+  }
+
+  /** Gives a value's cell back to the heap if it has one. */
+  #release(value: string | number | null): void {
+    if (typeof value === "number") this.#values.free(value);
   }
 
   #segmentOf(key: string): number {
@@ -529,50 +571,4 @@ export class Store {
       entry.expiresAtMs,
     );
   }
-}
-
-/**
- * Adds `key` to a max-heap: moves each smaller parent down into the hole below it, then puts
- * the key in the last hole.
- */
-function heapPush(heap: string[], key: string): void {
-  let i = heap.length;
-  heap.push(key);
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    const above = heap[parent];
-    assert(above !== undefined, "a heap cell's parent is in the heap");
-    if (above >= key) break;
-    heap[i] = above;
-    i = parent;
-  }
-  heap[i] = key;
-}
-
-/**
- * Replaces the top of a non-empty max-heap with `key`: moves the larger child up into the
- * hole while it is larger than the key, then puts the key in the last hole.
- */
-function heapReplaceTop(heap: string[], key: string): void {
-  let i = 0;
-  for (;;) {
-    // A child past the end of the heap reads as undefined.
-    const left = 2 * i + 1;
-    const leftKey = heap[left];
-    const rightKey = heap[left + 1];
-    let largest = i;
-    let largestKey = key;
-    if (leftKey !== undefined && leftKey > largestKey) {
-      largest = left;
-      largestKey = leftKey;
-    }
-    if (rightKey !== undefined && rightKey > largestKey) {
-      largest = left + 1;
-      largestKey = rightKey;
-    }
-    if (largest === i) break;
-    heap[i] = largestKey;
-    i = largest;
-  }
-  heap[i] = key;
 }

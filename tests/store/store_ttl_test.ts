@@ -80,7 +80,7 @@ Deno.test("readBytes() reads what read() reads: live, deleted, expired and absen
   let start = 4;
   for (const key of ["live", "gone", "brief", "caf\u00e9", "never"]) {
     const end = start + key.length;
-    assert.equal(store.readBytes(line, start, end), store.read(key), key);
+    assert.deepEqual(store.readBytes(line, start, end), store.read(key), key);
     start = end + 1;
   }
   assert.equal(store.readBytes(line, 4, 8)?.value, "v1");

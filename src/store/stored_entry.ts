@@ -1,0 +1,64 @@
+/**
+ * The store's own form of an entry, and the two ways out of it: a change (an entry of its own)
+ * and the entry its readers see (the value decoded from the value heap). Pure.
+ */
+
+import type { Entry } from "./entry.ts";
+import type { ValueHeap } from "./value_heap.ts";
+
+/**
+ * An entry as held by the store: one object per key, updated in place when the key is written
+ * again. Five fields and nothing derived, because there is one per key; built as an object
+ * literal, which V8 lays out tighter than a class instance (measured: about 50 bytes less per
+ * key; see docs/performance.md, Memory). Updating in place, rather than replacing the object,
+ * leaves the garbage collector only the new value to move per overwrite: the entry and the box V8
+ * keeps its version number in stay where they are (see docs/performance.md). What write() and the
+ * merge hand out as the change is a copy, so that a change held by the log or the outbox never
+ * changes under it. The value is a handle into the store's ValueHeap (a small integer), or a
+ * string when the heap does not take it (longer than MAX_HEAP_VALUE_BYTES, or the heap full),
+ * or null for a tombstone (see docs/performance.md, Values outside the heap).
+ */
+export interface StoredEntry {
+  readonly key: string;
+  value: string | number | null;
+  hlc: number;
+  node: string;
+  expiresAtMs: number;
+}
+
+export function storedEntry(
+  key: string,
+  value: string | number | null,
+  hlc: number,
+  node: string,
+  expiresAtMs: number,
+): StoredEntry {
+  return { key, value, hlc, node, expiresAtMs };
+}
+
+/** A change as write() hands it out: an entry of its own, value and all. */
+export function change(
+  key: string,
+  value: string | null,
+  hlc: number,
+  node: string,
+  expiresAtMs: number,
+): Entry {
+  return { key, value, hlc, node, expiresAtMs };
+}
+
+/**
+ * The entry as the store's readers see it: the stored object itself when its value is a
+ * string or a tombstone, else a copy with the value decoded from the heap.
+ */
+export function publicEntry(entry: StoredEntry, values: ValueHeap): Entry {
+  const value = entry.value;
+  if (typeof value !== "number") return entry as Entry;
+  return {
+    key: entry.key,
+    value: values.decode(value),
+    hlc: entry.hlc,
+    node: entry.node,
+    expiresAtMs: entry.expiresAtMs,
+  };
+}
