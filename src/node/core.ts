@@ -16,13 +16,21 @@ import {
   getKeyEnd,
   type InfoField,
   infoReply,
+  NOT_FOUND,
   parseCommand,
   parseFramed,
   type ParseLimits,
   type PiecewiseReply,
+  valueReply,
 } from "../protocol/mod.ts";
 import { MAX_PREFETCH_KEYS, type Store } from "../store/mod.ts";
-import type { ClientInfo, ConnectionControl, LineHandler, LogWaiter } from "../server/mod.ts";
+import type {
+  ClientInfo,
+  ConnectionControl,
+  LineHandler,
+  LogWaiter,
+  ReplyBytes,
+} from "../server/mod.ts";
 import { AccessControl, keyAllowed, NOAUTH, openDefaultUser, sha256Hex } from "../auth/mod.ts";
 import { silentLogger } from "../log.ts";
 import { type Session, Sessions } from "./sessions.ts";
@@ -42,6 +50,10 @@ import { LiveConfig, NO_CONFIG_FILE } from "./live_config.ts";
 export const VERSION = "0.1.0";
 
 const GET_INDEX = COMMAND_KIND_INDEX.get;
+/** What a GET reply starts with: `VALUE `, then the value, then CR LF. */
+const VALUE_PREFIX = new Uint8Array([0x56, 0x41, 0x4c, 0x55, 0x45, 0x20]);
+const CR = 13;
+const LF = 10;
 /** "E" of "ERROR ": the one check that tells an error reply from another string reply. */
 const ERROR_FIRST_CHAR = 69;
 
@@ -173,15 +185,16 @@ export class NodeCore implements LineHandler {
   handleLine(
     line: FramedLine | string,
     client: ClientInfo,
+    out?: ReplyBytes,
   ): string | Promise<string> | PiecewiseReply | null {
     this.#commandsProcessed++;
-    if (this.#enforced) return this.#handleChecked(line, client, this.#sessions.of(client));
+    if (this.#enforced) return this.#handleChecked(line, client, this.#sessions.of(client), out);
     if (typeof line !== "string") {
       // The commonest request: its key is looked up in the received bytes, never decoded.
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1) {
         this.counters.commands[GET_INDEX]!++;
-        return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
+        return this.#get(line.bytes, line.start + 4, keyEnd, out);
       }
     }
     const command = typeof line === "string"
@@ -220,18 +233,40 @@ export class NodeCore implements LineHandler {
     }, () => {});
   }
 
+  /**
+   * GET of the key `bytes[start, end)`: a value in the store's value heap is copied from there
+   * into `out`, never decoded (then the reply is ""); without `out`, or for a value the heap
+   * does not hold, the reply is a string.
+   */
+  #get(bytes: Uint8Array, start: number, end: number, out: ReplyBytes | undefined): string {
+    const store = this.store;
+    const value = store.findValue(bytes, start, end);
+    if (value === undefined) return NOT_FOUND;
+    if (typeof value === "string") return valueReply(value);
+    if (out === undefined) return getReply(store.readBytes(bytes, start, end));
+    const length = store.valueLength(value);
+    const target = out.room(VALUE_PREFIX.length + length + 2);
+    target.set(VALUE_PREFIX, out.length);
+    let offset = store.copyValueInto(value, target, out.length + VALUE_PREFIX.length);
+    target[offset++] = CR;
+    target[offset++] = LF;
+    out.length = offset;
+    return "";
+  }
+
   /** handleLine() when users or a password are configured: each command is checked first. */
   #handleChecked(
     line: FramedLine | string,
     client: ClientInfo,
     session: Session,
+    out: ReplyBytes | undefined,
   ): string | Promise<string> | PiecewiseReply | null {
     const user = session.user;
     if (typeof line !== "string" && user !== null && user.commands.has("get")) {
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1 && (user.allKeys || keyAllowed(user, line.copy(4, keyEnd - line.start)))) {
         this.counters.commands[GET_INDEX]!++;
-        return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
+        return this.#get(line.bytes, line.start + 4, keyEnd, out);
       }
     }
     const command = typeof line === "string"
@@ -328,6 +363,7 @@ export class NodeCore implements LineHandler {
       ["auth_failures", this.#sessions.authFailures],
       ["memory_rss_bytes", memory.rss],
       ["memory_heap_used_bytes", memory.heapUsed],
+      ...valueHeapFields(store),
       ["merkle_root", store.rootHex()],
       ["hlc", store.hlc.last],
     ];
@@ -340,4 +376,15 @@ export class NodeCore implements LineHandler {
     fields.push(...this.liveConfig.infoFields());
     return fields;
   }
+}
+
+/** The value heap's INFO fields (see docs/performance.md, Values outside the heap). */
+function valueHeapFields(store: Store): InfoField[] {
+  const heap = store.valueHeapStats();
+  return [
+    ["value_heap_slab_bytes", heap.slabBytes],
+    ["value_heap_used_bytes", heap.usedBytes],
+    ["value_heap_fragmentation_ratio", Math.round(heap.fragmentationRatio * 1000) / 1000],
+    ["value_heap_evacuating_slabs", heap.evacuatingSlabs],
+  ];
 }

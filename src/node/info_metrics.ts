@@ -40,6 +40,19 @@ export const INFO_METRICS: readonly InfoMetric[] = [
   gauge("connections", "connected_clients", "Open client and peer connections on the client port"),
   gauge("memory_rss_bytes", "memory_rss_bytes", "Resident set size of the process"),
   gauge("memory_heap_used_bytes", "memory_heap_used_bytes", "V8 heap in use"),
+  // The value heap: stored values outside the V8 heap (see docs/performance.md).
+  gauge("value_heap_slab_bytes", "value_heap_slab_bytes", "Bytes of the value heap's slabs"),
+  gauge("value_heap_used_bytes", "value_heap_used_bytes", "Bytes of value heap cells in use"),
+  gauge(
+    "value_heap_fragmentation_ratio",
+    "value_heap_fragmentation_ratio",
+    "Share of the value heap's slab bytes not holding values",
+  ),
+  gauge(
+    "value_heap_evacuating_slabs",
+    "value_heap_evacuating_slabs",
+    "Value heap slabs that compaction is emptying",
+  ),
   counter("auth_failures", "auth_failures_total", "AUTH attempts refused"),
   // Live configuration (see docs/operations.md).
   counter(

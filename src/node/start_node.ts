@@ -25,6 +25,11 @@ import { type ConfigSource, LiveConfig, NO_CONFIG_FILE } from "./live_config.ts"
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
 const PURGE_SEGMENTS_PER_TICK = 1024;
 const PURGE_TICK_MS = 1000;
+/**
+ * Entries visited per tick by the value heap's compaction (see docs/performance.md, Values
+ * outside the heap): about a millisecond's work; 1M keys in about a minute.
+ */
+const COMPACT_ENTRIES_PER_TICK = 16_384;
 
 export interface NodeHandle {
   readonly config: Config;
@@ -177,6 +182,7 @@ function startPurging(store: Store): ReturnType<typeof setInterval> {
   let nextSegment = 0;
   return setInterval(() => {
     store.purge(nextSegment, PURGE_SEGMENTS_PER_TICK);
+    store.compact(COMPACT_ENTRIES_PER_TICK);
     nextSegment = (nextSegment + PURGE_SEGMENTS_PER_TICK) % SEGMENT_COUNT;
   }, PURGE_TICK_MS);
 }

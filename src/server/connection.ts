@@ -12,7 +12,7 @@ import { errorReply, LINE_TOO_LONG, LineFramer, PiecewiseReply } from "../protoc
 import type { ClientInfo, ConnectionControl, LineHandler, LogWaiter } from "./server.ts";
 import type { Logger } from "../log.ts";
 import { isPeerGreeting, MAX_CONNECTIONS, type Slot } from "./admission.ts";
-import type { ReplyEncoder } from "./reply_encoder.ts";
+import type { ReplyChunk, ReplyEncoder } from "./reply_encoder.ts";
 
 /** A large reply is written in pieces of about this size, each when the socket has room. */
 const REPLY_PIECE_BYTES = 64 * 1024;
@@ -41,7 +41,7 @@ type Deferred = Promise<string> | PiecewiseReply;
 
 /** Replies of one chunk held until the log has the chunk's writes. */
 interface HeldReplies {
-  out: string;
+  out: Uint8Array;
   replies: number;
   /** A deferred reply that follows them. */
   deferred: Deferred | null;
@@ -78,6 +78,7 @@ export class Connection implements LogWaiter, ConnectionControl {
   readonly #framer: LineFramer;
   readonly #handler: LineHandler;
   readonly #encoder: ReplyEncoder;
+  readonly #chunk: ReplyChunk;
   readonly #clock: CoarseClock;
   readonly #log: Logger;
   readonly #options: ConnectionOptions;
@@ -108,7 +109,13 @@ export class Connection implements LogWaiter, ConnectionControl {
     client: ClientInfo,
     slot: Slot,
     options: ConnectionOptions,
-    parts: { handler: LineHandler; encoder: ReplyEncoder; clock: CoarseClock; log: Logger },
+    parts: {
+      handler: LineHandler;
+      encoder: ReplyEncoder;
+      chunk: ReplyChunk;
+      clock: CoarseClock;
+      log: Logger;
+    },
   ) {
     this.#socket = socket;
     this.client = client;
@@ -117,6 +124,7 @@ export class Connection implements LogWaiter, ConnectionControl {
     this.#framer = new LineFramer(options.maxLineBytes);
     this.#handler = parts.handler;
     this.#encoder = parts.encoder;
+    this.#chunk = parts.chunk;
     this.#clock = parts.clock;
     this.#log = parts.log;
     this.#maxPendingReplyBytes = options.maxPendingReplyBytes;
@@ -172,8 +180,9 @@ export class Connection implements LogWaiter, ConnectionControl {
   #run(): void {
     const framer = this.#framer;
     let hinted = this.#handler.beforeLines(framer.bytes, framer.unreadStart, framer.bytes.length);
+    const out = this.#chunk;
     for (;;) {
-      let out = "";
+      out.start();
       let replies = 0;
       let full = false;
       // Replies queued plus this batch stay within maxPendingReplyBytes and one reply.
@@ -182,29 +191,30 @@ export class Connection implements LogWaiter, ConnectionControl {
         const framed = framer.advance();
         if (framed === null) break;
         if (framed === LINE_TOO_LONG) {
-          out += this.#refuse("line too long", "line_too_long");
+          out.appendText(this.#refuse("line too long", "line_too_long"));
           break;
         }
         this.#lastRequestAtMs = this.#partialSinceMs = this.#clock.nowMs;
         if (this.#provisional && !this.#greeted()) {
-          out += this.#refuse(MAX_CONNECTIONS, "connection_refused");
+          out.appendText(this.#refuse(MAX_CONNECTIONS, "connection_refused"));
           break;
         }
         if (framer.start > hinted) {
           hinted = this.#handler.beforeLines(framer.bytes, framer.start, framer.bytes.length);
         }
-        const result = this.#handler.handleLine(framer, this.client);
+        // A string reply, or "" when the handler wrote its reply into `out` itself.
+        const result = this.#handler.handleLine(framer, this.client, out);
         if (typeof result === "string") {
-          out += result;
+          if (result.length !== 0) out.appendText(result);
           replies++;
           if (out.length >= budget) {
             full = true;
             break;
           }
         } else if (result === null) this.#closing = true;
-        else return this.#finishChunk(out, replies, result);
+        else return this.#finishChunk(replies, result);
       }
-      this.#finishChunk(out, replies, null);
+      this.#finishChunk(replies, null);
       if (!full || this.#waiting || this.#closing || this.#throttled) break;
     }
     if (framer.pendingBytes === 0) this.#partialSinceMs = 0;
@@ -233,13 +243,17 @@ export class Connection implements LogWaiter, ConnectionControl {
    * them until the log has its writes (logged()). Until all are written, no further line of
    * this client runs.
    */
-  #finishChunk(out: string, replies: number, deferred: Deferred | null): void {
+  #finishChunk(replies: number, deferred: Deferred | null): void {
+    // Out of the shared chunk before the node's endOfChunk: a copy, or its buffer lent to us.
+    const queuedBytes = this.#socket.writableLength;
+    const out = this.#chunk.take(queuedBytes);
     if (this.#handler.endOfChunk(this)) {
-      this.#held = { out, replies, deferred };
+      // Held for a while, until the log has the writes: never in the lent buffer.
+      this.#held = { out: this.#chunk.keep(out), replies, deferred };
       this.#waiting = true;
       return;
     }
-    this.#write(out);
+    this.#writeBytes(out, queuedBytes);
     if (deferred === null) this.#afterWrite();
     else this.#awaitDeferred(deferred);
   }
@@ -249,9 +263,8 @@ export class Connection implements LogWaiter, ConnectionControl {
     const held = this.#held as HeldReplies;
     this.#held = null;
     // On failure nothing in the chunk is acknowledged: each request gets the failure instead.
-    this.#write(
-      error === null ? held.out : errorReply(`write not durable: ${error}`).repeat(held.replies),
-    );
+    if (error === null) this.#writeBytes(held.out, this.#socket.writableLength);
+    else this.#write(errorReply(`write not durable: ${error}`).repeat(held.replies));
     if (held.deferred === null) this.#continue();
     else this.#awaitDeferred(held.deferred);
   }
@@ -309,6 +322,14 @@ export class Connection implements LogWaiter, ConnectionControl {
     this.#socket.write(this.#encoder.encode(out, queuedBytes));
     // What the socket could not take at once it holds by reference, the shared buffer too.
     if (queuedBytes === 0 && this.#socket.writableLength > 0) this.#encoder.handedOver();
+  }
+
+  /** Writes a chunk's replies as take() gave them; a lent buffer goes back once written. */
+  #writeBytes(out: Uint8Array, queuedBytes: number): void {
+    if (out.length === 0 || this.#socket.destroyed) return;
+    this.#socket.write(out);
+    // What the socket could not take at once it holds by reference (see ReplyChunk).
+    if (queuedBytes === 0 && this.#socket.writableLength === 0) this.#chunk.giveBack(out);
   }
 
   #afterWrite(): void {

@@ -8,6 +8,7 @@ export {
   type ConnectionControl,
   type LineHandler,
   type LogWaiter,
+  type ReplyBytes,
   type ServerCounters,
   type ServerHandle,
   type ServerOptions,

@@ -11,7 +11,7 @@ import { errorReply, type FramedLine, type PiecewiseReply } from "../protocol/mo
 import type { Logger } from "../log.ts";
 import { Admissions } from "./admission.ts";
 import { type CoarseClock, Connection, ENDED_LINGER_MS } from "./connection.ts";
-import { ReplyEncoder } from "./reply_encoder.ts";
+import { ReplyChunk, ReplyEncoder } from "./reply_encoder.ts";
 
 /**
  * Holds a connection's replies until the log has the changes of the requests they answer
@@ -22,15 +22,28 @@ export interface LogWaiter {
   logged(error: string | null): void;
 }
 
+/**
+ * The bytes of the replies of the chunk being run, for a handler that writes a reply's bytes
+ * itself (the GET path copies a value from the store's value heap, never making a string).
+ */
+export interface ReplyBytes {
+  /** The buffer to write at `length` in, with room for `bytes` more. */
+  room(bytes: number): Uint8Array;
+  /** Bytes of replies so far: a handler that wrote sets it to the end of what it wrote. */
+  length: number;
+}
+
 /** What the server needs from the node: run lines, finish a chunk. */
 export interface LineHandler {
   /**
    * Runs one request line (valid only during the call); a string is the reply, a Promise
-   * defers it, a PiecewiseReply is written as the client drains it, null closes.
+   * defers it, a PiecewiseReply is written as the client drains it, null closes. A handler
+   * may instead write its reply into `out` and return the empty string.
    */
   handleLine(
     line: FramedLine,
     client: ClientInfo,
+    out: ReplyBytes,
   ): string | Promise<string> | PiecewiseReply | null;
   /**
    * Called after the lines of one chunk ran. true: their replies wait until the log has their
@@ -210,7 +223,7 @@ function countersNow(counters: ServerCounters, connections: Set<Connection>): Se
 /** Takes a new socket in: a connection in a slot, or refused with one ERROR line. */
 function acceptor(options: ServerOptions, handler: LineHandler, accepted: Accepted) {
   const { connections, refused, clock, admissions, log, counters } = accepted;
-  const parts = { handler, encoder: new ReplyEncoder(), clock, log };
+  const parts = { handler, encoder: new ReplyEncoder(), chunk: new ReplyChunk(), clock, log };
   return (socket: net.Socket): void => {
     const remoteAddress = socket.remoteAddress ?? "";
     const client = { remoteAddress, isLoopback: LOOPBACK.test(remoteAddress) };

@@ -128,6 +128,28 @@ export class Store {
     return entry === undefined ? undefined : this.#public(entry) as LiveEntry;
   }
 
+  /**
+   * The GET path's read: the live value of the key `bytes[start, end)` as a reference into the
+   * value heap (a number, for valueLength() and copyValueInto(), valid until the next write to
+   * the store), or as the string when the heap does not hold it; undefined when absent, deleted
+   * or expired. Nothing is decoded.
+   */
+  findValue(bytes: Uint8Array, start: number, end: number): number | string | undefined {
+    const hash = hashBytes(bytes, start, end, KEY_HASH_SEED)[0];
+    const value = this.#live(this.#index.findBytes(bytes, start, end, hash))?.value;
+    return value ?? undefined;
+  }
+
+  /** The length in bytes of the value that findValue() referred to. */
+  valueLength(reference: number): number {
+    return this.#values.length(reference);
+  }
+
+  /** Copies the bytes of the value that findValue() referred to; returns the end offset. */
+  copyValueInto(reference: number, target: Uint8Array, offset: number): number {
+    return this.#values.copyInto(reference, target, offset);
+  }
+
   /** `entry` if it is live: not absent, deleted or expired. */
   #live(entry: StoredEntry | undefined): StoredEntry | undefined {
     if (entry === undefined || entry.value === null) return undefined;
