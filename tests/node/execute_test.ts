@@ -130,7 +130,7 @@ Deno.test("execute() INC refuses a non-integer value and changes nothing", () =>
       reply: "ERROR value is not a 64-bit integer\r\n",
       changed: [],
     });
-    assert.equal(h.store.entry(key), before);
+    assert.deepEqual(h.store.entry(key), before);
   }
 });
 
