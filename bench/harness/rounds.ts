@@ -1,7 +1,8 @@
 /**
  * The benchmark's method for every ratio: two sides (MerkleKV and Redis, or one node with and
  * without a setting) measured by the same load client in alternating rounds (A, B, A, B, ...) in
- * one run; each side's figure is the median of its rounds, shown with its spread; and a side
+ * one run; each side's figure is the median of its rounds, shown with its spread; the ratio is
+ * the median of the rounds' ratios, shown with their range; and a side
  * whose load client used CLIENT_SATURATED_PCT or more of its core gives no ratio, because its
  * figure is then the client's ceiling, not the server's.
  */
@@ -87,13 +88,23 @@ export function saturated(side: Side): boolean {
 }
 
 /**
- * A over B as shown in a table: the ratio of medians, or why there is none (the client
- * saturated on a side). `ratio` is null when there is none.
+ * A over B as shown in a table: the median of the rounds' ratios (each round's A and B ran back
+ * to back, so a drift of the machine falls on both), with their range, e.g. "0.97 (0.91-1.04)";
+ * or why there is none (the client saturated on a side). `ratio` is null when there is none.
  */
 export function ratioOf(a: Side, b: Side): { ratio: number | null; text: string } {
   if (saturated(a) || saturated(b)) return { ratio: null, text: "client-saturated" };
-  const ratio = round2(a.opsPerSecond / b.opsPerSecond);
-  return { ratio, text: ratio.toFixed(2) };
+  const perRound = roundRatios(a, b);
+  const ratio = round2(median(perRound));
+  const range = `${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)}`;
+  return { ratio, text: `${ratio.toFixed(2)} (${range})` };
+}
+
+/** A's ops/s over B's, round by round. */
+export function roundRatios(a: Side, b: Side): number[] {
+  return a.runs.map((run, index) =>
+    round2(run.opsPerSecond / (b.runs[index]?.opsPerSecond ?? NaN))
+  );
 }
 
 /** "12% / 4%": each side's spread. */
