@@ -383,7 +383,6 @@ class LoadConnection {
     );
     transport.receive(
       (chunk) => this.#receive(chunk),
-      () => this.#parser.pendingBytes === 0,
       (error) => {
         if (run.phase === "done") return;
         if (error !== null) run.problem(`socket error: ${error.message}`, 0, null);

@@ -113,23 +113,25 @@ export class LoadTransport {
   }
 
   /**
-   * Reads until the end: `onChunk` gets each chunk (it may keep it: a chunk's memory is reused
-   * only when `reusable()` says the last one was consumed), `onEnd` the reason reading stopped
-   * (null: the peer closed; an Error: it failed), unless close() was called first.
+   * Reads until the end: `onChunk` gets each chunk, `onEnd` the reason reading stopped (null:
+   * the peer closed; an Error: it failed), unless close() was called first. Reads alternate
+   * between two buffers, so a chunk stays intact while the next one is read: a reply parser
+   * may keep the last chunk it was given (unconsumed bytes), and copies it out when it is given
+   * the next (load_protocol.ts, BufferedParser.push), never any older one.
    */
   async receive(
     onChunk: (chunk: Uint8Array) => void,
-    reusable: () => boolean,
     onEnd: (error: Error | null) => void,
   ): Promise<void> {
     let buffer = new Uint8Array(READ_BYTES);
+    let other = new Uint8Array(READ_BYTES);
     try {
       for (;;) {
+        [buffer, other] = [other, buffer];
         const count = await this.#conn.read(buffer);
         if (this.#closed) return;
         if (count === null) return onEnd(null);
         onChunk(buffer.subarray(0, count));
-        if (!reusable()) buffer = new Uint8Array(READ_BYTES);
       }
     } catch (error) {
       if (!this.#closed) onEnd(error as Error);
