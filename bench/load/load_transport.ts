@@ -13,7 +13,8 @@
 const TEXT = new TextEncoder();
 /** Bytes read at a time. */
 const READ_BYTES = 64 * 1024;
-const INITIAL_REQUEST_BYTES = 4 * 1024;
+/** Request buffers start this large: a 16 KiB SET fits at depth 1 without growing one. */
+const INITIAL_REQUEST_BYTES = 64 * 1024;
 
 /** Where and how to connect. */
 export interface TransportOptions {
