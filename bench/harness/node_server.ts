@@ -15,7 +15,7 @@ import {
   stopChild,
   track,
 } from "./processes.ts";
-import { type ProbeTls, request, waitForPing } from "./probe.ts";
+import { type ProbeTls, request, TLS_SERVERNAME, waitForPing } from "./probe.ts";
 import type { Reply } from "../load/load_protocol.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -52,7 +52,7 @@ export interface BenchNodeOptions {
   users?: { usersFile: string; user: string; password: string };
   /**
    * `[tls] cert_file` and `key_file`: the client port speaks TLS only; the readiness PING and
-   * command() check its certificate against `caFile` for the name "localhost".
+   * command() check its certificate against `caFile` for TLS_SERVERNAME ("localhost").
    */
   tls?: { certFile: string; keyFile: string; caFile: string };
 }
@@ -110,7 +110,7 @@ export class BenchNode {
       : authWords(password);
     const tls = options.tls === undefined
       ? null
-      : { caPem: await Deno.readTextFile(options.tls.caFile), servername: "localhost" };
+      : { caPem: await Deno.readTextFile(options.tls.caFile), servername: TLS_SERVERNAME };
     const [program, argv] = pinned(
       options.cpu === undefined ? SERVER_CPU : options.cpu,
       Deno.execPath(),

@@ -15,6 +15,9 @@ function encode(protocol: Protocol, words: readonly string[]): string {
   return protocol === "redis" ? respCommand(words) : words.join(" ") + "\r\n";
 }
 
+/** The name the benchmark's certificates carry (tests/_support/tls.ts makes them). */
+export const TLS_SERVERNAME = "localhost";
+
 /** TLS for a probe: the CA's PEM and the name the server's certificate must carry. */
 export interface ProbeTls {
   caPem: string;

@@ -14,7 +14,7 @@ import {
   stopChild,
   track,
 } from "./processes.ts";
-import { type ProbeTls, request, waitForPing } from "./probe.ts";
+import { type ProbeTls, request, TLS_SERVERNAME, waitForPing } from "./probe.ts";
 import type { Reply } from "../load/load_protocol.ts";
 
 export const REDIS_SERVER_PATH = "/usr/bin/redis-server";
@@ -32,8 +32,7 @@ export interface RedisOptions {
   tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
-/** The name the benchmark's certificates carry (tests/_support/tls.ts makes them). */
-export const TLS_SERVERNAME = "localhost";
+export { TLS_SERVERNAME } from "./probe.ts";
 
 export class RedisServer {
   readonly port: number;

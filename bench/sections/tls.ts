@@ -93,7 +93,7 @@ async function measure(certificates: Certificates, quick: boolean): Promise<Benc
 }
 
 /** Null when a node starts with `[tls]` and answers PING over TLS; else why not, in one line. */
-async function nodeRefusal(certificates: Certificates): Promise<string | null> {
+export async function nodeRefusal(certificates: Certificates): Promise<string | null> {
   try {
     const node = await BenchNode.start({ tls: certificates });
     await node.stop();

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { runLoad } from "../../bench/load/load.ts";
 import { REDIS_SERVER_PATH, RedisServer, TLS_SERVERNAME } from "../../bench/harness/redis.ts";
 import { makeCertificates } from "../_support/tls.ts";
+import { BenchNode } from "../../bench/harness/node_server.ts";
+import { nodeRefusal } from "../../bench/sections/tls.ts";
 
 const SHORT = { conns: 2, depth: 4, keys: 100, warmupSeconds: 0, seconds: 0.5, verifyEvery: 50 };
 
@@ -63,6 +65,40 @@ Deno.test({
       await redis?.stop();
       await Deno.remove(directory, { recursive: true });
       await Deno.remove(otherDirectory, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "the bench's TLS node either answers over TLS or the tls section is told why it cannot" +
+    (MISSING === null ? "" : ` (skipped: ${MISSING})`),
+  ignore: MISSING !== null,
+  async fn() {
+    const directory = await Deno.makeTempDir({ prefix: "merklekv-load-tls-node-" });
+    try {
+      const certificates = await makeCertificates(directory);
+      const refusal = await nodeRefusal(certificates);
+      if (refusal !== null) {
+        // A node without TLS exits naming the section: the reason the skipped rows print.
+        assert.match(refusal, /^merklekv: .*\[tls\]/);
+        return;
+      }
+      const node = await BenchNode.start({ tls: certificates, cpu: null });
+      try {
+        assert.deepEqual(await node.command("PING"), { kind: "status", text: "PONG" });
+        const run = await runLoad({
+          ...SHORT,
+          port: node.port,
+          proto: "merklekv",
+          tlsCa: certificates.caFile,
+          tlsServername: TLS_SERVERNAME,
+        }, { cpu: null });
+        assert.ok(run.ok, run.failures.join("; ") + (run.stderr ?? ""));
+      } finally {
+        await node.stop();
+      }
+    } finally {
+      await Deno.remove(directory, { recursive: true });
     }
   },
 });
