@@ -89,6 +89,8 @@ export async function startNode(
       changeLog,
       ...peers,
       connectionCount: server.connectionCount,
+      tlsHandshakeFailures: () =>
+        options.tls === null ? null : server.counters().tlsHandshakeFailures,
       requestShutdown: () => requestShutdown(),
       auth,
       liveConfig,
