@@ -44,6 +44,11 @@ export interface LoadOptions {
   user: string;
   /** Sent in `AUTH` first on each connection, before the run; "": no AUTH. Shown as "***". */
   password: string;
+  /**
+   * PEM text of the CA that signed the server's certificate: connect with TLS (see
+   * docs/security.md, TLS); "": plain TCP. Passed as `--tls-ca <PEM text>`.
+   */
+  tlsCa: string;
 }
 
 export const DEFAULT_LOAD_OPTIONS: Readonly<Omit<LoadOptions, "port" | "proto">> = Object.freeze({
@@ -67,10 +72,18 @@ export const DEFAULT_LOAD_OPTIONS: Readonly<Omit<LoadOptions, "port" | "proto">>
   preloadTimeoutSeconds: 300,
   user: "",
   password: "",
+  tlsCa: "",
 });
 
-/** What the caller must give; everything else has a default. */
-export type LoadRequest = Partial<LoadOptions> & { port: number; proto: Protocol };
+/**
+ * What the caller must give; everything else has a default. `tls.ca` (PEM text) is the same as
+ * `tlsCa`: TLS to the server, trusting that CA.
+ */
+export type LoadRequest = Partial<LoadOptions> & {
+  port: number;
+  proto: Protocol;
+  tls?: { ca: string };
+};
 
 export interface LoadChecks {
   /** `ERROR ...` / `-ERR ...` replies. */
@@ -135,7 +148,7 @@ const NUMBER_FIELDS = [
   "preloadTimeoutSeconds",
 ] as const;
 const BOOLEAN_FIELDS = ["preload", "preloadOnly"] as const;
-const STRING_FIELDS = ["host", "proto", "mix", "user", "password"] as const;
+const STRING_FIELDS = ["host", "proto", "mix", "user", "password", "tlsCa"] as const;
 
 /** camelCase field -> --kebab-case flag. */
 function flagOf(field: string): string {
@@ -148,7 +161,12 @@ const FIELD_BY_FLAG = new Map<string, string>(
 
 /** The command-line form of a request (only the settings that differ from the defaults). */
 export function loadArgs(request: LoadRequest): string[] {
-  const options = { ...DEFAULT_LOAD_OPTIONS, ...request } as LoadOptions;
+  const { tls, ...rest } = request;
+  const options = {
+    ...DEFAULT_LOAD_OPTIONS,
+    ...rest,
+    ...(tls === undefined ? {} : { tlsCa: tls.ca }),
+  } as LoadOptions;
   const args: string[] = [];
   const defaults = DEFAULT_LOAD_OPTIONS as Record<string, unknown>;
   for (const field of [...STRING_FIELDS, ...NUMBER_FIELDS]) {

@@ -6,6 +6,7 @@
  */
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { Buffer } from "node:buffer";
 import { LatencyHistogram } from "./histogram.ts";
 import {
@@ -154,7 +155,7 @@ export class LoadRun {
     this.#after(deadlineSeconds * 1000, () => this.fail("the run passed its deadline"));
     const auth = authLine(options);
     const sockets = await Promise.all(
-      Array.from({ length: options.conns }, () => connect(options.host, options.port, auth)),
+      Array.from({ length: options.conns }, () => connect(options, auth)),
     );
     for (const [index, socket] of sockets.entries()) {
       this.#connections.push(new LoadConnection(this, index, socket));
@@ -303,7 +304,11 @@ export class LoadRun {
         machinePct: null,
         otherPct: null,
       },
-      settings: { ...this.options, password: this.options.password === "" ? "" : "***" },
+      settings: {
+        ...this.options,
+        password: this.options.password === "" ? "" : "***",
+        tlsCa: this.options.tlsCa === "" ? "" : "(PEM)",
+      },
       runtime: `deno ${Deno.version.deno}`,
     };
   }
@@ -344,14 +349,18 @@ function cpuShares(start: (number | null)[], end: (number | null)[], seconds: nu
 }
 
 /** A connected socket; with `auth` (an AUTH line), one whose AUTH the server accepted. */
-function connect(host: string, port: number, auth: string | null): Promise<net.Socket> {
+function connect(options: LoadOptions, auth: string | null): Promise<net.Socket> {
+  const { host, port, tlsCa } = options;
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, noDelay: true });
+    // TLS: ready once the handshake is done and the server's certificate checked against tlsCa.
+    const socket = tlsCa === ""
+      ? net.connect({ host, port, noDelay: true })
+      : tls.connect({ host, port, ca: tlsCa }).setNoDelay(true);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no connection to ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms`));
     }, CONNECT_TIMEOUT_MS);
-    socket.once("connect", () => {
+    socket.once(tlsCa === "" ? "connect" : "secureConnect", () => {
       if (auth === null) {
         clearTimeout(timer);
         return resolve(socket);

@@ -57,15 +57,13 @@ export async function startNode(
   const store = new Store(storeOptions);
   const liveConfig = new LiveConfig(config, source, log, () => clock.nowMs());
   const closers: (() => Promise<void>)[] = [];
-  // A bad users or password file stops the start, before anything listens.
+  // A bad users, password or tls.* file stops the start, before anything listens.
   const auth = { ...await loadAccess(config.auth, log), log };
   const observer = new NodeObserver(config, () => clock.nowMs());
-  // So do bad tls.* files; a reload re-reads them (see checkTlsFiles).
   const tlsFiles = { current: readTlsFiles(config.tls) };
   try {
     // Before recovery, so that /readyz says 503 while the data directory loads.
-    const http = startHttp(config, tlsFiles.current.server, observer, log);
-    if (http !== null) closers.push(() => http.close());
+    const http = startHttp(config, tlsFiles.current.server, observer, log, closers);
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
     // The listener opens first: the parts that announce this node need its port.
@@ -74,23 +72,17 @@ export async function startNode(
     // Connections still busy after the grace period are cut (see docs/operations.md, Limits).
     closers.push(() => server.close(config.limits.shutdownGraceMs));
     const remote = new RemoteMerge(store, changeLog, config.limits);
-    const peerTls = () => tlsFiles.current.peers;
-    const context = { config, store, remote, log, clientPort: server.port, peerTls };
-    const peers = startPeerParts(context, closers);
-    liveConfig.checkWith((candidate) => checkTlsFiles(candidate, tlsFiles));
-    liveConfig.onChange(() =>
-      applyChanges(config, log, { storeOptions, options, server, peers, tlsFiles })
-    );
-    const purgeTimer = startPurging(store);
-    closers.push(() => Promise.resolve(clearInterval(purgeTimer)));
+    const context = { config, store, remote, log, clientPort: server.port };
+    const peers = startPeerParts({ ...context, peerTls: () => tlsFiles.current.peers }, closers);
+    watchConfig(liveConfig, config, log, { storeOptions, options, server, peers, tlsFiles });
+    startPurging(store, closers);
     let requestShutdown = () => {};
     const shutdownRequested = new Promise<void>((resolve) => requestShutdown = resolve);
     const core = new NodeCore(config, store, {
       changeLog,
       ...peers,
       connectionCount: server.connectionCount,
-      tlsHandshakeFailures: () =>
-        options.tls === null ? null : server.counters().tlsHandshakeFailures,
+      tlsHandshakeFailures: server.tlsHandshakeFailures,
       requestShutdown: () => requestShutdown(),
       auth,
       liveConfig,
@@ -103,8 +95,7 @@ export async function startNode(
       keys: store.countLive(),
       replication: peers.replicator !== null,
       persistence: changeLog !== null,
-      http: http === null ? null : `${config.http.bindAddress}:${http.port}`,
-      tls: options.tls !== null,
+      ...startedListeners(config, http, options),
     });
     return {
       config,
@@ -124,6 +115,14 @@ export async function startNode(
   }
 }
 
+/** The node_started log's fields about the HTTP listener and TLS. */
+function startedListeners(config: Config, http: HttpListener | null, options: ServerOptions) {
+  return {
+    http: http === null ? null : `${config.http.bindAddress}:${http.port}`,
+    tls: options.tls !== null,
+  };
+}
+
 function storeOptionsOf(config: Config, clock: Clock): StoreOptions {
   return {
     nodeId: config.nodeId,
@@ -131,6 +130,17 @@ function storeOptionsOf(config: Config, clock: Clock): StoreOptions {
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: config.replication.maxClockSkewMs,
   };
+}
+
+/** A reload re-reads the tls.* files first (see checkTlsFiles), then changes the parts. */
+function watchConfig(
+  liveConfig: LiveConfig,
+  config: Config,
+  log: Logger,
+  parts: Parameters<typeof applyChanges>[2],
+): void {
+  liveConfig.checkWith((candidate) => checkTlsFiles(candidate, parts.tlsFiles));
+  liveConfig.onChange(() => applyChanges(config, log, parts));
 }
 
 /**
@@ -181,11 +191,14 @@ function startHttp(
   tls: ServerTls | null,
   observer: NodeObserver,
   log: Logger,
+  closers: (() => Promise<void>)[],
 ): HttpListener | null {
   const { bindAddress, port } = config.http;
   if (port === null) return null;
   const certificate = tls === null ? {} : { cert: tls.cert, key: tls.key };
-  return startHttpListener({ hostname: bindAddress, port, ...certificate }, observer, log);
+  const http = startHttpListener({ hostname: bindAddress, port, ...certificate }, observer, log);
+  closers.push(() => http.close());
+  return http;
 }
 
 function serverOptions(config: Config, tls: ServerTls | null): ServerOptions {
@@ -215,12 +228,13 @@ function startPeerParts(
   return { antiEntropy, replicator };
 }
 
-function startPurging(store: Store): ReturnType<typeof setInterval> {
+function startPurging(store: Store, closers: (() => Promise<void>)[]): void {
   let nextSegment = 0;
-  return setInterval(() => {
+  const timer = setInterval(() => {
     store.purge(nextSegment, PURGE_SEGMENTS_PER_TICK);
     nextSegment = (nextSegment + PURGE_SEGMENTS_PER_TICK) % SEGMENT_COUNT;
   }, PURGE_TICK_MS);
+  closers.push(() => Promise.resolve(clearInterval(timer)));
 }
 
 /** Closes parts in reverse order of start; one failing does not stop the others. */

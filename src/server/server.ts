@@ -115,6 +115,8 @@ export interface ServerHandle {
    * use it, open ones keep theirs. Only for a server started with TLS.
    */
   tlsChanged(): void;
+  /** TLS handshakes failed so far; null: the port speaks plain TCP. */
+  tlsHandshakeFailures(): number | null;
   /** Starts running the lines of clients with `handler` (once). */
   serve(handler: LineHandler): void;
   /**
@@ -188,6 +190,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       }
     },
     tlsChanged: () => renewTlsOf(tlsServer, options),
+    tlsHandshakeFailures: () => tlsServer === null ? null : counters.tlsHandshakeFailures,
     serve: (handler) => {
       accept = acceptor(options, handler, accepted);
       for (const socket of waiting.splice(0)) accept(socket.resume());

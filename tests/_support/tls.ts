@@ -107,7 +107,11 @@ export interface TestPki {
 /** Why openssl-made certificates cannot be used here, or null when they can. */
 export function opensslUnavailableReason(): string | null {
   try {
-    const output = new Deno.Command("openssl", { args: ["version"], stdout: "null", stderr: "null" })
+    const output = new Deno.Command("openssl", {
+      args: ["version"],
+      stdout: "null",
+      stderr: "null",
+    })
       .outputSync();
     return output.success ? null : "openssl version failed";
   } catch {

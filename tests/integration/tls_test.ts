@@ -17,6 +17,7 @@ import {
   tlsSection,
 } from "../_support/tls.ts";
 import { reply } from "../_support/auth.ts";
+import { runLoad } from "../../bench/load/load.ts";
 
 const opensslUnavailable = opensslUnavailableReason();
 const skip = opensslUnavailable === null ? "" : ` (skipped: ${opensslUnavailable})`;
@@ -257,5 +258,80 @@ tlsTest("a node does not start with unreadable or mismatched TLS files", async (
     } finally {
       await node.cleanup();
     }
+  }
+});
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** `merklekv cli <args>` to completion: its exit code and output. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "cli", ...args],
+    env: { MERKLEKV_PASSWORD: "" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+tlsTest(
+  "merklekv cli connects with --cacert, --cert and --key to a mutual TLS node",
+  async (pki) => {
+    const node = await NodeProcess.start({
+      toml: tlsSection(pki.server, `ca_file = "${pki.caFile}"`, "require_client_cert = true"),
+    });
+    try {
+      const port = String(node.port);
+      const mutual = ["-p", port, "--cacert", pki.caFile];
+      const ok = await cli([
+        ...mutual,
+        "--cert",
+        pki.client.certFile,
+        "--key",
+        pki.client.keyFile,
+        "PING",
+      ]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, "PONG\n");
+      const untrusting = await cli(["-p", port, "--tls", "PING"]);
+      assert.equal(untrusting.code, 1);
+      assert.match(untrusting.stderr, new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port}: .+`));
+      const missing = await cli([...mutual, "--cert", "/nonexistent.crt", "--key", "/k", "PING"]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /cannot read --cert \/nonexistent\.crt/);
+    } finally {
+      await node.cleanup();
+    }
+  },
+);
+
+tlsTest("the benchmarks' load client runs over TLS with the node's CA", async (pki) => {
+  const node = await NodeProcess.start({ toml: tlsSection(pki.server) });
+  try {
+    const request = {
+      conns: 2,
+      depth: 4,
+      keys: 100,
+      warmupSeconds: 0,
+      seconds: 0.5,
+      verifyEvery: 50,
+      port: node.port,
+      proto: "merklekv" as const,
+    };
+    const run = await runLoad({ ...request, preload: true, tls: { ca: pki.read(pki.caFile) } }, {
+      cpu: null,
+    });
+    assert.ok(run.ok, run.failures.join("; ") + (run.stderr ?? ""));
+    assert.ok(run.ops > 0);
+    assert.equal(run.checks.errors, 0);
+    assert.equal(run.settings.tlsCa, "(PEM)");
+    const untrusting = await runLoad({ ...request, tls: { ca: pki.read(pki.untrustedCaFile) } }, {
+      cpu: null,
+    });
+    assert.equal(untrusting.ok, false);
+  } finally {
+    await node.cleanup();
   }
 });
