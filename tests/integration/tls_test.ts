@@ -252,7 +252,10 @@ tlsTest("a node does not start with unreadable or mismatched TLS files", async (
     try {
       const status = await node.exited;
       assert.notEqual(status.code, 0);
-      assert.match(node.stderr().replaceAll('\\"', '"'), expected);
+      // The exit may be seen before the last of stderr is read.
+      await waitUntil(`the reason ${expected} is printed`, () => {
+        return expected.test(node.stderr().replaceAll('\\"', '"'));
+      }, 5_000);
       const key = pki.read(pki.server.keyFile).split("\n")[1] ?? "-";
       assert.ok(!node.stderr().includes(key), "key contents never printed");
     } finally {
