@@ -163,9 +163,10 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     closedBytesWritten: 0,
     tlsHandshakeFailures: 0,
   };
-  const tlsServer = options.tls === null
+  const tlsListener = options.tls === null
     ? null
     : createTlsServer(options.tls, options.tlsHandshakeTimeoutMs, onSocket, { log, counters });
+  const tlsServer = tlsListener?.server ?? null;
   const server: net.Server = tlsServer ?? net.createServer({ noDelay: true }, onSocket);
   server.on("error", (error) => log.error("server_error", { message: String(error) }));
   await listen(server, options);
@@ -198,6 +199,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     close: async (graceMs) => {
       const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of [...refused.keys(), ...waiting]) socket.destroy();
+      tlsListener?.cutHandshakes();
       const cut = setTimeout(() => {
         for (const connection of connections) connection.destroy();
       }, graceMs);

@@ -38,18 +38,33 @@ function secureOptions(material: ServerTls): tls.TlsOptions {
   };
 }
 
+/** A TLS listener, and a way to cut the connections still in their handshake (at close). */
+export interface TlsListener {
+  server: tls.Server;
+  cutHandshakes(): void;
+}
+
 /** A TLS listener that hands each socket to `onSecure` once its handshake is done. */
 export function createTlsServer(
   material: ServerTls,
   handshakeTimeoutMs: number,
   onSecure: (socket: net.Socket) => void,
   parts: { log: Logger; counters: TlsCounters },
-): tls.Server {
+): TlsListener {
+  /** TCP sockets whose handshake is not done yet; they hold no slot, close() cuts them. */
+  const handshaking = new Set<net.Socket>();
   const server = tls.createServer({
     ...secureOptions(material),
     handshakeTimeout: handshakeTimeoutMs,
-  }, onSecure);
-  server.on("connection", (socket: net.Socket) => socket.setNoDelay(true));
+  }, (socket) => {
+    handshaking.delete(tcpOf(socket));
+    onSecure(socket);
+  });
+  server.on("connection", (socket: net.Socket) => {
+    socket.setNoDelay(true);
+    handshaking.add(socket);
+    socket.once("close", () => handshaking.delete(socket));
+  });
   let lastLogMs = -Infinity;
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
     parts.counters.tlsHandshakeFailures++;
@@ -64,7 +79,15 @@ export function createTlsServer(
     }
     socket.destroy();
   });
-  return server;
+  const cutHandshakes = () => {
+    for (const socket of handshaking) socket.destroy();
+  };
+  return { server, cutHandshakes };
+}
+
+/** The TCP socket under a TLS one (node:tls keeps it as `_parent`, Deno's polyfill too). */
+function tcpOf(socket: tls.TLSSocket): net.Socket {
+  return (socket as unknown as { _parent?: net.Socket })._parent ?? socket;
 }
 
 /**
