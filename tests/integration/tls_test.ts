@@ -338,3 +338,26 @@ tlsTest("the benchmarks' load client runs over TLS with the node's CA", async (p
     await node.cleanup();
   }
 });
+
+tlsTest(
+  "over TLS, a client beyond limits.max_connections gets ERROR max connections",
+  async (pki) => {
+    const node = await NodeProcess.start({
+      toml: tlsSection(pki.server) +
+        "\n[limits]\nmax_connections = 1\nreserved_peer_connections = 0",
+    });
+    const ca = pki.read(pki.caFile);
+    try {
+      const first = await connectTls(node, { ca });
+      assert.equal(await reply(first, "PING"), "PONG");
+      // The refusal is sent over TLS, after the handshake: the slot is taken once it is done.
+      const second = await connectTls(node, { ca });
+      await waitUntil("the refusal arrives", () => second.unexpected.length > 0, 5_000);
+      assert.deepEqual(second.unexpected, ["ERROR max connections"]);
+      await second.close();
+      await first.close();
+    } finally {
+      await node.cleanup();
+    }
+  },
+);
