@@ -92,7 +92,7 @@ export class Connection {
         new ClientError(`connection to ${address} failed: ${error.message}`, { cause: error }),
       );
     });
-    socket.on("close", () => this.#fail(new ClientError("connection closed")));
+    socket.on("close", () => this.#fail(new ClientError(closedMessage(socket, options))));
     this.#ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#fail(new ClientError(`connect to ${address} timed out`));
@@ -298,4 +298,14 @@ function openSocket(options: ConnectionOptions): net.Socket {
     }),
     rejectUnauthorized: rejectUnauthorized ?? true,
   });
+}
+
+/**
+ * Why the connection closed, as far as the client can tell. A TLS server that refuses the client
+ * certificate may finish the handshake first (TLS 1.3) and close before any reply.
+ */
+function closedMessage(socket: net.Socket, options: ConnectionOptions): string {
+  if (options.tls === null || socket.bytesRead > 0) return "connection closed";
+  return "connection closed before any reply (the server may have refused this client's " +
+    "TLS certificate, or it has none)";
 }
