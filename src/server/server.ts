@@ -165,7 +165,11 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   };
   const tlsListener = options.tls === null
     ? null
-    : createTlsServer(options.tls, options.tlsHandshakeTimeoutMs, onSocket, { log, counters });
+    : createTlsServer(options.tls, options.tlsHandshakeTimeoutMs, onSocket, {
+      log,
+      counters,
+      maxHandshakes: () => options.maxConnections + options.reservedPeerConnections,
+    });
   const tlsServer = tlsListener?.server ?? null;
   const server: net.Server = tlsServer ?? net.createServer({ noDelay: true }, onSocket);
   server.on("error", (error) => log.error("server_error", { message: String(error) }));

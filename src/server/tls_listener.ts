@@ -1,9 +1,10 @@
 /**
  * TLS on the client port (see docs/security.md, TLS), through node:tls: unlike Deno.listenTls
  * it can ask for and verify client certificates (mutual TLS) and swap its certificate while
- * listening. A connection takes a slot once its handshake is done; a handshake that does not
- * finish within limits.tls_handshake_timeout_ms, or fails (a plain-text client, an untrusted
- * or missing client certificate), is cut, counted, and logged at most once a second.
+ * listening. A connection takes a slot once its handshake is done; at most as many handshakes
+ * as there are slots run at once. A handshake that does not finish within
+ * limits.tls_handshake_timeout_ms, or fails (a plain-text client, an untrusted or missing client
+ * certificate), is cut, counted, and logged at most once a second.
  */
 
 import type * as net from "node:net";
@@ -49,10 +50,13 @@ export function createTlsServer(
   material: ServerTls,
   handshakeTimeoutMs: number,
   onSecure: (socket: net.Socket) => void,
-  parts: { log: Logger; counters: TlsCounters },
+  parts: { log: Logger; counters: TlsCounters; maxHandshakes: () => number },
 ): TlsListener {
   /** TCP sockets whose handshake is not done yet; they hold no slot, close() cuts them. */
   const handshaking = new Set<net.Socket>();
+  /** Cut for the cap: their TLS socket's error is already counted. */
+  const cut = new WeakSet<net.Socket>();
+  const failed = handshakeFailureLog(parts);
   const server = tls.createServer({
     ...secureOptions(material),
     handshakeTimeout: handshakeTimeoutMs,
@@ -62,27 +66,43 @@ export function createTlsServer(
   });
   server.on("connection", (socket: net.Socket) => {
     socket.setNoDelay(true);
+    // As many handshakes at once as there are slots; more are cut before they cost anything.
+    const maxHandshakes = parts.maxHandshakes();
+    if (handshaking.size >= maxHandshakes) {
+      cut.add(socket);
+      failed(socket, `too many TLS handshakes in progress (max ${maxHandshakes})`);
+      socket.destroy();
+      return;
+    }
     handshaking.add(socket);
     socket.once("close", () => handshaking.delete(socket));
   });
-  let lastLogMs = -Infinity;
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
-    parts.counters.tlsHandshakeFailures++;
-    const nowMs = Date.now();
-    if (nowMs - lastLogMs >= HANDSHAKE_LOG_INTERVAL_MS) {
-      lastLogMs = nowMs;
-      parts.log.warn("tls_handshake_failed", {
-        client: socket.remoteAddress ?? "",
-        reason: error.message,
-        failures: parts.counters.tlsHandshakeFailures,
-      });
-    }
+    const tcp = tcpOf(socket);
+    handshaking.delete(tcp);
+    if (!cut.has(tcp)) failed(socket, error.message);
     socket.destroy();
   });
   const cutHandshakes = () => {
     for (const socket of handshaking) socket.destroy();
   };
   return { server, cutHandshakes };
+}
+
+/** Counts each failed handshake; logs one a second at most (with the count so far). */
+function handshakeFailureLog(parts: { log: Logger; counters: TlsCounters }) {
+  let lastLogMs = -Infinity;
+  return (socket: net.Socket, reason: string): void => {
+    parts.counters.tlsHandshakeFailures++;
+    const nowMs = Date.now();
+    if (nowMs - lastLogMs < HANDSHAKE_LOG_INTERVAL_MS) return;
+    lastLogMs = nowMs;
+    parts.log.warn("tls_handshake_failed", {
+      client: socket.remoteAddress ?? "",
+      reason,
+      failures: parts.counters.tlsHandshakeFailures,
+    });
+  };
 }
 
 /** The TCP socket under a TLS one (node:tls keeps it as `_parent`, Deno's polyfill too). */

@@ -344,10 +344,13 @@ tlsTest(
   async (pki) => {
     const node = await NodeProcess.start({
       toml: tlsSection(pki.server) +
-        "\n[limits]\nmax_connections = 1\nreserved_peer_connections = 0",
+        "\n[limits]\nmax_connections = 1\nreserved_peer_connections = 0\n" +
+        "tls_handshake_timeout_ms = 1000",
     });
     const ca = pki.read(pki.caFile);
     try {
+      // One handshake at a time (the slots): the readiness probe may hold it until its timeout.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
       const first = await connectTls(node, { ca });
       assert.equal(await reply(first, "PING"), "PONG");
       // The refusal is sent over TLS, after the handshake: the slot is taken once it is done.
@@ -361,3 +364,41 @@ tlsTest(
     }
   },
 );
+
+tlsTest("handshakes in progress are capped at the connection slots", async (pki) => {
+  const handshakeTimeoutMs = 2_000;
+  const node = await NodeProcess.start({
+    toml: tlsSection(pki.server) +
+      "\n[limits]\nmax_connections = 1\nreserved_peer_connections = 1\n" +
+      `tls_handshake_timeout_ms = ${handshakeTimeoutMs}`,
+  });
+  try {
+    // The readiness probe's connection may hold a handshake until it times out.
+    await new Promise((resolve) => setTimeout(resolve, handshakeTimeoutMs + 1_500));
+    // Two silent clients hold the two handshakes; a third is cut at once, not after 2 s.
+    const holding = [await RawSocket.connect(node.port), await RawSocket.connect(node.port)];
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const third = await RawSocket.connect(node.port);
+    const started = performance.now();
+    await third.closed;
+    assert.ok(performance.now() - started < handshakeTimeoutMs / 2);
+    for (const socket of holding) assert.ok(!socket.isClosed);
+    await waitUntil("the cut is logged", () => {
+      return node.stderr().includes("too many TLS handshakes in progress (max 2)");
+    }, 5_000);
+    for (const socket of holding) socket.socket.destroy();
+    // Once they are gone, TLS clients get in again.
+    await waitUntil("a TLS client gets in", async () => {
+      try {
+        const client = await connectTls(node, { ca: pki.read(pki.caFile) });
+        const pong = await reply(client, "PING");
+        await client.close();
+        return pong === "PONG";
+      } catch {
+        return false;
+      }
+    }, 5_000);
+  } finally {
+    await node.cleanup();
+  }
+});

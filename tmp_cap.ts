@@ -1,0 +1,10 @@
+import { NodeProcess } from "./tests/_support/node_process.ts";
+import { RawSocket } from "./tests/_support/raw_socket.ts";
+import { tlsSection } from "./tests/_support/tls.ts";
+const node = await NodeProcess.start({ toml: tlsSection({ certFile: "/tmp/tlsproto/server.crt", keyFile: "/tmp/tlsproto/server.key" }) + "\n[limits]\nmax_connections = 1\nreserved_peer_connections = 1\ntls_handshake_timeout_ms = 4000" });
+const t0 = performance.now();
+const socks = [await RawSocket.connect(node.port), await RawSocket.connect(node.port), await RawSocket.connect(node.port)];
+socks.forEach((s, i) => s.closed.then(() => console.log("sock", i, "closed", Math.round(performance.now() - t0))));
+await new Promise((r) => setTimeout(r, 5000));
+console.log(node.stderr());
+await node.cleanup();
