@@ -13,7 +13,7 @@ import type { Logger } from "../log.ts";
 import { Admissions } from "./admission.ts";
 import { type CoarseClock, Connection, ENDED_LINGER_MS } from "./connection.ts";
 import { ReplyEncoder } from "./reply_encoder.ts";
-import { createTlsServer, renewTls, type ServerTls } from "./tls_listener.ts";
+import { createTlsServer, renewTls, type ServerTls, type TlsListener } from "./tls_listener.ts";
 
 /**
  * Holds a connection's replies until the log has the changes of the requests they answer
@@ -156,20 +156,10 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       waiting.push(socket.pause());
     }
   };
-  const counters: ServerCounters = {
-    connectionsAccepted: 0,
-    connectionsRejected: 0,
-    closedBytesRead: 0,
-    closedBytesWritten: 0,
-    tlsHandshakeFailures: 0,
-  };
+  const counters = newCounters();
   const tlsListener = options.tls === null
     ? null
-    : createTlsServer(options.tls, options.tlsHandshakeTimeoutMs, onSocket, {
-      log,
-      counters,
-      maxHandshakes: () => options.maxConnections + options.reservedPeerConnections,
-    });
+    : listenTls(options.tls, options, onSocket, { log, counters });
   const tlsServer = tlsListener?.server ?? null;
   const server: net.Server = tlsServer ?? net.createServer({ noDelay: true }, onSocket);
   server.on("error", (error) => log.error("server_error", { message: String(error) }));
@@ -214,6 +204,30 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       await within(listenerClosed, LISTENER_CLOSE_WAIT_MS, () => log.warn("listener_close_slow"));
     },
   };
+}
+
+function newCounters(): ServerCounters {
+  return {
+    connectionsAccepted: 0,
+    connectionsRejected: 0,
+    closedBytesRead: 0,
+    closedBytesWritten: 0,
+    tlsHandshakeFailures: 0,
+  };
+}
+
+/** The TLS listener of a server with `options.tls`: as many handshakes at once as slots. */
+function listenTls(
+  material: ServerTls,
+  options: ServerOptions,
+  onSocket: (socket: net.Socket) => void,
+  parts: { log: Logger; counters: ServerCounters },
+): TlsListener {
+  return createTlsServer(material, options.tlsHandshakeTimeoutMs, onSocket, {
+    ...parts,
+    // Read at each connection: a reload changes the limits in place.
+    maxHandshakes: () => options.maxConnections + options.reservedPeerConnections,
+  });
 }
 
 function renewTlsOf(server: tls.Server | null, options: ServerOptions): void {
