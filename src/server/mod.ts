@@ -13,3 +13,4 @@ export {
   type ServerOptions,
   startServer,
 } from "./server.ts";
+export type { ServerTls } from "./tls_listener.ts";
