@@ -16,7 +16,7 @@ import type {
   Sample,
   StatusReport,
 } from "../http/mod.ts";
-import { type NodeCore, VERSION } from "./core.ts";
+import { INVALID_INDEX, type NodeCore, VERSION } from "./core.ts";
 import { infoMetricFamilies } from "./info_metrics.ts";
 import { statusReport } from "./status_report.ts";
 
@@ -129,6 +129,7 @@ function commandFamilies(core: NodeCore): MetricFamily[] {
   commandSamples.push({ labels: { command: INVALID_COMMAND }, value: invalid });
   errorSamples.push({ labels: { command: INVALID_COMMAND }, value: invalid });
   return [
+    commandDurationFamily(core),
     {
       name: "merklekv_commands_total",
       help: "Requests run, by command (lower case, aliases folded; invalid: no command parsed)",
@@ -142,6 +143,30 @@ function commandFamilies(core: NodeCore): MetricFamily[] {
       samples: errorSamples,
     },
   ];
+}
+
+/**
+ * One histogram per command that ran at least once (unused commands would add 20 series each);
+ * `invalid` for lines that named no command.
+ */
+function commandDurationFamily(core: NodeCore): MetricFamily {
+  const { durations } = core.counters;
+  const samples: HistogramSample[] = [];
+  for (let index = 0; index <= INVALID_INDEX; index++) {
+    if (durations.countOf(index) === 0) continue;
+    samples.push({
+      labels: { command: COMMAND_KINDS[index] ?? INVALID_COMMAND },
+      bounds: durations.bounds,
+      counts: durations.bucketsOf(index),
+      sum: durations.sums[index] ?? 0,
+    });
+  }
+  return {
+    name: "merklekv_command_duration_seconds",
+    help: "From a line's arrival to its reply queued, by command (an upper bound; see docs)",
+    type: "histogram",
+    samples,
+  };
 }
 
 function serverFamilies(server: ServerHandle): MetricFamily[] {

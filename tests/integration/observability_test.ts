@@ -67,6 +67,7 @@ const LISTED_METRICS = [
   "merklekv_uptime_seconds",
   'merklekv_commands_total{command="set"}',
   'merklekv_command_errors_total{command="set"}',
+  'merklekv_command_duration_seconds_count{command="set"}',
   "merklekv_connected_clients",
   "merklekv_connections_total",
   "merklekv_rejected_connections_total",
@@ -160,6 +161,18 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
       assert.ok(count >= 1, `${name} observed something`);
       assert.equal(value(now, `${name}_bucket{le="+Inf"}`), count, `${name} +Inf is its count`);
     }
+    // Every command whose reply was queued is in its duration histogram, exactly once.
+    const commandCounts = [...now].filter(([name]) => name.startsWith("merklekv_commands_total{"));
+    for (const [name, total] of commandCounts) {
+      const labels = name.slice(name.indexOf("{") + 1, -1);
+      const count = now.get(`merklekv_command_duration_seconds_count{${labels}}`) ?? 0;
+      assert.equal(count, total, `duration count of ${labels} equals its commands_total`);
+      if (total === 0) continue;
+      const infinity = value(now, `merklekv_command_duration_seconds_bucket{${labels},le="+Inf"}`);
+      assert.equal(infinity, count, `+Inf bucket of ${labels} is its count`);
+    }
+    const setSeconds = value(now, 'merklekv_command_duration_seconds_sum{command="set"}');
+    assert.ok(setSeconds > 0 && setSeconds < 5, `5 SETs took ${setSeconds} s in all`);
     assert.equal(value(now, "merklekv_tombstones"), 1);
     assert.equal(moved("merklekv_connections_total"), 1);
     assert.ok(value(now, "merklekv_net_input_bytes_total") > 100);
