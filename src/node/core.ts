@@ -84,6 +84,8 @@ export interface AuthParts {
   /** ACL LOAD: re-reads the users; the error, or null once they are in place. */
   readonly reload: () => Promise<string | null>;
   readonly log: typeof silentLogger;
+  /** Failed logins counted elsewhere (the HTTP listener's Basic credentials): INFO adds them. */
+  readonly otherFailures?: () => number;
 }
 
 function openAuth(): AuthParts {
@@ -349,7 +351,7 @@ export class NodeCore implements LineHandler {
       ["tombstones", store.tombstoneCount],
       ["connections", this.parts.connectionCount()],
       ["commands_processed", this.#commandsProcessed],
-      ["auth_failures", this.#sessions.authFailures],
+      ["auth_failures", this.#sessions.authFailures + (this.parts.auth?.otherFailures?.() ?? 0)],
       ["memory_rss_bytes", memory.rss],
       ["memory_heap_used_bytes", memory.heapUsed],
       ["merkle_root", store.rootHex()],

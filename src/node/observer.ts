@@ -9,14 +9,17 @@ import { COMMAND_KINDS } from "../protocol/mod.ts";
 import type { ServerHandle } from "../server/mod.ts";
 import type {
   CheckResult,
+  Credentials,
   HistogramSample,
+  HttpAccess,
   HttpSource,
   MetricFamily,
   NodePhase,
   Sample,
   StatusReport,
 } from "../http/mod.ts";
-import { INVALID_INDEX, type NodeCore, VERSION } from "./core.ts";
+import { type AuthParts, INVALID_INDEX, type NodeCore, VERSION } from "./core.ts";
+import { Sessions } from "./sessions.ts";
 import { infoMetricFamilies } from "./info_metrics.ts";
 import { statusReport } from "./status_report.ts";
 
@@ -30,11 +33,41 @@ export class NodeObserver implements HttpSource {
   #phase: NodePhase = "recovering";
   #core: NodeCore | null = null;
   #server: ServerHandle | null = null;
+  /** Checks HTTP Basic credentials against the node's users; null: no users (open). */
+  readonly #httpSessions: Sessions | null;
 
-  constructor(config: Config, nowMs: () => number) {
+  constructor(config: Config, nowMs: () => number, auth: AuthParts | null = null) {
     this.#config = config;
     this.#nowMs = nowMs;
     this.#startedAtMs = nowMs();
+    this.#httpSessions = auth === null ? null : new Sessions(auth.access, {
+      log: auth.log,
+      nowMs,
+      maxLineBytes: config.limits.maxLineBytes,
+      reload: auth.reload,
+    });
+  }
+
+  /** HTTP Basic credentials refused so far (INFO's auth_failures adds them). */
+  get authFailures(): number {
+    return this.#httpSessions?.authFailures ?? 0;
+  }
+
+  /**
+   * /metrics, /status and /status.json: open when client authentication is off; else the
+   * user the credentials prove (or `default` without a password, as on the client port) must
+   * be allowed INFO. An empty user name is `default`, as `AUTH <password>` is.
+   */
+  authorize(credentials: Credentials | null, remoteAddress: string): HttpAccess {
+    const sessions = this.#httpSessions;
+    if (sessions === null || !sessions.access.enforced) return "allowed";
+    const user = credentials === null ? sessions.access.userAtConnect() : sessions.verify(
+      { remoteAddress, isLoopback: false },
+      credentials.user === "" ? null : credentials.user,
+      credentials.password,
+    );
+    if (user === null) return "unauthorized";
+    return user.commands.has("info") ? "allowed" : "forbidden";
   }
 
   /** Recovery is over and the client port takes clients. */

@@ -53,7 +53,7 @@ export async function startNode(
   const closers: (() => Promise<void>)[] = [];
   // A bad users or password file stops the start, before anything listens.
   const auth = { ...await loadAccess(config.auth, log), log };
-  const observer = new NodeObserver(config, () => clock.nowMs());
+  const observer = new NodeObserver(config, () => clock.nowMs(), auth);
   try {
     // Before recovery, so that /readyz says 503 while the data directory loads.
     const http = startHttp(config, observer, log);
@@ -77,7 +77,7 @@ export async function startNode(
       ...peers,
       connectionCount: server.connectionCount,
       requestShutdown: () => requestShutdown(),
-      auth,
+      auth: { ...auth, otherFailures: () => observer.authFailures },
       liveConfig,
     });
     server.serve(core);
