@@ -147,6 +147,7 @@ export class NodeObserver implements HttpSource {
     if (core === null || server === null) return families;
     families.push(...commandFamilies(core), ...serverFamilies(server));
     families.push(...infoMetricFamilies(core.infoFields()), ...histogramFamilies(core));
+    families.push(...convergenceFamilies(core, this.#nowMs()));
     return families;
   }
 }
@@ -200,6 +201,45 @@ function commandDurationFamily(core: NodeCore): MetricFamily {
     type: "histogram",
     samples,
   };
+}
+
+/**
+ * Whether this node agrees with its peers (docs/observability.md, Convergence): the roots it
+ * last saw (as the status page), and the sessions that keep finding something to repair.
+ */
+function convergenceFamilies(core: NodeCore, nowMs: number): MetricFamily[] {
+  const antiEntropy = core.parts.antiEntropy;
+  if (antiEntropy === null) return [];
+  const root = core.store.rootHex();
+  let differing = 0;
+  let diverged = 0;
+  let longestMs = 0;
+  for (const peer of antiEntropy.peers()) {
+    if (peer.rootHex !== null && peer.rootHex !== root) differing++;
+    if (peer.divergedSinceMs === null) continue;
+    diverged++;
+    longestMs = Math.max(longestMs, nowMs - peer.divergedSinceMs);
+  }
+  const gauge = (name: string, help: string, value: number): MetricFamily => ({
+    name: `merklekv_anti_entropy_${name}`,
+    help,
+    type: "gauge",
+    samples: [{ value }],
+  });
+  return [
+    gauge(
+      "converged",
+      "1 when every peer root this node last saw equals its own",
+      differing === 0 ? 1 : 0,
+    ),
+    gauge("peer_roots_differing", "Peers whose root as last seen differs from ours", differing),
+    gauge("peers_diverged", "Peers whose sessions since the last in step all repaired", diverged),
+    gauge(
+      "diverged_seconds",
+      "How long the longest-diverged peer has gone without a session that found nothing to repair",
+      longestMs / 1000,
+    ),
+  ];
 }
 
 function serverFamilies(server: ServerHandle): MetricFamily[] {

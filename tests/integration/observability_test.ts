@@ -462,12 +462,23 @@ Deno.test("/status.json shows keys, commands, the peer's root as last seen, and 
     assert.equal(seen.last_outcome, "ok");
     assert.notEqual(seen.merkle_root, pushed.merkle_root);
     assert.equal(pushed.convergence.converged, false);
+    const diverged = samples((await node.http("/metrics")).body);
+    assert.equal(value(diverged, "merklekv_anti_entropy_converged"), 0);
+    assert.equal(value(diverged, "merklekv_anti_entropy_peer_roots_differing"), 1);
+    assert.equal(value(diverged, "merklekv_anti_entropy_peers_diverged"), 1);
+    assert.ok(value(diverged, "merklekv_anti_entropy_diverged_seconds") >= 0);
+    assert.equal(value(diverged, "merklekv_anti_entropy_interval_seconds"), 600);
     // The next session sees the peer's root equal to ours.
     assert.match(await client.sync("127.0.0.1", peer.port), /pushed=0/);
     const after = JSON.parse((await node.http("/status.json")).body);
     assert.equal(after.anti_entropy.peers[0].merkle_root, after.merkle_root);
     assert.equal(after.anti_entropy.peers[0].in_step, true);
     assert.deepEqual(after.convergence, { converged: true, roots_known: 1, roots_differing: 0 });
+    const inStep = samples((await node.http("/metrics")).body);
+    assert.equal(value(inStep, "merklekv_anti_entropy_converged"), 1);
+    assert.equal(value(inStep, "merklekv_anti_entropy_peer_roots_differing"), 0);
+    assert.equal(value(inStep, "merklekv_anti_entropy_peers_diverged"), 0);
+    assert.equal(value(inStep, "merklekv_anti_entropy_diverged_seconds"), 0);
     await client.close();
   } finally {
     await node.cleanup();
