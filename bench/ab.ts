@@ -6,7 +6,9 @@
  * workload's medians and the ratio B / A. For "does this change move the figures": a change
  * that is meant to leave them alone should land within the rounds' spread of 1.00. With
  * `AB_B_SECTIONS` (TOML, `\n` for line ends) B's node gets those sections: `bench/ab.ts .`
- * then compares one checkout with and without a setting.
+ * then compares one checkout with and without a setting. It also prints the node's CPU time per
+ * request (from /proc: less moved than ops/s by other programs on a shared machine; a cost
+ * shows as B/A cpu above 1).
  */
 
 import * as path from "node:path";
@@ -22,6 +24,8 @@ const SECONDS = 5;
 /** TOML sections for B's node, from AB_B_SECTIONS (e.g. "[http]\nport = 0": the listener on). */
 const B_SECTIONS = Deno.env.get("AB_B_SECTIONS")?.replaceAll("\\n", "\n");
 
+type Measured = Awaited<ReturnType<typeof measure>>;
+
 async function measure(main: string | undefined, workload: (typeof WORKLOADS)[number]) {
   const node = await BenchNode.start(
     main === undefined ? (B_SECTIONS === undefined ? {} : { sections: B_SECTIONS }) : { main },
@@ -30,12 +34,16 @@ async function measure(main: string | undefined, workload: (typeof WORKLOADS)[nu
     const result = await runLoad({
       ...workload.load,
       port: node.port,
+      serverPid: node.pid,
       proto: "merklekv",
       warmupSeconds: WARMUP_SECONDS,
       seconds: SECONDS,
     });
     if (!result.ok) throw new Error(`${workload.name}: ${result.failures.join("; ")}`);
-    return { opsPerSecond: result.opsPerSecond, p99Us: result.latencyUs.p99 };
+    // The node's CPU time per request: less moved by other programs than ops/s on a shared box.
+    const serverShare = result.cpu.serverPct === null ? NaN : result.cpu.serverPct / 100;
+    const cpuUsPerOp = serverShare * result.seconds * 1e6 / result.ops;
+    return { opsPerSecond: result.opsPerSecond, p99Us: result.latencyUs.p99, cpuUsPerOp };
   } finally {
     await node.stop();
   }
@@ -53,10 +61,13 @@ if (import.meta.main) {
   const rounds = Number(Deno.args[1] ?? DEFAULT_ROUNDS);
   const only = Deno.args[2]?.split(",") ?? null;
   console.log(`A: ${otherMain}\nB: this checkout\n${rounds} alternating rounds per workload`);
-  console.log("workload | A ops/s | B ops/s | B/A ops | B/A per round | A p99 µs | B p99 µs");
+  console.log(
+    "workload | A ops/s | B ops/s | B/A ops | B/A per round | A p99 µs | B p99 µs" +
+      " | A cpu µs/op | B cpu µs/op | B/A cpu | B/A cpu per round",
+  );
   for (const workload of WORKLOADS.filter((w) => only === null || only.includes(w.name))) {
-    const a: { opsPerSecond: number; p99Us: number }[] = [];
-    const b: { opsPerSecond: number; p99Us: number }[] = [];
+    const a: Measured[] = [];
+    const b: Measured[] = [];
     for (let round = 0; round < rounds; round++) {
       // Alternate which goes first, so that a drift of the machine falls on both.
       const order = round % 2 === 0 ? ["a", "b"] : ["b", "a"];
@@ -77,6 +88,10 @@ if (import.meta.main) {
         perRound.join(" "),
         Math.round(median(a.map((x) => x.p99Us))),
         Math.round(median(b.map((x) => x.p99Us))),
+        round2(median(a.map((x) => x.cpuUsPerOp))),
+        round2(median(b.map((x) => x.cpuUsPerOp))),
+        round2(median(b.map((x) => x.cpuUsPerOp)) / median(a.map((x) => x.cpuUsPerOp))),
+        a.map((x, i) => round2((b[i]?.cpuUsPerOp ?? 0) / x.cpuUsPerOp)).join(" "),
       ].join(" | "),
     );
   }
