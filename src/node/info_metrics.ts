@@ -40,7 +40,11 @@ export const INFO_METRICS: readonly InfoMetric[] = [
   gauge("connections", "connected_clients", "Open client and peer connections on the client port"),
   gauge("memory_rss_bytes", "memory_rss_bytes", "Resident set size of the process"),
   gauge("memory_heap_used_bytes", "memory_heap_used_bytes", "V8 heap in use"),
-  counter("auth_failures", "auth_failures_total", "AUTH attempts refused"),
+  counter(
+    "auth_failures",
+    "auth_failures_total",
+    "AUTH attempts and HTTP Basic credentials refused",
+  ),
   // Live configuration (see docs/operations.md).
   counter(
     "config_reloads",

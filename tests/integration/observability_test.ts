@@ -409,13 +409,17 @@ Deno.test("a broker killed under a node: replication_connected drops to 0 and /h
   }
 });
 
-Deno.test("huge headers and a slow, unfinished HTTP request leave the client port answering", async () => {
+Deno.test("huge headers and 200 slow, unfinished HTTP requests leave the client port answering", async () => {
   const node = await NodeProcess.start({ httpPort: true });
-  const slow = await Deno.connect({ hostname: "127.0.0.1", port: node.httpPort ?? 0 });
+  const slowConnections: Deno.TcpConn[] = [];
   try {
     const encoder = new TextEncoder();
-    // Slowloris: a request line and one header, never finished.
-    await slow.write(encoder.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+    // Slowloris: a request line and one header, never finished, on 200 connections.
+    for (let i = 0; i < 200; i++) {
+      const slow = await Deno.connect({ hostname: "127.0.0.1", port: node.httpPort ?? 0 });
+      slowConnections.push(slow);
+      await slow.write(encoder.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+    }
     const huge = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`, {
       headers: { "x-huge": "h".repeat(256 * 1024) },
     }).then(async (response) => {
@@ -430,7 +434,7 @@ Deno.test("huge headers and a slow, unfinished HTTP request leave the client por
     await client.close();
     assert.equal((await node.http("/livez")).status, 200);
   } finally {
-    slow.close();
+    for (const slow of slowConnections) slow.close();
     await node.cleanup();
   }
 });
