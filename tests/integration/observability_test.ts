@@ -171,6 +171,11 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
       const infinity = value(now, `merklekv_command_duration_seconds_bucket{${labels},le="+Inf"}`);
       assert.equal(infinity, count, `+Inf bucket of ${labels} is its count`);
     }
+    // SYNC's reply is timed when it is queued: after the session it ran.
+    assert.ok(
+      value(now, 'merklekv_command_duration_seconds_sum{command="sync_run"}') >=
+        value(now, "merklekv_anti_entropy_session_duration_seconds_sum"),
+    );
     const setSeconds = value(now, 'merklekv_command_duration_seconds_sum{command="set"}');
     assert.ok(setSeconds > 0 && setSeconds < 5, `5 SETs took ${setSeconds} s in all`);
     assert.equal(value(now, "merklekv_tombstones"), 1);
