@@ -22,6 +22,7 @@ import {
   type PiecewiseReply,
 } from "../protocol/mod.ts";
 import { MAX_PREFETCH_KEYS, type Store } from "../store/mod.ts";
+import { COMMAND_BOUNDS_SECONDS, HistogramSet } from "../metrics/mod.ts";
 import type { ClientInfo, ConnectionControl, LineHandler, LogWaiter } from "../server/mod.ts";
 import { AccessControl, keyAllowed, NOAUTH, openDefaultUser, sha256Hex } from "../auth/mod.ts";
 import { silentLogger } from "../log.ts";
@@ -42,6 +43,8 @@ import { LiveConfig, NO_CONFIG_FILE } from "./live_config.ts";
 export const VERSION = "0.1.0";
 
 const GET_INDEX = COMMAND_KIND_INDEX.get;
+/** Where lines that named no command are counted in `durations` (after every kind). */
+export const INVALID_INDEX = COMMAND_KINDS.length;
 /** "E" of "ERROR ": the one check that tells an error reply from another string reply. */
 const ERROR_FIRST_CHAR = 69;
 
@@ -55,6 +58,11 @@ export interface CommandCounters {
   readonly errors: Float64Array;
   /** Lines that named no command or broke its arity: `ERROR` replies with no kind. */
   invalid: number;
+  /**
+   * From a line's arrival to its reply queued, by kind (INVALID_INDEX: no command), as the
+   * connection measures it per chunk (see repliesQueued()).
+   */
+  readonly durations: HistogramSet;
 }
 
 /** The node's parts, given to the core when it is built (see start_node.ts). */
@@ -78,6 +86,8 @@ export interface AuthParts {
   /** ACL LOAD: re-reads the users; the error, or null once they are in place. */
   readonly reload: () => Promise<string | null>;
   readonly log: typeof silentLogger;
+  /** Failed logins counted elsewhere (the HTTP listener's Basic credentials): INFO adds them. */
+  readonly otherFailures?: () => number;
 }
 
 function openAuth(): AuthParts {
@@ -109,7 +119,10 @@ export class NodeCore implements LineHandler {
     commands: new Float64Array(COMMAND_KINDS.length),
     errors: new Float64Array(COMMAND_KINDS.length),
     invalid: 0,
+    durations: new HistogramSet(COMMAND_BOUNDS_SECONDS, COMMAND_KINDS.length + 1),
   };
+  /** The kind index the last handleLine() counted (INVALID_INDEX: none parsed), -1: none. */
+  lastCommandKind = -1;
   /** Key offsets for beforeLines(), as pairs. */
   readonly #keyRanges = new Int32Array(2 * MAX_PREFETCH_KEYS);
   #client: ClientInfo | null = null;
@@ -183,6 +196,7 @@ export class NodeCore implements LineHandler {
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1) {
         this.counters.commands[GET_INDEX]!++;
+        this.lastCommandKind = GET_INDEX;
         return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
       }
     }
@@ -191,6 +205,7 @@ export class NodeCore implements LineHandler {
       : parseFramed(line, this.#limits);
     if (command.kind === "invalid") {
       this.counters.invalid++;
+      this.lastCommandKind = INVALID_INDEX;
       return errorReply(command.message);
     }
     return this.#run(command, client);
@@ -199,6 +214,7 @@ export class NodeCore implements LineHandler {
   #run(command: Command, client: ClientInfo): string | Promise<string> | PiecewiseReply | null {
     const kindIndex = COMMAND_KIND_INDEX[command.kind];
     this.counters.commands[kindIndex]!++;
+    this.lastCommandKind = kindIndex;
     if (commandRow(command.kind).writes) {
       const refusal = this.parts.changeLog?.writeError() ?? null;
       if (refusal !== null) {
@@ -233,6 +249,7 @@ export class NodeCore implements LineHandler {
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1 && (user.allKeys || keyAllowed(user, line.copy(4, keyEnd - line.start)))) {
         this.counters.commands[GET_INDEX]!++;
+        this.lastCommandKind = GET_INDEX;
         return getReply(this.store.readBytes(line.bytes, line.start + 4, keyEnd));
       }
     }
@@ -241,14 +258,23 @@ export class NodeCore implements LineHandler {
       : parseFramed(line, this.#limits);
     if (command.kind === "invalid") {
       this.counters.invalid++;
+      this.lastCommandKind = INVALID_INDEX;
       return session.user === null ? NOAUTH : errorReply(command.message);
     }
     const refusal = this.#sessions.refusal(session, command, () => firstWord(line));
-    if (refusal !== null) return refusal;
+    if (refusal !== null) {
+      this.lastCommandKind = -1;
+      return refusal;
+    }
     if (command.kind === "scan" && user !== null && !user.allKeys) {
       this.#context.scanFilter = (key) => keyAllowed(user, key);
     }
     return this.#run(command, client);
+  }
+
+  /** The replies of these commands (kind indexes) were queued `seconds` after their lines came. */
+  repliesQueued(kinds: Int32Array, count: number, seconds: number): void {
+    this.counters.durations.observeEach(kinds, count, seconds);
   }
 
   /** A connection was accepted (protected mode may refuse it); see Sessions. */
@@ -327,7 +353,7 @@ export class NodeCore implements LineHandler {
       ["tombstones", store.tombstoneCount],
       ["connections", this.parts.connectionCount()],
       ["commands_processed", this.#commandsProcessed],
-      ["auth_failures", this.#sessions.authFailures],
+      ["auth_failures", this.#sessions.authFailures + (this.parts.auth?.otherFailures?.() ?? 0)],
       ...tlsFields(this.parts.tlsHandshakeFailures?.() ?? null),
       ["memory_rss_bytes", memory.rss],
       ["memory_heap_used_bytes", memory.heapUsed],

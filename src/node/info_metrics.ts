@@ -40,7 +40,11 @@ export const INFO_METRICS: readonly InfoMetric[] = [
   gauge("connections", "connected_clients", "Open client and peer connections on the client port"),
   gauge("memory_rss_bytes", "memory_rss_bytes", "Resident set size of the process"),
   gauge("memory_heap_used_bytes", "memory_heap_used_bytes", "V8 heap in use"),
-  counter("auth_failures", "auth_failures_total", "AUTH attempts refused"),
+  counter(
+    "auth_failures",
+    "auth_failures_total",
+    "AUTH attempts and HTTP Basic credentials refused",
+  ),
   counter(
     "tls_handshake_failures",
     "tls_handshake_failures_total",
@@ -242,6 +246,13 @@ export const INFO_METRICS: readonly InfoMetric[] = [
     (value) => value === "on" ? 1 : 0,
   ),
   gauge("anti_entropy_peers", "anti_entropy_peers", "Peers anti-entropy may sync with"),
+  // Configuration, but the alert on convergence counts in intervals (deploy/alerts.yml).
+  gauge(
+    "anti_entropy_interval_ms",
+    "anti_entropy_interval_seconds",
+    "Time between two sessions of the loop (anti_entropy.interval_ms)",
+    MS,
+  ),
   gauge(
     "anti_entropy_session",
     "anti_entropy_session_running",
@@ -294,7 +305,6 @@ export const INFO_WITHOUT_METRIC: Readonly<Record<string, string>> = {
   replication_broker_address: "configuration, not state",
   replication_client_id: "configuration, not state",
   replication_peers: "a list of addresses; merklekv_replication_peers counts them",
-  anti_entropy_interval_ms: "configuration, not state",
   config_file: "configuration, not state",
 };
 

@@ -105,6 +105,16 @@ export class Sessions {
     return OK;
   }
 
+  /**
+   * Credentials sent another way (HTTP Basic, docs/observability.md): the user they prove, or
+   * null, counted and logged as a failed AUTH. No session is kept.
+   */
+  verify(client: ClientInfo, name: string | null, password: string): User | null {
+    const user = this.access.authenticate(name, password);
+    if (user === null) this.#authFailed(client, name);
+    return user;
+  }
+
   whoami(client: ClientInfo): string {
     const user = this.access.enforced ? this.of(client).user : this.access.userAtConnect();
     return "USER " + (user?.name ?? "default") + "\r\n";

@@ -45,6 +45,8 @@ interface HeldReplies {
   replies: number;
   /** A deferred reply that follows them. */
   deferred: Deferred | null;
+  /** When their lines arrived (at the latest): the command durations. */
+  arrivedAtMs: number;
 }
 
 function messageOf(error: unknown): string {
@@ -102,6 +104,19 @@ export class Connection implements LogWaiter, ConnectionControl {
   #partialSinceMs: number;
   /** When our side ended (coarse), 0 before. */
   #endedAtMs = 0;
+  /**
+   * Complete lines may wait in the framer, received at #arrivedAtMs or later; false once
+   * the framer has none (the next bytes then take a new arrival time).
+   */
+  #backlog = false;
+  /** performance.now() when the bytes of the lines waiting arrived: one reading per chunk. */
+  #arrivedAtMs = 0;
+  /** Kinds of the commands run whose replies are not queued yet (handler.lastCommandKind). */
+  #kinds = new Int32Array(64);
+  #kindCount = 0;
+  /** The kind of the command whose deferred reply is outstanding (-1: none), and its arrival. */
+  #deferredKind = -1;
+  #deferredArrivedAtMs = 0;
 
   constructor(
     socket: net.Socket,
@@ -142,6 +157,11 @@ export class Connection implements LogWaiter, ConnectionControl {
   #received(chunk: Buffer): void {
     // After QUIT, a line too long, a timeout or the start of shutdown, bytes are dropped unread.
     if (this.#closing || this.#draining) return;
+    // A line arrives with its last byte: lines left from earlier bytes keep the earlier time.
+    if (!this.#backlog) {
+      this.#arrivedAtMs = performance.now();
+      this.#backlog = true;
+    }
     this.#framer.push(chunk);
     if (this.#partialSinceMs === 0) this.#partialSinceMs = this.#clock.nowMs;
     if (!this.#waiting) this.#run();
@@ -180,7 +200,10 @@ export class Connection implements LogWaiter, ConnectionControl {
       const budget = this.#maxPendingReplyBytes - this.#socket.writableLength;
       while (!this.#waiting && !this.#closing) {
         const framed = framer.advance();
-        if (framed === null) break;
+        if (framed === null) {
+          this.#backlog = false;
+          break;
+        }
         if (framed === LINE_TOO_LONG) {
           out += this.#refuse("line too long", "line_too_long");
           break;
@@ -194,6 +217,7 @@ export class Connection implements LogWaiter, ConnectionControl {
           hinted = this.#handler.beforeLines(framer.bytes, framer.start, framer.bytes.length);
         }
         const result = this.#handler.handleLine(framer, this.client);
+        this.#collectKind();
         if (typeof result === "string") {
           out += result;
           replies++;
@@ -234,12 +258,19 @@ export class Connection implements LogWaiter, ConnectionControl {
    * this client runs.
    */
   #finishChunk(out: string, replies: number, deferred: Deferred | null): void {
+    const arrivedAtMs = this.#arrivedAtMs;
+    if (deferred !== null && this.#kindCount > 0) {
+      // The deferred reply's command was the last one run; its reply is timed when written.
+      this.#deferredKind = this.#kinds[--this.#kindCount]!;
+      this.#deferredArrivedAtMs = arrivedAtMs;
+    }
     if (this.#handler.endOfChunk(this)) {
-      this.#held = { out, replies, deferred };
+      this.#held = { out, replies, deferred, arrivedAtMs };
       this.#waiting = true;
       return;
     }
     this.#write(out);
+    this.#repliesQueued(arrivedAtMs);
     if (deferred === null) this.#afterWrite();
     else this.#awaitDeferred(deferred);
   }
@@ -252,6 +283,7 @@ export class Connection implements LogWaiter, ConnectionControl {
     this.#write(
       error === null ? held.out : errorReply(`write not durable: ${error}`).repeat(held.replies),
     );
+    this.#repliesQueued(held.arrivedAtMs);
     if (held.deferred === null) this.#continue();
     else this.#awaitDeferred(held.deferred);
   }
@@ -266,7 +298,10 @@ export class Connection implements LogWaiter, ConnectionControl {
     deferred.then(
       (reply) => this.#write(reply),
       (error) => this.#write(errorReply(messageOf(error))),
-    ).finally(() => this.#continue());
+    ).finally(() => {
+      this.#deferredQueued();
+      this.#continue();
+    });
   }
 
   /**
@@ -288,6 +323,7 @@ export class Connection implements LogWaiter, ConnectionControl {
       this.#write(reply.next(Math.min(Math.max(room, 1), REPLY_PIECE_BYTES)));
     }
     this.#piecewise = null;
+    this.#deferredQueued();
     this.#continue();
   }
 
@@ -301,6 +337,37 @@ export class Connection implements LogWaiter, ConnectionControl {
     if (this.#closing || this.#throttled || this.#socket.destroyed) return;
     if (paused && !this.#draining) this.#socket.resume();
     this.#run();
+  }
+
+  /** After handleLine(): keeps the kind it counted until the reply is queued. */
+  #collectKind(): void {
+    const kind = this.#handler.lastCommandKind;
+    if (kind < 0) return;
+    if (this.#kindCount === this.#kinds.length) {
+      const grown = new Int32Array(2 * this.#kinds.length);
+      grown.set(this.#kinds);
+      this.#kinds = grown;
+    }
+    this.#kinds[this.#kindCount++] = kind;
+  }
+
+  /**
+   * The collected commands' replies are queued (written to the socket or its buffer): each
+   * took at most this long since its line arrived (docs/observability.md, Command durations).
+   */
+  #repliesQueued(arrivedAtMs: number): void {
+    if (this.#kindCount === 0) return;
+    const seconds = (performance.now() - arrivedAtMs) / 1000;
+    this.#handler.repliesQueued(this.#kinds, this.#kindCount, seconds);
+    this.#kindCount = 0;
+  }
+
+  #deferredQueued(): void {
+    if (this.#deferredKind < 0) return;
+    this.#kinds[0] = this.#deferredKind;
+    this.#deferredKind = -1;
+    const seconds = (performance.now() - this.#deferredArrivedAtMs) / 1000;
+    this.#handler.repliesQueued(this.#kinds, 1, seconds);
   }
 
   #write(out: string): void {
