@@ -7,6 +7,7 @@
 
 import {
   applyReloadable,
+  type AuthConfig,
   type Config,
   ConfigError,
   configValueText,
@@ -35,14 +36,24 @@ const NO_FILE_MESSAGE = "Cannot reload config: the node was started without --co
 /** What started a reload, for the log. */
 export type ReloadOrigin = "SIGHUP" | "CONFIG RELOAD";
 
+/**
+ * The auth.* keys and their files read for a config that is about to apply: how to put them in
+ * place, or why they cannot be (a users or password file missing or invalid).
+ */
+export type PreparedAuth = { readonly install: () => void } | { readonly error: string };
+
+/** Reads what `auth` configures; `origin` names the change for the log and closed sessions. */
+export type AuthPreparer = (auth: AuthConfig, origin: string) => Promise<PreparedAuth>;
+
 export class LiveConfig {
   readonly #config: Config;
   readonly #source: ConfigSource;
   readonly #log: Logger;
   readonly #nowMs: () => number;
   readonly #appliers: (() => void)[] = [];
-  /** Re-reads auth.users_file, all or nothing (ACL LOAD); the error, or null. */
-  #reloadUsers: () => Promise<string | null> = () => Promise.resolve(null);
+  #prepareAuth: AuthPreparer = () => Promise.resolve({ install: () => {} });
+  /** Changes that read files run one at a time, each on the config the previous one left. */
+  #queue: Promise<unknown> = Promise.resolve();
   #reloads = 0;
   #failures = 0;
   #lastReloadMs = 0;
@@ -59,26 +70,30 @@ export class LiveConfig {
     this.#appliers.push(apply);
   }
 
-  /** A reload also re-reads the users file, when there is one. */
-  reloadUsersWith(reload: () => Promise<string | null>): void {
-    this.#reloadUsers = reload;
+  /** A reload and CONFIG SET auth.* read the auth.* keys and files anew (see docs/security.md). */
+  reloadAuthWith(prepare: AuthPreparer): void {
+    this.#prepareAuth = prepare;
   }
 
   /**
    * Re-reads the file: all of it applies, or nothing (the error, also logged). Keys that are
    * not reloadable keep their running value and are named in one warning.
    */
-  async reload(origin: ReloadOrigin): Promise<string | null> {
+  reload(origin: ReloadOrigin): Promise<string | null> {
+    return this.#serially(() => this.#reload(origin));
+  }
+
+  async #reload(origin: ReloadOrigin): Promise<string | null> {
     try {
       if (this.#source.path === null) throw new ConfigError(NO_FILE_MESSAGE);
       const loaded = this.#source.load();
-      // A dry run first: the users file is read only for a config that will apply.
+      // A dry run first: the users and password files are read only for a config that applies.
       applyReloadable(structuredClone(this.#config), loaded);
-      if (this.#config.auth.usersFile !== null) {
-        const usersError = await this.#reloadUsers();
-        if (usersError !== null) throw new ConfigError(`Cannot reload users: ${usersError}`);
-      }
+      // Every auth.* key is reloadable: the loaded ones are the ones that will run.
+      const auth = await this.#prepareAuth(loaded.auth, origin);
+      if ("error" in auth) throw new ConfigError(`Cannot reload auth: ${auth.error}`);
       const { applied, ignored } = applyReloadable(this.#config, loaded);
+      auth.install();
       this.#changed();
       this.#reloads++;
       this.#lastReloadMs = this.#nowMs();
@@ -110,6 +125,9 @@ export class LiveConfig {
         case "config_get":
           return `VALUE ${configValueText(this.#config, command.key)}\r\n`;
         case "config_set":
+          if (command.key.startsWith("auth.")) {
+            return this.#serially(() => this.#setAuth(command.key, command.value));
+          }
           setConfigValue(this.#config, command.key, command.value);
           this.#changed();
           this.#log.info("config_set", { key: command.key });
@@ -132,6 +150,30 @@ export class LiveConfig {
       ["config_reload_failures", this.#failures],
       ["config_last_reload", this.#lastReloadMs],
     ];
+  }
+
+  /** CONFIG SET auth.*: checked, its files read, then in place; or nothing changes. */
+  async #setAuth(key: string, value: string): Promise<string> {
+    try {
+      const candidate = structuredClone(this.#config);
+      setConfigValue(candidate, key, value);
+      const auth = await this.#prepareAuth(candidate.auth, "CONFIG SET");
+      if ("error" in auth) return errorReply(`Cannot set config ${key}: ${auth.error}`);
+      setConfigValue(this.#config, key, value);
+      auth.install();
+      this.#changed();
+      this.#log.info("config_set", { key });
+      return "OK\r\n";
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return errorReply(error.message);
+    }
+  }
+
+  #serially<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(change);
+    this.#queue = next.catch(() => {});
+    return next;
   }
 
   #changed(): void {
