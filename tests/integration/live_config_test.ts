@@ -265,6 +265,11 @@ Deno.test("CONFIG SET auth.password turns AUTH on: open connections stay default
       "two words are no password",
     );
     assert.ok(!node.stderr().includes("s3cret-pw") && !node.stderr().includes("another-pw"));
+    // An empty value unsets the password: without a users file nothing is checked again.
+    assert.equal(await reply(client, "CONFIG SET auth.password "), "OK");
+    const open = await node.connect();
+    assert.equal(await reply(open, "SET k2 v2"), "OK");
+    await open.close();
   });
 });
 
