@@ -7,7 +7,7 @@ import { EXPORT_USAGE, IMPORT_USAGE, parseToolArgs } from "./args.ts";
 import { runExport } from "./export.ts";
 import { runImport } from "./import.ts";
 
-export { formatJsonLine, parseJsonLine } from "./json_lines.ts";
+export { formatJsonLine, parseJsonLine, parseJsonLineWire } from "./json_lines.ts";
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;

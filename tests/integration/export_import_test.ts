@@ -81,3 +81,69 @@ Deno.test("export of a backup file and of a running node, then import, round-tri
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
+
+/** An export line with UTF-8 key and value. */
+function line(key: string, value: string, expiresAtMs = 0): string {
+  return JSON.stringify({
+    format: 1,
+    key,
+    key_encoding: "utf8",
+    value,
+    value_encoding: "utf8",
+    hlc: null,
+    node: null,
+    expires_at_ms: expiresAtMs,
+  });
+}
+
+Deno.test("import keeps the file's order across MSET, SET and EXPIRE lines, and stops at a refused line", async () => {
+  const work = await tempDir();
+  const target = await NodeProcess.start({ toml: "[limits]\nmax_value_bytes = 50" });
+  try {
+    const inAnHour = Date.now() + 3_600_000;
+    const lines = [
+      line("dup", "first"),
+      ...Array.from({ length: 250 }, (_, i) => line(`k:${i}`, `v${i}`)),
+      line("dup", "second value"),
+      line("empty", ""),
+      line("expiring", "x", inAnHour),
+      line("was-expiring", "y", inAnHour),
+      line("was-expiring", "z"),
+      line("past", "gone", 1_000),
+    ];
+    const file = path.join(work, "ordered.jsonl");
+    fs.writeFileSync(file, lines.join("\n") + "\n");
+    const imported = await merklekv(["import", file, "--port", String(target.port)]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stderr, /"event":"import_done","imported":256,"expired":1/);
+    const client = await target.connect();
+    try {
+      assert.equal(await client.dbsize(), 254);
+      assert.equal(await client.get("dup"), "second value");
+      assert.equal(await client.get("empty"), "");
+      assert.equal(await client.get("k:249"), "v249");
+      const ttl = await client.ttl("expiring");
+      assert.ok(ttl !== null && ttl > 3590, `TTL ${ttl}`);
+      assert.deepEqual(await client.request("TTL was-expiring"), await client.request("TTL k:0"));
+      assert.equal(await client.get("was-expiring"), "z");
+    } finally {
+      await client.close();
+    }
+    const tooLong = path.join(work, "too_long.jsonl");
+    fs.writeFileSync(tooLong, [line("a", "1"), line("b", "x".repeat(60))].join("\n") + "\n");
+    const refused = await merklekv(["import", tooLong, "--port", String(target.port)]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /too_long\.jsonl lines 1 and after: MSET a \.\.\. answered ERROR /,
+    );
+    const badKey = path.join(work, "bad_key.jsonl");
+    fs.writeFileSync(badKey, [line("a", "1"), line("two words", "1")].join("\n") + "\n");
+    const badKeyRun = await merklekv(["import", badKey, "--port", String(target.port)]);
+    assert.equal(badKeyRun.code, 1);
+    assert.match(badKeyRun.stderr, /bad_key\.jsonl line 2: the key is empty or holds whitespace/);
+  } finally {
+    await target.cleanup();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
