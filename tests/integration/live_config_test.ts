@@ -165,6 +165,20 @@ Deno.test("CONFIG GET, SET and RELOAD answer VALUE, OK or ERROR, with secrets as
     assert.equal(await ask("CONFIG SET anti_entropy.peers 127.0.0.1:1, 127.0.0.1:2"), "OK");
     assert.equal(await ask("CONFIG GET anti_entropy.peers"), "VALUE 127.0.0.1:1,127.0.0.1:2");
     assert.equal(await ask("CONFIG SET log_level debug"), "OK");
+    assert.equal(await ask("CONFIG SET allow_remote_shutdown true"), "OK");
+    assert.equal(await ask("CONFIG GET allow_remote_shutdown"), "VALUE true");
+    assert.equal(await ask("CONFIG SET anti_entropy.username peer"), "OK");
+    assert.equal(await ask("CONFIG GET anti_entropy.username"), "VALUE peer");
+    assert.equal(await ask("CONFIG SET anti_entropy.password n3w-secret"), "OK");
+    assert.equal(await ask("CONFIG GET anti_entropy.password"), "VALUE ***");
+    // An empty value unsets a key that may be unset.
+    assert.equal(await ask("CONFIG SET anti_entropy.username "), "OK");
+    assert.equal(await ask("CONFIG GET anti_entropy.username"), "VALUE ");
+    assert.match(
+      await ask("CONFIG SET anti_entropy.password x y") ?? "",
+      /^ERROR /,
+      "a password of two words is refused",
+    );
     assert.match(
       await ask("CONFIG SET limits.max_value_bytes lots") ?? "",
       /^ERROR Invalid config limits\.max_value_bytes: /,
