@@ -17,13 +17,16 @@ import { parseJsonLineWire, type WireEntry } from "./json_lines.ts";
 const IMPORT_BATCH_ENTRIES = 2_000;
 /** Batches sent and not yet answered: the pipeline stays full while one is checked. */
 const IMPORT_BATCHES_IN_FLIGHT = 4;
-/** Pairs in one MSET line at most. */
+/** Pairs in one MSET line at most (fewer if the node's limits.max_keys_per_command is lower). */
 const IMPORT_MSET_PAIRS = 100;
-/**
- * Bytes of one MSET line at most, kept small so that a node with a low limits.max_line_bytes
- * (it is at least the key and value limits) still takes it; larger lines gain little.
- */
-const IMPORT_MSET_LINE_BYTES = 4_000;
+/** Bytes of one MSET line at most (less if the node's limits.max_line_bytes is lower). */
+const IMPORT_MSET_LINE_BYTES = 16 * 1024;
+
+/** How long an MSET line may be on the node written to; pairs 0: SET lines only. */
+interface MsetShape {
+  readonly pairs: number;
+  readonly lineBytes: number;
+}
 
 export interface ImportSummary {
   imported: number;
@@ -56,13 +59,14 @@ export async function runImport(options: ToolOptions): Promise<ImportSummary> {
   const file = options.file;
   const totalBytes = (await Deno.stat(file)).size;
   const client = await MerkleKVClient.connect({ host: options.host, port: options.port });
+  const shape = await msetShape(client);
   const summary: ImportSummary = { imported: 0, expired: 0 };
   const progress = new ProgressMeter(() => performance.now());
   const inFlight: Promise<Error | null>[] = [];
   let bytesRead = 0;
   let lineNumber = 0;
   let acknowledged = 0;
-  let builder = new BatchBuilder(1);
+  let builder = new BatchBuilder(1, shape);
   /** Sends the batch; once IMPORT_BATCHES_IN_FLIGHT wait, waits for the oldest. */
   const send = async (limit: number) => {
     if (builder.entries > 0) {
@@ -74,7 +78,7 @@ export async function runImport(options: ToolOptions): Promise<ImportSummary> {
         }, (error: Error) => error),
       );
     }
-    builder = new BatchBuilder(lineNumber + 1);
+    builder = new BatchBuilder(lineNumber + 1, shape);
     while (inFlight.length > limit) {
       const failed = await inFlight.shift();
       if (failed !== null && failed !== undefined) throw failed;
@@ -102,6 +106,29 @@ export async function runImport(options: ToolOptions): Promise<ImportSummary> {
   return summary;
 }
 
+/**
+ * MSET lines within the node's limits, read with CONFIG GET (an admin command). A node that
+ * refuses it gets SET lines only: any line it takes for one key, it takes for every key.
+ */
+async function msetShape(client: MerkleKVClient): Promise<MsetShape> {
+  const [lineBytes, keys] = await client.pipeline([
+    "CONFIG GET limits.max_line_bytes",
+    "CONFIG GET limits.max_keys_per_command",
+  ]);
+  const valueOf = (reply: string[] | undefined) => {
+    const text = reply?.[0] ?? "";
+    return text.startsWith("VALUE ") ? Number(text.slice("VALUE ".length)) : NaN;
+  };
+  const [maxLineBytes, maxKeys] = [valueOf(lineBytes), valueOf(keys)];
+  if (!Number.isSafeInteger(maxLineBytes) || !Number.isSafeInteger(maxKeys)) {
+    return { pairs: 0, lineBytes: 0 };
+  }
+  return {
+    pairs: Math.min(IMPORT_MSET_PAIRS, maxKeys),
+    lineBytes: Math.min(IMPORT_MSET_LINE_BYTES, maxLineBytes - 2),
+  };
+}
+
 /** Sends the batch's lines at once; the first reply that is not OK stops the import. */
 async function writeBatch(client: MerkleKVClient, batch: Batch, file: string): Promise<void> {
   const replies = await client.pipeline(batch.lines);
@@ -119,13 +146,15 @@ async function writeBatch(client: MerkleKVClient, batch: Batch, file: string): P
 /** Builds one batch's request lines from entries, in the file's order. */
 class BatchBuilder {
   readonly #firstLine: number;
+  readonly #shape: MsetShape;
   readonly #lines: string[] = [];
   #mset = "";
   #msetPairs = 0;
   entries = 0;
 
-  constructor(firstLine: number) {
+  constructor(firstLine: number, shape: MsetShape) {
     this.#firstLine = firstLine;
+    this.#shape = shape;
   }
 
   /** Adds the entry's writes; why it cannot be sent, or null. */
@@ -145,8 +174,9 @@ class BatchBuilder {
     if (entry.expiresAtMs !== 0) {
       const seconds = Math.max(1, Math.ceil((entry.expiresAtMs - nowMs) / 1000));
       this.#push(`SET ${key} ${value}`, `EXPIRE ${key} ${seconds}`);
-    } else if (value.length === 0 || value.includes(" ")) this.#push(`SET ${key} ${value}`);
-    else this.#addPair(key, value);
+    } else if (value.length === 0 || value.includes(" ") || this.#shape.pairs === 0) {
+      this.#push(`SET ${key} ${value}`);
+    } else this.#addPair(key, value);
     this.entries++;
     summary.imported++;
     return null;
@@ -160,8 +190,8 @@ class BatchBuilder {
 
   #addPair(key: string, value: string): void {
     const pair = ` ${key} ${value}`;
-    const full = this.#msetPairs >= IMPORT_MSET_PAIRS ||
-      this.#mset.length + pair.length > IMPORT_MSET_LINE_BYTES;
+    const full = this.#msetPairs >= this.#shape.pairs ||
+      "MSET".length + this.#mset.length + pair.length > this.#shape.lineBytes;
     if (full) this.#endMset();
     this.#mset += pair;
     this.#msetPairs++;

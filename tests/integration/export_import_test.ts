@@ -9,6 +9,7 @@ import * as path from "node:path";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 import { tempDir } from "../persistence/support.ts";
+import { reply, UsersFile } from "../_support/auth.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 const BINARY = new Uint8Array([0, 255, 1, 128, 7]);
@@ -144,6 +145,34 @@ Deno.test("import keeps the file's order across MSET, SET and EXPIRE lines, and 
     assert.match(badKeyRun.stderr, /bad_key\.jsonl line 2: the key is empty or holds whitespace/);
   } finally {
     await target.cleanup();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+Deno.test("import into a node that refuses CONFIG GET sends SET lines within its small line limit", async () => {
+  const work = await tempDir();
+  const users = await UsersFile.create("user default on nopass ~* +@read +@write\n");
+  const target = await NodeProcess.start({
+    toml: `[auth]\nusers_file = "${users.path}"\n[limits]\nmax_key_bytes = 20\n` +
+      "max_value_bytes = 20",
+  });
+  try {
+    const file = path.join(work, "small.jsonl");
+    const lines = Array.from({ length: 300 }, (_, i) => line(`k:${i}`, `value-${i}`));
+    fs.writeFileSync(file, lines.join("\n") + "\n");
+    const imported = await merklekv(["import", file, "--port", String(target.port)]);
+    assert.equal(imported.code, 0, imported.stderr);
+    const client = await target.connect();
+    try {
+      assert.match(await reply(client, "CONFIG GET limits.max_line_bytes"), /^ERROR NOPERM/);
+      assert.equal(await client.dbsize(), 300);
+      assert.equal(await client.get("k:299"), "value-299");
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await target.cleanup();
+    await users.remove();
     fs.rmSync(work, { recursive: true, force: true });
   }
 });
