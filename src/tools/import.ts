@@ -32,6 +32,8 @@ export interface ImportSummary {
   imported: number;
   /** Keys whose expiry had passed: not written. */
   expired: number;
+  /** From the connection to the node to the last reply (file reading included). */
+  elapsedMs: number;
 }
 
 /** A batch's request lines, and where in the file it starts (for error messages). */
@@ -58,9 +60,10 @@ export async function runImport(options: ToolOptions): Promise<ImportSummary> {
   if (options.file === null) throw new Error("import needs the file to read");
   const file = options.file;
   const totalBytes = (await Deno.stat(file)).size;
+  const startedMs = performance.now();
   const client = await MerkleKVClient.connect({ host: options.host, port: options.port });
   const shape = await msetShape(client);
-  const summary: ImportSummary = { imported: 0, expired: 0 };
+  const summary: ImportSummary = { imported: 0, expired: 0, elapsedMs: 0 };
   const progress = new ProgressMeter(() => performance.now());
   const inFlight: Promise<Error | null>[] = [];
   let bytesRead = 0;
@@ -103,6 +106,7 @@ export async function runImport(options: ToolOptions): Promise<ImportSummary> {
     await Promise.all(inFlight);
     await client.close();
   }
+  summary.elapsedMs = Math.round(performance.now() - startedMs);
   return summary;
 }
 
