@@ -26,7 +26,7 @@ const RATIO_TARGET = 1.0;
 const IMPORT_TIMEOUT_MS = 600_000;
 
 function timing(quick: boolean) {
-  return quick ? { rounds: 1, keys: 100_000 } : { rounds: 3, keys: 1_000_000 };
+  return quick ? { rounds: 3, keys: 100_000 } : { rounds: 3, keys: 1_000_000 };
 }
 
 export const COLUMNS = [
