@@ -1,11 +1,10 @@
 /**
  * `merklekv import`: a JSON-lines export (json_lines.ts) into a running node, with progress on
  * stderr every second. Values that fit an MSET word go as MSET lines of up to
- * IMPORT_MSET_PAIRS pairs, others as SET; a key with an expiry as SET then EXPIRE. Keys are
- * spread over IMPORT_CONNECTIONS connections by a hash of the key; on each, lines go in
- * pipelined batches, IMPORT_BATCHES_IN_FLIGHT of them outstanding, so no connection waits for a
- * reply before sending more (see docs/backup.md, Export and import). The node stamps each write
- * with a new version of its own. I/O edge.
+ * IMPORT_MSET_PAIRS pairs, others as SET; a key with an expiry as SET then EXPIRE. Lines go in
+ * pipelined batches, IMPORT_BATCHES_IN_FLIGHT of them outstanding, so the connection never
+ * waits for a reply before sending more (see docs/backup.md, Export and import). The node
+ * stamps each write with a new version of its own. I/O edge.
  */
 
 import { MerkleKVClient } from "../client/mod.ts";
@@ -14,19 +13,14 @@ import { INVALID_KEY_BYTE, valueProblem } from "../store/mod.ts";
 import type { ToolOptions } from "./args.ts";
 import { parseJsonLineWire, type WireEntry } from "./json_lines.ts";
 
-/** Connections to the node; each key always goes on the same one, so its writes keep order. */
-const IMPORT_CONNECTIONS = 4;
-/** Entries per pipelined batch of one connection: bounds the memory of a batch and its reply. */
-const IMPORT_BATCH_ENTRIES = 1_000;
-/** Batches of one connection sent and not yet answered: its pipeline stays full meanwhile. */
+/** Entries per pipelined batch: bounds the memory of a batch and its reply. */
+const IMPORT_BATCH_ENTRIES = 2_000;
+/** Batches sent and not yet answered: the pipeline stays full while one is checked. */
 const IMPORT_BATCHES_IN_FLIGHT = 4;
 /** Pairs in one MSET line at most (fewer if the node's limits.max_keys_per_command is lower). */
 const IMPORT_MSET_PAIRS = 100;
 /** Bytes of one MSET line at most (less if the node's limits.max_line_bytes is lower). */
 const IMPORT_MSET_LINE_BYTES = 16 * 1024;
-
-/** Bytes read from the file at a time. */
-const IMPORT_READ_BYTES = 1024 * 1024;
 
 /** How long an MSET line may be on the node written to; pairs 0: SET lines only. */
 interface MsetShape {
@@ -49,22 +43,16 @@ interface Batch {
   entries: number;
 }
 
-/** Yields the file's lines (without LF), those of one read of IMPORT_READ_BYTES at a time. */
-async function* fileLines(path: string): AsyncGenerator<string[]> {
-  using file = await Deno.open(path, { read: true });
-  const buffer = new Uint8Array(IMPORT_READ_BYTES);
-  const decoder = new TextDecoder();
+/** Yields the file's lines (without LF), reading it in chunks. */
+async function* fileLines(path: string): AsyncGenerator<string> {
+  const file = await Deno.open(path, { read: true });
   let partial = "";
-  for (;;) {
-    const read = await file.read(buffer);
-    if (read === null) break;
-    const lines = (partial + decoder.decode(buffer.subarray(0, read), { stream: true }))
-      .split("\n");
+  for await (const chunk of file.readable.pipeThrough(new TextDecoderStream())) {
+    const lines = (partial + chunk).split("\n");
     partial = lines.pop() ?? "";
-    yield lines;
+    yield* lines;
   }
-  partial += decoder.decode();
-  if (partial !== "") yield [partial];
+  if (partial !== "") yield partial;
 }
 
 /** Imports the file; throws with the line number on a line that does not parse or is refused. */
@@ -73,128 +61,53 @@ export async function runImport(options: ToolOptions): Promise<ImportSummary> {
   const file = options.file;
   const totalBytes = (await Deno.stat(file)).size;
   const startedMs = performance.now();
-  const clients: MerkleKVClient[] = [];
-  try {
-    for (let lane = 0; lane < IMPORT_CONNECTIONS; lane++) {
-      clients.push(await MerkleKVClient.connect({ host: options.host, port: options.port }));
-    }
-    const shape = await msetShape(clients[0] as MerkleKVClient);
-    const importer = new Importer(file, clients.map((client) => new Lane(client, shape, file)));
-    const progress = new ProgressMeter(() => performance.now());
-    let bytesRead = 0;
-    let lineNumber = 0;
-    for await (const lines of fileLines(file)) {
-      for (const line of lines) {
-        lineNumber++;
-        bytesRead += line.length + 1;
-        if (line.trim() === "") continue;
-        // Most lines only join a batch: no await (and no turn of the event loop) for them.
-        const full = importer.add(line, lineNumber);
-        if (full !== null) await full;
-      }
-      const fields = progress.report(importer.acknowledged(), bytesRead, totalBytes);
-      if (fields !== null) console.error(JSON.stringify({ event: "import_progress", ...fields }));
-    }
-    await importer.finish();
-    const elapsedMs = Math.round(performance.now() - startedMs);
-    return { imported: importer.imported, expired: importer.expired, elapsedMs };
-  } finally {
-    // A failed batch leaves the others to settle before the connections close.
-    for (const client of clients) await client.close();
-  }
-}
-
-/** Spreads the entries over the lanes by key, so that each key's writes keep their order. */
-class Importer {
-  readonly #file: string;
-  readonly #lanes: Lane[];
-  imported = 0;
-  expired = 0;
-
-  constructor(file: string, lanes: Lane[]) {
-    this.#file = file;
-    this.#lanes = lanes;
-  }
-
-  /**
-   * One line of the file. When its lane's batch is full, the batch is sent and the promise
-   * returned settles once that lane has fewer than IMPORT_BATCHES_IN_FLIGHT unanswered.
-   */
-  add(line: string, lineNumber: number): Promise<void> | null {
-    const parsed = parseJsonLineWire(line);
-    if (!parsed.ok) throw new Error(`${this.#file} line ${lineNumber}: ${parsed.error}`);
-    const entry = parsed.entry;
-    if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= Date.now()) {
-      this.expired++;
-      return null;
-    }
-    const lane = this.#lanes[keyHash(entry.key) % this.#lanes.length] as Lane;
-    const refused = lane.add(entry, lineNumber);
-    if (refused !== null) throw new Error(`${this.#file} line ${lineNumber}: ${refused}`);
-    this.imported++;
-    if (lane.batchEntries() < IMPORT_BATCH_ENTRIES) return null;
-    return lane.send(IMPORT_BATCHES_IN_FLIGHT - 1);
-  }
-
-  acknowledged(): number {
-    return this.#lanes.reduce((sum, lane) => sum + lane.acknowledged, 0);
-  }
-
-  /** Sends what is left and waits for every reply. */
-  async finish(): Promise<void> {
-    await Promise.all(this.#lanes.map((lane) => lane.send(0)));
-  }
-}
-
-/** One connection: the batch being built and the batches sent but not yet answered. */
-class Lane {
-  readonly #client: MerkleKVClient;
-  readonly #shape: MsetShape;
-  readonly #file: string;
-  readonly #inFlight: Promise<Error | null>[] = [];
-  #builder: BatchBuilder | null = null;
-  acknowledged = 0;
-
-  constructor(client: MerkleKVClient, shape: MsetShape, file: string) {
-    this.#client = client;
-    this.#shape = shape;
-    this.#file = file;
-  }
-
-  add(entry: WireEntry, lineNumber: number): string | null {
-    this.#builder ??= new BatchBuilder(lineNumber, this.#shape);
-    return this.#builder.add(entry);
-  }
-
-  batchEntries(): number {
-    return this.#builder?.entries ?? 0;
-  }
-
-  /** Sends the batch being built; then waits until at most `limit` batches are unanswered. */
-  async send(limit: number): Promise<void> {
-    const builder = this.#builder;
-    this.#builder = null;
-    if (builder !== null) {
+  const client = await MerkleKVClient.connect({ host: options.host, port: options.port });
+  const shape = await msetShape(client);
+  const summary: ImportSummary = { imported: 0, expired: 0, elapsedMs: 0 };
+  const progress = new ProgressMeter(() => performance.now());
+  const inFlight: Promise<Error | null>[] = [];
+  let bytesRead = 0;
+  let lineNumber = 0;
+  let acknowledged = 0;
+  let builder = new BatchBuilder(1, shape);
+  /** Sends the batch; once IMPORT_BATCHES_IN_FLIGHT wait, waits for the oldest. */
+  const send = async (limit: number) => {
+    if (builder.entries > 0) {
       const batch = builder.finish();
-      this.#inFlight.push(
-        writeBatch(this.#client, batch, this.#file).then(() => {
-          this.acknowledged += batch.entries;
+      inFlight.push(
+        writeBatch(client, batch, file).then(() => {
+          acknowledged += batch.entries;
           return null;
         }, (error: Error) => error),
       );
     }
-    while (this.#inFlight.length > limit) {
-      const failed = await this.#inFlight.shift();
+    builder = new BatchBuilder(lineNumber + 1, shape);
+    while (inFlight.length > limit) {
+      const failed = await inFlight.shift();
       if (failed !== null && failed !== undefined) throw failed;
     }
+    const fields = progress.report(acknowledged, bytesRead, totalBytes);
+    if (fields !== null) console.error(JSON.stringify({ event: "import_progress", ...fields }));
+  };
+  try {
+    for await (const line of fileLines(file)) {
+      lineNumber++;
+      bytesRead += line.length + 1;
+      if (line.trim() === "") continue;
+      const parsed = parseJsonLineWire(line);
+      if (!parsed.ok) throw new Error(`${file} line ${lineNumber}: ${parsed.error}`);
+      const refused = builder.add(parsed.entry, summary);
+      if (refused !== null) throw new Error(`${file} line ${lineNumber}: ${refused}`);
+      if (builder.entries >= IMPORT_BATCH_ENTRIES) await send(IMPORT_BATCHES_IN_FLIGHT - 1);
+    }
+    await send(0);
+  } finally {
+    // A failed batch leaves the others to settle before the connection closes.
+    await Promise.all(inFlight);
+    await client.close();
   }
-}
-
-/** FNV-1a over the key's code units: which lane a key goes to. */
-function keyHash(key: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
+  summary.elapsedMs = Math.round(performance.now() - startedMs);
+  return summary;
 }
 
 /**
@@ -249,7 +162,12 @@ class BatchBuilder {
   }
 
   /** Adds the entry's writes; why it cannot be sent, or null. */
-  add(entry: WireEntry): string | null {
+  add(entry: WireEntry, summary: ImportSummary): string | null {
+    const nowMs = Date.now();
+    if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= nowMs) {
+      summary.expired++;
+      return null;
+    }
     const { key, value } = entry;
     // Checked here, as a space would shift every pair after it in an MSET line.
     if (key.length === 0 || INVALID_KEY_BYTE.test(key)) {
@@ -258,12 +176,13 @@ class BatchBuilder {
     const problem = valueProblem(value, Number.MAX_SAFE_INTEGER);
     if (problem !== null) return problem;
     if (entry.expiresAtMs !== 0) {
-      const seconds = Math.max(1, Math.ceil((entry.expiresAtMs - Date.now()) / 1000));
+      const seconds = Math.max(1, Math.ceil((entry.expiresAtMs - nowMs) / 1000));
       this.#push(`SET ${key} ${value}`, `EXPIRE ${key} ${seconds}`);
     } else if (value.length === 0 || value.includes(" ") || this.#shape.pairs === 0) {
       this.#push(`SET ${key} ${value}`);
     } else this.#addPair(key, value);
     this.entries++;
+    summary.imported++;
     return null;
   }
 
