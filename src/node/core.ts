@@ -4,7 +4,7 @@
  * are handed in when the core is built. Entries from peers take remote_merge.ts instead.
  */
 
-import type { Config } from "../config/mod.ts";
+import type { AuthConfig, Config } from "../config/mod.ts";
 import {
   type Command,
   COMMAND_KIND_INDEX,
@@ -24,7 +24,15 @@ import {
 import { MAX_PREFETCH_KEYS, type Store } from "../store/mod.ts";
 import { COMMAND_BOUNDS_SECONDS, HistogramSet } from "../metrics/mod.ts";
 import type { ClientInfo, ConnectionControl, LineHandler, LogWaiter } from "../server/mod.ts";
-import { AccessControl, keyAllowed, NOAUTH, openDefaultUser, sha256Hex } from "../auth/mod.ts";
+import {
+  AccessControl,
+  type AccessState,
+  keyAllowed,
+  NOAUTH,
+  openDefaultUser,
+  readAccess,
+  sha256Hex,
+} from "../auth/mod.ts";
 import { silentLogger } from "../log.ts";
 import { type Session, Sessions } from "./sessions.ts";
 import type { AntiEntropy } from "../anti_entropy/mod.ts";
@@ -83,18 +91,19 @@ export interface CoreParts {
 
 export interface AuthParts {
   readonly access: AccessControl;
-  /** ACL LOAD: re-reads the users; the error, or null once they are in place. */
-  readonly reload: () => Promise<string | null>;
+  /** Reads what auth.* configures, files included (ACL LOAD, reloads); throws AuthFileError. */
+  readonly read: (auth: AuthConfig) => Promise<AccessState>;
   readonly log: typeof silentLogger;
   /** Failed logins counted elsewhere (the HTTP listener's Basic credentials): INFO adds them. */
   readonly otherFailures?: () => number;
 }
 
+/** Without auth parts (tools, tests) the node starts open; a config change reads auth.*. */
 function openAuth(): AuthParts {
   const users = new Map([["default", openDefaultUser()]]);
   return {
-    access: new AccessControl(users, { hash: sha256Hex, protectedMode: false, enforced: false }),
-    reload: () => Promise.resolve("ACL LOAD needs auth.users_file"),
+    access: new AccessControl({ users, protectedMode: false, enforced: false }, sha256Hex),
+    read: (auth) => readAccess(auth, silentLogger),
     log: silentLogger,
   };
 }
@@ -128,7 +137,7 @@ export class NodeCore implements LineHandler {
   #client: ClientInfo | null = null;
   readonly #sessions: Sessions;
   /** Users or a password are configured: every line is checked (else one test of this). */
-  readonly #enforced: boolean;
+  #enforced: boolean;
 
   constructor(config: Config, store: Store, parts: CoreParts) {
     this.config = config;
@@ -139,7 +148,8 @@ export class NodeCore implements LineHandler {
       log: auth.log,
       nowMs: () => store.nowMs(),
       maxLineBytes: config.limits.maxLineBytes,
-      reload: auth.reload,
+      read: auth.read,
+      auth: config.auth,
     });
     this.#enforced = auth.access.enforced;
     this.#limits = config.limits;
@@ -156,7 +166,16 @@ export class NodeCore implements LineHandler {
     this.liveConfig = parts.liveConfig ??
       new LiveConfig(config, NO_CONFIG_FILE, silentLogger, () => store.nowMs());
     this.liveConfig.onChange(() => this.#applyConfig());
-    this.liveConfig.reloadUsersWith(() => this.#sessions.reloadUsers());
+    this.liveConfig.reloadAuthWith(async (auth, origin) => {
+      const prepared = await this.#sessions.prepare(auth);
+      if ("error" in prepared) return prepared;
+      return {
+        install: () => {
+          this.#sessions.install(prepared.state, origin);
+          this.#enforced = prepared.state.enforced;
+        },
+      };
+    });
   }
 
   /** The limits copied at construction, from the config changed in place (live_config.ts). */
@@ -321,6 +340,7 @@ export class NodeCore implements LineHandler {
         this.#sessions.authenticate(this.#client as ClientInfo, user, password),
       aclWhoami: () => this.#sessions.whoami(this.#client as ClientInfo),
       aclList: () => this.#sessions.access.listReply(),
+      // Only with auth.users_file, so the node checks commands before and after.
       aclLoad: () => this.#sessions.load(),
       shutdown: () => {
         const client = this.#client;

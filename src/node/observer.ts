@@ -44,7 +44,8 @@ export class NodeObserver implements HttpSource {
       log: auth.log,
       nowMs,
       maxLineBytes: config.limits.maxLineBytes,
-      reload: auth.reload,
+      read: auth.read,
+      auth: config.auth,
     });
   }
 
