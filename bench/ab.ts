@@ -6,7 +6,11 @@
  * workload's medians and the ratio B / A. For "does this change move the figures": a change
  * that is meant to leave them alone should land within the rounds' spread of 1.00. With
  * `AB_B_SECTIONS` (TOML, `\n` for line ends) B's node gets those sections: `bench/ab.ts .`
- * then compares one checkout with and without a setting.
+ * then compares one checkout with and without a setting. With `AB_SIDE_BY_SIDE=1` each round
+ * runs A and B at the same time on the same CPUs (a busy machine then slows both alike). It also
+ * prints the node's CPU time per
+ * request (from /proc: less moved than ops/s by other programs on a shared machine; a cost
+ * shows as B/A cpu above 1).
  */
 
 import * as path from "node:path";
@@ -22,20 +26,25 @@ const SECONDS = 5;
 /** TOML sections for B's node, from AB_B_SECTIONS (e.g. "[http]\nport = 0": the listener on). */
 const B_SECTIONS = Deno.env.get("AB_B_SECTIONS")?.replaceAll("\\n", "\n");
 
-async function measure(main: string | undefined, workload: (typeof WORKLOADS)[number]) {
-  const node = await BenchNode.start(
+/**
+ * AB_SIDE_BY_SIDE=1: each round runs A and B at the same time, both nodes on the server CPU and
+ * both load clients on the client CPU, so that other work on the machine falls on both alike.
+ */
+const SIDE_BY_SIDE = Deno.env.get("AB_SIDE_BY_SIDE") === "1";
+
+type Workload = (typeof WORKLOADS)[number];
+type Measured = Awaited<ReturnType<typeof load>>;
+
+function startNode(main: string | undefined): Promise<BenchNode> {
+  return BenchNode.start(
     main === undefined ? (B_SECTIONS === undefined ? {} : { sections: B_SECTIONS }) : { main },
   );
+}
+
+async function measure(main: string | undefined, workload: Workload): Promise<Measured> {
+  const node = await startNode(main);
   try {
-    const result = await runLoad({
-      ...workload.load,
-      port: node.port,
-      proto: "merklekv",
-      warmupSeconds: WARMUP_SECONDS,
-      seconds: SECONDS,
-    });
-    if (!result.ok) throw new Error(`${workload.name}: ${result.failures.join("; ")}`);
-    return { opsPerSecond: result.opsPerSecond, p99Us: result.latencyUs.p99 };
+    return await load(node, workload);
   } finally {
     await node.stop();
   }
@@ -44,6 +53,35 @@ async function measure(main: string | undefined, workload: (typeof WORKLOADS)[nu
 /** (max - min) / median, as a percentage. */
 function spread(values: number[]): string {
   return `${Math.round((Math.max(...values) - Math.min(...values)) / median(values) * 100)}%`;
+}
+
+/** A's and B's measures of one round run side by side. */
+async function measurePair(otherMain: string, workload: Workload): Promise<[Measured, Measured]> {
+  const nodes: BenchNode[] = [];
+  try {
+    nodes.push(await startNode(otherMain));
+    nodes.push(await startNode(undefined));
+    const [a, b] = await Promise.all(nodes.map((node) => load(node, workload)));
+    return [a!, b!];
+  } finally {
+    for (const node of nodes) await node.stop();
+  }
+}
+
+async function load(node: BenchNode, workload: Workload) {
+  const result = await runLoad({
+    ...workload.load,
+    port: node.port,
+    serverPid: node.pid,
+    proto: "merklekv",
+    warmupSeconds: WARMUP_SECONDS,
+    seconds: SECONDS,
+  });
+  if (!result.ok) throw new Error(`${workload.name}: ${result.failures.join("; ")}`);
+  // The node's CPU time per request: less moved by other programs than ops/s on a shared box.
+  const serverShare = result.cpu.serverPct === null ? NaN : result.cpu.serverPct / 100;
+  const cpuUsPerOp = serverShare * result.seconds * 1e6 / result.ops;
+  return { opsPerSecond: result.opsPerSecond, p99Us: result.latencyUs.p99, cpuUsPerOp };
 }
 
 if (import.meta.main) {
@@ -60,12 +98,18 @@ if (import.meta.main) {
   console.log(`A: ${otherMain}\nB: this checkout\n${rounds} alternating rounds per workload`);
   console.log(
     "workload | A ops/s | B ops/s | B/A ops | B/A per round | B/A median of rounds | " +
-      "spread A / B | A p99 µs | B p99 µs",
+      "spread A / B | A p99 µs | B p99 µs" +
+      " | A cpu µs/op | B cpu µs/op | B/A cpu | B/A cpu per round",
   );
   for (const workload of WORKLOADS.filter((w) => only === null || only.includes(w.name))) {
-    const a: { opsPerSecond: number; p99Us: number }[] = [];
-    const b: { opsPerSecond: number; p99Us: number }[] = [];
-    for (let round = 0; round < rounds; round++) {
+    const a: Measured[] = [];
+    const b: Measured[] = [];
+    for (let round = 0; round < rounds && SIDE_BY_SIDE; round++) {
+      const [x, y] = await measurePair(otherMain, workload);
+      a.push(x);
+      b.push(y);
+    }
+    for (let round = 0; round < rounds && !SIDE_BY_SIDE; round++) {
       // Alternate which goes first, so that a drift of the machine falls on both.
       const order = round % 2 === 0 ? ["a", "b"] : ["b", "a"];
       for (const side of order) {
@@ -87,6 +131,10 @@ if (import.meta.main) {
         `${spread(a.map((x) => x.opsPerSecond))} / ${spread(b.map((x) => x.opsPerSecond))}`,
         Math.round(median(a.map((x) => x.p99Us))),
         Math.round(median(b.map((x) => x.p99Us))),
+        round2(median(a.map((x) => x.cpuUsPerOp))),
+        round2(median(b.map((x) => x.cpuUsPerOp))),
+        round2(median(b.map((x) => x.cpuUsPerOp)) / median(a.map((x) => x.cpuUsPerOp))),
+        a.map((x, i) => round2((b[i]?.cpuUsPerOp ?? 0) / x.cpuUsPerOp)).join(" "),
       ].join(" | "),
     );
   }

@@ -14,6 +14,7 @@ import { run as runAntiEntropy } from "./sections/anti_entropy.ts";
 import { run as runDurability } from "./sections/durability.ts";
 import { run as runAuth } from "./sections/auth.ts";
 import { run as runTls } from "./sections/tls.ts";
+import { run as runImport } from "./sections/import.ts";
 import { pinningTool, stopEverything } from "./harness/processes.ts";
 import { REDIS_SERVER_PATH } from "./harness/redis.ts";
 import { VERSION } from "../src/node/core.ts";
@@ -30,6 +31,7 @@ const SECTIONS: readonly { name: string; run: SectionRun }[] = [
   { name: "replication", run: runReplication },
   { name: "anti_entropy", run: runAntiEntropy },
   { name: "durability", run: runDurability },
+  { name: "import", run: runImport },
 ];
 
 const EXIT_USAGE = 2;

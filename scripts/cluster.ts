@@ -315,6 +315,7 @@ Every node requires AUTH (the user default). With the CLI, the password in the e
   deno task cli -p ${first} SET greeting hello
   deno task cli -p ${second} GET greeting
 From code: MerkleKVClient.connect({ port: ${first}, password: Deno.env.get("MERKLEKV_PASSWORD") })
+/status and /metrics ask for it too (HTTP Basic): user name default, the same password.
 With a line client, send AUTH first:
   nc 127.0.0.1 ${first}        then type: AUTH <password>, then: SET greeting hello
 Watch the changes on the broker:

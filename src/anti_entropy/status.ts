@@ -46,6 +46,11 @@ export interface PeerSyncView {
   lastError: string | null;
   /** When the last session that succeeded started (Unix ms); null before any. */
   lastOkAtMs: number | null;
+  /**
+   * Since when (Unix ms, a session's start) every session that succeeded with this peer had
+   * something to repair; null when the last one found nothing (see isInStep()).
+   */
+  divergedSinceMs: number | null;
 }
 
 interface PeerRecord {
@@ -54,6 +59,18 @@ interface PeerRecord {
   rootSeenAtMs: number | null;
   nodeId: string | null;
   lastOkAtMs: number | null;
+  divergedSinceMs: number | null;
+}
+
+/**
+ * A session that finished and found nothing to move, drop or refuse: the two nodes held the
+ * same entries when it ran. Writes replication delivers in the meantime are not repairs, so a
+ * steady stream of replicated writes still leaves sessions in step.
+ */
+export function isInStep(report: SessionReport): boolean {
+  const { summary } = report;
+  return report.error === null && summary.complete &&
+    summary.pulled + summary.pushed + summary.discarded + summary.refused === 0;
 }
 
 export class SyncStatus {
@@ -79,8 +96,14 @@ export class SyncStatus {
         rootSeenAtMs: report.startedAtMs,
         nodeId: peerNodeId,
         lastOkAtMs: before?.lastOkAtMs ?? null,
+        divergedSinceMs: before?.divergedSinceMs ?? null,
       };
-    if (report.error === null) record.lastOkAtMs = report.startedAtMs;
+    if (report.error === null) {
+      record.lastOkAtMs = report.startedAtMs;
+      // A failed session says nothing of the data: divergence is judged by finished ones.
+      if (isInStep(report)) record.divergedSinceMs = null;
+      else record.divergedSinceMs ??= report.startedAtMs;
+    }
     this.#last.delete(report.address);
     this.#last.set(report.address, record);
     if (this.#last.size > MAX_TRACKED_PEERS) {
@@ -103,6 +126,7 @@ export class SyncStatus {
       lastOutcome: record.report.error === null ? "ok" : "error",
       lastError: record.report.error,
       lastOkAtMs: record.lastOkAtMs,
+      divergedSinceMs: record.divergedSinceMs,
     }));
   }
 

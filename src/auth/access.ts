@@ -76,37 +76,44 @@ function commandName(command: Command, word: string): string {
   return word.toLowerCase();
 }
 
-export class AccessControl {
-  #users: Map<string, User>;
-  readonly #hash: PasswordHasher;
+/** What the auth.* keys configure, read from them and their files (see files.ts). */
+export interface AccessState {
+  readonly users: Map<string, User>;
+  /** auth.protected_mode: applies to connections accepted from now on. */
   readonly protectedMode: boolean;
   /** Users or a password are configured: every command is checked. */
   readonly enforced: boolean;
+}
 
-  constructor(
-    users: Map<string, User>,
-    options: { hash: PasswordHasher; protectedMode: boolean; enforced: boolean },
-  ) {
-    this.#users = users;
-    this.#hash = options.hash;
-    this.protectedMode = options.protectedMode;
-    this.enforced = options.enforced;
+export class AccessControl {
+  #state: AccessState;
+  readonly #hash: PasswordHasher;
+
+  constructor(state: AccessState, hash: PasswordHasher) {
+    this.#state = state;
+    this.#hash = hash;
   }
 
   get users(): ReadonlyMap<string, User> {
-    return this.#users;
+    return this.#state.users;
   }
 
-  /** The users changed (ACL LOAD); the old map is returned. */
-  replaceUsers(users: Map<string, User>): Map<string, User> {
-    const old = this.#users;
-    this.#users = users;
-    return old;
+  get protectedMode(): boolean {
+    return this.#state.protectedMode;
+  }
+
+  get enforced(): boolean {
+    return this.#state.enforced;
+  }
+
+  /** The auth.* keys or the users file changed (ACL LOAD, a config reload, CONFIG SET). */
+  replace(state: AccessState): void {
+    this.#state = state;
   }
 
   /** Who a new connection is before AUTH: `default` if it needs no password, else nobody. */
   userAtConnect(): User | null {
-    const user = this.#users.get(DEFAULT_USER);
+    const user = this.#state.users.get(DEFAULT_USER);
     return user !== undefined && user.enabled && user.nopass ? user : null;
   }
 
@@ -118,7 +125,7 @@ export class AccessControl {
 
   /** The user that `password` proves, or null (unknown, off or wrong password). */
   authenticate(name: string | null, password: string): User | null {
-    const user = this.#users.get(name ?? DEFAULT_USER);
+    const user = this.#state.users.get(name ?? DEFAULT_USER);
     if (user === undefined || !user.enabled) return null;
     if (user.nopass) return user;
     const hashHex = this.#hash(password);
@@ -155,8 +162,8 @@ export class AccessControl {
 
   /** ACL LIST. */
   listReply(): string {
-    let reply = "USERS " + this.#users.size + "\r\n";
-    for (const user of this.#users.values()) reply += describeUser(user) + "\r\n";
+    let reply = "USERS " + this.#state.users.size + "\r\n";
+    for (const user of this.#state.users.values()) reply += describeUser(user) + "\r\n";
     return reply;
   }
 }

@@ -6,10 +6,13 @@
 import { createHash } from "node:crypto";
 import type { AuthConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
-import { AccessControl, settleUsers } from "./access.ts";
+import { AccessControl, type AccessState, settleUsers } from "./access.ts";
 import { parseUsersFile, type User } from "./users.ts";
 
-/** A users or password file that cannot be read or is invalid: the node does not start. */
+/**
+ * A users or password file that cannot be read or is invalid: the node does not start, and a
+ * reload changes nothing.
+ */
 export class AuthFileError extends Error {}
 
 export function sha256Hex(password: string): string {
@@ -55,35 +58,36 @@ async function passwordHash(auth: AuthConfig): Promise<string | null> {
   const text = await readText(auth.passwordFile, "auth.password_file");
   const [password = ""] = text.split(/\r?\n/);
   if (password === "") {
-    throw new Error(`auth.password_file ${auth.passwordFile}: first line is empty`);
+    throw new AuthFileError(`auth.password_file ${auth.passwordFile}: first line is empty`);
   }
   return sha256Hex(password);
 }
 
-/** Reads what auth configures; throws an Error whose message names the file and line. */
-export async function loadAccess(
-  auth: AuthConfig,
-  log: Logger,
-): Promise<{ access: AccessControl; reload: () => Promise<string | null> }> {
+/**
+ * Reads what the auth.* keys configure, files included; throws an AuthFileError whose message
+ * names the file and line. Run at start, by ACL LOAD and by every config change of auth.*.
+ */
+export async function readAccess(auth: AuthConfig, log: Logger): Promise<AccessState> {
   for (const path of [auth.usersFile, auth.passwordFile]) {
     if (path !== null) await warnIfReadableByOthers(path, log);
   }
   const hash = await passwordHash(auth);
   const fromFile = auth.usersFile === null ? null : await readUsersFile(auth.usersFile);
-  const access = new AccessControl(settleUsers(fromFile, hash), {
-    hash: sha256Hex,
+  return {
+    users: settleUsers(fromFile, hash),
     protectedMode: auth.protectedMode,
     enforced: fromFile !== null || hash !== null,
-  });
-  /** ACL LOAD: all or nothing; the error, or null once the new users are in place. */
-  const reload = async (): Promise<string | null> => {
-    if (auth.usersFile === null) return "ACL LOAD needs auth.users_file";
-    try {
-      access.replaceUsers(settleUsers(await readUsersFile(auth.usersFile), hash));
-      return null;
-    } catch (error) {
-      return error instanceof Error ? error.message : String(error);
-    }
   };
-  return { access, reload };
+}
+
+/**
+ * The node's AccessControl at start (throws an AuthFileError: the node does not start), and
+ * how to read the auth.* keys again.
+ */
+export async function loadAccess(
+  auth: AuthConfig,
+  log: Logger,
+): Promise<{ access: AccessControl; read: (next: AuthConfig) => Promise<AccessState> }> {
+  const access = new AccessControl(await readAccess(auth, log), sha256Hex);
+  return { access, read: (next) => readAccess(next, log) };
 }

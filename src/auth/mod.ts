@@ -16,6 +16,7 @@ export {
 } from "./users.ts";
 export {
   AccessControl,
+  type AccessState,
   DEFAULT_USER,
   keyAllowed,
   NOAUTH,
@@ -28,6 +29,7 @@ export {
 export {
   AuthFileError,
   loadAccess,
+  readAccess,
   readUsersFile,
   sha256Hex,
   warnIfReadableByOthers,

@@ -45,7 +45,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.users_file",
-    reloadable: false,
+    reloadable: true,
     field: "auth.usersFile",
     type: "string",
     rule: SECRET_PATH_RULE,
@@ -55,7 +55,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.password",
-    reloadable: false,
+    reloadable: true,
     field: "auth.password",
     type: "string",
     rule: AUTH_WORD_RULE,
@@ -65,7 +65,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.password_file",
-    reloadable: false,
+    reloadable: true,
     field: "auth.passwordFile",
     type: "string",
     rule: SECRET_PATH_RULE,
@@ -74,7 +74,7 @@ export const SECURITY_KEYS: readonly KeySpec[] = [
   },
   {
     path: "auth.protected_mode",
-    reloadable: false,
+    reloadable: true,
     field: "auth.protectedMode",
     type: "boolean",
     nullable: false,

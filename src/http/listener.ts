@@ -10,12 +10,24 @@ import { EXPOSITION_CONTENT_TYPE, formatExposition, type MetricFamily } from "./
 import { type CheckResult, healthAnswer, type HttpAnswer, readyzAnswer } from "./health.ts";
 import type { StatusReport } from "./status.ts";
 import { STATUS_PAGE_HTML } from "./status_page.ts";
+import {
+  type Credentials,
+  type HttpAccess,
+  needsCredentials,
+  parseBasicAuthorization,
+  refusalResponse,
+} from "./basic_auth.ts";
 
 /** What the listener asks the node at each request. */
 export interface HttpSource {
   metrics(): MetricFamily[];
   checks(): CheckResult[];
   status(): StatusReport;
+  /**
+   * Whether credentials (null: none sent) may see /metrics, /status and /status.json
+   * (basic_auth.ts); absent: open to all.
+   */
+  authorize?(credentials: Credentials | null, remoteAddress: string): HttpAccess;
 }
 
 export interface HttpListenerOptions {
@@ -56,7 +68,7 @@ export function startHttpListener(
       log.error("http_request_failed", { message: String(error) });
       return new Response("internal error\n", { status: 500, headers: { "content-type": TEXT } });
     },
-  }, (request) => route(request, source));
+  }, (request, info) => route(request, source, info.remoteAddr.hostname));
   const port = server.addr.port;
   log.info("http_listening", {
     address: `${options.hostname}:${port}`,
@@ -70,8 +82,12 @@ export function startHttpListener(
 }
 
 /** One request: the path picks the answer; only GET and HEAD are served. */
-export function route(request: Request, source: HttpSource): Response {
+export function route(request: Request, source: HttpSource, remoteAddress = ""): Response {
   const url = new URL(request.url);
+  if (request.method === "GET" || request.method === "HEAD") {
+    const refusal = accessRefusal(request, url, source, remoteAddress);
+    if (refusal !== null) return refusal;
+  }
   const answer = pathAnswer(url, source);
   if (answer === null) return textResponse(404, "not found\n", TEXT, request);
   if (request.method !== "GET" && request.method !== "HEAD") {
@@ -81,6 +97,19 @@ export function route(request: Request, source: HttpSource): Response {
     });
   }
   return textResponse(answer.status, answer.body, answer.contentType, request);
+}
+
+/** The 401 or 403 of a request for a protected path, or null when it may go on. */
+function accessRefusal(
+  request: Request,
+  url: URL,
+  source: HttpSource,
+  remoteAddress: string,
+): Response | null {
+  if (source.authorize === undefined || !needsCredentials(url.pathname)) return null;
+  const credentials = parseBasicAuthorization(request.headers.get("authorization"));
+  const access = source.authorize(credentials, remoteAddress);
+  return access === "allowed" ? null : refusalResponse(access);
 }
 
 function pathAnswer(

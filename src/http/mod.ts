@@ -4,6 +4,14 @@
  */
 
 export {
+  BASIC_CHALLENGE,
+  type Credentials,
+  type HttpAccess,
+  needsCredentials,
+  parseBasicAuthorization,
+  refusalResponse,
+} from "./basic_auth.ts";
+export {
   EXPOSITION_CONTENT_TYPE,
   formatExposition,
   type HistogramSample,

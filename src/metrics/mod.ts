@@ -6,3 +6,4 @@ export {
   LAG_BOUNDS_SECONDS,
   SESSION_BOUNDS_SECONDS,
 } from "./histogram.ts";
+export { COMMAND_BOUNDS_SECONDS, HistogramSet } from "./histogram_set.ts";

@@ -4,7 +4,7 @@
  * are handed in when the core is built. Entries from peers take remote_merge.ts instead.
  */
 
-import type { Config } from "../config/mod.ts";
+import type { AuthConfig, Config } from "../config/mod.ts";
 import {
   type Command,
   COMMAND_KIND_INDEX,
@@ -24,6 +24,7 @@ import {
   valueReply,
 } from "../protocol/mod.ts";
 import { MAX_PREFETCH_KEYS, type Store } from "../store/mod.ts";
+import { COMMAND_BOUNDS_SECONDS, HistogramSet } from "../metrics/mod.ts";
 import type {
   ClientInfo,
   ConnectionControl,
@@ -31,7 +32,15 @@ import type {
   LogWaiter,
   ReplyBytes,
 } from "../server/mod.ts";
-import { AccessControl, keyAllowed, NOAUTH, openDefaultUser, sha256Hex } from "../auth/mod.ts";
+import {
+  AccessControl,
+  type AccessState,
+  keyAllowed,
+  NOAUTH,
+  openDefaultUser,
+  readAccess,
+  sha256Hex,
+} from "../auth/mod.ts";
 import { silentLogger } from "../log.ts";
 import { type Session, Sessions } from "./sessions.ts";
 import type { AntiEntropy } from "../anti_entropy/mod.ts";
@@ -54,6 +63,8 @@ const GET_INDEX = COMMAND_KIND_INDEX.get;
 const VALUE_PREFIX = new Uint8Array([0x56, 0x41, 0x4c, 0x55, 0x45, 0x20]);
 const CR = 13;
 const LF = 10;
+/** Where lines that named no command are counted in `durations` (after every kind). */
+export const INVALID_INDEX = COMMAND_KINDS.length;
 /** "E" of "ERROR ": the one check that tells an error reply from another string reply. */
 const ERROR_FIRST_CHAR = 69;
 
@@ -67,6 +78,11 @@ export interface CommandCounters {
   readonly errors: Float64Array;
   /** Lines that named no command or broke its arity: `ERROR` replies with no kind. */
   invalid: number;
+  /**
+   * From a line's arrival to its reply queued, by kind (INVALID_INDEX: no command), as the
+   * connection measures it per chunk (see repliesQueued()).
+   */
+  readonly durations: HistogramSet;
 }
 
 /** The node's parts, given to the core when it is built (see start_node.ts). */
@@ -87,16 +103,19 @@ export interface CoreParts {
 
 export interface AuthParts {
   readonly access: AccessControl;
-  /** ACL LOAD: re-reads the users; the error, or null once they are in place. */
-  readonly reload: () => Promise<string | null>;
+  /** Reads what auth.* configures, files included (ACL LOAD, reloads); throws AuthFileError. */
+  readonly read: (auth: AuthConfig) => Promise<AccessState>;
   readonly log: typeof silentLogger;
+  /** Failed logins counted elsewhere (the HTTP listener's Basic credentials): INFO adds them. */
+  readonly otherFailures?: () => number;
 }
 
+/** Without auth parts (tools, tests) the node starts open; a config change reads auth.*. */
 function openAuth(): AuthParts {
   const users = new Map([["default", openDefaultUser()]]);
   return {
-    access: new AccessControl(users, { hash: sha256Hex, protectedMode: false, enforced: false }),
-    reload: () => Promise.resolve("ACL LOAD needs auth.users_file"),
+    access: new AccessControl({ users, protectedMode: false, enforced: false }, sha256Hex),
+    read: (auth) => readAccess(auth, silentLogger),
     log: silentLogger,
   };
 }
@@ -121,13 +140,16 @@ export class NodeCore implements LineHandler {
     commands: new Float64Array(COMMAND_KINDS.length),
     errors: new Float64Array(COMMAND_KINDS.length),
     invalid: 0,
+    durations: new HistogramSet(COMMAND_BOUNDS_SECONDS, COMMAND_KINDS.length + 1),
   };
+  /** The kind index the last handleLine() counted (INVALID_INDEX: none parsed), -1: none. */
+  lastCommandKind = -1;
   /** Key offsets for beforeLines(), as pairs. */
   readonly #keyRanges = new Int32Array(2 * MAX_PREFETCH_KEYS);
   #client: ClientInfo | null = null;
   readonly #sessions: Sessions;
   /** Users or a password are configured: every line is checked (else one test of this). */
-  readonly #enforced: boolean;
+  #enforced: boolean;
 
   constructor(config: Config, store: Store, parts: CoreParts) {
     this.config = config;
@@ -138,7 +160,8 @@ export class NodeCore implements LineHandler {
       log: auth.log,
       nowMs: () => store.nowMs(),
       maxLineBytes: config.limits.maxLineBytes,
-      reload: auth.reload,
+      read: auth.read,
+      auth: config.auth,
     });
     this.#enforced = auth.access.enforced;
     this.#limits = config.limits;
@@ -155,7 +178,16 @@ export class NodeCore implements LineHandler {
     this.liveConfig = parts.liveConfig ??
       new LiveConfig(config, NO_CONFIG_FILE, silentLogger, () => store.nowMs());
     this.liveConfig.onChange(() => this.#applyConfig());
-    this.liveConfig.reloadUsersWith(() => this.#sessions.reloadUsers());
+    this.liveConfig.reloadAuthWith(async (auth, origin) => {
+      const prepared = await this.#sessions.prepare(auth);
+      if ("error" in prepared) return prepared;
+      return {
+        install: () => {
+          this.#sessions.install(prepared.state, origin);
+          this.#enforced = prepared.state.enforced;
+        },
+      };
+    });
   }
 
   /** The limits copied at construction, from the config changed in place (live_config.ts). */
@@ -196,6 +228,7 @@ export class NodeCore implements LineHandler {
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1) {
         this.counters.commands[GET_INDEX]!++;
+        this.lastCommandKind = GET_INDEX;
         return this.#get(line.bytes, line.start + 4, keyEnd, out);
       }
     }
@@ -204,6 +237,7 @@ export class NodeCore implements LineHandler {
       : parseFramed(line, this.#limits);
     if (command.kind === "invalid") {
       this.counters.invalid++;
+      this.lastCommandKind = INVALID_INDEX;
       return errorReply(command.message);
     }
     return this.#run(command, client);
@@ -212,6 +246,7 @@ export class NodeCore implements LineHandler {
   #run(command: Command, client: ClientInfo): string | Promise<string> | PiecewiseReply | null {
     const kindIndex = COMMAND_KIND_INDEX[command.kind];
     this.counters.commands[kindIndex]!++;
+    this.lastCommandKind = kindIndex;
     if (commandRow(command.kind).writes) {
       const refusal = this.parts.changeLog?.writeError() ?? null;
       if (refusal !== null) {
@@ -268,6 +303,7 @@ export class NodeCore implements LineHandler {
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1 && (user.allKeys || keyAllowed(user, line.copy(4, keyEnd - line.start)))) {
         this.counters.commands[GET_INDEX]!++;
+        this.lastCommandKind = GET_INDEX;
         return this.#get(line.bytes, line.start + 4, keyEnd, out);
       }
     }
@@ -276,14 +312,23 @@ export class NodeCore implements LineHandler {
       : parseFramed(line, this.#limits);
     if (command.kind === "invalid") {
       this.counters.invalid++;
+      this.lastCommandKind = INVALID_INDEX;
       return session.user === null ? NOAUTH : errorReply(command.message);
     }
     const refusal = this.#sessions.refusal(session, command, () => firstWord(line));
-    if (refusal !== null) return refusal;
+    if (refusal !== null) {
+      this.lastCommandKind = -1;
+      return refusal;
+    }
     if (command.kind === "scan" && user !== null && !user.allKeys) {
       this.#context.scanFilter = (key) => keyAllowed(user, key);
     }
     return this.#run(command, client);
+  }
+
+  /** The replies of these commands (kind indexes) were queued `seconds` after their lines came. */
+  repliesQueued(kinds: Int32Array, count: number, seconds: number): void {
+    this.counters.durations.observeEach(kinds, count, seconds);
   }
 
   /** A connection was accepted (protected mode may refuse it); see Sessions. */
@@ -330,6 +375,7 @@ export class NodeCore implements LineHandler {
         this.#sessions.authenticate(this.#client as ClientInfo, user, password),
       aclWhoami: () => this.#sessions.whoami(this.#client as ClientInfo),
       aclList: () => this.#sessions.access.listReply(),
+      // Only with auth.users_file, so the node checks commands before and after.
       aclLoad: () => this.#sessions.load(),
       shutdown: () => {
         const client = this.#client;
@@ -362,7 +408,7 @@ export class NodeCore implements LineHandler {
       ["tombstones", store.tombstoneCount],
       ["connections", this.parts.connectionCount()],
       ["commands_processed", this.#commandsProcessed],
-      ["auth_failures", this.#sessions.authFailures],
+      ["auth_failures", this.#sessions.authFailures + (this.parts.auth?.otherFailures?.() ?? 0)],
       ...tlsFields(this.parts.tlsHandshakeFailures?.() ?? null),
       ["memory_rss_bytes", memory.rss],
       ["memory_heap_used_bytes", memory.heapUsed],

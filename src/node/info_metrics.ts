@@ -53,7 +53,11 @@ export const INFO_METRICS: readonly InfoMetric[] = [
     "value_heap_evacuating_slabs",
     "Value heap slabs that compaction is emptying",
   ),
-  counter("auth_failures", "auth_failures_total", "AUTH attempts refused"),
+  counter(
+    "auth_failures",
+    "auth_failures_total",
+    "AUTH attempts and HTTP Basic credentials refused",
+  ),
   counter(
     "tls_handshake_failures",
     "tls_handshake_failures_total",
@@ -255,6 +259,13 @@ export const INFO_METRICS: readonly InfoMetric[] = [
     (value) => value === "on" ? 1 : 0,
   ),
   gauge("anti_entropy_peers", "anti_entropy_peers", "Peers anti-entropy may sync with"),
+  // Configuration, but the alert on convergence counts in intervals (deploy/alerts.yml).
+  gauge(
+    "anti_entropy_interval_ms",
+    "anti_entropy_interval_seconds",
+    "Time between two sessions of the loop (anti_entropy.interval_ms)",
+    MS,
+  ),
   gauge(
     "anti_entropy_session",
     "anti_entropy_session_running",
@@ -307,7 +318,6 @@ export const INFO_WITHOUT_METRIC: Readonly<Record<string, string>> = {
   replication_broker_address: "configuration, not state",
   replication_client_id: "configuration, not state",
   replication_peers: "a list of addresses; merklekv_replication_peers counts them",
-  anti_entropy_interval_ms: "configuration, not state",
   config_file: "configuration, not state",
 };
 

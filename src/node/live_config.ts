@@ -7,6 +7,7 @@
 
 import {
   applyReloadable,
+  type AuthConfig,
   type Config,
   ConfigError,
   configValueText,
@@ -35,6 +36,15 @@ const NO_FILE_MESSAGE = "Cannot reload config: the node was started without --co
 /** What started a reload, for the log. */
 export type ReloadOrigin = "SIGHUP" | "CONFIG RELOAD";
 
+/**
+ * The auth.* keys and their files read for a config that is about to apply: how to put them in
+ * place, or why they cannot be (a users or password file missing or invalid).
+ */
+export type PreparedAuth = { readonly install: () => void } | { readonly error: string };
+
+/** Reads what `auth` configures; `origin` names the change for the log and closed sessions. */
+export type AuthPreparer = (auth: AuthConfig, origin: string) => Promise<PreparedAuth>;
+
 export class LiveConfig {
   readonly #config: Config;
   readonly #source: ConfigSource;
@@ -42,8 +52,9 @@ export class LiveConfig {
   readonly #nowMs: () => number;
   readonly #appliers: (() => void)[] = [];
   readonly #checks: ((candidate: Config) => () => void)[] = [];
-  /** Re-reads auth.users_file, all or nothing (ACL LOAD); the error, or null. */
-  #reloadUsers: () => Promise<string | null> = () => Promise.resolve(null);
+  #prepareAuth: AuthPreparer = () => Promise.resolve({ install: () => {} });
+  /** Changes that read files run one at a time, each on the config the previous one left. */
+  #queue: Promise<unknown> = Promise.resolve();
   #reloads = 0;
   #failures = 0;
   #lastReloadMs = 0;
@@ -69,29 +80,33 @@ export class LiveConfig {
     this.#checks.push(check);
   }
 
-  /** A reload also re-reads the users file, when there is one. */
-  reloadUsersWith(reload: () => Promise<string | null>): void {
-    this.#reloadUsers = reload;
+  /** A reload and CONFIG SET auth.* read the auth.* keys and files anew (see docs/security.md). */
+  reloadAuthWith(prepare: AuthPreparer): void {
+    this.#prepareAuth = prepare;
   }
 
   /**
    * Re-reads the file: all of it applies, or nothing (the error, also logged). Keys that are
    * not reloadable keep their running value and are named in one warning.
    */
-  async reload(origin: ReloadOrigin): Promise<string | null> {
+  reload(origin: ReloadOrigin): Promise<string | null> {
+    return this.#serially(() => this.#reload(origin));
+  }
+
+  async #reload(origin: ReloadOrigin): Promise<string | null> {
     try {
       if (this.#source.path === null) throw new ConfigError(NO_FILE_MESSAGE);
       const loaded = this.#source.load();
-      // A dry run first: the users file is read only for a config that will apply.
+      // A dry run first: the users and password files are read only for a config that applies.
       const candidate = structuredClone(this.#config);
       applyReloadable(candidate, loaded);
       const commits = this.#checks.map((check) => check(candidate));
-      if (this.#config.auth.usersFile !== null) {
-        const usersError = await this.#reloadUsers();
-        if (usersError !== null) throw new ConfigError(`Cannot reload users: ${usersError}`);
-      }
+      // Every auth.* key is reloadable: the loaded ones are the ones that will run.
+      const auth = await this.#prepareAuth(loaded.auth, origin);
+      if ("error" in auth) throw new ConfigError(`Cannot reload auth: ${auth.error}`);
       const { applied, ignored } = applyReloadable(this.#config, loaded);
       for (const commit of commits) commit();
+      auth.install();
       this.#changed();
       this.#reloads++;
       this.#lastReloadMs = this.#nowMs();
@@ -123,6 +138,9 @@ export class LiveConfig {
         case "config_get":
           return `VALUE ${configValueText(this.#config, command.key)}\r\n`;
         case "config_set":
+          if (command.key.startsWith("auth.")) {
+            return this.#serially(() => this.#setAuth(command.key, command.value));
+          }
           this.#set(command.key, command.value);
           this.#log.info("config_set", { key: command.key });
           return "OK\r\n";
@@ -146,6 +164,27 @@ export class LiveConfig {
     ];
   }
 
+  /** CONFIG SET auth.*: checked, its files read, then in place; or nothing changes. */
+  async #setAuth(key: string, value: string): Promise<string> {
+    try {
+      const candidate = structuredClone(this.#config);
+      setConfigValue(candidate, key, value);
+      const commits = this.#checks.map((check) => check(candidate));
+      const auth = await this.#prepareAuth(candidate.auth, "CONFIG SET");
+      if ("error" in auth) return errorReply(`Cannot set config ${key}: ${auth.error}`);
+      setConfigValue(this.#config, key, value);
+      for (const commit of commits) commit();
+      auth.install();
+      this.#changed();
+      this.#log.info("config_set", { key });
+      return "OK\r\n";
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return errorReply(error.message);
+    }
+  }
+
+  /** CONFIG SET of a key outside auth.*: checked on a copy, then in place; or nothing changes. */
   #set(key: string, value: string): void {
     const candidate = structuredClone(this.#config);
     setConfigValue(candidate, key, value);
@@ -153,6 +192,12 @@ export class LiveConfig {
     setConfigValue(this.#config, key, value);
     for (const commit of commits) commit();
     this.#changed();
+  }
+
+  #serially<T>(change: () => Promise<T>): Promise<T> {
+    const next = this.#queue.then(change);
+    this.#queue = next.catch(() => {});
+    return next;
   }
 
   #changed(): void {

@@ -9,14 +9,17 @@ import { COMMAND_KINDS } from "../protocol/mod.ts";
 import type { ServerHandle } from "../server/mod.ts";
 import type {
   CheckResult,
+  Credentials,
   HistogramSample,
+  HttpAccess,
   HttpSource,
   MetricFamily,
   NodePhase,
   Sample,
   StatusReport,
 } from "../http/mod.ts";
-import { type NodeCore, VERSION } from "./core.ts";
+import { type AuthParts, INVALID_INDEX, type NodeCore, VERSION } from "./core.ts";
+import { Sessions } from "./sessions.ts";
 import { infoMetricFamilies } from "./info_metrics.ts";
 import { statusReport } from "./status_report.ts";
 
@@ -30,11 +33,42 @@ export class NodeObserver implements HttpSource {
   #phase: NodePhase = "recovering";
   #core: NodeCore | null = null;
   #server: ServerHandle | null = null;
+  /** Checks HTTP Basic credentials against the node's users; null: no users (open). */
+  readonly #httpSessions: Sessions | null;
 
-  constructor(config: Config, nowMs: () => number) {
+  constructor(config: Config, nowMs: () => number, auth: AuthParts | null = null) {
     this.#config = config;
     this.#nowMs = nowMs;
     this.#startedAtMs = nowMs();
+    this.#httpSessions = auth === null ? null : new Sessions(auth.access, {
+      log: auth.log,
+      nowMs,
+      maxLineBytes: config.limits.maxLineBytes,
+      read: auth.read,
+      auth: config.auth,
+    });
+  }
+
+  /** HTTP Basic credentials refused so far (INFO's auth_failures adds them). */
+  get authFailures(): number {
+    return this.#httpSessions?.authFailures ?? 0;
+  }
+
+  /**
+   * /metrics, /status and /status.json: open when client authentication is off; else the
+   * user the credentials prove (or `default` without a password, as on the client port) must
+   * be allowed INFO. An empty user name is `default`, as `AUTH <password>` is.
+   */
+  authorize(credentials: Credentials | null, remoteAddress: string): HttpAccess {
+    const sessions = this.#httpSessions;
+    if (sessions === null || !sessions.access.enforced) return "allowed";
+    const user = credentials === null ? sessions.access.userAtConnect() : sessions.verify(
+      { remoteAddress, isLoopback: false },
+      credentials.user === "" ? null : credentials.user,
+      credentials.password,
+    );
+    if (user === null) return "unauthorized";
+    return user.commands.has("info") ? "allowed" : "forbidden";
   }
 
   /** Recovery is over and the client port takes clients. */
@@ -114,6 +148,7 @@ export class NodeObserver implements HttpSource {
     if (core === null || server === null) return families;
     families.push(...commandFamilies(core), ...serverFamilies(server));
     families.push(...infoMetricFamilies(core.infoFields()), ...histogramFamilies(core));
+    families.push(...convergenceFamilies(core, this.#nowMs()));
     return families;
   }
 }
@@ -129,6 +164,7 @@ function commandFamilies(core: NodeCore): MetricFamily[] {
   commandSamples.push({ labels: { command: INVALID_COMMAND }, value: invalid });
   errorSamples.push({ labels: { command: INVALID_COMMAND }, value: invalid });
   return [
+    commandDurationFamily(core),
     {
       name: "merklekv_commands_total",
       help: "Requests run, by command (lower case, aliases folded; invalid: no command parsed)",
@@ -141,6 +177,69 @@ function commandFamilies(core: NodeCore): MetricFamily[] {
       type: "counter",
       samples: errorSamples,
     },
+  ];
+}
+
+/**
+ * One histogram per command that ran at least once (unused commands would add 20 series each);
+ * `invalid` for lines that named no command.
+ */
+function commandDurationFamily(core: NodeCore): MetricFamily {
+  const { durations } = core.counters;
+  const samples: HistogramSample[] = [];
+  for (let index = 0; index <= INVALID_INDEX; index++) {
+    if (durations.countOf(index) === 0) continue;
+    samples.push({
+      labels: { command: COMMAND_KINDS[index] ?? INVALID_COMMAND },
+      bounds: durations.bounds,
+      counts: durations.bucketsOf(index),
+      sum: durations.sums[index] ?? 0,
+    });
+  }
+  return {
+    name: "merklekv_command_duration_seconds",
+    help: "From a line's arrival to its reply queued, by command (an upper bound; see docs)",
+    type: "histogram",
+    samples,
+  };
+}
+
+/**
+ * Whether this node agrees with its peers (docs/observability.md, Convergence): the roots it
+ * last saw (as the status page), and the sessions that keep finding something to repair.
+ */
+function convergenceFamilies(core: NodeCore, nowMs: number): MetricFamily[] {
+  const antiEntropy = core.parts.antiEntropy;
+  if (antiEntropy === null) return [];
+  const root = core.store.rootHex();
+  let differing = 0;
+  let diverged = 0;
+  let longestMs = 0;
+  for (const peer of antiEntropy.peers()) {
+    if (peer.rootHex !== null && peer.rootHex !== root) differing++;
+    if (peer.divergedSinceMs === null) continue;
+    diverged++;
+    longestMs = Math.max(longestMs, nowMs - peer.divergedSinceMs);
+  }
+  const gauge = (name: string, help: string, value: number): MetricFamily => ({
+    name: `merklekv_anti_entropy_${name}`,
+    help,
+    type: "gauge",
+    samples: [{ value }],
+  });
+  return [
+    gauge(
+      "converged",
+      "1 when every peer root this node last saw equals its own",
+      differing === 0 ? 1 : 0,
+    ),
+    gauge("peer_roots_differing", "Peers whose root as last seen differs from ours", differing),
+    gauge("peers_diverged", "Peers whose sessions since the last in step all repaired", diverged),
+    gauge(
+      "diverged_seconds",
+      "How long the longest-diverged peer has gone without a session that found nothing to repair",
+      longestMs / 1000,
+    ),
   ];
 }
 

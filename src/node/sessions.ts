@@ -1,13 +1,15 @@
 /**
  * Who each connection is: the node's side of users and permissions (see docs/security.md).
  * A session per connection holds its user (null until it authenticates); AUTH changes it,
- * every command of an enforcing node is checked against it, and ACL LOAD closes the sessions
- * of users that are gone or turned off. AUTH failures are counted and logged, at most one
+ * every command of an enforcing node is checked against it, and new users (ACL LOAD, or a
+ * config change of auth.*) close the sessions of users that are gone or turned off. AUTH failures are counted and logged, at most one
  * line per AUTH_LOG_INTERVAL_MS, with the client's address and never the password.
  */
 
 import {
   type AccessControl,
+  type AccessState,
+  AuthFileError,
   NOAUTH,
   UNAUTHENTICATED_MAX_LINE_BYTES,
   type User,
@@ -15,6 +17,7 @@ import {
 } from "../auth/mod.ts";
 import { type Command, errorReply, OK } from "../protocol/mod.ts";
 import type { ClientInfo, ConnectionControl } from "../server/mod.ts";
+import type { AuthConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 
 const AUTH_LOG_INTERVAL_MS = 1_000;
@@ -30,7 +33,9 @@ export class Sessions {
   readonly #log: Logger;
   readonly #nowMs: () => number;
   #maxLineBytes: number;
-  readonly #reload: () => Promise<string | null>;
+  readonly #read: (auth: AuthConfig) => Promise<AccessState>;
+  /** The running auth.* keys (changed in place by a reload), for ACL LOAD. */
+  readonly #auth: AuthConfig;
   readonly #sessions = new Map<ClientInfo, Session>();
   authFailures = 0;
   #lastAuthLogMs = -Infinity;
@@ -42,14 +47,17 @@ export class Sessions {
       log: Logger;
       nowMs: () => number;
       maxLineBytes: number;
-      reload: () => Promise<string | null>;
+      /** Reads what `auth` configures, files included; throws AuthFileError. */
+      read: (auth: AuthConfig) => Promise<AccessState>;
+      auth: AuthConfig;
     },
   ) {
     this.access = access;
     this.#log = parts.log;
     this.#nowMs = parts.nowMs;
     this.#maxLineBytes = parts.maxLineBytes;
-    this.#reload = parts.reload;
+    this.#read = parts.read;
+    this.#auth = parts.auth;
   }
 
   /** limits.max_line_bytes changed: the cap an authenticated session gets from now on. */
@@ -57,11 +65,14 @@ export class Sessions {
     this.#maxLineBytes = bytes;
   }
 
-  /** A new connection: refused by protected mode, or its session starts. */
+  /**
+   * A new connection: refused by protected mode, or its session starts (also on a node that
+   * checks nothing: a password set later finds it authenticated as default, as in Redis).
+   */
   opened(client: ClientInfo, control: ConnectionControl | null): string | null {
     const refusal = this.access.connectRefusal(client.isLoopback);
     if (refusal !== null) return refusal;
-    if (this.access.enforced) this.#start(client, control);
+    this.#start(client, control);
     return null;
   }
 
@@ -105,33 +116,65 @@ export class Sessions {
     return OK;
   }
 
+  /**
+   * Credentials sent another way (HTTP Basic, docs/observability.md): the user they prove, or
+   * null, counted and logged as a failed AUTH. No session is kept.
+   */
+  verify(client: ClientInfo, name: string | null, password: string): User | null {
+    const user = this.access.authenticate(name, password);
+    if (user === null) this.#authFailed(client, name);
+    return user;
+  }
+
   whoami(client: ClientInfo): string {
     const user = this.access.enforced ? this.of(client).user : this.access.userAtConnect();
     return "USER " + (user?.name ?? "default") + "\r\n";
   }
 
-  /** ACL LOAD: the new users, and the sessions of removed or disabled users closed. */
+  /** ACL LOAD: the users file again, all or nothing; OK or the ERROR naming file and line. */
   async load(): Promise<string> {
-    const error = await this.reloadUsers();
-    return error === null ? OK : errorReply(error);
+    if (this.#auth.usersFile === null) return errorReply("ACL LOAD needs auth.users_file");
+    const prepared = await this.prepare(this.#auth);
+    if ("error" in prepared) return errorReply(prepared.error);
+    this.install(prepared.state, "ACL LOAD");
+    return OK;
   }
 
-  /** ACL LOAD and a config reload: the error, or null once the new users are in place. */
-  async reloadUsers(): Promise<string | null> {
-    const error = await this.#reload();
-    if (error !== null) return error;
-    const users = this.access.users;
+  /** What `auth` configures, files read; or why not (a file that is missing or invalid). */
+  async prepare(auth: AuthConfig): Promise<{ state: AccessState } | { error: string }> {
+    try {
+      return { state: await this.#read(auth) };
+    } catch (error) {
+      if (!(error instanceof AuthFileError)) throw error;
+      return { error: error.message };
+    }
+  }
+
+  /**
+   * New users and auth.* settings in place. Sessions of users that are gone or turned off are
+   * closed; the others keep their user with its new rules (a changed password does not log
+   * anyone out, as in Redis). A session not yet authenticated becomes `default` when that
+   * user needs no password now. Protected mode applies to connections accepted from now on.
+   */
+  install(state: AccessState, origin: string): void {
+    this.access.replace(state);
+    const users = state.users;
+    const atConnect = this.access.userAtConnect();
     for (const session of this.#sessions.values()) {
-      if (session.user === null) continue;
+      if (session.user === null) {
+        if (atConnect === null) continue;
+        session.user = atConnect;
+        session.control?.setMaxLineBytes(this.#maxLineBytes);
+        continue;
+      }
       const name = session.user.name;
       const now = users.get(name);
       if (now === undefined || !now.enabled) {
         session.user = null;
-        session.control?.close(`user ${name} was removed or turned off by ACL LOAD`);
+        session.control?.close(`user ${name} was removed or turned off by ${origin}`);
       } else session.user = now;
     }
-    this.#log.info("users_loaded", { users: users.size });
-    return null;
+    this.#log.info("users_loaded", { users: users.size, origin });
   }
 
   #authFailed(client: ClientInfo, name: string | null): void {

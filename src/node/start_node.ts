@@ -64,7 +64,7 @@ export async function startNode(
   const closers: (() => Promise<void>)[] = [];
   // A bad users, password or tls.* file stops the start, before anything listens.
   const auth = { ...await loadAccess(config.auth, log), log };
-  const observer = new NodeObserver(config, () => clock.nowMs());
+  const observer = new NodeObserver(config, () => clock.nowMs(), auth);
   const tlsFiles = { current: readTlsFiles(config.tls) };
   try {
     // Before recovery, so that /readyz says 503 while the data directory loads.
@@ -89,7 +89,7 @@ export async function startNode(
       connectionCount: server.connectionCount,
       tlsHandshakeFailures: server.tlsHandshakeFailures,
       requestShutdown: () => requestShutdown(),
-      auth,
+      auth: { ...auth, otherFailures: () => observer.authFailures },
       liveConfig,
     });
     server.serve(core);

@@ -45,6 +45,8 @@ interface HeldReplies {
   replies: number;
   /** A deferred reply that follows them. */
   deferred: Deferred | null;
+  /** When their lines arrived (at the latest): the command durations. */
+  arrivedAtMs: number;
 }
 
 function messageOf(error: unknown): string {
@@ -103,6 +105,19 @@ export class Connection implements LogWaiter, ConnectionControl {
   #partialSinceMs: number;
   /** When our side ended (coarse), 0 before. */
   #endedAtMs = 0;
+  /**
+   * Complete lines may wait in the framer, received at #arrivedAtMs or later; false once
+   * the framer has none (the next bytes then take a new arrival time).
+   */
+  #backlog = false;
+  /** performance.now() when the bytes of the lines waiting arrived: one reading per chunk. */
+  #arrivedAtMs = 0;
+  /** Kinds of the commands run whose replies are not queued yet (handler.lastCommandKind). */
+  #kinds = new Int32Array(64);
+  #kindCount = 0;
+  /** The kind of the command whose deferred reply is outstanding (-1: none), and its arrival. */
+  #deferredKind = -1;
+  #deferredArrivedAtMs = 0;
 
   constructor(
     socket: net.Socket,
@@ -150,6 +165,11 @@ export class Connection implements LogWaiter, ConnectionControl {
   #received(chunk: Buffer): void {
     // After QUIT, a line too long, a timeout or the start of shutdown, bytes are dropped unread.
     if (this.#closing || this.#draining) return;
+    // A line arrives with its last byte: lines left from earlier bytes keep the earlier time.
+    if (!this.#backlog) {
+      this.#arrivedAtMs = performance.now();
+      this.#backlog = true;
+    }
     this.#framer.push(chunk);
     if (this.#partialSinceMs === 0) this.#partialSinceMs = this.#clock.nowMs;
     if (!this.#waiting) this.#run();
@@ -189,7 +209,10 @@ export class Connection implements LogWaiter, ConnectionControl {
       const budget = this.#maxPendingReplyBytes - this.#socket.writableLength;
       while (!this.#waiting && !this.#closing) {
         const framed = framer.advance();
-        if (framed === null) break;
+        if (framed === null) {
+          this.#backlog = false;
+          break;
+        }
         if (framed === LINE_TOO_LONG) {
           out.appendText(this.#refuse("line too long", "line_too_long"));
           break;
@@ -204,6 +227,7 @@ export class Connection implements LogWaiter, ConnectionControl {
         }
         // A string reply, or "" when the handler wrote its reply into `out` itself.
         const result = this.#handler.handleLine(framer, this.client, out);
+        this.#collectKind();
         if (typeof result === "string") {
           if (result.length !== 0) out.appendText(result);
           replies++;
@@ -244,16 +268,23 @@ export class Connection implements LogWaiter, ConnectionControl {
    * this client runs.
    */
   #finishChunk(replies: number, deferred: Deferred | null): void {
+    const arrivedAtMs = this.#arrivedAtMs;
+    if (deferred !== null && this.#kindCount > 0) {
+      // The deferred reply's command was the last one run; its reply is timed when written.
+      this.#deferredKind = this.#kinds[--this.#kindCount]!;
+      this.#deferredArrivedAtMs = arrivedAtMs;
+    }
     // Out of the shared chunk before the node's endOfChunk: a copy, or its buffer lent to us.
     const queuedBytes = this.#socket.writableLength;
     const out = this.#chunk.take(queuedBytes);
     if (this.#handler.endOfChunk(this)) {
       // Held for a while, until the log has the writes: never in the lent buffer.
-      this.#held = { out: this.#chunk.keep(out), replies, deferred };
+      this.#held = { out: this.#chunk.keep(out), replies, deferred, arrivedAtMs };
       this.#waiting = true;
       return;
     }
     this.#writeBytes(out, queuedBytes);
+    this.#repliesQueued(arrivedAtMs);
     if (deferred === null) this.#afterWrite();
     else this.#awaitDeferred(deferred);
   }
@@ -265,6 +296,7 @@ export class Connection implements LogWaiter, ConnectionControl {
     // On failure nothing in the chunk is acknowledged: each request gets the failure instead.
     if (error === null) this.#writeBytes(held.out, this.#socket.writableLength);
     else this.#write(errorReply(`write not durable: ${error}`).repeat(held.replies));
+    this.#repliesQueued(held.arrivedAtMs);
     if (held.deferred === null) this.#continue();
     else this.#awaitDeferred(held.deferred);
   }
@@ -279,7 +311,10 @@ export class Connection implements LogWaiter, ConnectionControl {
     deferred.then(
       (reply) => this.#write(reply),
       (error) => this.#write(errorReply(messageOf(error))),
-    ).finally(() => this.#continue());
+    ).finally(() => {
+      this.#deferredQueued();
+      this.#continue();
+    });
   }
 
   /**
@@ -301,6 +336,7 @@ export class Connection implements LogWaiter, ConnectionControl {
       this.#write(reply.next(Math.min(Math.max(room, 1), REPLY_PIECE_BYTES)));
     }
     this.#piecewise = null;
+    this.#deferredQueued();
     this.#continue();
   }
 
@@ -314,6 +350,37 @@ export class Connection implements LogWaiter, ConnectionControl {
     if (this.#closing || this.#throttled || this.#socket.destroyed) return;
     if (paused && !this.#draining) this.#socket.resume();
     this.#run();
+  }
+
+  /** After handleLine(): keeps the kind it counted until the reply is queued. */
+  #collectKind(): void {
+    const kind = this.#handler.lastCommandKind;
+    if (kind < 0) return;
+    if (this.#kindCount === this.#kinds.length) {
+      const grown = new Int32Array(2 * this.#kinds.length);
+      grown.set(this.#kinds);
+      this.#kinds = grown;
+    }
+    this.#kinds[this.#kindCount++] = kind;
+  }
+
+  /**
+   * The collected commands' replies are queued (written to the socket or its buffer): each
+   * took at most this long since its line arrived (docs/observability.md, Command durations).
+   */
+  #repliesQueued(arrivedAtMs: number): void {
+    if (this.#kindCount === 0) return;
+    const seconds = (performance.now() - arrivedAtMs) / 1000;
+    this.#handler.repliesQueued(this.#kinds, this.#kindCount, seconds);
+    this.#kindCount = 0;
+  }
+
+  #deferredQueued(): void {
+    if (this.#deferredKind < 0) return;
+    this.#kinds[0] = this.#deferredKind;
+    this.#deferredKind = -1;
+    const seconds = (performance.now() - this.#deferredArrivedAtMs) / 1000;
+    this.#handler.repliesQueued(this.#kinds, 1, seconds);
   }
 
   #write(out: string): void {

@@ -53,6 +53,16 @@ export interface LineHandler {
    */
   endOfChunk(waiter: LogWaiter): boolean;
   /**
+   * After each handleLine(): the kind (a small index) of the command it counted, -1 for none.
+   * The connection collects them and reports them in repliesQueued().
+   */
+  readonly lastCommandKind: number;
+  /**
+   * The replies of these commands (`kinds[0 .. count)`) were queued at most `seconds` after
+   * their lines arrived (see docs/observability.md, Command durations).
+   */
+  repliesQueued(kinds: Int32Array, count: number, seconds: number): void;
+  /**
    * A hint before lines run: `bytes[start, end)` holds the lines received and not yet run
    * (the last one possibly incomplete). Changes nothing. Returns the offset up to which the
    * hint covers them: once the lines up to there have run, it is asked again.

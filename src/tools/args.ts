@@ -22,7 +22,7 @@ Writes every live key as JSON lines (see docs/backup.md): from a snapshot or bac
 
 export const IMPORT_USAGE = `Usage: merklekv import <file.jsonl> [--host <host>] [--port <port>]
 
-Writes every line of an export into a running node with pipelined SETs (new versions),
+Writes every line of an export into a running node with pipelined MSET and SET (new versions),
 keeping expiries; progress on stderr every second.`;
 
 const DEFAULT_HOST = "127.0.0.1";

@@ -51,17 +51,54 @@ export function formatJsonLine(entry: ExportedEntry): string {
 
 export type ParsedLine = { ok: true; entry: ExportedEntry } | { ok: false; error: string };
 
-function decodeField(record: Record<string, unknown>, name: string): Uint8Array | string {
-  const text = record[name];
-  const encoding = record[`${name}_encoding`];
-  if (typeof text !== "string") return `"${name}" must be a string`;
-  if (encoding === "utf8") return new TextEncoder().encode(text);
-  if (encoding === "base64") return new Uint8Array(Buffer.from(text, "base64"));
-  return `"${name}_encoding" must be "utf8" or "base64"`;
+/** One exported key with key and value as the wire carries them: one code unit per byte. */
+export interface WireEntry {
+  key: string;
+  value: string;
+  expiresAtMs: number;
 }
 
-/** One line of an export file; the error says which field is wrong. */
-export function parseJsonLine(line: string): ParsedLine {
+export type ParsedWireLine = { ok: true; entry: WireEntry } | { ok: false; error: string };
+
+/** Turns a field's text in its encoding into bytes, or into a binary string. */
+type FieldDecoder<T> = (text: string, encoding: TextEncoding) => T;
+
+const toBytes: FieldDecoder<Uint8Array> = (text, encoding) =>
+  encoding === "utf8"
+    ? new TextEncoder().encode(text)
+    : new Uint8Array(Buffer.from(text, "base64"));
+
+/** A code unit of 0x80 or above: text without one is its own binary string. */
+const BEYOND_ASCII = /[\u0080-\uffff]/;
+
+const toBinary: FieldDecoder<string> = (text, encoding) =>
+  encoding === "base64"
+    ? Buffer.from(text, "base64").toString("latin1")
+    : BEYOND_ASCII.test(text)
+    ? Buffer.from(text, "utf8").toString("latin1")
+    : text;
+
+type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
+
+function decodeField<T>(
+  record: Record<string, unknown>,
+  name: string,
+  decode: FieldDecoder<T>,
+): Decoded<T> {
+  const text = record[name];
+  const encoding = record[`${name}_encoding`];
+  if (typeof text !== "string") return { ok: false, error: `"${name}" must be a string` };
+  if (encoding === "utf8" || encoding === "base64") {
+    return { ok: true, value: decode(text, encoding) };
+  }
+  return { ok: false, error: `"${name}_encoding" must be "utf8" or "base64"` };
+}
+
+type Parsed<T> =
+  | { ok: true; key: T; value: T; fields: Record<string, unknown>; expiresAtMs: number }
+  | { ok: false; error: string };
+
+function parseWith<T>(line: string, decode: FieldDecoder<T>): Parsed<T> {
   let record: unknown;
   try {
     record = JSON.parse(line);
@@ -73,15 +110,31 @@ export function parseJsonLine(line: string): ParsedLine {
   if (fields.format !== EXPORT_FORMAT) {
     return { ok: false, error: `"format" must be ${EXPORT_FORMAT}, got ${fields.format}` };
   }
-  const key = decodeField(fields, "key");
-  if (typeof key === "string") return { ok: false, error: key };
-  const value = decodeField(fields, "value");
-  if (typeof value === "string") return { ok: false, error: value };
+  const key = decodeField(fields, "key", decode);
+  if (!key.ok) return key;
+  const value = decodeField(fields, "value", decode);
+  if (!value.ok) return value;
   const expiresAtMs = fields.expires_at_ms ?? 0;
   if (typeof expiresAtMs !== "number" || !Number.isSafeInteger(expiresAtMs) || expiresAtMs < 0) {
     return { ok: false, error: `"expires_at_ms" must be an integer >= 0` };
   }
+  return { ok: true, key: key.value, value: value.value, fields, expiresAtMs };
+}
+
+/** One line of an export file; the error says which field is wrong. */
+export function parseJsonLine(line: string): ParsedLine {
+  const parsed = parseWith(line, toBytes);
+  if (!parsed.ok) return parsed;
+  const { key, value, fields, expiresAtMs } = parsed;
   const hlc = typeof fields.hlc === "number" ? fields.hlc : null;
   const node = typeof fields.node === "string" ? fields.node : null;
   return { ok: true, entry: { key, value, hlc, node, expiresAtMs } };
+}
+
+/** parseJsonLine() for a writer: key and value as binary strings, never copied as bytes. */
+export function parseJsonLineWire(line: string): ParsedWireLine {
+  const parsed = parseWith(line, toBinary);
+  if (!parsed.ok) return parsed;
+  const { key, value, expiresAtMs } = parsed;
+  return { ok: true, entry: { key, value, expiresAtMs } };
 }

@@ -7,7 +7,7 @@ import { EXPORT_USAGE, IMPORT_USAGE, parseToolArgs } from "./args.ts";
 import { runExport } from "./export.ts";
 import { runImport } from "./import.ts";
 
-export { formatJsonLine, parseJsonLine } from "./json_lines.ts";
+export { formatJsonLine, parseJsonLine, parseJsonLineWire } from "./json_lines.ts";
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -31,7 +31,10 @@ export async function runTool(name: "export" | "import", args: readonly string[]
       console.error(JSON.stringify({ event: "export_done", keys: lines }));
     } else {
       const summary = await runImport(options);
-      console.error(JSON.stringify({ event: "import_done", ...summary }));
+      const { imported, expired, elapsedMs } = summary;
+      console.error(
+        JSON.stringify({ event: "import_done", imported, expired, elapsed_ms: elapsedMs }),
+      );
     }
     return EXIT_OK;
   } catch (error) {

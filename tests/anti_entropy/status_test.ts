@@ -93,3 +93,24 @@ Deno.test("the status page's peers keep the root last seen, even past a session 
   assert.equal(peer.lastOutcome, "error");
   assert.equal(peer.lastError, "connection refused");
 });
+
+Deno.test("a peer is diverged from its first repairing session until one finds nothing to repair", () => {
+  const status = new SyncStatus();
+  const at = (minute: number, base: SessionReport, changes: Partial<SessionReport["summary"]>) => ({
+    ...base,
+    startedAtMs: Date.UTC(2026, 0, 2, 3, minute),
+    summary: { ...base.summary, ...changes },
+  });
+  const address = "127.0.0.1:7001";
+  const inStep = { pulled: 0, pushed: 0 };
+  const divergedSince = () => status.peers()[0]?.divergedSinceMs;
+  status.record(at(0, report(address), inStep));
+  assert.equal(divergedSince(), null);
+  status.record(at(1, report(address), {}));
+  status.record(at(2, report(address), { ...inStep, refused: 1 }));
+  status.record(at(3, report(address, "no reply within 3000 ms"), inStep));
+  status.record(at(4, report(address), { ...inStep, complete: false }));
+  assert.equal(divergedSince(), Date.UTC(2026, 0, 2, 3, 1), "failed and partial sessions keep it");
+  status.record(at(5, report(address), inStep));
+  assert.equal(divergedSince(), null);
+});

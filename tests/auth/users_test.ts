@@ -134,7 +134,7 @@ Deno.test("an error never shows a password, even one in a bad rule", () => {
 
 function access(text: string | null, password: string | null = null): AccessControl {
   const users = settleUsers(text === null ? null : parse(text), password && sha256Hex(password));
-  return new AccessControl(users, { hash: sha256Hex, protectedMode: true, enforced: true });
+  return new AccessControl({ users, protectedMode: true, enforced: true }, sha256Hex);
 }
 
 function command(line: string) {

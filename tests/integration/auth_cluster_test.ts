@@ -73,6 +73,30 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "protected mode changed by CONFIG SET applies to the next non-loopback connection" +
+    (netnsUnavailable === null ? "" : ` (skipped: ${netnsUnavailable})`),
+  ignore: netnsUnavailable !== null,
+  fn: async () => {
+    const netns = await createNetns();
+    // On 0.0.0.0 the test's own client comes from loopback, the namespace's from outside.
+    const node = await NodeProcess.start({ bindAddress: "0.0.0.0" });
+    const local = await node.connect();
+    try {
+      assert.equal(await pingFromNamespace(netns, node), "ERROR " + PROTECTED_MODE_REFUSAL);
+      assert.equal(await reply(local, "CONFIG SET auth.protected_mode false"), "OK");
+      assert.equal(await pingFromNamespace(netns, node), "PONG");
+      assert.equal(await reply(local, "CONFIG SET auth.protected_mode true"), "OK");
+      assert.equal(await pingFromNamespace(netns, node), "ERROR " + PROTECTED_MODE_REFUSAL);
+      assert.equal(await reply(local, "PING"), "PONG");
+    } finally {
+      await local.close();
+      await node.cleanup();
+      await netns.close();
+    }
+  },
+});
+
 Deno.test("protected mode lets loopback clients in without a password", async () => {
   const node = await NodeProcess.start();
   try {

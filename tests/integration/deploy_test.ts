@@ -2,7 +2,8 @@
  * The files of deploy/ (docs/deployment.md) work as written: a real Mosquitto runs
  * deploy/mosquitto.conf with deploy/merklekv.acl (only the port and the file paths moved to
  * temporary ones), refuses anonymous clients and takes a node started from deploy/node-1.toml
- * with its broker user; every node TOML (compose's and systemd's) passes `--check`; promtool accepts deploy/alerts.yml.
+ * with its broker user; every node TOML (compose's and systemd's) passes `--check`; promtool accepts deploy/alerts.yml
+ * and passes its unit tests (deploy/alerts_test.yml).
  * `systemd-analyze verify` accepts deploy/merklekv.service. The Dockerfile and compose.yaml
  * are not run here, nor the unit under systemd (see docs/deployment.md).
  */
@@ -204,7 +205,18 @@ Deno.test({
     const rules = new URL("alerts.yml", DEPLOY).pathname;
     const checked = await run(PROMTOOL!, ["check", "rules", rules]);
     assert.equal(checked.code, 0, checked.stdout + checked.stderr);
-    assert.match(checked.stdout, /SUCCESS: 3 rules found/);
+    assert.match(checked.stdout, /SUCCESS: 4 rules found/);
+  },
+});
+
+Deno.test({
+  name: "promtool's unit tests of deploy/alerts.yml pass: not converged fires after 10 intervals",
+  ignore: PROMTOOL === null ? (console.log("promtool is missing"), true) : false,
+  async fn() {
+    const tests = new URL("alerts_test.yml", DEPLOY).pathname;
+    const checked = await run(PROMTOOL!, ["test", "rules", tests]);
+    assert.equal(checked.code, 0, checked.stdout + checked.stderr);
+    assert.match(checked.stdout, /SUCCESS/);
   },
 });
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 import { waitUntil } from "../_support/ports.ts";
-import { connectAs, UsersFile } from "../_support/auth.ts";
+import { connectAs, NOAUTH, reply, UsersFile, WRONGPASS } from "../_support/auth.ts";
 
 /** The config file NodeProcess writes, for a node on `port`, with `extra` appended. */
 function configText(nodeId: string, port: number, extra: string): string {
@@ -165,6 +165,20 @@ Deno.test("CONFIG GET, SET and RELOAD answer VALUE, OK or ERROR, with secrets as
     assert.equal(await ask("CONFIG SET anti_entropy.peers 127.0.0.1:1, 127.0.0.1:2"), "OK");
     assert.equal(await ask("CONFIG GET anti_entropy.peers"), "VALUE 127.0.0.1:1,127.0.0.1:2");
     assert.equal(await ask("CONFIG SET log_level debug"), "OK");
+    assert.equal(await ask("CONFIG SET allow_remote_shutdown true"), "OK");
+    assert.equal(await ask("CONFIG GET allow_remote_shutdown"), "VALUE true");
+    assert.equal(await ask("CONFIG SET anti_entropy.username peer"), "OK");
+    assert.equal(await ask("CONFIG GET anti_entropy.username"), "VALUE peer");
+    assert.equal(await ask("CONFIG SET anti_entropy.password n3w-secret"), "OK");
+    assert.equal(await ask("CONFIG GET anti_entropy.password"), "VALUE ***");
+    // An empty value unsets a key that may be unset.
+    assert.equal(await ask("CONFIG SET anti_entropy.username "), "OK");
+    assert.equal(await ask("CONFIG GET anti_entropy.username"), "VALUE ");
+    assert.match(
+      await ask("CONFIG SET anti_entropy.password x y") ?? "",
+      /^ERROR /,
+      "a password of two words is refused",
+    );
     assert.match(
       await ask("CONFIG SET limits.max_value_bytes lots") ?? "",
       /^ERROR Invalid config limits\.max_value_bytes: /,
@@ -192,10 +206,100 @@ Deno.test("a reload re-reads auth.users_file; a broken one fails the reload and 
     await dave.close();
     await file.write(users + "user erin on >ep +@bogus\n");
     const [refused] = await admin.request("CONFIG RELOAD");
-    assert.match(refused ?? "", /^ERROR Cannot reload users: Invalid users file .*bogus/);
+    assert.match(refused ?? "", /^ERROR Cannot reload auth: Invalid users file .*bogus/);
     const again = await connectAs(node, "dave", "dp");
     await again.close();
     assert.equal(await infoField(admin, "config_reload_failures"), "1");
+  } catch (error) {
+    console.error(node.stderr());
+    throw error;
+  } finally {
+    await admin.close();
+    await node.cleanup();
+    await file.remove();
+  }
+});
+
+Deno.test("SIGHUP with a new auth.password: new AUTHs need it, authenticated connections stay", async () => {
+  const node = await NodeProcess.start({ toml: '[auth]\npassword = "old-pw"' });
+  const passwordFile = await UsersFile.create("from-file-pw\n");
+  const first = await connectAs(node, null, "old-pw");
+  try {
+    await rewriteAndSignal(first, node, '[auth]\npassword = "new-pw"', "config_reloads");
+    assert.equal(await reply(first, "SET k v"), "OK");
+    const stranger = await node.connect();
+    assert.equal(await reply(stranger, "GET k"), NOAUTH);
+    assert.equal(await reply(stranger, "AUTH old-pw"), WRONGPASS);
+    assert.equal(await reply(stranger, "AUTH new-pw"), "OK");
+    assert.equal(await reply(stranger, "GET k"), "VALUE v");
+    await stranger.close();
+    // auth.password_file is read again on every reload.
+    const fromFile = `[auth]\npassword_file = "${passwordFile.path}"`;
+    await rewriteAndSignal(first, node, fromFile, "config_reloads");
+    await connectAs(node, null, "from-file-pw").then((client) => client.close());
+    await passwordFile.write("changed-pw\n");
+    await rewriteAndSignal(first, node, fromFile, "config_reloads");
+    await connectAs(node, null, "changed-pw").then((client) => client.close());
+    assert.equal(await reply(first, "PING"), "PONG");
+    for (const secret of ["old-pw", "new-pw", "from-file-pw", "changed-pw"]) {
+      assert.ok(!node.stderr().includes(secret), `the log does not hold ${secret}`);
+    }
+  } catch (error) {
+    console.error(node.stderr());
+    throw error;
+  } finally {
+    await first.close();
+    await node.cleanup();
+    await passwordFile.remove();
+  }
+});
+
+Deno.test("CONFIG SET auth.password turns AUTH on: open connections stay default, new ones need it", async () => {
+  await withNode("", async (client, node) => {
+    assert.equal(await reply(client, "CONFIG SET auth.password s3cret-pw"), "OK");
+    assert.equal(await reply(client, "CONFIG GET auth.password"), "VALUE ***");
+    assert.equal(await reply(client, "ACL WHOAMI"), "USER default");
+    assert.equal(await reply(client, "SET k v"), "OK");
+    const later = await node.connect();
+    try {
+      assert.equal(await reply(later, "GET k"), NOAUTH);
+      assert.equal(await reply(later, "AUTH wrong"), WRONGPASS);
+      assert.equal(await reply(later, "AUTH s3cret-pw"), "OK");
+      assert.equal(await reply(later, "GET k"), "VALUE v");
+    } finally {
+      await later.close();
+    }
+    assert.equal(await reply(client, "CONFIG SET auth.password another-pw"), "OK");
+    assert.equal(await reply(client, "CONFIG SET auth.protected_mode false"), "OK");
+    assert.equal(await reply(client, "CONFIG GET auth.protected_mode"), "VALUE false");
+    assert.equal(await reply(client, "PING"), "PONG");
+    assert.match(
+      await reply(client, "CONFIG SET auth.password bad word"),
+      /^ERROR /,
+      "two words are no password",
+    );
+    assert.ok(!node.stderr().includes("s3cret-pw") && !node.stderr().includes("another-pw"));
+    // An empty value unsets the password: without a users file nothing is checked again.
+    assert.equal(await reply(client, "CONFIG SET auth.password "), "OK");
+    const open = await node.connect();
+    assert.equal(await reply(open, "SET k2 v2"), "OK");
+    await open.close();
+  });
+});
+
+Deno.test("CONFIG SET auth.users_file with a broken file answers ERROR naming the line and keeps the users", async () => {
+  const file = await UsersFile.create("user admin on >ap ~* +@all\nuser dave on >dp +@nope\n");
+  const node = await NodeProcess.start({ toml: '[auth]\npassword = "pw"' });
+  const admin = await connectAs(node, null, "pw");
+  try {
+    const refused = await reply(admin, `CONFIG SET auth.users_file ${file.path}`);
+    assert.match(refused, /^ERROR Cannot set config auth\.users_file: Invalid users file .*:2: /);
+    assert.equal(await reply(admin, "CONFIG GET auth.users_file"), "VALUE ");
+    await file.write("user admin on >ap ~* +@all\n");
+    assert.equal(await reply(admin, `CONFIG SET auth.users_file ${file.path}`), "OK");
+    await connectAs(node, "admin", "ap").then((client) => client.close());
+    // default keeps auth.password: its open connection stays.
+    assert.equal(await reply(admin, "ACL WHOAMI"), "USER default");
   } catch (error) {
     console.error(node.stderr());
     throw error;

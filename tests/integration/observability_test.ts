@@ -67,6 +67,7 @@ const LISTED_METRICS = [
   "merklekv_uptime_seconds",
   'merklekv_commands_total{command="set"}',
   'merklekv_command_errors_total{command="set"}',
+  'merklekv_command_duration_seconds_count{command="set"}',
   "merklekv_connected_clients",
   "merklekv_connections_total",
   "merklekv_rejected_connections_total",
@@ -160,6 +161,23 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
       assert.ok(count >= 1, `${name} observed something`);
       assert.equal(value(now, `${name}_bucket{le="+Inf"}`), count, `${name} +Inf is its count`);
     }
+    // Every command whose reply was queued is in its duration histogram, exactly once.
+    const commandCounts = [...now].filter(([name]) => name.startsWith("merklekv_commands_total{"));
+    for (const [name, total] of commandCounts) {
+      const labels = name.slice(name.indexOf("{") + 1, -1);
+      const count = now.get(`merklekv_command_duration_seconds_count{${labels}}`) ?? 0;
+      assert.equal(count, total, `duration count of ${labels} equals its commands_total`);
+      if (total === 0) continue;
+      const infinity = value(now, `merklekv_command_duration_seconds_bucket{${labels},le="+Inf"}`);
+      assert.equal(infinity, count, `+Inf bucket of ${labels} is its count`);
+    }
+    // SYNC's reply is timed when it is queued: after the session it ran.
+    assert.ok(
+      value(now, 'merklekv_command_duration_seconds_sum{command="sync_run"}') >=
+        value(now, "merklekv_anti_entropy_session_duration_seconds_sum"),
+    );
+    const setSeconds = value(now, 'merklekv_command_duration_seconds_sum{command="set"}');
+    assert.ok(setSeconds > 0 && setSeconds < 5, `5 SETs took ${setSeconds} s in all`);
     assert.equal(value(now, "merklekv_tombstones"), 1);
     assert.equal(moved("merklekv_connections_total"), 1);
     assert.ok(value(now, "merklekv_net_input_bytes_total") > 100);
@@ -396,13 +414,17 @@ Deno.test("a broker killed under a node: replication_connected drops to 0 and /h
   }
 });
 
-Deno.test("huge headers and a slow, unfinished HTTP request leave the client port answering", async () => {
+Deno.test("huge headers and 200 slow, unfinished HTTP requests leave the client port answering", async () => {
   const node = await NodeProcess.start({ httpPort: true });
-  const slow = await Deno.connect({ hostname: "127.0.0.1", port: node.httpPort ?? 0 });
+  const slowConnections: Deno.TcpConn[] = [];
   try {
     const encoder = new TextEncoder();
-    // Slowloris: a request line and one header, never finished.
-    await slow.write(encoder.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+    // Slowloris: a request line and one header, never finished, on 200 connections.
+    for (let i = 0; i < 200; i++) {
+      const slow = await Deno.connect({ hostname: "127.0.0.1", port: node.httpPort ?? 0 });
+      slowConnections.push(slow);
+      await slow.write(encoder.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+    }
     const huge = await fetch(`http://127.0.0.1:${node.httpPort}/metrics`, {
       headers: { "x-huge": "h".repeat(256 * 1024) },
     }).then(async (response) => {
@@ -417,7 +439,7 @@ Deno.test("huge headers and a slow, unfinished HTTP request leave the client por
     await client.close();
     assert.equal((await node.http("/livez")).status, 200);
   } finally {
-    slow.close();
+    for (const slow of slowConnections) slow.close();
     await node.cleanup();
   }
 });
@@ -449,12 +471,23 @@ Deno.test("/status.json shows keys, commands, the peer's root as last seen, and 
     assert.equal(seen.last_outcome, "ok");
     assert.notEqual(seen.merkle_root, pushed.merkle_root);
     assert.equal(pushed.convergence.converged, false);
+    const diverged = samples((await node.http("/metrics")).body);
+    assert.equal(value(diverged, "merklekv_anti_entropy_converged"), 0);
+    assert.equal(value(diverged, "merklekv_anti_entropy_peer_roots_differing"), 1);
+    assert.equal(value(diverged, "merklekv_anti_entropy_peers_diverged"), 1);
+    assert.ok(value(diverged, "merklekv_anti_entropy_diverged_seconds") >= 0);
+    assert.equal(value(diverged, "merklekv_anti_entropy_interval_seconds"), 600);
     // The next session sees the peer's root equal to ours.
     assert.match(await client.sync("127.0.0.1", peer.port), /pushed=0/);
     const after = JSON.parse((await node.http("/status.json")).body);
     assert.equal(after.anti_entropy.peers[0].merkle_root, after.merkle_root);
     assert.equal(after.anti_entropy.peers[0].in_step, true);
     assert.deepEqual(after.convergence, { converged: true, roots_known: 1, roots_differing: 0 });
+    const inStep = samples((await node.http("/metrics")).body);
+    assert.equal(value(inStep, "merklekv_anti_entropy_converged"), 1);
+    assert.equal(value(inStep, "merklekv_anti_entropy_peer_roots_differing"), 0);
+    assert.equal(value(inStep, "merklekv_anti_entropy_peers_diverged"), 0);
+    assert.equal(value(inStep, "merklekv_anti_entropy_diverged_seconds"), 0);
     await client.close();
   } finally {
     await node.cleanup();

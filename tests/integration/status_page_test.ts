@@ -4,13 +4,15 @@
  * id and key count, the key count and the commands/s chart follow a write burst, and the page
  * says converged once the first node has seen both peers' roots equal to its own. Saves a
  * screenshot to a temp dir (and to $STATUS_PAGE_SCREENSHOT when set: that is how
- * docs/status.png is made). Skipped, saying why, when no chromium binary is installed.
+ * docs/status.png is made). Behind HTTP Basic credentials, the page loads after the prompt and
+ * its own requests for status.json pass. Skipped, saying why, when no chromium binary is installed.
  */
 
 import assert from "node:assert/strict";
 import puppeteer, { type Page } from "puppeteer-core";
 import { Mosquitto } from "../_support/mosquitto.ts";
 import { NodeProcess } from "../_support/node_process.ts";
+import { UsersFile } from "../_support/auth.ts";
 
 const CHROMIUM = findChromium();
 const CHROMIUM_MISSING = "no chromium binary (apt-get install -y chromium)";
@@ -139,6 +141,59 @@ Deno.test({
       await node.cleanup();
       for (const peer of peers) await peer.cleanup();
       await broker.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: `behind HTTP Basic credentials the status page asks once and then refreshes itself${
+    CHROMIUM === null ? ` (skipped: ${CHROMIUM_MISSING})` : ""
+  }`,
+  ignore: CHROMIUM === null,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const users = await UsersFile.create("user ops on >ops-page-pw +info\n");
+    const node = await NodeProcess.start({
+      nodeId: "status-auth",
+      httpPort: true,
+      toml: `[auth]\nusers_file = "${users.path}"`,
+    });
+    const browser = await puppeteer.launch({
+      executablePath: CHROMIUM ?? "",
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+    });
+    try {
+      const url = `http://127.0.0.1:${node.httpPort}/status`;
+      // Wrong credentials at the prompt: the browser shows the 401.
+      const refused = await browser.newPage();
+      await refused.authenticate({ username: "ops", password: "wrong" });
+      assert.equal((await refused.goto(url))?.status(), 401);
+      await refused.close();
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
+      const statusJson: number[] = [];
+      page.on("response", (response) => {
+        if (response.url().endsWith("/status.json")) statusJson.push(response.status());
+      });
+      // What a person types at the browser's prompt.
+      await page.authenticate({ username: "ops", password: "ops-page-pw" });
+      assert.equal((await page.goto(url))?.status(), 200);
+      await waitForText(page, "#node-id", (found) => found === "status-auth");
+      await waitForText(page, "#banner", (found) => found === "live");
+      const ok = () => statusJson.filter((status) => status === 200).length;
+      const deadline = Date.now() + 10_000;
+      while (ok() < 3 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.ok(ok() >= 3, `status.json answered 200 again and again: ${statusJson.join(" ")}`);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await browser.close();
+      await node.cleanup();
+      await users.remove();
     }
   },
 });

@@ -81,3 +81,52 @@ Deno.test("CONFIG SET runs the appliers; CONFIG GET shows the running value", as
   assert.match(refused, /^ERROR Cannot set config bind_port: not reloadable/);
   assert.equal(applied(), 1);
 });
+
+Deno.test("CONFIG SET auth.* reads the auth keys first and changes nothing when they fail", async () => {
+  const { config, live, applied } = setup(() => DEFAULT_CONFIG);
+  const seen: (string | null)[] = [];
+  let installed = 0;
+  let failWith: string | null = "Cannot read auth.password_file /nope: not found";
+  live.reloadAuthWith((auth, origin) => {
+    seen.push(`${origin}: ${auth.passwordFile}`);
+    return Promise.resolve(
+      failWith === null ? { install: () => installed++ } : { error: failWith },
+    );
+  });
+  const refused = await live.answer({
+    kind: "config_set",
+    key: "auth.password_file",
+    value: "/nope",
+  });
+  assert.equal(
+    refused,
+    "ERROR Cannot set config auth.password_file: Cannot read auth.password_file /nope: " +
+      "not found\r\n",
+  );
+  assert.equal(config.auth.passwordFile, null);
+  assert.equal(installed + applied(), 0);
+  failWith = null;
+  const set = { kind: "config_set", key: "auth.password_file", value: "/etc/pw" } as const;
+  assert.equal(await live.answer(set), "OK\r\n");
+  assert.equal(config.auth.passwordFile, "/etc/pw");
+  assert.deepEqual([installed, applied()], [1, 1]);
+  assert.deepEqual(seen, ["CONFIG SET: /nope", "CONFIG SET: /etc/pw"]);
+  // Both sources of the password at once are refused before any file is read.
+  const both = await live.answer({ kind: "config_set", key: "auth.password", value: "pw" });
+  assert.match(both, /^ERROR Invalid config auth\.password_file: must be unset when/);
+  assert.equal(seen.length, 2);
+});
+
+Deno.test("a reload whose auth files fail changes no key at all", async () => {
+  const loaded = structuredClone(DEFAULT_CONFIG);
+  loaded.limits.maxKeysPerCommand = 7;
+  loaded.auth.usersFile = "/etc/merklekv/users.acl";
+  const { config, live, applied } = setup(() => loaded);
+  live.reloadAuthWith(() => Promise.resolve({ error: "Invalid users file users.acl:3: ..." }));
+  assert.equal(
+    await live.reload("SIGHUP"),
+    "Cannot reload auth: Invalid users file users.acl:3: ...",
+  );
+  assert.deepEqual(config, DEFAULT_CONFIG);
+  assert.equal(applied(), 0);
+});

@@ -2,12 +2,16 @@ import assert from "node:assert/strict";
 import { nth } from "../_support/nth.ts";
 import {
   AccessControl,
+  type AccessState,
+  AuthFileError,
+  NOAUTH,
   parseUsersFile,
   PROTECTED_MODE_REFUSAL,
   settleUsers,
   sha256Hex,
   type User,
 } from "../../src/auth/mod.ts";
+import type { AuthConfig } from "../../src/config/mod.ts";
 import { Logger } from "../../src/log.ts";
 import { Sessions } from "../../src/node/sessions.ts";
 import { parseCommand } from "../../src/protocol/mod.ts";
@@ -26,38 +30,57 @@ class FakeConnection implements ConnectionControl {
   }
 }
 
-function makeSessions(text: string | null, options: { password?: string; enforced?: boolean }) {
+/** What `auth` configures when the users file holds `usersText`; throws AuthFileError. */
+function stateOf(auth: AuthConfig, usersText: string, enforced?: boolean): AccessState {
   let users: Map<string, User> | null = null;
-  if (text !== null) {
-    const parsed = parseUsersFile(text, "users.acl", sha256Hex);
-    if ("error" in parsed) throw new Error(parsed.error);
+  if (auth.usersFile !== null) {
+    const parsed = parseUsersFile(usersText, auth.usersFile, sha256Hex);
+    if ("error" in parsed) throw new AuthFileError(parsed.error);
     users = parsed;
   }
-  const hash = options.password === undefined ? null : sha256Hex(options.password);
-  const access = new AccessControl(settleUsers(users, hash), {
-    hash: sha256Hex,
+  const hash = auth.password === null ? null : sha256Hex(auth.password);
+  return {
+    users: settleUsers(users, hash),
+    protectedMode: auth.protectedMode,
+    enforced: enforced ?? (users !== null || hash !== null),
+  };
+}
+
+/** Sessions over a users file whose text is `text` (null: no users file), set anew by setReload. */
+function makeSessions(text: string | null, options: { password?: string; enforced?: boolean }) {
+  let usersText = text ?? "";
+  const auth: AuthConfig = {
+    usersFile: text === null ? null : "users.acl",
+    password: options.password ?? null,
+    passwordFile: null,
     protectedMode: true,
-    enforced: options.enforced ?? true,
-  });
+  };
   const logged: string[] = [];
   let nowMs = 1_000;
-  let reloadText: string | null = null;
-  const sessions = new Sessions(access, {
-    log: new Logger("debug", (line) => logged.push(line)),
-    nowMs: () => nowMs,
-    maxLineBytes: 65_536,
-    reload: () => {
-      const parsed = parseUsersFile(reloadText ?? "", "users.acl", sha256Hex);
-      if ("error" in parsed) return Promise.resolve(parsed.error);
-      access.replaceUsers(settleUsers(parsed, hash));
-      return Promise.resolve(null);
+  const sessions = new Sessions(
+    new AccessControl(stateOf(auth, usersText, options.enforced), sha256Hex),
+    {
+      log: new Logger("debug", (line) => logged.push(line)),
+      nowMs: () => nowMs,
+      maxLineBytes: 65_536,
+      read: (next) => Promise.try(() => stateOf(next, usersText)),
+      auth,
     },
-  });
+  );
+  /** auth.* keys changed: read and put in place as a config change does; the error or null. */
+  const change = async (next: Partial<AuthConfig>): Promise<string | null> => {
+    const prepared = await sessions.prepare({ ...auth, ...next });
+    if ("error" in prepared) return prepared.error;
+    Object.assign(auth, next);
+    sessions.install(prepared.state, "CONFIG SET");
+    return null;
+  };
   return {
     sessions,
     logged,
+    change,
     advance: (ms: number) => nowMs += ms,
-    setReload: (text: string) => reloadText = text,
+    setReload: (next: string) => usersText = next,
   };
 }
 
@@ -152,4 +175,74 @@ Deno.test("Sessions.load() closes the connections of removed and disabled users 
   // c's connection has c's new rules at once.
   const session = sessions.of(nth(connections, 2).client);
   assert.equal(sessions.refusal(session, command("SET k v"), () => "SET"), null);
+});
+
+Deno.test("Sessions: a password set at run time keeps open connections as default; new ones need AUTH", async () => {
+  const { sessions, change } = makeSessions(null, {});
+  const before = { ...LOCAL };
+  sessions.opened(before, new FakeConnection());
+  assert.equal(await change({ password: "pw" }), null);
+  assert.equal(sessions.access.enforced, true);
+  const session = sessions.of(before);
+  assert.equal(session.user?.name, "default");
+  assert.equal(sessions.refusal(session, command("SET k v"), () => "SET"), null);
+  const connection = new FakeConnection();
+  const after = { ...LOCAL };
+  sessions.opened(after, connection);
+  assert.equal(sessions.refusal(sessions.of(after), command("GET k"), () => "GET"), NOAUTH);
+  assert.equal(connection.maxLineBytes, 4096);
+  assert.match(sessions.authenticate(after, null, "other"), /^ERROR WRONGPASS/);
+  assert.equal(sessions.authenticate(after, null, "pw"), "OK\r\n");
+});
+
+Deno.test("Sessions: a changed password keeps authenticated sessions and takes effect for new AUTHs", async () => {
+  const { sessions, change } = makeSessions(null, { password: "old" });
+  const connection = new FakeConnection();
+  const client = { ...LOCAL };
+  sessions.opened(client, connection);
+  assert.equal(sessions.authenticate(client, null, "old"), "OK\r\n");
+  assert.equal(await change({ password: "new" }), null);
+  assert.equal(connection.closedBecause, null);
+  assert.equal(sessions.refusal(sessions.of(client), command("GET k"), () => "GET"), null);
+  const other = { ...LOCAL };
+  sessions.opened(other, new FakeConnection());
+  assert.match(sessions.authenticate(other, null, "old"), /^ERROR WRONGPASS/);
+  assert.equal(sessions.authenticate(other, null, "new"), "OK\r\n");
+});
+
+Deno.test("Sessions: a password removed lets waiting connections run as default, without the 4 KiB cap", async () => {
+  const { sessions, change } = makeSessions(null, { password: "pw" });
+  const connection = new FakeConnection();
+  const client = { ...LOCAL };
+  sessions.opened(client, connection);
+  assert.equal(connection.maxLineBytes, 4096);
+  assert.equal(await change({ password: null }), null);
+  assert.equal(sessions.access.enforced, false);
+  assert.equal(connection.maxLineBytes, 65_536);
+  assert.equal(sessions.whoami(client), "USER default\r\n");
+});
+
+Deno.test("Sessions: protected mode changed applies to connections accepted after the change", async () => {
+  const { sessions, change } = makeSessions(null, {});
+  const remote = { remoteAddress: "10.0.0.9", isLoopback: false };
+  assert.equal(sessions.opened(remote, new FakeConnection()), PROTECTED_MODE_REFUSAL);
+  assert.equal(await change({ protectedMode: false }), null);
+  const connection = new FakeConnection();
+  assert.equal(sessions.opened(remote, connection), null);
+  assert.equal(await change({ protectedMode: true }), null);
+  assert.equal(connection.closedBecause, null);
+  assert.equal(sessions.opened({ ...remote }, new FakeConnection()), PROTECTED_MODE_REFUSAL);
+});
+
+Deno.test("Sessions: an auth change whose users file does not parse changes nothing", async () => {
+  const { sessions, change, setReload } = makeSessions("user a on >pa ~* +@all", {});
+  const connection = new FakeConnection();
+  const client = { ...LOCAL };
+  sessions.opened(client, connection);
+  assert.equal(sessions.authenticate(client, "a", "pa"), "OK\r\n");
+  setReload("user b on >pb ~* +@nope");
+  assert.match(await change({ password: "pw" }) ?? "", /^users\.acl:1: /);
+  assert.equal(sessions.access.users.has("a"), true);
+  assert.equal(sessions.access.users.get("default")?.passwordHashes.length, 0);
+  assert.equal(connection.closedBecause, null);
 });

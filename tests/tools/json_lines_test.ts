@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatJsonLine, parseJsonLine } from "../../src/tools/mod.ts";
+import { formatJsonLine, parseJsonLine, parseJsonLineWire } from "../../src/tools/mod.ts";
 
 const text = new TextEncoder();
 
@@ -23,9 +23,14 @@ Deno.test("an export line keeps UTF-8 as text and other bytes as base64, and par
     expires_at_ms: 1_700_000_000_000,
   });
   assert.deepEqual(parseJsonLine(line), { ok: true, entry });
+  // For a writer: the same bytes, one code unit each (what goes on the wire).
+  assert.deepEqual(parseJsonLineWire(line), {
+    ok: true,
+    entry: { key: "user:\xc3\xa9", value: "\x00\xff\x01\x80", expiresAtMs: 1_700_000_000_000 },
+  });
 });
 
-Deno.test("parseJsonLine() says which field of a line is wrong", () => {
+Deno.test("parseJsonLine() and parseJsonLineWire() say which field of a line is wrong", () => {
   const cases: [string, RegExp][] = [
     ["{", /^not JSON/],
     ["[]", /"format" must be 1/],
@@ -38,8 +43,9 @@ Deno.test("parseJsonLine() says which field of a line is wrong", () => {
     ],
   ];
   for (const [line, message] of cases) {
-    const parsed = parseJsonLine(line);
-    assert.ok(!parsed.ok, line);
-    assert.match(parsed.error, message, line);
+    for (const parsed of [parseJsonLine(line), parseJsonLineWire(line)]) {
+      assert.ok(!parsed.ok, line);
+      assert.match(parsed.error, message, line);
+    }
   }
 });
