@@ -35,9 +35,12 @@ export class CounterTable<E extends object> {
   mix(entry: E, lanes: Lanes): Lanes {
     const state = this.get(entry);
     if (state === undefined) return lanes;
+    // counterHash() writes the shared lanes too: the entry's hash is copied out first.
+    const entryLow = lanes[0];
+    const entryHigh = lanes[1];
     const [low, high] = counterHash(state);
-    lanes[0] ^= low;
-    lanes[1] ^= high;
+    lanes[0] = entryLow ^ low;
+    lanes[1] = entryHigh ^ high;
     return lanes;
   }
 }

@@ -153,6 +153,7 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
     position = valueStart + valueLength;
     if (position > end) return unframed("entry truncated in value");
   }
+  const valueEnd = position;
   let counter: CounterState | null = null;
   if ((flags & FLAG_COUNTER) !== 0) {
     const decoded = decodeCounter(buffer, position, end);
@@ -170,7 +171,7 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
   }
   let value: string | null = null;
   if (valueStart !== -1) {
-    value = buffer.toString("latin1", valueStart, position);
+    value = buffer.toString("latin1", valueStart, valueEnd);
     const problem = valueProblem(value, MAX_VALUE_LENGTH);
     if (problem !== null) return refused(key, problem, position);
   } else if (expiresAtMs !== 0) {
