@@ -176,3 +176,52 @@ Deno.test("a node killed with kill -9 under INC load keeps its contributions acr
     for (const dir of dirs) await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("between two processes a SET racing INC wins on both, DEL then INC counts from 0, and INC on the SET's value counts from it", async () => {
+  const ports = [await freePort(), await freePort()];
+  const nodes: NodeProcess[] = [];
+  const clients: MerkleKVClient[] = [];
+  try {
+    nodes.push(
+      ...await Promise.all(
+        ports.map((port, i) =>
+          NodeProcess.start({ nodeId: `node-${i}`, port, toml: antiEntropyToml(ports, 0) })
+        ),
+      ),
+    );
+    for (const node of nodes) clients.push(await node.connect());
+    const [a, b] = clients as [MerkleKVClient, MerkleKVClient];
+    const sync = async () => {
+      const [reply] = await a.request(`SYNC 127.0.0.1 ${ports[1]}`);
+      assert.match(reply ?? "", /^OK/);
+    };
+    assert.deepEqual(await a.request("INC k 10"), ["VALUE 10"]);
+    await sync();
+    assert.deepEqual(await b.request("SET k 500"), ["OK"]);
+    // a has not seen the SET: its increment, made later, is on the old counter.
+    await delay(5);
+    assert.deepEqual(await a.request("INC k"), ["VALUE 11"]);
+    await sync();
+    for (const client of clients) assert.equal(await get(client, "k"), "VALUE 500");
+    assert.deepEqual(await a.request("INC k 2"), ["VALUE 502"]);
+    assert.deepEqual(await b.request("INC k 3"), ["VALUE 503"]);
+    await sync();
+    for (const client of clients) assert.equal(await get(client, "k"), "VALUE 505");
+
+    assert.deepEqual(await b.request("DEL k"), ["DELETED"]);
+    await sync();
+    assert.equal(await get(a, "k"), "NOT_FOUND");
+    assert.deepEqual(await a.request("INC k"), ["VALUE 1"]);
+    assert.deepEqual(await b.request("INC k"), ["VALUE 1"]);
+    await sync();
+    for (const client of clients) assert.equal(await get(client, "k"), "VALUE 2");
+    const [hashA, hashB] = [await a.hash(), await b.hash()];
+    assert.equal(hashA, hashB);
+  } catch (error) {
+    for (const node of nodes) console.error(`--- ${node.nodeId}:\n${node.stderr()}`);
+    throw error;
+  } finally {
+    for (const client of clients) await client.close().catch(() => {});
+    for (const node of nodes) await node.cleanup();
+  }
+});
