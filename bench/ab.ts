@@ -41,6 +41,11 @@ async function measure(main: string | undefined, workload: (typeof WORKLOADS)[nu
   }
 }
 
+/** (max - min) / median, as a percentage. */
+function spread(values: number[]): string {
+  return `${Math.round((Math.max(...values) - Math.min(...values)) / median(values) * 100)}%`;
+}
+
 if (import.meta.main) {
   const other = Deno.args[0];
   if (other === undefined) {
@@ -53,7 +58,10 @@ if (import.meta.main) {
   const rounds = Number(Deno.args[1] ?? DEFAULT_ROUNDS);
   const only = Deno.args[2]?.split(",") ?? null;
   console.log(`A: ${otherMain}\nB: this checkout\n${rounds} alternating rounds per workload`);
-  console.log("workload | A ops/s | B ops/s | B/A ops | B/A per round | A p99 µs | B p99 µs");
+  console.log(
+    "workload | A ops/s | B ops/s | B/A ops | B/A per round | B/A median of rounds | " +
+      "spread A / B | A p99 µs | B p99 µs",
+  );
   for (const workload of WORKLOADS.filter((w) => only === null || only.includes(w.name))) {
     const a: { opsPerSecond: number; p99Us: number }[] = [];
     const b: { opsPerSecond: number; p99Us: number }[] = [];
@@ -75,6 +83,8 @@ if (import.meta.main) {
         Math.round(bOps),
         round2(bOps / aOps),
         perRound.join(" "),
+        round2(median(perRound)),
+        `${spread(a.map((x) => x.opsPerSecond))} / ${spread(b.map((x) => x.opsPerSecond))}`,
         Math.round(median(a.map((x) => x.p99Us))),
         Math.round(median(b.map((x) => x.p99Us))),
       ].join(" | "),

@@ -12,6 +12,8 @@ import { run as runMemory } from "./sections/memory.ts";
 import { run as runReplication } from "./sections/replication.ts";
 import { run as runAntiEntropy } from "./sections/anti_entropy.ts";
 import { run as runDurability } from "./sections/durability.ts";
+import { run as runAuth } from "./sections/auth.ts";
+import { run as runTls } from "./sections/tls.ts";
 import { pinningTool, stopEverything } from "./harness/processes.ts";
 import { REDIS_SERVER_PATH } from "./harness/redis.ts";
 import { VERSION } from "../src/node/core.ts";
@@ -22,6 +24,8 @@ type SectionRun = (options: BenchOptions) => Promise<BenchSection>;
 /** Sections in run order. */
 const SECTIONS: readonly { name: string; run: SectionRun }[] = [
   { name: "client", run: runClient },
+  { name: "auth", run: runAuth },
+  { name: "tls", run: runTls },
   { name: "memory", run: runMemory },
   { name: "replication", run: runReplication },
   { name: "anti_entropy", run: runAntiEntropy },

@@ -4,9 +4,12 @@
  * operators' HTTP listener (/status, /metrics, /readyz: ports 9878-9880). Ctrl-C stops all.
  *
  *   deno task cluster [--nodes 3] [--base-port 7878] [--broker-port 1883] [--password <pw>]
+ *                     [--tls-dir <dir>]
  *
  * With --password, every node requires `AUTH <pw>` (auth.password, the user default) and uses
- * it with its peers (anti_entropy.password); see docs/security.md.
+ * it with its peers (anti_entropy.password); see docs/security.md. With --tls-dir, every node
+ * serves TLS (and HTTPS) with the certificate in that directory and syncs with its peers over
+ * TLS, trusting its ca.crt (docs/security.md, TLS, shows how to make the files).
  */
 
 import * as net from "node:net";
@@ -27,6 +30,8 @@ const USAGE = `Usage: deno task cluster [options]
   --broker-port <port> Mosquitto port (default 1883 if free, else any free port)
   --password <pw>      nodes require AUTH <pw> (auth.password of the user default; the
                        nodes use it with each other too); 1..128 printable ASCII, no spaces
+  --tls-dir <dir>      nodes speak TLS only, with <dir>/node.crt and <dir>/node.key (valid
+                       for 127.0.0.1), trusting <dir>/ca.crt for each other
   --help               this text`;
 
 interface Options {
@@ -35,6 +40,8 @@ interface Options {
   brokerPort: number | null;
   /** auth.password (and anti_entropy.password) of every node; null: no auth. */
   password: string | null;
+  /** Holds ca.crt, node.crt and node.key: every node's [tls]; null: plain TCP. */
+  tlsDir: string | null;
 }
 
 function parseOptions(): Options {
@@ -45,6 +52,7 @@ function parseOptions(): Options {
       "base-port": { type: "string", default: "7878" },
       "broker-port": { type: "string" },
       password: { type: "string" },
+      "tls-dir": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -65,14 +73,46 @@ function parseOptions(): Options {
     console.error(`cluster: --password must be ${AUTH_WORD_RULE.expected}`);
     Deno.exit(2);
   }
+  const tlsDir = values["tls-dir"] ?? null;
+  for (const name of tlsDir === null ? [] : TLS_FILES) {
+    if (!fileExists(`${tlsDir}/${name}`)) {
+      console.error(`cluster: --tls-dir ${tlsDir} has no ${name} (see docs/security.md, TLS)`);
+      Deno.exit(2);
+    }
+  }
   return {
     password,
+    tlsDir,
     nodes: number("nodes", values.nodes, 1, 20),
     basePort: number("base-port", values["base-port"], 1, 65_535 - 20 - HTTP_PORT_OFFSET),
     brokerPort: values["broker-port"] === undefined
       ? null
       : number("broker-port", values["broker-port"], 1, 65_535),
   };
+}
+
+const TLS_FILES = ["ca.crt", "node.crt", "node.key"] as const;
+
+function fileExists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** The [tls] section of every node: the files of --tls-dir, absolute. */
+function tlsLines(tlsDir: string | null): string[] {
+  if (tlsDir === null) return [];
+  const file = (name: string) => JSON.stringify(`${Deno.realPathSync(tlsDir)}/${name}`);
+  return [
+    "",
+    "# TLS only on the client port and the HTTP listener; peers are checked against ca_file.",
+    "[tls]",
+    `cert_file = ${file("node.crt")}`,
+    `key_file = ${file("node.key")}`,
+    `ca_file = ${file("ca.crt")}`,
+  ];
 }
 
 /** Binds the port for a moment: true when nothing else holds it. */
@@ -131,8 +171,9 @@ async function startNode(
   port: number,
   brokerPort: number,
   directory: string,
-  password: string | null,
+  options: Options,
 ): Promise<Deno.ChildProcess> {
+  const { password, tlsDir } = options;
   const nodeId = `node-${index + 1}`;
   const configPath = `${directory}/${nodeId}.toml`;
   // A JSON string is a TOML basic string for printable ASCII (\" and \\ escaped alike).
@@ -156,6 +197,7 @@ async function startNode(
       "# The operators' listener: /status, /metrics, /livez, /readyz, /health.",
       "[http]",
       `port = ${port + HTTP_PORT_OFFSET}`,
+      ...tlsLines(tlsDir),
     ].join("\n") + "\n",
   );
   const log = await Deno.open(`${directory}/${nodeId}.log`, { write: true, create: true });
@@ -221,7 +263,7 @@ async function main(): Promise<void> {
   try {
     children.push(await startBroker(mosquitto, brokerPort, directory));
     for (const [index, port] of ports.entries()) {
-      children.push(await startNode(index, port, brokerPort, directory, options.password));
+      children.push(await startNode(index, port, brokerPort, directory, options));
     }
   } catch (error) {
     console.error(`cluster: ${error instanceof Error ? error.message : String(error)}`);
@@ -229,7 +271,7 @@ async function main(): Promise<void> {
     await stop(1);
     return;
   }
-  printWelcome(ports, brokerPort, directory, options.password);
+  printWelcome(ports, brokerPort, directory, options);
 }
 
 /** `text` quoted for a POSIX shell. */
@@ -241,17 +283,31 @@ function printWelcome(
   ports: number[],
   brokerPort: number,
   directory: string,
-  password: string | null,
+  options: Options,
 ): void {
+  const { password, tlsDir } = options;
   console.log(
     `MerkleKV cluster running: ${ports.length} nodes, Mosquitto on 127.0.0.1:${brokerPort}`,
   );
   for (const [index, port] of ports.entries()) {
-    const http = `http://127.0.0.1:${port + HTTP_PORT_OFFSET}`;
+    const http = `${tlsDir === null ? "http" : "https"}://127.0.0.1:${port + HTTP_PORT_OFFSET}`;
     const urls = [`${http}/status`, `${http}/metrics`, `${http}/readyz?verbose`].join("  ");
     console.log(`  node-${index + 1}  127.0.0.1:${port}   ${urls}`);
   }
   const [first, second] = [ports[0], ports[1] ?? ports[0]];
+  if (tlsDir !== null) {
+    const ca = shellQuote(`${tlsDir}/ca.crt`);
+    console.log(`
+Every node speaks TLS only${password === null ? "" : " and requires AUTH (the user default)"}:
+${password === null ? "" : `  export MERKLEKV_PASSWORD=${shellQuote(password)}\n`}\
+  deno task cli -p ${first} --cacert ${ca} SET greeting hello
+  deno task cli -p ${second} --cacert ${ca} GET greeting
+  openssl s_client -quiet -CAfile ${ca} -connect 127.0.0.1:${first}   (a line client over TLS)
+  curl --cacert ${ca} https://127.0.0.1:${(first ?? 0) + HTTP_PORT_OFFSET}/readyz?verbose
+Logs: ${directory}
+Ctrl-C stops everything.`);
+    return;
+  }
   if (password !== null) {
     console.log(`
 Every node requires AUTH (the user default). With the CLI, the password in the environment:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: installs what the suite needs (Deno from npm, Mosquitto, Redis,
+# Runs every test: installs what the suite needs (Deno from npm, Mosquitto, openssl, Redis,
 # Prometheus's promtool and Chromium from Debian when missing and we are root), runs `deno task test`, and ends with one line
 # "N passed, N failed". Exit status is the test run's.
 set -uo pipefail
@@ -11,6 +11,8 @@ deno=node_modules/.bin/deno
 
 missing=""
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
+# openssl makes the certificates of the TLS tests (tests/_support/tls.ts; they skip without it).
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 # promtool checks /metrics (tests/integration/observability_test.ts skips that check without it).
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 # Chromium runs the status page (tests/integration/status_page_test.ts skips without it).

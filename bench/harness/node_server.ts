@@ -15,7 +15,7 @@ import {
   stopChild,
   track,
 } from "./processes.ts";
-import { request, waitForPing } from "./probe.ts";
+import { type ProbeTls, request, TLS_SERVERNAME, waitForPing } from "./probe.ts";
 import type { Reply } from "../load/load_protocol.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -45,6 +45,16 @@ export interface BenchNodeOptions {
    * readiness PING and command() send first (pass it on to runLoad as `password`).
    */
   password?: string;
+  /**
+   * Users from an ACL file (auth.users_file): the readiness PING and command() AUTH as `user`
+   * (pass `user` and `password` on to runLoad). Not with `password`.
+   */
+  users?: { usersFile: string; user: string; password: string };
+  /**
+   * `[tls] cert_file` and `key_file`: the client port speaks TLS only; the readiness PING and
+   * command() check its certificate against `caFile` for TLS_SERVERNAME ("localhost").
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 export class BenchNode {
@@ -53,6 +63,10 @@ export class BenchNode {
   readonly startupMs: number;
   /** The node's password (BenchNodeOptions.password), or null. */
   readonly password: string | null;
+  /** What the readiness PING sends first (AUTH), or null. */
+  readonly #auth: string[] | null;
+  /** How to reach the node's TLS port, or null. */
+  readonly tls: ProbeTls | null;
   readonly #child: Deno.ChildProcess;
   readonly #configPath: string;
   readonly #output: OutputTail;
@@ -65,6 +79,8 @@ export class BenchNode {
       startupMs: number;
       configPath: string;
       password: string | null;
+      auth: string[] | null;
+      tls: ProbeTls | null;
     },
     child: Deno.ChildProcess,
     output: OutputTail,
@@ -74,6 +90,8 @@ export class BenchNode {
     this.nodeId = fields.nodeId;
     this.startupMs = fields.startupMs;
     this.password = fields.password;
+    this.#auth = fields.auth;
+    this.tls = fields.tls;
     this.#configPath = fields.configPath;
     this.#child = child;
     this.#output = output;
@@ -87,6 +105,12 @@ export class BenchNode {
     // Owner only (makeTempFile's mode): the file may hold the password.
     await Deno.writeTextFile(configPath, configText(nodeId, port, options));
     const password = options.password ?? null;
+    const auth = options.users !== undefined
+      ? ["AUTH", options.users.user, options.users.password]
+      : authWords(password);
+    const tls = options.tls === undefined
+      ? null
+      : { caPem: await Deno.readTextFile(options.tls.caFile), servername: TLS_SERVERNAME };
     const [program, argv] = pinned(
       options.cpu === undefined ? SERVER_CPU : options.cpu,
       Deno.execPath(),
@@ -117,9 +141,10 @@ export class BenchNode {
         startedMs,
         timeoutMs: START_TIMEOUT_MS,
         exited: () => exited,
-        auth: authWords(password),
+        auth,
+        tls,
       });
-      const fields = { port, nodeId, startupMs, configPath, password };
+      const fields = { port, nodeId, startupMs, configPath, password, auth, tls };
       return new BenchNode(fields, child, output, untrack);
     } catch (error) {
       await stopChild(child, "SIGKILL");
@@ -135,7 +160,7 @@ export class BenchNode {
 
   /** One request line (words joined by spaces); resolves with the reply. */
   command(...words: string[]): Promise<Reply> {
-    return request(this.port, "merklekv", words, undefined, authWords(this.password));
+    return request(this.port, "merklekv", words, undefined, this.#auth, this.tls);
   }
 
   /** VmRSS of the node process, in bytes. */
@@ -171,6 +196,16 @@ function configText(nodeId: string, port: number, options: BenchNodeOptions): st
   // A JSON string is a TOML basic string for printable ASCII.
   if (options.password !== undefined) {
     lines.push("[auth]", `password = ${JSON.stringify(options.password)}`);
+  }
+  if (options.users !== undefined) {
+    lines.push("[auth]", `users_file = ${JSON.stringify(options.users.usersFile)}`);
+  }
+  if (options.tls !== undefined) {
+    lines.push(
+      "[tls]",
+      `cert_file = ${JSON.stringify(options.tls.certFile)}`,
+      `key_file = ${JSON.stringify(options.tls.keyFile)}`,
+    );
   }
   return lines.join("\n") + "\n";
 }

@@ -14,7 +14,7 @@ import {
   stopChild,
   track,
 } from "./processes.ts";
-import { request, waitForPing } from "./probe.ts";
+import { type ProbeTls, request, TLS_SERVERNAME, waitForPing } from "./probe.ts";
 import type { Reply } from "../load/load_protocol.ts";
 
 export const REDIS_SERVER_PATH = "/usr/bin/redis-server";
@@ -25,12 +25,21 @@ export interface RedisOptions {
   args?: string[];
   /** CPU to pin to; null for no pinning. Default SERVER_CPU. */
   cpu?: number | null;
+  /**
+   * TLS only: no plain port (`--port 0`), `port` is the TLS port, clients need no certificate
+   * (`--tls-auth-clients no`). The certificate must be valid for "localhost".
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
+
+export { TLS_SERVERNAME } from "./probe.ts";
 
 export class RedisServer {
   readonly port: number;
   readonly directory: string;
   readonly startupMs: number;
+  /** How to reach a TLS server (RedisOptions.tls), or null. */
+  readonly tls: ProbeTls | null;
   readonly #child: Deno.ChildProcess;
   readonly #output: OutputTail;
   readonly #untrack: () => void;
@@ -43,7 +52,9 @@ export class RedisServer {
     output: OutputTail,
     startupMs: number,
     untrack: () => void,
+    tls: ProbeTls | null,
   ) {
+    this.tls = tls;
     this.port = port;
     this.directory = directory;
     this.#child = child;
@@ -56,8 +67,17 @@ export class RedisServer {
   static async start(options: RedisOptions = {}): Promise<RedisServer> {
     const port = await freePort();
     const directory = await Deno.makeTempDir({ prefix: "merklekv-bench-redis-" });
+    const tls = options.tls === undefined ? null : {
+      caPem: await Deno.readTextFile(options.tls.caFile),
+      servername: TLS_SERVERNAME,
+    };
     const args = [
-      ...["--bind", "127.0.0.1", "--port", String(port), "--dir", directory],
+      ...["--bind", "127.0.0.1", "--dir", directory],
+      ...(options.tls === undefined ? ["--port", String(port)] : [
+        ...["--port", "0", "--tls-port", String(port), "--tls-auth-clients", "no"],
+        ...["--tls-cert-file", options.tls.certFile, "--tls-key-file", options.tls.keyFile],
+        ...["--tls-ca-cert-file", options.tls.caFile],
+      ]),
       ...["--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", ""],
       ...(options.args ?? []),
     ];
@@ -86,8 +106,9 @@ export class RedisServer {
         startedMs,
         timeoutMs: START_TIMEOUT_MS,
         exited: () => exited,
+        tls,
       });
-      return new RedisServer(port, directory, child, output, startupMs, untrack);
+      return new RedisServer(port, directory, child, output, startupMs, untrack, tls);
     } catch (error) {
       await stopChild(child, "SIGKILL");
       untrack();
@@ -102,7 +123,7 @@ export class RedisServer {
 
   /** One command as a RESP array; resolves with the reply. */
   command(...words: string[]): Promise<Reply> {
-    return request(this.port, "redis", words);
+    return request(this.port, "redis", words, undefined, null, this.tls);
   }
 
   /** The fields of `INFO <section>` as name -> value. */

@@ -44,6 +44,10 @@ export interface LoadOptions {
   user: string;
   /** Sent in `AUTH` first on each connection, before the run; "": no AUTH. Shown as "***". */
   password: string;
+  /** A PEM file with the CA that signed the server's certificate: connect with TLS; "": TCP. */
+  tlsCa: string;
+  /** The name the server's certificate must carry (sent as SNI); "": `host`. */
+  tlsServername: string;
 }
 
 export const DEFAULT_LOAD_OPTIONS: Readonly<Omit<LoadOptions, "port" | "proto">> = Object.freeze({
@@ -67,6 +71,8 @@ export const DEFAULT_LOAD_OPTIONS: Readonly<Omit<LoadOptions, "port" | "proto">>
   preloadTimeoutSeconds: 300,
   user: "",
   password: "",
+  tlsCa: "",
+  tlsServername: "",
 });
 
 /** What the caller must give; everything else has a default. */
@@ -135,7 +141,15 @@ const NUMBER_FIELDS = [
   "preloadTimeoutSeconds",
 ] as const;
 const BOOLEAN_FIELDS = ["preload", "preloadOnly"] as const;
-const STRING_FIELDS = ["host", "proto", "mix", "user", "password"] as const;
+const STRING_FIELDS = [
+  "host",
+  "proto",
+  "mix",
+  "user",
+  "password",
+  "tlsCa",
+  "tlsServername",
+] as const;
 
 /** camelCase field -> --kebab-case flag. */
 function flagOf(field: string): string {
@@ -213,6 +227,9 @@ function validate(values: Record<string, unknown>): LoadOptions {
     if (options[field] !== "" && !AUTH_WORD_RULE.test(options[field])) {
       throw new UsageError(`${flagOf(field)} must be ${AUTH_WORD_RULE.expected}`);
     }
+  }
+  if (options.tlsServername !== "" && options.tlsCa === "") {
+    throw new UsageError("--tls-servername needs --tls-ca");
   }
   if (options.user !== "" && options.password === "") {
     throw new UsageError("--user needs --password");

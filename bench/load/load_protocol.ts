@@ -234,6 +234,8 @@ export class RespReplyParser extends BufferedParser {
 /** Request text (binary string) for one protocol. */
 export interface RequestEncoder {
   set(key: string, value: string): string;
+  /** A SET up to its value, which follows (valueBytes bytes), then SET_END. */
+  setHead(key: string, valueBytes: number): string;
   get(key: string): string;
   mget(keys: readonly string[]): string;
   mset(keys: readonly string[], values: readonly string[]): string;
@@ -246,6 +248,7 @@ export function createRequestEncoder(protocol: Protocol): RequestEncoder {
 
 const MERKLEKV_ENCODER: RequestEncoder = {
   set: (key, value) => "SET " + key + " " + value + "\r\n",
+  setHead: (key) => "SET " + key + " ",
   get: (key) => "GET " + key + "\r\n",
   mget: (keys) => "MGET " + keys.join(" ") + "\r\n",
   mset: (keys, values) => {
@@ -267,6 +270,8 @@ const RESP_ENCODER: RequestEncoder = {
   set: (key, value) =>
     "*3\r\n$3\r\nSET\r\n$" + key.length + "\r\n" + key + "\r\n$" + value.length + "\r\n" + value +
     "\r\n",
+  setHead: (key, valueBytes) =>
+    "*3\r\n$3\r\nSET\r\n$" + key.length + "\r\n" + key + "\r\n$" + valueBytes + "\r\n",
   get: (key) => "*2\r\n$3\r\nGET\r\n$" + key.length + "\r\n" + key + "\r\n",
   mget: (keys) => respCommand(["MGET", ...keys]),
   mset: (keys, values) => {
@@ -277,6 +282,9 @@ const RESP_ENCODER: RequestEncoder = {
   },
   ping: () => "*1\r\n$4\r\nPING\r\n",
 };
+
+/** What ends a SET after its value, in both protocols. */
+export const SET_END = "\r\n";
 
 const FILLER_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -292,6 +300,8 @@ export class KeySpace {
   readonly #prefix: string;
   readonly #digits: number;
   readonly #filler: string;
+  /** The filler as bytes, copied into requests instead of encoding a long string each time. */
+  readonly fillerBytes: Uint8Array;
 
   constructor(keyBytes: number, valueBytes: number, keyCount: number) {
     this.keyBytes = keyBytes;
@@ -307,6 +317,7 @@ export class KeySpace {
     const fillerBytes = Math.max(0, valueBytes - keyBytes - 1);
     this.#filler = FILLER_ALPHABET.repeat(Math.ceil(fillerBytes / FILLER_ALPHABET.length))
       .slice(0, fillerBytes);
+    this.fillerBytes = new TextEncoder().encode(this.#filler);
   }
 
   key(index: number): string {
@@ -316,5 +327,20 @@ export class KeySpace {
   value(key: string): string {
     if (this.valueBytes <= key.length) return key.slice(0, this.valueBytes);
     return key + "=" + this.#filler;
+  }
+
+  /** The start of a key's value (the rest is fillerBytes), or the whole value if short. */
+  valueHead(key: string): string {
+    return this.valueBytes <= key.length ? key.slice(0, this.valueBytes) : key + "=";
+  }
+
+  /**
+   * Whether `value` is the key's value, without building the value: a 16 KiB value built per
+   * read is a 16 KiB string to flatten and collect on every GET.
+   */
+  matches(key: string, value: string): boolean {
+    if (this.valueBytes <= key.length) return value === key.slice(0, this.valueBytes);
+    return value.length === this.valueBytes && value.startsWith(key) &&
+      value.charCodeAt(key.length) === 0x3d && value.endsWith(this.#filler);
   }
 }

@@ -5,8 +5,6 @@
  * against the request that asked for it (see load_protocol.ts, KeySpace).
  */
 
-import * as net from "node:net";
-import type { Buffer } from "node:buffer";
 import { LatencyHistogram } from "./histogram.ts";
 import {
   createReplyParser,
@@ -15,7 +13,9 @@ import {
   type Reply,
   type ReplyParser,
   type RequestEncoder,
+  SET_END,
 } from "./load_protocol.ts";
+import { LoadTransport, openConnection, type RequestBuffer } from "./load_transport.ts";
 import {
   authLine,
   type LoadChecks,
@@ -39,7 +39,6 @@ const MGET = 3;
 const VERIFY_SET = 4;
 const VERIFY_GET = 5;
 const PRELOAD = 6;
-const ASCII = new TextEncoder();
 const KIND_NAMES = ["", "SET", "GET", "MGET", "verify SET", "verify GET", "preload"];
 
 type Phase = "connect" | "preload" | "warmup" | "measure" | "drain" | "done";
@@ -152,12 +151,20 @@ export class LoadRun {
     const deadlineSeconds = options.preloadTimeoutSeconds + options.warmupSeconds +
       options.seconds + (CONNECT_TIMEOUT_MS + DRAIN_TIMEOUT_MS) / 1000;
     this.#after(deadlineSeconds * 1000, () => this.fail("the run passed its deadline"));
-    const auth = authLine(options);
-    const sockets = await Promise.all(
-      Array.from({ length: options.conns }, () => connect(options.host, options.port, auth)),
+    const tlsCa = options.tlsCa === "" ? "" : await Deno.readTextFile(options.tlsCa);
+    const transport = {
+      host: options.host,
+      port: options.port,
+      tlsCa,
+      tlsServername: options.tlsServername,
+      authLine: authLine(options),
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    };
+    const conns = await Promise.all(
+      Array.from({ length: options.conns }, () => openConnection(transport)),
     );
-    for (const [index, socket] of sockets.entries()) {
-      this.#connections.push(new LoadConnection(this, index, socket));
+    for (const [index, conn] of conns.entries()) {
+      this.#connections.push(new LoadConnection(this, index, new LoadTransport(conn)));
     }
     if (this.phase === "done") return;
     if (options.preload || options.preloadOnly) this.#startPreload();
@@ -343,63 +350,12 @@ function cpuShares(start: (number | null)[], end: (number | null)[], seconds: nu
   return { clientPct, serverPct, machinePct, otherPct };
 }
 
-/** A connected socket; with `auth` (an AUTH line), one whose AUTH the server accepted. */
-function connect(host: string, port: number, auth: string | null): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, noDelay: true });
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no connection to ${host}:${port} within ${CONNECT_TIMEOUT_MS} ms`));
-    }, CONNECT_TIMEOUT_MS);
-    socket.once("connect", () => {
-      if (auth === null) {
-        clearTimeout(timer);
-        return resolve(socket);
-      }
-      authenticate(socket, auth).then(() => {
-        clearTimeout(timer);
-        resolve(socket);
-      }, (error: Error) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(error);
-      });
-    });
-    socket.once("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-}
-
-/**
- * Sends the AUTH line and reads its one-line reply before the run's requests, so the hot loop
- * (LoadConnection) never sees it. Nothing else is in flight, so the reply is all that arrives.
- */
-function authenticate(socket: net.Socket, line: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let received = "";
-    const onData = (chunk: Buffer) => {
-      received += chunk.toString("latin1");
-      const end = received.indexOf("\n");
-      if (end === -1) return;
-      socket.off("data", onData);
-      const reply = received.slice(0, end).replace(/\r$/, "");
-      // MerkleKV answers OK, Redis +OK; the reply never holds the password.
-      if (reply === "OK" || reply === "+OK") resolve();
-      else reject(new Error(`the server refused AUTH: ${reply.slice(0, 200)}`));
-    };
-    socket.on("data", onData);
-    socket.write(line);
-  });
-}
-
 /** One connection: sends requests, matches replies to them in order, checks them. */
 class LoadConnection {
   readonly index: number;
   readonly pending: PendingRing;
   readonly #run: LoadRun;
-  readonly #socket: net.Socket;
+  readonly #transport: LoadTransport;
   readonly #parser: ReplyParser;
   readonly #encoder: RequestEncoder;
   readonly #random: () => number;
@@ -410,11 +366,11 @@ class LoadConnection {
   #preloadNext = 0;
   #preloadEnd = 0;
 
-  constructor(run: LoadRun, index: number, socket: net.Socket) {
+  constructor(run: LoadRun, index: number, transport: LoadTransport) {
     const options = run.options;
     this.index = index;
     this.#run = run;
-    this.#socket = socket;
+    this.#transport = transport;
     this.#parser = createReplyParser(options.proto);
     this.#encoder = createRequestEncoder(options.proto);
     this.#random = seededRandom(options.seed * 1_000_003 + index * 7_919 + 1);
@@ -425,13 +381,15 @@ class LoadConnection {
       Math.max(options.depth, options.preloadDepth) + 4,
       options.mgetKeys,
     );
-    socket.on("data", (chunk: Buffer) => this.#receive(chunk));
-    socket.on("error", (error) => run.problem(`socket error: ${error.message}`, 0, null));
-    socket.on("close", () => {
-      if (run.phase === "done") return;
-      run.checks.disconnects++;
-      run.fail(`connection ${index} closed by the server`);
-    });
+    transport.receive(
+      (chunk) => this.#receive(chunk),
+      (error) => {
+        if (run.phase === "done") return;
+        if (error !== null) run.problem(`socket error: ${error.message}`, 0, null);
+        run.checks.disconnects++;
+        run.fail(`connection ${index} closed by the server`);
+      },
+    );
   }
 
   preloadRange(first: number, end: number): void {
@@ -445,10 +403,10 @@ class LoadConnection {
   }
 
   close(): void {
-    this.#socket.destroy();
+    this.#transport.close();
   }
 
-  #receive(chunk: Buffer): void {
+  #receive(chunk: Uint8Array): void {
     const run = this.#run;
     if (run.phase === "done") return;
     const nowMs = performance.now();
@@ -471,20 +429,26 @@ class LoadConnection {
   /** Queues requests up to the depth of the current step and writes them in one go. */
   fill(nowMs: number): void {
     const run = this.#run;
-    let text = "";
-    if (run.phase === "preload") text = this.#preloadRequests(nowMs);
+    const out = this.#transport.requests;
+    if (run.phase === "preload") this.#preloadRequests(out, nowMs);
     else if (run.phase === "warmup" || run.phase === "measure") {
       const depth = run.options.depth;
-      while (this.pending.size < depth) text += this.#nextRequest(nowMs);
+      while (this.pending.size < depth) this.#nextRequest(out, nowMs);
     }
-    // Requests are ASCII (generated keys and values), so UTF-8 is their latin1 form, and the
-    // native TextEncoder is far cheaper than Buffer's per-character latin1 encoding.
-    if (text !== "") this.#socket.write(ASCII.encode(text));
+    this.#transport.send();
   }
 
-  #preloadRequests(nowMs: number): string {
+  /** A SET of a key's own value: the filler is copied in as bytes, never built as a string. */
+  #set(out: RequestBuffer, key: string): void {
+    const keySpace = this.#run.keySpace;
+    out.text(this.#encoder.setHead(key, keySpace.valueBytes));
+    out.text(keySpace.valueHead(key));
+    if (keySpace.valueBytes > key.length) out.bytes(keySpace.fillerBytes);
+    out.text(SET_END);
+  }
+
+  #preloadRequests(out: RequestBuffer, nowMs: number): void {
     const { keySpace, options } = this.#run;
-    let text = "";
     while (this.pending.size < options.preloadDepth && this.#preloadNext < this.#preloadEnd) {
       const first = this.#preloadNext;
       const count = Math.min(options.preloadBatch, this.#preloadEnd - first);
@@ -492,22 +456,19 @@ class LoadConnection {
       this.pending.keys[slot] = first;
       this.pending.counts[slot] = count;
       this.#preloadNext += count;
-      if (options.preloadBatch === 1) {
-        const key = keySpace.key(first);
-        text += this.#encoder.set(key, keySpace.value(key));
-      } else {
+      if (options.preloadBatch === 1) this.#set(out, keySpace.key(first));
+      else {
         const keys: string[] = [];
         for (let index = first; index < first + count; index++) keys.push(keySpace.key(index));
-        text += this.#encoder.mset(keys, keys.map((key) => keySpace.value(key)));
+        out.text(this.#encoder.mset(keys, keys.map((key) => keySpace.value(key))));
       }
     }
-    return text;
   }
 
-  #nextRequest(nowMs: number): string {
+  #nextRequest(out: RequestBuffer, nowMs: number): void {
     const { keySpace, options } = this.#run;
     if (this.#sinceVerify >= options.verifyEvery && this.#verifyValue === null) {
-      return this.#verifyRequests(nowMs);
+      return this.#verifyRequests(out, nowMs);
     }
     this.#sinceVerify++;
     const kind = this.#run.randomKind(this.#random());
@@ -522,16 +483,17 @@ class LoadConnection {
         keys.push(keySpace.key(index));
       }
       this.pending.keys[slot] = offset;
-      return this.#encoder.mget(keys);
+      return out.text(this.#encoder.mget(keys));
     }
     const index = Math.floor(this.#random() * options.keys);
     this.pending.keys[slot] = index;
     const key = keySpace.key(index);
-    return kind === SET ? this.#encoder.set(key, keySpace.value(key)) : this.#encoder.get(key);
+    if (kind === SET) this.#set(out, key);
+    else out.text(this.#encoder.get(key));
   }
 
   /** A fresh value SET on this connection's own key, then read back on the same connection. */
-  #verifyRequests(nowMs: number): string {
+  #verifyRequests(out: RequestBuffer, nowMs: number): void {
     this.#sinceVerify = 0;
     this.#verifyCount++;
     const value = `${this.#run.options.seed}.${this.#verifyCount}.` +
@@ -539,7 +501,7 @@ class LoadConnection {
     this.#verifyValue = value;
     this.pending.push(VERIFY_SET, nowMs);
     this.pending.push(VERIFY_GET, nowMs);
-    return this.#encoder.set(this.#verifyKey, value) + this.#encoder.get(this.#verifyKey);
+    out.text(this.#encoder.set(this.#verifyKey, value) + this.#encoder.get(this.#verifyKey));
   }
 
   #complete(reply: Reply, nowMs: number): void {
@@ -593,7 +555,7 @@ class LoadConnection {
   #expectValue(kind: number, reply: Reply, key: string): void {
     const run = this.#run;
     if (reply.kind === "value") {
-      if (reply.value === run.keySpace.value(key)) return;
+      if (run.keySpace.matches(key, reply.value)) return;
       run.checks.wrongValues++;
       run.problem(`wrong value for ${key}`, kind, reply);
     } else if (reply.kind === "missing") {

@@ -6,7 +6,7 @@
 
 import { LineFramer } from "../../src/protocol/framer.ts";
 import { parseCommand } from "../../src/protocol/parse.ts";
-import { parseFramed } from "../../src/protocol/hot_path.ts";
+import { getAndSetKeys, parseFramed } from "../../src/protocol/hot_path.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 
 const LIMITS = DEFAULT_CONFIG.limits;
@@ -49,4 +49,28 @@ Deno.bench("SET (100 B value) from a string", { group: "SET" }, () => {
 
 Deno.bench("MSET of 10 keys from the framed bytes", { group: "MSET" }, () => {
   expectKind(parseFramed(framedMset, LIMITS).kind, "mset");
+});
+
+// The key hint (getAndSetKeys) on what one read brings: one unpipelined 16 KiB SET, and 32
+// pipelined SET/GET lines of 100 B values (about 4 KiB).
+const RANGES = new Int32Array(2 * 64);
+const BIG_SET = new TextEncoder().encode(`SET key:000000000042 ${"v".repeat(16_384)}\r\n`);
+const PIPELINED = new TextEncoder().encode(
+  Array.from(
+    { length: 32 },
+    (_, i) =>
+      i % 2 === 0
+        ? `SET key:${String(i).padStart(12, "0")} ${"v".repeat(100)}\r\n`
+        : `GET key:${i}\r\n`,
+  ).join(""),
+);
+
+Deno.bench("key hint over one 16 KiB SET", { group: "hint" }, () => {
+  getAndSetKeys(BIG_SET, 0, BIG_SET.length, LIMITS.maxKeyBytes, RANGES);
+});
+
+Deno.bench("key hint over 32 pipelined lines", { group: "hint" }, () => {
+  if (getAndSetKeys(PIPELINED, 0, PIPELINED.length, LIMITS.maxKeyBytes, RANGES) !== 32) {
+    throw new Error("the hint missed lines");
+  }
 });

@@ -12,6 +12,17 @@ import { type LoadResult, runLoad } from "../load/load.ts";
 import { BenchNode } from "../harness/node_server.ts";
 import { RedisServer } from "../harness/redis.ts";
 import { median, round2 } from "../harness/processes.ts";
+import {
+  alternate,
+  checksText,
+  clientCpuText,
+  notesFor,
+  ratioOf,
+  roundTiming,
+  sideResults,
+  spreadText,
+  summarize,
+} from "../harness/rounds.ts";
 import type { FsyncPolicy } from "../../src/config/types.ts";
 import { writeStartupDataDir } from "../harness/startup_data.ts";
 
@@ -30,8 +41,8 @@ const STARTUP_RUNS = 3;
 
 function timing(quick: boolean) {
   return quick
-    ? { rounds: 1, warmupSeconds: 1, seconds: 3, startupKeys: 100_000 }
-    : { rounds: 3, warmupSeconds: 2, seconds: 10, startupKeys: 1_000_000 };
+    ? { ...roundTiming(true), startupKeys: 100_000 }
+    : { ...roundTiming(false), startupKeys: 1_000_000 };
 }
 
 export const COLUMNS = [
@@ -87,47 +98,53 @@ async function compareWrites(
   const dataDir = await Deno.makeTempDir({ prefix: "merklekv-bench-data-" });
   let node: BenchNode | null = null;
   let redis: RedisServer | null = null;
-  const merklekvRuns: LoadResult[] = [];
-  const redisRuns: LoadResult[] = [];
+  let runs: [LoadResult[], LoadResult[]];
   try {
     node = await BenchNode.start({ topLevel: [`data_dir = "${dataDir}"`, `fsync = "${policy}"`] });
     redis = await RedisServer.start({ args: ["--appendonly", "yes", "--appendfsync", policy] });
-    for (let round = 1; round <= settings.rounds; round++) {
-      const load = {
-        conns: workload.conns,
-        depth: workload.depth,
-        mix: "set:100",
-        keys: KEYS,
-        valueBytes: VALUE_BYTES,
-        seed: round,
-        warmupSeconds: settings.warmupSeconds,
-        seconds: settings.seconds,
-      };
-      merklekvRuns.push(
-        await runLoad({ ...load, port: node.port, proto: "merklekv", serverPid: node.pid }),
-      );
-      redisRuns.push(
-        await runLoad({ ...load, port: redis.port, proto: "redis", serverPid: redis.pid }),
-      );
-    }
+    const load = (round: number) => ({
+      conns: workload.conns,
+      depth: workload.depth,
+      mix: "set:100",
+      keys: KEYS,
+      valueBytes: VALUE_BYTES,
+      seed: round,
+      warmupSeconds: settings.warmupSeconds,
+      seconds: settings.seconds,
+    });
+    const [nodePort, nodePid, redisPort, redisPid] = [node.port, node.pid, redis.port, redis.pid];
+    runs = await alternate(
+      settings.rounds,
+      (round) => runLoad({ ...load(round), port: nodePort, proto: "merklekv", serverPid: nodePid }),
+      (round) => runLoad({ ...load(round), port: redisPort, proto: "redis", serverPid: redisPid }),
+    );
   } finally {
     await node?.stop();
     await redis?.stop();
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
-  const merklekv = summarize(merklekvRuns);
-  const reference = summarize(redisRuns);
-  const ratio = round2(merklekv.opsPerSecond / reference.opsPerSecond);
+  const merklekv = summarize(runs[0]);
+  const reference = summarize(runs[1]);
+  const { ratio, text } = ratioOf(merklekv, reference);
   const checksOk = merklekv.ok && reference.ok;
-  const result = !checksOk ? "invalid" : ratio >= THROUGHPUT_TARGET ? "pass" : "miss";
-  const notes = checksOk ? [] : [...merklekv.failures, ...reference.failures];
-  const serverCpu = median(merklekvRuns.map((run) => run.cpu.serverPct ?? 0));
-  notes.push(`merklekv cpu ${serverCpu.toFixed(0)}%`);
+  const result = !checksOk
+    ? "invalid"
+    : ratio === null
+    ? "client-saturated"
+    : ratio >= THROUGHPUT_TARGET
+    ? "pass"
+    : "miss";
+  const names: [string, string] = ["merklekv", "redis"];
+  const notes = checksOk ? [] : [checksText(merklekv, reference, names)];
+  notes.push(...notesFor(merklekv, reference, names));
+  notes.push(`spread ${spreadText(merklekv, reference)}`);
+  notes.push(`client cpu% ${clientCpuText(merklekv, reference)}`);
+  notes.push(`merklekv cpu ${merklekv.serverPct?.toFixed(0) ?? "?"}%`);
   return {
     row: [
       Math.round(merklekv.opsPerSecond),
       Math.round(reference.opsPerSecond),
-      ratio.toFixed(2),
+      text,
       merklekv.p99Us.toFixed(0),
       reference.p99Us.toFixed(0),
       `>= ${THROUGHPUT_TARGET}x`,
@@ -139,25 +156,9 @@ async function compareWrites(
       workload: workload.description,
       ratio,
       result,
-      merklekv,
-      redis: reference,
+      merklekv: sideResults(merklekv),
+      redis: sideResults(reference),
     },
-  };
-}
-
-function summarize(runs: LoadResult[]) {
-  return {
-    opsPerSecond: median(runs.map((run) => run.opsPerSecond)),
-    p50Us: median(runs.map((run) => run.latencyUs.p50)),
-    p99Us: median(runs.map((run) => run.latencyUs.p99)),
-    ok: runs.every((run) => run.ok),
-    failures: [...new Set(runs.flatMap((run) => run.failures))],
-    runs: runs.map((run) => ({
-      opsPerSecond: run.opsPerSecond,
-      latencyUs: run.latencyUs,
-      cpu: run.cpu,
-      checks: run.checks,
-    })),
   };
 }
 

@@ -13,12 +13,20 @@
 
 import { Mosquitto } from "../../tests/_support/mosquitto.ts";
 import { MerkleKVClient } from "../../src/client/mod.ts";
-import { assert } from "../../src/assert.ts";
 import { LatencyHistogram } from "../load/histogram.ts";
 import { BenchNode } from "../harness/node_server.ts";
 import { type LoadResult, runLoad } from "../load/load.ts";
 import { RedisServer } from "../harness/redis.ts";
-import { delay, median, pinned, round2, SERVER_CPU, track } from "../harness/processes.ts";
+import { delay, median, pinned, SERVER_CPU, track } from "../harness/processes.ts";
+import {
+  clientCpuText,
+  FULL_ROUNDS,
+  QUICK_ROUNDS,
+  ratioOf,
+  roundRatios as ratioOfRounds,
+  spreadText,
+  summarize,
+} from "../harness/rounds.ts";
 import type { BenchOptions, BenchSection } from "./section.ts";
 
 /**
@@ -67,8 +75,8 @@ interface Timing {
 
 function timing(quick: boolean): Timing {
   return quick
-    ? { warmupSeconds: 1, latencySeconds: 3, throughputSeconds: 3, rounds: 1 }
-    : { warmupSeconds: 2, latencySeconds: 15, throughputSeconds: 10, rounds: 3 };
+    ? { warmupSeconds: 1, latencySeconds: 3, throughputSeconds: 2, rounds: QUICK_ROUNDS }
+    : { warmupSeconds: 2, latencySeconds: 15, throughputSeconds: 6, rounds: FULL_ROUNDS };
 }
 
 export async function run(options: BenchOptions): Promise<BenchSection> {
@@ -403,7 +411,13 @@ async function measureAgainstRedis(
   try {
     for (let round = 1; round <= rounds; round++) {
       merklekvRuns.push(
-        await runLoad({ ...load, seed: round, port: target.port, proto: "merklekv" }),
+        await runLoad({
+          ...load,
+          seed: round,
+          port: target.port,
+          proto: "merklekv",
+          serverPid: target.pid,
+        }),
       );
       convergedMs.push(await waitConverged(clients));
       redisRuns.push(
@@ -420,14 +434,12 @@ async function measureAgainstRedis(
     await Promise.all(clients.map((client) => client.close()));
     await redis.stop();
   }
-  const merklekvOps = median(merklekvRuns.map((run) => run.opsPerSecond));
-  const redisOps = median(redisRuns.map((run) => run.opsPerSecond));
-  const ratio = round2(merklekvOps / redisOps);
-  const roundRatios = merklekvRuns.map((run, index) => {
-    const redisRun = redisRuns[index];
-    assert(redisRun !== undefined, "each round runs both loads");
-    return round2(run.opsPerSecond / redisRun.opsPerSecond);
-  });
+  const merklekvSide = summarize(merklekvRuns);
+  const redisSide = summarize(redisRuns);
+  const merklekvOps = merklekvSide.opsPerSecond;
+  const redisOps = redisSide.opsPerSecond;
+  const { ratio, text } = ratioOf(merklekvSide, redisSide);
+  const roundRatios = ratioOfRounds(merklekvSide, redisSide);
   const slowestConvergedMs = Math.round(Math.max(...convergedMs));
   const ok = [...merklekvRuns, ...redisRuns].every((run) => run.ok);
   const p50Ms = median(merklekvRuns.map((run) => run.latencyUs.p50)) / 1000;
@@ -441,11 +453,18 @@ async function measureAgainstRedis(
     round3(p50Ms),
     round3(p99Us / 1000),
     round3(maxMs),
-    `Redis ${Math.round(redisOps)}/s, ratio ${ratio}` +
-    (rounds > 1 ? ` (rounds ${roundRatios.join(", ")})` : ""),
+    `Redis ${Math.round(redisOps)}/s, ratio ${text}, spread ${
+      spreadText(merklekvSide, redisSide)
+    }, client cpu% ${clientCpuText(merklekvSide, redisSide)}`,
     `>= ${TARGET_VS_REDIS}x Redis`,
     `${
-      !ok ? "invalid" : ratio >= TARGET_VS_REDIS ? "pass" : "miss"
+      !ok
+        ? "invalid"
+        : ratio === null
+        ? "client-saturated"
+        : ratio >= TARGET_VS_REDIS
+        ? "pass"
+        : "miss"
     }, converged ${slowestConvergedMs} ms after`,
   ];
   const results = {

@@ -8,6 +8,7 @@
 
 import { Histogram, SESSION_BOUNDS_SECONDS } from "../metrics/mod.ts";
 import type { Config } from "../config/mod.ts";
+import type { ClientTls } from "../client/mod.ts";
 import type { Logger } from "../log.ts";
 import { errorReply, type InfoField } from "../protocol/mod.ts";
 import type { Entry, RemoteApplier, Store } from "../store/mod.ts";
@@ -57,6 +58,8 @@ export interface AntiEntropyContext {
   log: Logger;
   /** The bound client port (differs from config.bindPort when that is 0). */
   clientPort: number;
+  /** TLS to peers as of now (certificates re-read at each reload); null or unset: plain TCP. */
+  peerTls?: () => ClientTls | null;
 }
 
 export interface AntiEntropyHooks {
@@ -249,6 +252,7 @@ class AntiEntropyService implements AntiEntropy {
         username: config.antiEntropy.username,
         password: config.antiEntropy.password,
       },
+      tls: this.#context.peerTls?.() ?? null,
       trackClosing: (closing) => {
         this.#closing.add(closing);
         closing.finally(() => this.#closing.delete(closing));

@@ -5,7 +5,7 @@
  * the whole session by sessionTimeoutMs, and an abort signal for shutdown.
  */
 
-import { MerkleKVClient } from "../client/mod.ts";
+import { type ClientTls, MerkleKVClient } from "../client/mod.ts";
 import type { ApplyCounts, Entry } from "../store/mod.ts";
 import { formatPeerAddress, type PeerAddress } from "./peers.ts";
 import type { SessionStep, SyncSession } from "./session.ts";
@@ -32,6 +32,8 @@ export interface PeerLinkOptions {
   trackClosing?: (closing: Promise<void>) => void;
   /** Sent as `AUTH` first, for peers that require it (see docs/security.md); null: none. */
   credentials: PeerCredentials | null;
+  /** TLS to the peer (this node's CA, and its certificate as client certificate); null: none. */
+  tls: ClientTls | null;
 }
 
 export interface PeerCredentials {
@@ -57,6 +59,7 @@ export async function runSessionWithPeer(
     port: peer.port,
     timeoutMs: options.requestTimeoutMs,
     maxReplyBytes: options.maxReplyBytes,
+    ...(options.tls === null ? {} : { tls: options.tls }),
   });
   let client: MerkleKVClient | null = null;
   let error: string | null = null;

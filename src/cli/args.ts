@@ -16,6 +16,12 @@ export interface CliOptions {
   /** --pass (visible in ps; MERKLEKV_PASSWORD is read by cli.ts when this is null). */
   password: string | null;
   format: OutputFormat;
+  /** --tls (or any of --cacert, --cert, --key): connect with TLS. */
+  tls: boolean;
+  /** --cacert, --cert, --key: PEM files (the CA that signs the node's certificate; ours). */
+  caFile: string | null;
+  certFile: string | null;
+  keyFile: string | null;
   /** --pipe: stdin lines sent pipelined, in batches. */
   pipe: boolean;
   /** --help: print the usage and exit. */
@@ -39,6 +45,11 @@ Options:
                       else; without it, a password authenticates as the user default
   --pass <password>   the password; better set ${PASSWORD_ENV}=<password> in the
                       environment instead: --pass is visible to other users in ps
+  --tls               connect with TLS (a node with tls.cert_file set); the node's
+                      certificate must be signed by a CA the system trusts, or --cacert
+  --cacert <file>     PEM file of the CA that signed the node's certificate (implies --tls)
+  --cert <file>       PEM file of this client's certificate, for mutual TLS (implies --tls)
+  --key <file>        PEM file of the private key of --cert
   --pipe              send every stdin line, pipelined in batches; print the replies
                       and a summary on stderr (lines sent, errors)
   --raw               print replies exactly as received (CRLF line ends, every byte)
@@ -56,6 +67,10 @@ export function parseCliArgs(args: readonly string[]): CliOptions | { error: str
     port: DEFAULT_CONFIG.bindPort,
     user: null,
     password: null,
+    tls: false,
+    caFile: null,
+    certFile: null,
+    keyFile: null,
     format: "text",
     pipe: false,
     help: false,
@@ -83,10 +98,23 @@ function readOption(args: readonly string[], index: number, options: CliOptions)
   switch (name) {
     case "--pipe":
     case "--help":
+    case "--tls":
       if (inline !== null) return `option ${name} takes no value`;
       if (name === "--pipe") options.pipe = true;
+      else if (name === "--tls") options.tls = true;
       else options.help = true;
       return 1;
+    case "--cacert":
+    case "--cert":
+    case "--key": {
+      const value = inline ?? args[index + 1];
+      if (value === undefined || value === "") return `option ${name} needs a file`;
+      options.tls = true;
+      if (name === "--cacert") options.caFile = value;
+      else if (name === "--cert") options.certFile = value;
+      else options.keyFile = value;
+      return inline === null ? 2 : 1;
+    }
     case "--raw":
     case "--json":
       if (inline !== null) return `option ${name} takes no value`;
@@ -136,6 +164,9 @@ function parsePort(text: string): number | null {
 }
 
 function checkCombination(options: CliOptions): CliOptions | { error: string } {
+  if ((options.certFile === null) !== (options.keyFile === null)) {
+    return { error: "--cert and --key go together (a client certificate and its key)" };
+  }
   if (options.pipe && options.command.length > 0) {
     return { error: "--pipe reads its commands from stdin: give no command as well" };
   }

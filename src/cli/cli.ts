@@ -3,7 +3,7 @@
  * docs/cli.md). Returns the exit status; main.ts exits with it.
  */
 
-import { MerkleKVClient, ServerError } from "../client/mod.ts";
+import { type ClientTls, MerkleKVClient, ServerError } from "../client/mod.ts";
 import { CLI_USAGE, type CliOptions, parseCliArgs, PASSWORD_ENV } from "./args.ts";
 import {
   EXIT_FAILURE,
@@ -73,6 +73,8 @@ function passwordFromEnvironment(): string | null {
 /** A connected (and authenticated) client, or why there is none, in words. */
 async function connect(options: CliOptions): Promise<MerkleKVClient | string> {
   const { host, port, user, password } = options;
+  const tls = tlsOptions(options);
+  if (typeof tls === "string") return tls;
   try {
     return await MerkleKVClient.connect({
       host,
@@ -80,6 +82,7 @@ async function connect(options: CliOptions): Promise<MerkleKVClient | string> {
       timeoutMs: CONNECT_TIMEOUT_MS,
       ...(user === null ? {} : { username: user }),
       ...(password === null ? {} : { password }),
+      ...(tls === null ? {} : { tls }),
     });
   } catch (error) {
     // The node's refusal of the AUTH (WRONGPASS ...); it never holds the password.
@@ -98,4 +101,27 @@ async function connect(options: CliOptions): Promise<MerkleKVClient | string> {
       : String(error);
     return `cannot connect to ${host}:${port}: ${why}`;
   }
+}
+
+/** The client's TLS option from --tls, --cacert, --cert and --key, or why a file is unreadable. */
+function tlsOptions(options: CliOptions): ClientTls | null | string {
+  if (!options.tls) return null;
+  const tls: ClientTls = {};
+  const files = [["--cacert", options.caFile], ["--cert", options.certFile], [
+    "--key",
+    options.keyFile,
+  ]] as const;
+  for (const [flag, file] of files) {
+    if (file === null) continue;
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (error) {
+      return `cannot read ${flag} ${file}: ${error instanceof Error ? error.message : error}`;
+    }
+    if (flag === "--cacert") tls.ca = text;
+    else if (flag === "--cert") tls.cert = text;
+    else tls.key = text;
+  }
+  return tls;
 }

@@ -10,7 +10,7 @@
  */
 
 import { AUTH_WORD_RULE, DEFAULT_CONFIG } from "../config/mod.ts";
-import { Connection, type ConnectionOptions } from "./connection.ts";
+import { type ClientTls, Connection, type ConnectionOptions } from "./connection.ts";
 import { ClientError } from "./errors.ts";
 import {
   expectExactly,
@@ -80,6 +80,11 @@ export interface ClientOptions {
    * Never shown in messages.
    */
   password?: string;
+  /**
+   * Connect with TLS (a node with tls.cert_file set): PEM text of the CA, and of a client
+   * certificate and key for mutual TLS (see docs/client.md, TLS). Unset: plain TCP.
+   */
+  tls?: ClientTls;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -160,6 +165,7 @@ export class MerkleKVClient {
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES,
       authLine: authLineOf(options),
+      tls: options.tls ?? null,
     };
     const connection = await Connection.open(connectionOptions);
     return new MerkleKVClient(connection, connectionOptions, options);

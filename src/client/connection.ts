@@ -8,6 +8,7 @@
  */
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { Buffer } from "node:buffer";
 import { INFO_END, replyLineCount } from "../protocol/mod.ts";
 import { encodeLatin1 } from "../store/mod.ts";
@@ -25,6 +26,25 @@ export interface ConnectionOptions {
    * than OK fails the connection and every request on it. null: none. Never put in a message.
    */
   authLine: string | null;
+  /** null: plain TCP; else TLS with these settings (see ClientOptions.tls). */
+  tls: ClientTls | null;
+}
+
+/**
+ * TLS to a node whose client port has tls.cert_file set (see docs/security.md, TLS). PEM text,
+ * not file paths: the caller reads the files (so a browser-free, file-free caller works too).
+ */
+export interface ClientTls {
+  /** CA certificates that sign the node's certificate; unset: the system's trusted CAs. */
+  ca?: string;
+  /** This client's certificate chain, for nodes with tls.require_client_cert (with `key`). */
+  cert?: string;
+  /** The private key of `cert`. */
+  key?: string;
+  /** The name the node's certificate must hold; default: `host`. */
+  serverName?: string;
+  /** false accepts any certificate (tests only: anyone in the path can read and change data). */
+  rejectUnauthorized?: boolean;
 }
 
 interface Pending {
@@ -62,7 +82,7 @@ export class Connection {
   constructor(options: ConnectionOptions) {
     this.#options = options;
     const address = `${options.host}:${options.port}`;
-    const socket = net.connect({ host: options.host, port: options.port });
+    const socket = openSocket(options);
     this.#socket = socket;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#receive(chunk.toString("latin1")));
@@ -72,13 +92,14 @@ export class Connection {
         new ClientError(`connection to ${address} failed: ${error.message}`, { cause: error }),
       );
     });
-    socket.on("close", () => this.#fail(new ClientError("connection closed")));
+    socket.on("close", () => this.#fail(new ClientError(closedMessage(socket, options))));
     this.#ready = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#fail(new ClientError(`connect to ${address} timed out`));
         socket.destroy();
       }, options.timeoutMs);
-      socket.once("connect", () => {
+      // A TLS socket is ready once its handshake is done (the server's certificate checked).
+      socket.once(options.tls === null ? "connect" : "secureConnect", () => {
         clearTimeout(timer);
         resolve();
       });
@@ -259,4 +280,32 @@ export class Connection {
       pending.reject(error);
     }
   }
+}
+
+function openSocket(options: ConnectionOptions): net.Socket {
+  const { host, port } = options;
+  if (options.tls === null) return net.connect({ host, port });
+  const { ca, cert, key, serverName, rejectUnauthorized } = options.tls;
+  return tls.connect({
+    host,
+    port,
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert }),
+    ...(key === undefined ? {} : { key }),
+    // SNI carries names only; an IP address is checked against the certificate's IP entries.
+    ...(serverName !== undefined ? { servername: serverName } : net.isIP(host) ? {} : {
+      servername: host,
+    }),
+    rejectUnauthorized: rejectUnauthorized ?? true,
+  });
+}
+
+/**
+ * Why the connection closed, as far as the client can tell. A TLS server that refuses the client
+ * certificate may finish the handshake first (TLS 1.3) and close before any reply.
+ */
+function closedMessage(socket: net.Socket, options: ConnectionOptions): string {
+  if (options.tls === null || socket.bytesRead > 0) return "connection closed";
+  return "connection closed before any reply (the server may have refused this client's " +
+    "TLS certificate, or it has none)";
 }

@@ -90,10 +90,18 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     maxReplyBytes: 64 * MIB,
     maxKeysPerCommand: 10_000,
     scanPageKeys: 1_000,
+    tlsHandshakeTimeoutMs: 10_000,
   },
   http: {
     bindAddress: "127.0.0.1",
     port: null,
+  },
+  tls: {
+    certFile: null,
+    keyFile: null,
+    caFile: null,
+    requireClientCert: false,
+    serverName: null,
   },
 });
 

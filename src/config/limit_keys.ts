@@ -141,4 +141,15 @@ export const LIMIT_KEYS: readonly KeySpec[] = [
     nullable: false,
     description: "Keys in one SCAN page",
   },
+  {
+    path: "limits.tls_handshake_timeout_ms",
+    reloadable: true,
+    field: "limits.tlsHandshakeTimeoutMs",
+    type: "integer",
+    min: 1,
+    max: HOUR_MS,
+    nullable: false,
+    description: "A TLS handshake on the client port not finished within this long is cut " +
+      "(see docs/security.md, TLS)",
+  },
 ];

@@ -20,6 +20,7 @@ export type {
   LogLevel,
   PersistenceConfig,
   ReplicationConfig,
+  TlsConfig,
 } from "./types.ts";
 export { DEFAULT_CONFIG } from "./defaults.ts";
 export { type ConfigValue, KEY_SCHEMA, type KeySpec } from "./schema.ts";

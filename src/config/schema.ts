@@ -7,7 +7,7 @@
 
 import type { Config } from "./types.ts";
 import { assert } from "../assert.ts";
-import { SECURITY_KEYS, SECURITY_RULES } from "./security_keys.ts";
+import { SECURITY_KEYS, SECURITY_RULES, TLS_KEYS, TLS_RULES } from "./security_keys.ts";
 import { LIMIT_KEYS } from "./limit_keys.ts";
 import {
   BIND_ADDRESS_RULE,
@@ -30,7 +30,14 @@ export type ValueType = "string" | "integer" | "boolean" | "string-array" | "enu
 /** A config value after type checking; null only for nullable keys ("unset"). */
 export type ConfigValue = string | number | boolean | string[] | null;
 
-type SectionField = "antiEntropy" | "auth" | "replication" | "persistence" | "limits" | "http";
+type SectionField =
+  | "antiEntropy"
+  | "auth"
+  | "replication"
+  | "persistence"
+  | "limits"
+  | "http"
+  | "tls";
 
 /** "bindPort" or "antiEntropy.intervalMs": checked against types.ts by the compiler. */
 export type ConfigField =
@@ -410,10 +417,12 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     flags: ["http-port"],
     description: "Port of the operators' HTTP listener; unset runs none, 0 picks any free port",
   },
+  ...TLS_KEYS,
 ];
 
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [
   ...SECURITY_RULES,
+  ...TLS_RULES,
   {
     // The largest SET must fit in one request line.
     path: "limits.max_line_bytes",

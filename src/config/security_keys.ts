@@ -100,3 +100,85 @@ export const SECURITY_RULES: readonly CrossKeyRule[] = [
         : null,
   },
 ];
+
+const SERVER_NAME_RULE: StringRule = {
+  expected: "a DNS name or IP address such as node1.example.com or 10.0.0.5",
+  placeholder: "<name>",
+  test: (text) => /^[A-Za-z0-9]([A-Za-z0-9.:-]{0,252}[A-Za-z0-9])?$/.test(text),
+};
+
+/** The [tls] section (see docs/security.md, TLS): file paths only, never the keys themselves. */
+export const TLS_KEYS: readonly KeySpec[] = [
+  {
+    path: "tls.cert_file",
+    reloadable: true,
+    field: "tls.certFile",
+    type: "string",
+    rule: SECRET_PATH_RULE,
+    nullable: true,
+    description: "This node's certificate chain (PEM); with tls.key_file the client port " +
+      "and the HTTP listener speak TLS only",
+  },
+  {
+    path: "tls.key_file",
+    reloadable: true,
+    field: "tls.keyFile",
+    type: "string",
+    rule: SECRET_PATH_RULE,
+    nullable: true,
+    description: "Private key of tls.cert_file (PEM; its contents are never printed)",
+  },
+  {
+    path: "tls.ca_file",
+    reloadable: true,
+    field: "tls.caFile",
+    type: "string",
+    rule: SECRET_PATH_RULE,
+    nullable: true,
+    description: "CA certificates (PEM) trusted for the peers this node connects to and " +
+      "for client certificates",
+  },
+  {
+    path: "tls.require_client_cert",
+    reloadable: true,
+    field: "tls.requireClientCert",
+    type: "boolean",
+    nullable: false,
+    description: "Mutual TLS: clients must present a certificate signed by tls.ca_file",
+  },
+  {
+    path: "tls.server_name",
+    reloadable: true,
+    field: "tls.serverName",
+    type: "string",
+    rule: SERVER_NAME_RULE,
+    nullable: true,
+    description: "Name checked in peers' certificates instead of each peer's host; unset: " +
+      "the host",
+  },
+];
+
+export const TLS_RULES: readonly CrossKeyRule[] = [
+  {
+    path: "tls.key_file",
+    problem: ({ tls }) =>
+      tls.certFile !== null && tls.keyFile === null
+        ? "must be set when tls.cert_file is set, got nothing"
+        : null,
+  },
+  {
+    path: "tls.cert_file",
+    problem: ({ tls }) =>
+      tls.keyFile !== null && tls.certFile === null
+        ? "must be set when tls.key_file is set, got nothing"
+        : null,
+  },
+  {
+    path: "tls.require_client_cert",
+    problem: ({ tls }) => {
+      if (!tls.requireClientCert) return null;
+      if (tls.caFile === null) return "needs tls.ca_file (the CA of client certificates), got true";
+      return tls.certFile === null ? "needs tls.cert_file and tls.key_file, got true" : null;
+    },
+  },
+];

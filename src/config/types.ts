@@ -25,6 +25,7 @@ export interface Config {
   persistence: PersistenceConfig;
   limits: LimitsConfig;
   http: HttpConfig;
+  tls: TlsConfig;
 }
 
 export interface AntiEntropyConfig {
@@ -123,6 +124,8 @@ export interface LimitsConfig {
   maxKeysPerCommand: number;
   /** Keys in one SCAN page. */
   scanPageKeys: number;
+  /** A TLS handshake on the client port not finished within this long closes the connection. */
+  tlsHandshakeTimeoutMs: number;
 }
 
 /** The operators' HTTP listener: /metrics, /livez, /readyz, /health (see docs/observability.md). */
@@ -130,4 +133,18 @@ export interface HttpConfig {
   bindAddress: string;
   /** null runs no listener; 0 picks any free port. */
   port: number | null;
+}
+
+/** TLS on the client port, the HTTP listener and anti-entropy (see docs/security.md, TLS). */
+export interface TlsConfig {
+  /** This node's certificate chain (PEM); with keyFile, the client port speaks TLS only. */
+  certFile: string | null;
+  /** The private key of certFile (PEM); its contents are never printed. */
+  keyFile: string | null;
+  /** CA certificates (PEM) trusted for peers this node connects to, and for client certificates. */
+  caFile: string | null;
+  /** Clients must present a certificate signed by caFile (mutual TLS). */
+  requireClientCert: boolean;
+  /** Name checked in peers' certificates instead of each peer's host; null: the host. */
+  serverName: string | null;
 }

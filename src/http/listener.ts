@@ -22,6 +22,9 @@ export interface HttpListenerOptions {
   hostname: string;
   /** 0 picks any free port. */
   port: number;
+  /** PEM certificate chain and key (tls.cert_file, tls.key_file): HTTPS only; unset: HTTP. */
+  cert?: string;
+  key?: string;
 }
 
 export interface HttpListener {
@@ -41,9 +44,13 @@ export function startHttpListener(
   source: HttpSource,
   log: Logger,
 ): HttpListener {
+  const certificate = options.cert === undefined || options.key === undefined
+    ? {}
+    : { cert: options.cert, key: options.key };
   const server = Deno.serve({
     hostname: options.hostname,
     port: options.port,
+    ...certificate,
     onListen: () => {},
     onError: (error) => {
       log.error("http_request_failed", { message: String(error) });
@@ -51,7 +58,10 @@ export function startHttpListener(
     },
   }, (request) => route(request, source));
   const port = server.addr.port;
-  log.info("http_listening", { address: `${options.hostname}:${port}` });
+  log.info("http_listening", {
+    address: `${options.hostname}:${port}`,
+    tls: options.cert !== undefined,
+  });
   let closed: Promise<void> | null = null;
   return {
     port,

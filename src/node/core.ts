@@ -75,6 +75,8 @@ export interface CoreParts {
   readonly replicator: Replicator | null;
   readonly antiEntropy: AntiEntropy | null;
   readonly connectionCount: () => number;
+  /** TLS handshakes failed on the client port so far; null: the port speaks plain TCP. */
+  readonly tlsHandshakeFailures?: () => number | null;
   /** Asks the process to shut down gracefully (SHUTDOWN command). */
   readonly requestShutdown: () => void;
   /** Users and permissions (see docs/security.md); absent: `default` only, open. */
@@ -362,6 +364,7 @@ export class NodeCore implements LineHandler {
       ["connections", this.parts.connectionCount()],
       ["commands_processed", this.#commandsProcessed],
       ["auth_failures", this.#sessions.authFailures],
+      ...tlsFields(this.parts.tlsHandshakeFailures?.() ?? null),
       ["memory_rss_bytes", memory.rss],
       ["memory_heap_used_bytes", memory.heapUsed],
       ...valueHeapFields(store),
@@ -388,4 +391,10 @@ function valueHeapFields(store: Store): InfoField[] {
     ["value_heap_fragmentation_ratio", Math.round(heap.fragmentationRatio * 1000) / 1000],
     ["value_heap_evacuating_slabs", heap.evacuatingSlabs],
   ];
+}
+
+/** `tls:on` with the handshake failures, or `tls:off` (see docs/security.md, TLS). */
+function tlsFields(handshakeFailures: number | null): InfoField[] {
+  if (handshakeFailures === null) return [["tls", "off"]];
+  return [["tls", "on"], ["tls_handshake_failures", handshakeFailures]];
 }

@@ -70,12 +70,12 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
   const { store, changes } = context;
   switch (command.kind) {
     case "get":
-      return getReply(store.read(command.key));
+      return valueOrNotFound(store.readValue(command.key));
     case "set":
       changes.push(store.write(command.key, command.value, 0));
       return reply.OK;
     case "del":
-      if (store.read(command.key) === undefined) return reply.NOT_FOUND;
+      if (!store.has(command.key)) return reply.NOT_FOUND;
       changes.push(store.write(command.key, null, 0));
       return reply.DELETED;
     case "incr":
@@ -174,7 +174,7 @@ function executeService(command: ServiceCommand, services: Services): ExecuteRes
 
 function exists(keys: readonly string[], store: Store): string {
   let count = 0;
-  for (const key of keys) if (store.read(key) !== undefined) count++;
+  for (const key of keys) if (store.has(key)) count++;
   return reply.numberReply("EXISTS", count);
 }
 
@@ -193,6 +193,10 @@ function executeAuth(command: AuthCommand, services: Services): string | Promise
 }
 
 /** The reply to GET of a key whose live entry is `entry` (undefined: none). */
+function valueOrNotFound(value: string | undefined): string {
+  return value === undefined ? reply.NOT_FOUND : reply.valueReply(value);
+}
+
 export function getReply(entry: LiveEntry | undefined): string {
   return entry === undefined ? reply.NOT_FOUND : reply.valueReply(entry.value);
 }
@@ -258,7 +262,7 @@ function multiGet(
   let replyBytes = 0;
   context.store.prefetchKeyStrings(keys);
   for (const key of keys) {
-    const value = context.store.read(key)?.value ?? undefined;
+    const value = context.store.readValue(key);
     values.push(value);
     replyBytes += key.length + (value === undefined ? 11 : value.length + 3);
   }

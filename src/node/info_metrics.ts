@@ -56,6 +56,11 @@ export const INFO_METRICS: readonly InfoMetric[] = [
     "Value heap slabs that compaction is emptying",
   ),
   counter("auth_failures", "auth_failures_total", "AUTH attempts refused"),
+  counter(
+    "tls_handshake_failures",
+    "tls_handshake_failures_total",
+    "TLS handshakes on the client port that failed or timed out",
+  ),
   // Live configuration (see docs/operations.md).
   counter(
     "config_reloads",
@@ -295,6 +300,7 @@ export const INFO_WITHOUT_METRIC: Readonly<Record<string, string>> = {
   merkle_root: "a hash, not a quantity; as a label it would take unbounded values",
   hlc: "a clock reading, not a quantity",
   persistence: "on/off: whether the merklekv_persistence_* metrics appear",
+  tls: "on/off: configuration (tls.cert_file), not state",
   persistence_fsync: "configuration (fsync), not state",
   persistence_status: "the log check of /readyz and /health",
   persistence_error: "free text: the reason of the log check of /readyz and /health",

@@ -41,6 +41,7 @@ export class LiveConfig {
   readonly #log: Logger;
   readonly #nowMs: () => number;
   readonly #appliers: (() => void)[] = [];
+  readonly #checks: ((candidate: Config) => () => void)[] = [];
   /** Re-reads auth.users_file, all or nothing (ACL LOAD); the error, or null. */
   #reloadUsers: () => Promise<string | null> = () => Promise.resolve(null);
   #reloads = 0;
@@ -59,6 +60,15 @@ export class LiveConfig {
     this.#appliers.push(apply);
   }
 
+  /**
+   * Runs before every change on the config it would make: throws a ConfigError to refuse it
+   * (nothing changes), else returns what to do once it applied (before the appliers run).
+   * The tls.* files are read this way, at every reload and CONFIG SET.
+   */
+  checkWith(check: (candidate: Config) => () => void): void {
+    this.#checks.push(check);
+  }
+
   /** A reload also re-reads the users file, when there is one. */
   reloadUsersWith(reload: () => Promise<string | null>): void {
     this.#reloadUsers = reload;
@@ -73,12 +83,15 @@ export class LiveConfig {
       if (this.#source.path === null) throw new ConfigError(NO_FILE_MESSAGE);
       const loaded = this.#source.load();
       // A dry run first: the users file is read only for a config that will apply.
-      applyReloadable(structuredClone(this.#config), loaded);
+      const candidate = structuredClone(this.#config);
+      applyReloadable(candidate, loaded);
+      const commits = this.#checks.map((check) => check(candidate));
       if (this.#config.auth.usersFile !== null) {
         const usersError = await this.#reloadUsers();
         if (usersError !== null) throw new ConfigError(`Cannot reload users: ${usersError}`);
       }
       const { applied, ignored } = applyReloadable(this.#config, loaded);
+      for (const commit of commits) commit();
       this.#changed();
       this.#reloads++;
       this.#lastReloadMs = this.#nowMs();
@@ -110,8 +123,7 @@ export class LiveConfig {
         case "config_get":
           return `VALUE ${configValueText(this.#config, command.key)}\r\n`;
         case "config_set":
-          setConfigValue(this.#config, command.key, command.value);
-          this.#changed();
+          this.#set(command.key, command.value);
           this.#log.info("config_set", { key: command.key });
           return "OK\r\n";
         case "config_reload":
@@ -132,6 +144,15 @@ export class LiveConfig {
       ["config_reload_failures", this.#failures],
       ["config_last_reload", this.#lastReloadMs],
     ];
+  }
+
+  #set(key: string, value: string): void {
+    const candidate = structuredClone(this.#config);
+    setConfigValue(candidate, key, value);
+    const commits = this.#checks.map((check) => check(candidate));
+    setConfigValue(this.#config, key, value);
+    for (const commit of commits) commit();
+    this.#changed();
   }
 
   #changed(): void {

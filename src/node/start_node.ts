@@ -3,10 +3,15 @@
  * replication, and returns a handle whose close() stops them in reverse order.
  */
 
-import type { Config } from "../config/mod.ts";
+import { type Config, ConfigError } from "../config/mod.ts";
 import { type Clock, SEGMENT_COUNT, Store, type StoreOptions } from "../store/mod.ts";
 import { systemClock } from "../clock.ts";
-import { type ServerHandle, type ServerOptions, startServer } from "../server/mod.ts";
+import {
+  type ServerHandle,
+  type ServerOptions,
+  type ServerTls,
+  startServer,
+} from "../server/mod.ts";
 import { openChangeLog } from "../persistence/mod.ts";
 import { type ReplicationContext, type Replicator, startReplication } from "../replication/mod.ts";
 import {
@@ -21,6 +26,7 @@ import { NodeObserver } from "./observer.ts";
 import { type HttpListener, startHttpListener } from "../http/mod.ts";
 import type { Logger } from "../log.ts";
 import { type ConfigSource, LiveConfig, NO_CONFIG_FILE } from "./live_config.ts";
+import { readTlsFiles, type TlsFiles } from "./tls_files.ts";
 
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
 const PURGE_SEGMENTS_PER_TICK = 1024;
@@ -56,31 +62,32 @@ export async function startNode(
   const store = new Store(storeOptions);
   const liveConfig = new LiveConfig(config, source, log, () => clock.nowMs());
   const closers: (() => Promise<void>)[] = [];
-  // A bad users or password file stops the start, before anything listens.
+  // A bad users, password or tls.* file stops the start, before anything listens.
   const auth = { ...await loadAccess(config.auth, log), log };
   const observer = new NodeObserver(config, () => clock.nowMs());
+  const tlsFiles = { current: readTlsFiles(config.tls) };
   try {
     // Before recovery, so that /readyz says 503 while the data directory loads.
-    const http = startHttp(config, observer, log);
-    if (http !== null) closers.push(() => http.close());
+    const http = startHttp(config, tlsFiles.current.server, observer, log, closers);
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
     // The listener opens first: the parts that announce this node need its port.
-    const options = serverOptions(config);
+    const options = serverOptions(config, tlsFiles.current.server);
     const server = await startServer(options, log);
     // Connections still busy after the grace period are cut (see docs/operations.md, Limits).
     closers.push(() => server.close(config.limits.shutdownGraceMs));
     const remote = new RemoteMerge(store, changeLog, config.limits);
-    const peers = startPeerParts({ config, store, remote, log, clientPort: server.port }, closers);
-    liveConfig.onChange(() => applyChanges(config, log, { storeOptions, options, server, peers }));
-    const purgeTimer = startPurging(store);
-    closers.push(() => Promise.resolve(clearInterval(purgeTimer)));
+    const context = { config, store, remote, log, clientPort: server.port };
+    const peers = startPeerParts({ ...context, peerTls: () => tlsFiles.current.peers }, closers);
+    watchConfig(liveConfig, config, log, { storeOptions, options, server, peers, tlsFiles });
+    startPurging(store, closers);
     let requestShutdown = () => {};
     const shutdownRequested = new Promise<void>((resolve) => requestShutdown = resolve);
     const core = new NodeCore(config, store, {
       changeLog,
       ...peers,
       connectionCount: server.connectionCount,
+      tlsHandshakeFailures: server.tlsHandshakeFailures,
       requestShutdown: () => requestShutdown(),
       auth,
       liveConfig,
@@ -93,7 +100,7 @@ export async function startNode(
       keys: store.countLive(),
       replication: peers.replicator !== null,
       persistence: changeLog !== null,
-      http: http === null ? null : `${config.http.bindAddress}:${http.port}`,
+      ...startedListeners(config, http, options),
     });
     return {
       config,
@@ -113,6 +120,14 @@ export async function startNode(
   }
 }
 
+/** The node_started log's fields about the HTTP listener and TLS. */
+function startedListeners(config: Config, http: HttpListener | null, options: ServerOptions) {
+  return {
+    http: http === null ? null : `${config.http.bindAddress}:${http.port}`,
+    tls: options.tls !== null,
+  };
+}
+
 function storeOptionsOf(config: Config, clock: Clock): StoreOptions {
   return {
     nodeId: config.nodeId,
@@ -120,6 +135,17 @@ function storeOptionsOf(config: Config, clock: Clock): StoreOptions {
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: config.replication.maxClockSkewMs,
   };
+}
+
+/** A reload re-reads the tls.* files first (see checkTlsFiles), then changes the parts. */
+function watchConfig(
+  liveConfig: LiveConfig,
+  config: Config,
+  log: Logger,
+  parts: Parameters<typeof applyChanges>[2],
+): void {
+  liveConfig.checkWith((candidate) => checkTlsFiles(candidate, parts.tlsFiles));
+  liveConfig.onChange(() => applyChanges(config, log, parts));
 }
 
 /**
@@ -134,31 +160,60 @@ function applyChanges(
     options: ServerOptions;
     server: ServerHandle;
     peers: { antiEntropy: AntiEntropy; replicator: Replicator | null };
+    tlsFiles: { current: TlsFiles };
   },
 ): void {
   log.setLevel(config.logLevel);
   parts.storeOptions.tombstoneGraceMs = config.antiEntropy.tombstoneGraceMs;
   parts.storeOptions.maxClockSkewMs = config.replication.maxClockSkewMs;
   const previousMaxLineBytes = parts.options.maxLineBytes;
-  Object.assign(parts.options, serverOptions(config));
+  Object.assign(parts.options, serverOptions(config, parts.tlsFiles.current.server));
   parts.server.maxLineBytesChanged(previousMaxLineBytes);
+  if (parts.options.tls !== null) parts.server.tlsChanged();
   parts.peers.antiEntropy.configChanged();
   parts.peers.replicator?.setMaxPendingPublishes(config.replication.maxPendingPublishes);
 }
 
-function startHttp(config: Config, observer: NodeObserver, log: Logger): HttpListener | null {
-  const { bindAddress, port } = config.http;
-  if (port === null) return null;
-  return startHttpListener({ hostname: bindAddress, port }, observer, log);
+/**
+ * Re-reads the tls.* files of a config about to apply: they must be valid, and TLS on the
+ * client port stays on or off (the listener is made for one or the other). The new files serve
+ * the connections from then on; open ones keep theirs.
+ */
+function checkTlsFiles(candidate: Config, tlsFiles: { current: TlsFiles }): () => void {
+  const next = readTlsFiles(candidate.tls);
+  const wasOn = tlsFiles.current.server !== null;
+  if ((next.server !== null) !== wasOn) {
+    throw new ConfigError(
+      `Cannot ${wasOn ? "unset" : "set"} tls.cert_file and tls.key_file on a running node: ` +
+        `TLS on the client port is turned ${wasOn ? "off" : "on"} by a restart`,
+    );
+  }
+  return () => tlsFiles.current = next;
 }
 
-function serverOptions(config: Config): ServerOptions {
+function startHttp(
+  config: Config,
+  tls: ServerTls | null,
+  observer: NodeObserver,
+  log: Logger,
+  closers: (() => Promise<void>)[],
+): HttpListener | null {
+  const { bindAddress, port } = config.http;
+  if (port === null) return null;
+  const certificate = tls === null ? {} : { cert: tls.cert, key: tls.key };
+  const http = startHttpListener({ hostname: bindAddress, port, ...certificate }, observer, log);
+  closers.push(() => http.close());
+  return http;
+}
+
+function serverOptions(config: Config, tls: ServerTls | null): ServerOptions {
   return {
     host: config.bindAddress,
     port: config.bindPort,
     ...config.limits,
     // A peer greets at once and gives up after its own request timeout anyway.
     peerGreetingTimeoutMs: config.antiEntropy.requestTimeoutMs,
+    tls,
   };
 }
 
@@ -178,13 +233,14 @@ function startPeerParts(
   return { antiEntropy, replicator };
 }
 
-function startPurging(store: Store): ReturnType<typeof setInterval> {
+function startPurging(store: Store, closers: (() => Promise<void>)[]): void {
   let nextSegment = 0;
-  return setInterval(() => {
+  const timer = setInterval(() => {
     store.purge(nextSegment, PURGE_SEGMENTS_PER_TICK);
     store.compact(COMPACT_ENTRIES_PER_TICK);
     nextSegment = (nextSegment + PURGE_SEGMENTS_PER_TICK) % SEGMENT_COUNT;
   }, PURGE_TICK_MS);
+  closers.push(() => Promise.resolve(clearInterval(timer)));
 }
 
 /** Closes parts in reverse order of start; one failing does not stop the others. */

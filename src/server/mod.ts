@@ -14,3 +14,4 @@ export {
   type ServerOptions,
   startServer,
 } from "./server.ts";
+export type { ServerTls } from "./tls_listener.ts";

@@ -7,11 +7,13 @@
  */
 
 import * as net from "node:net";
+import type * as tls from "node:tls";
 import { errorReply, type FramedLine, type PiecewiseReply } from "../protocol/mod.ts";
 import type { Logger } from "../log.ts";
 import { Admissions } from "./admission.ts";
 import { type CoarseClock, Connection, ENDED_LINGER_MS } from "./connection.ts";
 import { ReplyChunk, ReplyEncoder } from "./reply_encoder.ts";
+import { createTlsServer, renewTls, type ServerTls, type TlsListener } from "./tls_listener.ts";
 
 /**
  * Holds a connection's replies until the log has the changes of the requests they answer
@@ -91,6 +93,10 @@ export interface ServerOptions {
   requestTimeoutMs: number;
   /** A connection in a reserve slot must have sent `SYNC HELLO ` within this long. */
   peerGreetingTimeoutMs: number;
+  /** null: plain TCP; else TLS only, with these certificates (see tls_listener.ts). */
+  tls: ServerTls | null;
+  /** A TLS handshake not finished within this long is cut (it holds no slot meanwhile). */
+  tlsHandshakeTimeoutMs: number;
 }
 
 /** Counts since the server started, read at scrape time (see docs/observability.md). */
@@ -102,6 +108,8 @@ export interface ServerCounters {
   /** Bytes read from and written to closed connections; open ones are added by counters(). */
   closedBytesRead: number;
   closedBytesWritten: number;
+  /** TLS handshakes that failed or timed out (plain-text clients, untrusted certificates). */
+  tlsHandshakeFailures: number;
 }
 
 export interface ServerHandle {
@@ -115,6 +123,13 @@ export interface ServerHandle {
    * authenticated stays). The other limits are read at use, or by the next connections.
    */
   maxLineBytesChanged(previousMaxLineBytes: number): void;
+  /**
+   * `options.tls` was replaced (a reload with new certificate files): connections from now on
+   * use it, open ones keep theirs. Only for a server started with TLS.
+   */
+  tlsChanged(): void;
+  /** TLS handshakes failed so far; null: the port speaks plain TCP. */
+  tlsHandshakeFailures(): number | null;
   /** Starts running the lines of clients with `handler` (once). */
   serve(handler: LineHandler): void;
   /**
@@ -146,14 +161,20 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const clock: CoarseClock = { nowMs: Date.now() };
   let accept: ((socket: net.Socket) => void) | null = null;
   const waiting: net.Socket[] = [];
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  const onSocket = (socket: net.Socket) => {
     if (accept !== null) accept(socket);
     else {
       // A client that resets while it waits must not reach the process as an uncaught error.
       socket.on("error", () => {});
       waiting.push(socket.pause());
     }
-  });
+  };
+  const counters = newCounters();
+  const tlsListener = options.tls === null
+    ? null
+    : listenTls(options.tls, options, onSocket, { log, counters });
+  const tlsServer = tlsListener?.server ?? null;
+  const server: net.Server = tlsServer ?? net.createServer({ noDelay: true }, onSocket);
   server.on("error", (error) => log.error("server_error", { message: String(error) }));
   await listen(server, options);
   const sweepTimer = setInterval(() => {
@@ -163,12 +184,6 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       if (nowMs - endedAtMs >= ENDED_LINGER_MS) socket.destroy();
     }
   }, sweepIntervalMs(options));
-  const counters: ServerCounters = {
-    connectionsAccepted: 0,
-    connectionsRejected: 0,
-    closedBytesRead: 0,
-    closedBytesWritten: 0,
-  };
   const admissions = new Admissions(options);
   const accepted = { connections, refused, clock, admissions, log, counters };
   return {
@@ -182,6 +197,8 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
         }
       }
     },
+    tlsChanged: () => renewTlsOf(tlsServer, options),
+    tlsHandshakeFailures: () => tlsServer === null ? null : counters.tlsHandshakeFailures,
     serve: (handler) => {
       accept = acceptor(options, handler, accepted);
       for (const socket of waiting.splice(0)) accept(socket.resume());
@@ -189,6 +206,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     close: async (graceMs) => {
       const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of [...refused.keys(), ...waiting]) socket.destroy();
+      tlsListener?.cutHandshakes();
       const cut = setTimeout(() => {
         for (const connection of connections) connection.destroy();
       }, graceMs);
@@ -199,6 +217,37 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       await within(listenerClosed, LISTENER_CLOSE_WAIT_MS, () => log.warn("listener_close_slow"));
     },
   };
+}
+
+function newCounters(): ServerCounters {
+  return {
+    connectionsAccepted: 0,
+    connectionsRejected: 0,
+    closedBytesRead: 0,
+    closedBytesWritten: 0,
+    tlsHandshakeFailures: 0,
+  };
+}
+
+/** The TLS listener of a server with `options.tls`: as many handshakes at once as slots. */
+function listenTls(
+  material: ServerTls,
+  options: ServerOptions,
+  onSocket: (socket: net.Socket) => void,
+  parts: { log: Logger; counters: ServerCounters },
+): TlsListener {
+  return createTlsServer(material, options.tlsHandshakeTimeoutMs, onSocket, {
+    ...parts,
+    // Read at each connection: a reload changes the limits in place.
+    maxHandshakes: () => options.maxConnections + options.reservedPeerConnections,
+  });
+}
+
+function renewTlsOf(server: tls.Server | null, options: ServerOptions): void {
+  if (server === null || options.tls === null) {
+    throw new Error("bug: TLS can be renewed only on a server started with it");
+  }
+  renewTls(server, options.tls, options.tlsHandshakeTimeoutMs);
 }
 
 /** What the acceptor shares with the server: its sockets, its clock and its slots. */

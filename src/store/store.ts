@@ -14,6 +14,7 @@ import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.
 import { KeyIndex } from "./key_index.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
 import { ValueHeap, type ValueHeapStats } from "./value_heap.ts";
+import { Compaction } from "./compaction.ts";
 import { change, publicEntry, type StoredEntry, storedEntry } from "./stored_entry.ts";
 import {
   MerkleTree,
@@ -51,9 +52,7 @@ export class Store {
   readonly #index = new KeyIndex<StoredEntry>();
   /** The bytes of the stored values (see value_heap.ts). */
   readonly #values = new ValueHeap();
-  /** Where compact() goes on: a segment, and a place in its list of entries. */
-  #compactSegment = 0;
-  #compactPosition = 0;
+  #compaction = new Compaction(this.#values);
   /**
    * Per segment, the entries of the keys that hash there (for listing one segment without a
    * lookup per key). An overwrite changes the entry in place and leaves this untouched; only
@@ -93,6 +92,17 @@ export class Store {
   read(key: string): LiveEntry | undefined {
     const entry = this.#live(this.#index.find(key, indexHashOfKey(key)));
     return entry === undefined ? undefined : this.#public(entry) as LiveEntry;
+  }
+
+  /** The value of a live key, decoded (no entry object); undefined as read() gives none. */
+  readValue(key: string): string | undefined {
+    const value = this.#live(this.#index.find(key, indexHashOfKey(key)))?.value;
+    return typeof value === "number" ? this.#values.decode(value) : value ?? undefined;
+  }
+
+  /** Whether read() would give the key's entry; nothing is decoded. */
+  has(key: string): boolean {
+    return this.#live(this.#index.find(key, indexHashOfKey(key))) !== undefined;
   }
 
   /** read() of the key that is the binary string of `bytes[start, end)`, not decoded. */
@@ -410,29 +420,7 @@ export class Store {
    * entries it visited; 0 when the heap has nothing to empty.
    */
   compact(maxEntries: number): number {
-    const values = this.#values;
-    if (values.evacuatingSlabs === 0 && values.planCompaction() === 0) return 0;
-    let visited = 0;
-    while (visited < maxEntries && values.evacuatingSlabs > 0) {
-      const entries = this.#segments[this.#compactSegment] ?? [];
-      const end = Math.min(entries.length, this.#compactPosition + maxEntries - visited);
-      for (let i = this.#compactPosition; i < end; i++) {
-        // i < end <= entries.length.
-        const entry = entries[i]!;
-        const value = entry.value;
-        if (typeof value === "number" && values.isEvacuating(value)) {
-          entry.value = values.relocate(value);
-        }
-      }
-      visited += end - this.#compactPosition;
-      this.#compactPosition = end;
-      if (end < entries.length) break;
-      this.#compactSegment = (this.#compactSegment + 1) % SEGMENT_COUNT;
-      this.#compactPosition = 0;
-      // An empty segment costs a step too, so that a sparse store's step stays bounded.
-      visited++;
-    }
-    return visited;
+    return this.#compaction.step(this.#segments, maxEntries);
   }
 
   /**
@@ -469,7 +457,7 @@ export class Store {
   reset(): void {
     this.#index.clear();
     this.#values.clear();
-    this.#compactSegment = this.#compactPosition = 0;
+    this.#compaction = new Compaction(this.#values);
     this.#segments.fill(undefined);
     this.#expiring.clear();
     this.#counters.clear();

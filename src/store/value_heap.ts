@@ -163,16 +163,6 @@ export class ValueHeap {
     return offset + length;
   }
 
-  /** Whether the value at `handle` equals the binary string `value`. */
-  equals(handle: number, value: string): boolean {
-    const length = this.length(handle);
-    if (length !== value.length) return false;
-    const slab = this.#slab(handle);
-    const start = this.#offset(handle) + LENGTH_BYTES;
-    for (let i = 0; i < length; i++) if (slab[start + i] !== value.charCodeAt(i)) return false;
-    return true;
-  }
-
   /** Gives the cell back; the handle must not be used again. */
   free(handle: number): void {
     const slabNumber = handle >>> CELL_BITS;

@@ -8,7 +8,9 @@ import {
   type Reply,
   type ReplyParser,
   RespReplyParser,
+  SET_END,
 } from "../../bench/load/load_protocol.ts";
+import { RequestBuffer } from "../../bench/load/load_transport.ts";
 import { bucketIndex, bucketMiddleTicks, LatencyHistogram } from "../../bench/load/histogram.ts";
 import { loadArgs, parseLoadArgs, UsageError } from "../../bench/load/load_options.ts";
 import * as reply from "../../src/protocol/reply.ts";
@@ -220,6 +222,54 @@ Deno.test("KeySpace makes fixed-size distinct keys and key-derived values withou
   assert.throws(() => new KeySpace(8, 100, 1_000_000), RangeError);
 });
 
+Deno.test("KeySpace.matches accepts exactly a key's own value, and SET heads frame it", () => {
+  for (const valueBytes of [8, 16, 17, 100, 16_384]) {
+    const space = new KeySpace(16, valueBytes, 10_000);
+    const key = space.key(42);
+    const value = space.value(key);
+    assert.ok(space.matches(key, value), `${valueBytes} B`);
+    assert.equal(
+      space.valueHead(key) + new TextDecoder().decode(space.fillerBytes).slice(
+        0,
+        valueBytes - space.valueHead(key).length,
+      ),
+      value,
+    );
+    // A value shorter than its key is the key's start, the same for neighbouring keys.
+    if (valueBytes >= 16) assert.ok(!space.matches(space.key(43), value));
+    assert.ok(!space.matches(key, value.slice(0, -1)));
+    assert.ok(!space.matches(key, value.slice(0, -1) + "#"));
+    if (valueBytes > 17) assert.ok(!space.matches(key, key + "#" + value.slice(17)));
+    for (const protocol of ["merklekv", "redis"] as const) {
+      const encoder = createRequestEncoder(protocol);
+      assert.equal(
+        encoder.setHead(key, value.length) + value + SET_END,
+        encoder.set(key, value),
+      );
+    }
+  }
+});
+
+Deno.test("RequestBuffer hands out what was built and never reuses memory still held", () => {
+  const buffer = new RequestBuffer();
+  assert.equal(buffer.take(), null);
+  const big = new Uint8Array(10_000).fill(0x61);
+  buffer.text("SET k ");
+  buffer.bytes(big);
+  buffer.text("\r\n");
+  const first = buffer.take();
+  assert.ok(first !== null);
+  assert.equal(first.length, 6 + 10_000 + 2);
+  const copy = first.slice();
+  buffer.text("GET k\r\n");
+  const second = buffer.take();
+  assert.deepEqual(first, copy, "building the second request left the first alone");
+  assert.equal(new TextDecoder().decode(second!), "GET k\r\n");
+  buffer.release(first);
+  buffer.text("PING\r\n");
+  assert.equal(new TextDecoder().decode(buffer.take()!), "PING\r\n");
+});
+
 Deno.test("the histogram is exact below 51.2 µs and within 0.4% above", () => {
   for (const ticks of [0, 1, 511, 512, 513, 1_000, 65_432, 10_000_000, 0x7fff_ffff]) {
     const middle = bucketMiddleTicks(bucketIndex(ticks));
@@ -249,8 +299,12 @@ Deno.test("load options survive their command-line form and bad ones are refused
     mix: "mget:100",
     preload: true,
     seconds: 1.5,
+    tlsCa: "/tmp/ca.crt",
+    tlsServername: "localhost",
   };
   const options = parseLoadArgs(loadArgs(request));
+  assert.equal(options.tlsCa, "/tmp/ca.crt");
+  assert.equal(options.tlsServername, "localhost");
   assert.equal(options.port, 7000);
   assert.equal(options.proto, "redis");
   assert.equal(options.depth, 32);
@@ -270,6 +324,7 @@ Deno.test("load options survive their command-line form and bad ones are refused
       ["--port", "1", "--proto", "redis", "--bogus"],
       ["--port", "1", "--proto", "redis", "--user", "app"],
       ["--port", "1", "--proto", "redis", "--password", "has space"],
+      ["--port", "1", "--proto", "redis", "--tls-servername", "localhost"],
     ]
   ) {
     assert.throws(() => parseLoadArgs(argv), UsageError, argv.join(" "));

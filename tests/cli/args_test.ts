@@ -8,6 +8,10 @@ Deno.test("parseCliArgs() defaults to 127.0.0.1 and the default bind_port, text 
     port: DEFAULT_CONFIG.bindPort,
     user: null,
     password: null,
+    tls: false,
+    caFile: null,
+    certFile: null,
+    keyFile: null,
     format: "text",
     pipe: false,
     help: false,
@@ -22,6 +26,10 @@ Deno.test("parseCliArgs() reads options, then every word after the first non-opt
     port: 7000,
     user: null,
     password: null,
+    tls: false,
+    caFile: null,
+    certFile: null,
+    keyFile: null,
     format: "json",
     pipe: false,
     help: false,
@@ -49,6 +57,9 @@ Deno.test("parseCliArgs() says what is wrong with bad options", () => {
     [["--raw", "--json"], "choose one of --raw and --json"],
     [["--pipe=yes"], "option --pipe takes no value"],
     [["--pipe", "GET", "k"], "--pipe reads its commands from stdin: give no command as well"],
+    [["--tls=yes"], "option --tls takes no value"],
+    [["--cacert"], "option --cacert needs a file"],
+    [["--cert", "me.crt"], "--cert and --key go together (a client certificate and its key)"],
   ];
   for (const [args, error] of cases) {
     assert.deepEqual(parseCliArgs(args), { error }, args.join(" "));
@@ -65,4 +76,17 @@ Deno.test("parseCliArgs() reads --user and --pass, refusing words the server wou
   assert.deepEqual(parseCliArgs(["--pass", "has space"]), { error: `option --pass: ${words}` });
   assert.deepEqual(parseCliArgs(["--user", "x".repeat(129)]), { error: `option --user: ${words}` });
   assert.deepEqual(parseCliArgs(["--pass"]), { error: "option --pass needs a value" });
+});
+
+Deno.test("parseCliArgs() reads --tls, --cacert, --cert and --key; each file option implies --tls", () => {
+  const plain = parseCliArgs(["--tls", "PING"]);
+  assert.ok(!("error" in plain));
+  assert.equal(plain.tls, true);
+  assert.equal(plain.caFile, null);
+  const mutual = parseCliArgs(["--cacert", "ca.crt", "--cert=me.crt", "--key", "me.key", "PING"]);
+  assert.ok(!("error" in mutual));
+  assert.deepEqual(
+    [mutual.tls, mutual.caFile, mutual.certFile, mutual.keyFile, mutual.command],
+    [true, "ca.crt", "me.crt", "me.key", ["PING"]],
+  );
 });

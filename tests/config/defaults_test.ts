@@ -62,8 +62,16 @@ Deno.test("DEFAULT_CONFIG holds the documented defaults", () => {
       maxReplyBytes: 64 * 1024 * 1024,
       maxKeysPerCommand: 10000,
       scanPageKeys: 1000,
+      tlsHandshakeTimeoutMs: 10000,
     },
     http: { bindAddress: "127.0.0.1", port: null },
+    tls: {
+      certFile: null,
+      keyFile: null,
+      caFile: null,
+      requireClientCert: false,
+      serverName: null,
+    },
   });
 });
 
@@ -132,5 +140,6 @@ Deno.test("sections are listed in schema order", () => {
     "persistence",
     "limits",
     "http",
+    "tls",
   ]);
 });

@@ -66,8 +66,16 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       max_pending_reply_bytes: 65536,
       max_keys_per_command: 100,
       scan_page_keys: 10,
+      tls_handshake_timeout_ms: 2000,
     },
     http: { bind_address: "0.0.0.0", port: 9100 },
+    tls: {
+      cert_file: "/etc/merklekv/node.crt",
+      key_file: "/etc/merklekv/node.key",
+      ca_file: "/etc/merklekv/ca.crt",
+      require_client_cert: true,
+      server_name: "merklekv.internal",
+    },
   });
   assert.deepEqual(config, {
     nodeId: "node-1",
@@ -126,8 +134,16 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       maxReplyBytes: 64 * 1024 * 1024,
       maxKeysPerCommand: 100,
       scanPageKeys: 10,
+      tlsHandshakeTimeoutMs: 2000,
     },
     http: { bindAddress: "0.0.0.0", port: 9100 },
+    tls: {
+      certFile: "/etc/merklekv/node.crt",
+      keyFile: "/etc/merklekv/node.key",
+      caFile: "/etc/merklekv/ca.crt",
+      requireClientCert: true,
+      serverName: "merklekv.internal",
+    },
   });
 });
 
@@ -227,7 +243,7 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
     name: "an unknown section",
     file: fileWith({ cluster: {} }),
     message: "Unknown config section [cluster] " +
-      "(sections: anti_entropy, auth, replication, persistence, limits, http)",
+      "(sections: anti_entropy, auth, replication, persistence, limits, http, tls)",
   },
   {
     name: "a section that is not a table",

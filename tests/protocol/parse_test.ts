@@ -8,7 +8,12 @@ import {
   parseCommand,
   parseInt64,
 } from "../../src/protocol/parse.ts";
-import { getAndSetKeys, getKeyEnd, parseFramed } from "../../src/protocol/hot_path.ts";
+import {
+  getAndSetKeys,
+  getKeyEnd,
+  HINT_MAX_LINE_BYTES,
+  parseFramed,
+} from "../../src/protocol/hot_path.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import type { CommandCategory, ParseResult } from "../../src/protocol/command.ts";
 
@@ -574,6 +579,19 @@ Deno.test("getAndSetKeys() lists the keys of the complete GET and SET lines", ()
   assert.deepEqual(keysFound(chunk, 250, 64, chunk.indexOf("DEL")), ["long", "g"]);
   assert.deepEqual(keysFound("GET h"), [], "a line without its end is not complete");
   assert.deepEqual(keysFound(""), []);
+});
+
+Deno.test("getAndSetKeys() reads short lines across many windows and stops at a long line", () => {
+  const short = Array.from({ length: 60 }, (_, i) => `SET key${i} ${"v".repeat(40)}\r\n`);
+  assert.ok(short.join("").length > 2 * HINT_MAX_LINE_BYTES);
+  const shortKeys = short.map((_, i) => `key${i}`);
+  assert.deepEqual(keysFound(short.join("")), shortKeys, "every window's lines");
+  const long = `SET big ${"x".repeat(HINT_MAX_LINE_BYTES)}\r\n`;
+  assert.deepEqual(keysFound(short.join("") + long + "GET after\r\n"), shortKeys);
+  assert.deepEqual(keysFound(long + "GET after\r\n"), [], "a long first line ends the hint");
+  const fits = `SET fits ${"x".repeat(HINT_MAX_LINE_BYTES - 12)}\r\n`;
+  assert.ok(fits.length < HINT_MAX_LINE_BYTES);
+  assert.deepEqual(keysFound("GET a\r\n" + fits + "GET b\r\n"), ["a", "fits", "b"]);
 });
 
 Deno.test("getAndSetKeys() finds the key that parseCommand() reads from each GET or SET line", () => {

@@ -175,6 +175,43 @@ Deno.test("compact() moves the values of sparse slabs a bounded step at a time a
   for (const key of keys) assert.equal(store.read(key)?.value, model.get(key)?.value, key);
 });
 
+Deno.test("writes, deletes, merges and purges between compaction steps leave every value as the model says", () => {
+  for (const seed of [41, 42]) {
+    const clock = { ms: START_MS };
+    const store = makeStore("node-a", clock);
+    const peer = makeStore("node-b", clock);
+    const random = new SeededRandom(seed);
+    const model = new Map<string, Expected>();
+    const keys = Array.from({ length: 40_000 }, (_, i) => `key-${i}`);
+    for (const key of keys) {
+      const value = valueBytes(random, 90 + random.below(20));
+      store.write(key, value, 0);
+      model.set(key, { value, expiresAtMs: 0 });
+    }
+    // Nine in ten deleted: every slab sparse; then steps with commands between them.
+    for (const key of keys) {
+      if (random.next() < 0.9) {
+        store.write(key, null, 0);
+        model.delete(key);
+      }
+    }
+    let visited = 0;
+    for (let round = 0; round < 400; round++) {
+      visited += store.compact(1 + random.below(500));
+      for (let i = 0; i < 20; i++) step(random, store, peer, model, random.pick(keys));
+      if (round % 100 === 99) {
+        clock.ms += 2 * GRACE_MS;
+        store.purge(0, 65536);
+      }
+    }
+    assert.ok(visited > 0, `seed ${seed}: compaction ran`);
+    const nowMs = store.nowMs();
+    for (const key of keys) {
+      assert.equal(store.read(key)?.value, liveValue(model, key, nowMs), `seed ${seed}: ${key}`);
+    }
+  }
+});
+
 Deno.test("a value too long for the value heap is stored and read as it was", () => {
   const store = makeStore("node-a", { ms: START_MS });
   const long = "x".repeat(MAX_HEAP_VALUE_BYTES + 1);
