@@ -12,7 +12,6 @@ import { Buffer } from "node:buffer";
 import {
   BRANCH_COUNT,
   type Entry,
-  isValidHlc,
   isValidKey,
   NODE_ID_PATTERN,
   SEGMENT_COUNT,
@@ -28,6 +27,16 @@ import {
 } from "./limits.ts";
 import { assert } from "../assert.ts";
 import { hasLength } from "../tuple.ts";
+import {
+  Cursor,
+  formatDigest,
+  formatEntry,
+  parseDigestLine,
+  parseEntryAt,
+  parseEntryLine,
+} from "./entry_text.ts";
+
+export { formatDigest, formatEntry, parseDigestLine, parseEntryLine } from "./entry_text.ts";
 
 /** What a parser checks keys and values against (the node's config.limits). */
 export interface WireLimits {
@@ -51,6 +60,8 @@ export interface Digest {
   node: string;
   tombstone: boolean;
   expiresAtMs: number;
+  /** A counter key's: the hex of its state's hash (see entry_text.ts); null for other keys. */
+  counter: string | null;
 }
 
 export type SyncRequest =
@@ -120,11 +131,11 @@ const NATURAL_PATTERN = /^(0|[1-9][0-9]{0,15})$/;
 /** Line budget for ignoring absurd max_line_bytes claims (2 GiB). */
 const MAX_STATED_LINE_BYTES = 2 ** 31;
 
-function ok<T>(value: T): Parsed<T> {
+export function ok<T>(value: T): Parsed<T> {
   return { ok: true, value };
 }
 
-function fail<T>(error: string): Parsed<T> {
+export function fail<T>(error: string): Parsed<T> {
   return { ok: false, error };
 }
 
@@ -161,109 +172,6 @@ export function parseHashList(text: string, count = 256): HashList | null {
     list.low[i] = bytes.readInt32BE(i * 8 + 4);
   }
   return list;
-}
-
-/**
- * `<key> <hlc> <node> <expiresAtMs> -` for a tombstone, `<key> <hlc> <node> <expiresAtMs>
- * <valueLength> <value>` otherwise. The length makes any value (spaces included) safe to
- * follow with more entries on the same line.
- */
-export function formatEntry(entry: Entry): string {
-  const head = entry.key + " " + entry.hlc + " " + entry.node + " " + entry.expiresAtMs + " ";
-  return entry.value === null ? head + "-" : head + entry.value.length + " " + entry.value;
-}
-
-/** Reads space-separated words of one line, keeping its position. */
-class Cursor {
-  offset = 0;
-  constructor(readonly text: string) {}
-
-  /** The next word, consuming the space after it; null when that space is missing. */
-  wordBeforeSpace(): string | null {
-    const space = this.text.indexOf(" ", this.offset);
-    if (space === -1) return null;
-    const word = this.text.slice(this.offset, space);
-    this.offset = space + 1;
-    return word;
-  }
-
-  take(length: number): string | null {
-    if (this.offset + length > this.text.length) return null;
-    const taken = this.text.slice(this.offset, this.offset + length);
-    this.offset += length;
-    return taken;
-  }
-
-  get atEnd(): boolean {
-    return this.offset === this.text.length;
-  }
-}
-
-/** Checks the fields every entry and digest share; an error message or null. */
-function checkVersionFields(
-  key: string,
-  hlcText: string,
-  node: string,
-  expiryText: string,
-  limits: WireLimits,
-): { hlc: number; expiresAtMs: number } | string {
-  if (!isValidKey(key, limits.maxKeyBytes)) return `invalid key "${key.slice(0, 64)}"`;
-  const hlc = parseNatural(hlcText, Number.MAX_SAFE_INTEGER);
-  if (hlc === null || !isValidHlc(hlc)) return `invalid version "${hlcText.slice(0, 32)}"`;
-  if (!NODE_ID_PATTERN.test(node)) return `invalid node id "${node.slice(0, 80)}"`;
-  const expiresAtMs = parseNatural(expiryText, Number.MAX_SAFE_INTEGER);
-  if (expiresAtMs === null) return `invalid expiry "${expiryText.slice(0, 32)}"`;
-  return { hlc, expiresAtMs };
-}
-
-function parseEntryAt(cursor: Cursor, limits: WireLimits): Parsed<Entry> {
-  const key = cursor.wordBeforeSpace();
-  const hlcText = cursor.wordBeforeSpace();
-  const node = cursor.wordBeforeSpace();
-  const expiryText = cursor.wordBeforeSpace();
-  if (key === null || hlcText === null || node === null || expiryText === null) {
-    return fail("entry truncated");
-  }
-  const fields = checkVersionFields(key, hlcText, node, expiryText, limits);
-  if (typeof fields === "string") return fail(fields);
-  const { hlc, expiresAtMs } = fields;
-  if (cursor.text.charCodeAt(cursor.offset) === 0x2d /* - */) {
-    cursor.offset++;
-    if (expiresAtMs !== 0) return fail(`tombstone with an expiry for key "${key}"`);
-    return ok({ key, value: null, hlc, node, expiresAtMs });
-  }
-  const lengthText = cursor.wordBeforeSpace();
-  const length = lengthText === null ? null : parseNatural(lengthText, limits.maxValueBytes);
-  if (length === null) return fail(`invalid value length for key "${key}"`);
-  const value = cursor.take(length);
-  if (value === null) return fail(`value of key "${key}" truncated`);
-  return ok({ key, value, hlc, node, expiresAtMs });
-}
-
-/** One entry that must fill the whole line (an ENTRIES reply line). */
-export function parseEntryLine(line: string, limits: WireLimits): Parsed<Entry> {
-  const cursor = new Cursor(line);
-  const parsed = parseEntryAt(cursor, limits);
-  if (parsed.ok && !cursor.atEnd) return fail("text after the entry");
-  return parsed;
-}
-
-/** `<key> <hlc> <node> <expiresAtMs> <T|V>`: T for a tombstone, V for a value. */
-export function formatDigest(entry: Entry): string {
-  return entry.key + " " + entry.hlc + " " + entry.node + " " + entry.expiresAtMs + " " +
-    (entry.value === null ? "T" : "V");
-}
-
-export function parseDigestLine(line: string, limits: WireLimits): Parsed<Digest> {
-  const words = line.split(" ");
-  if (!hasLength(words, 5)) return fail(`digest needs 5 words, got ${words.length}`);
-  const [key, hlcText, node, expiryText, kind] = words;
-  const fields = checkVersionFields(key, hlcText, node, expiryText, limits);
-  if (typeof fields === "string") return fail(fields);
-  if (kind !== "T" && kind !== "V") return fail(`digest kind must be T or V, got "${kind}"`);
-  const tombstone = kind === "T";
-  if (tombstone && fields.expiresAtMs !== 0) return fail(`tombstone with an expiry for "${key}"`);
-  return ok({ key, hlc: fields.hlc, node, tombstone, expiresAtMs: fields.expiresAtMs });
 }
 
 // ---------------------------------------------------------------------------------------------

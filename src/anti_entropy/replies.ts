@@ -36,6 +36,7 @@ import {
   compareDigests,
   digestOf,
   isBehindHorizon,
+  isCounterDifference,
   isOlderThanGrace,
   isPastGrace,
 } from "./versions.ts";
@@ -315,7 +316,10 @@ export function planSegment(
     if (peer !== undefined) {
       remoteByKey.delete(entry.key);
       const order = compareDigests(local, peer);
-      if (order < 0) plan.pull.push(entry.key);
+      if (isCounterDifference(local, peer)) {
+        plan.pull.push(entry.key);
+        plan.push.push({ key: entry.key, peer, peerHorizon });
+      } else if (order < 0) plan.pull.push(entry.key);
       else if (order > 0) plan.push.push({ key: entry.key, peer, peerHorizon });
     } else if (!isPastGrace(local, nowMs, graceMs)) {
       const behind = peerHorizon !== 0 && local.hlc <= peerHorizon &&

@@ -40,7 +40,13 @@ import {
   readReply,
   type ReplyContext,
 } from "./replies.ts";
-import { compareDigests, digestOf, isOlderThanGrace, isPastGrace } from "./versions.ts";
+import {
+  compareDigests,
+  digestOf,
+  isCounterDifference,
+  isOlderThanGrace,
+  isPastGrace,
+} from "./versions.ts";
 import { assert } from "../assert.ts";
 
 // Planning a segment's repairs belongs to reading the DIGESTS reply; it is a session's rule all
@@ -261,7 +267,10 @@ export class SyncSession {
     const local = this.#store.entry(candidate.key);
     if (local === undefined) return null;
     const digest = digestOf(local);
-    if (candidate.peer !== null) return compareDigests(digest, candidate.peer) > 0 ? local : null;
+    if (candidate.peer !== null) {
+      const newer = compareDigests(digest, candidate.peer) > 0;
+      return newer || isCounterDifference(digest, candidate.peer) ? local : null;
+    }
     const nowMs = this.#store.nowMs();
     const grace = this.#options.tombstoneGraceMs;
     if (isPastGrace(digest, nowMs, grace)) return null;

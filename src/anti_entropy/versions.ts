@@ -6,6 +6,7 @@
 
 import { type Entry, hlcToMs, type Store } from "../store/mod.ts";
 import type { Digest } from "./codec.ts";
+import { counterDigest } from "./entry_text.ts";
 
 export function digestOf(entry: Entry): Digest {
   return {
@@ -14,6 +15,7 @@ export function digestOf(entry: Entry): Digest {
     node: entry.node,
     tombstone: entry.value === null,
     expiresAtMs: entry.expiresAtMs,
+    counter: entry.counter === undefined ? null : counterDigest(entry.counter),
   };
 }
 
@@ -28,6 +30,16 @@ export function compareDigests(a: Digest, b: Digest): number {
   if (a.tombstone !== b.tombstone) return a.tombstone ? 1 : -1;
   if (a.expiresAtMs !== b.expiresAtMs) return a.expiresAtMs > b.expiresAtMs ? 1 : -1;
   return 0;
+}
+
+/**
+ * Whether two digests of one key, at least one of them a counter's, differ. Both sides then
+ * send theirs: counters merge per node, and a counter and a plain entry by epoch, which the
+ * versions alone do not order (see docs/consistency.md, Counters).
+ */
+export function isCounterDifference(a: Digest, b: Digest): boolean {
+  if (a.counter === null && b.counter === null) return false;
+  return a.counter !== b.counter || compareDigests(a, b) !== 0;
 }
 
 /** Purgeable, by the store's rule: a tombstone or an expired entry older than the grace. */

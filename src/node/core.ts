@@ -406,6 +406,7 @@ export class NodeCore implements LineHandler {
       ["keys", store.countLive()],
       ["entries", store.size],
       ["tombstones", store.tombstoneCount],
+      ["counter_keys", store.counterKeys],
       ["connections", this.parts.connectionCount()],
       ["commands_processed", this.#commandsProcessed],
       ["auth_failures", this.#sessions.authFailures + (this.parts.auth?.otherFailures?.() ?? 0)],

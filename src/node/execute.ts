@@ -6,7 +6,15 @@
 
 import { type AuthCommand, type Command, type ConfigCommand, parseInt64 } from "../protocol/mod.ts";
 import * as reply from "../protocol/mod.ts";
-import { type Entry, type LiveEntry, type Store, valueProblem } from "../store/mod.ts";
+import {
+  counterOf,
+  type Entry,
+  incremented,
+  type LiveEntry,
+  restamped,
+  type Store,
+  valueProblem,
+} from "../store/mod.ts";
 import { assert } from "../assert.ts";
 
 /** Returned instead of a reply when the connection must close after the replies so far. */
@@ -193,24 +201,31 @@ export function getReply(entry: LiveEntry | undefined): string {
   return entry === undefined ? reply.NOT_FOUND : reply.valueReply(entry.value);
 }
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-
+/**
+ * INC/DEC: the key becomes (or stays) a counter, and this node's own contribution grows by
+ * the amount; the reply is the sum (see docs/consistency.md, Counters).
+ */
 function increment(key: string, amount: bigint, context: ExecuteContext): string {
-  const entry = context.store.read(key);
-  let current = 0n;
-  if (entry !== undefined) {
-    const parsed = parseInt64(entry.value);
-    if (parsed === null) return reply.errorReply("value is not a 64-bit integer");
-    current = parsed;
-  }
-  const next = current + amount;
-  if (next < INT64_MIN || next > INT64_MAX) {
-    return reply.errorReply("increment would overflow a 64-bit integer");
-  }
-  const text = next.toString();
-  context.changes.push(context.store.write(key, text, entry?.expiresAtMs ?? 0));
-  return reply.valueReply(text);
+  const { store } = context;
+  const live = store.read(key);
+  const held = live ?? store.entry(key);
+  const state = counterOf(held, live !== undefined, parseInt64);
+  if (state === null) return reply.errorReply("value is not a 64-bit integer");
+  const next = incremented(state, store.nodeId, amount, store.hlc.tick());
+  if (typeof next === "string") return reply.errorReply(next);
+  const change = store.writeCounter(key, next, live?.expiresAtMs ?? 0);
+  context.changes.push(change);
+  return reply.valueReply(change.value as string);
+}
+
+/**
+ * A new expiry for a live key: a write of its value with that expiry, or for a counter a
+ * re-stamp of this node's contribution, which keeps every node's increments.
+ */
+function writeExpiry(entry: LiveEntry, expiresAtMs: number, store: Store): Entry {
+  if (entry.counter === undefined) return store.write(entry.key, entry.value, expiresAtMs);
+  const state = restamped(entry.counter, store.nodeId, store.hlc.tick());
+  return store.writeCounter(entry.key, state, expiresAtMs);
 }
 
 function append(key: string, value: string, prepend: boolean, context: ExecuteContext): string {
@@ -293,14 +308,14 @@ function expire(key: string, seconds: number, context: ExecuteContext): string {
   if (entry === undefined) return reply.NOT_FOUND;
   // A non-positive expiry deletes at once, as in Redis.
   if (seconds <= 0) context.changes.push(store.write(key, null, 0));
-  else context.changes.push(store.write(key, entry.value, store.nowMs() + seconds * 1000));
+  else context.changes.push(writeExpiry(entry, store.nowMs() + seconds * 1000, store));
   return reply.OK;
 }
 
 function persist(key: string, context: ExecuteContext): string {
   const entry = context.store.read(key);
   if (entry === undefined) return reply.NOT_FOUND;
-  if (entry.expiresAtMs !== 0) context.changes.push(context.store.write(key, entry.value, 0));
+  if (entry.expiresAtMs !== 0) context.changes.push(writeExpiry(entry, 0, context.store));
   return reply.OK;
 }
 

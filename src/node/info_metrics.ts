@@ -37,6 +37,8 @@ export const INFO_METRICS: readonly InfoMetric[] = [
   gauge("keys", "keys", "Live keys (not deleted, not expired)"),
   gauge("entries", "entries", "Entries held: live keys, tombstones and expired keys not purged"),
   gauge("tombstones", "tombstones", "Deleted keys kept as tombstones until purged"),
+  // Not "counter_keys": a metric name must not contain a metric type (promtool).
+  gauge("counter_keys", "counted_keys", "Keys held as counters (INC/DEC), with their sums"),
   gauge("connections", "connected_clients", "Open client and peer connections on the client port"),
   gauge("memory_rss_bytes", "memory_rss_bytes", "Resident set size of the process"),
   gauge("memory_heap_used_bytes", "memory_heap_used_bytes", "V8 heap in use"),

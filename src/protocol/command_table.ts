@@ -95,7 +95,7 @@ const INC: CommandSpec = {
   build: incrementBy(1n),
   ...help(
     "INC key [amount]",
-    "Adds amount (default 1) to the integer at key (missing: 0); replies VALUE <new>",
+    "Adds amount (default 1) to the counter at key, summed over all nodes; replies VALUE <sum>",
   ),
 };
 const DEC: CommandSpec = {
@@ -105,7 +105,7 @@ const DEC: CommandSpec = {
   build: incrementBy(-1n),
   ...help(
     "DEC key [amount]",
-    "Subtracts amount (default 1) from the integer at key; replies VALUE <new>",
+    "Subtracts amount (default 1) from the counter at key; replies VALUE <sum>",
   ),
 };
 const TRUNCATE = noArguments(

@@ -3,6 +3,8 @@
  * optional absolute expiry. Replication and anti-entropy move entries (state), never operations.
  */
 
+import type { CounterState } from "./counter.ts";
+
 export interface Entry {
   key: string;
   /** null is a tombstone: the key was deleted by this version. */
@@ -13,6 +15,11 @@ export interface Entry {
   node: string;
   /** Absolute expiry in Unix ms; 0 means none. */
   expiresAtMs: number;
+  /**
+   * Present on a counter key's entry: the per-node contributions whose sum `value` holds (see
+   * counter.ts and docs/consistency.md, Counters). Absent on every other entry.
+   */
+  counter?: CounterState;
 }
 
 /**

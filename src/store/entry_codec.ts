@@ -2,13 +2,17 @@
  * Binary form of one entry, shared by the replication change codec and the persistence
  * record codec (see docs/protocol.md, Wire formats). Little-endian:
  *
- *   u8  flags        bit 0: tombstone, bit 1: has expiry
+ *   u8  flags        bit 0: tombstone, bit 1: has expiry, bit 2: counter
  *   f64 hlc          an integer below 2^53, exact in a float64
  *   u8  node length, node id bytes (ASCII)
  *   u16 key length,  key bytes
  *   f64 expiresAtMs  only if bit 1
  *   u32 value length, value bytes   only if not a tombstone
+ *   counter state (counter.ts)      only if bit 2 (never with bit 0)
  *
+ * Only a counter key's entry sets bit 2, so plain entries are the same bytes as before counters
+ * existed, and a node that predates them still reads them (it refuses a counter's entry as
+ * "unknown entry flags"; see docs/deployment.md, Upgrades).
  * Strings are binary strings (one code unit per byte), written with latin1.
  */
 
@@ -16,21 +20,31 @@ import { Buffer } from "node:buffer";
 import { isValidHlc } from "./hlc.ts";
 import { writeLatin1 } from "./binary.ts";
 import { type Entry, isValidKey, NODE_ID_PATTERN, valueProblem } from "./entry.ts";
+import {
+  type CounterState,
+  decodeCounter,
+  encodeCounter,
+  encodedCounterLength,
+} from "./counter.ts";
+import { counterEntryProblem } from "./counter_entry.ts";
 
 const FLAG_TOMBSTONE = 1;
 const FLAG_EXPIRY = 2;
+const FLAG_COUNTER = 4;
 const MAX_KEY_LENGTH = 0xffff;
 
 /** Bytes encodeEntry will write for this entry. */
 export function encodedEntryLength(entry: Entry): number {
   return 1 + 8 + 1 + entry.node.length + 2 + entry.key.length +
-    (entry.expiresAtMs !== 0 ? 8 : 0) + (entry.value === null ? 0 : 4 + entry.value.length);
+    (entry.expiresAtMs !== 0 ? 8 : 0) + (entry.value === null ? 0 : 4 + entry.value.length) +
+    (entry.counter === undefined ? 0 : encodedCounterLength(entry.counter));
 }
 
 /** Writes the entry at `offset` of `buffer` (which must have room); returns the end offset. */
 export function encodeEntry(entry: Entry, buffer: Buffer, offset: number): number {
   let flags = entry.value === null ? FLAG_TOMBSTONE : 0;
   if (entry.expiresAtMs !== 0) flags |= FLAG_EXPIRY;
+  if (entry.counter !== undefined) flags |= FLAG_COUNTER;
   buffer[offset++] = flags;
   buffer.writeDoubleLE(entry.hlc, offset);
   offset += 8;
@@ -48,6 +62,7 @@ export function encodeEntry(entry: Entry, buffer: Buffer, offset: number): numbe
     offset += 4;
     offset = writeLatin1(entry.value, buffer, offset);
   }
+  if (entry.counter !== undefined) offset = encodeCounter(entry.counter, buffer, offset);
   return offset;
 }
 
@@ -112,7 +127,7 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
   if (end - offset < 12) return unframed("entry truncated");
   // end <= buffer.length (the caller's framing): the 12 bytes checked above are in the buffer.
   const flags = buffer[offset]!;
-  if ((flags & ~(FLAG_TOMBSTONE | FLAG_EXPIRY)) !== 0) {
+  if ((flags & ~(FLAG_TOMBSTONE | FLAG_EXPIRY | FLAG_COUNTER)) !== 0) {
     return unframed(`unknown entry flags ${flags}`);
   }
   const hlc = buffer.readDoubleLE(offset + 1);
@@ -138,6 +153,14 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
     position = valueStart + valueLength;
     if (position > end) return unframed("entry truncated in value");
   }
+  const valueEnd = position;
+  let counter: CounterState | null = null;
+  if ((flags & FLAG_COUNTER) !== 0) {
+    const decoded = decodeCounter(buffer, position, end);
+    if (!decoded.ok) return unframed(decoded.error);
+    counter = decoded.state;
+    position = decoded.end;
+  }
   const key = buffer.toString("latin1", keyStart, keyStart + keyLength);
   if (!isValidHlc(hlc)) return refused(key, "invalid version timestamp", position);
   const node = nodeAt(buffer, nodeStart, nodeLength);
@@ -148,13 +171,20 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
   }
   let value: string | null = null;
   if (valueStart !== -1) {
-    value = buffer.toString("latin1", valueStart, position);
+    value = buffer.toString("latin1", valueStart, valueEnd);
     const problem = valueProblem(value, MAX_VALUE_LENGTH);
     if (problem !== null) return refused(key, problem, position);
   } else if (expiresAtMs !== 0) {
     return refused(key, "tombstone with expiry", position);
   }
-  return { ok: true, entry: { key, value, hlc, node, expiresAtMs }, end: position };
+  const entry: Entry = { key, value, hlc, node, expiresAtMs };
+  if (counter === null) return { ok: true, entry, end: position };
+  const problem = value === null
+    ? "counter entry is a tombstone"
+    : counterEntryProblem(entry, counter);
+  if (problem !== null) return refused(key, problem, position);
+  entry.counter = counter;
+  return { ok: true, entry, end: position };
 }
 
 /** An entry that frames (it ends at `end`) but whose content is refused. */

@@ -4,7 +4,8 @@
  * form of an entry. Pure: no I/O, no timers, no clock of its own.
  */
 
-export { MAX_PREFETCH_KEYS, type SegmentContents, Store, type StoreOptions } from "./store.ts";
+export { MAX_PREFETCH_KEYS, Store } from "./store.ts";
+export type { ApplyOutcome, SegmentContents, StoreOptions } from "./store_types.ts";
 export {
   compareEntries,
   type Entry,
@@ -22,3 +23,18 @@ export { type Clock, hlcFromMs, hlcToMs, isValidHlc } from "./hlc.ts";
 export { BRANCH_COUNT, SEGMENT_COUNT, SEGMENTS_PER_BRANCH, SUB_BUCKETS } from "./merkle.ts";
 export { encodeLatin1, writeLatin1 } from "./binary.ts";
 export type { ApplyCounts, RemoteApplier } from "./remote.ts";
+export {
+  type Contribution,
+  counterHash,
+  type CounterState,
+  counterValue,
+  decodeCounter,
+  encodeCounter,
+  encodedCounterLength,
+  incremented,
+  MAX_COUNTER_NODES,
+  mergeCounters,
+  restamped,
+  sameCounter,
+} from "./counter.ts";
+export { counterEntry, counterEntryProblem, counterOf, joinEntries } from "./counter_entry.ts";

@@ -5,7 +5,11 @@
 
 import { assert } from "../assert.ts";
 import { compareEntries, type Entry, type LiveEntry } from "./entry.ts";
-import { type Clock, hlcToMs, HybridClock } from "./hlc.ts";
+import type { ApplyOutcome, SegmentContents, StoreOptions } from "./store_types.ts";
+import type { CounterState } from "./counter.ts";
+import { CounterTable } from "./counter_table.ts";
+import { counterEntry, joinEntries } from "./counter_entry.ts";
+import { hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.ts";
 import { KeyIndex } from "./key_index.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
@@ -19,36 +23,6 @@ import {
   SUB_BUCKETS,
   subBucketOfKeyHash,
 } from "./merkle.ts";
-
-export interface StoreOptions {
-  nodeId: string;
-  clock: Clock;
-  /** Tombstones and expired entries are kept this long so that peers learn of them. */
-  tombstoneGraceMs: number;
-  /**
-   * Remote versions further ahead of our wall clock are refused (see docs/consistency.md,
-   * Versions).
-   */
-  maxClockSkewMs: number;
-}
-
-/** What Store.segmentContents gives. */
-export interface SegmentContents {
-  /** In no particular order. */
-  entries: Entry[];
-  /** The sub-bucket of entries[i], at i. */
-  subBuckets: Uint8Array;
-  /** The hash of each sub-bucket, in two lanes. */
-  hashes: { low: Int32Array; high: Int32Array };
-}
-
-export type ApplyOutcome =
-  /** It won the merge and is now the key's entry (or was purged at once as already expired). */
-  | "applied"
-  /** The local entry is as new or newer; nothing changed. */
-  | "stale"
-  /** Its version is further in the future than maxClockSkewMs; refused. */
-  | "future";
 
 const KEY_HASH_SEED = 0x4d4b5631;
 const NODE_HASH_SEED = 0x6e6f6465;
@@ -97,6 +71,7 @@ export class Store {
    */
   readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
   #tombstoneCount = 0;
+  readonly #counters = new CounterTable<StoredEntry>();
   /** Index hashes of the keys prefetchKeys() is given, at most this many at once. */
   readonly #prefetchHashes = new Int32Array(MAX_PREFETCH_KEYS);
   /** What the prefetches loaded, summed: kept so that the loads are not optimized away. */
@@ -172,7 +147,9 @@ export class Store {
    * string or a tombstone, else a copy with the value decoded from the heap.
    */
   #public(entry: StoredEntry): Entry {
-    return publicEntry(entry, this.#values);
+    const counter = this.#counters.get(entry);
+    const result = publicEntry(entry, this.#values);
+    return counter === undefined ? result : { ...result, counter };
   }
 
   /** What an entry holds for `value`: a heap handle, or the string when the heap refuses it. */
@@ -230,9 +207,22 @@ export class Store {
       return change(key, value, hlc, node, expiry);
     }
     this.#overwrite(current, this.#hold(value), hlc, node, expiry, keyLow, keyHigh);
+    this.#setCounter(current, undefined, keyLow, keyHigh);
     // The change carries the stored copy of the key: the request's copy then dies young, and
     // the garbage collector has one string less to move per write.
     return change(current.key, value, hlc, node, expiry);
+  }
+
+  /** A local write of a counter's new state (versions of this store's clock; counter.ts). */
+  writeCounter(key: string, state: CounterState, expiresAtMs: number): Entry {
+    const entry = counterEntry(key, state, expiresAtMs);
+    this.#merge(entry, this.nowMs());
+    return entry;
+  }
+
+  /** Counter keys held. */
+  get counterKeys(): number {
+    return this.#counters.size;
   }
 
   /** The merge used by replication and anti-entropy: idempotent, order-free. */
@@ -274,7 +264,7 @@ export class Store {
         this.#release(entry.value);
         return false;
       }
-      this.#insert(entry, keyHash[0], keyHash[1]);
+      this.#insert(entry, keyHash[0], keyHash[1], received.counter);
       if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
     }
     return true;
@@ -283,23 +273,29 @@ export class Store {
   #merge(received: Entry, nowMs: number): Exclude<ApplyOutcome, "future"> {
     this.hlc.observe(received.hlc);
     // Compare in the stored form (a tombstone has no expiry), or a second apply would win again.
-    const remote = received.value === null && received.expiresAtMs !== 0
+    let remote = received.value === null && received.expiresAtMs !== 0
       ? { ...received, expiresAtMs: 0 }
       : received;
     const keyHash = hashString(remote.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
     const current = this.#index.find(remote.key, keyLow);
-    if (current !== undefined && !this.#wins(remote, current)) return "stale";
+    if (current !== undefined && (remote.counter ?? this.#counters.get(current)) !== undefined) {
+      // A counter on either side: merged per epoch and per node (see counter_entry.ts).
+      const joined = joinEntries(this.#public(current), remote);
+      if (joined === null) return "stale";
+      remote = joined;
+    } else if (current !== undefined && !this.#wins(remote, current)) return "stale";
     const node = this.#node(remote.node)[0];
     const value = this.#hold(remote.value);
     let entry: StoredEntry;
     if (current === undefined) {
       entry = storedEntry(remote.key, value, remote.hlc, node, remote.expiresAtMs);
-      this.#insert(entry, keyLow, keyHigh);
+      this.#insert(entry, keyLow, keyHigh, remote.counter);
     } else {
       entry = current;
       this.#overwrite(entry, value, remote.hlc, node, remote.expiresAtMs, keyLow, keyHigh);
+      this.#setCounter(entry, remote.counter, keyLow, keyHigh);
     }
     // Adopt, then purge at once if already past its grace period: the same end state as a
     // peer that purged it, and an older version can no longer win (see docs/consistency.md,
@@ -464,6 +460,7 @@ export class Store {
     this.#compaction = new Compaction(this.#values);
     this.#segments.fill(undefined);
     this.#expiring.clear();
+    this.#counters.clear();
     this.#purgedHlc.fill(0);
     this.#tombstoneCount = 0;
     this.tree.clear();
@@ -502,7 +499,8 @@ export class Store {
    * Puts the entry of a key not held yet in the index, its segment and the tree. `keyLow` and
    * `keyHigh`: the key's hash, computed once per write for all three.
    */
-  #insert(entry: StoredEntry, keyLow: number, keyHigh: number): void {
+  #insert(entry: StoredEntry, keyLow: number, keyHigh: number, counter?: CounterState): void {
+    if (counter !== undefined) this.#counters.set(entry, counter);
     (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(entry);
     this.#index.put(undefined, entry, keyLow);
     this.#count(entry, 1);
@@ -545,6 +543,7 @@ export class Store {
     const hash = this.#entryHash(entry, keyLow, keyHigh);
     this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
     this.#index.delete(entry, keyLow);
+    this.#counters.set(entry, undefined);
     this.#release(entry.value);
     // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
     const entries = this.#segments[segmentOfKeyHash(keyHigh)] as StoredEntry[];
@@ -570,14 +569,20 @@ export class Store {
     }
   }
 
+  /** Gives an entry its counter state (or none), moving the tree by the change of its hash. */
+  #setCounter(entry: StoredEntry, counter: CounterState | undefined, low: number, high: number) {
+    if (this.#counters.get(entry) === undefined && counter === undefined) return;
+    const before = this.#entryHash(entry, low, high);
+    const [beforeLow, beforeHigh] = [before[0], before[1]];
+    this.#counters.set(entry, counter);
+    const after = this.#entryHash(entry, low, high);
+    this.tree.toggle(segmentOfKeyHash(high), beforeLow ^ after[0], beforeHigh ^ after[1]);
+  }
+
   #entryHash(entry: StoredEntry, keyLow: number, keyHigh: number): Lanes {
-    return hashEntry(
-      keyLow,
-      keyHigh,
-      entry.hlc,
-      this.#node(entry.node)[1],
-      entry.value === null,
-      entry.expiresAtMs,
-    );
+    const nodeHash = this.#node(entry.node)[1];
+    const tombstone = entry.value === null;
+    const hash = hashEntry(keyLow, keyHigh, entry.hlc, nodeHash, tombstone, entry.expiresAtMs);
+    return this.#counters.mix(entry, hash);
   }
 }

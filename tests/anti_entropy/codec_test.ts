@@ -109,9 +109,20 @@ Deno.test("a digest formats and parses back; T marks a tombstone, V a value", ()
       node: entry.node,
       tombstone: entry.value === null,
       expiresAtMs: entry.expiresAtMs,
+      counter: null,
     });
   }
-  for (const bad of ["k 1 a 0", "k 1 a 0 X", "k 1 a 5 T", "k 1 a 0 V extra", "k x a 0 V"]) {
+  for (
+    const bad of [
+      "k 1 a 0",
+      "k 1 a 0 X",
+      "k 1 a 0 C12",
+      "k 1 a 0 C0123456789abcdeF",
+      "k 1 a 5 T",
+      "k 1 a 0 V extra",
+      "k x a 0 V",
+    ]
+  ) {
     assert.ok(!parseDigestLine(bad, LIMITS).ok, bad);
   }
 });

@@ -411,6 +411,7 @@ Deno.test("planSegment() compares versions both ways and leaves equal keys alone
     node,
     tombstone: false,
     expiresAtMs: 0,
+    counter: null,
   });
   const plan = planSegment(
     local,

@@ -1,0 +1,35 @@
+/** The types of the store's options and answers (see store.ts). */
+
+import type { Entry } from "./entry.ts";
+import type { Clock } from "./hlc.ts";
+
+export interface StoreOptions {
+  nodeId: string;
+  clock: Clock;
+  /** Tombstones and expired entries are kept this long so that peers learn of them. */
+  tombstoneGraceMs: number;
+  /**
+   * Remote versions further ahead of our wall clock are refused (see docs/consistency.md,
+   * Versions).
+   */
+  maxClockSkewMs: number;
+}
+
+/** What Store.segmentContents gives. */
+export interface SegmentContents {
+  /** In no particular order. */
+  entries: Entry[];
+  /** The sub-bucket of entries[i], at i. */
+  subBuckets: Uint8Array;
+  /** The hash of each sub-bucket, in two lanes. */
+  hashes: { low: Int32Array; high: Int32Array };
+}
+
+/** What applyRemote did with an entry. */
+export type ApplyOutcome =
+  /** It won the merge and is now the key's entry (or was purged at once as already expired). */
+  | "applied"
+  /** The local entry is as new or newer; nothing changed. */
+  | "stale"
+  /** Its version is further in the future than maxClockSkewMs; refused. */
+  | "future";
