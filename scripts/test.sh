@@ -13,6 +13,8 @@ missing=""
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing="$missing mosquitto"
 # openssl makes the certificates of the TLS tests (tests/_support/tls.ts; they skip without it).
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+# redis-server answers the load client over TLS (tests/integration/load_tls_test.ts skips without it).
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 # promtool checks /metrics (tests/integration/observability_test.ts skips that check without it).
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 # Chromium runs the status page (tests/integration/status_page_test.ts skips without it).
