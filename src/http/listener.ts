@@ -44,6 +44,11 @@ export interface HttpListener {
   readonly port: number;
   /** Stops accepting and waits for requests in flight. */
   close(): Promise<void>;
+  /**
+   * HTTPS with a new certificate: the server on the port finishes its requests in flight and
+   * a new one takes the same port (Deno.serve cannot swap a certificate while it listens).
+   */
+  replaceCertificate(cert: string, key: string): Promise<void>;
 }
 
 const TEXT = "text/plain; charset=utf-8";
@@ -56,6 +61,28 @@ export function startHttpListener(
   source: HttpSource,
   log: Logger,
 ): HttpListener {
+  let server = serve(options, source, log);
+  const port = server.addr.port;
+  let closed: Promise<void> | null = null;
+  // One change at a time; close() waits for a swap in progress.
+  let swapping: Promise<void> = Promise.resolve();
+  return {
+    port,
+    close: () => closed ??= swapping.then(() => server.shutdown()),
+    replaceCertificate: (cert, key) =>
+      swapping = swapping.then(async () => {
+        if (closed !== null) return;
+        await server.shutdown();
+        server = serve({ ...options, port, cert, key }, source, log);
+      }),
+  };
+}
+
+function serve(
+  options: HttpListenerOptions,
+  source: HttpSource,
+  log: Logger,
+): Deno.HttpServer<Deno.NetAddr> {
   const certificate = options.cert === undefined || options.key === undefined
     ? {}
     : { cert: options.cert, key: options.key };
@@ -69,16 +96,11 @@ export function startHttpListener(
       return new Response("internal error\n", { status: 500, headers: { "content-type": TEXT } });
     },
   }, (request, info) => route(request, source, info.remoteAddr.hostname));
-  const port = server.addr.port;
   log.info("http_listening", {
-    address: `${options.hostname}:${port}`,
+    address: `${options.hostname}:${server.addr.port}`,
     tls: options.cert !== undefined,
   });
-  let closed: Promise<void> | null = null;
-  return {
-    port,
-    close: () => closed ??= server.shutdown(),
-  };
+  return server;
 }
 
 /** One request: the path picks the answer; only GET and HEAD are served. */

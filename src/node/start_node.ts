@@ -69,6 +69,7 @@ export async function startNode(
   try {
     // Before recovery, so that /readyz says 503 while the data directory loads.
     const http = startHttp(config, tlsFiles.current.server, observer, log, closers);
+    if (http !== null) onNewCertificate(liveConfig, tlsFiles, http, log);
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
     // The listener opens first: the parts that announce this node need its port.
@@ -189,6 +190,26 @@ function checkTlsFiles(candidate: Config, tlsFiles: { current: TlsFiles }): () =
     );
   }
   return () => tlsFiles.current = next;
+}
+
+/** HTTPS follows the client port's certificate when a reload or CONFIG SET changes it. */
+function onNewCertificate(
+  liveConfig: LiveConfig,
+  tlsFiles: { current: TlsFiles },
+  http: HttpListener,
+  log: Logger,
+): void {
+  let served = tlsFiles.current.server;
+  liveConfig.onChange(() => {
+    const next = tlsFiles.current.server;
+    if (served === null || next === null) return;
+    if (next.cert === served.cert && next.key === served.key) return;
+    served = next;
+    http.replaceCertificate(next.cert, next.key).then(
+      () => log.info("http_certificate_replaced", {}),
+      (error) => log.error("http_certificate_failed", { message: String(error) }),
+    );
+  });
 }
 
 function startHttp(

@@ -53,9 +53,9 @@ function clientCert(pki: Pki, pair: KeyPair): ClientTls {
 }
 
 /** The common name of the certificate the node serves to a new connection. */
-function servedName(node: NodeProcess, ca: string): Promise<string> {
+function servedName(node: NodeProcess, ca: string, port = node.port): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: "127.0.0.1", port: node.port, ca }, () => {
+    const socket = tls.connect({ host: "127.0.0.1", port, ca }, () => {
       const name = String(socket.getPeerCertificate().subject?.CN ?? "");
       socket.end();
       socket.once("close", () => resolve(name));
@@ -213,19 +213,34 @@ tlsTest("a reload serves new certificates to new connections and keeps open ones
   }
 });
 
-tlsTest("the HTTP listener serves HTTPS with the same certificate", async (pki) => {
-  const node = await NodeProcess.start({ toml: tlsSection(pki.server), httpPort: true });
-  const client = Deno.createHttpClient({ caCerts: [pki.read(pki.caFile)] });
-  try {
-    const response = await fetch(`https://127.0.0.1:${node.httpPort}/livez`, { client });
-    assert.equal(response.status, 200);
-    assert.equal(await response.text(), "ok\n");
-    await assert.rejects(() => node.http("/livez"));
-  } finally {
-    client.close();
-    await node.cleanup();
-  }
-});
+tlsTest(
+  "the HTTP listener serves HTTPS with the same certificate, renewed by a reload",
+  async (pki) => {
+    const node = await NodeProcess.start({ toml: tlsSection(pki.server), httpPort: true });
+    const ca = pki.read(pki.caFile);
+    const client = Deno.createHttpClient({ caCerts: [ca] });
+    try {
+      const response = await fetch(`https://127.0.0.1:${node.httpPort}/livez`, { client });
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), "ok\n");
+      await assert.rejects(() => node.http("/livez"));
+      assert.equal(await servedName(node, ca, node.httpPort!), "server");
+      await Deno.copyFile(pki.renewed.certFile, pki.server.certFile);
+      await Deno.copyFile(pki.renewed.keyFile, pki.server.keyFile);
+      node.signal("SIGHUP");
+      await waitUntil("the HTTP listener takes the new certificate", () => {
+        return node.stderr().includes('"event":"http_certificate_replaced"');
+      }, 5_000);
+      assert.equal(await servedName(node, ca, node.httpPort!), "renewed");
+      const again = await fetch(`https://127.0.0.1:${node.httpPort}/livez`, { client });
+      assert.equal(again.status, 200);
+      await again.body?.cancel();
+    } finally {
+      client.close();
+      await node.cleanup();
+    }
+  },
+);
 
 tlsTest("a node does not start with unreadable or mismatched TLS files", async (pki) => {
   const cases: [string, RegExp][] = [
