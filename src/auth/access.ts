@@ -136,6 +136,21 @@ export class AccessControl {
   }
 
   /**
+   * May `user` run `command` (its keys included)? The check of every command; refusal() then
+   * says why not.
+   */
+  allows(user: User, command: Command): boolean {
+    const kind = command.kind;
+    if (!user.commands.has(kind) && commandRow(kind).category !== "connection") return false;
+    if (user.allKeys) return true;
+    if ("key" in command) return keyAllowed(user, command.key);
+    if ("keys" in command) {
+      for (const key of command.keys) if (!keyAllowed(user, key)) return false;
+    }
+    return true;
+  }
+
+  /**
    * The ERROR line that refuses `command` to `user`, or null. `word` gives the command word
    * as typed (asked only for a refusal). Keys of every key-taking command are checked; SYNC requests are not (a peer
    * exchanges every key).
@@ -172,6 +187,13 @@ export class AccessControl {
 export function keyAllowed(user: User, key: string): boolean {
   if (user.allKeys) return true;
   for (const matches of user.keyMatchers) if (matches(key)) return true;
+  return false;
+}
+
+/** May `user` touch the key held in `bytes[start, end)`? Makes no string for a glob of `*`s. */
+export function keyBytesAllowed(user: User, bytes: Uint8Array, start: number, end: number) {
+  if (user.allKeys) return true;
+  for (const matches of user.keyMatchers) if (matches.bytes(bytes, start, end)) return true;
   return false;
 }
 

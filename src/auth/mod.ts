@@ -19,6 +19,7 @@ export {
   type AccessState,
   DEFAULT_USER,
   keyAllowed,
+  keyBytesAllowed,
   NOAUTH,
   openDefaultUser,
   PROTECTED_MODE_REFUSAL,

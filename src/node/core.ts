@@ -36,6 +36,7 @@ import {
   AccessControl,
   type AccessState,
   keyAllowed,
+  keyBytesAllowed,
   NOAUTH,
   openDefaultUser,
   readAccess,
@@ -301,7 +302,7 @@ export class NodeCore implements LineHandler {
     const user = session.user;
     if (typeof line !== "string" && user !== null && user.commands.has("get")) {
       const keyEnd = getKeyEnd(line, this.#limits);
-      if (keyEnd !== -1 && (user.allKeys || keyAllowed(user, line.copy(4, keyEnd - line.start)))) {
+      if (keyEnd !== -1 && keyBytesAllowed(user, line.bytes, line.start + 4, keyEnd)) {
         this.counters.commands[GET_INDEX]!++;
         this.lastCommandKind = GET_INDEX;
         return this.#get(line.bytes, line.start + 4, keyEnd, out);
@@ -315,10 +316,12 @@ export class NodeCore implements LineHandler {
       this.lastCommandKind = INVALID_INDEX;
       return session.user === null ? NOAUTH : errorReply(command.message);
     }
-    const refusal = this.#sessions.refusal(session, command, () => firstWord(line));
-    if (refusal !== null) {
-      this.lastCommandKind = -1;
-      return refusal;
+    if (user === null || !this.#sessions.access.allows(user, command)) {
+      const refusal = this.#sessions.refusal(session, command, () => firstWord(line));
+      if (refusal !== null) {
+        this.lastCommandKind = -1;
+        return refusal;
+      }
     }
     if (command.kind === "scan" && user !== null && !user.allKeys) {
       this.#context.scanFilter = (key) => keyAllowed(user, key);

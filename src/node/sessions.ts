@@ -37,6 +37,9 @@ export class Sessions {
   /** The running auth.* keys (changed in place by a reload), for ACL LOAD. */
   readonly #auth: AuthConfig;
   readonly #sessions = new Map<ClientInfo, Session>();
+  /** The last session of() gave: a pipelining client asks for it line after line. */
+  #lastClient: ClientInfo | null = null;
+  #lastSession: Session | null = null;
   authFailures = 0;
   #lastAuthLogMs = -Infinity;
   #failuresNotLogged = 0;
@@ -78,11 +81,19 @@ export class Sessions {
 
   closed(client: ClientInfo): void {
     this.#sessions.delete(client);
+    if (client === this.#lastClient) {
+      this.#lastClient = null;
+      this.#lastSession = null;
+    }
   }
 
   /** The connection's session (one made now for a caller that did not open it: tools, tests). */
   of(client: ClientInfo): Session {
-    return this.#sessions.get(client) ?? this.#start(client, null);
+    if (client === this.#lastClient && this.#lastSession !== null) return this.#lastSession;
+    const session = this.#sessions.get(client) ?? this.#start(client, null);
+    this.#lastClient = client;
+    this.#lastSession = session;
+    return session;
   }
 
   #start(client: ClientInfo, control: ConnectionControl | null): Session {
@@ -91,6 +102,8 @@ export class Sessions {
       control?.setMaxLineBytes(Math.min(UNAUTHENTICATED_MAX_LINE_BYTES, this.#maxLineBytes));
     }
     this.#sessions.set(client, session);
+    this.#lastClient = client;
+    this.#lastSession = session;
     return session;
   }
 

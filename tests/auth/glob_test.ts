@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileGlob } from "../../src/auth/mod.ts";
+import { compileGlob, globSource } from "../../src/auth/mod.ts";
 
 /** [glob, key, matches] as Redis's stringmatchlen answers them. */
 const CASES: [string, string, boolean][] = [
@@ -44,13 +44,74 @@ const CASES: [string, string, boolean][] = [
   ["[a-]", "-", true],
   ["\xe9*", "\xe9t\xe9", true],
   ["x\ny", "x\ny", true],
+  // Literals and `*` only: matched by comparing runs, not by a RegExp.
+  ["name", "name", true],
+  ["name", "names", false],
+  ["name", "nam", false],
+  ["", "", true],
+  ["", "a", false],
+  ["v*_*", "v100_0000123", true],
+  ["v*_*", "v_", true],
+  ["v*_*", "v100", false],
+  ["v*_*", "x100_1", false],
+  ["ab*ba", "aba", false],
+  ["ab*ba", "abba", true],
+  ["a*a*a", "aa", false],
+  ["a*a*a", "aaa", true],
+  ["a*ab*b", "aab", false],
+  ["a*ab*b", "aabb", true],
+  ["*a*", "bab", true],
+  ["*a*", "bbb", false],
+  ["**", "", true],
+  ["a**b", "ab", true],
+  ["*:cache", ":cache", true],
+  ["*:cache", "cache", false],
+  ["a\\*b", "a*b", true],
+  ["a\\*b", "axb", false],
+  ["a\\", "a\\", true],
+  ["\\a*", "ax", true],
+  ["\xe9*", "\xe9", true],
+  ["\u0100*", "\u0100", true],
 ];
+
+/** The key as received bytes, with room around it (the matcher must keep to start..end). */
+function receivedBytes(key: string): { bytes: Uint8Array; start: number; end: number } {
+  const bytes = new Uint8Array(key.length + 4).fill(0x61);
+  for (let i = 0; i < key.length; i++) bytes[i + 2] = key.charCodeAt(i);
+  return { bytes, start: 2, end: 2 + key.length };
+}
 
 for (const [glob, key, expected] of CASES) {
   Deno.test(`compileGlob("${glob}") ${expected ? "matches" : "does not match"} "${key}"`, () => {
-    assert.equal(compileGlob(glob)(key), expected);
+    const matches = compileGlob(glob);
+    assert.equal(matches(key), expected);
+    if (key.split("").every((unit) => unit.charCodeAt(0) < 256)) {
+      const { bytes, start, end } = receivedBytes(key);
+      assert.equal(matches.bytes(bytes, start, end), expected, "on the received bytes");
+    }
   });
 }
+
+Deno.test("compileGlob() answers as the glob's RegExp does, on strings and on bytes", () => {
+  const units = ["*", "*", "a", "b", "\\", "?", "["];
+  let seed = 11;
+  const next = (bound: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % bound;
+  };
+  for (let i = 0; i < 3000; i++) {
+    let glob = "";
+    for (let j = next(7); j > 0; j--) glob += units[next(i % 2 === 0 ? 5 : units.length)];
+    let key = "";
+    for (let j = next(8); j > 0; j--) key += next(2) === 0 ? "a" : "b";
+    if (next(8) === 0) key += "*";
+    const expected = new RegExp(globSource(glob)).test(key);
+    const matches = compileGlob(glob);
+    assert.equal(matches(key), expected, `${glob} against ${key}`);
+    const { bytes, start, end } = receivedBytes(key);
+    assert.equal(matches.bytes(bytes, start, end), expected, `${glob} against ${key} as bytes`);
+  }
+});
 
 Deno.test("compileGlob() never throws, whatever the pattern", () => {
   const units = ["*", "?", "[", "]", "^", "-", "\\", "a", "(", ")", "{", "}", "|", ".", "$"];

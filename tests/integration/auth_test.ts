@@ -318,3 +318,25 @@ Deno.test(`random AUTH and ACL lines never crash a node (seed ${FUZZ_SEED})`, as
     await client.close();
   });
 });
+
+Deno.test("pipelined GETs and SETs are checked against each form of key glob", async () => {
+  const users = "user g on >gp ~cache:* ~*:tmp ~v*_* ~k?y ~exact +@all\n";
+  await withNode(users, "", async (node) => {
+    const raw = await RawSocket.connect(node.port);
+    const allowed = ["cache:1", "a:tmp", "v100_0000123", "v_", "key", "kxy", "exact"];
+    const refused = ["cache", "a:tmpx", "v100", "x100_1", "kiey", "exactly", "exac", "Cache:1"];
+    let lines = "AUTH g gp\r\n";
+    let expected = "OK\r\n";
+    for (const key of allowed) {
+      lines += `SET ${key} ${key}\r\nGET ${key}\r\n`;
+      expected += `OK\r\nVALUE ${key}\r\n`;
+    }
+    for (const key of refused) {
+      lines += `GET ${key}\r\nSET ${key} x\r\n`;
+      expected += `${nopermKey("g", key)}\r\n`.repeat(2);
+    }
+    await raw.write(lines + "QUIT\r\n");
+    await raw.waitClosed();
+    assert.equal(raw.received, expected);
+  });
+});
