@@ -5,7 +5,7 @@
  * each round's RSS and INFO's value heap and V8 heap figures, then the medians and B / A.
  */
 
-import * as path from "node:path";
+import { abArguments } from "./harness/ab_arguments.ts";
 import { BenchNode } from "./harness/node_server.ts";
 import { delay, median, round2 } from "./harness/processes.ts";
 import { runLoad } from "./load/load.ts";
@@ -51,16 +51,7 @@ async function measure(main: string | undefined, keys: number) {
 }
 
 if (import.meta.main) {
-  const other = Deno.args[0];
-  if (other === undefined) {
-    console.error(
-      "usage: deno run --allow-all bench/memory_ab.ts <other checkout> [rounds] [keys]",
-    );
-    Deno.exit(2);
-  }
-  const otherMain = path.resolve(other, "main.ts");
-  const rounds = Number(Deno.args[1] ?? 3);
-  const keys = Number(Deno.args[2] ?? 1_000_000);
+  const { otherMain, rounds, keys } = abArguments("memory_ab.ts", 3);
   const a: number[] = [];
   const b: number[] = [];
   for (let round = 0; round < rounds; round++) {

@@ -5,7 +5,7 @@
  * it, alternating, and prints each start (process start to first PING) and the medians.
  */
 
-import * as path from "node:path";
+import { abArguments } from "./harness/ab_arguments.ts";
 import { BenchNode } from "./harness/node_server.ts";
 import { median, round2 } from "./harness/processes.ts";
 import { writeStartupDataDir } from "./harness/startup_data.ts";
@@ -23,16 +23,7 @@ async function start(main: string | undefined, dataDir: string): Promise<number>
 }
 
 if (import.meta.main) {
-  const other = Deno.args[0];
-  if (other === undefined) {
-    console.error(
-      "usage: deno run --allow-all bench/startup_ab.ts <other checkout> [rounds] [keys]",
-    );
-    Deno.exit(2);
-  }
-  const otherMain = path.resolve(other, "main.ts");
-  const rounds = Number(Deno.args[1] ?? 5);
-  const keys = Number(Deno.args[2] ?? 1_000_000);
+  const { otherMain, rounds, keys } = abArguments("startup_ab.ts", 5);
   const dataDir = await Deno.makeTempDir({ prefix: "merklekv-bench-startup-ab-" });
   try {
     await writeStartupDataDir(dataDir, keys);
