@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
-import { NodeProcess } from "../_support/node_process.ts";
+import { type NodeOptions, NodeProcess } from "../_support/node_process.ts";
 import { delay, freePort, waitUntil } from "../_support/ports.ts";
 import { withCluster } from "../_support/replication_cluster.ts";
 
@@ -62,6 +62,42 @@ function antiEntropyToml(ports: readonly number[], intervalMs: number): string {
   ].join("\n");
 }
 
+/**
+ * `count` nodes that list each other as anti-entropy peers (`options` adds to each), a client on
+ * each; their logs are printed when `body` fails, and everything is closed after it.
+ */
+async function withPeers(
+  count: number,
+  intervalMs: number,
+  options: (index: number) => NodeOptions,
+  body: (nodes: NodeProcess[], clients: MerkleKVClient[], ports: number[]) => Promise<void>,
+): Promise<void> {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) ports.push(await freePort());
+  const nodes: NodeProcess[] = [];
+  const clients: MerkleKVClient[] = [];
+  try {
+    nodes.push(
+      ...await Promise.all(ports.map((port, i) =>
+        NodeProcess.start({
+          nodeId: `node-${i}`,
+          port,
+          toml: antiEntropyToml(ports, intervalMs),
+          ...options(i),
+        })
+      )),
+    );
+    for (const node of nodes) clients.push(await node.connect());
+    await body(nodes, clients, ports);
+  } catch (error) {
+    for (const node of nodes) console.error(`--- ${node.nodeId}:\n${node.stderr()}`);
+    throw error;
+  } finally {
+    for (const client of clients) await client.close().catch(() => {});
+    for (const node of nodes) await node.cleanup();
+  }
+}
+
 Deno.test("1,000 concurrent INC on each of three nodes, with the broker killed in the middle, end at exactly 3,000 on every node", async () => {
   await withCluster(
     { size: 3, antiEntropyIntervalMs: 500, toml: FAST_RECONNECT },
@@ -91,105 +127,60 @@ Deno.test("1,000 concurrent INC on each of three nodes, with the broker killed i
 });
 
 Deno.test("1,000 concurrent INC on each of three nodes with anti-entropy only (no broker) end at exactly 3,000", async () => {
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const nodes: NodeProcess[] = [];
-  const clients: MerkleKVClient[] = [];
-  try {
-    nodes.push(
-      ...await Promise.all(
-        ports.map((port, i) =>
-          NodeProcess.start({ nodeId: `node-${i}`, port, toml: antiEntropyToml(ports, 300) })
-        ),
-      ),
-    );
-    for (const node of nodes) clients.push(await node.connect());
+  await withPeers(3, 300, () => ({}), async (_nodes, clients) => {
     await Promise.all(clients.map((client) => incrementMany(client, "hits", INC_PER_NODE)));
     await Promise.all(clients.map((client) => incrementMany(client, "other", 7)));
     await waitForValue(clients, "hits", "3000", 15_000);
     await waitForValue(clients, "other", "21", 5000);
-  } catch (error) {
-    for (const node of nodes) console.error(`--- ${node.nodeId}:\n${node.stderr()}`);
-    throw error;
-  } finally {
-    for (const client of clients) await client.close().catch(() => {});
-    for (const node of nodes) await node.cleanup();
-  }
+  });
 });
 
 Deno.test("a node killed with kill -9 under INC load keeps its contributions across the restart, and both nodes end equal with every acknowledged increment", async () => {
-  const ports = [await freePort(), await freePort()];
   const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
-  const nodes: NodeProcess[] = [];
-  const clients: MerkleKVClient[] = [];
+  const durable = (i: number) => ({ dataDir: dirs[i], topLevel: `fsync = "always"` });
   try {
-    nodes.push(
-      ...await Promise.all(ports.map((port, i) =>
-        NodeProcess.start({
-          nodeId: `node-${i}`,
-          port,
-          dataDir: dirs[i],
-          topLevel: `fsync = "always"`,
-          toml: antiEntropyToml(ports, 300),
-        })
-      )),
-    );
-    for (const node of nodes) clients.push(await node.connect());
-    const [first, second] = clients as [MerkleKVClient, MerkleKVClient];
-    const victim = nodes[1] as NodeProcess;
-    let ackedOnVictim = 0;
-    const steady = incrementMany(first, "hits", INC_PER_NODE);
-    const doomed = incrementMany(second, "hits", INC_PER_NODE, (n) => ackedOnVictim += n)
-      .then(() => assert.fail("the node was killed before its increments were done"))
-      .catch(() => {});
-    await waitUntil("some increments on the node to kill", () => ackedOnVictim >= 200, 30_000, 5);
-    await victim.kill();
-    await doomed;
-    await second.close().catch(() => {});
-    const ackedBeforeKill = ackedOnVictim;
-    await steady;
+    await withPeers(2, 300, durable, async (nodes, clients) => {
+      const [first, second] = clients as [MerkleKVClient, MerkleKVClient];
+      const victim = nodes[1] as NodeProcess;
+      let ackedOnVictim = 0;
+      const steady = incrementMany(first, "hits", INC_PER_NODE);
+      const doomed = incrementMany(second, "hits", INC_PER_NODE, (n) => ackedOnVictim += n)
+        .then(() => assert.fail("the node was killed before its increments were done"))
+        .catch(() => {});
+      await waitUntil("some increments on the node to kill", () => ackedOnVictim >= 200, 30_000, 5);
+      await victim.kill();
+      await doomed;
+      await second.close().catch(() => {});
+      const ackedBeforeKill = ackedOnVictim;
+      await steady;
 
-    await victim.restart();
-    const reconnected = await victim.connect();
-    clients[1] = reconnected;
-    // Its own acknowledged increments came back from its data directory.
-    const contributions = await get(reconnected, "hits");
-    assert.ok(
-      Number(contributions.slice("VALUE ".length)) >= ackedBeforeKill,
-      `${contributions} after the restart, ${ackedBeforeKill} acknowledged there`,
-    );
-    await incrementMany(reconnected, "hits", 100);
-    // Every acknowledged increment counts once; at most the one pipeline in flight at the kill
-    // may have been applied without its acknowledgement.
-    await waitUntil("both nodes equal", async () => {
-      const values = await Promise.all(clients.map((client) => get(client, "hits")));
-      return values[0] === values[1];
-    }, 15_000);
-    const final = Number((await get(first, "hits")).slice("VALUE ".length));
-    const minimum = INC_PER_NODE + ackedBeforeKill + 100;
-    assert.ok(final >= minimum && final <= minimum + PIPELINE, `${final}, expected ${minimum}`);
-  } catch (error) {
-    for (const node of nodes) console.error(`--- ${node.nodeId}:\n${node.stderr()}`);
-    throw error;
+      await victim.restart();
+      const reconnected = await victim.connect();
+      clients[1] = reconnected;
+      // Its own acknowledged increments came back from its data directory.
+      const contributions = await get(reconnected, "hits");
+      assert.ok(
+        Number(contributions.slice("VALUE ".length)) >= ackedBeforeKill,
+        `${contributions} after the restart, ${ackedBeforeKill} acknowledged there`,
+      );
+      await incrementMany(reconnected, "hits", 100);
+      // Every acknowledged increment counts once; at most the one pipeline in flight at the kill
+      // may have been applied without its acknowledgement.
+      await waitUntil("both nodes equal", async () => {
+        const values = await Promise.all(clients.map((client) => get(client, "hits")));
+        return values[0] === values[1];
+      }, 15_000);
+      const final = Number((await get(first, "hits")).slice("VALUE ".length));
+      const minimum = INC_PER_NODE + ackedBeforeKill + 100;
+      assert.ok(final >= minimum && final <= minimum + PIPELINE, `${final}, expected ${minimum}`);
+    });
   } finally {
-    for (const client of clients) await client.close().catch(() => {});
-    for (const node of nodes) await node.cleanup();
     for (const dir of dirs) await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("between two processes a SET racing INC wins on both, DEL then INC counts from 0, and INC on the SET's value counts from it", async () => {
-  const ports = [await freePort(), await freePort()];
-  const nodes: NodeProcess[] = [];
-  const clients: MerkleKVClient[] = [];
-  try {
-    nodes.push(
-      ...await Promise.all(
-        ports.map((port, i) =>
-          NodeProcess.start({ nodeId: `node-${i}`, port, toml: antiEntropyToml(ports, 0) })
-        ),
-      ),
-    );
-    for (const node of nodes) clients.push(await node.connect());
+  await withPeers(2, 0, () => ({}), async (_nodes, clients, ports) => {
     const [a, b] = clients as [MerkleKVClient, MerkleKVClient];
     const sync = async () => {
       const [reply] = await a.request(`SYNC 127.0.0.1 ${ports[1]}`);
@@ -217,11 +208,5 @@ Deno.test("between two processes a SET racing INC wins on both, DEL then INC cou
     for (const client of clients) assert.equal(await get(client, "k"), "VALUE 2");
     const [hashA, hashB] = [await a.hash(), await b.hash()];
     assert.equal(hashA, hashB);
-  } catch (error) {
-    for (const node of nodes) console.error(`--- ${node.nodeId}:\n${node.stderr()}`);
-    throw error;
-  } finally {
-    for (const client of clients) await client.close().catch(() => {});
-    for (const node of nodes) await node.cleanup();
-  }
+  });
 });
