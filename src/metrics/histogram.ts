@@ -4,6 +4,22 @@
  * counts; the scrape reads `bounds`, `counts` and `sum` as they are.
  */
 
+/** Histogram bounds must ascend strictly; anything else is a bug of the code that chose them. */
+export function assertAscending(bounds: readonly number[]): void {
+  for (let i = 1; i < bounds.length; i++) {
+    if (!((bounds[i] ?? 0) > (bounds[i - 1] ?? 0))) {
+      throw new Error(`bug: histogram bounds must ascend, got ${bounds.join(",")}`);
+    }
+  }
+}
+
+/** The bucket of `value`: the first bound it does not exceed, or bounds.length above them all. */
+export function bucketOf(bounds: readonly number[], value: number): number {
+  let bucket = 0;
+  while (bucket < bounds.length && value > bounds[bucket]!) bucket++;
+  return bucket;
+}
+
 export class Histogram {
   /** Upper bounds in seconds, ascending; an observation above the last goes in counts[last+1]. */
   readonly bounds: readonly number[];
@@ -12,20 +28,13 @@ export class Histogram {
   sum = 0;
 
   constructor(bounds: readonly number[]) {
-    for (let i = 1; i < bounds.length; i++) {
-      if (!((bounds[i] ?? 0) > (bounds[i - 1] ?? 0))) {
-        throw new Error(`bug: histogram bounds must ascend, got ${bounds.join(",")}`);
-      }
-    }
+    assertAscending(bounds);
     this.bounds = bounds;
     this.counts = new Float64Array(bounds.length + 1);
   }
 
   observe(value: number): void {
-    const bounds = this.bounds;
-    let bucket = 0;
-    while (bucket < bounds.length && value > bounds[bucket]!) bucket++;
-    this.counts[bucket]!++;
+    this.counts[bucketOf(this.bounds, value)]!++;
     this.sum += value;
   }
 

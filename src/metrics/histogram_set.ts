@@ -5,6 +5,8 @@
  * durations). Pure: the caller measures, this counts.
  */
 
+import { assertAscending, bucketOf } from "./histogram.ts";
+
 export class HistogramSet {
   /** Upper bounds in seconds, ascending; above the last goes in the bucket after it. */
   readonly bounds: readonly number[];
@@ -17,11 +19,7 @@ export class HistogramSet {
   readonly #stride: number;
 
   constructor(bounds: readonly number[], size: number) {
-    for (let i = 1; i < bounds.length; i++) {
-      if (!((bounds[i] ?? 0) > (bounds[i - 1] ?? 0))) {
-        throw new Error(`bug: histogram bounds must ascend, got ${bounds.join(",")}`);
-      }
-    }
+    assertAscending(bounds);
     this.bounds = bounds;
     this.size = size;
     this.#stride = bounds.length + 1;
@@ -34,9 +32,7 @@ export class HistogramSet {
    * index outside 0 .. size - 1 is a bug of the caller and is not counted).
    */
   observeEach(indexes: Int32Array, count: number, seconds: number): void {
-    const bounds = this.bounds;
-    let bucket = 0;
-    while (bucket < bounds.length && seconds > bounds[bucket]!) bucket++;
+    const bucket = bucketOf(this.bounds, seconds);
     const stride = this.#stride;
     const counts = this.counts;
     const sums = this.sums;
