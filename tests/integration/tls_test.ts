@@ -416,3 +416,26 @@ tlsTest("handshakes in progress are capped at the connection slots", async (pki)
     await node.cleanup();
   }
 });
+
+tlsTest(
+  "CONFIG SET limits.tls_handshake_timeout_ms applies to the next silent connection",
+  async (pki) => {
+    const node = await NodeProcess.start({
+      toml: tlsSection(pki.server) + "\n[limits]\ntls_handshake_timeout_ms = 30000",
+    });
+    const ca = pki.read(pki.caFile);
+    try {
+      const admin = await connectTls(node, { ca });
+      assert.equal(await reply(admin, "CONFIG SET limits.tls_handshake_timeout_ms 500"), "OK");
+      await admin.close();
+      // A client that opens TCP and never says a word is cut after the new timeout, not 30 s.
+      const silent = await RawSocket.connect(node.port);
+      const started = performance.now();
+      await silent.closed;
+      const waitedMs = performance.now() - started;
+      assert.ok(waitedMs < 10_000, `cut after ${Math.round(waitedMs)} ms`);
+    } finally {
+      await node.cleanup();
+    }
+  },
+);
