@@ -103,6 +103,10 @@ export const DEFAULT_CONFIG: Config = deepFreeze({
     requireClientCert: false,
     serverName: null,
   },
+  conflicts: {
+    mode: "lww",
+    logMaxEntries: 10_000,
+  },
 });
 
 function deepFreeze<T>(value: T): T {

@@ -37,7 +37,8 @@ type SectionField =
   | "persistence"
   | "limits"
   | "http"
-  | "tls";
+  | "tls"
+  | "conflicts";
 
 /** "bindPort" or "antiEntropy.intervalMs": checked against types.ts by the compiler. */
 export type ConfigField =
@@ -418,6 +419,26 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     description: "Port of the operators' HTTP listener; unset runs none, 0 picks any free port",
   },
   ...TLS_KEYS,
+  {
+    path: "conflicts.mode",
+    reloadable: false,
+    field: "conflicts.mode",
+    type: "enum",
+    choices: ["lww", "record"],
+    nullable: false,
+    description:
+      "Concurrent writes: last writer wins (lww), or that and a log of the losers (record)",
+  },
+  {
+    path: "conflicts.log_max_entries",
+    reloadable: true,
+    field: "conflicts.logMaxEntries",
+    type: "integer",
+    min: 1,
+    max: 1_000_000,
+    nullable: false,
+    description: "Records the conflict log keeps (mode = record); the oldest go first",
+  },
 ];
 
 export const CROSS_KEY_RULES: readonly CrossKeyRule[] = [

@@ -26,6 +26,7 @@ export interface Config {
   limits: LimitsConfig;
   http: HttpConfig;
   tls: TlsConfig;
+  conflicts: ConflictsConfig;
 }
 
 export interface AntiEntropyConfig {
@@ -147,4 +148,14 @@ export interface TlsConfig {
   requireClientCert: boolean;
   /** Name checked in peers' certificates instead of each peer's host; null: the host. */
   serverName: string | null;
+}
+
+export type ConflictsMode = "lww" | "record";
+
+/** How concurrent writes are treated (see docs/consistency.md); the same on every node. */
+export interface ConflictsConfig {
+  /** "lww": last writer wins, nothing kept; "record": also keeps the losers in a conflict log. */
+  mode: ConflictsMode;
+  /** Records the conflict log keeps, oldest dropped first. */
+  logMaxEntries: number;
 }

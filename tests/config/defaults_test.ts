@@ -72,6 +72,7 @@ Deno.test("DEFAULT_CONFIG holds the documented defaults", () => {
       requireClientCert: false,
       serverName: null,
     },
+    conflicts: { mode: "lww", logMaxEntries: 10000 },
   });
 });
 
@@ -141,5 +142,6 @@ Deno.test("sections are listed in schema order", () => {
     "limits",
     "http",
     "tls",
+    "conflicts",
   ]);
 });

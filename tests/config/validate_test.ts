@@ -76,6 +76,7 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       require_client_cert: true,
       server_name: "merklekv.internal",
     },
+    conflicts: { mode: "record", log_max_entries: 500 },
   });
   assert.deepEqual(config, {
     nodeId: "node-1",
@@ -144,6 +145,7 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
       requireClientCert: true,
       serverName: "merklekv.internal",
     },
+    conflicts: { mode: "record", logMaxEntries: 500 },
   });
 });
 
@@ -243,7 +245,7 @@ const BAD_FILES: ReadonlyArray<{ name: string; file: Record<string, unknown>; me
     name: "an unknown section",
     file: fileWith({ cluster: {} }),
     message: "Unknown config section [cluster] " +
-      "(sections: anti_entropy, auth, replication, persistence, limits, http, tls)",
+      "(sections: anti_entropy, auth, replication, persistence, limits, http, tls, conflicts)",
   },
   {
     name: "a section that is not a table",
