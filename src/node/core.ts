@@ -151,6 +151,8 @@ export class NodeCore implements LineHandler {
   readonly #sessions: Sessions;
   /** Users or a password are configured: every line is checked (else one test of this). */
   #enforced: boolean;
+  /** The chunk answered a peer's SYNC GET: its replies wait for the log (see endOfChunk()). */
+  #answeredEntries = false;
 
   constructor(config: Config, store: Store, parts: CoreParts) {
     this.config = config;
@@ -256,6 +258,7 @@ export class NodeCore implements LineHandler {
       }
     }
     this.#client = client;
+    if (command.kind === "sync_request" && command.verb === "GET") this.#answeredEntries = true;
     const result = execute(command, this.#context);
     this.#context.scanFilter = null;
     if (typeof result === "string") {
@@ -344,17 +347,27 @@ export class NodeCore implements LineHandler {
   }
 
   /**
-   * Hands the chunk's changes to the log and replication. Returns true when the log holds the
-   * chunk's replies: `waiter` is then told when they may go.
+   * Hands the chunk's changes to the log, which hands them to replication once it holds them
+   * (see docs/consistency.md, Crashes). Returns true when the log holds the chunk's replies:
+   * `waiter` is then told when they may go. Entries a peer asked for (SYNC GET) wait too, so
+   * that no peer reads a total of this node's that its log may lose.
    */
   endOfChunk(waiter: LogWaiter): boolean {
     const changes = this.#context.changes;
-    if (changes.length === 0) return false;
+    const answeredEntries = this.#answeredEntries;
+    this.#answeredEntries = false;
     const { changeLog, replicator } = this.parts;
-    this.#context.changes = [];
-    replicator?.publish(changes);
-    if (changeLog === null) return false;
-    changeLog.append(changes);
+    if (changes.length > 0) {
+      this.#context.changes = [];
+      if (changeLog === null) {
+        replicator?.publish(changes);
+        return false;
+      }
+      changeLog.append(changes, replicator ?? undefined);
+    } else if (!answeredEntries || changeLog === null || changeLog.writeError() !== null) {
+      // While writes are refused, memory holds what the log missed anyway: waiting gains nothing.
+      return false;
+    }
     changeLog.whenLogged(waiter);
     return true;
   }

@@ -1,7 +1,8 @@
 /**
  * The node's ChangeLog (see docs/durability.md): writes the changes of each event-loop turn to
  * the current log segment at the turn's end (one writeSync), then lets the replies of their
- * writes go, after an fdatasync under "always" (group commit). Refuses writes while the disk
+ * writes go and hands the node's own changes to replication, after an fdatasync under "always"
+ * (group commit). Refuses writes while the disk
  * does not take them, until a snapshot has put everything in memory on disk again.
  *
  * Its segments are held by LogSegments (log_segments.ts). Its Compactor (compactor.ts) writes
@@ -11,7 +12,7 @@
 
 import { FSYNC_BOUNDS_SECONDS, Histogram } from "../metrics/mod.ts";
 import type { FsyncPolicy } from "../config/mod.ts";
-import type { ChangeLog } from "./mod.ts";
+import type { ChangeLog, ChangePublisher } from "./mod.ts";
 import type { InfoField } from "../protocol/mod.ts";
 import type { LogWaiter } from "../server/mod.ts";
 import type { Logger } from "../log.ts";
@@ -30,6 +31,12 @@ import { assert } from "../assert.ts";
 /** "everysec": the interval of the background fdatasync. */
 const EVERYSEC_INTERVAL_MS = 1000;
 
+/** Changes to hand to a publisher once the log holds them. */
+interface Publication {
+  readonly publisher: ChangePublisher;
+  readonly changes: readonly Entry[];
+}
+
 export interface DurableLogOptions extends CompactorOptions {
   policy: FsyncPolicy;
   /** The data directory's lock (dir_lock.ts), released once close() has closed every file. */
@@ -44,9 +51,12 @@ export class DurableLog implements ChangeLog {
   /** Changes appended in this event-loop turn, and who waits for them: written at its end. */
   #turnChanges: Entry[] = [];
   #turnWaiters: LogWaiter[] = [];
+  #turnPublications: Publication[] = [];
   #turnEnd: ReturnType<typeof setImmediate> | null = null;
   /** "always": waiters whose changes are written, for the next fdatasync. */
   #syncWaiters: LogWaiter[] = [];
+  /** "always": publications whose changes are written, for the next fdatasync. */
+  #syncPublications: Publication[] = [];
   #syncInFlight: Promise<void> | null = null;
   #everysecTimer: ReturnType<typeof setInterval> | null = null;
   #closing = false;
@@ -101,15 +111,17 @@ export class DurableLog implements ChangeLog {
     return changeLog;
   }
 
-  append(changes: readonly Entry[]): void {
+  append(changes: readonly Entry[], publisher?: ChangePublisher): void {
     if (changes.length === 0) return;
     if (this.#needsSnapshot || this.#closing) {
       // Kept in memory; the snapshot that ends the refusal writes them (docs/durability.md, Disk
-      // full).
+      // full). There is no write to wait for.
       this.#unloggedEntries += changes.length;
+      publisher?.publish(changes);
       return;
     }
     for (const change of changes) this.#turnChanges.push(change);
+    if (publisher !== undefined) this.#turnPublications.push({ publisher, changes });
     this.#scheduleTurnEnd();
   }
 
@@ -167,6 +179,8 @@ export class DurableLog implements ChangeLog {
     await this.#syncInFlight;
     const waiters = this.#syncWaiters;
     this.#syncWaiters = [];
+    const publications = this.#syncPublications;
+    this.#syncPublications = [];
     let failure: unknown = null;
     try {
       await this.#segments.closeAll((segment, error) => {
@@ -181,6 +195,7 @@ export class DurableLog implements ChangeLog {
     }
     const error = failure === null ? this.#error : this.#error ?? describeFsError(failure);
     for (const waiter of waiters) waiter.logged(error);
+    publish(publications);
     // Waiters that came after close() began: their changes were not logged (see append()).
     for (const waiter of this.#turnWaiters) waiter.logged("the log is closed");
     this.#turnWaiters = [];
@@ -205,18 +220,35 @@ export class DurableLog implements ChangeLog {
    */
   #endTurn(): void {
     const waiters = this.#turnWaiters;
+    const publications = this.#turnPublications;
     this.#turnWaiters = [];
+    this.#turnPublications = [];
     this.#writeTurnChanges();
     this.#compactor.logWritten(this.#segments.bytes);
     const always = this.#options.policy === "always";
     if (this.#error !== null || !always) {
       for (const waiter of waiters) waiter.logged(this.#error);
+      publish(publications);
     } else {
       for (const waiter of waiters) this.#syncWaiters.push(waiter);
+      for (const publication of publications) this.#syncPublications.push(publication);
     }
-    if (always && this.#segments.hasUnsynced && this.#syncInFlight === null && !this.#closing) {
-      this.#runSync();
-    }
+    if (!always || this.#syncInFlight !== null || this.#closing) return;
+    if (this.#segments.hasUnsynced) this.#runSync();
+    else this.#releaseSynced();
+  }
+
+  /**
+   * "always", nothing written since the last fdatasync and none under way: what the sync
+   * waiters wait for is on disk (whenLogged() with no change of its own, a SYNC GET's reply).
+   */
+  #releaseSynced(): void {
+    const waiters = this.#syncWaiters;
+    const publications = this.#syncPublications;
+    this.#syncWaiters = [];
+    this.#syncPublications = [];
+    for (const waiter of waiters) waiter.logged(this.#error);
+    publish(publications);
   }
 
   #writeTurnChanges(): void {
@@ -265,7 +297,9 @@ export class DurableLog implements ChangeLog {
   /** fdatasync of every dirty segment; then tells the waiters whose changes it covers. */
   #runSync(): void {
     const waiters = this.#syncWaiters;
+    const publications = this.#syncPublications;
     this.#syncWaiters = [];
+    this.#syncPublications = [];
     const segments = this.#segments.startSync();
     const startedAt = performance.now();
     const onLoop = this.#options.policy === "always" &&
@@ -287,6 +321,8 @@ export class DurableLog implements ChangeLog {
           this.#fail(reason, `syncing ${segment.path}`);
           const error = this.#error ?? describeFsError(reason);
           for (const waiter of waiters) waiter.logged(error);
+          // Memory keeps them until a snapshot writes them; anti-entropy would spread them too.
+          publish(publications);
           return;
         }
         if (segments.length > 0) {
@@ -300,6 +336,7 @@ export class DurableLog implements ChangeLog {
           ? null
           : this.#error ?? `log ${broken.path} failed before`;
         for (const waiter of waiters) waiter.logged(error);
+        publish(publications);
       },
     ).finally(() => {
       this.#syncInFlight = null;
@@ -350,4 +387,8 @@ export class DurableLog implements ChangeLog {
     this.#error = null;
     this.#unloggedEntries = 0;
   }
+}
+
+function publish(publications: readonly Publication[]): void {
+  for (const { publisher, changes } of publications) publisher.publish(changes);
 }

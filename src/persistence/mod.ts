@@ -25,9 +25,13 @@ export { readSnapshotFile } from "./snapshot_file.ts";
 export interface ChangeLog {
   /**
    * Records changes, local or remote, in order; the changes of one event-loop turn are written
-   * together at its end. Failures are kept and shown by writeError().
+   * together at its end. Failures are kept and shown by writeError(). `publisher` (the node's
+   * own changes: replication) is handed them once they are in the log file ("no",
+   * "everysec") or on disk ("always"), never before: no peer holds a change of this node that
+   * its log may lose to a kill -9 ("always": to a crash of the machine). See
+   * docs/consistency.md, Crashes.
    */
-  append(changes: readonly Entry[]): void;
+  append(changes: readonly Entry[], publisher?: ChangePublisher): void;
   /**
    * Calls waiter.logged(), never before this call returns, once every change appended so far
    * is in the log file ("no", "everysec") or on disk ("always"): only then may the replies of
@@ -42,6 +46,11 @@ export interface ChangeLog {
   /** Seconds from the start of each fdatasync round to its end (metrics). */
   readonly fsyncDurationHistogram: Histogram;
   close(): Promise<void>;
+}
+
+/** Where a node's own changes go once the log holds them (replication). */
+export interface ChangePublisher {
+  publish(changes: readonly Entry[]): void;
 }
 
 /** What opening the log needs from the node. */

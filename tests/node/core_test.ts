@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import type { Config } from "../../src/config/types.ts";
 import { NodeCore } from "../../src/node/core.ts";
 import { RemoteMerge } from "../../src/node/remote_merge.ts";
-import type { ChangeLog } from "../../src/persistence/mod.ts";
+import type { ChangeLog, ChangePublisher } from "../../src/persistence/mod.ts";
 import type { Replicator } from "../../src/replication/mod.ts";
 import type { LogWaiter } from "../../src/server/mod.ts";
 import type { Entry } from "../../src/store/entry.ts";
@@ -21,10 +21,21 @@ class RecordingParts {
   published: string[][] = [];
   waiters: LogWaiter[] = [];
   refusal: string | null = null;
+  /** Appended with a publisher: handed on by logAll(), as the log does once it holds them. */
+  #unlogged: { publisher: ChangePublisher; changes: readonly Entry[] }[] = [];
+
+  /** The log holds everything appended: it hands the node's own changes on. */
+  logAll(): void {
+    for (const { publisher, changes } of this.#unlogged) publisher.publish(changes);
+    this.#unlogged = [];
+  }
 
   changeLog(): ChangeLog {
     return {
-      append: (changes) => this.appended.push(changes.map(describe)),
+      append: (changes, publisher) => {
+        this.appended.push(changes.map(describe));
+        if (publisher !== undefined) this.#unlogged.push({ publisher, changes });
+      },
       whenLogged: (waiter) => this.waiters.push(waiter),
       writeError: () => this.refusal,
       infoFields: () => [["persistence", "test"]],
@@ -96,7 +107,7 @@ Deno.test("NodeCore.handleLine() returns null for QUIT so the connection closes"
 
 const WAITER: LogWaiter = { logged: () => {} };
 
-Deno.test("NodeCore.endOfChunk() hands a chunk's changes to the log and replication once", () => {
+Deno.test("NodeCore.endOfChunk() hands a chunk's changes to the log once, and to replication once the log holds them", () => {
   const { core, parts } = makeCore();
   core.handleLine("SET a 1", LOOPBACK);
   core.handleLine("GET a", LOOPBACK);
@@ -104,11 +115,27 @@ Deno.test("NodeCore.endOfChunk() hands a chunk's changes to the log and replicat
   core.handleLine("DEL a", LOOPBACK);
   assert.equal(core.endOfChunk(WAITER), true, "the replies wait for the log");
   assert.deepEqual(parts.appended, [["a=1", "b=2", "c=3", "a=<tombstone>"]]);
+  assert.deepEqual(parts.published, [], "no peer gets what the log may still lose");
+  parts.logAll();
   assert.deepEqual(parts.published, parts.appended);
   assert.deepEqual(parts.waiters, [WAITER]);
   core.handleLine("GET b", LOOPBACK);
   assert.equal(core.endOfChunk(WAITER), false, "a chunk without writes does not wait");
   assert.equal(parts.appended.length, 1, "a chunk without writes hands nothing on");
+  assert.equal(parts.waiters.length, 1);
+});
+
+Deno.test("NodeCore holds the replies of a chunk that answered a peer's SYNC GET until the log holds every change, unless writes are refused", () => {
+  const { core, parts } = makeCore();
+  core.handleLine("SYNC GET 2 a", LOOPBACK);
+  assert.equal(core.endOfChunk(WAITER), true, "entries a peer reads wait for the log");
+  assert.deepEqual(parts.waiters, [WAITER]);
+  assert.equal(parts.appended.length, 0, "nothing to append");
+  core.handleLine("SYNC DIGESTS 2 0", LOOPBACK);
+  assert.equal(core.endOfChunk(WAITER), false, "digests carry hashes only");
+  parts.refusal = "disk full";
+  core.handleLine("SYNC GET 2 a", LOOPBACK);
+  assert.equal(core.endOfChunk(WAITER), false, "while the log refuses writes, nothing waits");
   assert.equal(parts.waiters.length, 1);
 });
 
@@ -147,6 +174,7 @@ Deno.test("RemoteMerge.applyRemote() merges peer entries and logs only the winne
   const { core, parts, remote } = makeCore();
   core.handleLine("SET mine local", LOOPBACK);
   core.endOfChunk(WAITER);
+  parts.logAll();
   parts.appended = [];
   const old = hlcFromMs(NOW_MS - 60_000);
   const counts = remote.applyRemote([
