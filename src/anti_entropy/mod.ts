@@ -60,6 +60,11 @@ export interface AntiEntropyContext {
   clientPort: number;
   /** TLS to peers as of now (certificates re-read at each reload); null or unset: plain TCP. */
   peerTls?: () => ClientTls | null;
+  /**
+   * Resolves once the log holds every change made so far (ChangeLog.whenLogged); unset: no
+   * data directory. A PUSH waits for it (see docs/consistency.md, Crashes).
+   */
+  logged?: () => Promise<void>;
 }
 
 export interface AntiEntropyHooks {
@@ -253,6 +258,7 @@ class AntiEntropyService implements AntiEntropy {
         password: config.antiEntropy.password,
       },
       tls: this.#context.peerTls?.() ?? null,
+      logged: this.#context.logged ?? null,
       trackClosing: (closing) => {
         this.#closing.add(closing);
         closing.finally(() => this.#closing.delete(closing));

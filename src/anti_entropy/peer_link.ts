@@ -11,6 +11,9 @@ import { formatPeerAddress, type PeerAddress } from "./peers.ts";
 import type { SessionStep, SyncSession } from "./session.ts";
 import type { SessionReport } from "./status.ts";
 
+/** How a PUSH request line starts (formatRequest in codec.ts). */
+const PUSH_PREFIX = "SYNC PUSH ";
+
 /** Where a session's repairs go: the node's merge (which logs winners) and the store. */
 export interface RepairSink {
   merge(entries: readonly Entry[]): ApplyCounts;
@@ -34,6 +37,11 @@ export interface PeerLinkOptions {
   credentials: PeerCredentials | null;
   /** TLS to the peer (this node's CA, and its certificate as client certificate); null: none. */
   tls: ClientTls | null;
+  /**
+   * Resolves once this node's log holds every change made so far; null: no log. A step with a
+   * PUSH waits for it: no peer learns a total of this node's that its log may lose.
+   */
+  logged: (() => Promise<void>) | null;
 }
 
 export interface PeerCredentials {
@@ -68,7 +76,7 @@ export async function runSessionWithPeer(
     if (options.credentials !== null) {
       await Promise.race([authenticate(client, options.credentials), stop.promise]);
     }
-    error = await exchange(client, session, sink, stop.promise);
+    error = await exchange(client, session, sink, { stop: stop.promise, logged: options.logged });
   } catch (failure) {
     error = failure instanceof Error ? failure.message : String(failure);
   } finally {
@@ -104,10 +112,13 @@ async function exchange(
   client: MerkleKVClient,
   session: SyncSession,
   sink: RepairSink,
-  stop: Promise<never>,
+  { stop, logged }: { stop: Promise<never>; logged: (() => Promise<void>) | null },
 ): Promise<string | null> {
   let step = session.start();
   while (step.requests.length > 0) {
+    if (logged !== null && step.requests.some((line) => line.startsWith(PUSH_PREFIX))) {
+      await Promise.race([logged(), stop]);
+    }
     const replies = client.pipeline(step.requests);
     // Settles late (rejected) when the stop wins the race; nothing else waits for it then.
     replies.catch(() => {});

@@ -12,7 +12,7 @@ import {
   type ServerTls,
   startServer,
 } from "../server/mod.ts";
-import { openChangeLog } from "../persistence/mod.ts";
+import { type ChangeLog, openChangeLog } from "../persistence/mod.ts";
 import { type ReplicationContext, type Replicator, startReplication } from "../replication/mod.ts";
 import {
   type AntiEntropy,
@@ -78,7 +78,8 @@ export async function startNode(
     // Connections still busy after the grace period are cut (see docs/operations.md, Limits).
     closers.push(() => server.close(config.limits.shutdownGraceMs));
     const remote = new RemoteMerge(store, changeLog, config.limits);
-    const context = { config, store, remote, log, clientPort: server.port };
+    const logged = changeLog === null ? undefined : () => loggedSoFar(changeLog);
+    const context = { config, store, remote, log, clientPort: server.port, logged };
     const peers = startPeerParts({ ...context, peerTls: () => tlsFiles.current.peers }, closers);
     watchConfig(liveConfig, config, log, { storeOptions, options, server, peers, tlsFiles });
     startPurging(store, closers);
@@ -236,6 +237,11 @@ function serverOptions(config: Config, tls: ServerTls | null): ServerOptions {
     peerGreetingTimeoutMs: config.antiEntropy.requestTimeoutMs,
     tls,
   };
+}
+
+/** Resolves once `changeLog` holds every change made so far, whether it could log them or not. */
+function loggedSoFar(changeLog: ChangeLog): Promise<void> {
+  return new Promise((resolve) => changeLog.whenLogged({ logged: () => resolve() }));
 }
 
 /** Anti-entropy, then replication (which asks anti-entropy to sync after a reconnect). */
