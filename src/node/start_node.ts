@@ -256,7 +256,10 @@ function startPeerParts(
   closers.push(() => antiEntropy.close());
   replicator = startReplication(context, { onReconnect: () => antiEntropy.syncSoon() });
   const started = replicator;
-  if (started !== null) closers.push(() => started.close());
+  // The changes the log holds but has not handed on yet go to the outbox before it drains.
+  if (started !== null) {
+    closers.push(() => context.logged?.().then(() => started.close()) ?? started.close());
+  }
   return { antiEntropy, replicator };
 }
 

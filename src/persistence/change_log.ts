@@ -2,8 +2,8 @@
  * The node's ChangeLog (see docs/durability.md): writes the changes of each event-loop turn to
  * the current log segment at the turn's end (one writeSync), then lets the replies of their
  * writes go and hands the node's own changes to replication, after an fdatasync under "always"
- * (group commit). Refuses writes while the disk
- * does not take them, until a snapshot has put everything in memory on disk again.
+ * (group commit). Refuses writes while the disk does not take them, until a snapshot has put
+ * everything in memory on disk again.
  *
  * Its segments are held by LogSegments (log_segments.ts). Its Compactor (compactor.ts) writes
  * the snapshots: the log tells it its size after each turn and its first failure; the
