@@ -40,6 +40,11 @@ const SERVERS_CPU: number | null = Deno.env.get("REPLICATION_BENCH_PINNED") ? SE
  * Cost): every batch signed by its node and checked by the two others.
  */
 const SIGNED = Deno.env.get("REPLICATION_BENCH_SIGNED") === "1";
+/**
+ * REPLICATION_BENCH_FSYNC=no|everysec|always gives each node a data directory with that fsync
+ * policy: a change is published once its node's log holds it (see docs/consistency.md, Crashes).
+ */
+const FSYNC = Deno.env.get("REPLICATION_BENCH_FSYNC") ?? null;
 const TARGET_P50_MS = 1;
 const TARGET_P99_MS = 5;
 /** Every SAMPLE_EVERY-th write is followed on node B. */
@@ -95,13 +100,20 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
   };
   const keyFile = SIGNED ? await signingKeyFile() : null;
   results.signed = SIGNED;
+  results.fsync = FSYNC;
+  const dataDirs: string[] = [];
   try {
     for (const name of ["a", "b", "c"]) {
       const signing = keyFile === null ? "" : `\n[replication]\nsigning_key_file = "${keyFile}"`;
+      const durable: string[] = [];
+      if (FSYNC !== null) {
+        dataDirs.push(await Deno.makeTempDir({ prefix: "merklekv-bench-" }));
+        durable.push(`data_dir = "${dataDirs.at(-1)}"`, `fsync = "${FSYNC}"`);
+      }
       nodes.push(
         await BenchNode.start({
           nodeId: `bench-${name}`,
-          topLevel: [`mqtt_broker_address = "mqtt://127.0.0.1:${broker.port}"`],
+          topLevel: [`mqtt_broker_address = "mqtt://127.0.0.1:${broker.port}"`, ...durable],
           sections: "[anti_entropy]\ninterval_ms = 0" + signing,
           cpu: SERVERS_CPU,
         }),
@@ -128,6 +140,7 @@ export async function run(options: BenchOptions): Promise<BenchSection> {
     for (const node of nodes) await node.stop();
     await broker.stop();
     if (keyFile !== null) await Deno.remove(keyFile);
+    for (const dir of dataDirs) await Deno.remove(dir, { recursive: true });
   }
   return { name: "replication", columns: COLUMNS, rows, results };
 }
