@@ -389,6 +389,10 @@ export class DurableLog implements ChangeLog {
   }
 }
 
+/** Hands the changes on, then has each publisher send them at once (they are a turn's). */
 function publish(publications: readonly Publication[]): void {
+  if (publications.length === 0) return;
   for (const { publisher, changes } of publications) publisher.publish(changes);
+  const publishers = new Set(publications.map((publication) => publication.publisher));
+  for (const publisher of publishers) publisher.flush();
 }

@@ -51,6 +51,8 @@ export interface ChangeLog {
 /** Where a node's own changes go once the log holds them (replication). */
 export interface ChangePublisher {
   publish(changes: readonly Entry[]): void;
+  /** Sends what publish() was given now: called once after the changes of a turn. */
+  flush(): void;
 }
 
 /** What opening the log needs from the node. */

@@ -20,6 +20,11 @@ import { assert } from "../assert.ts";
 export interface Replicator {
   /** Publishes local changes (batched per tick; queued while the broker is away). */
   publish(changes: readonly Entry[]): void;
+  /**
+   * Sends what publish() queued now instead of at the tick's end: the log calls it once it has
+   * handed on a turn's changes, which are a whole tick's already.
+   */
+  flush(): void;
   /** Client addresses ("host:port") of nodes announced on the broker, this node excluded. */
   discoveredPeers(): string[];
   infoFields(): InfoField[];

@@ -152,6 +152,13 @@ export class MqttReplicator implements Replicator {
     this.#scheduleFlush();
   }
 
+  flush(): void {
+    if (this.#closed || this.#flushTimer === null) return;
+    clearImmediate(this.#flushTimer);
+    this.#flushTimer = null;
+    this.#flush();
+  }
+
   /** Announced peers, and those that left a moment ago (see PeerDirectory.addresses()). */
   discoveredPeers(): string[] {
     const connected = this.#transport?.state === "connected";

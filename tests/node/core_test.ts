@@ -48,6 +48,7 @@ class RecordingParts {
   replicator(): Replicator {
     return {
       publish: (changes) => this.published.push(changes.map(describe)),
+      flush: () => {},
       discoveredPeers: () => [],
       infoFields: () => [["replication", "test"]],
       lagHistogram: new Histogram([1]),

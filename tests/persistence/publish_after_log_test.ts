@@ -44,7 +44,12 @@ interface Handed {
 
 function recordingPublisher(dir: string, changeLog: () => DurableLog) {
   const handed: Handed[] = [];
+  /** How many hand-overs there were at each flush(). */
+  const flushes: number[] = [];
   const publisher = {
+    flush() {
+      flushes.push(handed.length);
+    },
     publish(changes: readonly Entry[]) {
       handed.push({
         keys: changes.map((change) => change.key),
@@ -53,14 +58,14 @@ function recordingPublisher(dir: string, changeLog: () => DurableLog) {
       });
     },
   };
-  return { handed, publisher };
+  return { handed, flushes, publisher };
 }
 
 for (const policy of ["no", "everysec"] as const) {
   Deno.test(`fsync ${policy}: the node's own changes go to the publisher after the turn's write has put them in the log file, never before`, async () => {
     const dir = await tempDir();
     const { store, changeLog } = open(dir, policy);
-    const { handed, publisher } = recordingPublisher(dir, () => changeLog);
+    const { handed, flushes, publisher } = recordingPublisher(dir, () => changeLog);
     changeLog.append([store.write("a", "1", 0)], publisher);
     changeLog.append([store.write("b", "2", 0)], publisher);
     // A peer's change is logged, never handed on.
@@ -69,6 +74,7 @@ for (const policy of ["no", "everysec"] as const) {
     await delay(0);
     assert.deepEqual(handed.map((h) => h.keys), [["a"], ["b"]]);
     for (const h of handed) assert.deepEqual(h.onDisk, ["a", "b", "remote"]);
+    assert.deepEqual(flushes, [2], "one flush() sends the turn's changes together");
     await changeLog.close();
     await Deno.remove(dir, { recursive: true });
   });
@@ -77,7 +83,7 @@ for (const policy of ["no", "everysec"] as const) {
 Deno.test("fsync always: the node's own changes go to the publisher only after the fdatasync that covers them", async () => {
   const dir = await tempDir();
   const { store, changeLog } = open(dir, "always");
-  const { handed, publisher } = recordingPublisher(dir, () => changeLog);
+  const { handed, flushes, publisher } = recordingPublisher(dir, () => changeLog);
   changeLog.append([store.write("a", "1", 0)], publisher);
   const told = new Promise<string | null>((resolve) => changeLog.whenLogged({ logged: resolve }));
   assert.equal(await told, null);
@@ -95,6 +101,7 @@ Deno.test("fsync always: the node's own changes go to the publisher only after t
     assert.ok(h.fsyncs >= 1 && h.onDisk.length >= index + 1, JSON.stringify(h));
   }
   assert.ok((handed[2]?.fsyncs ?? 0) > (handed[0]?.fsyncs ?? 0));
+  assert.deepEqual(flushes, [1, 2, 3], "each fdatasync's changes are sent at once");
   await changeLog.close();
   await Deno.remove(dir, { recursive: true });
 });
