@@ -194,8 +194,8 @@ export class DurableLog implements ChangeLog {
       this.#options.dirLock.release();
     }
     const error = failure === null ? this.#error : this.#error ?? describeFsError(failure);
-    for (const waiter of waiters) waiter.logged(error);
     publish(publications);
+    for (const waiter of waiters) waiter.logged(error);
     // Waiters that came after close() began: their changes were not logged (see append()).
     for (const waiter of this.#turnWaiters) waiter.logged("the log is closed");
     this.#turnWaiters = [];
@@ -227,8 +227,8 @@ export class DurableLog implements ChangeLog {
     this.#compactor.logWritten(this.#segments.bytes);
     const always = this.#options.policy === "always";
     if (this.#error !== null || !always) {
-      for (const waiter of waiters) waiter.logged(this.#error);
       publish(publications);
+      for (const waiter of waiters) waiter.logged(this.#error);
     } else {
       for (const waiter of waiters) this.#syncWaiters.push(waiter);
       for (const publication of publications) this.#syncPublications.push(publication);
@@ -247,8 +247,8 @@ export class DurableLog implements ChangeLog {
     const publications = this.#syncPublications;
     this.#syncWaiters = [];
     this.#syncPublications = [];
-    for (const waiter of waiters) waiter.logged(this.#error);
     publish(publications);
+    for (const waiter of waiters) waiter.logged(this.#error);
   }
 
   #writeTurnChanges(): void {
@@ -320,9 +320,9 @@ export class DurableLog implements ChangeLog {
           const reason = failure.reason;
           this.#fail(reason, `syncing ${segment.path}`);
           const error = this.#error ?? describeFsError(reason);
-          for (const waiter of waiters) waiter.logged(error);
           // Memory keeps them until a snapshot writes them; anti-entropy would spread them too.
           publish(publications);
+          for (const waiter of waiters) waiter.logged(error);
           return;
         }
         if (segments.length > 0) {
@@ -335,8 +335,8 @@ export class DurableLog implements ChangeLog {
         const error = broken === undefined
           ? null
           : this.#error ?? `log ${broken.path} failed before`;
-        for (const waiter of waiters) waiter.logged(error);
         publish(publications);
+        for (const waiter of waiters) waiter.logged(error);
       },
     ).finally(() => {
       this.#syncInFlight = null;
@@ -389,7 +389,10 @@ export class DurableLog implements ChangeLog {
   }
 }
 
-/** Hands the changes on, then has each publisher send them at once (they are a turn's). */
+/**
+ * Hands the changes on, then has each publisher send them at once (they are a turn's). Before
+ * the waiters are told: a waiter's connection runs its next lines then, which would delay them.
+ */
 function publish(publications: readonly Publication[]): void {
   if (publications.length === 0) return;
   for (const { publisher, changes } of publications) publisher.publish(changes);
