@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { Mosquitto } from "../_support/mosquitto.ts";
 import { MAIN, NodeProcess } from "../_support/node_process.ts";
-import { freePort, waitUntil } from "../_support/ports.ts";
+import { delay, freePort, waitUntil } from "../_support/ports.ts";
 
 /** The previous release, bundled into one file (tests/fixtures/releases/README.md). */
 const RELEASE = new URL("../fixtures/releases/merklekv-0.1.0-67c765e.js", import.meta.url)
@@ -21,6 +21,8 @@ const CONVERGE_TIMEOUT_MS = 10_000;
 /** EXPIRE seconds of the keys that must be gone by the end of the test. */
 const SHORT_TTL_SECONDS = 1;
 const LONG_TTL_SECONDS = 3600;
+/** How long after its expiry a key is surely gone on every node (clocks of one machine). */
+const EXPIRY_MARGIN_MS = 500;
 
 type Build = "release" | "current";
 
@@ -47,13 +49,14 @@ const BROKER_LOSS_EVENTS = new Set([
 ]);
 
 /**
- * Every key's expected value (null: deleted or expired), the keys that expire during the test,
- * the keys with a long expiry, and which keys the current code wrote.
+ * Every key's expected value (null: deleted or expired), when the keys with a short expiry
+ * expire, the keys with a long expiry, and which keys the current code wrote.
  */
 class Model {
   readonly values = new Map<string, string | null>();
   readonly counters = new Map<string, bigint>();
-  readonly expiring = new Set<string>();
+  /** Keys given SHORT_TTL_SECONDS: when their EXPIRE was sent and acknowledged (Unix ms). */
+  readonly expiring = new Map<string, { sentMs: number; acknowledgedMs: number }>();
   readonly longExpiry = new Set<string>();
   /** The last round each node wrote in (by index). */
   readonly lastRound = new Map<number, number>();
@@ -63,18 +66,33 @@ class Model {
     if (build === "current") this.#writtenByCurrent.add(key);
   }
 
+  /** A copy, to compare with a backup taken at this moment. */
+  clone(): Model {
+    const copy = new Model();
+    for (const [key, value] of this.values) copy.values.set(key, value);
+    for (const [key, sum] of this.counters) copy.counters.set(key, sum);
+    for (const [key, times] of this.expiring) copy.expiring.set(key, times);
+    for (const key of this.longExpiry) copy.longExpiry.add(key);
+    return copy;
+  }
+
   add(counter: string, amount: bigint): void {
     this.counters.set(counter, (this.counters.get(counter) ?? 0n) + amount);
   }
 
   /**
-   * What a `build` node must hold: every key (those about to expire only once they have), or
-   * without the current code's keys when the release cannot read them.
+   * What a `build` node must hold at `nowMs`: every key (one about to expire only while it
+   * surely has not, or surely has), or without the current code's keys when the release
+   * cannot read them.
    */
-  expected(build: Build, expired: boolean): Map<string, string | null> {
+  expected(build: Build, nowMs: number): Map<string, string | null> {
     const all = new Map<string, string | null>(this.values);
     for (const [key, sum] of this.counters) all.set(key, sum.toString());
-    if (!expired) { for (const key of this.expiring) all.delete(key); }
+    const ttlMs = SHORT_TTL_SECONDS * 1000;
+    for (const [key, { sentMs, acknowledgedMs }] of this.expiring) {
+      if (nowMs >= acknowledgedMs + ttlMs + EXPIRY_MARGIN_MS) all.set(key, null);
+      else if (nowMs > sentMs + ttlMs - EXPIRY_MARGIN_MS) all.delete(key);
+    }
     if (build === "release" && !MIXED_CLUSTER.releaseReadsCurrent) {
       for (const key of this.#writtenByCurrent) all.delete(key);
     }
@@ -106,10 +124,9 @@ function roundCommands(index: number, round: number, model: Model): string[] {
   const commands: string[] = [];
   for (let i = 0; i < 5; i++) {
     commands.push(`SET ${key(round, i)} v:${round}:${index}:${i}`);
-    model.values.set(key(round, i), i === 3 ? null : `v:${round}:${index}:${i}`);
+    model.values.set(key(round, i), `v:${round}:${index}:${i}`);
   }
   commands.push(`EXPIRE ${key(round, 3)} ${SHORT_TTL_SECONDS}`);
-  model.expiring.add(key(round, 3));
   const previous = model.lastRound.get(index);
   if (previous !== undefined) {
     commands.push(`SET ${key(previous, 0)} w:${round}:${index}`);
@@ -132,7 +149,10 @@ async function writeRound(members: Member[], indexes: number[], round: number, m
   await Promise.all(indexes.map(async (index) => {
     const member = at(members, index);
     const commands = roundCommands(index, round, model);
+    const sentMs = Date.now();
     const replies = await member.client.pipeline(commands);
+    // The EXPIRE with SHORT_TTL_SECONDS is on the round's key 3 (roundCommands()).
+    model.expiring.set(`k:${round}:${index}:3`, { sentMs, acknowledgedMs: Date.now() });
     for (const [n, command] of commands.entries()) {
       const reply = replies[n]?.[0] ?? "";
       assert.match(reply, /^(OK|DELETED|VALUE -?\d+)$/, `${command} on ${member.node.nodeId}`);
@@ -141,16 +161,30 @@ async function writeRound(members: Member[], indexes: number[], round: number, m
   }));
 }
 
+/** What `member` holds that the model says it must not, as `key=held (expected ...)` lines. */
+async function differences(member: Member, model: Model): Promise<string[]> {
+  const expected = model.expected(member.build, Date.now());
+  const held = await member.client.mget(expected.keys());
+  const wrong = [...expected].filter(([key, value]) => held.get(key) !== value)
+    .map(([key, value]) => `${key}=${held.get(key)} (expected ${value})`);
+  const longExpiry = [...model.longExpiry].filter((key) => expected.has(key));
+  const ttls = await member.client.pipeline(longExpiry.map((key) => `TTL ${key}`));
+  for (const [n, key] of longExpiry.entries()) {
+    const reply = ttls[n]?.[0] ?? "";
+    const seconds = Number(reply.slice("TTL ".length));
+    const fresh = seconds > LONG_TTL_SECONDS - 120 && seconds <= LONG_TTL_SECONDS;
+    if (!fresh) wrong.push(`${key}: ${reply} (expected TTL ${LONG_TTL_SECONDS} or a little less)`);
+  }
+  return wrong;
+}
+
 /** Waits until each of `members` holds what the model says for its build. */
-async function waitHolds(members: Member[], model: Model, expired = false): Promise<void> {
+async function waitHolds(members: Member[], model: Model): Promise<void> {
   for (const member of members) {
-    const expected = model.expected(member.build, expired);
     let wrong: string[] = [];
     try {
       await waitUntil(`${member.node.nodeId} (${member.build}) to hold every key`, async () => {
-        const held = await member.client.mget(expected.keys());
-        wrong = [...expected].filter(([key, value]) => held.get(key) !== value)
-          .map(([key, value]) => `${key}=${held.get(key)} (expected ${value})`);
+        wrong = await differences(member, model);
         return wrong.length === 0;
       }, CONVERGE_TIMEOUT_MS);
     } catch (error) {
@@ -190,7 +224,8 @@ async function antiEntropyBothWays(
   if (MIXED_CLUSTER.releaseReadsCurrent) await waitHolds(both, model);
   await broker.restart();
   await waitConnected(members);
-  // The third node gets them from the outboxes the two kept while the broker was away.
+  // The third node gets them from the outboxes the two kept while the broker was away, and
+  // from the sessions nodes start when they connect again.
   await waitHolds(members, model);
   return round + 2;
 }
@@ -266,7 +301,7 @@ async function startReleaseCluster(broker: Mosquitto, dirs: string[]): Promise<M
       topLevel: `mqtt_broker_address = "${broker.url}"`,
       toml: [
         "[anti_entropy]",
-        // The loop is off: a change that moves without the broker moved by the SYNC here.
+        // The loop is off: sessions run on SYNC, and when a node (re)connects to the broker.
         "interval_ms = 0",
         `peers = [${ports.filter((other) => other !== port).map((p) => `"127.0.0.1:${p}"`)}]`,
         FAST_RECONNECT,
@@ -283,32 +318,37 @@ async function startReleaseCluster(broker: Mosquitto, dirs: string[]): Promise<M
   return members;
 }
 
-/** Every node equal: keys (the expired gone), counters' sums, long expiries, Merkle roots. */
+/**
+ * Every node holds every key (the expired ones gone), counters' exact sums and long expiries,
+ * and the Merkle roots agree; then a session between any two finds nothing to repair.
+ */
 async function assertConverged(members: Member[], model: Model): Promise<void> {
-  // Anti-entropy between current nodes repairs what a release node could not take.
-  for (const from of members.keys()) {
-    for (const to of members.keys()) if (from !== to) await syncBothWaysQuiet(members, from, to);
+  if (!MIXED_CLUSTER.releaseReadsCurrent) {
+    // Anti-entropy between current nodes repairs what a release node could not take.
+    await syncEveryPair(members, /^pulled=\d+ pushed=\d+ /);
   }
-  await waitHolds(members, model, true);
+  const acknowledged = [...model.expiring.values()].map((times) => times.acknowledgedMs);
+  const allExpiredMs = Math.max(...acknowledged) + SHORT_TTL_SECONDS * 1000 + EXPIRY_MARGIN_MS;
+  await delay(Math.max(0, allExpiredMs - Date.now()));
+  await waitHolds(members, model);
   for (const member of members) {
-    for (const key of model.longExpiry) {
-      const [reply] = await member.client.request(`TTL ${key}`);
-      const seconds = Number(reply?.slice("TTL ".length));
-      assert.ok(
-        seconds > LONG_TTL_SECONDS - 120 && seconds <= LONG_TTL_SECONDS,
-        `${key}: ${reply}`,
-      );
-    }
     const info = await member.client.info();
     assert.equal(info.get("counter_keys"), String(model.counters.size), member.node.nodeId);
+    assert.equal(info.get("replication_messages_malformed"), "0", member.node.nodeId);
   }
   const roots = await Promise.all(members.map((member) => member.client.hash()));
   assert.ok(roots.every((root) => root === roots[0]), `Merkle roots: ${roots.join(" ")}`);
+  await syncEveryPair(members, /^pulled=0 pushed=0 /);
 }
 
-async function syncBothWaysQuiet(members: Member[], from: number, to: number): Promise<void> {
-  const reply = await at(members, from).client.sync("127.0.0.1", at(members, to).node.port);
-  assert.match(reply, /^pulled=\d+ /, `SYNC ${from} -> ${to}: ${reply}`);
+async function syncEveryPair(members: Member[], expected: RegExp): Promise<void> {
+  for (const [from, member] of members.entries()) {
+    for (const [to, peer] of members.entries()) {
+      if (from === to) continue;
+      const reply = await member.client.sync("127.0.0.1", peer.node.port);
+      assert.match(reply, expected, `SYNC ${from} -> ${to}: ${reply}`);
+    }
+  }
 }
 
 Deno.test({
@@ -329,7 +369,8 @@ Deno.test({
       for (const index of [0, 1, 2]) {
         await upgrade(members, index);
         await waitConnected(members);
-        // Back from its data directory, and what it missed from the broker's session.
+        // Back from its data directory, what the broker kept for it and the session it starts
+        // on connecting (the data directory alone is checked by the next test).
         await waitHolds([at(members, index)], model);
         // Release -> current and current -> release by replication.
         await writeRound(members, [0, 1, 2], round++, model);
@@ -368,4 +409,116 @@ Deno.test({
       for (const dir of dirs) await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+/** `dir`'s files whose names start with `prefix`, with their sizes. */
+async function filesIn(dir: string, prefix: string): Promise<Map<string, number>> {
+  const files = new Map<string, number>();
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.startsWith(prefix)) {
+      files.set(entry.name, (await Deno.stat(`${dir}/${entry.name}`)).size);
+    }
+  }
+  return files;
+}
+
+/** The `persistence_loaded` line a node logged at start-up. */
+function persistenceLoaded(node: NodeProcess): Record<string, unknown> {
+  const line = node.stderr().split("\n").find((text) => text.includes(`"persistence_loaded"`));
+  assert.ok(line !== undefined, `no persistence_loaded line:\n${node.stderr()}`);
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+/**
+ * One release node alone (no broker, no peers) writes rounds until its log is compacted into
+ * a snapshot, takes a backup with SNAPSHOT, writes one more round (log after the snapshot),
+ * and stops. Returns the node, the model at the end and at the backup, and the backup's path.
+ */
+async function releaseDataDir(dir: string) {
+  const node = await NodeProcess.start({
+    script: RELEASE,
+    nodeId: "node-0",
+    dataDir: dir,
+    toml: "[persistence]\nlog_rewrite_min_bytes = 4096",
+  });
+  const member: Member = { node, client: await node.connect(), build: "release", pastLogs: [] };
+  const model = new Model();
+  let round = 0;
+  const persistence = async () => {
+    const info = await member.client.info();
+    return {
+      done: info.get("persistence_snapshots"),
+      busy: info.get("persistence_snapshot_in_progress"),
+    };
+  };
+  // A round at a time, each snapshot finished before the next round: the log after the last
+  // one stays far below the rewrite rule (max(min, 2 x snapshot)), so it keeps its records.
+  while ((await persistence()).done === "0") {
+    assert.ok(round < 50, "the release compacted its log into a snapshot");
+    await writeRound([member], [0], round++, model);
+    await waitUntil(
+      "no snapshot being written",
+      async () => (await persistence()).busy === "0",
+      CONVERGE_TIMEOUT_MS,
+    );
+  }
+  const [backupReply] = await member.client.request("SNAPSHOT");
+  assert.match(backupReply ?? "", /^OK \//);
+  const backup = (backupReply ?? "").slice("OK ".length);
+  const atBackup = model.clone();
+  await writeRound([member], [0], round++, model);
+  const hash = await member.client.hash();
+  await member.client.close();
+  assert.equal((await node.stop("SIGTERM")).code, 0);
+  return { node, model, atBackup, backup, hash };
+}
+
+Deno.test("the current code starts from a data directory the previous release wrote alone, a snapshot and log after it, or a backup it took with SNAPSHOT, with every key back", async () => {
+  const dir = await Deno.makeTempDir();
+  const restored = await Deno.makeTempDir();
+  const nodes: NodeProcess[] = [];
+  try {
+    const release = await releaseDataDir(dir);
+    nodes.push(release.node);
+    const snapshots = await filesIn(dir, "snapshot.");
+    const logs = [...(await filesIn(dir, "log.")).values()];
+    assert.equal(snapshots.size, 1, `one snapshot: ${[...snapshots.keys()]}`);
+    assert.ok(logs.some((bytes) => bytes > 64), `a log with records after the snapshot: ${logs}`);
+
+    await release.node.restart(MAIN);
+    const loaded = persistenceLoaded(release.node);
+    assert.ok(
+      Number(loaded.snapshot_entries) > 0 && Number(loaded.entries_read) > 0,
+      JSON.stringify(loaded),
+    );
+    const current: Member = {
+      node: release.node,
+      client: await release.node.connect(),
+      build: "current",
+      pastLogs: [],
+    };
+    // No broker and no peer: all it holds came from the release's files.
+    assert.deepEqual(await differences(current, release.model), []);
+    // The same entries give the same Merkle root, so a mixed cluster agrees on equal data.
+    assert.equal(await current.client.hash(), release.hash);
+    await current.client.close();
+    assert.equal((await release.node.stop("SIGTERM")).code, 0);
+
+    // Restore (docs/backup.md): the backup as the only snapshot of an empty data directory.
+    await Deno.copyFile(release.backup, `${restored}/snapshot.0000000001`);
+    const fromBackup = await NodeProcess.start({ nodeId: "node-0", dataDir: restored });
+    nodes.push(fromBackup);
+    const member: Member = {
+      node: fromBackup,
+      client: await fromBackup.connect(),
+      build: "current",
+      pastLogs: [],
+    };
+    assert.deepEqual(await differences(member, release.atBackup), []);
+    await member.client.close();
+  } finally {
+    for (const node of nodes) await node.cleanup();
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(restored, { recursive: true });
+  }
 });
