@@ -189,14 +189,17 @@ export class NodeProcess {
     this.#child.kill(signal);
   }
 
-  /** Sends a signal and waits for the exit. */
+  /** Sends a signal and waits for the exit (run directly: and for the last line of stderr). */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
     try {
       this.#child.kill(signal);
     } catch {
       // already exited
     }
-    return await this.#exited;
+    const status = await this.#exited;
+    // Nothing else holds the pipe of a node run directly: it closes as the process ends.
+    if (!this.#throughWrapper()) await this.#stderrDone;
+    return status;
   }
 
   /** SIGKILL to the node, and to the launcher or task that started it. */

@@ -257,7 +257,8 @@ async function upgrade(members: Member[], index: number): Promise<void> {
 function problems(member: Member): { build: Build; record: Record<string, unknown> }[] {
   const runs = [...member.pastLogs, { build: member.build, text: member.node.stderr() }];
   return runs.flatMap(({ build, text }) =>
-    text.split("\n").filter((line) => line.startsWith("{"))
+    // Complete lines only: each ends with a newline.
+    text.split("\n").slice(0, -1).filter((line) => line.startsWith("{"))
       .map((line) => ({ build, record: JSON.parse(line) as Record<string, unknown> }))
       .filter(({ record }) => record.level === "warn" || record.level === "error")
   );
