@@ -517,7 +517,12 @@ Deno.test("the current code starts from a data directory the previous release wr
 
     // Restore (docs/backup.md): the backup as the only snapshot of an empty data directory.
     await Deno.copyFile(release.backup, `${restored}/snapshot.0000000001`);
-    const fromBackup = await NodeProcess.start({ nodeId: "node-0", dataDir: restored });
+    // In conflicts mode "record", which the cluster may turn on once every node is upgraded.
+    const fromBackup = await NodeProcess.start({
+      nodeId: "node-0",
+      dataDir: restored,
+      toml: `[conflicts]\nmode = "record"`,
+    });
     nodes.push(fromBackup);
     const member: Member = {
       node: fromBackup,
