@@ -28,11 +28,6 @@ export interface ConflictRecord {
   detectedAtMs: number;
 }
 
-/** `CONFLICTS` without a count lists this many records. */
-export const DEFAULT_CONFLICTS_LISTED = 100;
-/** `CONFLICTS <count>` lists at most this many; a larger count is an error. */
-export const MAX_CONFLICTS_LISTED = 1000;
-
 interface Held {
   /** `<key> <winner> <loser>`: the record's identity and its listing line without the time. */
   readonly identity: string;

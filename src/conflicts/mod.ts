@@ -7,15 +7,14 @@ export {
   type ConflictDot,
   ConflictLog,
   type ConflictRecord,
-  DEFAULT_CONFLICTS_LISTED,
   formatConflict,
-  MAX_CONFLICTS_LISTED,
   parseConflict,
 } from "./conflict_log.ts";
 export { CONFLICT_FILE_HEADER, decodeConflictFile, encodeConflictFile } from "./file_codec.ts";
 export { CONFLICT_FILE_NAME } from "./conflict_file.ts";
 export { ConflictKeeper, type ConflictKeeperOptions } from "./keeper.ts";
 export {
+  MODE_MISMATCH,
   MODE_MISMATCH_WARNING_INTERVAL_MS,
   MODE_WHEN_UNSTATED,
   ModeAgreement,

@@ -12,6 +12,9 @@ export const MODE_MISMATCH_WARNING_INTERVAL_MS = 10_000;
 /** Peers whose last warning time is remembered; the oldest is forgotten past this. */
 const MAX_WARNED_PEERS = 1024;
 
+/** How a refusal for another mode starts (a sync session's error, an ERROR reply). */
+export const MODE_MISMATCH = "conflicts mode mismatch";
+
 /** What a peer that states no mode is taken to run: nodes before the field were all lww. */
 export const MODE_WHEN_UNSTATED = "lww";
 
@@ -29,8 +32,20 @@ export class ModeAgreement {
     this.#nowMs = nowMs;
   }
 
-  /** True when `peerMode` is this node's; else counts and logs, and the caller refuses. */
-  agrees(peer: string, peerMode: string, via: "replication" | "sync"): boolean {
+  /**
+   * The mode to state in a sync session's HELLO: none in lww mode, so that nodes older than
+   * the field still answer; a stated mode is refused by them (they run lww).
+   */
+  get statedMode(): string | undefined {
+    return this.mode === MODE_WHEN_UNSTATED ? undefined : this.mode;
+  }
+
+  /**
+   * True when `stated` (null: the peer stated no mode) is this node's mode; else counts and
+   * logs, and the caller refuses what the peer sent.
+   */
+  agrees(peer: string, stated: string | null | undefined, via: "replication" | "sync"): boolean {
+    const peerMode = stated ?? MODE_WHEN_UNSTATED;
     if (peerMode === this.mode) return true;
     this.mismatches++;
     const fields = { peer, via, peer_mode: peerMode, local_mode: this.mode };
@@ -48,5 +63,12 @@ export class ModeAgreement {
     this.#lastWarningMs.set(peer, nowMs);
     this.#log.warn("conflicts_mode_mismatch", fields);
     return false;
+  }
+
+  /** agrees(), as the reason to refuse a peer (null: it agrees). */
+  refusal(peer: string, stated: string | null | undefined, via: "replication" | "sync") {
+    if (this.agrees(peer, stated, via)) return null;
+    return `${MODE_MISMATCH}: ${peer} runs ${stated ?? MODE_WHEN_UNSTATED}, this node runs ` +
+      this.mode;
   }
 }
