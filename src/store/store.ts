@@ -8,6 +8,7 @@ import { compareEntries, type Entry, type LiveEntry } from "./entry.ts";
 import type { ApplyOutcome, SegmentContents, StoreOptions } from "./store_types.ts";
 import type { CounterState } from "./counter.ts";
 import { CounterTable } from "./counter_table.ts";
+import type { ConflictHook } from "./causality.ts";
 import { counterEntry, joinEntries } from "./counter_entry.ts";
 import { hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.ts";
@@ -43,6 +44,13 @@ export class Store {
   readonly tree = new MerkleTree();
   readonly hlc: HybridClock;
   readonly nodeId: string;
+  /**
+   * Called once for every (winner, loser) pair of concurrent versions that a merge of a peer's
+   * entry makes appear in a key's state, a pair this store did not hold before (see
+   * docs/architecture.md, Version vectors); null: nothing is called. Detection needs
+   * StoreOptions.trackCausality.
+   */
+  onConflict: ConflictHook | null = null;
   readonly #options: StoreOptions;
   /**
    * Entries by the low lane of the key's hash, which the store computes anyway for the tree
