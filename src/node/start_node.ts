@@ -27,6 +27,8 @@ import { type HttpListener, startHttpListener } from "../http/mod.ts";
 import type { Logger } from "../log.ts";
 import { type ConfigSource, LiveConfig, NO_CONFIG_FILE } from "./live_config.ts";
 import { readTlsFiles, type TlsFiles } from "./tls_files.ts";
+import { ConflictKeeper, ModeAgreement } from "../conflicts/mod.ts";
+import type { ConflictParts } from "./core.ts";
 
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
 const PURGE_SEGMENTS_PER_TICK = 1024;
@@ -72,13 +74,19 @@ export async function startNode(
     if (http !== null) onNewCertificate(liveConfig, tlsFiles, http, log);
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
+    // After recovery: what it merges again was recorded when first detected (conflicts file).
+    const conflicts = await startConflicts(config, store, log, clock, closers);
+    liveConfig.onChange(() => conflicts.keeper?.setMaxEntries(config.conflicts.logMaxEntries));
     // The listener opens first: the parts that announce this node need its port.
     const options = serverOptions(config, tlsFiles.current.server);
     const server = await startServer(options, log);
     // Connections still busy after the grace period are cut (see docs/operations.md, Limits).
     closers.push(() => server.close(config.limits.shutdownGraceMs));
     const remote = new RemoteMerge(store, changeLog, config.limits);
-    const context = { config, store, remote, log, clientPort: server.port };
+    const context = {
+      ...{ config, store, remote, log },
+      ...{ clientPort: server.port, agreement: conflicts.agreement },
+    };
     const peers = startPeerParts({ ...context, peerTls: () => tlsFiles.current.peers }, closers);
     watchConfig(liveConfig, config, log, { storeOptions, options, server, peers, tlsFiles });
     startPurging(store, closers);
@@ -92,6 +100,7 @@ export async function startNode(
       requestShutdown: () => requestShutdown(),
       auth: { ...auth, otherFailures: () => observer.authFailures },
       liveConfig,
+      conflicts,
     });
     server.serve(core);
     observer.serving(core, server);
@@ -252,6 +261,26 @@ function startPeerParts(
   const started = replicator;
   if (started !== null) closers.push(() => started.close());
   return { antiEntropy, replicator };
+}
+
+/**
+ * Record mode: the store's conflict hook appends to the conflict log, read from data_dir
+ * first (see docs/consistency.md, Record mode). Every mode: the peers' mode check.
+ */
+async function startConflicts(
+  config: Config,
+  store: Store,
+  log: Logger,
+  clock: Clock,
+  closers: (() => Promise<void>)[],
+): Promise<ConflictParts> {
+  const agreement = new ModeAgreement(config.conflicts.mode, log, () => clock.nowMs());
+  if (config.conflicts.mode !== "record") return { keeper: null, agreement };
+  const { dataDir, fsync } = config;
+  const keeper = await ConflictKeeper.open({ conflicts: config.conflicts, dataDir, fsync, log });
+  closers.push(() => keeper.close());
+  store.onConflict = (key, winner, loser) => keeper.record(key, winner, loser, clock.nowMs());
+  return { keeper, agreement };
 }
 
 function startPurging(store: Store, closers: (() => Promise<void>)[]): void {
