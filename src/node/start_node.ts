@@ -75,18 +75,15 @@ export async function startNode(
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
     // After recovery: what it merges again was recorded when first detected (conflicts file).
-    const conflicts = await startConflicts(config, store, log, clock, closers);
-    liveConfig.onChange(() => conflicts.keeper?.setMaxEntries(config.conflicts.logMaxEntries));
+    const conflicts = await startConflicts(config, { store, log, clock, liveConfig }, closers);
     // The listener opens first: the parts that announce this node need its port.
     const options = serverOptions(config, tlsFiles.current.server);
     const server = await startServer(options, log);
     // Connections still busy after the grace period are cut (see docs/operations.md, Limits).
     closers.push(() => server.close(config.limits.shutdownGraceMs));
     const remote = new RemoteMerge(store, changeLog, config.limits);
-    const context = {
-      ...{ config, store, remote, log },
-      ...{ clientPort: server.port, agreement: conflicts.agreement },
-    };
+    const { agreement } = conflicts;
+    const context = { config, store, remote, log, clientPort: server.port, agreement };
     const peers = startPeerParts({ ...context, peerTls: () => tlsFiles.current.peers }, closers);
     watchConfig(liveConfig, config, log, { storeOptions, options, server, peers, tlsFiles });
     startPurging(store, closers);
@@ -269,17 +266,17 @@ function startPeerParts(
  */
 async function startConflicts(
   config: Config,
-  store: Store,
-  log: Logger,
-  clock: Clock,
+  parts: { store: Store; log: Logger; clock: Clock; liveConfig: LiveConfig },
   closers: (() => Promise<void>)[],
 ): Promise<ConflictParts> {
+  const { store, log, clock } = parts;
   const agreement = new ModeAgreement(config.conflicts.mode, log, () => clock.nowMs());
   if (config.conflicts.mode !== "record") return { keeper: null, agreement };
   const { dataDir, fsync } = config;
   const keeper = await ConflictKeeper.open({ conflicts: config.conflicts, dataDir, fsync, log });
   closers.push(() => keeper.close());
   store.onConflict = (key, winner, loser) => keeper.record(key, winner, loser, clock.nowMs());
+  parts.liveConfig.onChange(() => keeper.setMaxEntries(config.conflicts.logMaxEntries));
   return { keeper, agreement };
 }
 
