@@ -141,6 +141,8 @@ function storeOptionsOf(config: Config, clock: Clock): StoreOptions {
     clock,
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: config.replication.maxClockSkewMs,
+    // Version vectors cost memory: kept only where conflicts are recorded.
+    trackCausality: config.conflicts.mode === "record",
   };
 }
 
