@@ -218,8 +218,9 @@ Deno.test("stores that exchange entries at random converge on the model: the ant
     const first = entries[0];
     assert.ok(first !== undefined);
     for (const entry of entries) assert.deepEqual(plain(entry), plain(first), `seed ${seed}`);
-    const expected = maximal.filter((x) => x.node !== first.node || x.hlc !== first.hlc)
-      .map((x) => [x.node, x.hlc]).sort();
+    const expected: [string, number][] = maximal
+      .filter((x) => x.node !== first.node || x.hlc !== first.hlc)
+      .map((x): [string, number] => [x.node, x.hlc]).sort();
     const losers = (first.causality?.losers ?? []).map((x) => [x.node, x.hlc]).sort();
     assert.deepEqual(losers, expected, `seed ${seed}: losers are the antichain less the winner`);
     for (const [i, pairs] of cluster.pairs.entries()) {
