@@ -237,7 +237,7 @@ Deno.test("stores that exchange entries at random converge on the model: the ant
       const reported = pairs.map(([w, l]) => `${w.hlc}@${w.node}>${l.hlc}@${l.node}`);
       assert.equal(new Set(reported).size, reported.length, `seed ${seed}: a pair twice`);
       for (const [node, hlc] of expected) {
-        const pair = `${first.hlc}@${first.node}>${hlc}@${node}`;
+        const pair: string = `${first.hlc}@${first.node}>${hlc}@${node}`;
         assert.ok(reported.includes(pair), `seed ${seed}: store ${i} missed ${pair}`);
       }
     }
