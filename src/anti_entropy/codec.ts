@@ -62,6 +62,8 @@ export interface Digest {
   expiresAtMs: number;
   /** A counter key's: the hex of its state's hash (see entry_text.ts); null for other keys. */
   counter: string | null;
+  /** The hex of the entry's causality's hash (see entry_text.ts); null when it has none. */
+  causality: string | null;
 }
 
 export type SyncRequest =

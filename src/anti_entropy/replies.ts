@@ -37,7 +37,7 @@ import {
   compareDigests,
   digestOf,
   isBehindHorizon,
-  isCounterDifference,
+  isMergeDifference,
   isOlderThanGrace,
   isPastGrace,
 } from "./versions.ts";
@@ -321,7 +321,7 @@ export function planSegment(
     if (peer !== undefined) {
       remoteByKey.delete(entry.key);
       const order = compareDigests(local, peer);
-      if (isCounterDifference(local, peer)) {
+      if (isMergeDifference(local, peer)) {
         plan.pull.push(entry.key);
         plan.push.push({ key: entry.key, peer, peerHorizon });
       } else if (order < 0) plan.pull.push(entry.key);

@@ -43,7 +43,7 @@ import {
 import {
   compareDigests,
   digestOf,
-  isCounterDifference,
+  isMergeDifference,
   isOlderThanGrace,
   isPastGrace,
 } from "./versions.ts";
@@ -277,7 +277,7 @@ export class SyncSession {
     const digest = digestOf(local);
     if (candidate.peer !== null) {
       const newer = compareDigests(digest, candidate.peer) > 0;
-      return newer || isCounterDifference(digest, candidate.peer) ? local : null;
+      return newer || isMergeDifference(digest, candidate.peer) ? local : null;
     }
     const nowMs = this.#store.nowMs();
     const grace = this.#options.tombstoneGraceMs;

@@ -432,6 +432,7 @@ export class NodeCore implements LineHandler {
       ["entries", store.size],
       ["tombstones", store.tombstoneCount],
       ["counter_keys", store.counterKeys],
+      ["conflicts_detected", store.conflictsDetected],
       ["connections", this.parts.connectionCount()],
       ["commands_processed", this.#commandsProcessed],
       ["auth_failures", this.#sessions.authFailures + (this.parts.auth?.otherFailures?.() ?? 0)],

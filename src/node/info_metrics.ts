@@ -39,6 +39,11 @@ export const INFO_METRICS: readonly InfoMetric[] = [
   gauge("tombstones", "tombstones", "Deleted keys kept as tombstones until purged"),
   // Not "counter_keys": a metric name must not contain a metric type (promtool).
   gauge("counter_keys", "counted_keys", "Keys held as counters (INC/DEC), with their sums"),
+  counter(
+    "conflicts_detected",
+    "conflicts_detected_total",
+    "Pairs of concurrent versions (winner, loser) merges found (conflicts mode record)",
+  ),
   gauge("connections", "connected_clients", "Open client and peer connections on the client port"),
   gauge("memory_rss_bytes", "memory_rss_bytes", "Resident set size of the process"),
   gauge("memory_heap_used_bytes", "memory_heap_used_bytes", "V8 heap in use"),

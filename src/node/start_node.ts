@@ -141,7 +141,7 @@ function storeOptionsOf(config: Config, clock: Clock): StoreOptions {
     clock,
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: config.replication.maxClockSkewMs,
-    // Version vectors cost memory: kept only where conflicts are recorded.
+    // Version vectors and losers only where they are used: lww keeps today's formats.
     trackCausality: config.conflicts.mode === "record",
   };
 }

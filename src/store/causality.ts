@@ -19,6 +19,10 @@
  * what every key written on one node only looks like, at no cost.
  */
 
+import { hashString } from "./hash.ts";
+
+const CAUSALITY_HASH_SEED = 0x63617573;
+
 /** The name of one version: the node that wrote it and its HLC there (unique). */
 export interface Dot {
   readonly node: string;
@@ -194,6 +198,12 @@ function vectorText(vector: readonly Dot[]): string {
   let text = "";
   for (const dot of vector) text += dot.node + "@" + dot.hlc + ",";
   return text;
+}
+
+/** 64-bit hash of a causality, as [low, high] lanes (copied out of the shared lanes). */
+export function causalityHash(causality: Causality): [number, number] {
+  const lanes = hashString(canonicalText(causality), CAUSALITY_HASH_SEED);
+  return [lanes[0], lanes[1]];
 }
 
 /** The canonical text of a causality, which its hash and its equality across nodes rest on. */

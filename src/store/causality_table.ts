@@ -6,8 +6,8 @@
  */
 
 import {
-  canonicalText,
   type Causality,
+  causalityHash,
   type ConflictHook,
   type Dot,
   joinVectors,
@@ -19,10 +19,9 @@ import {
 } from "./causality.ts";
 import { compareEpochs, type CounterState } from "./counter.ts";
 import type { Entry } from "./entry.ts";
-import { hashString, type Lanes } from "./hash.ts";
+import type { Lanes } from "./hash.ts";
 import type { StoredEntry } from "./stored_entry.ts";
 
-const CAUSALITY_HASH_SEED = 0x63617573;
 const NO_DOTS: readonly Dot[] = [];
 
 export class CausalityTable {
@@ -125,12 +124,10 @@ export class CausalityTable {
   mix(entry: StoredEntry, lanes: Lanes): Lanes {
     const causality = this.get(entry);
     if (causality === undefined) return lanes;
-    // hashString() writes the shared lanes too: the entry's hash is copied out first.
+    // causalityHash() writes the shared lanes too: the entry's hash is copied out first.
     const entryLow = lanes[0];
     const entryHigh = lanes[1];
-    const hash = hashString(canonicalText(causality), CAUSALITY_HASH_SEED);
-    const low = hash[0];
-    const high = hash[1];
+    const [low, high] = causalityHash(causality);
     lanes[0] = entryLow ^ low;
     lanes[1] = entryHigh ^ high;
     return lanes;

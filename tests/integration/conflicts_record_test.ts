@@ -94,12 +94,12 @@ Deno.test("record mode: a write on both sides of a partition is recorded once on
       // The winner is the LWW maximum (HLC, then node id), and every node reads its value.
       assert.ok(
         winner.hlc > loser.hlc || (winner.hlc === loser.hlc && winner.node > loser.node),
-        record,
+        `${record}`,
       );
       await waitValue(clients, "k", winner.node === "node-a" ? "from-a" : "from-b");
       for (const lines of lists) {
         const detectedAt = Number(lines[0]!.split(" ")[3]);
-        assert.ok(Math.abs(Date.now() - detectedAt) < 60_000, lines[0]);
+        assert.ok(Math.abs(Date.now() - detectedAt) < 60_000, `${lines[0]}`);
       }
 
       // A write after the heal saw both versions: no new record anywhere.

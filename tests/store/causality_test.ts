@@ -218,8 +218,9 @@ Deno.test("stores that exchange entries at random converge on the model: the ant
     const first = entries[0];
     assert.ok(first !== undefined);
     for (const entry of entries) assert.deepEqual(plain(entry), plain(first), `seed ${seed}`);
-    const expected = maximal.filter((x) => x.node !== first.node || x.hlc !== first.hlc)
-      .map((x) => [x.node, x.hlc]).sort();
+    const expected: [string, number][] = maximal
+      .filter((x) => x.node !== first.node || x.hlc !== first.hlc)
+      .map((x): [string, number] => [x.node, x.hlc]).sort();
     const losers = (first.causality?.losers ?? []).map((x) => [x.node, x.hlc]).sort();
     assert.deepEqual(losers, expected, `seed ${seed}: losers are the antichain less the winner`);
     for (const [i, pairs] of cluster.pairs.entries()) {
@@ -236,7 +237,7 @@ Deno.test("stores that exchange entries at random converge on the model: the ant
       const reported = pairs.map(([w, l]) => `${w.hlc}@${w.node}>${l.hlc}@${l.node}`);
       assert.equal(new Set(reported).size, reported.length, `seed ${seed}: a pair twice`);
       for (const [node, hlc] of expected) {
-        const pair = `${first.hlc}@${first.node}>${hlc}@${node}`;
+        const pair: string = `${first.hlc}@${first.node}>${hlc}@${node}`;
         assert.ok(reported.includes(pair), `seed ${seed}: store ${i} missed ${pair}`);
       }
     }
