@@ -1,7 +1,7 @@
 /**
  * Entries and digests as text in sync messages (see docs/anti-entropy.md, Sync protocol v2), and
  * the counter state a counter key's entry and digest carry (see docs/consistency.md, Counters),
- * and the causality of an entry that has one (see docs/architecture.md, Version vectors).
+ * and the causality of an entry that has one (see docs/causality.md).
  * Pure.
  */
 

@@ -37,8 +37,7 @@ export function compareDigests(a: Digest, b: Digest): number {
  * Whether two digests of one key, at least one of them a counter's or with a causality, differ.
  * Both sides then send theirs: counters merge per node, a counter and a plain entry by epoch,
  * and causalities by their versions (the losers either side knows of), which the versions
- * alone do not order (see docs/consistency.md, Counters, and docs/architecture.md, Version
- * vectors).
+ * alone do not order (see docs/consistency.md, Counters, and docs/causality.md).
  */
 export function isMergeDifference(a: Digest, b: Digest): boolean {
   const plain = a.counter === null && b.counter === null;

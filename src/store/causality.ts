@@ -1,5 +1,5 @@
 /**
- * Causality of versions (see docs/architecture.md, Version vectors). Pure.
+ * Causality of versions (see docs/causality.md). Pure.
  *
  * Every version has a dot (the node that wrote it and its HLC there, unique) and a version
  * vector (node -> HLC): the versions of the key its writer had seen, its own dot included. X has
