@@ -101,14 +101,8 @@ export async function startNode(
     });
     server.serve(core);
     observer.serving(core, server);
-    log.info("node_started", {
-      node_id: config.nodeId,
-      address: `${config.bindAddress}:${server.port}`,
-      keys: store.countLive(),
-      replication: peers.replicator !== null,
-      persistence: changeLog !== null,
-      ...startedListeners(config, http, options),
-    });
+    const running = { replication: peers.replicator !== null, persistence: changeLog !== null };
+    log.info("node_started", startedFields(config, store, server.port, running, http, options));
     return {
       config,
       core,
@@ -127,9 +121,20 @@ export async function startNode(
   }
 }
 
-/** The node_started log's fields about the HTTP listener and TLS. */
-function startedListeners(config: Config, http: HttpListener | null, options: ServerOptions) {
+/** The node_started log's fields: who, where, how many keys, which parts run. */
+function startedFields(
+  config: Config,
+  store: Store,
+  port: number,
+  running: { replication: boolean; persistence: boolean },
+  http: HttpListener | null,
+  options: ServerOptions,
+) {
   return {
+    node_id: config.nodeId,
+    address: `${config.bindAddress}:${port}`,
+    keys: store.countLive(),
+    ...running,
     http: http === null ? null : `${config.http.bindAddress}:${http.port}`,
     tls: options.tls !== null,
   };
