@@ -38,7 +38,10 @@ Deno.test("a node does not merge the changes of a peer in another conflicts mode
     assert.equal(await a.get("from-b"), null);
     for (const [index, peer] of [[0, "node-b"], [1, "node-a"]] as const) {
       const info = await cluster.info(index);
-      assert.ok(Number(info.get("conflicts_mode_mismatches")) >= 2, `${info.get("conflicts_mode")}`);
+      assert.ok(
+        Number(info.get("conflicts_mode_mismatches")) >= 2,
+        `${info.get("conflicts_mode")}`,
+      );
       const [line] = mismatchLines(cluster.node(index).stderr());
       assert.equal(line?.level, "warn");
       assert.equal(line?.peer, peer);
