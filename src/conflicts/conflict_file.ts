@@ -107,7 +107,10 @@ export class ConflictFile {
     });
   }
 
-  /** Replaces the file with these records (queued writes first); resolves once durable. */
+  /**
+   * Replaces the file with these records (queued writes first); resolves once durable, rejects
+   * when the rewrite failed (logged as well).
+   */
   rewrite(records: readonly ConflictRecord[]): Promise<void> {
     this.#flush();
     const copy = [...records];
@@ -147,11 +150,16 @@ export class ConflictFile {
     });
   }
 
+  /**
+   * Runs `write` after the writes before it; a failure is logged and the chain goes on. The
+   * promise returned rejects with the failure (handled already: callers may ignore it).
+   */
   #enqueue(write: () => Promise<void>): Promise<void> {
-    this.#chain = this.#chain.then(write).catch((error) => {
+    const done = this.#chain.then(write);
+    this.#chain = done.catch((error) => {
       this.#log.error("conflict_log_write_failed", { path: this.#path, message: String(error) });
     });
-    return this.#chain;
+    return done;
   }
 
   /** Writes what is queued, fsyncs it (whatever the policy: a clean stop loses nothing). */

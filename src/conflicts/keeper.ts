@@ -58,7 +58,7 @@ export class ConflictKeeper {
     return this.#log.list(count, allowed);
   }
 
-  /** CONFLICTS CLEAR: empty in memory now, and on disk when this resolves. */
+  /** CONFLICTS CLEAR: empty in memory now, and on disk when this resolves (rejects: it failed). */
   async clear(): Promise<void> {
     this.#log.clear();
     await this.#file?.rewrite([]);
@@ -76,7 +76,8 @@ export class ConflictKeeper {
     if (file.lines <= REWRITE_FACTOR * this.#log.maxEntries) return;
     this.#rewriting = true;
     const records = this.#log.lines().map((line) => parseConflict(line)!);
-    file.rewrite(records).finally(() => this.#rewriting = false);
+    // A failure is logged by the file; the next record past the bound tries again.
+    file.rewrite(records).catch(() => {}).finally(() => this.#rewriting = false);
   }
 
   close(): Promise<void> {

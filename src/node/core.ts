@@ -414,7 +414,11 @@ export class NodeCore implements LineHandler {
       clearConflicts: async () => {
         const keeper = this.parts.conflicts?.keeper ?? null;
         if (keeper === null) return errorReply(NOT_RECORDING);
-        await keeper.clear();
+        try {
+          await keeper.clear();
+        } catch (error) {
+          return errorReply(`conflict log cleared in memory, not on disk: ${error}`);
+        }
         return "OK\r\n";
       },
     };

@@ -89,7 +89,8 @@ const VALID: [string, ParseResult][] = [
   ["CONFIG RELOAD", { kind: "config_reload" }],
   ["CONFLICTS", { kind: "conflicts_list", count: 100 }],
   ["conflicts 7", { kind: "conflicts_list", count: 7 }],
-  ["CONFLICTS clear", { kind: "conflicts_clear" }],
+  ["CONFLICTS CLEAR", { kind: "conflicts_clear" }],
+  ["conflicts Clear", { kind: "conflicts_clear" }],
 ];
 
 for (const [line, expected] of VALID) {
