@@ -53,6 +53,8 @@ export interface Causality {
 export const MAX_CAUSAL_NODES = 1024;
 
 const NO_DOTS: readonly Dot[] = [];
+/** The losers of most causalities: one shared empty list, not one per key. */
+export const NO_LOSERS: readonly CausalVersion[] = Object.freeze([]);
 
 /** The component of `node` in a sorted vector; 0 when absent. */
 function componentOf(vector: readonly Dot[], node: string): number {
@@ -123,7 +125,15 @@ export function writeCausality(
   let vector: readonly Dot[] = [dot];
   for (const version of versions) vector = joinVectors(vector, vectorOf(version));
   const seen = beyond(vector, dot);
-  return seen.length === 0 ? undefined : { seen, losers: [] };
+  return seen.length === 0 ? undefined : { seen: exact(seen), losers: NO_LOSERS };
+}
+
+/**
+ * A copy of exactly its length: an array built by push keeps room for more (16 elements and up
+ * in V8), and a causality is kept per key.
+ */
+function exact<T>(items: readonly T[]): readonly T[] {
+  return items.length === 0 ? NO_DOTS as readonly T[] : items.slice();
 }
 
 function compareDots(a: Dot, b: Dot): number {
@@ -162,7 +172,7 @@ export function settle(
     !hasSeen(self, x) && !others.some((y) => y !== x && hasSeen(y, x))
   ).sort(compareDots);
   if (seen.length === 0 && losers.length === 0) return undefined;
-  return { seen, losers };
+  return { seen: exact(seen), losers: losers.length === 0 ? NO_LOSERS : exact(losers) };
 }
 
 function joinedVersion(a: CausalVersion, b: CausalVersion): CausalVersion {

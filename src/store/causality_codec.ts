@@ -13,7 +13,13 @@ import type { Buffer } from "node:buffer";
 import { writeLatin1 } from "./binary.ts";
 import { isValidHlc } from "./hlc.ts";
 import { NODE_ID_PATTERN } from "./entry.ts";
-import { type Causality, type CausalVersion, type Dot, MAX_CAUSAL_NODES } from "./causality.ts";
+import {
+  type Causality,
+  type CausalVersion,
+  type Dot,
+  MAX_CAUSAL_NODES,
+  NO_LOSERS,
+} from "./causality.ts";
 
 function vectorLength(vector: readonly Dot[]): number {
   let length = 2;
@@ -97,7 +103,8 @@ function decodeVector(buffer: Buffer, offset: number, end: number): Read<readonl
     vector.push(dot.value);
     offset = dot.end;
   }
-  return { ok: true, value: vector, end: offset };
+  // Of exactly its length (one built by push keeps room for more): it may be kept per key.
+  return { ok: true, value: vector.slice(), end: offset };
 }
 
 /**
@@ -124,5 +131,6 @@ export function decodeCausality(
     losers.push({ node: dot.value.node, hlc: dot.value.hlc, seen: vector.value });
     offset = vector.end;
   }
-  return { ok: true, causality: { seen: seen.value, losers }, end: offset };
+  const causality = { seen: seen.value, losers: losers.length === 0 ? NO_LOSERS : losers.slice() };
+  return { ok: true, causality, end: offset };
 }
