@@ -419,7 +419,9 @@ export class MqttReplicator implements Replicator {
       ? this.#directory.depart(nodeId, order, this.#options.nowMs())
       : this.#directory.announce(nodeId, address, order, conflictsMode);
     if (change === "announced" || change === "unchanged") {
-      this.#options.agreement.agrees(nodeId, conflictsMode, "replication");
+      // The mode held (a replayed signed announcement changes nothing, its mode included).
+      const held = this.#directory.conflictsModeOf(nodeId) ?? null;
+      this.#options.agreement.agrees(nodeId, held, "replication");
     }
     switch (change) {
       case "announced":
