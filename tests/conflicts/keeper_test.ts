@@ -112,7 +112,7 @@ Deno.test("the conflict file is rewritten once it holds more than twice the boun
   });
 });
 
-Deno.test("without data_dir the conflict log lives in memory and writes no file", async () => {
+Deno.test("without data_dir the conflict log keeps its records in memory", async () => {
   const keeper = await open(null).keeper;
   keeper.record("k1", WINNER, LOSER, 1);
   assert.equal(keeper.size, 1);
