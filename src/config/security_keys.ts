@@ -140,7 +140,8 @@ export const TLS_KEYS: readonly KeySpec[] = [
   },
   {
     path: "tls.require_client_cert",
-    reloadable: true,
+    // Picks the client port's listener (see docs/security.md, Which listener).
+    reloadable: false,
     field: "tls.requireClientCert",
     type: "boolean",
     nullable: false,

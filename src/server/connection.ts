@@ -6,8 +6,7 @@
  * and time (idle and request timeouts, checked by the server's sweep, never a timer per line).
  */
 
-import type * as net from "node:net";
-import type { Buffer } from "node:buffer";
+import type { ClientSocket } from "./client_socket.ts";
 import { errorReply, LINE_TOO_LONG, LineFramer, PiecewiseReply } from "../protocol/mod.ts";
 import type { ClientInfo, ConnectionControl, LineHandler, LogWaiter } from "./server.ts";
 import type { Logger } from "../log.ts";
@@ -76,7 +75,7 @@ export class Connection implements LogWaiter, ConnectionControl {
   readonly client: ClientInfo;
   /** Settles when the socket has closed. */
   readonly closed: Promise<void>;
-  readonly #socket: net.Socket;
+  readonly #socket: ClientSocket;
   readonly #framer: LineFramer;
   readonly #handler: LineHandler;
   readonly #encoder: ReplyEncoder;
@@ -120,7 +119,7 @@ export class Connection implements LogWaiter, ConnectionControl {
   #deferredArrivedAtMs = 0;
 
   constructor(
-    socket: net.Socket,
+    socket: ClientSocket,
     client: ClientInfo,
     slot: Slot,
     options: ConnectionOptions,
@@ -147,7 +146,7 @@ export class Connection implements LogWaiter, ConnectionControl {
     this.#lastRequestAtMs = parts.clock.nowMs;
     this.#partialSinceMs = 0;
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.#received(chunk));
+    socket.on("data", (chunk: Uint8Array) => this.#received(chunk));
     socket.on("drain", () => this.#drained());
     socket.on("error", (error) => this.#log.debug("connection_error", { message: String(error) }));
     this.closed = new Promise((resolve) => socket.on("close", () => resolve()));
@@ -162,7 +161,7 @@ export class Connection implements LogWaiter, ConnectionControl {
     return this.#socket.bytesWritten;
   }
 
-  #received(chunk: Buffer): void {
+  #received(chunk: Uint8Array): void {
     // After QUIT, a line too long, a timeout or the start of shutdown, bytes are dropped unread.
     if (this.#closing || this.#draining) return;
     // A line arrives with its last byte: lines left from earlier bytes keep the earlier time.
