@@ -140,8 +140,7 @@ export const TLS_KEYS: readonly KeySpec[] = [
   },
   {
     path: "tls.require_client_cert",
-    // Picks the client port's listener (see docs/security.md, Which listener).
-    reloadable: false,
+    reloadable: true,
     field: "tls.requireClientCert",
     type: "boolean",
     nullable: false,

@@ -6,7 +6,8 @@
  * and time (idle and request timeouts, checked by the server's sweep, never a timer per line).
  */
 
-import type { ClientSocket } from "./client_socket.ts";
+import type * as net from "node:net";
+import type { Buffer } from "node:buffer";
 import { errorReply, LINE_TOO_LONG, LineFramer, PiecewiseReply } from "../protocol/mod.ts";
 import type { ClientInfo, ConnectionControl, LineHandler, LogWaiter } from "./server.ts";
 import type { Logger } from "../log.ts";
@@ -75,7 +76,7 @@ export class Connection implements LogWaiter, ConnectionControl {
   readonly client: ClientInfo;
   /** Settles when the socket has closed. */
   readonly closed: Promise<void>;
-  readonly #socket: ClientSocket;
+  readonly #socket: net.Socket;
   readonly #framer: LineFramer;
   readonly #handler: LineHandler;
   readonly #encoder: ReplyEncoder;
@@ -119,7 +120,7 @@ export class Connection implements LogWaiter, ConnectionControl {
   #deferredArrivedAtMs = 0;
 
   constructor(
-    socket: ClientSocket,
+    socket: net.Socket,
     client: ClientInfo,
     slot: Slot,
     options: ConnectionOptions,
@@ -146,7 +147,7 @@ export class Connection implements LogWaiter, ConnectionControl {
     this.#lastRequestAtMs = parts.clock.nowMs;
     this.#partialSinceMs = 0;
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Uint8Array) => this.#received(chunk));
+    socket.on("data", (chunk: Buffer) => this.#received(chunk));
     socket.on("drain", () => this.#drained());
     socket.on("error", (error) => this.#log.debug("connection_error", { message: String(error) }));
     this.closed = new Promise((resolve) => socket.on("close", () => resolve()));
@@ -161,7 +162,7 @@ export class Connection implements LogWaiter, ConnectionControl {
     return this.#socket.bytesWritten;
   }
 
-  #received(chunk: Uint8Array): void {
+  #received(chunk: Buffer): void {
     // After QUIT, a line too long, a timeout or the start of shutdown, bytes are dropped unread.
     if (this.#closing || this.#draining) return;
     // A line arrives with its last byte: lines left from earlier bytes keep the earlier time.

@@ -7,14 +7,13 @@
  */
 
 import * as net from "node:net";
+import type * as tls from "node:tls";
 import { errorReply, type FramedLine, type PiecewiseReply } from "../protocol/mod.ts";
 import type { Logger } from "../log.ts";
 import { Admissions } from "./admission.ts";
 import { type CoarseClock, Connection, ENDED_LINGER_MS } from "./connection.ts";
 import { ReplyChunk, ReplyEncoder } from "./reply_encoder.ts";
 import { createTlsServer, renewTls, type ServerTls, type TlsListener } from "./tls_listener.ts";
-import { listenDenoTls } from "./deno_tls_listener.ts";
-import type { ClientSocket } from "./client_socket.ts";
 
 /**
  * Holds a connection's replies until the log has the changes of the requests they answer
@@ -168,11 +167,11 @@ const LISTENER_CLOSE_WAIT_MS = 1_000;
 export async function startServer(options: ServerOptions, log: Logger): Promise<ServerHandle> {
   const connections = new Set<Connection>();
   /** Refused sockets, ended with their ERROR line, until they close: when they were ended. */
-  const refused = new Map<ClientSocket, number>();
+  const refused = new Map<net.Socket, number>();
   const clock: CoarseClock = { nowMs: Date.now() };
-  let accept: ((socket: ClientSocket) => void) | null = null;
-  const waiting: ClientSocket[] = [];
-  const onSocket = (socket: ClientSocket) => {
+  let accept: ((socket: net.Socket) => void) | null = null;
+  const waiting: net.Socket[] = [];
+  const onSocket = (socket: net.Socket) => {
     if (accept !== null) accept(socket);
     else {
       // A client that resets while it waits must not reach the process as an uncaught error.
@@ -181,7 +180,13 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
     }
   };
   const counters = newCounters();
-  const listener = await listenClients(options, onSocket, { log, counters });
+  const tlsListener = options.tls === null
+    ? null
+    : listenTls(options.tls, options, onSocket, { log, counters });
+  const tlsServer = tlsListener?.server ?? null;
+  const server: net.Server = tlsServer ?? net.createServer({ noDelay: true }, onSocket);
+  server.on("error", (error) => log.error("server_error", { message: String(error) }));
+  await listen(server, options);
   const sweepTimer = setInterval(() => {
     const nowMs = clock.nowMs = Date.now();
     for (const connection of connections) connection.sweep(nowMs);
@@ -192,7 +197,7 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
   const admissions = new Admissions(options);
   const accepted = { connections, refused, clock, admissions, log, counters };
   return {
-    port: listener.port,
+    port: (server.address() as net.AddressInfo).port,
     connectionCount: () => connections.size,
     counters: () => countersNow(counters, connections),
     maxLineBytesChanged: (previousMaxLineBytes) => {
@@ -202,16 +207,16 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
         }
       }
     },
-    tlsChanged: () => listener.renew(),
-    tlsHandshakeFailures: () => listener.tls ? counters.tlsHandshakeFailures : null,
+    tlsChanged: () => renewTlsOf(tlsServer, options),
+    tlsHandshakeFailures: () => tlsServer === null ? null : counters.tlsHandshakeFailures,
     serve: (handler) => {
       accept = acceptor(options, handler, accepted);
       for (const socket of waiting.splice(0)) accept(socket.resume());
     },
     close: async (graceMs) => {
-      const listenerClosed = listener.close();
+      const listenerClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const socket of [...refused.keys(), ...waiting]) socket.destroy();
-      listener.cutHandshakes();
+      tlsListener?.cutHandshakes();
       const cut = setTimeout(() => {
         for (const connection of connections) connection.destroy();
       }, graceMs);
@@ -222,70 +227,6 @@ export async function startServer(options: ServerOptions, log: Logger): Promise<
       await within(listenerClosed, LISTENER_CLOSE_WAIT_MS, () => log.warn("listener_close_slow"));
     },
   };
-}
-
-/** The client port's listener, whichever serves it (see docs/security.md, Which listener). */
-interface ClientListener {
-  port: number;
-  /** The port speaks TLS. */
-  tls: boolean;
-  /** `options.tls` was replaced: new connections get it. */
-  renew(): void;
-  cutHandshakes(): void;
-  /** Stops accepting; resolves once the listener says it is closed. */
-  close(): Promise<void>;
-}
-
-/**
- * Plain TCP through node:net; TLS through Deno.listenTls (cheaper per request), or through
- * node:tls for mutual TLS (Deno.listenTls cannot ask for client certificates).
- */
-async function listenClients(
-  options: ServerOptions,
-  onSocket: (socket: ClientSocket) => void,
-  parts: { log: Logger; counters: ServerCounters },
-): Promise<ClientListener> {
-  const material = options.tls;
-  if (material !== null && !material.requireClientCert) {
-    const listener = listenDenoTls(material, options, onSocket, {
-      ...parts,
-      // Read at each connection: a reload changes the limits in place.
-      maxHandshakes: () => options.maxConnections + options.reservedPeerConnections,
-      handshakeTimeoutMs: () => options.tlsHandshakeTimeoutMs,
-    });
-    return {
-      port: listener.port,
-      tls: true,
-      renew: () => listener.renew(tlsOf(options, false)),
-      cutHandshakes: () => listener.cutHandshakes(),
-      close: () => listener.close(),
-    };
-  }
-  const tlsListener = material === null ? null : listenTls(material, options, onSocket, parts);
-  const server: net.Server = tlsListener?.server ??
-    net.createServer({ noDelay: true }, (socket: net.Socket) => onSocket(socket));
-  server.on("error", (error) => parts.log.error("server_error", { message: String(error) }));
-  await listen(server, options);
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    tls: tlsListener !== null,
-    renew: () => {
-      const tlsServer = tlsListener?.server ?? null;
-      if (tlsServer === null) throw new Error("bug: TLS renewed on a server started without it");
-      renewTls(tlsServer, tlsOf(options, true), options.tlsHandshakeTimeoutMs);
-    },
-    cutHandshakes: () => tlsListener?.cutHandshakes(),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-/** The new `options.tls`, for a listener made for mutual TLS or not (fixed at start). */
-function tlsOf(options: ServerOptions, requireClientCert: boolean): ServerTls {
-  const material = options.tls;
-  if (material === null || material.requireClientCert !== requireClientCert) {
-    throw new Error("bug: tls and tls.require_client_cert are set at start only");
-  }
-  return material;
 }
 
 function newCounters(): ServerCounters {
@@ -302,25 +243,27 @@ function newCounters(): ServerCounters {
 function listenTls(
   material: ServerTls,
   options: ServerOptions,
-  onSocket: (socket: ClientSocket) => void,
+  onSocket: (socket: net.Socket) => void,
   parts: { log: Logger; counters: ServerCounters },
 ): TlsListener {
-  return createTlsServer(
-    material,
-    options.tlsHandshakeTimeoutMs,
-    (socket: net.Socket) => onSocket(socket),
-    {
-      ...parts,
-      // Read at each connection: a reload changes the limits in place.
-      maxHandshakes: () => options.maxConnections + options.reservedPeerConnections,
-    },
-  );
+  return createTlsServer(material, options.tlsHandshakeTimeoutMs, onSocket, {
+    ...parts,
+    // Read at each connection: a reload changes the limits in place.
+    maxHandshakes: () => options.maxConnections + options.reservedPeerConnections,
+  });
+}
+
+function renewTlsOf(server: tls.Server | null, options: ServerOptions): void {
+  if (server === null || options.tls === null) {
+    throw new Error("bug: TLS can be renewed only on a server started with it");
+  }
+  renewTls(server, options.tls, options.tlsHandshakeTimeoutMs);
 }
 
 /** What the acceptor shares with the server: its sockets, its clock and its slots. */
 interface Accepted {
   connections: Set<Connection>;
-  refused: Map<ClientSocket, number>;
+  refused: Map<net.Socket, number>;
   clock: CoarseClock;
   admissions: Admissions;
   log: Logger;
@@ -340,7 +283,7 @@ function countersNow(counters: ServerCounters, connections: Set<Connection>): Se
 function acceptor(options: ServerOptions, handler: LineHandler, accepted: Accepted) {
   const { connections, refused, clock, admissions, log, counters } = accepted;
   const parts = { handler, encoder: new ReplyEncoder(), chunk: new ReplyChunk(), clock, log };
-  return (socket: ClientSocket): void => {
+  return (socket: net.Socket): void => {
     const remoteAddress = socket.remoteAddress ?? "";
     const client = { remoteAddress, isLoopback: LOOPBACK.test(remoteAddress) };
     const admission = admissions.admit(remoteAddress, client.isLoopback);
@@ -371,9 +314,9 @@ function acceptor(options: ServerOptions, handler: LineHandler, accepted: Accept
  * client that resets) are expected, and must not reach the process as uncaught.
  */
 function refuse(
-  socket: ClientSocket,
+  socket: net.Socket,
   reason: string,
-  refused: Map<ClientSocket, number>,
+  refused: Map<net.Socket, number>,
   clock: CoarseClock,
 ): void {
   socket.on("error", () => {});

@@ -1,7 +1,7 @@
 /**
- * Mutual TLS on the client port (see docs/security.md, Which listener), through node:tls: unlike
- * Deno.listenTls (deno_tls_listener.ts, which serves TLS without client certificates) it can ask
- * for and verify client certificates, and swap its certificate while listening. A connection takes a slot once its handshake is done; at most as many handshakes
+ * TLS on the client port (see docs/security.md, TLS), through node:tls: unlike Deno.listenTls
+ * it can ask for and verify client certificates (mutual TLS) and swap its certificate while
+ * listening. A connection takes a slot once its handshake is done; at most as many handshakes
  * as there are slots run at once. A handshake that does not finish within
  * limits.tls_handshake_timeout_ms, or fails (a plain-text client, an untrusted or missing client
  * certificate), is cut, counted, and logged at most once a second.
@@ -70,10 +70,7 @@ export function createTlsServer(
     const maxHandshakes = parts.maxHandshakes();
     if (handshaking.size >= maxHandshakes) {
       cut.add(socket);
-      failed(
-        socket.remoteAddress ?? "",
-        `too many TLS handshakes in progress (max ${maxHandshakes})`,
-      );
+      failed(socket, `too many TLS handshakes in progress (max ${maxHandshakes})`);
       socket.destroy();
       return;
     }
@@ -83,7 +80,7 @@ export function createTlsServer(
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
     const tcp = tcpOf(socket);
     handshaking.delete(tcp);
-    if (!cut.has(tcp)) failed(socket.remoteAddress ?? tcp.remoteAddress ?? "", error.message);
+    if (!cut.has(tcp)) failed(socket, error.message);
     socket.destroy();
   });
   const cutHandshakes = () => {
@@ -92,19 +89,16 @@ export function createTlsServer(
   return { server, cutHandshakes };
 }
 
-/**
- * Counts each failed handshake; logs one a second at most (with the count so far). Shared by
- * both TLS listeners (this one and deno_tls_listener.ts).
- */
-export function handshakeFailureLog(parts: { log: Logger; counters: TlsCounters }) {
+/** Counts each failed handshake; logs one a second at most (with the count so far). */
+function handshakeFailureLog(parts: { log: Logger; counters: TlsCounters }) {
   let lastLogMs = -Infinity;
-  return (client: string, reason: string): void => {
+  return (socket: net.Socket, reason: string): void => {
     parts.counters.tlsHandshakeFailures++;
     const nowMs = Date.now();
     if (nowMs - lastLogMs < HANDSHAKE_LOG_INTERVAL_MS) return;
     lastLogMs = nowMs;
     parts.log.warn("tls_handshake_failed", {
-      client,
+      client: socket.remoteAddress ?? "",
       reason,
       failures: parts.counters.tlsHandshakeFailures,
     });
