@@ -1,16 +1,23 @@
 /**
  * Entries and digests as text in sync messages (see docs/anti-entropy.md, Sync protocol v2), and
- * the counter state a counter key's entry and digest carry (see docs/consistency.md, Counters).
+ * the counter state a counter key's entry and digest carry (see docs/consistency.md, Counters),
+ * and the causality of an entry that has one (see docs/causality.md).
  * Pure.
  */
 
 import { Buffer } from "node:buffer";
 import {
+  type Causality,
+  causalityHash,
+  causalityProblem,
   counterEntryProblem,
   counterHash,
   type CounterState,
+  decodeCausality,
   decodeCounter,
+  encodeCausality,
   encodeCounter,
+  encodedCausalityLength,
   encodedCounterLength,
   type Entry,
   hashToHex,
@@ -22,17 +29,20 @@ import { hasLength } from "../tuple.ts";
 
 const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
 const COUNTER_DIGEST_PATTERN = /^C[0-9a-f]{16}$/;
+const CAUSALITY_DIGEST_PATTERN = /^~[0-9a-f]{16}$/;
 import { type Digest, fail, ok, type Parsed, parseNatural, type WireLimits } from "./codec.ts";
 
 /**
  * `<key> <hlc> <node> <expiresAtMs> -` for a tombstone, `<key> <hlc> <node> <expiresAtMs>
  * <valueLength> <value>` otherwise. The length makes any value (spaces included) safe to
  * follow with more entries on the same line. A counter key's entry has `#<state>` (its binary
- * form, counter.ts, in base64) before the value length.
+ * form, counter.ts, in base64) before the value length, and an entry with a causality then has
+ * `~<causality>` (its binary form, causality_codec.ts, in base64).
  */
 export function formatEntry(entry: Entry): string {
   let head = entry.key + " " + entry.hlc + " " + entry.node + " " + entry.expiresAtMs + " ";
   if (entry.counter !== undefined) head += "#" + counterBase64(entry.counter) + " ";
+  if (entry.causality !== undefined) head += "~" + causalityBase64(entry.causality) + " ";
   return entry.value === null ? head + "-" : head + entry.value.length + " " + entry.value;
 }
 
@@ -40,6 +50,24 @@ function counterBase64(state: CounterState): string {
   const bytes = Buffer.allocUnsafe(encodedCounterLength(state));
   encodeCounter(state, bytes, 0);
   return bytes.toString("base64");
+}
+
+function causalityBase64(causality: Causality): string {
+  const bytes = Buffer.allocUnsafe(encodedCausalityLength(causality));
+  encodeCausality(causality, bytes, 0);
+  return bytes.toString("base64");
+}
+
+/** The causality after `~` at the cursor, or why not. */
+function parseCausalityAt(cursor: Cursor, key: string): Causality | string {
+  cursor.offset++;
+  const text = cursor.wordBeforeSpace();
+  if (text === null || !BASE64_PATTERN.test(text)) return `invalid causality for key "${key}"`;
+  const bytes = Buffer.from(text, "base64");
+  const decoded = decodeCausality(bytes, 0, bytes.length);
+  if (!decoded.ok) return `key "${key}": ${decoded.error}`;
+  if (decoded.end !== bytes.length) return `key "${key}": text after the causality`;
+  return decoded.causality;
 }
 
 /** The counter state after `#` at the cursor, or why not. */
@@ -113,22 +141,30 @@ export function parseEntryAt(cursor: Cursor, limits: WireLimits): Parsed<Entry> 
     counter = parseCounterAt(cursor, key);
     if (typeof counter === "string") return fail(counter);
   }
+  let causality: Causality | string | null = null;
+  if (cursor.text.charCodeAt(cursor.offset) === 0x7e /* ~ */) {
+    causality = parseCausalityAt(cursor, key);
+    if (typeof causality === "string") return fail(causality);
+  }
+  let entry: Entry;
   if (cursor.text.charCodeAt(cursor.offset) === 0x2d /* - */) {
     cursor.offset++;
     if (expiresAtMs !== 0) return fail(`tombstone with an expiry for key "${key}"`);
     if (counter !== null) return fail(`counter entry is a tombstone for key "${key}"`);
-    return ok({ key, value: null, hlc, node, expiresAtMs });
+    entry = { key, value: null, hlc, node, expiresAtMs };
+  } else {
+    const lengthText = cursor.wordBeforeSpace();
+    const length = lengthText === null ? null : parseNatural(lengthText, limits.maxValueBytes);
+    if (length === null) return fail(`invalid value length for key "${key}"`);
+    const value = cursor.take(length);
+    if (value === null) return fail(`value of key "${key}" truncated`);
+    entry = { key, value, hlc, node, expiresAtMs };
   }
-  const lengthText = cursor.wordBeforeSpace();
-  const length = lengthText === null ? null : parseNatural(lengthText, limits.maxValueBytes);
-  if (length === null) return fail(`invalid value length for key "${key}"`);
-  const value = cursor.take(length);
-  if (value === null) return fail(`value of key "${key}" truncated`);
-  const entry: Entry = { key, value, hlc, node, expiresAtMs };
-  if (counter === null) return ok(entry);
-  const problem = counterEntryProblem(entry, counter);
+  const problem = (counter === null ? null : counterEntryProblem(entry, counter)) ??
+    (causality === null ? null : causalityProblem(entry, causality));
   if (problem !== null) return fail(`key "${key}": ${problem}`);
-  entry.counter = counter;
+  if (counter !== null) entry.counter = counter;
+  if (causality !== null) entry.causality = causality;
   return ok(entry);
 }
 
@@ -142,15 +178,23 @@ export function parseEntryLine(line: string, limits: WireLimits): Parsed<Entry> 
 
 /**
  * `<key> <hlc> <node> <expiresAtMs> <T|V|C...>`: T for a tombstone, V for a value, C and the 16
- * hex digits of the counter's hash (counterHash) for a counter key's entry.
+ * hex digits of the counter's hash (counterHash) for a counter key's entry; then, for an entry
+ * with a causality, ` ~` and the 16 hex digits of its hash (causalityHash).
  */
 export function formatDigest(entry: Entry): string {
-  return entry.key + " " + entry.hlc + " " + entry.node + " " + entry.expiresAtMs + " " +
+  const head = entry.key + " " + entry.hlc + " " + entry.node + " " + entry.expiresAtMs + " " +
     (entry.value === null
       ? "T"
       : entry.counter === undefined
       ? "V"
       : "C" + counterDigest(entry.counter));
+  return entry.causality === undefined ? head : head + " ~" + causalityDigest(entry.causality);
+}
+
+/** The hex of a causality's hash: what a digest says of it. */
+export function causalityDigest(causality: Causality): string {
+  const [low, high] = causalityHash(causality);
+  return hashToHex(low, high);
 }
 
 /** The hex of a counter's hash: what a digest says of it. */
@@ -161,7 +205,15 @@ export function counterDigest(state: CounterState): string {
 
 export function parseDigestLine(line: string, limits: WireLimits): Parsed<Digest> {
   const words = line.split(" ");
-  if (!hasLength(words, 5)) return fail(`digest needs 5 words, got ${words.length}`);
+  let causality: string | null = null;
+  if (hasLength(words, 6)) {
+    const word = words.pop()!;
+    if (!CAUSALITY_DIGEST_PATTERN.test(word)) {
+      return fail(`digest causality must be ~<hash>, got "${word.slice(0, 20)}"`);
+    }
+    causality = word.slice(1);
+  }
+  if (!hasLength(words, 5)) return fail(`digest needs 5 or 6 words, got ${words.length}`);
   const [key, hlcText, node, expiryText, kind] = words;
   const fields = checkVersionFields(key, hlcText, node, expiryText, limits);
   if (typeof fields === "string") return fail(fields);
@@ -171,5 +223,6 @@ export function parseDigestLine(line: string, limits: WireLimits): Parsed<Digest
   }
   const tombstone = kind === "T";
   if (tombstone && fields.expiresAtMs !== 0) return fail(`tombstone with an expiry for "${key}"`);
-  return ok({ key, hlc: fields.hlc, node, tombstone, expiresAtMs: fields.expiresAtMs, counter });
+  const { hlc, expiresAtMs } = fields;
+  return ok({ key, hlc, node, tombstone, expiresAtMs, counter, causality });
 }

@@ -30,6 +30,7 @@ import { describeOutcome, type PeerSyncView, type SessionReport, SyncStatus } fr
 
 export type { PeerSyncView } from "./status.ts";
 import { SessionTurns, type TurnPriority } from "./turns.ts";
+import { ModeAgreement } from "../conflicts/mod.ts";
 
 /** The anti-entropy loop and sync protocol, as the node uses them. */
 export interface AntiEntropy {
@@ -65,6 +66,8 @@ export interface AntiEntropyContext {
    * data directory. A PUSH waits for it (see docs/consistency.md, Crashes).
    */
   logged?: () => Promise<void>;
+  /** conflicts.mode and the peers' check (shared with replication); unset: made here. */
+  agreement?: ModeAgreement;
 }
 
 export interface AntiEntropyHooks {
@@ -106,11 +109,14 @@ class AntiEntropyService implements AntiEntropy {
   readonly #closing = new Set<Promise<void>>();
   #runningWith: string | null = null;
   #closed = false;
+  readonly #agreement: ModeAgreement;
 
   constructor(context: AntiEntropyContext, hooks: AntiEntropyHooks, random: () => number) {
     this.#context = context;
     this.#hooks = hooks;
     this.#random = random;
+    this.#agreement = context.agreement ??
+      new ModeAgreement(context.config.conflicts.mode, context.log, () => context.store.nowMs());
     const { intervalMs, jitterMs } = context.config.antiEntropy;
     this.#loop = new AntiEntropyLoop({ intervalMs, jitterMs, random, round: () => this.#round() });
   }
@@ -137,6 +143,7 @@ class AntiEntropyService implements AntiEntropy {
       limits: config.limits,
       maxLineBytes: config.limits.maxLineBytes,
       merge: (entries) => remote.applyRemote(entries),
+      agreement: this.#agreement,
     });
     if (result.request === null) log.debug("sync_request_refused", { verb, reply: result.reply });
     else if (result.pushed !== null && result.pushed.applied + result.pushed.refused > 0) {
@@ -242,6 +249,7 @@ class AntiEntropyService implements AntiEntropy {
       limits: config.limits,
       maxKeysPerSession: config.antiEntropy.maxKeysPerSession,
       tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
+      agreement: this.#agreement,
     });
     this.#runningWith = address;
     const report = await runSessionWithPeer(session, peer, {

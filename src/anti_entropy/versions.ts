@@ -6,7 +6,7 @@
 
 import { type Entry, hlcToMs, type Store } from "../store/mod.ts";
 import type { Digest } from "./codec.ts";
-import { counterDigest } from "./entry_text.ts";
+import { causalityDigest, counterDigest } from "./entry_text.ts";
 
 export function digestOf(entry: Entry): Digest {
   return {
@@ -16,6 +16,7 @@ export function digestOf(entry: Entry): Digest {
     tombstone: entry.value === null,
     expiresAtMs: entry.expiresAtMs,
     counter: entry.counter === undefined ? null : counterDigest(entry.counter),
+    causality: entry.causality === undefined ? null : causalityDigest(entry.causality),
   };
 }
 
@@ -33,13 +34,15 @@ export function compareDigests(a: Digest, b: Digest): number {
 }
 
 /**
- * Whether two digests of one key, at least one of them a counter's, differ. Both sides then
- * send theirs: counters merge per node, and a counter and a plain entry by epoch, which the
- * versions alone do not order (see docs/consistency.md, Counters).
+ * Whether two digests of one key, at least one of them a counter's or with a causality, differ.
+ * Both sides then send theirs: counters merge per node, a counter and a plain entry by epoch,
+ * and causalities by their versions (the losers either side knows of), which the versions
+ * alone do not order (see docs/consistency.md, Counters, and docs/causality.md).
  */
-export function isCounterDifference(a: Digest, b: Digest): boolean {
-  if (a.counter === null && b.counter === null) return false;
-  return a.counter !== b.counter || compareDigests(a, b) !== 0;
+export function isMergeDifference(a: Digest, b: Digest): boolean {
+  const plain = a.counter === null && b.counter === null;
+  if (plain && a.causality === null && b.causality === null) return false;
+  return a.counter !== b.counter || a.causality !== b.causality || compareDigests(a, b) !== 0;
 }
 
 /** Purgeable, by the store's rule: a tombstone or an expired entry older than the grace. */

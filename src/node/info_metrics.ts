@@ -39,6 +39,11 @@ export const INFO_METRICS: readonly InfoMetric[] = [
   gauge("tombstones", "tombstones", "Deleted keys kept as tombstones until purged"),
   // Not "counter_keys": a metric name must not contain a metric type (promtool).
   gauge("counter_keys", "counted_keys", "Keys held as counters (INC/DEC), with their sums"),
+  counter(
+    "conflicts_detected",
+    "conflicts_detected_total",
+    "Pairs of concurrent versions (winner, loser) merges found (conflicts mode record)",
+  ),
   gauge("connections", "connected_clients", "Open client and peer connections on the client port"),
   gauge("memory_rss_bytes", "memory_rss_bytes", "Resident set size of the process"),
   gauge("memory_heap_used_bytes", "memory_heap_used_bytes", "V8 heap in use"),
@@ -77,6 +82,17 @@ export const INFO_METRICS: readonly InfoMetric[] = [
     "config_last_reload_timestamp_seconds",
     "When the config was last reloaded (Unix time; 0: never)",
     MS,
+  ),
+  // Conflicts (see docs/consistency.md, Record mode and Mode agreement).
+  gauge(
+    "conflict_log_entries",
+    "conflict_log_entries",
+    "Records in the conflict log (record mode)",
+  ),
+  counter(
+    "conflicts_mode_mismatches",
+    "conflicts_mode_mismatches_total",
+    "Announcements, change batches and sync sessions refused: the peer runs another conflicts.mode",
   ),
   // Persistence (present when data_dir is set).
   counter("persistence_write_failures", "persistence_write_errors_total", "Log writes that failed"),
@@ -321,6 +337,7 @@ export const INFO_WITHOUT_METRIC: Readonly<Record<string, string>> = {
   replication_client_id: "configuration, not state",
   replication_peers: "a list of addresses; merklekv_replication_peers counts them",
   config_file: "configuration, not state",
+  conflicts_mode: "configuration (conflicts.mode), not state",
 };
 
 /** INFO fields named by a pattern: per-peer lines (their labels would be addresses). */

@@ -4,6 +4,7 @@
  */
 
 import type { CounterState } from "./counter.ts";
+import type { Causality } from "./causality.ts";
 
 export interface Entry {
   key: string;
@@ -20,6 +21,12 @@ export interface Entry {
    * counter.ts and docs/consistency.md, Counters). Absent on every other entry.
    */
   counter?: CounterState;
+  /**
+   * The version vector beyond the entry's own dot, and the concurrent versions it beat (see
+   * causality.ts). Absent when the vector is the own dot alone and there are no losers, and
+   * always absent on a store that does not track causality (conflicts mode lww).
+   */
+  causality?: Causality;
 }
 
 /**

@@ -2,17 +2,19 @@
  * Binary form of one entry, shared by the replication change codec and the persistence
  * record codec (see docs/protocol.md, Wire formats). Little-endian:
  *
- *   u8  flags        bit 0: tombstone, bit 1: has expiry, bit 2: counter
+ *   u8  flags        bit 0: tombstone, bit 1: has expiry, bit 2: counter, bit 3: causality
  *   f64 hlc          an integer below 2^53, exact in a float64
  *   u8  node length, node id bytes (ASCII)
  *   u16 key length,  key bytes
  *   f64 expiresAtMs  only if bit 1
  *   u32 value length, value bytes   only if not a tombstone
  *   counter state (counter.ts)      only if bit 2 (never with bit 0)
+ *   causality (causality_codec.ts)  only if bit 3
  *
  * Only a counter key's entry sets bit 2, so plain entries are the same bytes as before counters
  * existed, and a node that predates them still reads them (it refuses a counter's entry as
- * "unknown entry flags"; see docs/deployment.md, Upgrades).
+ * "unknown entry flags"; see docs/deployment.md, Upgrades). Bit 3 likewise: only an entry with
+ * causal data beyond its own version sets it (conflicts mode record, a key written on two nodes).
  * Strings are binary strings (one code unit per byte), written with latin1.
  */
 
@@ -27,17 +29,21 @@ import {
   encodedCounterLength,
 } from "./counter.ts";
 import { counterEntryProblem } from "./counter_entry.ts";
+import { type Causality, causalityProblem } from "./causality.ts";
+import { decodeCausality, encodeCausality, encodedCausalityLength } from "./causality_codec.ts";
 
 const FLAG_TOMBSTONE = 1;
 const FLAG_EXPIRY = 2;
 const FLAG_COUNTER = 4;
+const FLAG_CAUSALITY = 8;
 const MAX_KEY_LENGTH = 0xffff;
 
 /** Bytes encodeEntry will write for this entry. */
 export function encodedEntryLength(entry: Entry): number {
   return 1 + 8 + 1 + entry.node.length + 2 + entry.key.length +
     (entry.expiresAtMs !== 0 ? 8 : 0) + (entry.value === null ? 0 : 4 + entry.value.length) +
-    (entry.counter === undefined ? 0 : encodedCounterLength(entry.counter));
+    (entry.counter === undefined ? 0 : encodedCounterLength(entry.counter)) +
+    (entry.causality === undefined ? 0 : encodedCausalityLength(entry.causality));
 }
 
 /** Writes the entry at `offset` of `buffer` (which must have room); returns the end offset. */
@@ -45,6 +51,7 @@ export function encodeEntry(entry: Entry, buffer: Buffer, offset: number): numbe
   let flags = entry.value === null ? FLAG_TOMBSTONE : 0;
   if (entry.expiresAtMs !== 0) flags |= FLAG_EXPIRY;
   if (entry.counter !== undefined) flags |= FLAG_COUNTER;
+  if (entry.causality !== undefined) flags |= FLAG_CAUSALITY;
   buffer[offset++] = flags;
   buffer.writeDoubleLE(entry.hlc, offset);
   offset += 8;
@@ -63,6 +70,7 @@ export function encodeEntry(entry: Entry, buffer: Buffer, offset: number): numbe
     offset = writeLatin1(entry.value, buffer, offset);
   }
   if (entry.counter !== undefined) offset = encodeCounter(entry.counter, buffer, offset);
+  if (entry.causality !== undefined) offset = encodeCausality(entry.causality, buffer, offset);
   return offset;
 }
 
@@ -127,7 +135,7 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
   if (end - offset < 12) return unframed("entry truncated");
   // end <= buffer.length (the caller's framing): the 12 bytes checked above are in the buffer.
   const flags = buffer[offset]!;
-  if ((flags & ~(FLAG_TOMBSTONE | FLAG_EXPIRY | FLAG_COUNTER)) !== 0) {
+  if ((flags & ~(FLAG_TOMBSTONE | FLAG_EXPIRY | FLAG_COUNTER | FLAG_CAUSALITY)) !== 0) {
     return unframed(`unknown entry flags ${flags}`);
   }
   const hlc = buffer.readDoubleLE(offset + 1);
@@ -161,6 +169,13 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
     counter = decoded.state;
     position = decoded.end;
   }
+  let causality: Causality | null = null;
+  if ((flags & FLAG_CAUSALITY) !== 0) {
+    const decoded = decodeCausality(buffer, position, end);
+    if (!decoded.ok) return unframed(decoded.error);
+    causality = decoded.causality;
+    position = decoded.end;
+  }
   const key = buffer.toString("latin1", keyStart, keyStart + keyLength);
   if (!isValidHlc(hlc)) return refused(key, "invalid version timestamp", position);
   const node = nodeAt(buffer, nodeStart, nodeLength);
@@ -178,13 +193,29 @@ export function decodeEntry(buffer: Buffer, offset: number, end: number): Decode
     return refused(key, "tombstone with expiry", position);
   }
   const entry: Entry = { key, value, hlc, node, expiresAtMs };
-  if (counter === null) return { ok: true, entry, end: position };
-  const problem = value === null
+  if (counter === null && causality === null) return { ok: true, entry, end: position };
+  return withExtras(entry, counter, causality, position);
+}
+
+/** The entry with its counter state and causality, checked against it, ending at `end`. */
+function withExtras(
+  entry: Entry,
+  counter: CounterState | null,
+  causality: Causality | null,
+  end: number,
+): DecodeResult {
+  if (causality !== null) {
+    const problem = causalityProblem(entry, causality);
+    if (problem !== null) return refused(entry.key, problem, end);
+    entry.causality = causality;
+  }
+  if (counter === null) return { ok: true, entry, end };
+  const problem = entry.value === null
     ? "counter entry is a tombstone"
     : counterEntryProblem(entry, counter);
-  if (problem !== null) return refused(key, problem, position);
+  if (problem !== null) return refused(entry.key, problem, end);
   entry.counter = counter;
-  return { ok: true, entry, end: position };
+  return { ok: true, entry, end };
 }
 
 /** An entry that frames (it ends at `end`) but whose content is refused. */

@@ -19,6 +19,16 @@ export {
 } from "./entry.ts";
 export { decodeEntry, encodedEntryLength, encodeEntry, entryToBytes } from "./entry_codec.ts";
 export { hashToHex } from "./hash.ts";
+export {
+  type Causality,
+  causalityHash,
+  causalityProblem,
+  type CausalVersion,
+  type ConflictHook,
+  type Dot,
+  MAX_CAUSAL_NODES,
+} from "./causality.ts";
+export { decodeCausality, encodeCausality, encodedCausalityLength } from "./causality_codec.ts";
 export { type Clock, hlcFromMs, hlcToMs, isValidHlc } from "./hlc.ts";
 export { BRANCH_COUNT, SEGMENT_COUNT, SEGMENTS_PER_BRANCH, SUB_BUCKETS } from "./merkle.ts";
 export { encodeLatin1, writeLatin1 } from "./binary.ts";

@@ -8,6 +8,11 @@ import { compareEntries, type Entry, type LiveEntry } from "./entry.ts";
 import type { ApplyOutcome, SegmentContents, StoreOptions } from "./store_types.ts";
 import type { CounterState } from "./counter.ts";
 import { CounterTable } from "./counter_table.ts";
+import { type Causality, type ConflictHook, type Dot, sameCausality } from "./causality.ts";
+import { CausalityTable } from "./causality_table.ts";
+import { NodeIds } from "./node_ids.ts";
+import { Prefetcher } from "./prefetch.ts";
+import { segmentContents } from "./segment_contents.ts";
 import { counterEntry, joinEntries } from "./counter_entry.ts";
 import { hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.ts";
@@ -15,7 +20,15 @@ import { KeyIndex } from "./key_index.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
 import { ValueHeap, type ValueHeapStats } from "./value_heap.ts";
 import { Compaction } from "./compaction.ts";
-import { change, publicEntry, type StoredEntry, storedEntry } from "./stored_entry.ts";
+import {
+  change,
+  isPurgeable,
+  publicEntry,
+  type StoredEntry,
+  storedEntry,
+  storedForm,
+  withSide,
+} from "./stored_entry.ts";
 import {
   MerkleTree,
   SEGMENT_COUNT,
@@ -25,11 +38,7 @@ import {
 } from "./merkle.ts";
 
 const KEY_HASH_SEED = 0x4d4b5631;
-const NODE_HASH_SEED = 0x6e6f6465;
-/** Keys one prefetch hint covers; more are not prefetched. */
-export const MAX_PREFETCH_KEYS = 64;
-/** Node ids remembered for sharing and hashing; more are hashed on each use. */
-const MAX_KNOWN_NODES = 65536;
+export { MAX_PREFETCH_KEYS } from "./prefetch.ts";
 /**
  * The low lane of a key's hash: its place in the index. Not the high lane, which orders the
  * tree's segments: snapshots, recovery and anti-entropy move entries in segment order, and an
@@ -43,6 +52,11 @@ export class Store {
   readonly tree = new MerkleTree();
   readonly hlc: HybridClock;
   readonly nodeId: string;
+  /**
+   * Called once for each (winner, loser) pair of concurrent versions that a merge of a peer's
+   * entry makes appear (needs StoreOptions.trackCausality; see causality.ts); null: none.
+   */
+  onConflict: ConflictHook | null = null;
   readonly #options: StoreOptions;
   /**
    * Entries by the low lane of the key's hash, which the store computes anyway for the tree
@@ -61,9 +75,7 @@ export class Store {
   readonly #segments: (StoredEntry[] | undefined)[] = new Array(SEGMENT_COUNT);
   /** Live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<StoredEntry>();
-  /** Node id -> [the one copy of the id string that entries share, its hash]. */
-  readonly #nodes = new Map<string, readonly [string, number]>();
-  readonly #ownNode: readonly [string, number];
+  readonly #nodes: NodeIds;
   /**
    * Per segment, the newest version (HLC) of the entries purged from it since start-up: an
    * entry of a key absent here whose version is not newer may have been deleted by a tombstone
@@ -72,16 +84,15 @@ export class Store {
   readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
   #tombstoneCount = 0;
   readonly #counters = new CounterTable<StoredEntry>();
-  /** Index hashes of the keys prefetchKeys() is given, at most this many at once. */
-  readonly #prefetchHashes = new Int32Array(MAX_PREFETCH_KEYS);
-  /** What the prefetches loaded, summed: kept so that the loads are not optimized away. */
-  #prefetched = 0;
+  readonly #causalities: CausalityTable;
+  readonly #prefetcher = new Prefetcher(this.#index, KEY_HASH_SEED);
 
   constructor(options: StoreOptions) {
     this.#options = options;
     this.nodeId = options.nodeId;
     this.hlc = new HybridClock(options.clock);
-    this.#ownNode = [options.nodeId, hashString(options.nodeId, NODE_HASH_SEED)[0]];
+    this.#causalities = new CausalityTable(options.trackCausality === true);
+    this.#nodes = new NodeIds(options.nodeId);
   }
 
   nowMs(): number {
@@ -148,8 +159,11 @@ export class Store {
    */
   #public(entry: StoredEntry): Entry {
     const counter = this.#counters.get(entry);
+    const causality = this.#causalities.get(entry);
     const result = publicEntry(entry, this.#values);
-    return counter === undefined ? result : { ...result, counter };
+    return counter === undefined && causality === undefined
+      ? result
+      : withSide(result, counter, causality);
   }
 
   /** What an entry holds for `value`: a heap handle, or the string when the heap refuses it. */
@@ -165,22 +179,12 @@ export class Store {
    * KeyIndex.prefetch. Changes nothing.
    */
   prefetchKeys(bytes: Uint8Array, ranges: Int32Array, count: number): void {
-    const hashes = this.#prefetchHashes;
-    const n = Math.min(count, MAX_PREFETCH_KEYS);
-    // `ranges` holds `count` pairs (the caller's framing wrote them): no check per key here.
-    for (let i = 0; i < n; i++) {
-      hashes[i] = hashBytes(bytes, ranges[2 * i]!, ranges[2 * i + 1]!, KEY_HASH_SEED)[0];
-    }
-    this.#prefetched += this.#index.prefetch(hashes, n);
+    this.#prefetcher.keys(bytes, ranges, count);
   }
 
   /** prefetchKeys for the first MAX_PREFETCH_KEYS of `keys`. */
   prefetchKeyStrings(keys: readonly string[]): void {
-    const hashes = this.#prefetchHashes;
-    const n = Math.min(keys.length, MAX_PREFETCH_KEYS);
-    // i < n <= keys.length: every keys[i] is there.
-    for (let i = 0; i < n; i++) hashes[i] = hashString(keys[i]!, KEY_HASH_SEED)[0];
-    this.#prefetched += this.#index.prefetch(hashes, n);
+    this.#prefetcher.strings(keys);
   }
 
   /** The stored entry of a key, tombstones and expired entries included. */
@@ -206,18 +210,27 @@ export class Store {
       this.#insert(storedEntry(key, this.#hold(value), hlc, node, expiry), keyLow, keyHigh);
       return change(key, value, hlc, node, expiry);
     }
+    const causality = this.#causalities.forWrite(current, node, hlc);
     this.#overwrite(current, this.#hold(value), hlc, node, expiry, keyLow, keyHigh);
-    this.#setCounter(current, undefined, keyLow, keyHigh);
+    this.#setSide(current, undefined, causality, keyLow, keyHigh);
     // The change carries the stored copy of the key: the request's copy then dies young, and
     // the garbage collector has one string less to move per write.
-    return change(current.key, value, hlc, node, expiry);
+    return change(current.key, value, hlc, node, expiry, causality);
   }
 
   /** A local write of a counter's new state (versions of this store's clock; counter.ts). */
   writeCounter(key: string, state: CounterState, expiresAtMs: number): Entry {
     const entry = counterEntry(key, state, expiresAtMs);
-    this.#merge(entry, this.nowMs());
+    const current = this.#index.find(key, indexHashOfKey(key));
+    const causality = this.#causalities.forWrite(current, this.nodeId, entry.hlc);
+    if (causality !== undefined) entry.causality = causality;
+    this.#merge(entry, this.nowMs(), false);
     return entry;
+  }
+
+  /** Pairs (winner, loser) that merges made appear since start-up (see onConflict). */
+  get conflictsDetected(): number {
+    return this.#causalities.conflictsDetected;
   }
 
   /** Counter keys held. */
@@ -229,15 +242,16 @@ export class Store {
   applyRemote(received: Entry): ApplyOutcome {
     const nowMs = this.nowMs();
     if (hlcToMs(received.hlc) > nowMs + this.#options.maxClockSkewMs) return "future";
-    return this.#merge(received, nowMs);
+    return this.#merge(received, nowMs, true);
   }
 
   /**
    * Recovery from this node's own disk: the same merge without the clock-skew check, since
-   * these versions were accepted before (a wall clock that went back must not drop them).
+   * these versions were accepted before (a wall clock that went back must not drop them), and
+   * without conflict detection: the pairs it restores were detected when they first arrived.
    */
   load(entry: Entry): Exclude<ApplyOutcome, "future"> {
-    return this.#merge(entry, this.nowMs());
+    return this.#merge(entry, this.nowMs(), false);
   }
 
   /**
@@ -251,57 +265,73 @@ export class Store {
     const nowMs = this.nowMs();
     for (const received of entries) {
       this.hlc.observe(received.hlc);
-      const node = this.#node(received.node)[0];
-      const entry = storedEntry(
-        received.key,
-        this.#hold(received.value),
-        received.hlc,
-        node,
-        received.value === null ? 0 : received.expiresAtMs,
-      );
+      const { key, value, hlc } = received;
+      const node = this.#nodes.get(received.node)[0];
+      const expiry = value === null ? 0 : received.expiresAtMs;
+      const entry = storedEntry(key, this.#hold(value), hlc, node, expiry);
       const keyHash = hashString(entry.key, KEY_HASH_SEED);
       if (this.#index.find(entry.key, keyHash[0]) !== undefined) {
         this.#release(entry.value);
         return false;
       }
-      this.#insert(entry, keyHash[0], keyHash[1], received.counter);
-      if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
+      this.#insert(entry, keyHash[0], keyHash[1], storedForm(received, this.#causalities.tracking));
+      if (isPurgeable(entry, nowMs, this.#options.tombstoneGraceMs)) this.#purgeEntry(entry);
     }
     return true;
   }
 
-  #merge(received: Entry, nowMs: number): Exclude<ApplyOutcome, "future"> {
+  /**
+   * The merge of an entry into the store: LWW by version, counters per epoch and node
+   * (counter_entry.ts), and, when tracked, the versions' causality (settle() in causality.ts).
+   * `detect`: report the pairs of concurrent versions it makes appear (not for local writes and
+   * recovery).
+   */
+  #merge(received: Entry, nowMs: number, detect: boolean): Exclude<ApplyOutcome, "future"> {
     this.hlc.observe(received.hlc);
-    // Compare in the stored form (a tombstone has no expiry), or a second apply would win again.
-    let remote = received.value === null && received.expiresAtMs !== 0
-      ? { ...received, expiresAtMs: 0 }
-      : received;
+    const remote = storedForm(received, this.#causalities.tracking);
     const keyHash = hashString(remote.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
     const current = this.#index.find(remote.key, keyLow);
-    if (current !== undefined && (remote.counter ?? this.#counters.get(current)) !== undefined) {
-      // A counter on either side: merged per epoch and per node (see counter_entry.ts).
-      const joined = joinEntries(this.#public(current), remote);
-      if (joined === null) return "stale";
-      remote = joined;
-    } else if (current !== undefined && !this.#wins(remote, current)) return "stale";
-    const node = this.#node(remote.node)[0];
-    const value = this.#hold(remote.value);
     let entry: StoredEntry;
     if (current === undefined) {
-      entry = storedEntry(remote.key, value, remote.hlc, node, remote.expiresAtMs);
-      this.#insert(entry, keyLow, keyHigh, remote.counter);
+      const { key, value, hlc, expiresAtMs } = remote;
+      const node = this.#nodes.get(remote.node)[0];
+      entry = storedEntry(key, this.#hold(value), hlc, node, expiresAtMs);
+      this.#insert(entry, keyLow, keyHigh, remote);
+      if (detect) {
+        this.#causalities.detect(entry.key, undefined, entry, remote.causality, this.onConflict);
+      }
     } else {
+      const dot: Dot = { node: current.node, hlc: current.hlc };
+      const before = { dot, causality: this.#causalities.get(current) };
+      const next = this.#winner(current, remote);
+      const counter = this.#counters.get(current);
+      const causality = this.#causalities.settled(current, counter, remote, next);
+      if (next === null && sameCausality(before.causality, causality)) return "stale";
       entry = current;
-      this.#overwrite(entry, value, remote.hlc, node, remote.expiresAtMs, keyLow, keyHigh);
-      this.#setCounter(entry, remote.counter, keyLow, keyHigh);
+      if (next !== null) {
+        const node = this.#nodes.get(next.node)[0];
+        const value = this.#hold(next.value);
+        this.#overwrite(entry, value, next.hlc, node, next.expiresAtMs, keyLow, keyHigh);
+      }
+      this.#setSide(entry, next === null ? counter : next.counter, causality, keyLow, keyHigh);
+      if (detect) this.#causalities.detect(entry.key, before, entry, causality, this.onConflict);
     }
     // Adopt, then purge at once if already past its grace period: the same end state as a
     // peer that purged it, and an older version can no longer win (see docs/consistency.md,
     // Tombstones).
-    if (this.#isPurgeable(entry, nowMs)) this.#purgeEntry(entry);
+    if (isPurgeable(entry, nowMs, this.#options.tombstoneGraceMs)) this.#purgeEntry(entry);
     return "applied";
+  }
+
+  /** The entry that replaces the key's `current` one after the merge of `remote`; null: none. */
+  #winner(current: StoredEntry, remote: Entry): Entry | null {
+    if ((remote.counter ?? this.#counters.get(current)) !== undefined) {
+      // A counter on either side: merged per epoch and per node (see counter_entry.ts).
+      return joinEntries(this.#public(current), remote);
+    }
+    return this.#wins(remote, current) ? remote : null;
   }
 
   /** Whether `remote` wins the merge against the stored entry of its key (compareEntries > 0). */
@@ -379,23 +409,12 @@ export class Store {
    * XOR of its entry hashes, as the tree hashes a segment). O(entries in the segment).
    */
   segmentContents(segment: number): SegmentContents {
-    const stored = this.#segments[segment] ?? [];
-    const entries: Entry[] = stored.map((entry) => this.#public(entry));
-    const subBuckets = new Uint8Array(entries.length);
-    const low = new Int32Array(SUB_BUCKETS);
-    const high = new Int32Array(SUB_BUCKETS);
-    for (const [i, entry] of stored.entries()) {
-      const keyHash = hashString(entry.key, KEY_HASH_SEED);
-      const keyLow = keyHash[0];
-      const keyHigh = keyHash[1];
-      const subBucket = subBucketOfKeyHash(keyHigh);
-      subBuckets[i] = subBucket;
-      const hash = this.#entryHash(entry, keyLow, keyHigh);
-      // subBucketOfKeyHash masks to 0..SUB_BUCKETS-1, the length of both arrays.
-      low[subBucket]! ^= hash[0];
-      high[subBucket]! ^= hash[1];
-    }
-    return { entries, subBuckets, hashes: { low, high } };
+    return segmentContents(
+      this.#segments[segment] ?? [],
+      (entry) => this.#public(entry),
+      (key) => hashString(key, KEY_HASH_SEED),
+      (entry, keyLow, keyHigh) => this.#entryHash(entry, keyLow, keyHigh),
+    );
   }
 
   /** The longest distance of a key from its home cell in the index (for tests; O(n)). */
@@ -439,7 +458,7 @@ export class Store {
         // index below the one just visited is still taken.
         const entry = entries[i];
         assert(entry !== undefined, "purge() visits only the taken cells of a segment's list");
-        if (this.#isPurgeable(entry, nowMs)) {
+        if (isPurgeable(entry, nowMs, this.#options.tombstoneGraceMs)) {
           this.#purgeEntry(entry);
           purged++;
         }
@@ -461,6 +480,7 @@ export class Store {
     this.#segments.fill(undefined);
     this.#expiring.clear();
     this.#counters.clear();
+    this.#causalities.clear();
     this.#purgedHlc.fill(0);
     this.#tombstoneCount = 0;
     this.tree.clear();
@@ -475,32 +495,13 @@ export class Store {
     this.#remove(entry);
   }
 
-  #isPurgeable(entry: StoredEntry, nowMs: number): boolean {
-    const grace = this.#options.tombstoneGraceMs;
-    if (entry.value === null) return hlcToMs(entry.hlc) + grace <= nowMs;
-    return entry.expiresAtMs !== 0 && entry.expiresAtMs + grace <= nowMs;
-  }
-
-  /**
-   * The shared copy of a node id and its hash. Entries decoded from the wire or the disk carry
-   * fresh id strings; sharing one per node saves a string per stored entry.
-   */
-  #node(node: string): readonly [string, number] {
-    if (node === this.nodeId) return this.#ownNode;
-    let known = this.#nodes.get(node);
-    if (known === undefined) {
-      known = [node, hashString(node, NODE_HASH_SEED)[0]];
-      if (this.#nodes.size < MAX_KNOWN_NODES) this.#nodes.set(node, known);
-    }
-    return known;
-  }
-
   /**
    * Puts the entry of a key not held yet in the index, its segment and the tree. `keyLow` and
    * `keyHigh`: the key's hash, computed once per write for all three.
    */
-  #insert(entry: StoredEntry, keyLow: number, keyHigh: number, counter?: CounterState): void {
-    if (counter !== undefined) this.#counters.set(entry, counter);
+  #insert(entry: StoredEntry, keyLow: number, keyHigh: number, side?: Entry): void {
+    if (side?.counter !== undefined) this.#counters.set(entry, side.counter);
+    if (side?.causality !== undefined) this.#causalities.set(entry, side.causality);
     (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(entry);
     this.#index.put(undefined, entry, keyLow);
     this.#count(entry, 1);
@@ -544,6 +545,7 @@ export class Store {
     this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
     this.#index.delete(entry, keyLow);
     this.#counters.set(entry, undefined);
+    this.#causalities.set(entry, undefined);
     this.#release(entry.value);
     // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
     const entries = this.#segments[segmentOfKeyHash(keyHigh)] as StoredEntry[];
@@ -569,20 +571,30 @@ export class Store {
     }
   }
 
-  /** Gives an entry its counter state (or none), moving the tree by the change of its hash. */
-  #setCounter(entry: StoredEntry, counter: CounterState | undefined, low: number, high: number) {
-    if (this.#counters.get(entry) === undefined && counter === undefined) return;
+  /**
+   * Gives an entry its counter state and causality (or none), moving the tree by the change of
+   * its hash.
+   */
+  #setSide(
+    entry: StoredEntry,
+    counter: CounterState | undefined,
+    causality: Causality | undefined,
+    low: number,
+    high: number,
+  ) {
+    if (this.#counters.get(entry) === counter && this.#causalities.get(entry) === causality) return;
     const before = this.#entryHash(entry, low, high);
     const [beforeLow, beforeHigh] = [before[0], before[1]];
     this.#counters.set(entry, counter);
+    this.#causalities.set(entry, causality);
     const after = this.#entryHash(entry, low, high);
     this.tree.toggle(segmentOfKeyHash(high), beforeLow ^ after[0], beforeHigh ^ after[1]);
   }
 
   #entryHash(entry: StoredEntry, keyLow: number, keyHigh: number): Lanes {
-    const nodeHash = this.#node(entry.node)[1];
+    const nodeHash = this.#nodes.get(entry.node)[1];
     const tombstone = entry.value === null;
     const hash = hashEntry(keyLow, keyHigh, entry.hlc, nodeHash, tombstone, entry.expiresAtMs);
-    return this.#counters.mix(entry, hash);
+    return this.#causalities.mix(entry, this.#counters.mix(entry, hash));
   }
 }

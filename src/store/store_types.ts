@@ -13,6 +13,12 @@ export interface StoreOptions {
    * Versions).
    */
   maxClockSkewMs: number;
+  /**
+   * Give every version a version vector and keep the dots of the concurrent versions that lost
+   * (conflicts mode record; see causality.ts). Off: entries carry no causality, and any that
+   * arrive with one are merged without it, as before causality existed.
+   */
+  trackCausality?: boolean;
 }
 
 /** What Store.segmentContents gives. */

@@ -4,6 +4,9 @@
  */
 
 import type { Entry } from "./entry.ts";
+import type { CounterState } from "./counter.ts";
+import type { Causality } from "./causality.ts";
+import { hlcToMs } from "./hlc.ts";
 import type { ValueHeap } from "./value_heap.ts";
 
 /**
@@ -43,8 +46,11 @@ export function change(
   hlc: number,
   node: string,
   expiresAtMs: number,
+  causality?: Causality,
 ): Entry {
-  return { key, value, hlc, node, expiresAtMs };
+  return causality === undefined
+    ? { key, value, hlc, node, expiresAtMs }
+    : { key, value, hlc, node, expiresAtMs, causality };
 }
 
 /**
@@ -61,4 +67,36 @@ export function publicEntry(entry: StoredEntry, values: ValueHeap): Entry {
     node: entry.node,
     expiresAtMs: entry.expiresAtMs,
   };
+}
+
+/**
+ * The entry as the store compares and keeps it: a tombstone has no expiry (or a second apply
+ * would win again), and a store that does not track causality drops it.
+ */
+export function storedForm(received: Entry, trackCausality: boolean): Entry {
+  const dropExpiry = received.value === null && received.expiresAtMs !== 0;
+  const dropCausality = received.causality !== undefined && !trackCausality;
+  if (!dropExpiry && !dropCausality) return received;
+  const copy = { ...received };
+  if (dropExpiry) copy.expiresAtMs = 0;
+  if (dropCausality) delete copy.causality;
+  return copy;
+}
+
+/** Purgeable: a tombstone, or an expired entry, past the grace period at `nowMs`. */
+export function isPurgeable(entry: StoredEntry, nowMs: number, graceMs: number): boolean {
+  if (entry.value === null) return hlcToMs(entry.hlc) + graceMs <= nowMs;
+  return entry.expiresAtMs !== 0 && entry.expiresAtMs + graceMs <= nowMs;
+}
+
+/** A copy of `entry` with its counter state and causality from the store's side tables. */
+export function withSide(
+  entry: Entry,
+  counter: CounterState | undefined,
+  causality: Causality | undefined,
+): Entry {
+  const copy: Entry = { ...entry };
+  if (counter !== undefined) copy.counter = counter;
+  if (causality !== undefined) copy.causality = causality;
+  return copy;
 }

@@ -110,6 +110,7 @@ Deno.test("a digest formats and parses back; T marks a tombstone, V a value", ()
       tombstone: entry.value === null,
       expiresAtMs: entry.expiresAtMs,
       counter: null,
+      causality: null,
     });
   }
   for (

@@ -412,6 +412,7 @@ Deno.test("planSegment() compares versions both ways and leaves equal keys alone
     tombstone: false,
     expiresAtMs: 0,
     counter: null,
+    causality: null,
   });
   const plan = planSegment(
     local,

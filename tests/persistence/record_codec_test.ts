@@ -188,7 +188,11 @@ Deno.test("decodePayload() rejects malformed payloads with a reason", () => {
     ["no entries", withCount(0, Buffer.alloc(0)), /without entries/],
     ["count too high", withCount(2, entryBytes), /entry 1: entry truncated/],
     ["trailing bytes", withCount(1, Buffer.concat([entryBytes, Buffer.alloc(2)])), /2 bytes after/],
-    ["bad flags", withCount(1, Buffer.concat([Buffer.from([9]), entryBytes.subarray(1)])), /flags/],
+    [
+      "bad flags",
+      withCount(1, Buffer.concat([Buffer.from([17]), entryBytes.subarray(1)])),
+      /flags/,
+    ],
   ];
   for (const [name, payload, expected] of cases) {
     const decoded = decodePayload(payload, 0, payload.length);

@@ -1,0 +1,136 @@
+/**
+ * Binary form of a Causality (see causality.ts), as the entry codec writes it after flag bit 3
+ * (see entry_codec.ts). Little-endian:
+ *
+ *   u16 component count, then per component: u8 node length, node bytes, f64 hlc
+ *   u16 loser count, then per loser: u8 node length, node bytes, f64 hlc,
+ *                                    u16 component count and components as above
+ *
+ * Components sorted by node id, losers by (hlc, node id). Pure.
+ */
+
+import type { Buffer } from "node:buffer";
+import { writeLatin1 } from "./binary.ts";
+import { isValidHlc } from "./hlc.ts";
+import { NODE_ID_PATTERN } from "./entry.ts";
+import {
+  type Causality,
+  type CausalVersion,
+  type Dot,
+  MAX_CAUSAL_NODES,
+  NO_LOSERS,
+} from "./causality.ts";
+
+function vectorLength(vector: readonly Dot[]): number {
+  let length = 2;
+  for (const dot of vector) length += 1 + dot.node.length + 8;
+  return length;
+}
+
+/** Bytes encodeCausality will write. */
+export function encodedCausalityLength(causality: Causality): number {
+  let length = vectorLength(causality.seen) + 2;
+  for (const loser of causality.losers) {
+    length += 1 + loser.node.length + 8 + vectorLength(loser.seen);
+  }
+  return length;
+}
+
+function encodeDot(dot: Dot, buffer: Buffer, offset: number): number {
+  buffer[offset++] = dot.node.length;
+  offset = writeLatin1(dot.node, buffer, offset);
+  buffer.writeDoubleLE(dot.hlc, offset);
+  return offset + 8;
+}
+
+function encodeVector(vector: readonly Dot[], buffer: Buffer, offset: number): number {
+  buffer.writeUInt16LE(vector.length, offset);
+  offset += 2;
+  for (const dot of vector) offset = encodeDot(dot, buffer, offset);
+  return offset;
+}
+
+/** Writes the causality at `offset` (the buffer has room); returns the end offset. */
+export function encodeCausality(causality: Causality, buffer: Buffer, offset: number): number {
+  offset = encodeVector(causality.seen, buffer, offset);
+  buffer.writeUInt16LE(causality.losers.length, offset);
+  offset += 2;
+  for (const loser of causality.losers) {
+    offset = encodeDot(loser, buffer, offset);
+    offset = encodeVector(loser.seen, buffer, offset);
+  }
+  return offset;
+}
+
+export type CausalityDecodeResult =
+  | { ok: true; causality: Causality; end: number }
+  | { ok: false; error: string };
+
+type Read<T> = { ok: true; value: T; end: number } | { ok: false; error: string };
+
+function decodeDot(buffer: Buffer, offset: number, end: number): Read<Dot> {
+  if (offset + 1 > end) return { ok: false, error: "causality truncated" };
+  const length = buffer[offset]!;
+  if (offset + 1 + length + 8 > end) return { ok: false, error: "causality truncated" };
+  const node = buffer.toString("latin1", offset + 1, offset + 1 + length);
+  const hlc = buffer.readDoubleLE(offset + 1 + length);
+  if (!NODE_ID_PATTERN.test(node)) return { ok: false, error: "causality has an invalid node id" };
+  if (!isValidHlc(hlc)) return { ok: false, error: "causality has an invalid hlc" };
+  return { ok: true, value: { node, hlc }, end: offset + 1 + length + 8 };
+}
+
+function decodeCount(buffer: Buffer, offset: number, end: number): Read<number> {
+  if (offset + 2 > end) return { ok: false, error: "causality truncated" };
+  const count = buffer.readUInt16LE(offset);
+  if (count > MAX_CAUSAL_NODES) {
+    return { ok: false, error: `causality lists ${count} versions, max ${MAX_CAUSAL_NODES}` };
+  }
+  return { ok: true, value: count, end: offset + 2 };
+}
+
+function decodeVector(buffer: Buffer, offset: number, end: number): Read<readonly Dot[]> {
+  const count = decodeCount(buffer, offset, end);
+  if (!count.ok) return count;
+  offset = count.end;
+  const vector: Dot[] = [];
+  for (let i = 0; i < count.value; i++) {
+    const dot = decodeDot(buffer, offset, end);
+    if (!dot.ok) return dot;
+    const previous = vector.at(-1);
+    if (previous !== undefined && previous.node >= dot.value.node) {
+      return { ok: false, error: "version vector not one component per node in order" };
+    }
+    vector.push(dot.value);
+    offset = dot.end;
+  }
+  // Of exactly its length (one built by push keeps room for more): it may be kept per key.
+  return { ok: true, value: vector.slice(), end: offset };
+}
+
+/**
+ * Reads a causality at `offset`, never past `end`. Refuses, never throws on, what breaks its
+ * rules: invalid node ids or versions, components or losers out of order, more than
+ * MAX_CAUSAL_NODES of either (see causalityProblem for the rules relative to the entry).
+ */
+export function decodeCausality(
+  buffer: Buffer,
+  offset: number,
+  end: number,
+): CausalityDecodeResult {
+  const seen = decodeVector(buffer, offset, end);
+  if (!seen.ok) return seen;
+  const count = decodeCount(buffer, seen.end, end);
+  if (!count.ok) return count;
+  offset = count.end;
+  const losers: CausalVersion[] = [];
+  for (let i = 0; i < count.value; i++) {
+    const dot = decodeDot(buffer, offset, end);
+    if (!dot.ok) return dot;
+    const vector = decodeVector(buffer, dot.end, end);
+    if (!vector.ok) return vector;
+    losers.push({ node: dot.value.node, hlc: dot.value.hlc, seen: vector.value });
+    offset = vector.end;
+  }
+  const causality = { seen: seen.value, losers: losers.length === 0 ? NO_LOSERS : losers.slice() };
+  return { ok: true, causality, end: offset };
+}

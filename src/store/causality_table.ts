@@ -1,0 +1,135 @@
+/**
+ * The store's part of causality (see causality.ts): a side table of causalities by entry, so
+ * that only the keys whose version vector goes beyond their own dot, or that hold losers, pay
+ * for one (an entry without one hashes exactly as before causality existed); the causality of
+ * local writes and of merges; and the count of conflicts detected.
+ */
+
+import {
+  type Causality,
+  causalityHash,
+  type ConflictHook,
+  type Dot,
+  joinVectors,
+  newLosers,
+  settle,
+  vectorOf,
+  versionsOf,
+  writeCausality,
+} from "./causality.ts";
+import { compareEpochs, type CounterState } from "./counter.ts";
+import type { Entry } from "./entry.ts";
+import type { Lanes } from "./hash.ts";
+import type { StoredEntry } from "./stored_entry.ts";
+
+const NO_DOTS: readonly Dot[] = [];
+
+export class CausalityTable {
+  /** Off (conflicts mode lww): no entry gets a causality, and nothing is detected. */
+  readonly tracking: boolean;
+  readonly #causalities = new Map<StoredEntry, Causality>();
+  #conflictsDetected = 0;
+
+  constructor(tracking: boolean) {
+    this.tracking = tracking;
+  }
+
+  get size(): number {
+    return this.#causalities.size;
+  }
+
+  get conflictsDetected(): number {
+    return this.#conflictsDetected;
+  }
+
+  get(entry: StoredEntry): Causality | undefined {
+    return this.#causalities.size === 0 ? undefined : this.#causalities.get(entry);
+  }
+
+  /** Gives the entry its causality; undefined: its own dot alone, no losers. */
+  set(entry: StoredEntry, causality: Causality | undefined): void {
+    if (causality === undefined) this.#causalities.delete(entry);
+    else this.#causalities.set(entry, causality);
+  }
+
+  clear(): void {
+    this.#causalities.clear();
+  }
+
+  /**
+   * The causality of a local write by `node` at `hlc` over the key's `current` entry: it has
+   * seen every version the key holds. None when not tracked, and none (at no cost) when this
+   * node wrote the current version and it has no causality.
+   */
+  forWrite(current: StoredEntry | undefined, node: string, hlc: number): Causality | undefined {
+    if (current === undefined || !this.tracking) return undefined;
+    const causality = this.get(current);
+    if (causality === undefined && current.node === node) return undefined;
+    return writeCausality({ node, hlc }, versionsOf(current, causality));
+  }
+
+  /**
+   * The key's causality after the merge of `remote` into `current` (whose counter state is
+   * `counter`), the merge's winner being `next` (null: current's version stays). Two counters
+   * of one epoch merge into a state that has seen both: never a conflict.
+   */
+  settled(
+    current: StoredEntry,
+    counter: CounterState | undefined,
+    remote: Entry,
+    next: Entry | null,
+  ): Causality | undefined {
+    if (!this.tracking) return undefined;
+    const causality = this.get(current);
+    const repeated = next === null && remote.hlc === current.hlc && remote.node === current.node;
+    // Nothing new to know: a repeated entry without causality costs nothing.
+    if (repeated && causality === undefined && remote.causality === undefined) return undefined;
+    const mine = versionsOf(current, causality);
+    const theirs = versionsOf(remote, remote.causality);
+    let joined = NO_DOTS;
+    if (
+      counter !== undefined && remote.counter !== undefined &&
+      compareEpochs(counter, remote.counter) === 0
+    ) {
+      joined = joinVectors(vectorOf(mine[0]!), vectorOf(theirs[0]!));
+    }
+    return settle(next ?? current, joined, [...mine, ...theirs]);
+  }
+
+  /**
+   * Counts each (winner, loser) pair that a merge made appear in a key's state (from `before`
+   * to `after`), and calls `hook` with it.
+   */
+  detect(
+    key: string,
+    before: { dot: Dot; causality: Causality | undefined } | undefined,
+    after: Dot,
+    afterCausality: Causality | undefined,
+    hook: ConflictHook | null,
+  ): void {
+    if (afterCausality === undefined || afterCausality.losers.length === 0) return;
+    const winner: Dot = { node: after.node, hlc: after.hlc };
+    const found = newLosers(before?.dot, before?.causality, winner, afterCausality);
+    for (const loser of found) {
+      this.#conflictsDetected++;
+      hook?.(key, winner, { node: loser.node, hlc: loser.hlc });
+    }
+  }
+
+  /**
+   * An entry's hash with its causality's folded in (`lanes` XOR the hash of its canonical
+   * text), so that anti-entropy tells apart two nodes that hold one winner with different
+   * losers; `lanes` as they are for an entry without one.
+   */
+  mix(entry: StoredEntry, lanes: Lanes): Lanes {
+    const causality = this.get(entry);
+    if (causality === undefined) return lanes;
+    // causalityHash() writes the shared lanes too: the entry's hash is copied out first.
+    const entryLow = lanes[0];
+    const entryHigh = lanes[1];
+    const [low, high] = causalityHash(causality);
+    lanes[0] = entryLow ^ low;
+    lanes[1] = entryHigh ^ high;
+    return lanes;
+  }
+}
