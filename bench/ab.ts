@@ -18,6 +18,8 @@ import { BenchNode } from "./harness/node_server.ts";
 import { median, round2 } from "./harness/processes.ts";
 import { runLoad } from "./load/load.ts";
 import { WORKLOADS } from "./sections/client.ts";
+import { TLS_SERVERNAME } from "./harness/redis.ts";
+import { type Certificates, makeCertificates } from "../tests/_support/tls.ts";
 
 const DEFAULT_ROUNDS = 5;
 const WARMUP_SECONDS = 2;
@@ -32,12 +34,18 @@ const B_SECTIONS = Deno.env.get("AB_B_SECTIONS")?.replaceAll("\\n", "\n");
  */
 const SIDE_BY_SIDE = Deno.env.get("AB_SIDE_BY_SIDE") === "1";
 
+/** AB_TLS=1: both nodes serve TLS with these (made in main). */
+let certificates: Certificates | null = null;
+
 type Workload = (typeof WORKLOADS)[number];
 type Measured = Awaited<ReturnType<typeof load>>;
 
 function startNode(main: string | undefined): Promise<BenchNode> {
+  const tls = certificates === null ? {} : { tls: certificates };
   return BenchNode.start(
-    main === undefined ? (B_SECTIONS === undefined ? {} : { sections: B_SECTIONS }) : { main },
+    main === undefined
+      ? (B_SECTIONS === undefined ? tls : { sections: B_SECTIONS, ...tls })
+      : { main, ...tls },
   );
 }
 
@@ -74,6 +82,7 @@ async function load(node: BenchNode, workload: Workload) {
     port: node.port,
     serverPid: node.pid,
     proto: "merklekv",
+    ...(certificates === null ? {} : { tlsCa: certificates.caFile, tlsServername: TLS_SERVERNAME }),
     warmupSeconds: WARMUP_SECONDS,
     seconds: SECONDS,
   });
@@ -93,6 +102,11 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const otherMain = path.resolve(other, "main.ts");
+  if (Deno.env.get("AB_TLS") === "1") {
+    const directory = await Deno.makeTempDir({ prefix: "merklekv-ab-tls-" });
+    certificates = await makeCertificates(directory);
+    globalThis.addEventListener("unload", () => Deno.removeSync(directory, { recursive: true }));
+  }
   const rounds = Number(Deno.args[1] ?? DEFAULT_ROUNDS);
   const only = Deno.args[2]?.split(",") ?? null;
   console.log(`A: ${otherMain}\nB: this checkout\n${rounds} alternating rounds per workload`);

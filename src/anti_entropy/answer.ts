@@ -27,6 +27,7 @@ import { MAX_SYNC_REPLY_BYTES } from "./limits.ts";
 import { differingSubBuckets, entriesListed } from "./sub_buckets.ts";
 import { isBehindHorizon } from "./versions.ts";
 import { assert } from "../assert.ts";
+import type { ModeAgreement } from "../conflicts/mod.ts";
 
 export interface AnswerContext {
   store: Store;
@@ -34,6 +35,8 @@ export interface AnswerContext {
   /** This node's limits.max_line_bytes, told to the peer so its lines fit. */
   maxLineBytes: number;
   merge(entries: readonly Entry[]): ApplyCounts;
+  /** A HELLO from a peer in another conflicts.mode is refused; unset: none is checked. */
+  agreement?: ModeAgreement;
 }
 
 /** What one answer did, for logging by the caller. */
@@ -52,8 +55,12 @@ export function answerSyncRequest(
   if (!parsed.ok) return { reply: errorReply(parsed.error), request: null, pushed: null };
   const request = parsed.value;
   switch (request.verb) {
-    case "HELLO":
+    case "HELLO": {
+      const { nodeId, conflictsMode } = request;
+      const refusal = context.agreement?.refusal(nodeId, conflictsMode, "sync") ?? null;
+      if (refusal !== null) return { reply: errorReply(refusal), request: null, pushed: null };
       return { reply: answerHello(request.rootHex, context), request, pushed: null };
+    }
     case "SEGMENTS":
       return { reply: answerSegments(request.branches, context.store), request, pushed: null };
     case "DIGESTS":
@@ -75,7 +82,9 @@ function answerHello(requesterRootHex: string, context: AnswerContext): string {
   const { store } = context;
   const rootHex = store.rootHex();
   const tree = store.tree;
+  const conflictsMode = context.agreement?.statedMode;
   return formatHelloReply({
+    ...(conflictsMode === undefined ? {} : { conflictsMode }),
     nodeId: store.nodeId,
     maxLineBytes: context.maxLineBytes,
     rootHex,

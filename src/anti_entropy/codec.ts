@@ -67,7 +67,8 @@ export interface Digest {
 }
 
 export type SyncRequest =
-  | { verb: "HELLO"; nodeId: string; rootHex: string }
+  /** conflictsMode: stated by nodes not in lww mode only (absent: lww; see ModeAgreement). */
+  | { verb: "HELLO"; nodeId: string; rootHex: string; conflictsMode?: string }
   | { verb: "SEGMENTS"; branches: number[] }
   | { verb: "DIGESTS"; queries: DigestsQuery[] }
   | { verb: "GET"; keys: string[] }
@@ -78,6 +79,8 @@ export interface HelloReply {
   /** The peer's limits.max_line_bytes: GET and PUSH lines sent to it stay below. */
   maxLineBytes: number;
   rootHex: string;
+  /** The peer's conflicts.mode, stated when not lww (absent: lww; see ModeAgreement). */
+  conflictsMode?: string;
   /** The peer's 256 branch hashes; null when the roots were equal. */
   branches: HashList | null;
 }
@@ -184,7 +187,7 @@ export function formatRequest(request: SyncRequest): string {
   const head = "SYNC " + request.verb + " " + SYNC_PROTOCOL_VERSION + " ";
   switch (request.verb) {
     case "HELLO":
-      return head + request.nodeId + " " + request.rootHex;
+      return head + request.nodeId + " " + request.rootHex + modeWord(request.conflictsMode);
     case "SEGMENTS":
       return head + request.branches.join(" ");
     case "DIGESTS":
@@ -236,15 +239,32 @@ export function parseRequest(verb: string, args: string, limits: WireLimits): Pa
 
 const KNOWN_VERBS: ReadonlySet<string> = new Set(["HELLO", "SEGMENTS", "DIGESTS", "GET", "PUSH"]);
 
+/** ` conflicts=<mode>` after HELLO's fields, when a mode is stated. */
+const MODE_WORD_PATTERN = /^conflicts=([a-z]{1,16})$/;
+
+function modeWord(conflictsMode: string | undefined): string {
+  return conflictsMode === undefined ? "" : " conflicts=" + conflictsMode;
+}
+
+/** The optional last word of HELLO: {} when absent, null when malformed. */
+function parseModeWord(word: string | undefined): { conflictsMode?: string } | null {
+  if (word === undefined) return {};
+  const match = MODE_WORD_PATTERN.exec(word);
+  return match === null ? null : { conflictsMode: match[1]! };
+}
+
 function parseHello(rest: string): Parsed<SyncRequest> {
   const words = rest.split(" ");
-  if (!hasLength(words, 2)) {
-    return fail(`SYNC HELLO: usage SYNC HELLO ${SYNC_PROTOCOL_VERSION} <node-id> <root-hex>`);
+  const mode = parseModeWord(words[2]);
+  if ((!hasLength(words, 2) && !hasLength(words, 3)) || mode === null) {
+    return fail(
+      `SYNC HELLO: usage SYNC HELLO ${SYNC_PROTOCOL_VERSION} <node-id> <root-hex> [conflicts=<mode>]`,
+    );
   }
   const [nodeId, rootHex] = words;
   if (!NODE_ID_PATTERN.test(nodeId)) return fail(`SYNC HELLO: invalid node id "${nodeId}"`);
   if (!ROOT_HEX_PATTERN.test(rootHex)) return fail("SYNC HELLO: root must be 16 hex digits");
-  return ok({ verb: "HELLO", nodeId, rootHex });
+  return ok({ verb: "HELLO", nodeId, rootHex, ...mode });
 }
 
 function parseNumberList(
@@ -332,12 +352,16 @@ function parsePush(rest: string, limits: WireLimits): Parsed<SyncRequest> {
 export function formatHelloReply(reply: HelloReply): string {
   const branches = reply.branches === null ? "-" : formatHashList(reply.branches);
   return `HELLO ${SYNC_PROTOCOL_VERSION} ${reply.nodeId} ${reply.maxLineBytes} ${reply.rootHex} ` +
-    branches + CRLF;
+    branches + modeWord(reply.conflictsMode) + CRLF;
 }
 
 export function parseHelloReply(lines: readonly string[]): Parsed<HelloReply> {
   const words = (lines[0] ?? "").split(" ");
-  if (!hasLength(words, 6) || words[0] !== "HELLO") return fail("expected HELLO with 5 fields");
+  const mode = parseModeWord(words[6]);
+  if ((!hasLength(words, 6) && !hasLength(words, 7)) || words[0] !== "HELLO") {
+    return fail("expected HELLO with 5 fields");
+  }
+  if (mode === null) return fail("malformed conflicts mode");
   const [, versionText, nodeId, lineBytesText, rootHex, branchesText] = words;
   if (versionText !== String(SYNC_PROTOCOL_VERSION)) {
     return fail(`peer answered in sync protocol version "${versionText.slice(0, 16)}"`);
@@ -346,10 +370,10 @@ export function parseHelloReply(lines: readonly string[]): Parsed<HelloReply> {
   const maxLineBytes = parseNatural(lineBytesText, MAX_STATED_LINE_BYTES);
   if (maxLineBytes === null || maxLineBytes < 64) return fail("invalid max line bytes");
   if (!ROOT_HEX_PATTERN.test(rootHex)) return fail("root is not 16 hex digits");
-  if (branchesText === "-") return ok({ nodeId, maxLineBytes, rootHex, branches: null });
+  if (branchesText === "-") return ok({ nodeId, maxLineBytes, rootHex, branches: null, ...mode });
   const branches = parseHashList(branchesText);
   if (branches === null) return fail("branch hashes are not base64 of 256 x 8 bytes");
-  return ok({ nodeId, maxLineBytes, rootHex, branches });
+  return ok({ nodeId, maxLineBytes, rootHex, branches, ...mode });
 }
 
 export function formatSegmentsReply(replies: readonly BranchSegments[]): string {

@@ -30,6 +30,7 @@ import { describeOutcome, type PeerSyncView, type SessionReport, SyncStatus } fr
 
 export type { PeerSyncView } from "./status.ts";
 import { SessionTurns, type TurnPriority } from "./turns.ts";
+import { ModeAgreement } from "../conflicts/mod.ts";
 
 /** The anti-entropy loop and sync protocol, as the node uses them. */
 export interface AntiEntropy {
@@ -60,6 +61,8 @@ export interface AntiEntropyContext {
   clientPort: number;
   /** TLS to peers as of now (certificates re-read at each reload); null or unset: plain TCP. */
   peerTls?: () => ClientTls | null;
+  /** conflicts.mode and the peers' check (shared with replication); unset: made here. */
+  agreement?: ModeAgreement;
 }
 
 export interface AntiEntropyHooks {
@@ -101,11 +104,14 @@ class AntiEntropyService implements AntiEntropy {
   readonly #closing = new Set<Promise<void>>();
   #runningWith: string | null = null;
   #closed = false;
+  readonly #agreement: ModeAgreement;
 
   constructor(context: AntiEntropyContext, hooks: AntiEntropyHooks, random: () => number) {
     this.#context = context;
     this.#hooks = hooks;
     this.#random = random;
+    this.#agreement = context.agreement ??
+      new ModeAgreement(context.config.conflicts.mode, context.log, () => context.store.nowMs());
     const { intervalMs, jitterMs } = context.config.antiEntropy;
     this.#loop = new AntiEntropyLoop({ intervalMs, jitterMs, random, round: () => this.#round() });
   }
@@ -132,6 +138,7 @@ class AntiEntropyService implements AntiEntropy {
       limits: config.limits,
       maxLineBytes: config.limits.maxLineBytes,
       merge: (entries) => remote.applyRemote(entries),
+      agreement: this.#agreement,
     });
     if (result.request === null) log.debug("sync_request_refused", { verb, reply: result.reply });
     else if (result.pushed !== null && result.pushed.applied + result.pushed.refused > 0) {
@@ -237,6 +244,7 @@ class AntiEntropyService implements AntiEntropy {
       limits: config.limits,
       maxKeysPerSession: config.antiEntropy.maxKeysPerSession,
       tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
+      agreement: this.#agreement,
     });
     this.#runningWith = address;
     const report = await runSessionWithPeer(session, peer, {

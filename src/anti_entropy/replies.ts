@@ -32,6 +32,7 @@ import {
   type WireLimits,
 } from "./codec.ts";
 import { entriesListed } from "./sub_buckets.ts";
+import type { ModeAgreement } from "../conflicts/mod.ts";
 import {
   compareDigests,
   digestOf,
@@ -99,6 +100,8 @@ export interface ReplyContext {
   readonly store: Store;
   readonly limits: WireLimits;
   readonly tombstoneGraceMs: number;
+  /** A peer in another conflicts.mode ends the session at HELLO; undefined: not checked. */
+  readonly agreement: ModeAgreement | undefined;
   readonly summary: ReplyCounts;
   /** The peer's HELLO reply, once it came. */
   peer: HelloReply | null;
@@ -145,6 +148,8 @@ function readHello(context: ReplyContext, lines: readonly string[]): string | nu
   summary.peerNodeId = peer.nodeId;
   summary.peerRootHex = peer.rootHex;
   if (peer.nodeId === store.nodeId) return `the peer is this node (node id ${peer.nodeId})`;
+  const refusal = context.agreement?.refusal(peer.nodeId, peer.conflictsMode, "sync") ?? null;
+  if (refusal !== null) return refusal;
   context.peer = peer;
   if (peer.rootHex === store.rootHex()) return null;
   if (peer.branches === null) {

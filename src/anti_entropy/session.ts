@@ -48,6 +48,7 @@ import {
   isPastGrace,
 } from "./versions.ts";
 import { assert } from "../assert.ts";
+import { MODE_MISMATCH, type ModeAgreement } from "../conflicts/mod.ts";
 
 // Planning a segment's repairs belongs to reading the DIGESTS reply; it is a session's rule all
 // the same, and callers import it from here.
@@ -60,6 +61,8 @@ export interface SessionOptions {
   /** Keys pulled plus pushed at most; the rest is left for the next session. */
   maxKeysPerSession: number;
   tombstoneGraceMs: number;
+  /** A peer in another conflicts.mode ends the session at HELLO; unset: none is checked. */
+  agreement?: ModeAgreement;
 }
 
 export interface SessionStep {
@@ -134,6 +137,7 @@ export class SyncSession {
       store: options.store,
       limits: options.limits,
       tombstoneGraceMs: options.tombstoneGraceMs,
+      agreement: options.agreement,
       summary: this.summary,
       peer: null,
       keysLeft: options.maxKeysPerSession,
@@ -152,10 +156,12 @@ export class SyncSession {
   start(): SessionStep {
     assert(!this.#started, "a sync session starts once");
     this.#started = true;
+    const conflictsMode = this.#options.agreement?.statedMode;
     const line = formatRequest({
       verb: "HELLO",
       nodeId: this.#store.nodeId,
       rootHex: this.#store.rootHex(),
+      ...(conflictsMode === undefined ? {} : { conflictsMode }),
     });
     return this.#send([{ kind: "HELLO" }], [line], { repairs: [], discards: [] });
   }
@@ -179,6 +185,8 @@ export class SyncSession {
       }
       const error = readReply(this.#replyContext, request, lines, gathered);
       if (error !== null) {
+        // A peer in another conflicts.mode answered well: the refusal is this node's.
+        if (error.startsWith(MODE_MISMATCH)) return this.#fail(error);
         return this.#fail(`peer sent a malformed reply to SYNC ${request.kind}: ${error}`);
       }
     }

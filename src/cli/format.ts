@@ -13,7 +13,7 @@ export function isErrorReply(lines: readonly string[]): boolean {
   return header === "ERROR" || header.startsWith("ERROR ");
 }
 
-/** A reply that may span several lines (`VALUES n`, `KEYS n`, `HELP n`, `INFO` ... `END`). */
+/** A reply that may span several lines (`VALUES n`, `KEYS n`, `CONFLICTS n`, `INFO` ... `END`). */
 function isBlock(lines: readonly string[]): boolean {
   const header = lines[0] ?? "";
   const space = header.indexOf(" ");

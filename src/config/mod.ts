@@ -14,6 +14,8 @@ export type {
   AntiEntropyConfig,
   AuthConfig,
   Config,
+  ConflictsConfig,
+  ConflictsMode,
   FsyncPolicy,
   HttpConfig,
   LimitsConfig,

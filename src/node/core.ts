@@ -10,6 +10,7 @@ import {
   COMMAND_KIND_INDEX,
   COMMAND_KINDS,
   commandRow,
+  conflictsReply,
   errorReply,
   type FramedLine,
   getAndSetKeys,
@@ -56,6 +57,7 @@ import {
 } from "./execute.ts";
 import { assert } from "../assert.ts";
 import { LiveConfig, NO_CONFIG_FILE } from "./live_config.ts";
+import type { ConflictKeeper, ModeAgreement } from "../conflicts/mod.ts";
 
 export const VERSION = "0.1.0";
 
@@ -100,6 +102,13 @@ export interface CoreParts {
   readonly auth?: AuthParts;
   /** CONFIG GET/SET/RELOAD; absent: no config file, changes by CONFIG SET only. */
   readonly liveConfig?: LiveConfig;
+  /** The conflict log (null: conflicts.mode is lww) and the peers' mode check; absent: lww. */
+  readonly conflicts?: ConflictParts;
+}
+
+export interface ConflictParts {
+  readonly keeper: ConflictKeeper | null;
+  readonly agreement: ModeAgreement;
 }
 
 export interface AuthParts {
@@ -323,7 +332,8 @@ export class NodeCore implements LineHandler {
         return refusal;
       }
     }
-    if (command.kind === "scan" && user !== null && !user.allKeys) {
+    const listsKeys = command.kind === "scan" || command.kind === "conflicts_list";
+    if (listsKeys && user !== null && !user.allKeys) {
       this.#context.scanFilter = (key) => keyAllowed(user, key);
     }
     return this.#run(command, client);
@@ -395,6 +405,22 @@ export class NodeCore implements LineHandler {
         return result.ok ? `OK ${result.path}\r\n` : errorReply(result.error);
       },
       config: (command) => this.liveConfig.answer(command),
+      conflicts: (count, allowed) => {
+        const keeper = this.parts.conflicts?.keeper ?? null;
+        return keeper === null
+          ? errorReply(NOT_RECORDING)
+          : conflictsReply(keeper.list(count, allowed));
+      },
+      clearConflicts: async () => {
+        const keeper = this.parts.conflicts?.keeper ?? null;
+        if (keeper === null) return errorReply(NOT_RECORDING);
+        try {
+          await keeper.clear();
+        } catch (error) {
+          return errorReply(`conflict log cleared in memory, not on disk: ${error}`);
+        }
+        return "OK\r\n";
+      },
     };
   }
 
@@ -428,8 +454,22 @@ export class NodeCore implements LineHandler {
     else fields.push(["replication", "off"]);
     if (antiEntropy !== null) fields.push(...antiEntropy.infoFields());
     fields.push(...this.liveConfig.infoFields());
+    fields.push(...conflictFields(this.config.conflicts.mode, this.parts.conflicts));
     return fields;
   }
+}
+
+/** What CONFLICTS answers in lww mode: nothing is recorded, which is not "no conflicts". */
+const NOT_RECORDING =
+  "conflicts are not recorded: conflicts.mode is lww (set it to record on every node)";
+
+/** conflicts_mode, conflict_log_entries, conflicts_mode_mismatches (see docs/observability.md). */
+function conflictFields(mode: string, conflicts: ConflictParts | undefined): InfoField[] {
+  return [
+    ["conflicts_mode", mode],
+    ["conflict_log_entries", conflicts?.keeper?.size ?? 0],
+    ["conflicts_mode_mismatches", conflicts?.agreement.mismatches ?? 0],
+  ];
 }
 
 /** The value heap's INFO fields (see docs/performance.md, Values outside the heap). */

@@ -52,6 +52,10 @@ export interface Services {
   snapshot(): Promise<string>;
   /** CONFIG GET, SET and RELOAD: the node holds the running config (see live_config.ts). */
   config(command: ConfigCommand): string | Promise<string>;
+  /** CONFLICTS [count]: the newest records whose keys `allowed` lets through (null: all). */
+  conflicts(count: number, allowed: ((key: string) => boolean) | null): string;
+  /** CONFLICTS CLEAR: OK once the conflict log is empty on disk too. */
+  clearConflicts(): string | Promise<string>;
 }
 
 export interface ExecuteContext {
@@ -62,7 +66,7 @@ export interface ExecuteContext {
   maxReplyBytes: number;
   /** Local writes made by this command are appended here. */
   changes: Entry[];
-  /** SCAN lists only the keys this allows (a user's key globs); null: every key. */
+  /** SCAN and CONFLICTS list only the keys this allows (a user's key globs); null: every key. */
   scanFilter: ((key: string) => boolean) | null;
 }
 
@@ -112,6 +116,10 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
       return CLOSE_CONNECTION;
     case "help":
       return reply.helpReply(reply.commandHelp(command.topic));
+    case "conflicts_list":
+      return context.services.conflicts(command.count, context.scanFilter);
+    case "conflicts_clear":
+      return context.services.clearConflicts();
     case "info":
     case "shutdown":
     case "snapshot":

@@ -83,6 +83,17 @@ export const INFO_METRICS: readonly InfoMetric[] = [
     "When the config was last reloaded (Unix time; 0: never)",
     MS,
   ),
+  // Conflicts (see docs/consistency.md, Record mode and Mode agreement).
+  gauge(
+    "conflict_log_entries",
+    "conflict_log_entries",
+    "Records in the conflict log (record mode)",
+  ),
+  counter(
+    "conflicts_mode_mismatches",
+    "conflicts_mode_mismatches_total",
+    "Announcements, change batches and sync sessions refused: the peer runs another conflicts.mode",
+  ),
   // Persistence (present when data_dir is set).
   counter("persistence_write_failures", "persistence_write_errors_total", "Log writes that failed"),
   gauge("persistence_unlogged_entries", "persistence_unlogged_entries", "Changes not in the log"),
@@ -326,6 +337,7 @@ export const INFO_WITHOUT_METRIC: Readonly<Record<string, string>> = {
   replication_client_id: "configuration, not state",
   replication_peers: "a list of addresses; merklekv_replication_peers counts them",
   config_file: "configuration, not state",
+  conflicts_mode: "configuration (conflicts.mode), not state",
 };
 
 /** INFO fields named by a pattern: per-peer lines (their labels would be addresses). */

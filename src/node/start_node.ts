@@ -27,6 +27,8 @@ import { type HttpListener, startHttpListener } from "../http/mod.ts";
 import type { Logger } from "../log.ts";
 import { type ConfigSource, LiveConfig, NO_CONFIG_FILE } from "./live_config.ts";
 import { readTlsFiles, type TlsFiles } from "./tls_files.ts";
+import { ConflictKeeper, ModeAgreement } from "../conflicts/mod.ts";
+import type { ConflictParts } from "./core.ts";
 
 /** Segments swept for purgeable tombstones per tick: the whole tree every ~64 s. */
 const PURGE_SEGMENTS_PER_TICK = 1024;
@@ -72,13 +74,16 @@ export async function startNode(
     if (http !== null) onNewCertificate(liveConfig, tlsFiles, http, log);
     const changeLog = await openChangeLog({ config, store, log });
     if (changeLog !== null) closers.push(() => changeLog.close());
+    // After recovery: what it merges again was recorded when first detected (conflicts file).
+    const conflicts = await startConflicts(config, { store, log, clock, liveConfig }, closers);
     // The listener opens first: the parts that announce this node need its port.
     const options = serverOptions(config, tlsFiles.current.server);
     const server = await startServer(options, log);
     // Connections still busy after the grace period are cut (see docs/operations.md, Limits).
     closers.push(() => server.close(config.limits.shutdownGraceMs));
     const remote = new RemoteMerge(store, changeLog, config.limits);
-    const context = { config, store, remote, log, clientPort: server.port };
+    const { agreement } = conflicts;
+    const context = { config, store, remote, log, clientPort: server.port, agreement };
     const peers = startPeerParts({ ...context, peerTls: () => tlsFiles.current.peers }, closers);
     watchConfig(liveConfig, config, log, { storeOptions, options, server, peers, tlsFiles });
     startPurging(store, closers);
@@ -92,17 +97,12 @@ export async function startNode(
       requestShutdown: () => requestShutdown(),
       auth: { ...auth, otherFailures: () => observer.authFailures },
       liveConfig,
+      conflicts,
     });
     server.serve(core);
     observer.serving(core, server);
-    log.info("node_started", {
-      node_id: config.nodeId,
-      address: `${config.bindAddress}:${server.port}`,
-      keys: store.countLive(),
-      replication: peers.replicator !== null,
-      persistence: changeLog !== null,
-      ...startedListeners(config, http, options),
-    });
+    const running = { replication: peers.replicator !== null, persistence: changeLog !== null };
+    log.info("node_started", startedFields(config, store, server.port, running, http, options));
     return {
       config,
       core,
@@ -121,9 +121,20 @@ export async function startNode(
   }
 }
 
-/** The node_started log's fields about the HTTP listener and TLS. */
-function startedListeners(config: Config, http: HttpListener | null, options: ServerOptions) {
+/** The node_started log's fields: who, where, how many keys, which parts run. */
+function startedFields(
+  config: Config,
+  store: Store,
+  port: number,
+  running: { replication: boolean; persistence: boolean },
+  http: HttpListener | null,
+  options: ServerOptions,
+) {
   return {
+    node_id: config.nodeId,
+    address: `${config.bindAddress}:${port}`,
+    keys: store.countLive(),
+    ...running,
     http: http === null ? null : `${config.http.bindAddress}:${http.port}`,
     tls: options.tls !== null,
   };
@@ -254,6 +265,26 @@ function startPeerParts(
   const started = replicator;
   if (started !== null) closers.push(() => started.close());
   return { antiEntropy, replicator };
+}
+
+/**
+ * Record mode: the store's conflict hook appends to the conflict log, read from data_dir
+ * first (see docs/consistency.md, Record mode). Every mode: the peers' mode check.
+ */
+async function startConflicts(
+  config: Config,
+  parts: { store: Store; log: Logger; clock: Clock; liveConfig: LiveConfig },
+  closers: (() => Promise<void>)[],
+): Promise<ConflictParts> {
+  const { store, log, clock } = parts;
+  const agreement = new ModeAgreement(config.conflicts.mode, log, () => clock.nowMs());
+  if (config.conflicts.mode !== "record") return { keeper: null, agreement };
+  const { dataDir, fsync } = config;
+  const keeper = await ConflictKeeper.open({ conflicts: config.conflicts, dataDir, fsync, log });
+  closers.push(() => keeper.close());
+  store.onConflict = (key, winner, loser) => keeper.record(key, winner, loser, clock.nowMs());
+  parts.liveConfig.onChange(() => keeper.setMaxEntries(config.conflicts.logMaxEntries));
+  return { keeper, agreement };
 }
 
 function startPurging(store: Store, closers: (() => Promise<void>)[]): void {

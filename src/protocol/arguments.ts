@@ -27,6 +27,25 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const INTEGER_PATTERN = /^[+-]?[0-9]{1,20}$/;
 
+/** `CONFLICTS` without a count lists this many records (see docs/consistency.md). */
+export const DEFAULT_CONFLICTS_LISTED = 100;
+/** `CONFLICTS <count>` lists at most this many records; a larger count is an error. */
+export const MAX_CONFLICTS_LISTED = 1000;
+
+/** `CONFLICTS`, `CONFLICTS <count>` (1..MAX_CONFLICTS_LISTED) or `CONFLICTS CLEAR`. */
+export function buildConflicts(args: Args): ParseResult {
+  const [word] = args.words;
+  if (word === undefined) return { kind: "conflicts_list", count: DEFAULT_CONFLICTS_LISTED };
+  if (word.toUpperCase() === "CLEAR") return { kind: "conflicts_clear" };
+  const count = /^[0-9]{1,7}$/.test(word) ? Number(word) : NaN;
+  if (!(count >= 1 && count <= MAX_CONFLICTS_LISTED)) {
+    return invalid(
+      `CONFLICTS count must be 1..${MAX_CONFLICTS_LISTED} or CLEAR, got "${word.slice(0, 32)}"`,
+    );
+  }
+  return { kind: "conflicts_list", count };
+}
+
 export function invalid(message: string): ParseResult {
   return { kind: "invalid", message };
 }

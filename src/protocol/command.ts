@@ -34,6 +34,10 @@ export type Command =
   | { kind: "snapshot" }
   /** HELP [command]: the command table's lines, for every row or for the one named. */
   | { kind: "help"; topic: CommandKind | null }
+  /** CONFLICTS [count]: the newest records of the conflict log (see docs/consistency.md). */
+  | { kind: "conflicts_list"; count: number }
+  /** CONFLICTS CLEAR: empties the conflict log. */
+  | { kind: "conflicts_clear" }
   | SyncCommand
   | AuthCommand
   | ConfigCommand;

@@ -9,6 +9,7 @@ import type { Command, CommandCategory, CommandKind, ParseResult } from "./comma
 import {
   type Args,
   buildConfigCommand,
+  buildConflicts,
   buildExpire,
   buildMset,
   buildScan,
@@ -395,6 +396,24 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
       },
     },
   },
+  // CONFLICTS' builder tells CLEAR apart; reading the log is filtered by the user's key globs.
+  conflicts_list: {
+    category: "read",
+    writes: false,
+    words: {
+      CONFLICTS: {
+        shape: "words",
+        minWords: 0,
+        maxWords: 1,
+        build: buildConflicts,
+        ...help(
+          "CONFLICTS [count] | CONFLICTS CLEAR",
+          "Replies CONFLICTS n, then n lines `key winner loser ms`, newest first; empties the log",
+        ),
+      },
+    },
+  },
+  conflicts_clear: { category: "admin", writes: false, words: {} },
   // The operator's `SYNC <host> <port>` has no word of its own: SYNC's builder tells the forms
   // apart by their arguments.
   sync_run: { category: "admin", writes: false, words: {} },

@@ -25,5 +25,6 @@ export {
   parseInt64,
   type ParseLimits,
 } from "./parse.ts";
+export { DEFAULT_CONFLICTS_LISTED, MAX_CONFLICTS_LISTED } from "./arguments.ts";
 export { getAndSetKeys, getKeyEnd, parseFramed } from "./hot_path.ts";
 export * from "./reply.ts";

@@ -39,6 +39,13 @@ export function keysReply(keys: readonly string[]): string {
   return reply;
 }
 
+/** `CONFLICTS n` then n records of the conflict log, `<key> <winner> <loser> <unix ms>`. */
+export function conflictsReply(lines: readonly string[]): string {
+  let reply = "CONFLICTS " + lines.length + CRLF;
+  for (const line of lines) reply += line + CRLF;
+  return reply;
+}
+
 /** `HELP n` then n lines, `<syntax> - <summary>` (see commandHelp() in parse.ts). */
 export function helpReply(lines: readonly string[]): string {
   let reply = "HELP " + lines.length + CRLF;
@@ -116,6 +123,7 @@ export const COUNTED_REPLY_HEADERS: ReadonlySet<string> = new Set([
   "DIGESTS",
   "HELP",
   "USERS",
+  "CONFLICTS",
 ]);
 export const INFO_HEADER = "INFO";
 export const INFO_END = "END";

@@ -14,7 +14,9 @@
  * Nothing may follow the last entry. Format version 2 (signed) is the same with an 8-byte key
  * id after the version byte and a 32-byte HMAC-SHA256 tag after the last entry, over every byte
  * before the tag. A node announcement is UTF-8 JSON
- * `{"format":1,"node_id":"<id>","address":"<host>:<port>"}`; an empty payload means "gone".
+ * `{"format":1,"node_id":"<id>","address":"<host>:<port>","conflicts_mode":"<mode>"}`
+ * (conflicts_mode is absent from nodes older than it: see ModeAgreement); an empty payload
+ * means "gone".
  * A signed announcement (format 2) is the byte 0x82, the key id, UTF-8 JSON with an order
  * (epoch_ms, connection), and the tag.
  */
@@ -195,6 +197,17 @@ export interface Announcement {
   nodeId: string;
   /** "host:port" of the node's client listener. */
   address: string;
+  /** Its conflicts.mode (see docs/consistency.md); absent or null: not stated (older nodes). */
+  conflictsMode?: string | null;
+}
+
+/** What a conflicts_mode field may hold: a short lower-case word. */
+const CONFLICTS_MODE_PATTERN = /^[a-z]{1,16}$/;
+
+/** The conflicts_mode field: null when absent, undefined when malformed. */
+function conflictsModeOf(value: unknown): string | null | undefined {
+  if (value === undefined) return null;
+  return typeof value === "string" && CONFLICTS_MODE_PATTERN.test(value) ? value : undefined;
 }
 
 export type AnnouncementDecodeResult =
@@ -212,6 +225,7 @@ export function encodeAnnouncement(announcement: Announcement): Uint8Array {
     format: ANNOUNCEMENT_FORMAT_VERSION,
     node_id: announcement.nodeId,
     address: announcement.address,
+    conflicts_mode: announcement.conflictsMode ?? undefined,
   }));
 }
 
@@ -224,6 +238,8 @@ export function decodeAnnouncement(bytes: Uint8Array): AnnouncementDecodeResult 
   const value = parseJsonObject(bytes);
   if (typeof value === "string") return { ok: false, error: value };
   const { format, node_id: nodeId, address } = value;
+  const conflictsMode = conflictsModeOf(value.conflicts_mode);
+  if (conflictsMode === undefined) return { ok: false, error: "invalid conflicts_mode" };
   if (format !== ANNOUNCEMENT_FORMAT_VERSION) {
     return { ok: false, error: `unknown announcement format ${JSON.stringify(format)}` };
   }
@@ -233,7 +249,8 @@ export function decodeAnnouncement(bytes: Uint8Array): AnnouncementDecodeResult 
   if (typeof address !== "string" || !isAddress(address)) {
     return { ok: false, error: "invalid address" };
   }
-  return { ok: true, announcement: { nodeId, address } };
+  const stated = conflictsMode === null ? {} : { conflictsMode };
+  return { ok: true, announcement: { nodeId, address, ...stated } };
 }
 
 /**
@@ -246,6 +263,8 @@ export interface SignedAnnouncement {
   /** "host:port", or null: the node is gone (its last will, or a clean stop). */
   address: string | null;
   order: AnnouncementOrder;
+  /** As in Announcement; absent or null: not stated (an older node, or a "gone"). */
+  conflictsMode?: string | null;
 }
 
 export interface AnnouncementOrder {
@@ -276,6 +295,7 @@ export function encodeSignedAnnouncement(
     address: announcement.address,
     epoch_ms: announcement.order.epochMs,
     connection: announcement.order.connection,
+    conflicts_mode: announcement.conflictsMode ?? undefined,
   }));
   const bytes = new Uint8Array(SIGNED_HEADER_BYTES + json.length + TAG_BYTES);
   bytes[0] = SIGNED_ANNOUNCEMENT_FIRST_BYTE;
@@ -298,6 +318,8 @@ export function decodeSignedAnnouncement(bytes: Uint8Array): SignedAnnouncementD
   const value = parseJsonObject(bytes.subarray(SIGNED_HEADER_BYTES, bytes.byteLength - TAG_BYTES));
   if (typeof value === "string") return { ok: false, error: value };
   const { format, node_id: nodeId, address, epoch_ms: epochMs, connection } = value;
+  const conflictsMode = conflictsModeOf(value.conflicts_mode);
+  if (conflictsMode === undefined) return { ok: false, error: "invalid conflicts_mode" };
   if (format !== SIGNED_ANNOUNCEMENT_FORMAT_VERSION) {
     return { ok: false, error: `unknown announcement format ${JSON.stringify(format)}` };
   }
@@ -313,7 +335,9 @@ export function decodeSignedAnnouncement(bytes: Uint8Array): SignedAnnouncementD
   if (typeof connection !== "number" || !Number.isSafeInteger(connection) || connection < 1) {
     return { ok: false, error: "invalid connection" };
   }
-  return { ok: true, announcement: { nodeId, address, order: { epochMs, connection } } };
+  const order = { epochMs, connection };
+  const stated = conflictsMode === null ? {} : { conflictsMode };
+  return { ok: true, announcement: { nodeId, address, order, ...stated } };
 }
 
 /** A JSON object's fields, or the error text. */

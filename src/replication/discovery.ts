@@ -24,6 +24,8 @@ interface Peer {
   address: string;
   /** null for unsigned announcements (no order). */
   order: AnnouncementOrder | null;
+  /** The conflicts.mode it announced; null: not stated (see ModeAgreement). */
+  conflictsMode: string | null;
 }
 
 export class PeerDirectory {
@@ -31,6 +33,14 @@ export class PeerDirectory {
   readonly #peers = new Map<string, Peer>();
   /** Nodes whose announcement was cleared (a will or a clean close), bounded like #peers. */
   readonly #departed = new Map<string, Peer & { atMs: number }>();
+
+  /**
+   * The conflicts.mode a node announced (kept after it left): null when it stated none,
+   * undefined when no announcement of it was seen.
+   */
+  conflictsModeOf(nodeId: string): string | null | undefined {
+    return (this.#peers.get(nodeId) ?? this.#departed.get(nodeId))?.conflictsMode;
+  }
 
   /** The address announced for nodeId, if any. */
   addressOf(nodeId: string): string | undefined {
@@ -41,7 +51,12 @@ export class PeerDirectory {
    * A node's announcement. Signed ones (with an order) older than, or as old as, what was
    * seen of the node are "stale" and ignored: a replay cannot bring back an old address.
    */
-  announce(nodeId: string, address: string, order: AnnouncementOrder | null): DirectoryChange {
+  announce(
+    nodeId: string,
+    address: string,
+    order: AnnouncementOrder | null,
+    conflictsMode: string | null = null,
+  ): DirectoryChange {
     const known = this.#peers.get(nodeId) ?? this.#departed.get(nodeId);
     if (order !== null && known?.order != null && compareOrders(order, known.order) <= 0) {
       return this.#peers.get(nodeId)?.address === address ? "unchanged" : "stale";
@@ -49,6 +64,7 @@ export class PeerDirectory {
     const current = this.#peers.get(nodeId);
     if (current !== undefined && current.address === address) {
       current.order = order ?? current.order;
+      current.conflictsMode = conflictsMode;
       return "unchanged";
     }
     if (current === undefined && !this.#departed.has(nodeId) && this.#isFull()) {
@@ -57,7 +73,7 @@ export class PeerDirectory {
       if (oldest.done === true) return "full";
       this.#departed.delete(oldest.value);
     }
-    this.#peers.set(nodeId, { address, order });
+    this.#peers.set(nodeId, { address, order, conflictsMode });
     this.#departed.delete(nodeId);
     return "announced";
   }
@@ -73,7 +89,7 @@ export class PeerDirectory {
       return "stale";
     }
     this.#peers.delete(nodeId);
-    this.#departed.set(nodeId, { address: peer.address, order: order ?? peer.order, atMs: nowMs });
+    this.#departed.set(nodeId, { ...peer, order: order ?? peer.order, atMs: nowMs });
     return "gone";
   }
 

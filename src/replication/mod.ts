@@ -15,6 +15,7 @@ import { MqttReplicator } from "./replicator.ts";
 import { Signer } from "./signing.ts";
 import { connectTransport, type TransportOptions } from "./transport.ts";
 import { assert } from "../assert.ts";
+import { ModeAgreement } from "../conflicts/mod.ts";
 
 /** MQTT replication, as the node uses it. */
 export interface Replicator {
@@ -39,6 +40,8 @@ export interface ReplicationContext {
   log: Logger;
   /** The bound client port (differs from config.bindPort when that is 0): announced. */
   clientPort: number;
+  /** conflicts.mode and the peers' check (shared with anti-entropy); unset: made here. */
+  agreement?: ModeAgreement;
 }
 
 export interface ReplicationHooks {
@@ -83,6 +86,8 @@ export function startReplication(
     signer,
     acceptUnsigned: replication.acceptUnsigned,
     epochMs: context.store.nowMs(),
+    agreement: context.agreement ??
+      new ModeAgreement(config.conflicts.mode, log, () => context.store.nowMs()),
   });
   const transport = connectTransport(
     transportOptions(config, { url, brokerLabel, clientId, ca }, replicator.goneMessage(1)),

@@ -31,6 +31,7 @@ import { Outbox } from "./outbox.ts";
 import { SequenceTracker } from "./sequence.ts";
 import { hex, type Signer } from "./signing.ts";
 import type { ConnectionInfo, Transport } from "./transport.ts";
+import type { ModeAgreement } from "../conflicts/mod.ts";
 
 /** One MQTT message carries at most this many encoded entry bytes (one larger entry aside). */
 export const MAX_BATCH_BYTES = 256 * 1024;
@@ -74,6 +75,8 @@ export interface ReplicatorOptions {
   acceptUnsigned: boolean;
   /** When this process started (ms): orders its announcements after those of earlier runs. */
   epochMs: number;
+  /** conflicts.mode, announced, and checked against each peer's before its changes merge. */
+  agreement: ModeAgreement;
 }
 
 /** Counters shown in INFO; "events" are changes (entries), "messages" are MQTT messages. */
@@ -252,19 +255,20 @@ export class MqttReplicator implements Replicator {
 
   /** Publishes the announcement of this connection; signed, also the will of the next one. */
   #announce(connection: number): void {
-    const { topicPrefix, nodeId, announceAddress, signer } = this.#options;
+    const { topicPrefix, nodeId, announceAddress: address, signer } = this.#options;
     const topic = nodesTopic(topicPrefix, nodeId);
+    const conflictsMode = this.#options.agreement.mode;
     const done = (error: string | null) => {
       if (error !== null) this.#warn("replication_announce_failed", { reason: error });
     };
     if (signer === null) {
-      const announcement = encodeAnnouncement({ nodeId, address: announceAddress });
+      const announcement = encodeAnnouncement({ nodeId, address, conflictsMode });
       this.#transport?.publish(topic, announcement, true, done);
       return;
     }
     const order = { epochMs: this.#options.epochMs, connection };
     const message = encodeSignedAnnouncement(
-      { nodeId, address: announceAddress, order },
+      { nodeId, address, order, conflictsMode },
       signer.keyId,
     );
     this.#publishing = this.#publishing.then(async () => {
@@ -352,6 +356,12 @@ export class MqttReplicator implements Replicator {
       counters.eventsIgnored += batch.entries.length;
       return;
     }
+    // Merged as before while the origin's announcement is unseen: it is published first.
+    const mode = this.#directory.conflictsModeOf(batch.origin);
+    if (mode !== undefined && !this.#options.agreement.agrees(batch.origin, mode, "replication")) {
+      counters.eventsRejected += batch.entries.length;
+      return;
+    }
     const verdict = this.#sequences.observe(
       batch.origin,
       batch.incarnation,
@@ -380,7 +390,7 @@ export class MqttReplicator implements Replicator {
     if (announcement !== null && announcement.nodeId !== topicNodeId) {
       return this.#malformed(topic, `node_id "${announcement.nodeId}" does not match the topic`);
     }
-    this.#applyAnnouncement(topicNodeId, announcement?.address ?? null, null);
+    this.#applyAnnouncement(topicNodeId, announcement?.address ?? null, null, announcement);
   }
 
   /** Format 2: signed, with an order; its tag was checked before (if this node has keys). */
@@ -391,21 +401,28 @@ export class MqttReplicator implements Replicator {
     if (nodeId !== topicNodeId) {
       return this.#malformed(topic, `node_id "${nodeId}" does not match the topic`);
     }
-    this.#applyAnnouncement(nodeId, address, order);
+    this.#applyAnnouncement(nodeId, address, order, decoded.announcement);
   }
 
-  /** A node announced at `address`, or gone (null). */
+  /** A node announced at `address` in a mode, or gone (null). */
   #applyAnnouncement(
     nodeId: string,
     address: string | null,
     order: AnnouncementOrder | null,
+    mode: { conflictsMode?: string | null } | null,
   ): void {
     if (nodeId === this.#options.nodeId) return;
     const log = this.#options.log;
     const known = this.#directory.addressOf(nodeId);
+    const conflictsMode = mode?.conflictsMode ?? null;
     const change: DirectoryChange = address === null
       ? this.#directory.depart(nodeId, order, this.#options.nowMs())
-      : this.#directory.announce(nodeId, address, order);
+      : this.#directory.announce(nodeId, address, order, conflictsMode);
+    if (change === "announced" || change === "unchanged") {
+      // The mode held (a replayed signed announcement changes nothing, its mode included).
+      const held = this.#directory.conflictsModeOf(nodeId) ?? null;
+      this.#options.agreement.agrees(nodeId, held, "replication");
+    }
     switch (change) {
       case "announced":
         return log.info("replication_peer_announced", { peer: nodeId, address: address ?? "" });

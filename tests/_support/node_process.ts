@@ -8,7 +8,8 @@ import { MerkleKVClient } from "../../src/client/mod.ts";
 import { freePort, waitForPort } from "./ports.ts";
 
 const ROOT = path.resolve(new URL("../..", import.meta.url).pathname);
-const MAIN = path.join(ROOT, "main.ts");
+/** The current code; a node restarted onto it (restart(MAIN)) is upgraded. */
+export const MAIN = path.join(ROOT, "main.ts");
 const LAUNCHER = path.join(ROOT, "bin", "merklekv.mjs");
 const DENO_CONFIG = path.join(ROOT, "deno.json");
 const START_TIMEOUT_MS = 20_000;
@@ -53,6 +54,11 @@ export interface NodeOptions {
   httpPort?: number | true;
   /** false: start() returns once the process runs, without waiting for the client port. */
   waitReady?: boolean;
+  /**
+   * The program `deno run` starts instead of main.ts (through "deno" only): a release bundle
+   * under tests/fixtures/releases/ runs the node as that release.
+   */
+  script?: string;
 }
 
 export class NodeProcess {
@@ -67,6 +73,7 @@ export class NodeProcess {
   /** Ends when every process holding the stderr pipe (the node, its launcher) has exited. */
   #stderrDone: Promise<void> = Promise.resolve();
   #exited: Promise<Deno.CommandStatus>;
+  #script: string;
 
   private constructor(
     options: NodeOptions,
@@ -79,6 +86,7 @@ export class NodeProcess {
     this.httpPort = httpPort;
     this.nodeId = options.nodeId ?? `node-${port}`;
     this.configPath = configPath;
+    this.#script = options.script ?? MAIN;
     this.#child = this.#spawn();
     this.#exited = this.#child.status;
   }
@@ -108,7 +116,11 @@ export class NodeProcess {
   #spawn(): Deno.ChildProcess {
     const config = this.options.cwd === undefined ? this.configPath : CONFIG_NAME_IN_CWD;
     const nodeArgs = ["--config", config, ...(this.options.args ?? [])];
-    const [program, ...args] = commandLine(this.options.through ?? "deno", nodeArgs);
+    const through = this.options.through ?? "deno";
+    if (this.#script !== MAIN && through !== "deno") {
+      throw new Error(`a script other than main.ts runs only through "deno", not "${through}"`);
+    }
+    const [program, ...args] = commandLine(through, this.#script, nodeArgs);
     if (program === undefined) throw new Error("commandLine() gave an empty command");
     // npm sets INIT_CWD for what it runs (`npm test`); `deno task` would keep it. Left out, so
     // that `deno task` sets it to the cwd below, as when a user types the command.
@@ -177,14 +189,17 @@ export class NodeProcess {
     this.#child.kill(signal);
   }
 
-  /** Sends a signal and waits for the exit. */
+  /** Sends a signal and waits for the exit (run directly: and for the last line of stderr). */
   async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
     try {
       this.#child.kill(signal);
     } catch {
       // already exited
     }
-    return await this.#exited;
+    const status = await this.#exited;
+    // Nothing else holds the pipe of a node run directly: it closes as the process ends.
+    if (!this.#throughWrapper()) await this.#stderrDone;
+    return status;
   }
 
   /** SIGKILL to the node, and to the launcher or task that started it. */
@@ -209,9 +224,13 @@ export class NodeProcess {
     return this.#exited;
   }
 
-  /** Starts the same node again (same port, config and data dir) after it stopped. */
-  async restart(): Promise<void> {
+  /**
+   * Starts the same node again (same port, config and data dir) after it stopped; with
+   * `script`, as another build (main.ts for the current code: a rolling upgrade).
+   */
+  async restart(script?: string): Promise<void> {
     await this.#exited;
+    if (script !== undefined) this.#script = script;
     this.#stderr = [];
     this.#child = this.#spawn();
     this.#exited = this.#child.status;
@@ -224,11 +243,11 @@ export class NodeProcess {
   }
 }
 
-/** The program and arguments that start a node with `nodeArgs` (after main.ts). */
-function commandLine(through: StartedThrough, nodeArgs: string[]): string[] {
+/** The program and arguments that start `script` (main.ts unless "deno" runs another) with `nodeArgs`. */
+function commandLine(through: StartedThrough, script: string, nodeArgs: string[]): string[] {
   switch (through) {
     case "deno":
-      return [Deno.execPath(), "run", "--allow-all", MAIN, ...nodeArgs];
+      return [Deno.execPath(), "run", "--allow-all", script, ...nodeArgs];
     case "launcher":
       return ["node", LAUNCHER, ...nodeArgs];
     case "task":

@@ -56,6 +56,14 @@ function harness(): Harness {
       calls.push(`config ${JSON.stringify(command)}`);
       return "OK\r\n";
     },
+    conflicts: (count, allowed) => {
+      calls.push(`conflicts ${count} ${allowed === null ? "all keys" : "filtered"}`);
+      return "CONFLICTS 0\r\n";
+    },
+    clearConflicts: () => {
+      calls.push("clearConflicts");
+      return "OK\r\n";
+    },
     auth: (user, password) => {
       calls.push(`auth ${user} ${password}`);
       return "OK\r\n";

@@ -87,6 +87,10 @@ const VALID: [string, ParseResult][] = [
     value: "a:1, b:2",
   }],
   ["CONFIG RELOAD", { kind: "config_reload" }],
+  ["CONFLICTS", { kind: "conflicts_list", count: 100 }],
+  ["conflicts 7", { kind: "conflicts_list", count: 7 }],
+  ["CONFLICTS CLEAR", { kind: "conflicts_clear" }],
+  ["conflicts Clear", { kind: "conflicts_clear" }],
 ];
 
 for (const [line, expected] of VALID) {
@@ -102,11 +106,12 @@ Deno.test("parseCommand() has a valid example for every command and alias", () =
 
 /** The permission categories of the security design, word by word (see docs/security.md). */
 const CATEGORIES: Record<CommandCategory, string[]> = {
-  read: ["GET", "MGET", "EXISTS", "SCAN", "DBSIZE", "TTL", "HASH"],
+  read: ["GET", "MGET", "EXISTS", "SCAN", "DBSIZE", "TTL", "HASH", "CONFLICTS"],
   write: ["SET", "DEL", "DELETE", "INC", "DEC", "INCR", "DECR", "APPEND", "PREPEND", "MSET"]
     .concat(["EXPIRE", "PERSIST"]),
   admin: ["INFO", "STATS", "TRUNCATE", "FLUSHDB", "SHUTDOWN", "SYNC 127.0.0.1 7879"]
-    .concat(["ACL LIST", "ACL LOAD", "SNAPSHOT", "CONFIG GET", "config set", "CONFIG RELOAD"]),
+    .concat(["ACL LIST", "ACL LOAD", "SNAPSHOT", "CONFIG GET", "config set", "CONFIG RELOAD"])
+    .concat(["CONFLICTS CLEAR"]),
   sync: ["SYNC root"],
   connection: ["PING", "ECHO", "VERSION", "QUIT", "HELP", "AUTH", "ACL WHOAMI"],
 };
