@@ -291,7 +291,11 @@ async function startConflicts(
   const { dataDir, fsync } = config;
   const keeper = await ConflictKeeper.open({ conflicts: config.conflicts, dataDir, fsync, log });
   closers.push(() => keeper.close());
-  store.onConflict = (key, winner, loser) => keeper.record(key, winner, loser, clock.nowMs());
+  store.onConflict = (key, winner, loser) => {
+    const pair = { winner: `${winner.node}@${winner.hlc}`, loser: `${loser.node}@${loser.hlc}` };
+    log.debug("conflict_detected", { key, ...pair });
+    keeper.record(key, winner, loser, clock.nowMs());
+  };
   parts.liveConfig.onChange(() => keeper.setMaxEntries(config.conflicts.logMaxEntries));
   return { keeper, agreement };
 }

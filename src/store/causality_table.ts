@@ -24,6 +24,12 @@ import type { StoredEntry } from "./stored_entry.ts";
 
 const NO_DOTS: readonly Dot[] = [];
 
+/** A key's winner and causality before a merge. */
+export interface Before {
+  readonly dot: Dot;
+  readonly causality: Causality | undefined;
+}
+
 export class CausalityTable {
   /** Off (conflicts mode lww): no entry gets a causality, and nothing is detected. */
   readonly tracking: boolean;
@@ -97,12 +103,21 @@ export class CausalityTable {
   }
 
   /**
+   * What detect() compares a merge's outcome with: the entry's dot and causality before the
+   * merge changes it; undefined (nothing allocated) when causality is not tracked.
+   */
+  before(entry: StoredEntry): Before | undefined {
+    if (!this.tracking) return undefined;
+    return { dot: { node: entry.node, hlc: entry.hlc }, causality: this.get(entry) };
+  }
+
+  /**
    * Counts each (winner, loser) pair that a merge made appear in a key's state (from `before`
    * to `after`), and calls `hook` with it.
    */
   detect(
     key: string,
-    before: { dot: Dot; causality: Causality | undefined } | undefined,
+    before: Before | undefined,
     after: Dot,
     afterCausality: Causality | undefined,
     hook: ConflictHook | null,

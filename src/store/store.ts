@@ -8,7 +8,7 @@ import { compareEntries, type Entry, type LiveEntry } from "./entry.ts";
 import type { ApplyOutcome, SegmentContents, StoreOptions } from "./store_types.ts";
 import type { CounterState } from "./counter.ts";
 import { CounterTable } from "./counter_table.ts";
-import { type Causality, type ConflictHook, type Dot, sameCausality } from "./causality.ts";
+import { type Causality, type ConflictHook, sameCausality } from "./causality.ts";
 import { CausalityTable } from "./causality_table.ts";
 import { NodeIds } from "./node_ids.ts";
 import { Prefetcher } from "./prefetch.ts";
@@ -303,12 +303,11 @@ export class Store {
         this.#causalities.detect(entry.key, undefined, entry, remote.causality, this.onConflict);
       }
     } else {
-      const dot: Dot = { node: current.node, hlc: current.hlc };
-      const before = { dot, causality: this.#causalities.get(current) };
+      const before = this.#causalities.before(current);
       const next = this.#winner(current, remote);
       const counter = this.#counters.get(current);
       const causality = this.#causalities.settled(current, counter, remote, next);
-      if (next === null && sameCausality(before.causality, causality)) return "stale";
+      if (next === null && sameCausality(before?.causality, causality)) return "stale";
       entry = current;
       if (next !== null) {
         const node = this.#nodes.get(next.node)[0];
