@@ -25,5 +25,5 @@ export {
   parseInt64,
   type ParseLimits,
 } from "./parse.ts";
-export { getAndSetKeys, getKeyEnd, parseFramed } from "./hot_path.ts";
+export { getAndSetKeys, getKeyEnd, parseFramed, setCommand, setKeyEnd } from "./hot_path.ts";
 export * from "./reply.ts";
