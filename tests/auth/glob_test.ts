@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SeededRandom } from "../_support/seeded_random.ts";
 import { compileGlob, globSource } from "../../src/auth/mod.ts";
 
 /** [glob, key, matches] as Redis's stringmatchlen answers them. */
@@ -115,6 +116,31 @@ Deno.test("compileGlob() answers as the glob's RegExp does, on strings and on by
       `${glob} against ${key} as bytes`,
     );
   }
+});
+
+Deno.test("compileGlob() answers as the RegExp reference for sets, escapes and long keys, on strings and bytes", () => {
+  const random = new SeededRandom(95);
+  const globUnits = ["*", "?", "[", "]", "^", "-", "\\", "a", "b", "c", "[a-c]", "[^b]", "\xe9"];
+  const keyUnits = ["a", "b", "c", "-", "]", "^", "\\", "*", "[", "\xe9", "\xff", "\x00"];
+  let matched = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let glob = "";
+    for (let j = random.below(9); j > 0; j--) glob += random.pick(globUnits);
+    let key = "";
+    for (let j = random.below(i % 10 === 0 ? 40 : 8); j > 0; j--) key += random.pick(keyUnits);
+    const expected = new RegExp(globSource(glob)).test(key);
+    if (expected) matched++;
+    const matcher = compileGlob(glob);
+    assert.equal(matcher.matches(key), expected, `${JSON.stringify(glob)} against ${key}`);
+    const { bytes, start, end } = receivedBytes(key);
+    assert.equal(
+      matcher.matchesBytes(bytes, start, end),
+      expected,
+      `${JSON.stringify(glob)} against ${JSON.stringify(key)} as bytes`,
+    );
+  }
+  // Both answers were asked for often.
+  assert.ok(matched > 2_000 && matched < 18_000, `${matched} of 20000 matched`);
 });
 
 Deno.test("compileGlob() never throws, whatever the pattern", () => {
