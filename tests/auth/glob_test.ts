@@ -120,12 +120,27 @@ Deno.test("compileGlob() answers as the glob's RegExp does, on strings and on by
 
 Deno.test("compileGlob() answers as the RegExp reference for sets, escapes and long keys, on strings and bytes", () => {
   const random = new SeededRandom(95);
-  const globUnits = ["*", "?", "[", "]", "^", "-", "\\", "a", "b", "c", "[a-c]", "[^b]", "\xe9"];
-  const keyUnits = ["a", "b", "c", "-", "]", "^", "\\", "*", "[", "\xe9", "\xff", "\x00"];
+  const globUnits = [
+    "*",
+    "*",
+    "*",
+    "?",
+    "[",
+    "]",
+    "^",
+    "-",
+    "\\",
+    "a",
+    "b",
+    "[a-c]",
+    "[^b]",
+    "\xe9",
+  ];
+  const keyUnits = ["a", "a", "b", "b", "c", "-", "]", "^", "\\", "*", "[", "\xe9", "\xff", "\x00"];
   let matched = 0;
   for (let i = 0; i < 20_000; i++) {
     let glob = "";
-    for (let j = random.below(9); j > 0; j--) glob += random.pick(globUnits);
+    for (let j = random.below(7); j > 0; j--) glob += random.pick(globUnits);
     let key = "";
     for (let j = random.below(i % 10 === 0 ? 40 : 8); j > 0; j--) key += random.pick(keyUnits);
     const expected = new RegExp(globSource(glob)).test(key);
@@ -140,7 +155,7 @@ Deno.test("compileGlob() answers as the RegExp reference for sets, escapes and l
     );
   }
   // Both answers were asked for often.
-  assert.ok(matched > 2_000 && matched < 18_000, `${matched} of 20000 matched`);
+  assert.ok(matched > 1_000 && matched < 19_000, `${matched} of 20000 matched`);
 });
 
 Deno.test("compileGlob() never throws, whatever the pattern", () => {
