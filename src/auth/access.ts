@@ -186,7 +186,12 @@ export class AccessControl {
 export function keyAllowed(user: User, key: string): boolean {
   if (user.allKeys) return true;
   const matchers = user.keyMatchers;
-  for (let i = 0; i < matchers.length; i++) if (matchers[i]!.matches(key)) return true;
+  const first = key.length === 0 ? -1 : key.charCodeAt(0);
+  for (let i = 0; i < matchers.length; i++) {
+    const matcher = matchers[i]!;
+    const unit = matcher.firstUnit;
+    if ((unit === -1 || unit === first) && matcher.matches(key)) return true;
+  }
   return false;
 }
 
@@ -199,8 +204,11 @@ export function keyBytesAllowed(
 ): boolean {
   if (user.allKeys) return true;
   const matchers = user.keyMatchers;
+  const first = start === end ? -1 : bytes[start]!;
   for (let i = 0; i < matchers.length; i++) {
-    if (matchers[i]!.matchesBytes(bytes, start, end)) return true;
+    const matcher = matchers[i]!;
+    const unit = matcher.firstUnit;
+    if ((unit === -1 || unit === first) && matcher.matchesBytes(bytes, start, end)) return true;
   }
   return false;
 }

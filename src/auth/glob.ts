@@ -126,6 +126,11 @@ const BACKSLASH = 0x5c;
 /** A compiled glob (compileGlob): one shape for every glob, so the callers stay monomorphic. */
 export class KeyMatcher {
   readonly glob: string;
+  /**
+   * The code unit every matching key starts with (the glob starts with a literal), else -1:
+   * a caller trying several globs skips those whose first unit differs without a call.
+   */
+  readonly firstUnit: number;
   /** Literal code units (>= 0), ANY, STAR, or SET_BASE - the set's index in `sets`. */
   readonly #tokens: Int32Array;
   readonly #sets: readonly UnitSet[];
@@ -159,6 +164,7 @@ export class KeyMatcher {
     }
     this.#tokens = Int32Array.from(tokens);
     this.#sets = sets;
+    this.firstUnit = tokens[0] !== undefined && tokens[0] >= 0 ? tokens[0] : -1;
   }
 
   /** Does the token of `?` or of a set match the code unit `unit`? */
