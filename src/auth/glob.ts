@@ -77,6 +77,7 @@ export function globSource(glob: string): string {
 const ANY = -1;
 const STAR = -2;
 const SET_BASE = -3;
+const BACKSLASH = 0x5c;
 
 /** A `[...]` set: code unit ranges as pairs (low, high), inclusive. */
 interface UnitSet {
@@ -121,8 +122,6 @@ function readSet(glob: string, start: number): { set: UnitSet; next: number } {
   return { set: { negated, ranges: Int32Array.from(ranges) }, next: index + 1 };
 }
 
-const BACKSLASH = 0x5c;
-
 /** A compiled glob (compileGlob): one shape for every glob, so the callers stay monomorphic. */
 export class KeyMatcher {
   readonly glob: string;
@@ -131,7 +130,7 @@ export class KeyMatcher {
    * a caller trying several globs skips those whose first unit differs without a call.
    */
   readonly firstUnit: number;
-  /** Literal code units (>= 0), ANY, STAR, or SET_BASE - the set's index in `sets`. */
+  /** Literal code units (>= 0), ANY, STAR, or SET_BASE - the set's index in #sets. */
   readonly #tokens: Int32Array;
   readonly #sets: readonly UnitSet[];
 
