@@ -4,7 +4,7 @@
  * (files.ts) and hands the users in; the clock is passed in for the rate-limited log.
  */
 
-import { type Command, commandRow, errorReply } from "../protocol/mod.ts";
+import { type Command, COMMAND_KIND_INDEX, commandRow, errorReply } from "../protocol/mod.ts";
 import { assert } from "../assert.ts";
 import {
   describeUser,
@@ -140,8 +140,7 @@ export class AccessControl {
    * says why not.
    */
   allows(user: User, command: Command): boolean {
-    const kind = command.kind;
-    if (!user.commands.has(kind) && commandRow(kind).category !== "connection") return false;
+    if (user.allowedKinds[COMMAND_KIND_INDEX[command.kind]] !== 1) return false;
     if (user.allKeys) return true;
     if ("key" in command) return keyAllowed(user, command.key);
     if ("keys" in command) {
@@ -186,14 +185,31 @@ export class AccessControl {
 /** May `user` touch `key`? */
 export function keyAllowed(user: User, key: string): boolean {
   if (user.allKeys) return true;
-  for (const matches of user.keyMatchers) if (matches(key)) return true;
+  const matchers = user.keyMatchers;
+  const first = key.length === 0 ? -1 : key.charCodeAt(0);
+  for (let i = 0; i < matchers.length; i++) {
+    const matcher = matchers[i]!;
+    const unit = matcher.firstUnit;
+    if ((unit === -1 || unit === first) && matcher.matches(key)) return true;
+  }
   return false;
 }
 
-/** May `user` touch the key held in `bytes[start, end)`? Makes no string for a glob of `*`s. */
-export function keyBytesAllowed(user: User, bytes: Uint8Array, start: number, end: number) {
+/** May `user` touch the key held in `bytes[start, end)`? Makes no string. */
+export function keyBytesAllowed(
+  user: User,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): boolean {
   if (user.allKeys) return true;
-  for (const matches of user.keyMatchers) if (matches.bytes(bytes, start, end)) return true;
+  const matchers = user.keyMatchers;
+  const first = start === end ? -1 : bytes[start]!;
+  for (let i = 0; i < matchers.length; i++) {
+    const matcher = matchers[i]!;
+    const unit = matcher.firstUnit;
+    if ((unit === -1 || unit === first) && matcher.matchesBytes(bytes, start, end)) return true;
+  }
   return false;
 }
 

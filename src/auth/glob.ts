@@ -1,17 +1,12 @@
 /**
  * Key globs as Redis matches them (stringmatchlen): `*` any run of bytes, `?` one byte,
  * `[abc]`, `[a-z]` and `[^...]` one byte of a set, `\x` the byte x. Keys are binary strings
- * (one code unit per byte), so matching bytes is matching code units. Pure.
+ * (one code unit per byte), so matching bytes is matching code units. A glob is compiled once
+ * into tokens and matched on the key's code units, as a string or as the bytes received, with
+ * no RegExp, no string made and nothing allocated. globSource() gives the same glob as a
+ * RegExp: the reference the matcher is tested against. Pure.
  */
 
-/**
- * A compiled glob: true when the key matches; `bytes` asks the same of the key held in
- * `bytes[start, end)` (each byte one code unit), without making a string where it can.
- */
-export interface KeyMatcher {
-  (key: string): boolean;
-  bytes(bytes: Uint8Array, start: number, end: number): boolean;
-}
 const REGEXP_SPECIAL = /[\\^$.*+?()[\]{}|/-]/;
 
 function escapeUnit(unit: string): string {
@@ -78,96 +73,175 @@ export function globSource(glob: string): string {
   return `^${source}$`;
 }
 
-/**
- * The literal runs between the glob's `*`s (escapes resolved), or null if it has `?` or `[`.
- * `a*b\\*c` gives ["a", "b*c"]; a glob without `*` gives one run.
- */
-export function starParts(glob: string): string[] | null {
-  const parts: string[] = [];
-  let part = "";
-  for (let index = 0; index < glob.length; index++) {
-    const unit = glob.charAt(index);
-    if (unit === "?" || unit === "[") return null;
-    if (unit === "*") {
-      parts.push(part);
-      part = "";
-    } else if (unit === "\\" && index + 1 < glob.length) part += glob.charAt(++index);
-    else part += unit;
+/** Token of `?`: any one code unit. Literal units are tokens >= 0, sets SET_BASE - index. */
+const ANY = -1;
+const STAR = -2;
+const SET_BASE = -3;
+const BACKSLASH = 0x5c;
+
+/** A `[...]` set: code unit ranges as pairs (low, high), inclusive. */
+interface UnitSet {
+  readonly negated: boolean;
+  readonly ranges: Int32Array;
+}
+
+function setHas(set: UnitSet, unit: number): boolean {
+  const ranges = set.ranges;
+  let found = false;
+  for (let i = 0; i < ranges.length && !found; i += 2) {
+    found = unit >= ranges[i]! && unit <= ranges[i + 1]!;
   }
-  parts.push(part);
-  return parts;
+  return found !== set.negated;
 }
 
-/** Does `key` match the runs of a glob of literals and `*`s (leftmost search is exact)? */
-function starMatch(parts: readonly string[], key: string): boolean {
-  const first = parts[0] ?? "";
-  const last = parts[parts.length - 1] ?? "";
-  if (parts.length === 1) return key === first;
-  const limit = key.length - last.length;
-  if (limit < first.length || !key.startsWith(first) || !key.endsWith(last)) return false;
-  let at = first.length;
-  for (let i = 1; i < parts.length - 1; i++) {
-    const part = parts[i] ?? "";
-    const found = key.indexOf(part, at);
-    if (found === -1 || found + part.length > limit) return false;
-    at = found + part.length;
+/** The `[...]` set starting at `start` (after `[`), as compileSet() reads it, and where it ends. */
+function readSet(glob: string, start: number): { set: UnitSet; next: number } {
+  let index = start;
+  let negated = false;
+  if (glob[index] === "^") {
+    negated = true;
+    index++;
   }
-  return true;
-}
-
-/** Are bytes[at, at + part.length) the code units of `part`? */
-function bytesAt(bytes: Uint8Array, at: number, part: string): boolean {
-  for (let i = 0; i < part.length; i++) if (bytes[at + i] !== part.charCodeAt(i)) return false;
-  return true;
-}
-
-/** starMatch() of the key bytes[start, end). */
-function starMatchBytes(parts: readonly string[], bytes: Uint8Array, start: number, end: number) {
-  const first = parts[0] ?? "";
-  const last = parts[parts.length - 1] ?? "";
-  if (parts.length === 1) return end - start === first.length && bytesAt(bytes, start, first);
-  const limit = end - last.length;
-  if (limit < start + first.length || !bytesAt(bytes, start, first)) return false;
-  if (!bytesAt(bytes, limit, last)) return false;
-  let at = start + first.length;
-  for (let i = 1; i < parts.length - 1; i++) {
-    const part = parts[i] ?? "";
-    while (at + part.length <= limit && !bytesAt(bytes, at, part)) at++;
-    if (at + part.length > limit) return false;
-    at += part.length;
+  const ranges: number[] = [];
+  while (index < glob.length && glob[index] !== "]") {
+    let unit = glob.charCodeAt(index);
+    if (unit === BACKSLASH && index + 1 < glob.length) unit = glob.charCodeAt(++index);
+    let last = unit;
+    let skip = 1;
+    if (glob[index + 1] === "-" && index + 2 < glob.length && glob[index + 2] !== "]") {
+      last = glob.charCodeAt(index + 2);
+      skip = 3;
+      if (last === BACKSLASH && index + 3 < glob.length) {
+        last = glob.charCodeAt(index + 3);
+        skip = 4;
+      }
+    }
+    ranges.push(Math.min(unit, last), Math.max(unit, last));
+    index += skip;
   }
-  return true;
+  return { set: { negated, ranges: Int32Array.from(ranges) }, next: index + 1 };
 }
 
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  let text = "";
-  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i] ?? 0);
-  return text;
+/** A compiled glob (compileGlob): one shape for every glob, so the callers stay monomorphic. */
+export class KeyMatcher {
+  readonly glob: string;
+  /**
+   * The code unit every matching key starts with (the glob starts with a literal), else -1:
+   * a caller trying several globs skips those whose first unit differs without a call.
+   */
+  readonly firstUnit: number;
+  /** Literal code units (>= 0), ANY, STAR, or SET_BASE - the set's index in #sets. */
+  readonly #tokens: Int32Array;
+  readonly #sets: readonly UnitSet[];
+
+  constructor(glob: string) {
+    this.glob = glob;
+    const tokens: number[] = [];
+    const sets: UnitSet[] = [];
+    let index = 0;
+    while (index < glob.length) {
+      const unit = glob.charCodeAt(index);
+      if (glob[index] === "*") {
+        // A run of stars is one star.
+        if (tokens[tokens.length - 1] !== STAR) tokens.push(STAR);
+        index++;
+      } else if (glob[index] === "?") {
+        tokens.push(ANY);
+        index++;
+      } else if (glob[index] === "[") {
+        const read = readSet(glob, index + 1);
+        tokens.push(SET_BASE - sets.length);
+        sets.push(read.set);
+        index = read.next;
+      } else if (unit === BACKSLASH && index + 1 < glob.length) {
+        tokens.push(glob.charCodeAt(index + 1));
+        index += 2;
+      } else {
+        tokens.push(unit);
+        index++;
+      }
+    }
+    this.#tokens = Int32Array.from(tokens);
+    this.#sets = sets;
+    this.firstUnit = tokens[0] !== undefined && tokens[0] >= 0 ? tokens[0] : -1;
+  }
+
+  /** Does the token of `?` or of a set match the code unit `unit`? */
+  #specialMatches(token: number, unit: number): boolean {
+    return token === ANY || (token <= SET_BASE && setHas(this.#sets[SET_BASE - token]!, unit));
+  }
+
+  /**
+   * Does `key` match? Stars by the greedy search with one way back (to the last star): a
+   * later star can take whatever an earlier one would have, so no other choice needs trying;
+   * time at most the key's length times the glob's. A star that ends the glob takes the rest.
+   */
+  matches(key: string): boolean {
+    const tokens = this.#tokens;
+    const count = tokens.length;
+    const end = key.length;
+    let token = 0;
+    let at = 0;
+    let afterStar = -1;
+    let starAt = 0;
+    for (;;) {
+      if (token < count) {
+        const next = tokens[token]!;
+        if (next === STAR) {
+          if (token === count - 1) return true;
+          afterStar = ++token;
+          starAt = at;
+          continue;
+        }
+        if (at < end) {
+          const unit = key.charCodeAt(at);
+          if (next === unit || (next < 0 && this.#specialMatches(next, unit))) {
+            token++;
+            at++;
+            continue;
+          }
+        }
+      } else if (at === end) return true;
+      if (afterStar === -1 || starAt >= end) return false;
+      token = afterStar;
+      at = ++starAt;
+    }
+  }
+
+  /** matches() of the key held in bytes[start, end) (each byte one code unit). */
+  matchesBytes(bytes: Uint8Array, start: number, end: number): boolean {
+    const tokens = this.#tokens;
+    const count = tokens.length;
+    let token = 0;
+    let at = start;
+    let afterStar = -1;
+    let starAt = start;
+    for (;;) {
+      if (token < count) {
+        const next = tokens[token]!;
+        if (next === STAR) {
+          if (token === count - 1) return true;
+          afterStar = ++token;
+          starAt = at;
+          continue;
+        }
+        if (at < end) {
+          const unit = bytes[at]!;
+          if (next === unit || (next < 0 && this.#specialMatches(next, unit))) {
+            token++;
+            at++;
+            continue;
+          }
+        }
+      } else if (at === end) return true;
+      if (afterStar === -1 || starAt >= end) return false;
+      token = afterStar;
+      at = ++starAt;
+    }
+  }
 }
 
-function matcher(
-  matches: (key: string) => boolean,
-  bytes: (bytes: Uint8Array, start: number, end: number) => boolean,
-): KeyMatcher {
-  return Object.assign(matches, { bytes });
-}
-
-/**
- * Compiles a glob once. Globs of literals and `*` (`*`, `user:*`, `*:cache`, `v*_*`, `name`)
- * are matched by comparing runs, on the key's bytes as received; others by a RegExp.
- */
+/** Compiles a glob once. */
 export function compileGlob(glob: string): KeyMatcher {
-  if (glob === "*") return matcher(() => true, () => true);
-  const parts = starParts(glob);
-  if (parts !== null) {
-    return matcher(
-      (key) => starMatch(parts, key),
-      (bytes, start, end) => starMatchBytes(parts, bytes, start, end),
-    );
-  }
-  const pattern = new RegExp(globSource(glob));
-  return matcher(
-    (key) => pattern.test(key),
-    (bytes, start, end) => pattern.test(latin1(bytes, start, end)),
-  );
+  return new KeyMatcher(glob);
 }

@@ -8,7 +8,13 @@
  * command. Pure: passwords are hashed by the function passed in, files are read elsewhere.
  */
 
-import { COMMAND_KINDS, type CommandKind, commandRow, commandWords } from "../protocol/mod.ts";
+import {
+  COMMAND_KIND_INDEX,
+  COMMAND_KINDS,
+  type CommandKind,
+  commandRow,
+  commandWords,
+} from "../protocol/mod.ts";
 import { compileGlob, type KeyMatcher } from "./glob.ts";
 
 /** SHA-256 of a password, as 64 lowercase hex digits. */
@@ -27,6 +33,11 @@ export interface User {
   readonly keyMatchers: readonly KeyMatcher[];
   /** The kinds of command granted; `connection` commands are always allowed. */
   readonly commands: ReadonlySet<CommandKind>;
+  /**
+   * 1 at the COMMAND_KIND_INDEX of each kind the user may run (granted, or a `connection`
+   * command), else 0: the check of every request, one array read.
+   */
+  readonly allowedKinds: Uint8Array;
   /** The command rules as applied, normalized (for ACL LIST). */
   readonly commandRules: readonly string[];
 }
@@ -154,10 +165,16 @@ function applyCommandRule(draft: Draft, rule: string): string | null {
 }
 
 export function finishDraft(draft: Draft): User {
+  const allowedKinds = new Uint8Array(COMMAND_KINDS.length);
+  for (const kind of COMMAND_KINDS) {
+    const allowed = draft.commands.has(kind) || commandRow(kind).category === "connection";
+    allowedKinds[COMMAND_KIND_INDEX[kind]] = allowed ? 1 : 0;
+  }
   return {
     ...draft,
     keyMatchers: draft.keyGlobs.map(compileGlob),
     commands: new Set(draft.commands),
+    allowedKinds,
   };
 }
 

@@ -22,6 +22,8 @@ import {
   parseFramed,
   type ParseLimits,
   type PiecewiseReply,
+  setCommand,
+  setKeyEnd,
   valueReply,
 } from "../protocol/mod.ts";
 import { MAX_PREFETCH_KEYS, type Store } from "../store/mod.ts";
@@ -62,6 +64,7 @@ import type { ConflictKeeper, ModeAgreement } from "../conflicts/mod.ts";
 export const VERSION = "0.1.0";
 
 const GET_INDEX = COMMAND_KIND_INDEX.get;
+const SET_INDEX = COMMAND_KIND_INDEX.set;
 /** What a GET reply starts with: `VALUE `, then the value, then CR LF. */
 const VALUE_PREFIX = new Uint8Array([0x56, 0x41, 0x4c, 0x55, 0x45, 0x20]);
 const CR = 13;
@@ -304,7 +307,12 @@ export class NodeCore implements LineHandler {
     return "";
   }
 
-  /** handleLine() when users or a password are configured: each command is checked first. */
+  /**
+   * handleLine() when users or a password are configured: each command is checked first. GET
+   * and SET lines are checked and run as the open path runs them, from the received bytes:
+   * the kind's bit and the key against the user's globs, with no string made for the check.
+   * Anything else, and any refusal, takes #checkAndRun().
+   */
   #handleChecked(
     line: FramedLine | string,
     client: ClientInfo,
@@ -312,21 +320,42 @@ export class NodeCore implements LineHandler {
     out: ReplyBytes | undefined,
   ): string | Promise<string> | PiecewiseReply | null {
     const user = session.user;
-    if (typeof line !== "string" && user !== null && user.commands.has("get")) {
+    if (user !== null && typeof line !== "string") {
+      const allowed = user.allowedKinds;
       const keyEnd = getKeyEnd(line, this.#limits);
-      if (keyEnd !== -1 && keyBytesAllowed(user, line.bytes, line.start + 4, keyEnd)) {
-        this.counters.commands[GET_INDEX]!++;
-        this.lastCommandKind = GET_INDEX;
-        return this.#get(line.bytes, line.start + 4, keyEnd, out);
+      if (keyEnd !== -1) {
+        if (allowed[GET_INDEX] === 1 && keyBytesAllowed(user, line.bytes, line.start + 4, keyEnd)) {
+          this.counters.commands[GET_INDEX]!++;
+          this.lastCommandKind = GET_INDEX;
+          return this.#get(line.bytes, line.start + 4, keyEnd, out);
+        }
+      } else {
+        const setEnd = setKeyEnd(line, this.#limits);
+        if (
+          setEnd !== -1 && allowed[SET_INDEX] === 1 &&
+          keyBytesAllowed(user, line.bytes, line.start + 4, setEnd)
+        ) {
+          return this.#run(setCommand(line, setEnd), client);
+        }
       }
     }
+    return this.#checkAndRun(line, client, session);
+  }
+
+  /** Parses the line, then runs the command if the session's user may, else refuses it. */
+  #checkAndRun(
+    line: FramedLine | string,
+    client: ClientInfo,
+    session: Session,
+  ): string | Promise<string> | PiecewiseReply | null {
+    const user = session.user;
     const command = typeof line === "string"
       ? parseCommand(line, this.#limits)
       : parseFramed(line, this.#limits);
     if (command.kind === "invalid") {
       this.counters.invalid++;
       this.lastCommandKind = INVALID_INDEX;
-      return session.user === null ? NOAUTH : errorReply(command.message);
+      return user === null ? NOAUTH : errorReply(command.message);
     }
     if (user === null || !this.#sessions.access.allows(user, command)) {
       const refusal = this.#sessions.refusal(session, command, () => firstWord(line));

@@ -119,21 +119,38 @@ export function getKeyEnd(line: FramedLine, limits: ParseLimits): number {
   return keyEnd === end && keyBytes > 0 && keyBytes <= limits.maxKeyBytes ? keyEnd : -1;
 }
 
-function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
+/**
+ * Where the key of a line ends if the line is a `SET key value` that parseFramed() reads from
+ * the bytes (the key starts at start + 4, the value after the returned offset); -1 for any
+ * other line. setCommand() then gives what parseFramed() would.
+ */
+export function setKeyEnd(line: FramedLine, limits: ParseLimits): number {
   const { bytes, start, end } = line;
-  if ((bytes[start]! | 0x20) === LOWER_G) {
-    const keyEnd = getKeyEnd(line, limits);
-    return keyEnd === -1 ? null : { kind: "get", key: line.copy(4, keyEnd - start) };
-  }
+  if ((bytes[start]! | 0x20) !== LOWER_S) return -1;
   const keyEnd = getOrSetKeyEnd(bytes, start, end);
   const keyBytes = keyEnd - (start + 4);
-  if (keyEnd === -1 || keyBytes === 0 || keyBytes > limits.maxKeyBytes) return null;
-  if (keyEnd === end || bytes[keyEnd] !== SPACE) return null;
+  if (keyEnd === -1 || keyBytes === 0 || keyBytes > limits.maxKeyBytes) return -1;
+  if (keyEnd === end || bytes[keyEnd] !== SPACE) return -1;
   // The rest of valueProblem's rule, no LF, holds by framing: a framed line has none.
-  if (end - keyEnd - 1 > limits.maxValueBytes) return null;
+  if (end - keyEnd - 1 > limits.maxValueBytes) return -1;
+  return keyEnd;
+}
+
+/** The command of a SET line whose key ends at `keyEnd` (from setKeyEnd()). */
+export function setCommand(line: FramedLine, keyEnd: number): Command {
+  const start = line.start;
   return {
     kind: "set",
     key: line.copy(4, keyEnd - start),
-    value: line.copy(keyEnd + 1 - start, end - start),
+    value: line.copy(keyEnd + 1 - start, line.end - start),
   };
+}
+
+function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
+  if ((line.bytes[line.start]! | 0x20) === LOWER_G) {
+    const keyEnd = getKeyEnd(line, limits);
+    return keyEnd === -1 ? null : { kind: "get", key: line.copy(4, keyEnd - line.start) };
+  }
+  const keyEnd = setKeyEnd(line, limits);
+  return keyEnd === -1 ? null : setCommand(line, keyEnd);
 }

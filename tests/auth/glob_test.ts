@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SeededRandom } from "../_support/seeded_random.ts";
 import { compileGlob, globSource } from "../../src/auth/mod.ts";
 
 /** [glob, key, matches] as Redis's stringmatchlen answers them. */
@@ -84,10 +85,10 @@ function receivedBytes(key: string): { bytes: Uint8Array; start: number; end: nu
 for (const [glob, key, expected] of CASES) {
   Deno.test(`compileGlob("${glob}") ${expected ? "matches" : "does not match"} "${key}"`, () => {
     const matches = compileGlob(glob);
-    assert.equal(matches(key), expected);
+    assert.equal(matches.matches(key), expected);
     if (key.split("").every((unit) => unit.charCodeAt(0) < 256)) {
       const { bytes, start, end } = receivedBytes(key);
-      assert.equal(matches.bytes(bytes, start, end), expected, "on the received bytes");
+      assert.equal(matches.matchesBytes(bytes, start, end), expected, "on the received bytes");
     }
   });
 }
@@ -107,10 +108,54 @@ Deno.test("compileGlob() answers as the glob's RegExp does, on strings and on by
     if (next(8) === 0) key += "*";
     const expected = new RegExp(globSource(glob)).test(key);
     const matches = compileGlob(glob);
-    assert.equal(matches(key), expected, `${glob} against ${key}`);
+    assert.equal(matches.matches(key), expected, `${glob} against ${key}`);
     const { bytes, start, end } = receivedBytes(key);
-    assert.equal(matches.bytes(bytes, start, end), expected, `${glob} against ${key} as bytes`);
+    assert.equal(
+      matches.matchesBytes(bytes, start, end),
+      expected,
+      `${glob} against ${key} as bytes`,
+    );
   }
+});
+
+Deno.test("compileGlob() answers as the RegExp reference for sets, escapes and long keys, on strings and bytes", () => {
+  const random = new SeededRandom(95);
+  const globUnits = [
+    "*",
+    "*",
+    "*",
+    "?",
+    "[",
+    "]",
+    "^",
+    "-",
+    "\\",
+    "a",
+    "b",
+    "[a-c]",
+    "[^b]",
+    "\xe9",
+  ];
+  const keyUnits = ["a", "a", "b", "b", "c", "-", "]", "^", "\\", "*", "[", "\xe9", "\xff", "\x00"];
+  let matched = 0;
+  for (let i = 0; i < 20_000; i++) {
+    let glob = "";
+    for (let j = random.below(7); j > 0; j--) glob += random.pick(globUnits);
+    let key = "";
+    for (let j = random.below(i % 10 === 0 ? 40 : 8); j > 0; j--) key += random.pick(keyUnits);
+    const expected = new RegExp(globSource(glob)).test(key);
+    if (expected) matched++;
+    const matcher = compileGlob(glob);
+    assert.equal(matcher.matches(key), expected, `${JSON.stringify(glob)} against ${key}`);
+    const { bytes, start, end } = receivedBytes(key);
+    assert.equal(
+      matcher.matchesBytes(bytes, start, end),
+      expected,
+      `${JSON.stringify(glob)} against ${JSON.stringify(key)} as bytes`,
+    );
+  }
+  // Both answers were asked for often.
+  assert.ok(matched > 1_000 && matched < 19_000, `${matched} of 20000 matched`);
 });
 
 Deno.test("compileGlob() never throws, whatever the pattern", () => {
@@ -124,7 +169,7 @@ Deno.test("compileGlob() never throws, whatever the pattern", () => {
       glob += units[seed % units.length];
     }
     const matches = compileGlob(glob);
-    matches("a");
-    matches(glob);
+    matches.matches("a");
+    matches.matches(glob);
   }
 });
