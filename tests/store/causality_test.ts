@@ -255,7 +255,7 @@ Deno.test("writes made one after another through different stores are never conf
     }
     cluster.settle();
     for (const store of cluster.stores) {
-      assert.equal(store.conflictsDetected, 0);
+      assert.equal(store.causality.conflictsDetected, 0);
       assert.deepEqual(store.entry("k")?.causality?.losers ?? [], []);
     }
   }
@@ -272,7 +272,7 @@ Deno.test("two writes on two stores that had not seen each other are one conflic
   c.applyRemote(second);
   for (const [i, store] of [a, b, c].entries()) {
     assert.equal(store.read("k")?.value, "from-b");
-    assert.equal(store.conflictsDetected, 1, `store ${i}`);
+    assert.equal(store.causality.conflictsDetected, 1, `store ${i}`);
     assert.deepEqual(cluster.pairs[i], [[
       dot(second.node, second.hlc),
       dot(first.node, first.hlc),
@@ -285,7 +285,7 @@ Deno.test("two writes on two stores that had not seen each other are one conflic
   a.applyRemote(resolved);
   b.applyRemote(resolved);
   for (const store of [a, b, c]) {
-    assert.equal(store.conflictsDetected, 1);
+    assert.equal(store.causality.conflictsDetected, 1);
     assert.deepEqual(store.entry("k")?.causality?.losers, []);
   }
 });
@@ -299,7 +299,7 @@ Deno.test("concurrent increments of one counter on two stores merge without a co
   b.applyRemote(fromA);
   assert.equal(a.read("k")?.value, "12");
   assert.equal(b.read("k")?.value, "12");
-  assert.equal(a.conflictsDetected + b.conflictsDetected, 0);
+  assert.equal(a.causality.conflictsDetected + b.causality.conflictsDetected, 0);
   assert.equal(a.rootHex(), b.rootHex());
 });
 
@@ -310,8 +310,8 @@ Deno.test("a DEL concurrent with a SET is a conflict, as values are", () => {
   b.write("k", null, 0);
   a.applyRemote(b.entry("k")!);
   b.applyRemote(a.entry("k")!);
-  assert.equal(a.conflictsDetected, 1);
-  assert.equal(b.conflictsDetected, 1);
+  assert.equal(a.causality.conflictsDetected, 1);
+  assert.equal(b.causality.conflictsDetected, 1);
 });
 
 Deno.test("a store that does not track causality merges entries that carry it as before, and keeps none", () => {
@@ -332,8 +332,8 @@ Deno.test("a store that does not track causality merges entries that carry it as
   };
   tracking.applyRemote(remote);
   plainStore.applyRemote(remote);
-  assert.equal(tracking.conflictsDetected, 1);
-  assert.equal(plainStore.conflictsDetected, 0);
+  assert.equal(tracking.causality.conflictsDetected, 1);
+  assert.equal(plainStore.causality.conflictsDetected, 0);
   assert.equal(plainStore.entry("k")?.causality, undefined);
   const { causality: _, ...withoutCausality } = remote;
   const reference = new Store({
