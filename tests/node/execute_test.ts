@@ -35,6 +35,7 @@ function harness(): Harness {
   const calls: string[] = [];
   const services: Services = {
     version: "9.8.7",
+    conflictsMode: "lww",
     info: () => "INFO\r\nnode_id:node-a\r\nEND\r\n",
     runSync: (host, port) => {
       calls.push(`runSync ${host} ${port}`);
