@@ -96,6 +96,9 @@ export class CausalityTable {
     if (this.#readValue !== null) {
       if (hasSiblings(this.get(entry))) this.#siblingKeys--;
       if (hasSiblings(causality)) this.#siblingKeys++;
+    } else if (causality !== undefined && hasSiblings(causality)) {
+      // Not in mode siblings: of a peer's siblings, the dots alone (as settled() keeps them).
+      causality = { seen: causality.seen, losers: causality.losers.map(withoutValue) };
     }
     if (causality === undefined) this.#causalities.delete(entry);
     else this.#causalities.set(entry, causality);
