@@ -224,8 +224,8 @@ function get(key: string, store: Store): string {
  * conflicts mode siblings, where it would mean nothing more than SET.
  */
 function set(command: Extract<Command, { kind: "set" | "resolve" }>, context: ExecuteContext) {
-  const mode = context.services.conflictsMode;
-  if (command.kind === "resolve" && mode !== "siblings") {
+  if (command.kind === "resolve" && context.services.conflictsMode !== "siblings") {
+    const mode = context.services.conflictsMode;
     return reply.errorReply(
       `RESOLVE needs conflicts.mode siblings; this node runs ${mode} (set it on every node)`,
     );
