@@ -21,9 +21,11 @@ import {
   readInfo,
   readInteger,
   readKeys,
+  readSiblings,
   readTtl,
   readValue,
   readValues,
+  type Sibling,
 } from "./replies.ts";
 import {
   amountToWire,
@@ -211,6 +213,24 @@ export class MerkleKVClient {
   /** Stores `value` (text as UTF-8, or bytes) under `key`, clearing any expiry. */
   async set(key: string, value: Value): Promise<void> {
     const line = `SET ${this.#key(key)} ${valueToWire(key, value, this.#limits)}`;
+    expectExactly(await this.#send(line), "OK");
+  }
+
+  /**
+   * The versions of `key` when it holds siblings (conflicts mode siblings; see
+   * docs/consistency.md), the LWW winner first, values as UTF-8 text (null: that version
+   * deleted the key); null when it has none (then get() reads it). get() of a key with
+   * siblings throws.
+   */
+  async siblings(key: string): Promise<Sibling[] | null> {
+    const versions = readSiblings(await this.#send(`GET ${this.#key(key)}`));
+    if (versions === null) return null;
+    return versions.map((x) => ({ ...x, value: x.value === null ? null : fromBinary(x.value) }));
+  }
+
+  /** Stores `value` over every sibling of `key` (conflicts mode siblings only). */
+  async resolve(key: string, value: Value): Promise<void> {
+    const line = `RESOLVE ${this.#key(key)} ${valueToWire(key, value, this.#limits)}`;
     expectExactly(await this.#send(line), "OK");
   }
 

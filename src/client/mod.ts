@@ -7,3 +7,4 @@ export { type ClientOptions, MerkleKVClient } from "./client.ts";
 export { ClientError, ServerError } from "./errors.ts";
 export type { ClientTls } from "./connection.ts";
 export { fromBinary, toBinary, type Value } from "./wire.ts";
+export type { Sibling } from "./replies.ts";

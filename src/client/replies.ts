@@ -86,6 +86,33 @@ function counted(reply: readonly string[], word: string): readonly string[] {
   return lines;
 }
 
+/** One version of a key with siblings (see readSiblings); value null: it deleted the key. */
+export interface Sibling {
+  node: string;
+  hlc: number;
+  value: string | null;
+}
+
+/**
+ * `SIBLINGS n` then n lines `<node>@<hlc> <value>` (`<node>@<hlc>` alone: deleted) -> the
+ * versions, values as binary strings; `VALUE v` and `NOT_FOUND` (no siblings) -> null.
+ */
+export function readSiblings(reply: readonly string[]): Sibling[] | null {
+  if (!headerOf(reply).startsWith("SIBLINGS ")) {
+    readValue(reply);
+    return null;
+  }
+  return counted(reply, "SIBLINGS").map((line) => {
+    const space = line.indexOf(" ");
+    const version = space === -1 ? line : line.slice(0, space);
+    const at = version.lastIndexOf("@");
+    const hlc = Number(version.slice(at + 1));
+    if (at < 1 || !Number.isSafeInteger(hlc) || hlc < 0) throw unexpected(line);
+    const value = space === -1 ? null : line.slice(space + 1);
+    return { node: version.slice(0, at), hlc, value };
+  });
+}
+
 /** `KEYS n` then n keys -> the keys (binary strings). */
 export function readKeys(reply: readonly string[]): string[] {
   return [...counted(reply, "KEYS")];

@@ -424,10 +424,10 @@ export const KEY_SCHEMA: readonly KeySpec[] = [
     reloadable: false,
     field: "conflicts.mode",
     type: "enum",
-    choices: ["lww", "record"],
+    choices: ["lww", "record", "siblings"],
     nullable: false,
     description:
-      "Concurrent writes: last writer wins (lww), or that and a log of the losers (record)",
+      "Concurrent writes: last writer wins (lww), plus a log of losers (record), or all kept (siblings)",
   },
   {
     path: "conflicts.log_max_entries",

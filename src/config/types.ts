@@ -150,11 +150,14 @@ export interface TlsConfig {
   serverName: string | null;
 }
 
-export type ConflictsMode = "lww" | "record";
+export type ConflictsMode = "lww" | "record" | "siblings";
 
 /** How concurrent writes are treated (see docs/consistency.md); the same on every node. */
 export interface ConflictsConfig {
-  /** "lww": last writer wins, nothing kept; "record": also keeps the losers in a conflict log. */
+  /**
+   * "lww": last writer wins, nothing kept; "record": also keeps the losers in a conflict log;
+   * "siblings": keeps the values of concurrent versions until a write resolves them.
+   */
   mode: ConflictsMode;
   /** Records the conflict log keeps, oldest dropped first. */
   logMaxEntries: number;

@@ -241,7 +241,8 @@ export class NodeCore implements LineHandler {
     if (typeof line !== "string") {
       // The commonest request: its key is looked up in the received bytes, never decoded.
       const keyEnd = getKeyEnd(line, this.#limits);
-      if (keyEnd !== -1) {
+      // Once a key holds siblings, GET takes the general path, which lists them.
+      if (keyEnd !== -1 && this.store.causality.siblingKeys === 0) {
         this.counters.commands[GET_INDEX]!++;
         this.lastCommandKind = GET_INDEX;
         return this.#get(line.bytes, line.start + 4, keyEnd, out);
@@ -324,7 +325,10 @@ export class NodeCore implements LineHandler {
       const allowed = user.allowedKinds;
       const keyEnd = getKeyEnd(line, this.#limits);
       if (keyEnd !== -1) {
-        if (allowed[GET_INDEX] === 1 && keyBytesAllowed(user, line.bytes, line.start + 4, keyEnd)) {
+        if (
+          allowed[GET_INDEX] === 1 && this.store.causality.siblingKeys === 0 &&
+          keyBytesAllowed(user, line.bytes, line.start + 4, keyEnd)
+        ) {
           this.counters.commands[GET_INDEX]!++;
           this.lastCommandKind = GET_INDEX;
           return this.#get(line.bytes, line.start + 4, keyEnd, out);
@@ -414,6 +418,7 @@ export class NodeCore implements LineHandler {
   #services(): Services {
     return {
       version: VERSION,
+      conflictsMode: this.config.conflicts.mode,
       info: () => infoReply(this.infoFields()),
       runSync: (host, port) => {
         const antiEntropy = this.parts.antiEntropy;
@@ -450,12 +455,12 @@ export class NodeCore implements LineHandler {
       conflicts: (count, allowed) => {
         const keeper = this.parts.conflicts?.keeper ?? null;
         return keeper === null
-          ? errorReply(NOT_RECORDING)
+          ? errorReply(notRecording(this.config.conflicts.mode))
           : conflictsReply(keeper.list(count, allowed));
       },
       clearConflicts: async () => {
         const keeper = this.parts.conflicts?.keeper ?? null;
-        if (keeper === null) return errorReply(NOT_RECORDING);
+        if (keeper === null) return errorReply(notRecording(this.config.conflicts.mode));
         try {
           await keeper.clear();
         } catch (error) {
@@ -478,7 +483,8 @@ export class NodeCore implements LineHandler {
       ["entries", store.size],
       ["tombstones", store.tombstoneCount],
       ["counter_keys", store.counterKeys],
-      ["conflicts_detected", store.conflictsDetected],
+      ["conflicts_detected", store.causality.conflictsDetected],
+      ["siblings_held", store.causality.siblingKeys],
       ["connections", this.parts.connectionCount()],
       ["commands_processed", this.#commandsProcessed],
       ["auth_failures", this.#sessions.authFailures + (this.parts.auth?.otherFailures?.() ?? 0)],
@@ -501,9 +507,10 @@ export class NodeCore implements LineHandler {
   }
 }
 
-/** What CONFLICTS answers in lww mode: nothing is recorded, which is not "no conflicts". */
-const NOT_RECORDING =
-  "conflicts are not recorded: conflicts.mode is lww (set it to record on every node)";
+/** What CONFLICTS answers outside record mode: nothing is recorded, which is not "no conflicts". */
+function notRecording(mode: string): string {
+  return `conflicts are not recorded: conflicts.mode is ${mode} (set it to record on every node)`;
+}
 
 /** conflicts_mode, conflict_log_entries, conflicts_mode_mismatches (see docs/observability.md). */
 function conflictFields(mode: string, conflicts: ConflictParts | undefined): InfoField[] {

@@ -36,6 +36,8 @@ export type ExecuteResult =
 export interface Services {
   info(): string;
   version: string;
+  /** conflicts.mode (RESOLVE needs siblings). */
+  conflictsMode: string;
   /** SYNC <host> <port>: one anti-entropy session now. */
   runSync(host: string, port: number): Promise<string>;
   /** SYNC <VERB> ...: a request from a peer's anti-entropy session. */
@@ -74,10 +76,10 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
   const { store, changes } = context;
   switch (command.kind) {
     case "get":
-      return valueOrNotFound(store.readValue(command.key));
+      return get(command.key, store);
     case "set":
-      changes.push(store.write(command.key, command.value, 0));
-      return reply.OK;
+    case "resolve":
+      return set(command, context);
     case "del":
       if (!store.has(command.key)) return reply.NOT_FOUND;
       changes.push(store.write(command.key, null, 0));
@@ -119,7 +121,6 @@ export function execute(command: Command, context: ExecuteContext): ExecuteResul
     case "conflicts_list":
       return context.services.conflicts(command.count, context.scanFilter);
     case "conflicts_clear":
-      return context.services.clearConflicts();
     case "info":
     case "shutdown":
     case "snapshot":
@@ -152,7 +153,8 @@ type ServiceCommand = Extract<
       | "sync_request"
       | "config_get"
       | "config_set"
-      | "config_reload";
+      | "config_reload"
+      | "conflicts_clear";
   }
 >;
 
@@ -173,6 +175,8 @@ function executeService(command: ServiceCommand, services: Services): ExecuteRes
     case "config_set":
     case "config_reload":
       return services.config(command);
+    case "conflicts_clear":
+      return services.clearConflicts();
     default: {
       const unreachable: never = command;
       assert(false, `every service command is handled, not ${JSON.stringify(unreachable)}`);
@@ -203,6 +207,31 @@ function executeAuth(command: AuthCommand, services: Services): string | Promise
 /** The reply to GET of a key whose live entry is `entry` (undefined: none). */
 function valueOrNotFound(value: string | undefined): string {
   return value === undefined ? reply.NOT_FOUND : reply.valueReply(value);
+}
+
+/** GET: `VALUE v` or NOT_FOUND, or `SIBLINGS n` for a key with siblings. */
+function get(key: string, store: Store): string {
+  if (store.causality.siblingKeys === 0) return valueOrNotFound(store.readValue(key));
+  const siblings = store.siblings(key);
+  return siblings === undefined
+    ? valueOrNotFound(store.readValue(key))
+    : reply.siblingsReply(siblings);
+}
+
+/**
+ * SET, and RESOLVE: a local write has seen every version the node holds, so it supersedes every
+ * sibling (see docs/consistency.md, Siblings mode). RESOLVE says so, and is refused outside
+ * conflicts mode siblings, where it would mean nothing more than SET.
+ */
+function set(command: Extract<Command, { kind: "set" | "resolve" }>, context: ExecuteContext) {
+  if (command.kind === "resolve" && context.services.conflictsMode !== "siblings") {
+    const mode = context.services.conflictsMode;
+    return reply.errorReply(
+      `RESOLVE needs conflicts.mode siblings; this node runs ${mode} (set it on every node)`,
+    );
+  }
+  context.changes.push(context.store.write(command.key, command.value, 0));
+  return reply.OK;
 }
 
 export function getReply(entry: LiveEntry | undefined): string {

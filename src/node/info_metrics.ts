@@ -44,6 +44,7 @@ export const INFO_METRICS: readonly InfoMetric[] = [
     "conflicts_detected_total",
     "Pairs of concurrent versions (winner, loser) merges found (conflicts mode record)",
   ),
+  gauge("siblings_held", "siblings_held_keys", "Keys holding siblings (conflicts mode siblings)"),
   gauge("connections", "connected_clients", "Open client and peer connections on the client port"),
   gauge("memory_rss_bytes", "memory_rss_bytes", "Resident set size of the process"),
   gauge("memory_heap_used_bytes", "memory_heap_used_bytes", "V8 heap in use"),

@@ -36,10 +36,7 @@ export class RemoteMerge implements RemoteApplier {
     const { maxKeyBytes, maxValueBytes } = this.#limits;
     for (const entry of entries) {
       // Whatever a peer sends must also be something a client could have written here.
-      if (
-        !isValidKey(entry.key, maxKeyBytes) ||
-        (entry.value !== null && valueProblem(entry.value, maxValueBytes) !== null)
-      ) {
+      if (!isValidKey(entry.key, maxKeyBytes) || hasInvalidValue(entry, maxValueBytes)) {
         counts.invalid++;
         continue;
       }
@@ -50,4 +47,16 @@ export class RemoteMerge implements RemoteApplier {
     if (won.length > 0) this.#changeLog?.append(won);
     return counts;
   }
+}
+
+/** Whether the entry's value, or a sibling's (conflicts mode siblings), breaks the value rule. */
+function hasInvalidValue(entry: Entry, maxValueBytes: number): boolean {
+  if (entry.value !== null && valueProblem(entry.value, maxValueBytes) !== null) return true;
+  const losers = entry.causality?.losers ?? [];
+  for (const loser of losers) {
+    if (typeof loser.value === "string" && valueProblem(loser.value, maxValueBytes) !== null) {
+      return true;
+    }
+  }
+  return false;
 }

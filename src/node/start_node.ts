@@ -148,7 +148,8 @@ function storeOptionsOf(config: Config, clock: Clock): StoreOptions {
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: config.replication.maxClockSkewMs,
     // Version vectors and losers only where they are used: lww keeps today's formats.
-    trackCausality: config.conflicts.mode === "record",
+    trackCausality: config.conflicts.mode !== "lww",
+    keepSiblings: config.conflicts.mode === "siblings",
   };
 }
 

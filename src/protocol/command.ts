@@ -9,6 +9,8 @@
 export type Command =
   | { kind: "set"; key: string; value: string }
   | { kind: "get"; key: string }
+  /** RESOLVE: a write of `value` that ends the key's siblings (conflicts mode siblings). */
+  | { kind: "resolve"; key: string; value: string }
   | { kind: "del"; key: string }
   /** INC/INCR (positive amount) and DEC/DECR (negated amount). */
   | { kind: "incr"; key: string; amount: bigint }

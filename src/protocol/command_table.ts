@@ -144,8 +144,23 @@ const COMMAND_TABLE: { readonly [K in CommandKind]: CommandRow } = {
     words: {
       GET: keyCommand(
         (key) => ({ kind: "get", key }),
-        help("GET key", "Replies VALUE <value>, or NOT_FOUND"),
+        help(
+          "GET key",
+          "Replies VALUE <value>, NOT_FOUND, or SIBLINGS n then n lines `node@hlc value`",
+        ),
       ),
+    },
+  },
+  // A write like SET, refused outside conflicts mode siblings (see execute.ts).
+  resolve: {
+    category: "write",
+    writes: true,
+    words: {
+      RESOLVE: {
+        shape: "key_value",
+        build: (a) => ({ kind: "resolve", key: a.key, value: a.value }),
+        ...help("RESOLVE key value", "Stores value over every sibling of key; replies OK"),
+      },
     },
   },
   del: {

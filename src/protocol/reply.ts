@@ -46,6 +46,25 @@ export function conflictsReply(lines: readonly string[]): string {
   return reply;
 }
 
+/** One version of a key with siblings, as GET lists it (null value: it deleted the key). */
+export interface SiblingLine {
+  readonly node: string;
+  readonly hlc: number;
+  readonly value: string | null;
+}
+
+/**
+ * `SIBLINGS n` then n lines `<node>@<hlc> <value>`, in the order given; a version that deleted
+ * the key is `<node>@<hlc>` alone, with no space (a value line always has one, even empty).
+ */
+export function siblingsReply(siblings: readonly SiblingLine[]): string {
+  let reply = "SIBLINGS " + siblings.length + CRLF;
+  for (const { node, hlc, value } of siblings) {
+    reply += node + "@" + hlc + (value === null ? "" : " " + value) + CRLF;
+  }
+  return reply;
+}
+
 /** `HELP n` then n lines, `<syntax> - <summary>` (see commandHelp() in parse.ts). */
 export function helpReply(lines: readonly string[]): string {
   let reply = "HELP " + lines.length + CRLF;
@@ -124,6 +143,7 @@ export const COUNTED_REPLY_HEADERS: ReadonlySet<string> = new Set([
   "HELP",
   "USERS",
   "CONFLICTS",
+  "SIBLINGS",
 ]);
 export const INFO_HEADER = "INFO";
 export const INFO_END = "END";

@@ -36,6 +36,12 @@ export type ConflictHook = (key: string, winner: Dot, loser: Dot) => void;
 export interface CausalVersion extends Dot {
   /** The vector less the own dot, sorted by node id, one component per node. */
   readonly seen: readonly Dot[];
+  /**
+   * A sibling's value (conflicts mode siblings): the string it wrote, null for a deletion;
+   * absent where values are not kept (mode record, and the winner of an entry, whose value is
+   * the entry's).
+   */
+  readonly value?: string | null;
 }
 
 /** What an entry carries beyond its dot; absent when both lists would be empty. */
@@ -108,10 +114,34 @@ function beyond(vector: readonly Dot[], dot: Dot): readonly Dot[] {
   return vector.length === 1 ? NO_DOTS : vector.filter((_, i) => i !== index);
 }
 
-/** The versions a key's state holds: its winner, then its losers. */
-export function versionsOf(dot: Dot, causality: Causality | undefined): CausalVersion[] {
-  const winner: CausalVersion = { node: dot.node, hlc: dot.hlc, seen: causality?.seen ?? NO_DOTS };
+/**
+ * The versions a key's state holds: its winner, then its losers. `value`: the winner's value, to
+ * keep should it lose (conflicts mode siblings); undefined: values are not kept.
+ */
+export function versionsOf(
+  dot: Dot,
+  causality: Causality | undefined,
+  value?: string | null,
+): CausalVersion[] {
+  const seen = causality?.seen ?? NO_DOTS;
+  const winner: CausalVersion = value === undefined
+    ? { node: dot.node, hlc: dot.hlc, seen }
+    : { node: dot.node, hlc: dot.hlc, seen, value };
   return causality === undefined ? [winner] : [winner, ...causality.losers];
+}
+
+/** Whether a causality keeps the value of at least one loser (a key with siblings). */
+export function hasSiblings(causality: Causality | undefined): boolean {
+  if (causality === undefined) return false;
+  for (const loser of causality.losers) if (loser.value !== undefined) return true;
+  return false;
+}
+
+/** `version` without its value: what a store that keeps no siblings holds of it. */
+export function withoutValue(version: CausalVersion): CausalVersion {
+  return version.value === undefined
+    ? version
+    : { node: version.node, hlc: version.hlc, seen: version.seen };
 }
 
 /**
@@ -175,9 +205,13 @@ export function settle(
   return { seen: exact(seen), losers: losers.length === 0 ? NO_LOSERS : exact(losers) };
 }
 
+/** Two copies of one version (one dot): their vectors joined, the value of either that has it. */
 function joinedVersion(a: CausalVersion, b: CausalVersion): CausalVersion {
   const seen = beyond(joinVectors(vectorOf(a), vectorOf(b)), a);
-  return { node: a.node, hlc: a.hlc, seen };
+  const value = a.value !== undefined ? a.value : b.value;
+  return value === undefined
+    ? { node: a.node, hlc: a.hlc, seen }
+    : { node: a.node, hlc: a.hlc, seen, value };
 }
 
 /**
@@ -221,6 +255,9 @@ export function canonicalText(causality: Causality): string {
   let text = vectorText(causality.seen);
   for (const loser of causality.losers) {
     text += ";" + loser.node + "@" + loser.hlc + ":" + vectorText(loser.seen);
+    // A sibling's value, framed by its length (it may hold any byte but LF).
+    if (loser.value === null) text += "=deleted";
+    else if (loser.value !== undefined) text += "=" + loser.value.length + ":" + loser.value;
   }
   return text;
 }

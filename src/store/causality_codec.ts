@@ -6,20 +6,32 @@
  *   u16 loser count, then per loser: u8 node length, node bytes, f64 hlc,
  *                                    u16 component count and components as above
  *
- * Components sorted by node id, losers by (hlc, node id). Pure.
+ * Components sorted by node id, losers by (hlc, node id). Bit 15 of the loser count (never set
+ * before siblings existed, so older data reads as before, and an older decoder refuses it) says
+ * that each loser ends with its value (conflicts mode siblings): u8 kind (0: no value kept, 1:
+ * deleted, 2: a value), then for kind 2 a u32 length and the value's bytes. Pure.
  */
 
 import type { Buffer } from "node:buffer";
 import { writeLatin1 } from "./binary.ts";
 import { isValidHlc } from "./hlc.ts";
-import { NODE_ID_PATTERN } from "./entry.ts";
+import { NODE_ID_PATTERN, valueProblem } from "./entry.ts";
 import {
   type Causality,
   type CausalVersion,
   type Dot,
+  hasSiblings,
   MAX_CAUSAL_NODES,
   NO_LOSERS,
 } from "./causality.ts";
+
+/** Bit 15 of the loser count: every loser ends with its value's kind (and value). */
+const LOSERS_CARRY_VALUES = 0x8000;
+const VALUE_NOT_KEPT = 0;
+const VALUE_DELETED = 1;
+const VALUE_HELD = 2;
+/** The largest value length the format can state (u32), as for an entry's value. */
+const MAX_VALUE_LENGTH = 0xffffffff;
 
 function vectorLength(vector: readonly Dot[]): number {
   let length = 2;
@@ -30,8 +42,10 @@ function vectorLength(vector: readonly Dot[]): number {
 /** Bytes encodeCausality will write. */
 export function encodedCausalityLength(causality: Causality): number {
   let length = vectorLength(causality.seen) + 2;
+  const values = hasSiblings(causality);
   for (const loser of causality.losers) {
     length += 1 + loser.node.length + 8 + vectorLength(loser.seen);
+    if (values) length += 1 + (typeof loser.value === "string" ? 4 + loser.value.length : 0);
   }
   return length;
 }
@@ -53,13 +67,25 @@ function encodeVector(vector: readonly Dot[], buffer: Buffer, offset: number): n
 /** Writes the causality at `offset` (the buffer has room); returns the end offset. */
 export function encodeCausality(causality: Causality, buffer: Buffer, offset: number): number {
   offset = encodeVector(causality.seen, buffer, offset);
-  buffer.writeUInt16LE(causality.losers.length, offset);
+  const values = hasSiblings(causality);
+  buffer.writeUInt16LE(causality.losers.length | (values ? LOSERS_CARRY_VALUES : 0), offset);
   offset += 2;
   for (const loser of causality.losers) {
     offset = encodeDot(loser, buffer, offset);
     offset = encodeVector(loser.seen, buffer, offset);
+    if (values) offset = encodeValue(loser.value, buffer, offset);
   }
   return offset;
+}
+
+function encodeValue(value: string | null | undefined, buffer: Buffer, offset: number): number {
+  if (typeof value !== "string") {
+    buffer[offset++] = value === null ? VALUE_DELETED : VALUE_NOT_KEPT;
+    return offset;
+  }
+  buffer[offset++] = VALUE_HELD;
+  buffer.writeUInt32LE(value.length, offset);
+  return writeLatin1(value, buffer, offset + 4);
 }
 
 export type CausalityDecodeResult =
@@ -79,9 +105,9 @@ function decodeDot(buffer: Buffer, offset: number, end: number): Read<Dot> {
   return { ok: true, value: { node, hlc }, end: offset + 1 + length + 8 };
 }
 
-function decodeCount(buffer: Buffer, offset: number, end: number): Read<number> {
+function decodeCount(buffer: Buffer, offset: number, end: number, flags = 0): Read<number> {
   if (offset + 2 > end) return { ok: false, error: "causality truncated" };
-  const count = buffer.readUInt16LE(offset);
+  const count = buffer.readUInt16LE(offset) & ~flags;
   if (count > MAX_CAUSAL_NODES) {
     return { ok: false, error: `causality lists ${count} versions, max ${MAX_CAUSAL_NODES}` };
   }
@@ -119,8 +145,9 @@ export function decodeCausality(
 ): CausalityDecodeResult {
   const seen = decodeVector(buffer, offset, end);
   if (!seen.ok) return seen;
-  const count = decodeCount(buffer, seen.end, end);
+  const count = decodeCount(buffer, seen.end, end, LOSERS_CARRY_VALUES);
   if (!count.ok) return count;
+  const values = (buffer.readUInt16LE(seen.end) & LOSERS_CARRY_VALUES) !== 0;
   offset = count.end;
   const losers: CausalVersion[] = [];
   for (let i = 0; i < count.value; i++) {
@@ -128,9 +155,44 @@ export function decodeCausality(
     if (!dot.ok) return dot;
     const vector = decodeVector(buffer, dot.end, end);
     if (!vector.ok) return vector;
-    losers.push({ node: dot.value.node, hlc: dot.value.hlc, seen: vector.value });
+    const { node, hlc } = dot.value;
     offset = vector.end;
+    if (!values) {
+      losers.push({ node, hlc, seen: vector.value });
+      continue;
+    }
+    const value = decodeValue(buffer, offset, end);
+    if (!value.ok) return value;
+    const kept = value.value;
+    losers.push(
+      kept === undefined ? { node, hlc, seen: vector.value } : {
+        node,
+        hlc,
+        seen: vector.value,
+        value: kept,
+      },
+    );
+    offset = value.end;
+  }
+  if (values && !losers.some((x) => x.value !== undefined)) {
+    return { ok: false, error: "causality says its losers carry values, and none does" };
   }
   const causality = { seen: seen.value, losers: losers.length === 0 ? NO_LOSERS : losers.slice() };
   return { ok: true, causality, end: offset };
+}
+
+function decodeValue(buffer: Buffer, offset: number, end: number): Read<string | null | undefined> {
+  if (offset + 1 > end) return { ok: false, error: "causality truncated in a sibling's value" };
+  const kind = buffer[offset]!;
+  if (kind === VALUE_NOT_KEPT) return { ok: true, value: undefined, end: offset + 1 };
+  if (kind === VALUE_DELETED) return { ok: true, value: null, end: offset + 1 };
+  if (kind !== VALUE_HELD) return { ok: false, error: `unknown sibling value kind ${kind}` };
+  if (offset + 5 > end) return { ok: false, error: "causality truncated in a sibling's value" };
+  const length = buffer.readUInt32LE(offset + 1);
+  const start = offset + 5;
+  if (start + length > end) return { ok: false, error: "causality truncated in a sibling's value" };
+  const value = buffer.toString("latin1", start, start + length);
+  const problem = valueProblem(value, MAX_VALUE_LENGTH);
+  if (problem !== null) return { ok: false, error: `sibling's ${problem}` };
+  return { ok: true, value, end: start + length };
 }

@@ -2,7 +2,8 @@
  * The store's part of causality (see causality.ts): a side table of causalities by entry, so
  * that only the keys whose version vector goes beyond their own dot, or that hold losers, pay
  * for one (an entry without one hashes exactly as before causality existed); the causality of
- * local writes and of merges; and the count of conflicts detected.
+ * local writes and of merges; the count of conflicts detected; and, in conflicts mode siblings,
+ * the losers' values and the count of keys that hold them.
  */
 
 import {
@@ -10,11 +11,13 @@ import {
   causalityHash,
   type ConflictHook,
   type Dot,
+  hasSiblings,
   joinVectors,
   newLosers,
   settle,
   vectorOf,
   versionsOf,
+  withoutValue,
   writeCausality,
 } from "./causality.ts";
 import { compareEpochs, type CounterState } from "./counter.ts";
@@ -30,14 +33,56 @@ export interface Before {
   readonly causality: Causality | undefined;
 }
 
+/** One version of a key with siblings, as GET lists them (see Store.siblings). */
+export interface Sibling extends Dot {
+  /** null: the version deleted the key (or, for the winner, it has expired). */
+  readonly value: string | null;
+}
+
+/** How a table tells an entry's value: the stored value may be a handle into the value heap. */
+export type ValueReader = (entry: StoredEntry) => string | null;
+
 export class CausalityTable {
   /** Off (conflicts mode lww): no entry gets a causality, and nothing is detected. */
   readonly tracking: boolean;
+  /** Conflicts mode siblings: a version that loses keeps its value (null: none kept). */
+  readonly #readValue: ValueReader | null;
   readonly #causalities = new Map<StoredEntry, Causality>();
   #conflictsDetected = 0;
+  #siblingKeys = 0;
 
-  constructor(tracking: boolean) {
-    this.tracking = tracking;
+  constructor(tracking: boolean, readValue: ValueReader | null = null) {
+    this.tracking = tracking || readValue !== null;
+    this.#readValue = readValue;
+  }
+
+  /** Keys whose state holds siblings (values of concurrent versions that lost by LWW). */
+  get siblingKeys(): number {
+    return this.#siblingKeys;
+  }
+
+  /** Whether the entry's key holds siblings: it stays until a write resolves them. */
+  holdsSiblings(entry: StoredEntry): boolean {
+    return this.#siblingKeys !== 0 && hasSiblings(this.get(entry));
+  }
+
+  /**
+   * The versions of the entry's key with siblings: the LWW winner first (its value null when it
+   * is not `live`: deleted or expired), then the siblings newest first; undefined: none.
+   */
+  siblingsOf(entry: StoredEntry, live: boolean): Sibling[] | undefined {
+    if (this.#siblingKeys === 0 || this.#readValue === null) return undefined;
+    const causality = this.get(entry);
+    if (causality === undefined || !hasSiblings(causality)) return undefined;
+    const value = live ? this.#readValue(entry) : null;
+    const siblings: Sibling[] = [{ node: entry.node, hlc: entry.hlc, value }];
+    for (let i = causality.losers.length - 1; i >= 0; i--) {
+      const loser = causality.losers[i]!;
+      if (loser.value !== undefined) {
+        siblings.push({ node: loser.node, hlc: loser.hlc, value: loser.value });
+      }
+    }
+    return siblings;
   }
 
   get size(): number {
@@ -54,12 +99,20 @@ export class CausalityTable {
 
   /** Gives the entry its causality; undefined: its own dot alone, no losers. */
   set(entry: StoredEntry, causality: Causality | undefined): void {
+    if (this.#readValue !== null) {
+      if (hasSiblings(this.get(entry))) this.#siblingKeys--;
+      if (hasSiblings(causality)) this.#siblingKeys++;
+    } else if (causality !== undefined && hasSiblings(causality)) {
+      // Not in mode siblings: of a peer's siblings, the dots alone (as settled() keeps them).
+      causality = { seen: causality.seen, losers: causality.losers.map(withoutValue) };
+    }
     if (causality === undefined) this.#causalities.delete(entry);
     else this.#causalities.set(entry, causality);
   }
 
   clear(): void {
     this.#causalities.clear();
+    this.#siblingKeys = 0;
   }
 
   /**
@@ -90,8 +143,20 @@ export class CausalityTable {
     const repeated = next === null && remote.hlc === current.hlc && remote.node === current.node;
     // Nothing new to know: a repeated entry without causality costs nothing.
     if (repeated && causality === undefined && remote.causality === undefined) return undefined;
-    const mine = versionsOf(current, causality);
-    const theirs = versionsOf(remote, remote.causality);
+    const readValue = this.#readValue;
+    const mine = versionsOf(
+      current,
+      causality,
+      readValue === null ? undefined : readValue(current),
+    );
+    let theirs = versionsOf(
+      remote,
+      remote.causality,
+      readValue === null ? undefined : remote.value,
+    );
+    // A peer's siblings are kept in mode siblings only (a peer in another mode is refused
+    // before its entries reach the store; this keeps the rule local too).
+    if (readValue === null) theirs = theirs.map(withoutValue);
     let joined = NO_DOTS;
     if (
       counter !== undefined && remote.counter !== undefined &&

@@ -28,6 +28,7 @@ export {
   type Dot,
   MAX_CAUSAL_NODES,
 } from "./causality.ts";
+export type { Sibling } from "./causality_table.ts";
 export { decodeCausality, encodeCausality, encodedCausalityLength } from "./causality_codec.ts";
 export { type Clock, hlcFromMs, hlcToMs, isValidHlc } from "./hlc.ts";
 export { BRANCH_COUNT, SEGMENT_COUNT, SEGMENTS_PER_BRANCH, SUB_BUCKETS } from "./merkle.ts";

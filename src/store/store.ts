@@ -9,7 +9,7 @@ import type { ApplyOutcome, SegmentContents, StoreOptions } from "./store_types.
 import type { CounterState } from "./counter.ts";
 import { CounterTable } from "./counter_table.ts";
 import { type Causality, type ConflictHook, sameCausality } from "./causality.ts";
-import { CausalityTable } from "./causality_table.ts";
+import { CausalityTable, type Sibling } from "./causality_table.ts";
 import { NodeIds } from "./node_ids.ts";
 import { Prefetcher } from "./prefetch.ts";
 import { segmentContents } from "./segment_contents.ts";
@@ -24,6 +24,7 @@ import {
   change,
   isPurgeable,
   publicEntry,
+  purgeSegments,
   type StoredEntry,
   storedEntry,
   storedForm,
@@ -91,7 +92,10 @@ export class Store {
     this.#options = options;
     this.nodeId = options.nodeId;
     this.hlc = new HybridClock(options.clock);
-    this.#causalities = new CausalityTable(options.trackCausality === true);
+    const siblings = options.keepSiblings !== true ? null : (entry: StoredEntry) => {
+      return typeof entry.value === "number" ? this.#values.decode(entry.value) : entry.value;
+    };
+    this.#causalities = new CausalityTable(options.trackCausality === true, siblings);
     this.#nodes = new NodeIds(options.nodeId);
   }
 
@@ -143,6 +147,12 @@ export class Store {
   /** Copies the bytes of the value that findValue() referred to; returns the end offset. */
   copyValueInto(reference: number, target: Uint8Array, offset: number): number {
     return this.#values.copyInto(reference, target, offset);
+  }
+
+  /** The versions of a key with siblings, winner first (CausalityTable.siblingsOf); or none. */
+  siblings(key: string): Sibling[] | undefined {
+    const entry = this.#index.find(key, indexHashOfKey(key));
+    return entry && this.#causalities.siblingsOf(entry, this.#live(entry) !== undefined);
   }
 
   /** `entry` if it is live: not absent, deleted or expired. */
@@ -228,9 +238,9 @@ export class Store {
     return entry;
   }
 
-  /** Pairs (winner, loser) that merges made appear since start-up (see onConflict). */
-  get conflictsDetected(): number {
-    return this.#causalities.conflictsDetected;
+  /** Conflicts detected (see onConflict) and keys holding siblings, since start-up. */
+  get causality(): { readonly conflictsDetected: number; readonly siblingKeys: number } {
+    return this.#causalities;
   }
 
   /** Counter keys held. */
@@ -330,17 +340,12 @@ export class Store {
       // A counter on either side: merged per epoch and per node (see counter_entry.ts).
       return joinEntries(this.#public(current), remote);
     }
-    return this.#wins(remote, current) ? remote : null;
-  }
-
-  /** Whether `remote` wins the merge against the stored entry of its key (compareEntries > 0). */
-  #wins(remote: Entry, current: StoredEntry): boolean {
     // Entries of different versions are ordered by the version alone, and compareEntries reads
     // no more of a value than whether it is null: the stored form may go as it is.
-    if (remote.hlc !== current.hlc || remote.node !== current.node) {
-      return compareEntries(remote, current as Entry) > 0;
-    }
-    return compareEntries(remote, this.#public(current)) > 0;
+    const same = remote.hlc === current.hlc && remote.node === current.node;
+    return compareEntries(remote, same ? this.#public(current) : current as Entry) > 0
+      ? remote
+      : null;
   }
 
   /** The tree segment a key belongs to (whether or not the key is stored). */
@@ -447,23 +452,15 @@ export class Store {
    */
   purge(firstSegment: number, segmentCount: number): number {
     const nowMs = this.nowMs();
-    let purged = 0;
-    const end = Math.min(SEGMENT_COUNT, firstSegment + segmentCount);
-    for (let segment = firstSegment; segment < end; segment++) {
-      const entries = this.#segments[segment];
-      if (entries === undefined) continue;
-      for (let i = entries.length - 1; i >= 0; i--) {
-        // A purge moves the segment's last entry, one already visited, into the hole: every
-        // index below the one just visited is still taken.
-        const entry = entries[i];
-        assert(entry !== undefined, "purge() visits only the taken cells of a segment's list");
-        if (isPurgeable(entry, nowMs, this.#options.tombstoneGraceMs)) {
-          this.#purgeEntry(entry);
-          purged++;
-        }
-      }
-    }
-    return purged;
+    const graceMs = this.#options.tombstoneGraceMs;
+    const due = (entry: StoredEntry) => isPurgeable(entry, nowMs, graceMs);
+    return purgeSegments(
+      this.#segments,
+      firstSegment,
+      segmentCount,
+      due,
+      (x) => this.#purgeEntry(x),
+    );
   }
 
   /** Live keys starting with `prefix`, sorting after `after`, in byte order, at most `limit`. */
@@ -485,13 +482,16 @@ export class Store {
     this.tree.clear();
   }
 
-  /** Removes an entry past its grace period and remembers its version in the horizon. */
-  #purgeEntry(entry: StoredEntry): void {
+  /**
+   * Removes an entry past its grace period and remembers its version in the horizon; not one
+   * that holds siblings, which stay until a write resolves them. Returns whether it went.
+   */
+  #purgeEntry(entry: StoredEntry): boolean {
+    if (this.#causalities.holdsSiblings(entry)) return false;
     const segment = this.#segmentOf(entry.key);
-    const horizon = this.#purgedHlc[segment];
-    assert(horizon !== undefined, "a key's segment is below SEGMENT_COUNT");
-    if (entry.hlc > horizon) this.#purgedHlc[segment] = entry.hlc;
+    if (entry.hlc > this.purgeHorizon(segment)) this.#purgedHlc[segment] = entry.hlc;
     this.#remove(entry);
+    return true;
   }
 
   /**

@@ -19,6 +19,11 @@ export interface StoreOptions {
    * arrive with one are merged without it, as before causality existed.
    */
   trackCausality?: boolean;
+  /**
+   * Conflicts mode siblings: track causality, and a concurrent version that loses by LWW keeps
+   * its value (a sibling) until a local write supersedes it (see causality.ts).
+   */
+  keepSiblings?: boolean;
 }
 
 /** What Store.segmentContents gives. */

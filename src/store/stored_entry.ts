@@ -6,6 +6,7 @@
 import type { Entry } from "./entry.ts";
 import type { CounterState } from "./counter.ts";
 import type { Causality } from "./causality.ts";
+import { assert } from "../assert.ts";
 import { hlcToMs } from "./hlc.ts";
 import type { ValueHeap } from "./value_heap.ts";
 
@@ -99,4 +100,32 @@ export function withSide(
   if (counter !== undefined) copy.counter = counter;
   if (causality !== undefined) copy.causality = causality;
   return copy;
+}
+
+/**
+ * Calls `purge` on each entry of `segmentCount` segments from `firstSegment` that `due` says is
+ * purgeable; `purge` removes it from its segment's list (moving the last entry into the hole)
+ * or keeps it, and says which. Returns how many were removed.
+ */
+export function purgeSegments(
+  segments: readonly (StoredEntry[] | undefined)[],
+  firstSegment: number,
+  segmentCount: number,
+  due: (entry: StoredEntry) => boolean,
+  purge: (entry: StoredEntry) => boolean,
+): number {
+  let purged = 0;
+  const end = Math.min(segments.length, firstSegment + segmentCount);
+  for (let segment = firstSegment; segment < end; segment++) {
+    const entries = segments[segment];
+    if (entries === undefined) continue;
+    for (let i = entries.length - 1; i >= 0; i--) {
+      // A purge moves the segment's last entry, one already visited, into the hole: every
+      // index below the one just visited is still taken.
+      const entry = entries[i];
+      assert(entry !== undefined, "purge() visits only the taken cells of a segment's list");
+      if (due(entry) && purge(entry)) purged++;
+    }
+  }
+  return purged;
 }

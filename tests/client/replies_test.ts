@@ -8,6 +8,7 @@ import {
   readInfo,
   readInteger,
   readKeys,
+  readSiblings,
   readTtl,
   readValue,
   readValues,
@@ -71,4 +72,18 @@ Deno.test("a reply of the wrong shape is a ClientError naming it, not a ServerEr
       return true;
     });
   }
+});
+
+Deno.test("readSiblings() reads SIBLINGS n into versions, a deletion as null, and no siblings as null", () => {
+  assert.deepEqual(readSiblings(["SIBLINGS 3", "node-b@20 x y", "node.a@10", "n@5 "]), [
+    { node: "node-b", hlc: 20, value: "x y" },
+    { node: "node.a", hlc: 10, value: null },
+    { node: "n", hlc: 5, value: "" },
+  ]);
+  assert.equal(readSiblings(["VALUE v"]), null);
+  assert.equal(readSiblings(["NOT_FOUND"]), null);
+  for (const reply of [["SIBLINGS 2", "a@1 x"], ["SIBLINGS 1", "a@x v"], ["SIBLINGS 1", "@1 v"]]) {
+    assert.throws(() => readSiblings(reply), ClientError, reply.join(" | "));
+  }
+  assert.throws(() => readSiblings(["ERROR no"]), ServerError);
 });

@@ -149,6 +149,23 @@ Deno.test("validateConfig() reads every key of a full valid file", () => {
   });
 });
 
+Deno.test("validateConfig() accepts every conflicts mode and names them all when refusing one", () => {
+  for (const mode of ["lww", "record", "siblings"]) {
+    assert.equal(validateConfig(fileWith({ conflicts: { mode } })).conflicts.mode, mode);
+  }
+  assert.throws(
+    () => validateConfig(fileWith({ conflicts: { mode: "crdt" } })),
+    (error: Error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(
+        error.message,
+        /conflicts\.mode: expected one of lww, record, siblings, got "crdt"/,
+      );
+      return true;
+    },
+  );
+});
+
 Deno.test("validateConfig() accepts every broker URL scheme", () => {
   for (const scheme of ["tcp", "mqtt", "mqtts", "ssl", "tls"]) {
     const address = `${scheme}://localhost:1883`;

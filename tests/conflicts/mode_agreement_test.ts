@@ -23,6 +23,20 @@ function agreement(mode: string, nowMs = { ms: 0 }) {
   return { agreement: new ModeAgreement(mode, log, () => nowMs.ms), events, nowMs };
 }
 
+Deno.test("siblings is a mode like the others: it agrees with siblings only", () => {
+  const { agreement: siblings, events } = agreement("siblings");
+  assert.equal(siblings.statedMode, "siblings");
+  assert.equal(siblings.agrees("node-b", "siblings", "sync"), true);
+  assert.equal(siblings.agrees("node-b", "record", "sync"), false);
+  assert.equal(siblings.agrees("node-c", null, "replication"), false);
+  assert.equal(siblings.mismatches, 2);
+  assert.equal(agreement("record").agreement.agrees("node-b", "siblings", "sync"), false);
+  assert.deepEqual(events.map((x) => [x.event, x.peer_mode, x.local_mode]), [
+    ["conflicts_mode_mismatch", "record", "siblings"],
+    ["conflicts_mode_mismatch", "lww", "siblings"],
+  ]);
+});
+
 Deno.test("a peer in the same mode agrees; one that states none counts as lww", () => {
   const record = agreement("record").agreement;
   assert.equal(record.agrees("node-b", "record", "replication"), true);

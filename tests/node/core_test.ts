@@ -5,6 +5,7 @@ import type { Config } from "../../src/config/types.ts";
 import { NodeCore } from "../../src/node/core.ts";
 import { RemoteMerge } from "../../src/node/remote_merge.ts";
 import type { ChangeLog, ChangePublisher } from "../../src/persistence/mod.ts";
+import type { FramedLine } from "../../src/protocol/mod.ts";
 import type { Replicator } from "../../src/replication/mod.ts";
 import type { LogWaiter } from "../../src/server/mod.ts";
 import type { Entry } from "../../src/store/entry.ts";
@@ -79,6 +80,8 @@ function makeCore(options: CoreOptions = {}) {
     clock: { nowMs: () => NOW_MS },
     tombstoneGraceMs: config.antiEntropy.tombstoneGraceMs,
     maxClockSkewMs: config.replication.maxClockSkewMs,
+    trackCausality: config.conflicts.mode !== "lww",
+    keepSiblings: config.conflicts.mode === "siblings",
   });
   const parts = new RecordingParts();
   const changeLog = parts.changeLog();
@@ -187,6 +190,33 @@ Deno.test("RemoteMerge.applyRemote() merges peer entries and logs only the winne
   assert.deepEqual(parts.appended, [["theirs=x"]]);
   assert.deepEqual(parts.published, [["mine=local"]], "remote entries are not published again");
   assert.equal(core.handleLine("GET mine", LOOPBACK), "VALUE local\r\n");
+});
+
+Deno.test("in siblings mode GET of a raw line lists a key's siblings, and a peer's sibling over max_value_bytes is refused", () => {
+  const limits = { ...DEFAULT_CONFIG.limits, maxValueBytes: 8 };
+  const conflicts = { mode: "siblings" as const, logMaxEntries: 10 };
+  const { core, remote, store } = makeCore({ config: { limits, conflicts } });
+  core.handleLine("SET k mine", LOOPBACK);
+  const hlc = store.entry("k")!.hlc;
+  const newer = { key: "k", value: "theirs", hlc: hlc + 1, node: "node-b", expiresAtMs: 0 };
+  const tooLarge: Entry = {
+    ...newer,
+    hlc: hlc + 2,
+    causality: {
+      seen: [],
+      losers: [{ node: "node-c", hlc: hlc + 1, seen: [], value: "9 bytes.." }],
+    },
+  };
+  assert.deepEqual(remote.applyRemote([tooLarge]).invalid, 1);
+  assert.deepEqual(remote.applyRemote([newer]).applied, 1);
+  // As the server hands a line over: still in the received bytes, where GET has a fast path.
+  const bytes = new TextEncoder().encode("GET k\r\n");
+  const copy = (start: number, end: number) => String.fromCharCode(...bytes.subarray(start, end));
+  const framed: FramedLine = { bytes, start: 0, end: 5, copy, text: () => copy(0, 5) };
+  const expected = `SIBLINGS 2\r\nnode-b@${hlc + 1} theirs\r\nnode-a@${hlc} mine\r\n`;
+  assert.equal(core.handleLine(framed, LOOPBACK), expected);
+  assert.equal(core.handleLine("GET k", LOOPBACK), expected);
+  assert.match(core.handleLine("INFO", LOOPBACK) as string, /\r\nsiblings_held:1\r\n/);
 });
 
 Deno.test("NodeCore INFO reports the node, counts, memory and root, then END", () => {

@@ -24,17 +24,21 @@ interface Harness {
   changesOf(line: string): { reply: ExecuteResult; changed: string[] };
 }
 
-function harness(): Harness {
+/** `siblings`: the store and the node in conflicts mode siblings (else lww). */
+function harness(siblings = false): Harness {
   const clock = { ms: START_MS, nowMs: () => clock.ms };
   const store = new Store({
     nodeId: "node-a",
     clock,
     tombstoneGraceMs: 60_000,
     maxClockSkewMs: 60_000,
+    trackCausality: siblings,
+    keepSiblings: siblings,
   });
   const calls: string[] = [];
   const services: Services = {
     version: "9.8.7",
+    conflictsMode: siblings ? "siblings" : "lww",
     info: () => "INFO\r\nnode_id:node-a\r\nEND\r\n",
     runSync: (host, port) => {
       calls.push(`runSync ${host} ${port}`);
@@ -407,4 +411,38 @@ Deno.test("execute() read-only commands make no changes", () => {
   for (const line of ["GET a", "MGET a b", "EXISTS a", "SCAN", "DBSIZE", "TTL a", "HASH"]) {
     assert.deepEqual(h.changesOf(line).changed, [], line);
   }
+});
+
+Deno.test("execute() RESOLVE is refused outside conflicts mode siblings, naming the mode, and writes nothing", () => {
+  const h = harness();
+  assert.deepEqual(h.changesOf("RESOLVE k v"), {
+    reply:
+      "ERROR RESOLVE needs conflicts.mode siblings; this node runs lww (set it on every node)\r\n",
+    changed: [],
+  });
+  assert.equal(h.run("GET k"), "NOT_FOUND\r\n");
+});
+
+Deno.test("execute() GET lists the siblings of a key, winner first, and RESOLVE replaces them with one value", () => {
+  const h = harness(true);
+  h.run("SET k mine");
+  h.run("SET other plain");
+  const hlc = h.store.entry("k")!.hlc;
+  // A peer's write that had not seen this one, newer by HLC: it wins, "mine" is a sibling.
+  h.store.applyRemote({ key: "k", value: "theirs", hlc: hlc + 5, node: "node-b", expiresAtMs: 0 });
+  assert.equal(
+    h.run("GET k"),
+    `SIBLINGS 2\r\nnode-b@${hlc + 5} theirs\r\nnode-a@${hlc} mine\r\n`,
+  );
+  assert.equal(h.run("GET other"), "VALUE plain\r\n");
+  assert.equal(h.run("MGET k"), "VALUES 1\r\nk theirs\r\n");
+  // A deletion among siblings is `<node>@<hlc>` with no value.
+  h.store.applyRemote({ key: "k", value: null, hlc: hlc + 9, node: "node-c", expiresAtMs: 0 });
+  assert.equal(
+    h.run("GET k"),
+    `SIBLINGS 3\r\nnode-c@${hlc + 9}\r\nnode-b@${hlc + 5} theirs\r\nnode-a@${hlc} mine\r\n`,
+  );
+  assert.deepEqual(h.changesOf("RESOLVE k both"), { reply: "OK\r\n", changed: ["k=both"] });
+  assert.equal(h.run("GET k"), "VALUE both\r\n");
+  assert.equal(h.store.causality.siblingKeys, 0);
 });

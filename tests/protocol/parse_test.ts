@@ -31,6 +31,7 @@ function error(message: string): ParseResult {
 const VALID: [string, ParseResult][] = [
   ["SET k v", { kind: "set", key: "k", value: "v" }],
   ["GET k", { kind: "get", key: "k" }],
+  ["RESOLVE k two words", { kind: "resolve", key: "k", value: "two words" }],
   ["DEL k", { kind: "del", key: "k" }],
   ["DELETE k", { kind: "del", key: "k" }],
   ["INC k", { kind: "incr", key: "k", amount: 1n }],
@@ -108,7 +109,7 @@ Deno.test("parseCommand() has a valid example for every command and alias", () =
 const CATEGORIES: Record<CommandCategory, string[]> = {
   read: ["GET", "MGET", "EXISTS", "SCAN", "DBSIZE", "TTL", "HASH", "CONFLICTS"],
   write: ["SET", "DEL", "DELETE", "INC", "DEC", "INCR", "DECR", "APPEND", "PREPEND", "MSET"]
-    .concat(["EXPIRE", "PERSIST"]),
+    .concat(["EXPIRE", "PERSIST", "RESOLVE"]),
   admin: ["INFO", "STATS", "TRUNCATE", "FLUSHDB", "SHUTDOWN", "SYNC 127.0.0.1 7879"]
     .concat(["ACL LIST", "ACL LOAD", "SNAPSHOT", "CONFIG GET", "config set", "CONFIG RELOAD"])
     .concat(["CONFLICTS CLEAR"]),
@@ -219,7 +220,9 @@ Deno.test("commandHelp() of one command answers its words, aliases included", ()
     "DEL key - Deletes key; replies DELETED or NOT_FOUND",
     "DELETE key - Same as DEL",
   ]);
-  assert.deepEqual(commandHelp("get"), ["GET key - Replies VALUE <value>, or NOT_FOUND"]);
+  assert.deepEqual(commandHelp("get"), [
+    "GET key - Replies VALUE <value>, NOT_FOUND, or SIBLINGS n then n lines `node@hlc value`",
+  ]);
   assert.deepEqual(commandHelp("incr").map((line) => line.split(" ")[0]), [
     "INC",
     "INCR",

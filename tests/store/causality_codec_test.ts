@@ -160,3 +160,68 @@ Deno.test("a digest of an entry with a causality ends with ~ and its hash, which
   assert.equal(formatDigest(withoutCausality), `k ${T} node-2 0 V`);
   assert.ok(!parseDigestLine(`k ${T} node-2 0 V ~0123`, LIMITS).ok);
 });
+
+/** Conflicts mode siblings: losers with a value, a deletion, and one whose value is not kept. */
+const WITH_SIBLINGS: Causality = {
+  seen: [{ node: "node-1", hlc: T - 4096 }],
+  losers: [
+    { node: "node-3", hlc: T - 3072, seen: [], value: null },
+    { node: "node-4", hlc: T - 2048, seen: [{ node: "node-1", hlc: T - 4096 }], value: "b c" },
+    { node: "node-5", hlc: T - 1024, seen: [] },
+    { node: "node-6", hlc: T - 512, seen: [], value: "" },
+  ],
+};
+
+Deno.test("siblings' values encode after bit 15 of the loser count and decode back, in entries and sync lines", () => {
+  const entry: Entry = {
+    key: "k",
+    value: "v",
+    hlc: T,
+    node: "node-2",
+    expiresAtMs: 0,
+    causality: WITH_SIBLINGS,
+  };
+  const bytes = entryToBytes(entry);
+  assert.equal(bytes.length, encodedEntryLength(entry));
+  const decoded = decodeEntry(bytes, 0, bytes.length);
+  assert.ok(decoded.ok, decoded.ok ? "" : decoded.error);
+  assert.deepEqual(decoded.entry, entry);
+  // Each loser costs one byte of kind more, and a value its u32 length and bytes.
+  const { losers } = WITH_SIBLINGS;
+  const dotsOnly = { ...entry, causality: { seen: WITH_SIBLINGS.seen, losers: losers.map(dots) } };
+  assert.equal(bytes.length - encodedEntryLength(dotsOnly), 4 + (4 + 3) + (4 + 0));
+  const line = formatEntry(entry);
+  const parsed = parseEntryLine(line, LIMITS);
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
+  assert.deepEqual(parsed.value, entry);
+  // The values are part of the digest's hash: anti-entropy tells apart two sets of siblings.
+  const other = { ...WITH_SIBLINGS, losers: losers.map((x) => x.value ? { ...x, value: "z" } : x) };
+  assert.notEqual(formatDigest({ ...entry, causality: other }), formatDigest(entry));
+  assert.notEqual(formatDigest(dotsOnly), formatDigest(entry));
+});
+
+function dots(version: Causality["losers"][number]): Causality["losers"][number] {
+  return { node: version.node, hlc: version.hlc, seen: version.seen };
+}
+
+Deno.test("decodeEntry() refuses siblings' values that break their rules", () => {
+  const entry: Entry = { key: "k", value: "v", hlc: 1000, node: "b", expiresAtMs: 0 };
+  const cases: [string, string][] = [
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "03", "unknown sibling value kind 3"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000", "truncated in a sibling's value"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "02" + "05000000" + "6162", "truncated"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "02" + "03000000" + "610a62", "contains LF"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "00", "none does"],
+  ];
+  for (const [hex, why] of cases) {
+    const bytes = withCausalityBytes(entry, hex);
+    const decoded = decodeEntry(bytes, 0, bytes.length);
+    assert.ok(!decoded.ok, `accepted ${hex}`);
+    assert.match(decoded.error, new RegExp(why), hex);
+  }
+  // The same loser without bit 15 is a plain loser: read as before siblings existed.
+  const plain = withCausalityBytes(entry, "0000" + "0100" + dotHex("a", 5) + "0000");
+  const decoded = decodeEntry(plain, 0, plain.length);
+  assert.ok(decoded.ok, decoded.ok ? "" : decoded.error);
+  assert.deepEqual(decoded.entry.causality?.losers, [{ node: "a", hlc: 5, seen: [] }]);
+});

@@ -84,9 +84,16 @@ class Cluster {
   readonly pairs: [Dot, Dot][][];
   #nowMs = NOW_MS;
 
-  constructor(readonly random: SeededRandom, skewsMs: readonly number[]) {
+  /** Dot "hlc@node" -> the value its local write wrote (null: a deletion). */
+  readonly values = new Map<string, string | null>();
+
+  constructor(
+    readonly random: SeededRandom,
+    skewsMs: readonly number[],
+    readonly siblings = false,
+  ) {
     this.stores = NODES.map((nodeId, i) =>
-      makeStore(nodeId, () => this.#nowMs + (skewsMs[i] ?? 0))
+      makeStore(nodeId, () => this.#nowMs + (skewsMs[i] ?? 0), siblings)
     );
     this.pairs = this.stores.map(() => []);
     this.stores.forEach((store, i) => {
@@ -116,6 +123,7 @@ class Cluster {
   #record(entry: Entry): void {
     const seen = entry.causality?.seen ?? [];
     this.versions.set(entry.hlc + "@" + entry.node, version(entry.node, entry.hlc, [...seen]));
+    this.values.set(entry.hlc + "@" + entry.node, entry.value);
   }
 
   /** Every store sends its entry to every other until none changes. */
@@ -133,13 +141,14 @@ class Cluster {
   }
 }
 
-function makeStore(nodeId: string, nowMs: () => number): Store {
+function makeStore(nodeId: string, nowMs: () => number, siblings = false): Store {
   return new Store({
     nodeId,
     clock: { nowMs },
     tombstoneGraceMs: DAY_MS,
     maxClockSkewMs: DAY_MS,
     trackCausality: true,
+    keepSiblings: siblings,
   });
 }
 
@@ -155,8 +164,8 @@ function increment(store: Store, amount: bigint): Entry | undefined {
 }
 
 /** The key's state after merging `entries` in order into a fresh store, and its root. */
-function merged(entries: readonly Entry[]): { entry: unknown; root: string } {
-  const store = makeStore("observer", () => NOW_MS);
+function merged(entries: readonly Entry[], siblings = false): { entry: unknown; root: string } {
+  const store = makeStore("observer", () => NOW_MS, siblings);
   for (const entry of entries) store.applyRemote(entry);
   return { entry: plain(store.entry("k")), root: store.rootHex() };
 }
@@ -171,34 +180,45 @@ function bigints(_key: string, value: unknown): unknown {
 }
 
 /** The one entry a store holds after merging `entries`: what a peer would send of it. */
-function mergedEntry(entries: readonly Entry[]): Entry {
-  const store = makeStore("observer", () => NOW_MS);
+function mergedEntry(entries: readonly Entry[], siblings = false): Entry {
+  const store = makeStore("observer", () => NOW_MS, siblings);
   for (const entry of entries) store.applyRemote(entry);
   const entry = store.entry("k");
   assert.ok(entry !== undefined);
   return entry;
 }
 
-for (const counters of [false, true]) {
-  const what = counters ? "values, tombstones and counters" : "values and tombstones";
+const MERGE_CASES: [boolean, boolean][] = [[false, false], [true, false], [false, true], [
+  true,
+  true,
+]];
+for (const [counters, siblings] of MERGE_CASES) {
+  const what = (counters ? "values, tombstones and counters" : "values and tombstones") +
+    (siblings ? " with sibling values" : "");
   Deno.test(`the merge of ${what} with causality is commutative, associative and idempotent (seeded)`, () => {
     for (let seed = 1; seed <= 15; seed++) {
       const random = new SeededRandom(seed);
-      const cluster = new Cluster(random, [0, 0, 0]);
+      const cluster = new Cluster(random, [0, 0, 0], siblings);
       for (let i = 0; i < 60; i++) cluster.step(counters);
       const pool = cluster.pool;
+      if (siblings) {
+        const held = pool.some((x) => x.causality?.losers.some((l) => l.value !== undefined));
+        assert.ok(held, `seed ${seed}: the pool holds entries with sibling values`);
+      }
+      const merge = (entries: Entry[]) => merged(entries, siblings);
+      const mergeEntry = (entries: Entry[]) => mergedEntry(entries, siblings);
       for (let check = 0; check < 40; check++) {
         const [a, b, c] = [random.pick(pool), random.pick(pool), random.pick(pool)];
         const context = `seed ${seed}, check ${check}`;
-        assert.deepEqual(merged([a, b]), merged([b, a]), `commutative, ${context}`);
-        assert.deepEqual(merged([a, a]), merged([a]), `idempotent, ${context}`);
-        assert.deepEqual(merged([a, b, a]), merged([a, b]), `idempotent, ${context}`);
+        assert.deepEqual(merge([a, b]), merge([b, a]), `commutative, ${context}`);
+        assert.deepEqual(merge([a, a]), merge([a]), `idempotent, ${context}`);
+        assert.deepEqual(merge([a, b, a]), merge([a, b]), `idempotent, ${context}`);
         assert.deepEqual(
-          merged([mergedEntry([a, b]), c]),
-          merged([a, mergedEntry([b, c])]),
+          merge([mergeEntry([a, b]), c]),
+          merge([a, mergeEntry([b, c])]),
           `associative, ${context}`,
         );
-        assert.deepEqual(merged([a, b, c]), merged([c, b, a]), `order-free, ${context}`);
+        assert.deepEqual(merge([a, b, c]), merge([c, b, a]), `order-free, ${context}`);
       }
     }
   });
@@ -255,7 +275,7 @@ Deno.test("writes made one after another through different stores are never conf
     }
     cluster.settle();
     for (const store of cluster.stores) {
-      assert.equal(store.conflictsDetected, 0);
+      assert.equal(store.causality.conflictsDetected, 0);
       assert.deepEqual(store.entry("k")?.causality?.losers ?? [], []);
     }
   }
@@ -272,7 +292,7 @@ Deno.test("two writes on two stores that had not seen each other are one conflic
   c.applyRemote(second);
   for (const [i, store] of [a, b, c].entries()) {
     assert.equal(store.read("k")?.value, "from-b");
-    assert.equal(store.conflictsDetected, 1, `store ${i}`);
+    assert.equal(store.causality.conflictsDetected, 1, `store ${i}`);
     assert.deepEqual(cluster.pairs[i], [[
       dot(second.node, second.hlc),
       dot(first.node, first.hlc),
@@ -285,7 +305,7 @@ Deno.test("two writes on two stores that had not seen each other are one conflic
   a.applyRemote(resolved);
   b.applyRemote(resolved);
   for (const store of [a, b, c]) {
-    assert.equal(store.conflictsDetected, 1);
+    assert.equal(store.causality.conflictsDetected, 1);
     assert.deepEqual(store.entry("k")?.causality?.losers, []);
   }
 });
@@ -299,7 +319,7 @@ Deno.test("concurrent increments of one counter on two stores merge without a co
   b.applyRemote(fromA);
   assert.equal(a.read("k")?.value, "12");
   assert.equal(b.read("k")?.value, "12");
-  assert.equal(a.conflictsDetected + b.conflictsDetected, 0);
+  assert.equal(a.causality.conflictsDetected + b.causality.conflictsDetected, 0);
   assert.equal(a.rootHex(), b.rootHex());
 });
 
@@ -310,8 +330,8 @@ Deno.test("a DEL concurrent with a SET is a conflict, as values are", () => {
   b.write("k", null, 0);
   a.applyRemote(b.entry("k")!);
   b.applyRemote(a.entry("k")!);
-  assert.equal(a.conflictsDetected, 1);
-  assert.equal(b.conflictsDetected, 1);
+  assert.equal(a.causality.conflictsDetected, 1);
+  assert.equal(b.causality.conflictsDetected, 1);
 });
 
 Deno.test("a store that does not track causality merges entries that carry it as before, and keeps none", () => {
@@ -332,8 +352,8 @@ Deno.test("a store that does not track causality merges entries that carry it as
   };
   tracking.applyRemote(remote);
   plainStore.applyRemote(remote);
-  assert.equal(tracking.conflictsDetected, 1);
-  assert.equal(plainStore.conflictsDetected, 0);
+  assert.equal(tracking.causality.conflictsDetected, 1);
+  assert.equal(plainStore.causality.conflictsDetected, 0);
   assert.equal(plainStore.entry("k")?.causality, undefined);
   const { causality: _, ...withoutCausality } = remote;
   const reference = new Store({
@@ -351,4 +371,104 @@ Deno.test("a store that does not track causality merges entries that carry it as
   assert.equal(own.write("j", "2", 0).causality, undefined);
   const causality: Causality | undefined = own.entry("j")?.causality;
   assert.equal(causality, undefined);
+});
+
+Deno.test("stores in siblings mode converge on the model, each sibling with the value its write wrote (seeded)", () => {
+  let withSiblings = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const random = new SeededRandom(2000 + seed);
+    const cluster = new Cluster(random, [0, -5_000, 7_000], true);
+    for (let i = 0; i < 80; i++) cluster.step(false);
+    cluster.settle();
+    const all = [...cluster.versions.values()];
+    const wholeVector = (x: CausalVersion) => ({ ...x, seen: vectorOf(x) });
+    const maximal = all.filter((x) => !all.some((y) => y !== x && hasSeen(wholeVector(y), x)));
+    const first = cluster.stores[0]!.entry("k");
+    assert.ok(first !== undefined);
+    const expected = maximal
+      .filter((x) => x.node !== first.node || x.hlc !== first.hlc)
+      .map((x) => ({ node: x.node, hlc: x.hlc, value: cluster.values.get(x.hlc + "@" + x.node) }))
+      .sort((x, y) => y.hlc - x.hlc || (y.node > x.node ? 1 : -1));
+    for (const [i, store] of cluster.stores.entries()) {
+      assert.deepEqual(plain(store.entry("k")), plain(first), `seed ${seed}, store ${i}`);
+      const listed = store.siblings("k");
+      if (expected.length === 0) {
+        assert.equal(listed, undefined, `seed ${seed}: no siblings without concurrent versions`);
+        assert.equal(store.causality.siblingKeys, 0);
+        continue;
+      }
+      withSiblings++;
+      assert.equal(store.causality.siblingKeys, 1);
+      assert.ok(listed !== undefined);
+      const [winner, ...others] = listed;
+      assert.deepEqual(winner, { node: first.node, hlc: first.hlc, value: first.value });
+      assert.deepEqual(
+        others,
+        expected,
+        `seed ${seed}: siblings are the antichain less the winner`,
+      );
+    }
+  }
+  assert.ok(withSiblings > 20, `${withSiblings} stores held siblings: the runs test something`);
+});
+
+/** Two siblings-mode stores whose writes of "k" crossed: a wins by LWW, b's value is a sibling. */
+function crossedWrites(): { a: Store; b: Store; nowMs: { value: number } } {
+  const nowMs = { value: NOW_MS };
+  const a = makeStore("node-a", () => nowMs.value + 10, true);
+  const b = makeStore("node-b", () => nowMs.value, true);
+  a.write("k", "from-a", 0);
+  b.write("k", "from-b", 0);
+  a.applyRemote(b.entry("k")!);
+  b.applyRemote(a.entry("k")!);
+  return { a, b, nowMs };
+}
+
+Deno.test("a local write on a key with siblings supersedes them all, and the peers that merge it drop them too", () => {
+  const { a, b } = crossedWrites();
+  for (const store of [a, b]) {
+    assert.deepEqual(store.siblings("k")?.map((x) => x.value), ["from-a", "from-b"]);
+    assert.equal(store.causality.siblingKeys, 1);
+  }
+  assert.equal(a.rootHex(), b.rootHex());
+  const resolved = b.write("k", "both", 0);
+  assert.deepEqual(resolved.causality?.losers, []);
+  a.applyRemote(resolved);
+  for (const store of [a, b]) {
+    assert.equal(store.siblings("k"), undefined);
+    assert.equal(store.causality.siblingKeys, 0);
+    assert.equal(store.read("k")?.value, "both");
+  }
+  assert.equal(a.rootHex(), b.rootHex());
+});
+
+Deno.test("a deletion concurrent with a write is a sibling with a null value, and its tombstone outlives the grace period until resolved", () => {
+  const nowMs = { value: NOW_MS };
+  const a = makeStore("node-a", () => nowMs.value + 10, true);
+  const b = makeStore("node-b", () => nowMs.value, true);
+  a.write("k", null, 0); // newer: the tombstone wins by LWW
+  b.write("k", "kept", 0);
+  b.applyRemote(a.entry("k")!);
+  assert.equal(b.read("k"), undefined);
+  assert.deepEqual(b.siblings("k")?.map((x) => x.value), [null, "kept"]);
+  nowMs.value += 2 * DAY_MS;
+  assert.equal(b.purge(0, 65536), 0);
+  assert.deepEqual(b.siblings("k")?.map((x) => x.value), [null, "kept"]);
+  b.write("k", "resolved", 0);
+  b.write("k", null, 0);
+  nowMs.value += 2 * DAY_MS;
+  assert.equal(b.purge(0, 65536), 1, "a resolved tombstone is purged as ever");
+  assert.equal(b.causality.siblingKeys, 0);
+});
+
+Deno.test("a store in record mode keeps the dots of a peer's siblings, never their values", () => {
+  const { a } = crossedWrites();
+  const record = makeStore("node-c", () => NOW_MS + 10);
+  const entry = a.entry("k")!;
+  assert.ok(entry.causality?.losers.some((x) => x.value === "from-b"));
+  record.applyRemote(entry);
+  const losers = record.entry("k")?.causality?.losers ?? [];
+  assert.deepEqual(losers.map((x) => [x.node, x.value]), [["node-b", undefined]]);
+  assert.equal(record.siblings("k"), undefined);
+  assert.equal(record.causality.siblingKeys, 0);
 });

@@ -1,0 +1,107 @@
+/**
+ * Siblings mode end to end: three node processes on a real Mosquitto. A write of one key on two
+ * nodes while the broker is down (a partition; anti-entropy runs only by hand, once the broker is
+ * back) leaves both values on every node, GET lists them; a restart with data_dir keeps them;
+ * RESOLVE on one node replaces them with one value on every node.
+ */
+
+import assert from "node:assert/strict";
+import type { MerkleKVClient } from "../../src/client/mod.ts";
+import { withCluster } from "../_support/replication_cluster.ts";
+import { delay, waitUntil } from "../_support/ports.ts";
+
+const FAST_RECONNECT = "[replication]\nreconnect_min_ms = 20\nreconnect_max_ms = 200";
+
+async function waitReply(clients: MerkleKVClient[], line: string, expected: string[]) {
+  await waitUntil(`${line} answers ${expected.join(" | ")} on every node`, async () => {
+    const replies = await Promise.all(clients.map((client) => client.request(line)));
+    return replies.every((reply) => JSON.stringify(reply) === JSON.stringify(expected));
+  }, 15_000);
+}
+
+async function siblingsHeld(client: MerkleKVClient): Promise<string | undefined> {
+  return (await client.info()).get("siblings_held");
+}
+
+Deno.test("siblings mode: a write on both sides of a partition is kept on every node until RESOLVE, across a restart", async () => {
+  const dataDirs = await Promise.all(
+    [0, 1, 2].map(() => Deno.makeTempDir({ prefix: "merklekv-siblings-" })),
+  );
+  try {
+    await withCluster({
+      size: 3,
+      toml: FAST_RECONNECT,
+      nodeEnv: (nodeId) => ({
+        MERKLEKV_CONFLICTS_MODE: "siblings",
+        MERKLEKV_DATA_DIR: dataDirs[nodeId.charCodeAt(5) - 97]!,
+      }),
+    }, async (cluster) => {
+      const clients = cluster.clients;
+      const [a, b, c] = [cluster.client(0), cluster.client(1), cluster.client(2)];
+      // Sequential writes through different nodes make no siblings.
+      await a.set("seq", "1");
+      await waitReply(clients, "GET seq", ["VALUE 1"]);
+      await b.set("seq", "2");
+      await waitReply(clients, "GET seq", ["VALUE 2"]);
+
+      await cluster.broker.stop();
+      await waitUntil("the broker gone for every node", async () => {
+        const infos = await Promise.all([0, 1, 2].map((index) => cluster.info(index)));
+        return infos.every((info) => info.get("replication_broker") !== "connected");
+      }, 10_000);
+      await a.set("k", "from a");
+      await delay(5);
+      await b.set("k", "from b");
+      await b.set("seq", "3"); // b's own write over a version it saw: still no siblings
+      await cluster.broker.restart();
+      await cluster.waitConnected();
+      for (const [from, to] of [[0, 1], [0, 2], [1, 2]] as const) {
+        const [reply] = await cluster.client(from).request(
+          `SYNC 127.0.0.1 ${cluster.node(to).port}`,
+        );
+        assert.match(reply ?? "", /^OK/);
+      }
+      await waitUntil("two siblings on every node", async () => {
+        const lists = await Promise.all(clients.map((client) => client.siblings("k")));
+        return lists.every((list) => list?.length === 2);
+      }, 15_000);
+      const [reply] = await Promise.all([a.request("GET k")]);
+      const [header, first, second] = reply;
+      assert.equal(header, "SIBLINGS 2");
+      // The LWW winner first (b wrote later), then the sibling; each `<node>@<hlc> <value>`.
+      assert.match(first ?? "", /^node-b@[0-9]+ from b$/);
+      assert.match(second ?? "", /^node-a@[0-9]+ from a$/);
+      for (const client of clients) {
+        assert.deepEqual(await client.request("GET k"), reply);
+        assert.equal(await siblingsHeld(client), "1");
+        // Other reads see the LWW winner; a key without siblings reads as ever.
+        assert.deepEqual(await client.request("MGET k"), ["VALUES 1", "k from b"]);
+        assert.deepEqual(await client.request("GET seq"), ["VALUE 3"]);
+      }
+      await assert.rejects(() => c.get("k"), /unexpected reply: .*SIBLINGS 2/);
+
+      // kill -9 and restart with data_dir (after the log's fsync, everysec): siblings stay.
+      await delay(1200);
+      const nodeC = cluster.node(2);
+      await nodeC.kill();
+      await nodeC.restart();
+      const restarted = await nodeC.connect();
+      try {
+        assert.deepEqual(await restarted.request("GET k"), reply);
+        assert.equal(await siblingsHeld(restarted), "1");
+        await waitUntil("the restarted node connected to the broker", async () => {
+          return (await restarted.info()).get("replication_broker") === "connected";
+        }, 15_000);
+        // RESOLVE on one node: one value again on every node, the restarted one included.
+        assert.deepEqual(await b.request("RESOLVE k merged value"), ["OK"]);
+        const everyNode = [a, b, restarted];
+        await waitReply(everyNode, "GET k", ["VALUE merged value"]);
+        for (const client of everyNode) assert.equal(await siblingsHeld(client), "0");
+      } finally {
+        await restarted.close();
+      }
+    });
+  } finally {
+    for (const dir of dataDirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
