@@ -219,8 +219,8 @@ export class MerkleKVClient {
   /**
    * The versions of `key` when it holds siblings (conflicts mode siblings; see
    * docs/consistency.md), the LWW winner first, values as UTF-8 text (null: that version
-   * deleted the key); null when it has none (then get() reads it). get() of a key with
-   * siblings throws.
+   * deleted the key, or its value has expired); null when it has none (then get() reads it).
+   * get() of a key with siblings throws.
    */
   async siblings(key: string): Promise<Sibling[] | null> {
     const versions = readSiblings(await this.#send(`GET ${this.#key(key)}`));

@@ -86,7 +86,7 @@ function counted(reply: readonly string[], word: string): readonly string[] {
   return lines;
 }
 
-/** One version of a key with siblings (see readSiblings); value null: it deleted the key. */
+/** One version of a key with siblings (see readSiblings); value null: deleted, or expired. */
 export interface Sibling {
   node: string;
   hlc: number;

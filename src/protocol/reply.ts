@@ -46,7 +46,7 @@ export function conflictsReply(lines: readonly string[]): string {
   return reply;
 }
 
-/** One version of a key with siblings, as GET lists it (null value: it deleted the key). */
+/** One version of a key with siblings, as GET lists it (null value: deleted, or expired). */
 export interface SiblingLine {
   readonly node: string;
   readonly hlc: number;

@@ -42,6 +42,11 @@ export interface CausalVersion extends Dot {
    * the entry's).
    */
   readonly value?: string | null;
+  /**
+   * A sibling's absolute expiry in Unix ms, as its version wrote it; only with a string value,
+   * absent for none (0 is never held). Past it, the sibling reads as deleted (see siblingsOf).
+   */
+  readonly expiresAtMs?: number;
 }
 
 /** What an entry carries beyond its dot; absent when both lists would be empty. */
@@ -115,19 +120,38 @@ function beyond(vector: readonly Dot[], dot: Dot): readonly Dot[] {
 }
 
 /**
- * The versions a key's state holds: its winner, then its losers. `value`: the winner's value, to
- * keep should it lose (conflicts mode siblings); undefined: values are not kept.
+ * The versions a key's state holds: its winner, then its losers. `value` and `expiresAtMs`: the
+ * winner's value and expiry (0: none), to keep should it lose (conflicts mode siblings);
+ * undefined: values are not kept.
  */
 export function versionsOf(
   dot: Dot,
   causality: Causality | undefined,
   value?: string | null,
+  expiresAtMs = 0,
 ): CausalVersion[] {
   const seen = causality?.seen ?? NO_DOTS;
-  const winner: CausalVersion = value === undefined
-    ? { node: dot.node, hlc: dot.hlc, seen }
-    : { node: dot.node, hlc: dot.hlc, seen, value };
+  const winner = versionWith(dot, seen, value, expiresAtMs);
   return causality === undefined ? [winner] : [winner, ...causality.losers];
+}
+
+/** A version with its value (undefined: not kept) and expiry (0: none; kept with a string). */
+function versionWith(
+  dot: Dot,
+  seen: readonly Dot[],
+  value: string | null | undefined,
+  expiresAtMs = 0,
+): CausalVersion {
+  const { node, hlc } = dot;
+  if (value === undefined) return { node, hlc, seen };
+  if (typeof value !== "string" || expiresAtMs === 0) return { node, hlc, seen, value };
+  return { node, hlc, seen, value, expiresAtMs };
+}
+
+/** Whether a sibling's value has expired at `nowMs` (a deletion or no value kept: never). */
+export function siblingExpired(version: CausalVersion, nowMs: number): boolean {
+  const expiresAtMs = version.expiresAtMs ?? 0;
+  return expiresAtMs !== 0 && expiresAtMs <= nowMs;
 }
 
 /** Whether a causality keeps the value of at least one loser (a key with siblings). */
@@ -205,13 +229,14 @@ export function settle(
   return { seen: exact(seen), losers: losers.length === 0 ? NO_LOSERS : exact(losers) };
 }
 
-/** Two copies of one version (one dot): their vectors joined, the value of either that has it. */
+/**
+ * Two copies of one version (one dot): their vectors joined, the value and expiry of either that
+ * has a value (the same write's).
+ */
 function joinedVersion(a: CausalVersion, b: CausalVersion): CausalVersion {
   const seen = beyond(joinVectors(vectorOf(a), vectorOf(b)), a);
-  const value = a.value !== undefined ? a.value : b.value;
-  return value === undefined
-    ? { node: a.node, hlc: a.hlc, seen }
-    : { node: a.node, hlc: a.hlc, seen, value };
+  const kept = a.value !== undefined ? a : b;
+  return versionWith(a, seen, kept.value, kept.expiresAtMs);
 }
 
 /**
@@ -258,6 +283,8 @@ export function canonicalText(causality: Causality): string {
     // A sibling's value, framed by its length (it may hold any byte but LF).
     if (loser.value === null) text += "=deleted";
     else if (loser.value !== undefined) text += "=" + loser.value.length + ":" + loser.value;
+    // Its expiry, only when it has one: a sibling without one reads as it did before expiries.
+    if (loser.expiresAtMs !== undefined) text += "/" + loser.expiresAtMs;
   }
   return text;
 }

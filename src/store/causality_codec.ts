@@ -9,7 +9,8 @@
  * Components sorted by node id, losers by (hlc, node id). Bit 15 of the loser count (never set
  * before siblings existed, so older data reads as before, and an older decoder refuses it) says
  * that each loser ends with its value (conflicts mode siblings): u8 kind (0: no value kept, 1:
- * deleted, 2: a value), then for kind 2 a u32 length and the value's bytes. Pure.
+ * deleted, 2: a value, 3: a value with an expiry), then for kind 3 an f64 expiry (Unix ms, as in
+ * an entry), and for kinds 2 and 3 a u32 length and the value's bytes. Pure.
  */
 
 import type { Buffer } from "node:buffer";
@@ -30,6 +31,7 @@ const LOSERS_CARRY_VALUES = 0x8000;
 const VALUE_NOT_KEPT = 0;
 const VALUE_DELETED = 1;
 const VALUE_HELD = 2;
+const VALUE_EXPIRING = 3;
 /** The largest value length the format can state (u32), as for an entry's value. */
 const MAX_VALUE_LENGTH = 0xffffffff;
 
@@ -45,9 +47,15 @@ export function encodedCausalityLength(causality: Causality): number {
   const values = hasSiblings(causality);
   for (const loser of causality.losers) {
     length += 1 + loser.node.length + 8 + vectorLength(loser.seen);
-    if (values) length += 1 + (typeof loser.value === "string" ? 4 + loser.value.length : 0);
+    if (values) length += 1 + valueLength(loser);
   }
   return length;
+}
+
+/** Bytes of a loser's value after its kind byte. */
+function valueLength(loser: CausalVersion): number {
+  if (typeof loser.value !== "string") return 0;
+  return (loser.expiresAtMs === undefined ? 0 : 8) + 4 + loser.value.length;
 }
 
 function encodeDot(dot: Dot, buffer: Buffer, offset: number): number {
@@ -73,17 +81,23 @@ export function encodeCausality(causality: Causality, buffer: Buffer, offset: nu
   for (const loser of causality.losers) {
     offset = encodeDot(loser, buffer, offset);
     offset = encodeVector(loser.seen, buffer, offset);
-    if (values) offset = encodeValue(loser.value, buffer, offset);
+    if (values) offset = encodeValue(loser, buffer, offset);
   }
   return offset;
 }
 
-function encodeValue(value: string | null | undefined, buffer: Buffer, offset: number): number {
+function encodeValue(loser: CausalVersion, buffer: Buffer, offset: number): number {
+  const value = loser.value;
   if (typeof value !== "string") {
     buffer[offset++] = value === null ? VALUE_DELETED : VALUE_NOT_KEPT;
     return offset;
   }
-  buffer[offset++] = VALUE_HELD;
+  if (loser.expiresAtMs === undefined) buffer[offset++] = VALUE_HELD;
+  else {
+    buffer[offset++] = VALUE_EXPIRING;
+    buffer.writeDoubleLE(loser.expiresAtMs, offset);
+    offset += 8;
+  }
   buffer.writeUInt32LE(value.length, offset);
   return writeLatin1(value, buffer, offset + 4);
 }
@@ -163,15 +177,10 @@ export function decodeCausality(
     }
     const value = decodeValue(buffer, offset, end);
     if (!value.ok) return value;
-    const kept = value.value;
-    losers.push(
-      kept === undefined ? { node, hlc, seen: vector.value } : {
-        node,
-        hlc,
-        seen: vector.value,
-        value: kept,
-      },
-    );
+    const { kept, expiresAtMs } = value.value;
+    if (kept === undefined) losers.push({ node, hlc, seen: vector.value });
+    else if (expiresAtMs === 0) losers.push({ node, hlc, seen: vector.value, value: kept });
+    else losers.push({ node, hlc, seen: vector.value, value: kept, expiresAtMs });
     offset = value.end;
   }
   if (values && !losers.some((x) => x.value !== undefined)) {
@@ -181,18 +190,42 @@ export function decodeCausality(
   return { ok: true, causality, end: offset };
 }
 
-function decodeValue(buffer: Buffer, offset: number, end: number): Read<string | null | undefined> {
-  if (offset + 1 > end) return { ok: false, error: "causality truncated in a sibling's value" };
-  const kind = buffer[offset]!;
-  if (kind === VALUE_NOT_KEPT) return { ok: true, value: undefined, end: offset + 1 };
-  if (kind === VALUE_DELETED) return { ok: true, value: null, end: offset + 1 };
-  if (kind !== VALUE_HELD) return { ok: false, error: `unknown sibling value kind ${kind}` };
-  if (offset + 5 > end) return { ok: false, error: "causality truncated in a sibling's value" };
-  const length = buffer.readUInt32LE(offset + 1);
-  const start = offset + 5;
-  if (start + length > end) return { ok: false, error: "causality truncated in a sibling's value" };
+/** A loser's value as decoded: undefined when not kept, null for a deletion; expiry 0: none. */
+interface KeptValue {
+  kept: string | null | undefined;
+  expiresAtMs: number;
+}
+
+const TRUNCATED_VALUE = { ok: false, error: "causality truncated in a sibling's value" } as const;
+
+function decodeValue(buffer: Buffer, offset: number, end: number): Read<KeptValue> {
+  if (offset + 1 > end) return TRUNCATED_VALUE;
+  const kind = buffer[offset++]!;
+  if (kind === VALUE_NOT_KEPT) {
+    return { ok: true, value: { kept: undefined, expiresAtMs: 0 }, end: offset };
+  }
+  if (kind === VALUE_DELETED) {
+    return { ok: true, value: { kept: null, expiresAtMs: 0 }, end: offset };
+  }
+  if (kind !== VALUE_HELD && kind !== VALUE_EXPIRING) {
+    return { ok: false, error: `unknown sibling value kind ${kind}` };
+  }
+  let expiresAtMs = 0;
+  if (kind === VALUE_EXPIRING) {
+    if (offset + 8 > end) return TRUNCATED_VALUE;
+    expiresAtMs = buffer.readDoubleLE(offset);
+    offset += 8;
+    // As an entry's expiry (see entry_codec.ts); 0 is "none", which kind 2 says.
+    if (!Number.isSafeInteger(expiresAtMs) || expiresAtMs <= 0) {
+      return { ok: false, error: "sibling has an invalid expiry" };
+    }
+  }
+  if (offset + 4 > end) return TRUNCATED_VALUE;
+  const length = buffer.readUInt32LE(offset);
+  const start = offset + 4;
+  if (start + length > end) return TRUNCATED_VALUE;
   const value = buffer.toString("latin1", start, start + length);
   const problem = valueProblem(value, MAX_VALUE_LENGTH);
   if (problem !== null) return { ok: false, error: `sibling's ${problem}` };
-  return { ok: true, value, end: start + length };
+  return { ok: true, value: { kept: value, expiresAtMs }, end: start + length };
 }

@@ -15,6 +15,7 @@ import {
   joinVectors,
   newLosers,
   settle,
+  siblingExpired,
   vectorOf,
   versionsOf,
   withoutValue,
@@ -35,7 +36,7 @@ export interface Before {
 
 /** One version of a key with siblings, as GET lists them (see Store.siblings). */
 export interface Sibling extends Dot {
-  /** null: the version deleted the key (or, for the winner, it has expired). */
+  /** null: the version deleted the key, or its value has expired. */
   readonly value: string | null;
 }
 
@@ -68,9 +69,12 @@ export class CausalityTable {
 
   /**
    * The versions of the entry's key with siblings: the LWW winner first (its value null when it
-   * is not `live`: deleted or expired), then the siblings newest first; undefined: none.
+   * is not `live`: deleted or expired), then the siblings newest first, each null when it is a
+   * deletion or its expiry is at or before `nowMs` (as the winner's); undefined: none. An
+   * expired sibling is still a version of the key: it is listed, and the key still holds
+   * siblings, until a write resolves them.
    */
-  siblingsOf(entry: StoredEntry, live: boolean): Sibling[] | undefined {
+  siblingsOf(entry: StoredEntry, live: boolean, nowMs: number): Sibling[] | undefined {
     if (this.#siblingKeys === 0 || this.#readValue === null) return undefined;
     const causality = this.get(entry);
     if (causality === undefined || !hasSiblings(causality)) return undefined;
@@ -78,9 +82,9 @@ export class CausalityTable {
     const siblings: Sibling[] = [{ node: entry.node, hlc: entry.hlc, value }];
     for (let i = causality.losers.length - 1; i >= 0; i--) {
       const loser = causality.losers[i]!;
-      if (loser.value !== undefined) {
-        siblings.push({ node: loser.node, hlc: loser.hlc, value: loser.value });
-      }
+      if (loser.value === undefined) continue;
+      const value = siblingExpired(loser, nowMs) ? null : loser.value;
+      siblings.push({ node: loser.node, hlc: loser.hlc, value });
     }
     return siblings;
   }
@@ -148,11 +152,13 @@ export class CausalityTable {
       current,
       causality,
       readValue === null ? undefined : readValue(current),
+      current.expiresAtMs,
     );
     let theirs = versionsOf(
       remote,
       remote.causality,
       readValue === null ? undefined : remote.value,
+      remote.expiresAtMs,
     );
     // A peer's siblings are kept in mode siblings only (a peer in another mode is refused
     // before its entries reach the store; this keeps the rule local too).

@@ -152,7 +152,8 @@ export class Store {
   /** The versions of a key with siblings, winner first (CausalityTable.siblingsOf); or none. */
   siblings(key: string): Sibling[] | undefined {
     const entry = this.#index.find(key, indexHashOfKey(key));
-    return entry && this.#causalities.siblingsOf(entry, this.#live(entry) !== undefined);
+    const live = this.#live(entry) !== undefined;
+    return entry && this.#causalities.siblingsOf(entry, live, this.nowMs());
   }
 
   /** `entry` if it is live: not absent, deleted or expired. */

@@ -2,7 +2,8 @@
  * Siblings mode end to end: three node processes on a real Mosquitto. A write of one key on two
  * nodes while the broker is down (a partition; anti-entropy runs only by hand, once the broker is
  * back) leaves both values on every node, GET lists them; a restart with data_dir keeps them;
- * RESOLVE on one node replaces them with one value on every node.
+ * RESOLVE on one node replaces them with one value on every node. A sibling keeps its expiry
+ * (SET then EXPIRE): once past it, every node lists it as deleted, the restarted one included.
  */
 
 import assert from "node:assert/strict";
@@ -48,12 +49,24 @@ Deno.test("siblings mode: a write on both sides of a partition is kept on every 
       await a.set("k", "from a");
       await delay(5);
       await b.set("k", "from b");
+      // t: a's value expires in 10 s and loses to b's later write; it stays a sibling.
+      await a.set("t", "from a");
+      assert.deepEqual(await a.request("EXPIRE t 10"), ["OK"]);
+      await delay(5);
+      await b.set("t", "from b");
       await b.set("seq", "3"); // b's own write over a version it saw: still no siblings
       await cluster.heal();
       await waitUntil("two siblings on every node", async () => {
         const lists = await Promise.all(clients.map((client) => client.siblings("k")));
         return lists.every((list) => list?.length === 2);
       }, 15_000);
+      // Before its expiry the sibling lists its value (10 s is well past the merge).
+      for (const client of clients) {
+        const [header, winner, sibling] = await client.request("GET t");
+        assert.equal(header, "SIBLINGS 2");
+        assert.match(winner ?? "", /^node-b@[0-9]+ from b$/);
+        assert.match(sibling ?? "", /^node-a@[0-9]+ from a$/);
+      }
       const [reply] = await Promise.all([a.request("GET k")]);
       const [header, first, second] = reply;
       assert.equal(header, "SIBLINGS 2");
@@ -62,7 +75,7 @@ Deno.test("siblings mode: a write on both sides of a partition is kept on every 
       assert.match(second ?? "", /^node-a@[0-9]+ from a$/);
       for (const client of clients) {
         assert.deepEqual(await client.request("GET k"), reply);
-        assert.equal(await siblingsHeld(client), "1");
+        assert.equal(await siblingsHeld(client), "2");
         // Other reads see the LWW winner; a key without siblings reads as ever.
         assert.deepEqual(await client.request("MGET k"), ["VALUES 1", "k from b"]);
         assert.deepEqual(await client.request("GET seq"), ["VALUE 3"]);
@@ -77,7 +90,7 @@ Deno.test("siblings mode: a write on both sides of a partition is kept on every 
       const restarted = await nodeC.connect();
       try {
         assert.deepEqual(await restarted.request("GET k"), reply);
-        assert.equal(await siblingsHeld(restarted), "1");
+        assert.equal(await siblingsHeld(restarted), "2");
         await waitUntil("the restarted node connected to the broker", async () => {
           return (await restarted.info()).get("replication_broker") === "connected";
         }, 15_000);
@@ -85,6 +98,17 @@ Deno.test("siblings mode: a write on both sides of a partition is kept on every 
         assert.deepEqual(await b.request("RESOLVE k merged value"), ["OK"]);
         const everyNode = [a, b, restarted];
         await waitReply(everyNode, "GET k", ["VALUE merged value"]);
+        for (const client of everyNode) assert.equal(await siblingsHeld(client), "1");
+        // Past its expiry, a's version of t is listed as deleted on every node: still a sibling.
+        await waitUntil("t's expired sibling listed as deleted on every node", async () => {
+          const replies = await Promise.all(everyNode.map((client) => client.request("GET t")));
+          return replies.every(([header, winner, sibling]) =>
+            header === "SIBLINGS 2" && /^node-b@[0-9]+ from b$/.test(winner ?? "") &&
+            /^node-a@[0-9]+$/.test(sibling ?? "")
+          );
+        }, 15_000);
+        assert.deepEqual(await a.request("RESOLVE t from b"), ["OK"]);
+        await waitReply(everyNode, "GET t", ["VALUE from b"]);
         for (const client of everyNode) assert.equal(await siblingsHeld(client), "0");
       } finally {
         await restarted.close();

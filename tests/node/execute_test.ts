@@ -446,3 +446,17 @@ Deno.test("execute() GET lists the siblings of a key, winner first, and RESOLVE 
   assert.equal(h.run("GET k"), "VALUE both\r\n");
   assert.equal(h.store.causality.siblingKeys, 0);
 });
+
+Deno.test("execute() GET lists a sibling whose expiry has passed (SET then EXPIRE) as deleted, `<node>@<hlc>`", () => {
+  const h = harness(true);
+  h.run("SET k mine");
+  assert.equal(h.run("EXPIRE k 10"), "OK\r\n");
+  const hlc = h.store.entry("k")!.hlc;
+  h.store.applyRemote({ key: "k", value: "theirs", hlc: hlc + 5, node: "node-b", expiresAtMs: 0 });
+  assert.equal(h.run("GET k"), `SIBLINGS 2\r\nnode-b@${hlc + 5} theirs\r\nnode-a@${hlc} mine\r\n`);
+  h.clock.ms += 10_000;
+  assert.equal(h.run("GET k"), `SIBLINGS 2\r\nnode-b@${hlc + 5} theirs\r\nnode-a@${hlc}\r\n`);
+  assert.equal(h.store.causality.siblingKeys, 1);
+  assert.deepEqual(h.changesOf("RESOLVE k theirs"), { reply: "OK\r\n", changed: ["k=theirs"] });
+  assert.equal(h.run("GET k"), "VALUE theirs\r\n");
+});

@@ -207,7 +207,13 @@ function dots(version: Causality["losers"][number]): Causality["losers"][number]
 Deno.test("decodeEntry() refuses siblings' values that break their rules", () => {
   const entry: Entry = { key: "k", value: "v", hlc: 1000, node: "b", expiresAtMs: 0 };
   const cases: [string, string][] = [
-    ["0000" + "0180" + dotHex("a", 5) + "0000" + "03", "unknown sibling value kind 3"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "04", "unknown sibling value kind 4"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "03" + "0000", "truncated in a sibling's value"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "03" + f64Hex(9), "truncated in a sibling's"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "03" + f64Hex(0) + "00000000", "invalid expiry"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "03" + f64Hex(-5) + "00000000", "invalid expiry"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "03" + f64Hex(1.5) + "00000000", "invalid expiry"],
+    ["0000" + "0180" + dotHex("a", 5) + "0000" + "03" + f64Hex(NaN) + "00000000", "invalid expiry"],
     ["0000" + "0180" + dotHex("a", 5) + "0000", "truncated in a sibling's value"],
     ["0000" + "0180" + dotHex("a", 5) + "0000" + "02" + "05000000" + "6162", "truncated"],
     ["0000" + "0180" + dotHex("a", 5) + "0000" + "02" + "03000000" + "610a62", "contains LF"],
@@ -224,4 +230,61 @@ Deno.test("decodeEntry() refuses siblings' values that break their rules", () =>
   const decoded = decodeEntry(plain, 0, plain.length);
   assert.ok(decoded.ok, decoded.ok ? "" : decoded.error);
   assert.deepEqual(decoded.entry.causality?.losers, [{ node: "a", hlc: 5, seen: [] }]);
+});
+
+function f64Hex(value: number): string {
+  const bytes = Buffer.alloc(8);
+  bytes.writeDoubleLE(value);
+  return bytes.toString("hex");
+}
+
+const EXPIRES_AT_MS = 1_740_000_100_000;
+
+Deno.test("a sibling's expiry encodes as kind 3 with an f64 before its value, and decodes back, in entries and sync lines", () => {
+  const losers = WITH_SIBLINGS.losers.map((x) =>
+    x.value === "b c" ? { ...x, expiresAtMs: EXPIRES_AT_MS } : x
+  );
+  const entry: Entry = {
+    key: "k",
+    value: "v",
+    hlc: T,
+    node: "node-2",
+    expiresAtMs: 0,
+    causality: { seen: WITH_SIBLINGS.seen, losers },
+  };
+  const bytes = entryToBytes(entry);
+  assert.equal(bytes.length, encodedEntryLength(entry));
+  const decoded = decodeEntry(bytes, 0, bytes.length);
+  assert.ok(decoded.ok, decoded.ok ? "" : decoded.error);
+  assert.deepEqual(decoded.entry, entry);
+  // The expiry costs its 8 bytes, nothing else.
+  const withoutExpiry: Entry = { ...entry, causality: WITH_SIBLINGS };
+  assert.equal(bytes.length - encodedEntryLength(withoutExpiry), 8);
+  const line = formatEntry(entry);
+  const parsed = parseEntryLine(line, LIMITS);
+  assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
+  assert.deepEqual(parsed.value, entry);
+  // The expiry is part of the digest's hash: anti-entropy converges on it too.
+  assert.notEqual(formatDigest(entry), formatDigest(withoutExpiry));
+});
+
+Deno.test("a sibling with an expiry is exactly these bytes: kind 3, f64 expiry, u32 length, value", () => {
+  const entry: Entry = { key: "k", value: "v", hlc: 1000, node: "b", expiresAtMs: 0 };
+  const hex = "0000" + "0180" + dotHex("a", 5) + "0000" + "03" + f64Hex(EXPIRES_AT_MS) +
+    "02000000" + "7879";
+  const bytes = withCausalityBytes(entry, hex);
+  const decoded = decodeEntry(bytes, 0, bytes.length);
+  assert.ok(decoded.ok, decoded.ok ? "" : decoded.error);
+  const sibling = { node: "a", hlc: 5, seen: [], value: "xy", expiresAtMs: EXPIRES_AT_MS };
+  assert.deepEqual(decoded.entry.causality?.losers, [sibling]);
+  assert.equal(entryToBytes(decoded.entry).toString("hex"), bytes.toString("hex"));
+  // Kind 2, a value without an expiry, reads as it did before expiries were kept.
+  const unexpiring = withCausalityBytes(
+    entry,
+    "0000" + "0180" + dotHex("a", 5) + "0000" + "02" + "02000000" + "7879",
+  );
+  const plain = decodeEntry(unexpiring, 0, unexpiring.length);
+  assert.ok(plain.ok, plain.ok ? "" : plain.error);
+  assert.deepEqual(plain.entry.causality?.losers, [{ node: "a", hlc: 5, seen: [], value: "xy" }]);
+  assert.equal(entryToBytes(plain.entry).toString("hex"), unexpiring.toString("hex"));
 });

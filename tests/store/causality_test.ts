@@ -86,6 +86,8 @@ class Cluster {
 
   /** Dot "hlc@node" -> the value its local write wrote (null: a deletion). */
   readonly values = new Map<string, string | null>();
+  /** Dot "hlc@node" -> the expiry its local write wrote (0: none). */
+  readonly expiries = new Map<string, number>();
 
   constructor(
     readonly random: SeededRandom,
@@ -107,8 +109,11 @@ class Cluster {
     const store = this.random.pick(this.stores);
     const choice = this.random.below(counters ? 5 : 4);
     let written: Entry | undefined;
-    if (choice === 0) written = store.write("k", "v" + this.random.below(1000), 0);
-    else if (choice === 1) written = store.write("k", null, 0);
+    if (choice === 0) {
+      // One value in three with an expiry (a day ahead: every version stays live here).
+      const n = this.random.below(1000);
+      written = store.write("k", "v" + n, n % 3 === 0 ? NOW_MS + DAY_MS + n : 0);
+    } else if (choice === 1) written = store.write("k", null, 0);
     else if (choice === 4) written = increment(store, BigInt(this.random.below(5) + 1));
     else {
       const from = this.random.pick(this.stores).entry("k");
@@ -124,6 +129,7 @@ class Cluster {
     const seen = entry.causality?.seen ?? [];
     this.versions.set(entry.hlc + "@" + entry.node, version(entry.node, entry.hlc, [...seen]));
     this.values.set(entry.hlc + "@" + entry.node, entry.value);
+    this.expiries.set(entry.hlc + "@" + entry.node, entry.expiresAtMs);
   }
 
   /** Every store sends its entry to every other until none changes. */
@@ -375,6 +381,7 @@ Deno.test("a store that does not track causality merges entries that carry it as
 
 Deno.test("stores in siblings mode converge on the model, each sibling with the value its write wrote (seeded)", () => {
   let withSiblings = 0;
+  let withExpiry = 0;
   for (let seed = 1; seed <= 40; seed++) {
     const random = new SeededRandom(2000 + seed);
     const cluster = new Cluster(random, [0, -5_000, 7_000], true);
@@ -407,9 +414,15 @@ Deno.test("stores in siblings mode converge on the model, each sibling with the 
         expected,
         `seed ${seed}: siblings are the antichain less the winner`,
       );
+      for (const loser of store.entry("k")?.causality?.losers ?? []) {
+        const written = cluster.expiries.get(loser.hlc + "@" + loser.node);
+        assert.equal(loser.expiresAtMs ?? 0, written, `seed ${seed}: a sibling keeps its expiry`);
+        if (loser.expiresAtMs !== undefined) withExpiry++;
+      }
     }
   }
   assert.ok(withSiblings > 20, `${withSiblings} stores held siblings: the runs test something`);
+  assert.ok(withExpiry > 5, `${withExpiry} siblings had an expiry: the runs test something`);
 });
 
 /** Two siblings-mode stores whose writes of "k" crossed: a wins by LWW, b's value is a sibling. */
@@ -471,4 +484,76 @@ Deno.test("a store in record mode keeps the dots of a peer's siblings, never the
   assert.deepEqual(losers.map((x) => [x.node, x.value]), [["node-b", undefined]]);
   assert.equal(record.siblings("k"), undefined);
   assert.equal(record.causality.siblingKeys, 0);
+});
+
+Deno.test("a sibling keeps its version's expiry, and once past it GET lists it as deleted while the key still holds siblings", () => {
+  const nowMs = { value: NOW_MS };
+  const a = makeStore("node-a", () => nowMs.value + 10, true);
+  const b = makeStore("node-b", () => nowMs.value, true);
+  const expiresAtMs = NOW_MS + 60_000;
+  // b's value has an expiry and loses by LWW to a's concurrent write: on b it was the winner
+  // (current) when a's arrived; on a it arrives (remote). Both keep its expiry.
+  b.write("k", "from-b", expiresAtMs);
+  a.write("k", "from-a", 0);
+  a.applyRemote(b.entry("k")!);
+  b.applyRemote(a.entry("k")!);
+  const c = makeStore("node-c", () => nowMs.value, true);
+  c.applyRemote(b.entry("k")!);
+  for (const store of [a, b, c]) {
+    const losers = store.entry("k")?.causality?.losers ?? [];
+    assert.deepEqual(losers.map((x) => [x.node, x.value, x.expiresAtMs]), [
+      ["node-b", "from-b", expiresAtMs],
+    ]);
+    assert.deepEqual(store.siblings("k")?.map((x) => x.value), ["from-a", "from-b"]);
+  }
+  assert.equal(a.rootHex(), b.rootHex());
+  assert.equal(a.rootHex(), c.rootHex());
+  nowMs.value = expiresAtMs - 1;
+  assert.deepEqual(c.siblings("k")?.map((x) => x.value), ["from-a", "from-b"]);
+  nowMs.value = expiresAtMs;
+  for (const store of [a, b, c]) {
+    const listed = store.siblings("k");
+    assert.deepEqual(listed?.map((x) => [x.node, x.value]), [["node-a", "from-a"], [
+      "node-b",
+      null,
+    ]]);
+    // Still a version concurrent with the winner: listed, and counted, until a write resolves.
+    assert.equal(store.causality.siblingKeys, 1);
+    assert.equal(store.read("k")?.value, "from-a");
+  }
+  b.write("k", "resolved", 0);
+  assert.equal(b.siblings("k"), undefined);
+  assert.equal(b.causality.siblingKeys, 0);
+});
+
+Deno.test("an expired winner and an expired sibling are listed alike, as deleted", () => {
+  const nowMs = { value: NOW_MS };
+  const a = makeStore("node-a", () => nowMs.value + 10, true);
+  const b = makeStore("node-b", () => nowMs.value, true);
+  a.write("k", "from-a", NOW_MS + 1_000);
+  b.write("k", "from-b", NOW_MS + 2_000);
+  a.applyRemote(b.entry("k")!);
+  assert.deepEqual(a.siblings("k")?.map((x) => x.value), ["from-a", "from-b"]);
+  nowMs.value = NOW_MS + 1_000;
+  assert.deepEqual(a.siblings("k")?.map((x) => x.value), [null, "from-b"]);
+  nowMs.value = NOW_MS + 2_000;
+  assert.deepEqual(a.siblings("k")?.map((x) => x.value), [null, null]);
+  assert.equal(a.read("k"), undefined);
+  assert.equal(a.causality.siblingKeys, 1);
+});
+
+Deno.test("a store in record mode keeps neither a peer's sibling values nor their expiries", () => {
+  const nowMs = { value: NOW_MS };
+  const a = makeStore("node-a", () => nowMs.value + 10, true);
+  const b = makeStore("node-b", () => nowMs.value, true);
+  b.write("k", "from-b", NOW_MS + 60_000);
+  a.write("k", "from-a", 0);
+  a.applyRemote(b.entry("k")!);
+  const record = makeStore("node-c", () => NOW_MS + 10);
+  record.applyRemote(a.entry("k")!);
+  assert.deepEqual(record.entry("k")?.causality?.losers, [{
+    node: "node-b",
+    hlc: b.entry("k")!.hlc,
+    seen: [],
+  }]);
 });
