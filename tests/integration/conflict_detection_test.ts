@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
 import { NodeProcess } from "../_support/node_process.ts";
 import { delay, freePort, waitUntil } from "../_support/ports.ts";
+import { withPeers } from "../_support/peers.ts";
 import { type Cluster, withCluster } from "../_support/replication_cluster.ts";
 
 const RECORD = '[conflicts]\nmode = "record"';
@@ -183,48 +184,39 @@ Deno.test("in the default mode lww nothing is detected and INFO conflicts_detect
 });
 
 Deno.test("a node restarted from its data directory (kill -9, then SIGTERM) keeps what it detected and counts nothing again", async () => {
-  const ports = [await freePort(), await freePort()];
   const dirs = [await Deno.makeTempDir(), await Deno.makeTempDir()];
-  const peers = `peers = [${ports.map((port) => `"127.0.0.1:${port}"`).join(", ")}]`;
-  const toml = `${RECORD}\n[anti_entropy]\ninterval_ms = 0\n${peers}`;
-  const nodes: NodeProcess[] = [];
-  const clients: MerkleKVClient[] = [];
+  const options = (i: number) => ({
+    dataDir: dirs[i],
+    env: { MERKLEKV_CONFLICTS_MODE: "record" },
+  });
   try {
-    for (const [i, port] of ports.entries()) {
-      const dataDir = dirs[i];
-      nodes.push(await NodeProcess.start({ nodeId: `node-${i}`, port, toml, dataDir }));
-    }
-    for (const node of nodes) clients.push(await node.connect());
-    const sync = async () => {
-      const [reply] = await clients[0]!.request(`SYNC 127.0.0.1 ${ports[1]}`);
-      assert.match(reply ?? "", /^OK/);
-    };
-    await clients[0]!.set("k", "from-0");
-    await clients[1]!.set("k", "from-1");
-    await sync();
-    await sync(); // the second session carries the loser to the winner's node
-    const hashes = await Promise.all(clients.map((client) => client.hash()));
-    assert.equal(hashes[0], hashes[1]);
-    assert.deepEqual(await allConflicts(clients), [1, 1]);
-    for (const signal of ["SIGKILL", "SIGTERM"] as const) {
-      const victim = nodes[1]!;
-      await clients[1]!.close().catch(() => {});
-      if (signal === "SIGKILL") await victim.kill();
-      else await victim.stop(signal);
-      await victim.restart();
-      clients[1] = await victim.connect();
-      // The losers came back from the disk (the same tree), and recovery detected nothing.
-      assert.equal(await clients[1].hash(), hashes[0], `after ${signal}`);
-      assert.equal(await conflictsDetected(clients[1]), 0, `after ${signal}`);
+    await withPeers(2, 0, options, async (nodes, clients, ports) => {
+      const sync = async () => {
+        const [reply] = await clients[0]!.request(`SYNC 127.0.0.1 ${ports[1]}`);
+        assert.match(reply ?? "", /^OK/);
+      };
+      await clients[0]!.set("k", "from-0");
+      await clients[1]!.set("k", "from-1");
       await sync();
-      assert.equal(await conflictsDetected(clients[1]), 0, `after ${signal} and a sync`);
-    }
-  } catch (error) {
-    for (const node of nodes) console.error(`--- ${node.nodeId}:\n${node.stderr()}`);
-    throw error;
+      await sync(); // the second session carries the loser to the winner's node
+      const hashes = await Promise.all(clients.map((client) => client.hash()));
+      assert.equal(hashes[0], hashes[1]);
+      assert.deepEqual(await allConflicts(clients), [1, 1]);
+      for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+        const victim = nodes[1]!;
+        await clients[1]!.close().catch(() => {});
+        if (signal === "SIGKILL") await victim.kill();
+        else await victim.stop(signal);
+        await victim.restart();
+        clients[1] = await victim.connect();
+        // The losers came back from the disk (the same tree), and recovery detected nothing.
+        assert.equal(await clients[1].hash(), hashes[0], `after ${signal}`);
+        assert.equal(await conflictsDetected(clients[1]), 0, `after ${signal}`);
+        await sync();
+        assert.equal(await conflictsDetected(clients[1]), 0, `after ${signal} and a sync`);
+      }
+    });
   } finally {
-    for (const client of clients) await client.close().catch(() => {});
-    for (const node of nodes) await node.cleanup();
     for (const dir of dirs) await Deno.remove(dir, { recursive: true });
   }
 });

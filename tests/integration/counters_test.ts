@@ -6,8 +6,9 @@
 
 import assert from "node:assert/strict";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
-import { type NodeOptions, NodeProcess } from "../_support/node_process.ts";
-import { delay, freePort, waitUntil } from "../_support/ports.ts";
+import type { NodeProcess } from "../_support/node_process.ts";
+import { delay, waitUntil } from "../_support/ports.ts";
+import { withPeers } from "../_support/peers.ts";
 import { withCluster } from "../_support/replication_cluster.ts";
 
 const INC_PER_NODE = 1000;
@@ -50,51 +51,6 @@ async function waitForValue(
     }, timeoutMs);
   } catch (error) {
     throw new Error(`${(error as Error).message}; read: ${last.join(", ")}`);
-  }
-}
-
-function antiEntropyToml(ports: readonly number[], intervalMs: number): string {
-  return [
-    "[anti_entropy]",
-    `interval_ms = ${intervalMs}`,
-    "jitter_ms = 50",
-    `peers = [${ports.map((port) => `"127.0.0.1:${port}"`).join(", ")}]`,
-  ].join("\n");
-}
-
-/**
- * `count` nodes that list each other as anti-entropy peers (`options` adds to each), a client on
- * each; their logs are printed when `body` fails, and everything is closed after it.
- */
-async function withPeers(
-  count: number,
-  intervalMs: number,
-  options: (index: number) => NodeOptions,
-  body: (nodes: NodeProcess[], clients: MerkleKVClient[], ports: number[]) => Promise<void>,
-): Promise<void> {
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) ports.push(await freePort());
-  const nodes: NodeProcess[] = [];
-  const clients: MerkleKVClient[] = [];
-  try {
-    nodes.push(
-      ...await Promise.all(ports.map((port, i) =>
-        NodeProcess.start({
-          nodeId: `node-${i}`,
-          port,
-          toml: antiEntropyToml(ports, intervalMs),
-          ...options(i),
-        })
-      )),
-    );
-    for (const node of nodes) clients.push(await node.connect());
-    await body(nodes, clients, ports);
-  } catch (error) {
-    for (const node of nodes) console.error(`--- ${node.nodeId}:\n${node.stderr()}`);
-    throw error;
-  } finally {
-    for (const client of clients) await client.close().catch(() => {});
-    for (const node of nodes) await node.cleanup();
   }
 }
 
