@@ -208,7 +208,10 @@ export class KeyMatcher {
     }
   }
 
-  /** matches() of the key held in bytes[start, end) (each byte one code unit). */
+  /**
+   * matches() of the key held in bytes[start, end) (each byte one code unit). The same loop as
+   * matches(), written twice so that neither reads its key's units through a call.
+   */
   matchesBytes(bytes: Uint8Array, start: number, end: number): boolean {
     const tokens = this.#tokens;
     const count = tokens.length;
