@@ -17,12 +17,12 @@ import {
   getKeyEnd,
   type InfoField,
   infoReply,
-  nodeSetCommand,
   NOT_FOUND,
   parseCommand,
   parseFramed,
   type ParseLimits,
   type PiecewiseReply,
+  setCommand,
   setKeyEnd,
   valueReply,
 } from "../protocol/mod.ts";
@@ -247,9 +247,6 @@ export class NodeCore implements LineHandler {
         this.lastCommandKind = GET_INDEX;
         return this.#get(line.bytes, line.start + 4, keyEnd, out);
       }
-      // The value goes from the received bytes into the store, never made a string.
-      const setEnd = setKeyEnd(line, this.#limits);
-      if (setEnd !== -1) return this.#run(nodeSetCommand(line, setEnd), client);
     }
     const command = typeof line === "string"
       ? parseCommand(line, this.#limits)
@@ -342,7 +339,7 @@ export class NodeCore implements LineHandler {
           setEnd !== -1 && allowed[SET_INDEX] === 1 &&
           keyBytesAllowed(user, line.bytes, line.start + 4, setEnd)
         ) {
-          return this.#run(nodeSetCommand(line, setEnd), client);
+          return this.#run(setCommand(line, setEnd), client);
         }
       }
     }

@@ -7,11 +7,7 @@
  */
 
 export type Command =
-  /**
-   * `value` is bytes only from nodeSetCommand() (hot_path.ts): a view of the received line, which
-   * the store copies and the change keeps, so the bytes must not change afterwards.
-   */
-  | { kind: "set"; key: string; value: string | Uint8Array }
+  | { kind: "set"; key: string; value: string }
   | { kind: "get"; key: string }
   /** RESOLVE: a write of `value` that ends the key's siblings (conflicts mode siblings). */
   | { kind: "resolve"; key: string; value: string }

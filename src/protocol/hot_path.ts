@@ -146,32 +146,6 @@ export function setCommand(line: FramedLine, keyEnd: number): Command {
   };
 }
 
-/**
- * From this many value bytes on, the node's SET takes the value as bytes (setFromBytes): the
- * store copies them into its value heap and the log and replication encode them as they are,
- * with no string made. Below it a string costs less: a view of the line and a change that
- * keeps it cost more than decoding and encoding a short value (in-process, per SET, 2026-12-07:
- * bytes 0.4 µs slower at 100 B, even at 2 KB, 0.2-1.5 µs faster at 4 KB, 1.5-3 µs at 16 KiB;
- * bench/HISTORY.md).
- */
-export const BYTES_VALUE_MIN_BYTES = 4096;
-
-/** The command of a SET line (keyEnd from setKeyEnd()) on the node's request path. */
-export function nodeSetCommand(line: FramedLine, keyEnd: number): Command {
-  return line.end - keyEnd - 1 >= BYTES_VALUE_MIN_BYTES
-    ? setFromBytes(line, keyEnd)
-    : setCommand(line, keyEnd);
-}
-
-/**
- * setCommand() with the value as a view of the line's bytes instead of a string: for the node's
- * request path, whose received chunks are never written into (see the Command type).
- */
-function setFromBytes(line: FramedLine, keyEnd: number): Command {
-  const value = line.bytes.subarray(keyEnd + 1, line.end);
-  return { kind: "set", key: line.copy(4, keyEnd - line.start), value };
-}
-
 function parseGetOrSet(line: FramedLine, limits: ParseLimits): Command | null {
   if ((line.bytes[line.start]! | 0x20) === LOWER_G) {
     const keyEnd = getKeyEnd(line, limits);

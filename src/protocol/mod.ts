@@ -26,12 +26,5 @@ export {
   type ParseLimits,
 } from "./parse.ts";
 export { DEFAULT_CONFLICTS_LISTED, MAX_CONFLICTS_LISTED } from "./arguments.ts";
-export {
-  getAndSetKeys,
-  getKeyEnd,
-  nodeSetCommand,
-  parseFramed,
-  setCommand,
-  setKeyEnd,
-} from "./hot_path.ts";
+export { getAndSetKeys, getKeyEnd, parseFramed, setCommand, setKeyEnd } from "./hot_path.ts";
 export * from "./reply.ts";

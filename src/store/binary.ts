@@ -42,19 +42,3 @@ export function encodeLatin1(text: string): Uint8Array {
   writeLatin1(text, bytes, 0);
   return bytes;
 }
-
-/**
- * The binary string of `bytes`. Buffer's latin1 decoder is native (about 1 µs for 16 KiB in
- * Deno 2.9.6); TextDecoder("latin1") would be windows-1252, which maps 0x80-0x9f elsewhere.
- */
-export function decodeLatin1(bytes: Uint8Array): string {
-  const buffer = bytes instanceof Buffer
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return buffer.toString("latin1");
-}
-
-/** `value` as a binary string: itself, or its bytes decoded. */
-export function binaryString(value: string | Uint8Array): string {
-  return typeof value === "string" ? value : decodeLatin1(value);
-}

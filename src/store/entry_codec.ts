@@ -21,7 +21,6 @@
 import { Buffer } from "node:buffer";
 import { isValidHlc } from "./hlc.ts";
 import { writeLatin1 } from "./binary.ts";
-import { valueBytesOf } from "./stored_entry.ts";
 import { type Entry, isValidKey, NODE_ID_PATTERN, valueProblem } from "./entry.ts";
 import {
   type CounterState,
@@ -39,28 +38,17 @@ const FLAG_COUNTER = 4;
 const FLAG_CAUSALITY = 8;
 const MAX_KEY_LENGTH = 0xffff;
 
-/**
- * Bytes of the entry's value field: its length and its bytes, none for a tombstone. Reads
- * `value` only when the entry holds no bytes: reading it would decode them (stored_entry.ts).
- */
-function valueFieldLength(entry: Entry): number {
-  const bytes = valueBytesOf(entry);
-  if (bytes !== undefined) return 4 + bytes.length;
-  return entry.value === null ? 0 : 4 + entry.value.length;
-}
-
 /** Bytes encodeEntry will write for this entry. */
 export function encodedEntryLength(entry: Entry): number {
   return 1 + 8 + 1 + entry.node.length + 2 + entry.key.length +
-    (entry.expiresAtMs !== 0 ? 8 : 0) + valueFieldLength(entry) +
+    (entry.expiresAtMs !== 0 ? 8 : 0) + (entry.value === null ? 0 : 4 + entry.value.length) +
     (entry.counter === undefined ? 0 : encodedCounterLength(entry.counter)) +
     (entry.causality === undefined ? 0 : encodedCausalityLength(entry.causality));
 }
 
 /** Writes the entry at `offset` of `buffer` (which must have room); returns the end offset. */
 export function encodeEntry(entry: Entry, buffer: Buffer, offset: number): number {
-  const bytes = valueBytesOf(entry);
-  let flags = bytes === undefined && entry.value === null ? FLAG_TOMBSTONE : 0;
+  let flags = entry.value === null ? FLAG_TOMBSTONE : 0;
   if (entry.expiresAtMs !== 0) flags |= FLAG_EXPIRY;
   if (entry.counter !== undefined) flags |= FLAG_COUNTER;
   if (entry.causality !== undefined) flags |= FLAG_CAUSALITY;
@@ -76,11 +64,7 @@ export function encodeEntry(entry: Entry, buffer: Buffer, offset: number): numbe
     buffer.writeDoubleLE(entry.expiresAtMs, offset);
     offset += 8;
   }
-  if (bytes !== undefined) {
-    buffer.writeUInt32LE(bytes.length, offset);
-    buffer.set(bytes, offset + 4);
-    offset += 4 + bytes.length;
-  } else if (entry.value !== null) {
+  if (entry.value !== null) {
     buffer.writeUInt32LE(entry.value.length, offset);
     offset += 4;
     offset = writeLatin1(entry.value, buffer, offset);

@@ -19,7 +19,6 @@ import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.
 import { KeyIndex } from "./key_index.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
 import { ValueHeap, type ValueHeapStats } from "./value_heap.ts";
-import { binaryString } from "./binary.ts";
 import { Compaction } from "./compaction.ts";
 import {
   change,
@@ -179,9 +178,10 @@ export class Store {
   }
 
   /** What an entry holds for `value`: a heap handle, or the string when the heap refuses it. */
-  #hold(value: string | Uint8Array | null): string | number | null {
-    const handle = value === null ? -1 : this.#values.store(value);
-    return handle !== -1 ? handle : value === null ? null : binaryString(value);
+  #hold(value: string | null): string | number | null {
+    if (value === null) return null;
+    const handle = this.#values.storeString(value);
+    return handle === -1 ? value : handle;
   }
 
   /**
@@ -205,10 +205,10 @@ export class Store {
   }
 
   /**
-   * A local write: stamps a new version and stores it. `value` null writes a tombstone; bytes
-   * are its binary string, which the change keeps (stored_entry.ts, change). Returns the change.
+   * A local write: stamps a new version and stores it. `value` null writes a tombstone.
+   * Returns the new entry: the change to replicate and log.
    */
-  write(key: string, value: string | Uint8Array | null, expiresAtMs: number): Entry {
+  write(key: string, value: string | null, expiresAtMs: number): Entry {
     const hlc = this.hlc.tick();
     const keyHash = hashString(key, KEY_HASH_SEED);
     const keyLow = keyHash[0];

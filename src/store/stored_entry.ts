@@ -9,7 +9,6 @@ import type { Causality } from "./causality.ts";
 import { assert } from "../assert.ts";
 import { hlcToMs } from "./hlc.ts";
 import type { ValueHeap } from "./value_heap.ts";
-import { decodeLatin1 } from "./binary.ts";
 
 /**
  * An entry as held by the store: one object per key, updated in place when the key is written
@@ -44,65 +43,15 @@ export function storedEntry(
 /** A change as write() hands it out: an entry of its own, value and all. */
 export function change(
   key: string,
-  value: string | Uint8Array | null,
+  value: string | null,
   hlc: number,
   node: string,
   expiresAtMs: number,
   causality?: Causality,
 ): Entry {
-  if (value instanceof Uint8Array) {
-    return bytesChange(key, value, hlc, node, expiresAtMs, causality);
-  }
   return causality === undefined
     ? { key, value, hlc, node, expiresAtMs }
     : { key, value, hlc, node, expiresAtMs, causality };
-}
-
-/** Where a change written from bytes keeps them (see bytesChange). */
-const VALUE_BYTES = Symbol("value bytes");
-
-interface ValueBytes {
-  /** The change these are the value of: a copy of it (a spread) is not, and decodes. */
-  readonly owner: Entry;
-  readonly bytes: Uint8Array;
-}
-
-/**
- * A change whose value is the binary string of `bytes`, decoded only when something reads
- * `value`: the log and replication encode the bytes as they are (valueBytesOf), so a SET's
- * value is copied, never made a string, when nothing else reads it. `bytes` must not change
- * while the change lives: the server passes a view of the received chunk, which Deno's node:net
- * allocates afresh for each read and the framer never writes into (docs/performance.md, Values
- * outside the heap). `value` has no setter: a write to it throws rather than leaving the bytes
- * stale.
- */
-function bytesChange(
-  key: string,
-  bytes: Uint8Array,
-  hlc: number,
-  node: string,
-  expiresAtMs: number,
-  causality: Causality | undefined,
-): Entry {
-  let decoded: string | null = null;
-  const entry: Entry & { [VALUE_BYTES]?: ValueBytes } = {
-    key,
-    get value(): string {
-      return decoded ??= decodeLatin1(bytes);
-    },
-    hlc,
-    node,
-    expiresAtMs,
-  };
-  if (causality !== undefined) entry.causality = causality;
-  entry[VALUE_BYTES] = { owner: entry, bytes };
-  return entry;
-}
-
-/** The bytes of a change's value if write() was given them (see bytesChange), else undefined. */
-export function valueBytesOf(entry: Entry): Uint8Array | undefined {
-  const held = (entry as { [VALUE_BYTES]?: ValueBytes })[VALUE_BYTES];
-  return held !== undefined && held.owner === entry ? held.bytes : undefined;
 }
 
 /**

@@ -134,21 +134,13 @@ export class ValueHeap {
     return handle;
   }
 
-  /** storeString() or storeBytes() of all of `value`. */
-  store(value: string | Uint8Array): number {
-    return typeof value === "string"
-      ? this.storeString(value)
-      : this.storeBytes(value, 0, value.length);
-  }
-
-  /** storeString() of the bytes `bytes[start, end)`: one copy, no string. */
+  /** storeString() of the bytes `bytes[start, end)`. */
   storeBytes(bytes: Uint8Array, start: number, end: number): number {
     const handle = this.#allocate(end - start);
     if (handle === -1) return -1;
     const offset = this.#offset(handle);
     this.#view(handle).setUint32(offset, end - start, true);
-    const source = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
-    this.#slab(handle).set(source, offset + LENGTH_BYTES);
+    this.#slab(handle).set(bytes.subarray(start, end), offset + LENGTH_BYTES);
     return handle;
   }
 

@@ -1,10 +1,9 @@
 /**
- * SET takes its value from the received bytes into the store, and the change that goes to the
- * log and to replication keeps those bytes (see docs/performance.md, Values outside the heap).
- * Large values with every byte but LF, written pipelined so that lines straddle received
- * chunks and keys are overwritten while their earlier changes still wait for the log and the
- * broker, come back equal from the node, from its replica over a real Mosquitto and after
- * restarts from the log; on a node with a password too (its SET path checks the user first).
+ * Large values with every byte but LF, written pipelined so that lines straddle received chunks
+ * and keys are overwritten while their earlier changes still wait for the log and the broker,
+ * come back equal from the node, from its replica over a real Mosquitto and after restarts from
+ * the log; on a node with a password too (its SET path checks the user first). The lengths
+ * cross the value heap's cell sizes and its largest value (values past it stay strings).
  */
 
 import assert from "node:assert/strict";
@@ -17,7 +16,7 @@ import { SeededRandom } from "../_support/seeded_random.ts";
 const LF = 10;
 const SEED = 0x16_b17e5;
 const PASSWORD = "large-values-pw";
-/** Around BYTES_VALUE_MIN_BYTES (4096), the heap's cell sizes and its largest value (32,764). */
+/** Around the heap's cell sizes (4,096 and 16,384 among them) and its largest value (32,764). */
 const LENGTHS = [0, 1, 255, 4095, 4096, 16_383, 16_384, 16_385, 32_763, 32_764, 32_765, 70_000];
 
 /** key -> the value it must hold. */
