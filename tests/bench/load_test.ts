@@ -240,6 +240,12 @@ Deno.test("KeySpace.matches accepts exactly a key's own value, and SET heads fra
     assert.ok(!space.matches(key, value.slice(0, -1)));
     assert.ok(!space.matches(key, value.slice(0, -1) + "#"));
     if (valueBytes > 17) assert.ok(!space.matches(key, key + "#" + value.slice(17)));
+    // One byte changed anywhere in the filler.
+    for (const at of [17, Math.floor(valueBytes / 2), valueBytes - 2]) {
+      if (at <= 16 || at >= valueBytes) continue;
+      const changed = value.slice(0, at) + "#" + value.slice(at + 1);
+      assert.ok(!space.matches(key, changed), `${valueBytes} B, byte ${at}`);
+    }
     for (const protocol of ["merklekv", "redis"] as const) {
       const encoder = createRequestEncoder(protocol);
       assert.equal(
