@@ -45,11 +45,20 @@ if (import.meta.main) {
     }
     const ms = (sides: Start[]) => median(sides.map((side) => side.ms));
     const cpuMs = (sides: Start[]) => median(sides.map((side) => side.cpuMs));
+    // Each round's B/A, then their median and range: a slow moment of the machine moves one
+    // round's pair, not every figure.
+    const ratios = (of: (side: Start) => number) => {
+      const each = a.map((side, round) => of(b[round]!) / of(side));
+      return `${round2(median(each))} (rounds ${round2(Math.min(...each))}-${
+        round2(Math.max(...each))
+      })`;
+    };
     console.log(
-      `median: A ${ms(a).toFixed(0)} ms, B ${ms(b).toFixed(0)} ms, B/A ${round2(ms(b) / ms(a))}; ` +
-        `CPU A ${cpuMs(a).toFixed(0)} ms, B ${cpuMs(b).toFixed(0)} ms, B/A ${
-          round2(cpuMs(b) / cpuMs(a))
-        }`,
+      `median: A ${ms(a).toFixed(0)} ms, B ${ms(b).toFixed(0)} ms, B/A ${
+        ratios((side) => side.ms)
+      }; CPU A ${cpuMs(a).toFixed(0)} ms, B ${cpuMs(b).toFixed(0)} ms, B/A ${
+        ratios((side) => side.cpuMs)
+      }`,
     );
   } finally {
     await Deno.remove(dataDir, { recursive: true });
