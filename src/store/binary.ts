@@ -51,7 +51,7 @@ const CODES: number[][] = Array.from({ length: SHORT_STRING_BYTES + 1 }, (_, n) 
 /**
  * The binary string of `bytes[start, end)`. Short strings (keys) are made with one
  * String.fromCharCode call on a reused array: measured about 3× faster than Buffer's latin1
- * decoder for 16 bytes (see docs/performance.md, Start-up).
+ * decoder for 16-byte keys (see bench/HISTORY.md, 2026-12-07, recovery from the file's bytes).
  */
 export function latin1String(bytes: Uint8Array, start: number, end: number): string {
   const length = end - start;
