@@ -72,7 +72,9 @@ export async function startNode(
     // Before recovery, so that /readyz says 503 while the data directory loads.
     const http = startHttp(config, tlsFiles.current.server, observer, log, closers);
     if (http !== null) onNewCertificate(liveConfig, tlsFiles, http, log);
-    const changeLog = await openChangeLog({ config, store, log });
+    // Nothing listens yet without the HTTP listener: recovery then runs without pauses.
+    const pauseBetweenFiles = http !== null;
+    const changeLog = await openChangeLog({ config, store, log, pauseBetweenFiles });
     if (changeLog !== null) closers.push(() => changeLog.close());
     // After recovery: what it merges again was recorded when first detected (conflicts file).
     const conflicts = await startConflicts(config, { store, log, clock, liveConfig }, closers);

@@ -17,6 +17,7 @@ import {
   scanRecord,
 } from "./record_codec.ts";
 import { logPath, syncDirectory, syncDirectoryInBackground } from "./data_dir.ts";
+import type { PayloadLoad } from "./payload_loader.ts";
 import { assert } from "../assert.ts";
 
 /** Files are read in slices of this size at start-up (a larger record grows the slice). */
@@ -263,10 +264,34 @@ export interface FileScan {
   damage: Damage | null;
 }
 
-/** Reads a log segment: checks the header, then hands each record's entries to `onEntries`. */
+/**
+ * What a scan does with each record that frames and checks: applies its payload `bytes[start,
+ * end)` (the record ends at `endOffset` in the file) and says how many entries it held, or why
+ * it does not decode.
+ */
+export type PayloadReader = (
+  bytes: Buffer,
+  start: number,
+  end: number,
+  endOffset: number,
+) => PayloadLoad;
+
+/** A PayloadReader that decodes each payload whole (decodePayload) and hands on its entries. */
+export function decodingPayloads(
+  onEntries: (entries: Entry[], endOffset: number) => void,
+): PayloadReader {
+  return (bytes, start, end, endOffset) => {
+    const decoded = decodePayload(bytes, start, end);
+    if (!decoded.ok) return decoded;
+    onEntries(decoded.entries, endOffset);
+    return { ok: true, entries: decoded.entries.length };
+  };
+}
+
+/** Reads a log segment: checks the header, then hands each record's payload to `onPayload`. */
 export function scanLogFile(
   path: string,
-  onEntries: (entries: Entry[], endOffset: number) => void,
+  onPayload: PayloadReader,
 ): { ok: true; scan: FileScan } | { ok: false; error: string; headerBytes: number } {
   const fd = fs.openSync(path, "r");
   try {
@@ -275,7 +300,7 @@ export function scanLogFile(
     readAll(fd, header, 0);
     const problem = checkLogHeader(header);
     if (problem !== null) return { ok: false, error: problem, headerBytes: fileBytes };
-    return { ok: true, scan: scanRecordsInFile(fd, LOG_HEADER_BYTES, fileBytes, onEntries) };
+    return { ok: true, scan: scanRecordsInFile(fd, LOG_HEADER_BYTES, fileBytes, onPayload) };
   } finally {
     fs.closeSync(fd);
   }
@@ -290,7 +315,7 @@ export function scanRecordsInFile(
   fd: number,
   from: number,
   to: number,
-  onEntries: (entries: Entry[], endOffset: number) => void,
+  onPayload: PayloadReader,
 ): FileScan {
   const scan: FileScan = { validEnd: from, fileBytes: to, records: 0, entries: 0, damage: null };
   let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(to - from, 1)));
@@ -326,16 +351,16 @@ export function scanRecordsInFile(
     let reason = record.kind === "record" ? "" : record.reason;
     const intact = record.kind === "record";
     if (record.kind === "record") {
-      const decoded = decodePayload(buffer, record.payloadStart, record.payloadEnd);
-      if (decoded.ok) {
-        onEntries(decoded.entries, bufferStart + record.payloadEnd);
+      const endOffset = bufferStart + record.payloadEnd;
+      const loaded = onPayload(buffer, record.payloadStart, record.payloadEnd, endOffset);
+      if (loaded.ok) {
         scan.records++;
-        scan.entries += decoded.entries.length;
+        scan.entries += loaded.entries;
         offset = bufferStart + record.payloadEnd;
         scan.validEnd = offset;
         continue;
       }
-      reason = `record does not decode: ${decoded.error}`;
+      reason = `record does not decode: ${loaded.error}`;
     }
     scan.damage = { offset, reason, intact, nextValidOffset: findValidAfter(fd, offset, to) };
     break;

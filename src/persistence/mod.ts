@@ -15,7 +15,7 @@ import type { BackupResult } from "./backup.ts";
 import { unwritableDataDirMessage } from "./data_dir.ts";
 import { type DirLock, tryLockDir } from "./dir_lock.ts";
 import type { Histogram } from "../metrics/mod.ts";
-import { recoverDataDirInSteps, type RecoveryReport } from "./recovery.ts";
+import { recoverDataDir, recoverDataDirInSteps, type RecoveryReport } from "./recovery.ts";
 
 export { RecoveryError } from "./recovery.ts";
 export type { BackupResult } from "./backup.ts";
@@ -60,6 +60,12 @@ export interface ChangeLogContext {
   config: Config;
   store: Store;
   log: Logger;
+  /**
+   * Pause between recovery files so that a listener started before (the operators' HTTP
+   * listener) answers meanwhile; default true. A node with nothing listening yet passes false:
+   * the pauses would only delay its start.
+   */
+  pauseBetweenFiles?: boolean;
 }
 
 /** The data directory cannot be written (read-only, not permitted, full): the node cannot start. */
@@ -83,7 +89,9 @@ export async function openChangeLog(context: ChangeLogContext): Promise<ChangeLo
   try {
     fs.mkdirSync(dir, { recursive: true });
     lock = lockOrThrow(dir);
-    const report = await recoverTurningTheLoop(dir, store, log);
+    const report = context.pauseBetweenFiles === false
+      ? recoverDataDir(dir, store, log)
+      : await recoverTurningTheLoop(dir, store, log);
     log.info("persistence_loaded", {
       dir,
       snapshot: report.snapshot?.path ?? "none",

@@ -1,13 +1,14 @@
 /**
  * Start-up recovery (see docs/durability.md, Recovery): load the newest snapshot, replay the
  * log segments it does not cover in order, cut a bad tail off, stop on damage before the tail.
- * The snapshot goes into the empty store with store.loadNew (one entry per key, no merge
- * needed); log entries go through store.load (the LWW merge: idempotent and order-free). Both
+ * Every record's entries go in straight from the file's bytes (payload_loader.ts): the entry of
+ * a key not held yet is inserted with store.loadBytes (no merge needed, no Entry object, no
+ * value string), any other through store.load (the LWW merge: idempotent and order-free). Both
  * keep the Merkle tree current and move the hybrid clock past every version read.
  */
 
 import * as fs from "node:fs";
-import type { Entry, Store } from "../store/mod.ts";
+import type { Store } from "../store/mod.ts";
 import type { Logger } from "../log.ts";
 import {
   type DataDirListing,
@@ -16,16 +17,14 @@ import {
   snapshotPath,
   syncDirectory,
 } from "./data_dir.ts";
-import { type Damage, scanLogFile, truncateFile } from "./log_file.ts";
+import { type Damage, type PayloadReader, scanLogFile, truncateFile } from "./log_file.ts";
 import { LOG_HEADER_BYTES } from "./record_codec.ts";
-import { readSnapshotFile, type SnapshotRead } from "./snapshot_file.ts";
+import { readSnapshotPayloads, type SnapshotRead } from "./snapshot_file.ts";
+import { loadPayload } from "./payload_loader.ts";
 import { PROGRESS_INTERVAL_MS, ProgressMeter } from "../progress.ts";
 
 /** The data directory cannot be used as it is; the message says why and how to repair. */
 export class RecoveryError extends Error {}
-
-/** A snapshot holds a key twice: stops the fast load of the snapshot. */
-class DuplicateKey extends Error {}
 
 export interface RecoveredSnapshot {
   sequence: number;
@@ -85,9 +84,10 @@ export function* recoverDataDirInSteps(
     durationMs: 0,
     removed: [],
   };
-  const load = (entries: Entry[], endOffset: number) => {
-    for (const entry of entries) store.load(entry);
-    progress.read(entries.length, endOffset);
+  const load: PayloadReader = (bytes, start, end, endOffset) => {
+    const loaded = loadPayload(store, bytes, start, end);
+    if (loaded.ok) progress.read(loaded.entries, endOffset);
+    return loaded;
   };
   const remove = (path: string) => {
     fs.rmSync(path, { force: true });
@@ -98,7 +98,7 @@ export function* recoverDataDirInSteps(
   const newest = listing.snapshots.at(-1);
   // The snapshot goes into the empty store first: no key in it can meet an older entry.
   if (newest !== undefined) {
-    report.snapshot = loadSnapshot(dir, newest, store, load, progress);
+    report.snapshot = loadSnapshot(dir, newest, store, load);
     report.entriesRead += report.snapshot.entries;
     progress.fileDone(report.snapshot.bytes);
     yield;
@@ -133,22 +133,10 @@ function loadSnapshot(
   dir: string,
   sequence: number,
   store: Store,
-  load: (entries: Entry[], endOffset: number) => void,
-  progress: RecoveryProgress,
+  load: PayloadReader,
 ): RecoveredSnapshot {
   const path = snapshotPath(dir, sequence);
-  let read: SnapshotRead;
-  try {
-    read = readSnapshotFile(path, (entries, endOffset) => {
-      if (!store.loadNew(entries)) throw new DuplicateKey();
-      progress.read(entries.length, endOffset);
-    });
-  } catch (error) {
-    if (!(error instanceof DuplicateKey)) throw error;
-    // A key twice in one snapshot (never written so, but the file is the judge): merge instead.
-    store.reset();
-    read = readSnapshotFile(path, load);
-  }
+  const read = readSnapshotPayloads(path, load);
   if (!read.ok) throw snapshotError(dir, path, read);
   store.hlc.observe(read.header.hlc);
   return {
@@ -187,7 +175,7 @@ function snapshotError(
 function replayLog(
   dir: string,
   sequence: number,
-  load: (entries: Entry[], endOffset: number) => void,
+  load: PayloadReader,
   log: Logger,
 ): RecoveredLog | null {
   const path = logPath(dir, sequence);

@@ -17,7 +17,7 @@ import {
   type SnapshotHeader,
 } from "./record_codec.ts";
 import { snapshotPath, syncDirectoryInBackground, TEMPORARY_SUFFIX } from "./data_dir.ts";
-import { readAll, scanRecordsInFile } from "./log_file.ts";
+import { decodingPayloads, type PayloadReader, readAll, scanRecordsInFile } from "./log_file.ts";
 import { assert } from "../assert.ts";
 
 export interface SnapshotSummary {
@@ -135,6 +135,11 @@ export function readSnapshotFile(
   path: string,
   onEntries: (entries: Entry[], endOffset: number) => void,
 ): SnapshotRead {
+  return readSnapshotPayloads(path, decodingPayloads(onEntries));
+}
+
+/** readSnapshotFile() handing each record's payload to `onPayload` (recovery's fast path). */
+export function readSnapshotPayloads(path: string, onPayload: PayloadReader): SnapshotRead {
   const fd = fs.openSync(path, "r");
   try {
     const bytes = fs.fstatSync(fd).size;
@@ -152,7 +157,7 @@ export function readSnapshotFile(
     if (!trailer.ok) {
       return { ok: false, error: trailer.error, offset: trailerOffset, intact: false };
     }
-    const scan = scanRecordsInFile(fd, SNAPSHOT_HEADER_BYTES, trailerOffset, onEntries);
+    const scan = scanRecordsInFile(fd, SNAPSHOT_HEADER_BYTES, trailerOffset, onPayload);
     if (scan.damage !== null) {
       const { reason, offset, intact } = scan.damage;
       return { ok: false, error: reason, offset, intact };

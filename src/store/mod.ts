@@ -5,7 +5,7 @@
  */
 
 export { MAX_PREFETCH_KEYS, Store } from "./store.ts";
-export type { ApplyOutcome, SegmentContents, StoreOptions } from "./store_types.ts";
+export type { ApplyOutcome, EntryInBytes, SegmentContents, StoreOptions } from "./store_types.ts";
 export {
   compareEntries,
   type Entry,

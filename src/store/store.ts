@@ -5,7 +5,7 @@
 
 import { assert } from "../assert.ts";
 import { compareEntries, type Entry, type LiveEntry } from "./entry.ts";
-import type { ApplyOutcome, SegmentContents, StoreOptions } from "./store_types.ts";
+import type { ApplyOutcome, EntryInBytes, SegmentContents, StoreOptions } from "./store_types.ts";
 import type { CounterState } from "./counter.ts";
 import { CounterTable } from "./counter_table.ts";
 import { type Causality, type ConflictHook, sameCausality } from "./causality.ts";
@@ -16,6 +16,7 @@ import { segmentContents } from "./segment_contents.ts";
 import { counterEntry, joinEntries } from "./counter_entry.ts";
 import { hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.ts";
+import { latin1String } from "./binary.ts";
 import { KeyIndex } from "./key_index.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
 import { ValueHeap, type ValueHeapStats } from "./value_heap.ts";
@@ -265,29 +266,28 @@ export class Store {
     return this.#merge(entry, this.nowMs(), false);
   }
 
+  // Bulk loading (recovery): the one method that reads entries from a file's bytes. ----------
   /**
-   * Recovery of a snapshot into an empty store, one batch of entries at a time. A snapshot
-   * holds one entry per key, so each is inserted without the merge's comparison, and adopted
-   * as it is (no copy) when it already shares the store's copy of its node id.
-   * Returns false, and stores nothing more, if a key is already present: the caller then
-   * resets the store and loads the snapshot through load() instead.
+   * Recovery's fast path: stores the entry of a key not held yet from a record's bytes, the value
+   * copied into the value heap without a string, as load() would store it. The caller has checked
+   * the entry as decodeEntry() does; it holds no counter or causality. Returns false, storing
+   * nothing, when the key is held: the caller then merges the decoded entry with load().
    */
-  loadNew(entries: readonly Entry[]): boolean {
-    const nowMs = this.nowMs();
-    for (const received of entries) {
-      this.hlc.observe(received.hlc);
-      const { key, value, hlc } = received;
-      const node = this.#nodes.get(received.node)[0];
-      const expiry = value === null ? 0 : received.expiresAtMs;
-      const entry = storedEntry(key, this.#hold(value), hlc, node, expiry);
-      const keyHash = hashString(entry.key, KEY_HASH_SEED);
-      if (this.#index.find(entry.key, keyHash[0]) !== undefined) {
-        this.#release(entry.value);
-        return false;
-      }
-      this.#insert(entry, keyHash[0], keyHash[1], storedForm(received, this.#causalities.tracking));
-      if (isPurgeable(entry, nowMs, this.#options.tombstoneGraceMs)) this.#purgeEntry(entry);
-    }
+  loadBytes(bytes: Uint8Array, at: EntryInBytes): boolean {
+    const keyHash = hashBytes(bytes, at.keyStart, at.keyEnd, KEY_HASH_SEED);
+    const [keyLow, keyHigh] = [keyHash[0], keyHash[1]];
+    const key = latin1String(bytes, at.keyStart, at.keyEnd);
+    if (this.#index.find(key, keyLow) !== undefined) return false;
+    this.hlc.observe(at.hlc);
+    const { valueStart, valueEnd } = at;
+    const handle = valueStart === -1 ? null : this.#values.storeBytes(bytes, valueStart, valueEnd);
+    const value = handle !== -1 ? handle : latin1String(bytes, valueStart, valueEnd);
+    const expiry = value === null ? 0 : at.expiresAtMs;
+    const entry = storedEntry(key, value, at.hlc, this.#nodes.get(at.node)[0], expiry);
+    this.#insert(entry, keyLow, keyHigh);
+    // Only a tombstone or an entry with an expiry can be due: the clock is read for those alone.
+    if (value !== null && expiry === 0) return true;
+    if (isPurgeable(entry, this.nowMs(), this.#options.tombstoneGraceMs)) this.#purgeEntry(entry);
     return true;
   }
 

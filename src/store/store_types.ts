@@ -44,3 +44,19 @@ export type ApplyOutcome =
   | "stale"
   /** Its version is further in the future than maxClockSkewMs; refused. */
   | "future";
+
+/**
+ * One entry as Store.loadBytes reads it from a record's bytes (recovery's fast path): offsets
+ * into the bytes, and the fields decoded. The loader fills one such object again per entry.
+ */
+export interface EntryInBytes {
+  keyStart: number;
+  keyEnd: number;
+  /** -1 for a tombstone. */
+  valueStart: number;
+  valueEnd: number;
+  hlc: number;
+  node: string;
+  /** 0: none. */
+  expiresAtMs: number;
+}

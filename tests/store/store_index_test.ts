@@ -4,6 +4,7 @@ import type { Entry } from "../../src/store/entry.ts";
 import { hlcFromMs } from "../../src/store/hlc.ts";
 import { nth } from "../_support/nth.ts";
 import { storeContents as plain } from "../_support/store_contents.ts";
+import { loadEntryBytes } from "../_support/load_bytes.ts";
 
 const NOW_MS = 1_700_000_000_000;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -66,7 +67,7 @@ Deno.test("removing one of two keys with equal index hashes leaves the other, an
   }
 });
 
-Deno.test("loadNew() fills an empty store like load(), and refuses a key already present", () => {
+Deno.test("loadBytes() fills an empty store like load(), and refuses a key already present", () => {
   const keys = [...collidingKeys(2), "other"];
   const entries: Entry[] = keys.map((key, i) => ({
     key,
@@ -76,14 +77,14 @@ Deno.test("loadNew() fills an empty store like load(), and refuses a key already
     expiresAtMs: i === 2 ? NOW_MS + 1000 : 0,
   }));
   const fast = makeStore();
-  assert.equal(fast.loadNew(entries), true);
+  for (const entry of entries) assert.equal(loadEntryBytes(fast, entry), true);
   const merged = makeStore();
   for (const entry of entries) merged.load(entry);
   assert.deepEqual(plain(fast), plain(merged));
   assert.equal(fast.rootHex(), merged.rootHex());
   assert.equal(fast.tombstoneCount, 1);
   assert.equal(fast.countLive(), 2);
-  assert.equal(fast.loadNew([{ ...nth(entries, 0), hlc: T + 10 }]), false);
+  assert.equal(loadEntryBytes(fast, { ...nth(entries, 0), hlc: T + 10 }), false);
   assert.equal(fast.read(nth(keys, 0))?.value, "v0", "the refused entry changed nothing");
 });
 
@@ -100,7 +101,7 @@ Deno.test("keys that arrive in tree-segment order, as recovery and anti-entropy 
   // The first tenth in segment order: what a node holds partway through such a transfer.
   const entries = all.slice(0, 20_000);
   const recovered = makeStore();
-  assert.equal(recovered.loadNew(entries), true);
+  for (const entry of entries) assert.equal(loadEntryBytes(recovered, entry), true);
   const synced = makeStore();
   for (const entry of entries) assert.equal(synced.applyRemote(entry), "applied");
   for (const store of [recovered, synced]) {
