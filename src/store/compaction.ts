@@ -4,7 +4,7 @@
  * segment by segment, moving the values that lie in those slabs. Pure.
  */
 
-import type { StoredEntry } from "./stored_entry.ts";
+import type { EntrySlots } from "./entry_slots.ts";
 import type { ValueHeap } from "./value_heap.ts";
 
 export class Compaction {
@@ -23,7 +23,11 @@ export class Compaction {
    * write. An entry moved within its segment's list between steps may be missed by one pass;
    * the next pass takes it. Returns how many entries it visited; 0 when nothing is to be emptied.
    */
-  step(segments: readonly (StoredEntry[] | undefined)[], maxEntries: number): number {
+  step(
+    segments: readonly (number[] | undefined)[],
+    slots: EntrySlots,
+    maxEntries: number,
+  ): number {
     const values = this.#values;
     if (values.evacuatingSlabs === 0 && values.planCompaction() === 0) return 0;
     let visited = 0;
@@ -32,11 +36,9 @@ export class Compaction {
       const end = Math.min(entries.length, this.#position + maxEntries - visited);
       for (let i = this.#position; i < end; i++) {
         // i < end <= entries.length.
-        const entry = entries[i]!;
-        const value = entry.value;
-        if (typeof value === "number" && values.isEvacuating(value)) {
-          entry.value = values.relocate(value);
-        }
+        const slot = entries[i]!;
+        const value = slots.value(slot);
+        if (value >= 0 && values.isEvacuating(value)) slots.setValue(slot, values.relocate(value));
       }
       visited += end - this.#position;
       this.#position = end;
