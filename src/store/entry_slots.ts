@@ -1,7 +1,7 @@
 /**
  * The store's entries as columns by slot number, instead of one object per key: the key
- * strings in a plain array, and the version (HLC), expiry, value and node of each entry in
- * typed arrays. No entry is a heap object, and no version is a boxed number: the garbage
+ * strings in a plain array, and the version (HLC), expiry, value and node of each entry, and the
+ * link to the next slot of its tree segment, in typed arrays. No entry is a heap object, and no version is a boxed number: the garbage
  * collector sees the key strings and nothing else per key (see docs/performance.md, Memory).
  *
  * A value is a handle into the store's ValueHeap (>= 0), TOMBSTONE, or STRING_VALUE for a
@@ -37,6 +37,8 @@ export class EntrySlots {
   #expiries: Float64Array[] = [];
   #values: Int32Array[] = [];
   #nodes: Int32Array[] = [];
+  /** The next slot of the same tree segment (-1: the last); see segment_lists.ts. */
+  #links: Int32Array[] = [];
   /** Values held as strings (STRING_VALUE), by slot. */
   readonly #strings = new Map<number, string>();
   /** Slots given back, taken again first. */
@@ -52,6 +54,11 @@ export class EntrySlots {
   /** Slots that hold an entry. */
   get used(): number {
     return this.#used;
+  }
+
+  /** One past the highest slot ever taken: every slot in use is below it. */
+  get end(): number {
+    return this.keys.length;
   }
 
   /** Slots in the pages of the typed columns (for memory figures). */
@@ -126,6 +133,14 @@ export class EntrySlots {
 
   setNode(slot: number, node: number): void {
     this.#nodes[slot >>> PAGE_BITS]![slot & PAGE_MASK] = node;
+  }
+
+  link(slot: number): number {
+    return this.#links[slot >>> PAGE_BITS]![slot & PAGE_MASK]!;
+  }
+
+  setLink(slot: number, next: number): void {
+    this.#links[slot >>> PAGE_BITS]![slot & PAGE_MASK] = next;
   }
 
   /** The id string of the node of a slot's entry. */
@@ -209,6 +224,7 @@ export class EntrySlots {
     this.#expiries = [];
     this.#values = [];
     this.#nodes = [];
+    this.#links = [];
     this.#strings.clear();
     this.#free.length = 0;
     this.#used = 0;
@@ -219,5 +235,6 @@ export class EntrySlots {
     this.#expiries.push(new Float64Array(PAGE_SLOTS));
     this.#values.push(new Int32Array(PAGE_SLOTS));
     this.#nodes.push(new Int32Array(PAGE_SLOTS));
+    this.#links.push(new Int32Array(PAGE_SLOTS));
   }
 }

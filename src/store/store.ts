@@ -21,6 +21,7 @@ import { EntrySlots, STRING_VALUE } from "./entry_slots.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
 import { ValueHeap, type ValueHeapStats } from "./value_heap.ts";
 import { Compaction } from "./compaction.ts";
+import { SegmentLists } from "./segment_lists.ts";
 import { change, isPurgeable, purgeSegments, storedForm, withSide } from "./stored_entry.ts";
 import {
   MerkleTree,
@@ -63,12 +64,8 @@ export class Store {
    */
   readonly #index: SlotIndex;
   #compaction = new Compaction(this.#values);
-  /**
-   * Per segment, the slots of the keys that hash there (for listing one segment without a
-   * lookup per key). An overwrite changes the slot's columns and leaves this untouched; only
-   * new keys and purges change it.
-   */
-  readonly #segments: (number[] | undefined)[] = new Array(SEGMENT_COUNT);
+  /** Per segment, the slots of the keys that hash there (see segment_lists.ts). */
+  readonly #segments: SegmentLists;
   /** Slots of live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<number>();
   /**
@@ -94,6 +91,7 @@ export class Store {
     this.#nodes = new NodeIds(options.nodeId);
     this.#slots = new EntrySlots(this.#values, this.#nodes);
     this.#index = new SlotIndex(this.#slots.keys);
+    this.#segments = new SegmentLists(SEGMENT_COUNT, this.#slots);
     this.#prefetcher = new Prefetcher(this.#index, this.#slots, KEY_HASH_SEED);
   }
 
@@ -397,12 +395,12 @@ export class Store {
 
   /** The entries whose keys fall in one segment of the tree, in no particular order. */
   segmentEntries(segment: number): Entry[] {
-    return this.#segments[segment]?.map((slot) => this.#public(slot)) ?? [];
+    return this.#segments.slotsOf(segment).map((slot) => this.#public(slot));
   }
 
   /** How many entries (tombstones included) one segment holds. */
   segmentSize(segment: number): number {
-    return this.#segments[segment]?.length ?? 0;
+    return this.#segments.size(segment);
   }
 
   /**
@@ -411,7 +409,7 @@ export class Store {
    */
   segmentContents(segment: number): SegmentContents {
     return segmentContents(
-      this.#segments[segment] ?? [],
+      this.#segments.slotsOf(segment),
       (slot) => this.#public(slot),
       (slot) => hashString(this.#slots.key(slot), KEY_HASH_SEED),
       (slot, keyLow, keyHigh) => this.#entryHash(slot, keyLow, keyHigh),
@@ -436,11 +434,11 @@ export class Store {
   /**
    * One step of compaction of the value heap: moves the values of the next `maxEntries` entries
    * that lie in slabs being emptied (see value_heap.ts), going on from where the last step
-   * stopped, a segment at a time, as the index resizes a few cells per write. Returns how many
-   * entries it visited; 0 when the heap has nothing to empty.
+   * stopped, slot by slot, as the index resizes a few cells per write. Returns how many slots it
+   * visited; 0 when the heap has nothing to empty.
    */
   compact(maxEntries: number): number {
-    return this.#compaction.step(this.#segments, this.#slots, maxEntries);
+    return this.#compaction.step(this.#slots, maxEntries);
   }
 
   /**
@@ -451,6 +449,7 @@ export class Store {
     const nowMs = this.nowMs();
     return purgeSegments(
       this.#segments,
+      this.#slots,
       firstSegment,
       segmentCount,
       (slot) => this.#isPurgeable(slot, nowMs),
@@ -472,7 +471,7 @@ export class Store {
     this.#nodes.clear();
     this.#values.clear();
     this.#compaction = new Compaction(this.#values);
-    this.#segments.fill(undefined);
+    this.#segments.clear();
     this.#expiring.clear();
     this.#counters.clear();
     this.#causalities.clear();
@@ -514,7 +513,7 @@ export class Store {
     slots.set(slot, entry.value, entry.hlc, node, entry.expiresAtMs);
     if (entry.counter !== undefined) this.#counters.set(slot, entry.counter);
     if (entry.causality !== undefined) this.#causalities.set(slot, entry.causality);
-    (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(slot);
+    this.#segments.add(segmentOfKeyHash(keyHigh), slot);
     this.#index.insert(slot, keyLow);
     this.#count(slot, 1);
     const hash = this.#entryHash(slot, keyLow, keyHigh);
@@ -550,12 +549,10 @@ export class Store {
     this.#index.delete(slot, keyLow);
     this.#counters.set(slot, undefined);
     this.#causalities.set(slot, undefined);
+    // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
+    this.#segments.remove(segmentOfKeyHash(keyHigh), slot);
     this.#slots.release(slot);
     this.#slots.free(slot);
-    // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
-    const entries = this.#segments[segmentOfKeyHash(keyHigh)] as number[];
-    const last = entries.pop() as number;
-    if (last !== slot) entries[entries.indexOf(slot)] = last;
   }
 
   /** Keeps the tombstone count and the set of expiring slots as an entry comes or goes. */

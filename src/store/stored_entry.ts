@@ -7,7 +7,8 @@
 import type { Entry } from "./entry.ts";
 import type { CounterState } from "./counter.ts";
 import type { Causality } from "./causality.ts";
-import { assert } from "../assert.ts";
+import type { EntrySlots } from "./entry_slots.ts";
+import type { SegmentLists } from "./segment_lists.ts";
 import { hlcToMs } from "./hlc.ts";
 
 /** A change as write() hands it out: an entry of its own, value and all. */
@@ -67,27 +68,25 @@ export function withSide(
 
 /**
  * Calls `purge` on each slot of `segmentCount` segments from `firstSegment` that `due` says is
- * purgeable; `purge` removes it from its segment's list (moving the last slot into the hole)
- * or keeps it, and says which. Returns how many were removed.
+ * purgeable; `purge` removes it from its segment's list or keeps it, and says which. Returns how
+ * many were removed.
  */
 export function purgeSegments(
-  segments: readonly (number[] | undefined)[],
+  lists: SegmentLists,
+  slots: EntrySlots,
   firstSegment: number,
   segmentCount: number,
   due: (slot: number) => boolean,
   purge: (slot: number) => boolean,
 ): number {
   let purged = 0;
-  const end = Math.min(segments.length, firstSegment + segmentCount);
+  const end = firstSegment + segmentCount;
   for (let segment = firstSegment; segment < end; segment++) {
-    const entries = segments[segment];
-    if (entries === undefined) continue;
-    for (let i = entries.length - 1; i >= 0; i--) {
-      // A purge moves the segment's last slot, one already visited, into the hole: every
-      // index below the one just visited is still taken.
-      const slot = entries[i];
-      assert(slot !== undefined, "purge() visits only the taken cells of a segment's list");
+    for (let slot = lists.first(segment); slot >= 0;) {
+      // Removing a slot from its list leaves the link of the slot after it as it was.
+      const next = slots.link(slot);
       if (due(slot) && purge(slot)) purged++;
+      slot = next;
     }
   }
   return purged;
