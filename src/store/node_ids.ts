@@ -57,11 +57,6 @@ export class NodeIds {
     this.#free.push(number);
   }
 
-  /** Node ids in the table (this node's own included). */
-  get size(): number {
-    return this.#numbers.size;
-  }
-
   /** Forgets every id but the own one (the store holds no entry any more). */
   clear(): void {
     const own = this.#names[OWN_NODE]!;
