@@ -4,16 +4,30 @@
  * with 100-byte values into that checkout's Store, then runs 3M operations at random: half SETs
  * of a value decoded from bytes as the framer does, half GETs whose reply is built into one
  * buffer (copied from the value heap where the store has one, else encoded from the value
- * string). Prints ops/s, V8 heap used and RSS. Run two checkouts alternately to compare them.
+ * string). Prints ops/s by the wall clock and by the process's CPU time (which other processes
+ * on a busy machine disturb less), the load's CPU time, V8 heap used and RSS. Run two checkouts
+ * alternately to compare them.
  */
 
 import { Buffer } from "node:buffer";
+import process from "node:process";
 
 const KEYS = 1_000_000;
 const OPERATIONS = 3_000_000;
 const KEY_BYTES = 16;
 const VALUE_PREFIX = new Uint8Array([0x56, 0x41, 0x4c, 0x55, 0x45, 0x20]); // "VALUE "
 const MIB = 1024 * 1024;
+
+/** The process's peak RSS (VmHWM), in MiB; "-" where /proc is not there. */
+function peakRssMiB(): string {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    return kib === undefined ? "-" : (Number(kib) / 1024).toFixed(0);
+  } catch {
+    return "-";
+  }
+}
 
 const checkout = Deno.args[0];
 if (checkout === undefined) {
@@ -29,7 +43,14 @@ const target = new store.Store({
 });
 const keyOf = (i: number) => `k${i}`.padStart(KEY_BYTES, "0");
 const value = Buffer.alloc(100, 0x61);
+/** CPU time (user and system) of this process since `since`, in seconds. */
+const cpuSeconds = (since?: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1e6;
+};
+const loadStart = process.cpuUsage();
 for (let i = 0; i < KEYS; i++) target.write(keyOf(i), value.toString("latin1"), 0);
+const loadCpuSeconds = cpuSeconds(loadStart);
 const keyCount = 1 << 16;
 const keys = Buffer.from(
   Array.from({ length: keyCount }, (_, i) => keyOf((i * 7919) % KEYS)).join(""),
@@ -40,6 +61,7 @@ const fromHeap = typeof target.findValue === "function";
 let length = 0;
 let seed = 1;
 const startedMs = performance.now();
+const startedCpu = process.cpuUsage();
 for (let operation = 0; operation < OPERATIONS; operation++) {
   seed = (seed * 1103515245 + 12345) & 0x7fffffff;
   const start = ((seed >>> 4) & (keyCount - 1)) * KEY_BYTES;
@@ -60,9 +82,12 @@ for (let operation = 0; operation < OPERATIONS; operation++) {
   }
 }
 const seconds = (performance.now() - startedMs) / 1000;
+const operationsCpuSeconds = cpuSeconds(startedCpu);
 const memory = Deno.memoryUsage();
 console.log(
-  `${checkout}: ${(OPERATIONS / seconds).toFixed(0)} ops/s, V8 heap used ${
+  `${checkout}: ${(OPERATIONS / seconds).toFixed(0)} ops/s, ${
+    (OPERATIONS / operationsCpuSeconds).toFixed(0)
+  } ops per CPU second, load of ${KEYS} keys ${loadCpuSeconds.toFixed(2)} CPU s, V8 heap used ${
     (memory.heapUsed / MIB).toFixed(0)
-  } MiB, RSS ${(memory.rss / MIB).toFixed(0)} MiB`,
+  } MiB, RSS ${(memory.rss / MIB).toFixed(0)} MiB, peak RSS ${peakRssMiB()} MiB`,
 );

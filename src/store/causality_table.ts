@@ -1,5 +1,5 @@
 /**
- * The store's part of causality (see causality.ts): a side table of causalities by entry, so
+ * The store's part of causality (see causality.ts): a side table of causalities by slot, so
  * that only the keys whose version vector goes beyond their own dot, or that hold losers, pay
  * for one (an entry without one hashes exactly as before causality existed); the causality of
  * local writes and of merges; the count of conflicts detected; and, in conflicts mode siblings,
@@ -24,7 +24,15 @@ import {
 import { compareEpochs, type CounterState } from "./counter.ts";
 import type { Entry } from "./entry.ts";
 import type { Lanes } from "./hash.ts";
-import type { StoredEntry } from "./stored_entry.ts";
+
+/**
+ * What the table reads of a stored entry: its slot (the table's key, see entry_slots.ts) and
+ * its version and expiry, as they are before the change under way.
+ */
+export interface SlotView extends Dot {
+  readonly slot: number;
+  readonly expiresAtMs: number;
+}
 
 const NO_DOTS: readonly Dot[] = [];
 
@@ -40,15 +48,15 @@ export interface Sibling extends Dot {
   readonly value: string | null;
 }
 
-/** How a table tells an entry's value: the stored value may be a handle into the value heap. */
-export type ValueReader = (entry: StoredEntry) => string | null;
+/** How a table tells the value of the entry in a slot (null: a tombstone). */
+export type ValueReader = (slot: number) => string | null;
 
 export class CausalityTable {
   /** Off (conflicts mode lww): no entry gets a causality, and nothing is detected. */
   readonly tracking: boolean;
   /** Conflicts mode siblings: a version that loses keeps its value (null: none kept). */
   readonly #readValue: ValueReader | null;
-  readonly #causalities = new Map<StoredEntry, Causality>();
+  readonly #causalities = new Map<number, Causality>();
   #conflictsDetected = 0;
   #siblingKeys = 0;
 
@@ -63,8 +71,8 @@ export class CausalityTable {
   }
 
   /** Whether the entry's key holds siblings: it stays until a write resolves them. */
-  holdsSiblings(entry: StoredEntry): boolean {
-    return this.#siblingKeys !== 0 && hasSiblings(this.get(entry));
+  holdsSiblings(slot: number): boolean {
+    return this.#siblingKeys !== 0 && hasSiblings(this.get(slot));
   }
 
   /**
@@ -74,11 +82,11 @@ export class CausalityTable {
    * expired sibling is still a version of the key: it is listed, and the key still holds
    * siblings, until a write resolves them.
    */
-  siblingsOf(entry: StoredEntry, live: boolean, nowMs: number): Sibling[] | undefined {
+  siblingsOf(entry: SlotView, live: boolean, nowMs: number): Sibling[] | undefined {
     if (this.#siblingKeys === 0 || this.#readValue === null) return undefined;
-    const causality = this.get(entry);
+    const causality = this.get(entry.slot);
     if (causality === undefined || !hasSiblings(causality)) return undefined;
-    const value = live ? this.#readValue(entry) : null;
+    const value = live ? this.#readValue(entry.slot) : null;
     const siblings: Sibling[] = [{ node: entry.node, hlc: entry.hlc, value }];
     for (let i = causality.losers.length - 1; i >= 0; i--) {
       const loser = causality.losers[i]!;
@@ -97,21 +105,21 @@ export class CausalityTable {
     return this.#conflictsDetected;
   }
 
-  get(entry: StoredEntry): Causality | undefined {
-    return this.#causalities.size === 0 ? undefined : this.#causalities.get(entry);
+  get(slot: number): Causality | undefined {
+    return this.#causalities.size === 0 ? undefined : this.#causalities.get(slot);
   }
 
   /** Gives the entry its causality; undefined: its own dot alone, no losers. */
-  set(entry: StoredEntry, causality: Causality | undefined): void {
+  set(slot: number, causality: Causality | undefined): void {
     if (this.#readValue !== null) {
-      if (hasSiblings(this.get(entry))) this.#siblingKeys--;
+      if (hasSiblings(this.get(slot))) this.#siblingKeys--;
       if (hasSiblings(causality)) this.#siblingKeys++;
     } else if (causality !== undefined && hasSiblings(causality)) {
       // Not in mode siblings: of a peer's siblings, the dots alone (as settled() keeps them).
       causality = { seen: causality.seen, losers: causality.losers.map(withoutValue) };
     }
-    if (causality === undefined) this.#causalities.delete(entry);
-    else this.#causalities.set(entry, causality);
+    if (causality === undefined) this.#causalities.delete(slot);
+    else this.#causalities.set(slot, causality);
   }
 
   clear(): void {
@@ -124,9 +132,9 @@ export class CausalityTable {
    * seen every version the key holds. None when not tracked, and none (at no cost) when this
    * node wrote the current version and it has no causality.
    */
-  forWrite(current: StoredEntry | undefined, node: string, hlc: number): Causality | undefined {
+  forWrite(current: SlotView | undefined, node: string, hlc: number): Causality | undefined {
     if (current === undefined || !this.tracking) return undefined;
-    const causality = this.get(current);
+    const causality = this.get(current.slot);
     if (causality === undefined && current.node === node) return undefined;
     return writeCausality({ node, hlc }, versionsOf(current, causality));
   }
@@ -137,13 +145,13 @@ export class CausalityTable {
    * of one epoch merge into a state that has seen both: never a conflict.
    */
   settled(
-    current: StoredEntry,
+    current: SlotView,
     counter: CounterState | undefined,
     remote: Entry,
     next: Entry | null,
   ): Causality | undefined {
     if (!this.tracking) return undefined;
-    const causality = this.get(current);
+    const causality = this.get(current.slot);
     const repeated = next === null && remote.hlc === current.hlc && remote.node === current.node;
     // Nothing new to know: a repeated entry without causality costs nothing.
     if (repeated && causality === undefined && remote.causality === undefined) return undefined;
@@ -151,7 +159,7 @@ export class CausalityTable {
     const mine = versionsOf(
       current,
       causality,
-      readValue === null ? undefined : readValue(current),
+      readValue === null ? undefined : readValue(current.slot),
       current.expiresAtMs,
     );
     let theirs = versionsOf(
@@ -177,9 +185,9 @@ export class CausalityTable {
    * What detect() compares a merge's outcome with: the entry's dot and causality before the
    * merge changes it; undefined (nothing allocated) when causality is not tracked.
    */
-  before(entry: StoredEntry): Before | undefined {
+  before(entry: SlotView): Before | undefined {
     if (!this.tracking) return undefined;
-    return { dot: { node: entry.node, hlc: entry.hlc }, causality: this.get(entry) };
+    return { dot: { node: entry.node, hlc: entry.hlc }, causality: this.get(entry.slot) };
   }
 
   /**
@@ -207,8 +215,8 @@ export class CausalityTable {
    * text), so that anti-entropy tells apart two nodes that hold one winner with different
    * losers; `lanes` as they are for an entry without one.
    */
-  mix(entry: StoredEntry, lanes: Lanes): Lanes {
-    const causality = this.get(entry);
+  mix(slot: number, lanes: Lanes): Lanes {
+    const causality = this.get(slot);
     if (causality === undefined) return lanes;
     // causalityHash() writes the shared lanes too: the entry's hash is copied out first.
     const entryLow = lanes[0];

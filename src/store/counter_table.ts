@@ -1,12 +1,12 @@
 /**
- * The store's side table of counter states, by entry: only counter keys pay for it, and the
+ * The store's side table of counter states, by entry (the store's are slot numbers): only counter keys pay for it, and the
  * entry itself (and so the GET path) stays as for any key (see counter.ts).
  */
 
 import { counterHash, type CounterState } from "./counter.ts";
 import type { Lanes } from "./hash.ts";
 
-export class CounterTable<E extends object> {
+export class CounterTable<E> {
   readonly #states = new Map<E, CounterState>();
 
   get size(): number {

@@ -1,281 +1,61 @@
 /**
- * The store's index: entries by key, in an open-addressing table with linear probing.
- *
- * A key's home cell is given by the top bits of its 32-bit hash. Those bits must not follow
- * the order keys arrive in: keys that arrive sorted by them would pile up in one long run,
- * and each insert would walk it (the store therefore passes the hash lane that does not order
- * the Merkle tree's segments, see store.ts). Two parallel arrays hold the cells: the hashes in
- * an Int32Array, the entries in a plain array. A lookup loads both at the same position
- * (independent loads, which the CPU overlaps) and compares the key string only when the hash
- * matches. Deletion shifts the following cells back (no tombstone cells), so a probe always
- * ends at the first empty cell.
- *
- * Resizing is incremental, as Redis rehashes its dictionaries: a table past 3/4 full gets a
- * table twice its size, and each later call moves the keys of the next few home cells of the
- * old table into the new one, in hash order, so that no single write pays for moving every
- * key. Until the old table is empty, keys whose old home lies below the boundary `#moved` are
- * in the new table and all others in the old one. Pure.
+ * An index of objects by key: SlotIndex (slot_index.ts) with the objects in an array by slot.
+ * The store keeps its entries in columns by slot instead (entry_slots.ts) and uses SlotIndex
+ * itself; this form is the one the index's model test and micro benchmark drive. Pure.
  */
 
 import { assert } from "../assert.ts";
-
-/** A table never has fewer cells than 2^this. */
-const MIN_CAPACITY_BITS = 6;
-/** A table grows before more than 3/4 of its cells are taken... */
-const MAX_LOAD_PER_4 = 3;
-/** ...and shrinks once fewer than 1/8 are. */
-const MIN_LOAD_PER_8 = 1;
-/** While keys move out of an old table, it may take new keys up to 7/8 full. */
-const MAX_OLD_LOAD_PER_8 = 7;
-/** Home cells of the old table moved per call while resizing. */
-const DEFAULT_MOVE_STEP = 64;
+import { SlotIndex, type SlotIndexOptions } from "./slot_index.ts";
 
 export interface Keyed {
   readonly key: string;
 }
 
-/** What prefetch() reads of an entry if it has it (a store entry's value may be null). */
-interface PrefetchedEntry {
-  readonly key: string;
-  readonly value?: string | number | null;
-  readonly hlc?: number;
-}
-
-/** Whether `key` is the binary string of `bytes[start, end)`. */
-function keyIsBytes(key: string, bytes: Uint8Array, start: number, end: number): boolean {
-  if (key.length !== end - start) return false;
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== bytes[start + i]) return false;
-  return true;
-}
-
-/** One table of 2^bits cells. */
-class Table<E extends Keyed> {
-  readonly bits: number;
-  readonly shift: number;
-  readonly mask: number;
-  readonly hashes: Int32Array;
-  readonly cells: (E | undefined)[];
-  /** Keys held. */
-  size = 0;
-  /** Cells taken: `size` plus, in an old table, the cells of keys already moved out. */
-  taken = 0;
-
-  constructor(bits: number) {
-    this.bits = bits;
-    this.shift = 32 - bits;
-    this.mask = (1 << bits) - 1;
-    this.hashes = new Int32Array(1 << bits);
-    this.cells = new Array(1 << bits);
-  }
-
-  /** The position of `key`'s cell, or of the empty cell that ends its probe. */
-  probe(key: string, hash: number): number {
-    const cells = this.cells;
-    const hashes = this.hashes;
-    const mask = this.mask;
-    let position = hash >>> this.shift;
-    let cell = cells[position];
-    while (cell !== undefined) {
-      if (hashes[position] === hash && cell.key === key) break;
-      position = (position + 1) & mask;
-      cell = cells[position];
-    }
-    return position;
-  }
-
-  /** Puts an entry whose key is absent into the first empty cell of its probe. */
-  insert(entry: E, hash: number): void {
-    const cells = this.cells;
-    const mask = this.mask;
-    let position = hash >>> this.shift;
-    while (cells[position] !== undefined) position = (position + 1) & mask;
-    cells[position] = entry;
-    this.hashes[position] = hash;
-    this.size++;
-    this.taken++;
-  }
-
-  /** Removes `entry`; false if it is not here. */
-  delete(entry: E, hash: number): boolean {
-    const cells = this.cells;
-    const hashes = this.hashes;
-    const mask = this.mask;
-    let hole = hash >>> this.shift;
-    for (;;) {
-      const cell = cells[hole];
-      if (cell === entry) break;
-      if (cell === undefined) return false;
-      hole = (hole + 1) & mask;
-    }
-    // Backward shift: move each following cell of the run into the hole unless its home lies
-    // cyclically in (hole, position], where a probe from its home would no longer reach it.
-    const shift = this.shift;
-    let position = hole;
-    for (;;) {
-      position = (position + 1) & mask;
-      const cell = cells[position];
-      if (cell === undefined) break;
-      // position is masked into the table, and hashes has a slot per cell.
-      const home = hashes[position]! >>> shift;
-      const stays = hole <= position
-        ? hole < home && home <= position
-        : hole < home || home <= position;
-      if (stays) continue;
-      cells[hole] = cell;
-      hashes[hole] = hashes[position]!;
-      hole = position;
-    }
-    cells[hole] = undefined;
-    this.size--;
-    this.taken--;
-    return true;
-  }
-
-  /**
-   * Calls `visit` for each cell whose home lies in [firstHome, lastHome]: a scan of those
-   * cells and of the ones that follow up to the first empty cell.
-   */
-  scanHomes(firstHome: number, lastHome: number, visit: (entry: E, hash: number) => void): void {
-    const cells = this.cells;
-    const hashes = this.hashes;
-    const mask = this.mask;
-    let position = firstHome;
-    let homes = lastHome - firstHome + 1;
-    // A scan of every home would come round to its start again: stop after one lap.
-    for (let visited = 0; visited < cells.length; visited++) {
-      const cell = cells[position];
-      if (homes > 0) homes--;
-      else if (cell === undefined) return;
-      if (cell !== undefined) {
-        const hash = hashes[position]!;
-        const home = hash >>> this.shift;
-        if (home >= firstHome && home <= lastHome) visit(cell, hash);
-      }
-      position = (position + 1) & mask;
-    }
-  }
-}
-
-export interface KeyIndexOptions {
-  /** Home cells of the old table moved per call while resizing (tests use 1). */
-  moveStep?: number;
-}
+export type KeyIndexOptions = SlotIndexOptions;
 
 export class KeyIndex<E extends Keyed> {
-  readonly #moveStep: number;
-  #table = new Table<E>(MIN_CAPACITY_BITS);
-  /** #table's arrays and shape, read straight from here on the lookup path. */
-  #cells = this.#table.cells;
-  #hashes = this.#table.hashes;
-  #shift = this.#table.shift;
-  #mask = this.#table.mask;
-  /** While resizing, the table keys are moving out of; null otherwise. */
-  #old: Table<E> | null = null;
-  /** While resizing: the old table's home cells below this have been moved. */
-  #moved = 0;
-  /**
-   * Where the last find() or put() of `#hintKey` ended (in `#hintTable`): the key's cell, or
-   * the empty cell it would be inserted in. Any other change clears it, so put() after find()
-   * of the same key needs no second probe.
-   */
-  #hint = -1;
-  #hintTable: Table<E> = this.#table;
-  #hintKey: string | undefined;
+  readonly #keys: (string | undefined)[] = [];
+  readonly #entries: (E | undefined)[] = [];
+  /** Slots given back by delete(), taken again first. */
+  readonly #free: number[] = [];
+  readonly #index: SlotIndex;
+  /** Slots the prefetch hint found (unused here). */
+  #prefetched = new Int32Array(0);
 
   constructor(options: KeyIndexOptions = {}) {
-    this.#moveStep = options.moveStep ?? DEFAULT_MOVE_STEP;
+    this.#index = new SlotIndex(this.#keys, options);
   }
 
   get size(): number {
-    return this.#table.size + (this.#old === null ? 0 : this.#old.size);
+    return this.#index.size;
   }
 
   /** Cells in the table(s), for tests and memory figures. */
   get capacity(): number {
-    return this.#table.cells.length + (this.#old === null ? 0 : this.#old.cells.length);
+    return this.#index.capacity;
   }
 
   /** True while keys are moving from an old table to a new one. */
   get resizing(): boolean {
-    return this.#old !== null;
+    return this.#index.resizing;
   }
 
-  /**
-   * Loads the home cells of `count` hashes and what their entries point to, and nothing more:
-   * a hint that those keys come next. One lookup waits for several cache misses in a row (the
-   * cell, the entry, its key, its value, and the heap number that holds its version, which an
-   * overwrite reads for the tree); the loads of independent lookups, issued from one
-   * short loop, wait together instead (measured: see docs/performance.md). Returns a sum of
-   * what it loaded, so that the loads are not optimized away.
-   */
+  /** SlotIndex.prefetch. */
   prefetch(hashes: Int32Array, count: number): number {
-    // While resizing, a key may be in either table: no hint then (resizes are short).
-    if (this.#old !== null) return 0;
-    const cells = this.#cells;
-    const cellHashes = this.#hashes;
-    const shift = this.#shift;
-    let sum = 0;
-    // count <= hashes.length (the caller's contract), and a hash shifted right by #shift is a
-    // position in the table: no check per key.
-    for (let i = 0; i < count; i++) {
-      const position = hashes[i]! >>> shift;
-      sum += cellHashes[position]!;
-      const cell = cells[position] as PrefetchedEntry | undefined;
-      if (cell === undefined) continue;
-      const value = cell.value;
-      const hlc = cell.hlc;
-      sum += cell.key.length + (typeof value === "string" ? value.length : 0) +
-        (hlc === undefined ? 0 : hlc & 1);
-    }
-    return sum;
+    if (this.#prefetched.length < count) this.#prefetched = new Int32Array(count);
+    return this.#index.prefetch(hashes, count, this.#prefetched);
   }
 
   /** The entry of `key`, whose hash is `hash`; undefined if none. */
   find(key: string, hash: number): E | undefined {
-    if (this.#old !== null) return this.#findWhileResizing(key, hash);
-    const cells = this.#cells;
-    const hashes = this.#hashes;
-    const mask = this.#mask;
-    let position = hash >>> this.#shift;
-    let cell = cells[position];
-    while (cell !== undefined) {
-      if (hashes[position] === hash && cell.key === key) break;
-      position = (position + 1) & mask;
-      cell = cells[position];
-    }
-    // #hintTable is #table whenever no resize is under way.
-    this.#hint = position;
-    this.#hintKey = key;
-    return cell;
+    const slot = this.#index.find(key, hash);
+    return slot < 0 ? undefined : this.#entries[slot];
   }
 
-  /**
-   * The entry whose key is the binary string of `bytes[start, end)`, whose hash is `hash`;
-   * undefined if none. As find(), without decoding the key (for a read, so no hint is kept).
-   */
+  /** The entry whose key is the binary string of `bytes[start, end)`; undefined if none. */
   findBytes(bytes: Uint8Array, start: number, end: number, hash: number): E | undefined {
-    const table = this.#old === null ? this.#table : this.#tableOf(hash);
-    const cells = table.cells;
-    const hashes = table.hashes;
-    const mask = table.mask;
-    let position = hash >>> table.shift;
-    let cell = cells[position];
-    while (cell !== undefined) {
-      if (hashes[position] === hash && keyIsBytes(cell.key, bytes, start, end)) return cell;
-      position = (position + 1) & mask;
-      cell = cells[position];
-    }
-    return undefined;
-  }
-
-  #findWhileResizing(key: string, hash: number): E | undefined {
-    this.#moveSome();
-    const table = this.#tableOf(hash);
-    const position = table.probe(key, hash);
-    this.#hint = position;
-    this.#hintTable = table;
-    this.#hintKey = key;
-    return table.cells[position];
+    const slot = this.#index.findBytes(bytes, start, end, hash);
+    return slot < 0 ? undefined : this.#entries[slot];
   }
 
   /**
@@ -283,139 +63,44 @@ export class KeyIndex<E extends Keyed> {
    * (undefined: the key is absent and `next` is inserted).
    */
   put(current: E | undefined, next: E, hash: number): void {
-    if (current === undefined) this.#makeRoom(hash);
-    let table = this.#hintTable;
-    let position = this.#hint;
-    if (position < 0 || this.#hintKey !== next.key || table.cells[position] !== current) {
-      table = this.#tableOf(hash);
-      position = table.probe(next.key, hash);
-      assert(table.cells[position] === current, "KeyIndex.put() is given its key's entry");
+    const slot = this.#index.find(next.key, hash);
+    const held = slot < 0 ? undefined : this.#entries[slot];
+    assert(held === current, "KeyIndex.put() is given its key's entry");
+    if (slot >= 0) {
+      this.#entries[slot] = next;
+      return;
     }
-    table.cells[position] = next;
-    table.hashes[position] = hash;
-    if (current === undefined) {
-      table.size++;
-      table.taken++;
-    }
-    this.#hint = position;
-    this.#hintTable = table;
-    this.#hintKey = next.key;
-  }
-
-  /**
-   * Before an insert: starts a resize if the table would pass 3/4 full. Keys keep arriving in
-   * the old table while it empties (moved keys still take their cells): if it would pass 7/8,
-   * or the new table 3/4, before the move ends, the move ends at once.
-   */
-  #makeRoom(hash: number): void {
-    const old = this.#old;
-    if (old !== null && this.#tableOf(hash) === old) {
-      if ((old.taken + 1) * 8 > old.cells.length * MAX_OLD_LOAD_PER_8) this.#moveAll();
-    }
-    const table = this.#table;
-    if ((table.taken + 1) * 4 > table.cells.length * MAX_LOAD_PER_4) {
-      if (this.#old !== null) this.#moveAll();
-      if ((table.taken + 1) * 4 > table.cells.length * MAX_LOAD_PER_4) this.#resize(table.bits + 1);
-    }
+    const fresh = this.#free.pop() ?? this.#entries.length;
+    this.#entries[fresh] = next;
+    this.#keys[fresh] = next.key;
+    this.#index.insert(fresh, hash);
   }
 
   /** Removes `entry` (the stored entry of its key, whose hash is `hash`); false if absent. */
   delete(entry: E, hash: number): boolean {
-    this.#hint = -1;
-    if (!this.#tableOf(hash).delete(entry, hash)) return false;
-    if (this.#old !== null) this.#moveSome();
-    else {
-      const table = this.#table;
-      if (table.bits > MIN_CAPACITY_BITS && table.size * 8 < table.cells.length * MIN_LOAD_PER_8) {
-        this.#resize(table.bits - 1);
-      }
-    }
+    const slot = this.#index.find(entry.key, hash);
+    if (slot < 0 || this.#entries[slot] !== entry) return false;
+    this.#index.delete(slot, hash);
+    this.#entries[slot] = undefined;
+    this.#keys[slot] = undefined;
+    this.#free.push(slot);
     return true;
   }
 
   /** The longest distance of a key from its home cell, in cells (for tests; O(capacity)). */
   maxDisplacement(): number {
-    let longest = 0;
-    for (const table of this.#old === null ? [this.#table] : [this.#table, this.#old]) {
-      const { cells, hashes, shift, mask } = table;
-      for (const [i, hash] of hashes.entries()) {
-        if (cells[i] === undefined) continue;
-        longest = Math.max(longest, (i - (hash >>> shift)) & mask);
-      }
-    }
-    return longest;
+    return this.#index.maxDisplacement();
   }
 
   /** Every entry. Do not change the index while iterating. */
   *values(): IterableIterator<E> {
-    const old = this.#old;
-    const moved = this.#moved;
-    for (const table of old === null ? [this.#table] : [this.#table, old]) {
-      const { cells, hashes } = table;
-      for (let i = 0; i < cells.length; i++) {
-        const cell = cells[i];
-        if (cell === undefined) continue;
-        // A moved key's cell in the old table is left behind; its entry is in the new table.
-        // i < cells.length === hashes.length.
-        if (table === old && hashes[i]! >>> old.shift < moved) continue;
-        yield cell;
-      }
-    }
+    for (const slot of this.#index.slots()) yield this.#entries[slot] as E;
   }
 
   clear(): void {
-    this.#setTable(new Table(MIN_CAPACITY_BITS));
-    this.#old = null;
-  }
-
-  #setTable(table: Table<E>): void {
-    this.#table = table;
-    this.#cells = table.cells;
-    this.#hashes = table.hashes;
-    this.#shift = table.shift;
-    this.#mask = table.mask;
-    this.#hint = -1;
-    this.#hintTable = table;
-  }
-
-  /** The table that holds, or would hold, a key of this hash. */
-  #tableOf(hash: number): Table<E> {
-    const old = this.#old;
-    return old === null || hash >>> old.shift < this.#moved ? this.#table : old;
-  }
-
-  /** Starts moving every key into a table of 2^bits cells. */
-  #resize(bits: number): void {
-    this.#old = this.#table;
-    this.#setTable(new Table(bits));
-    this.#moved = 0;
-    this.#moveSome();
-  }
-
-  /**
-   * Moves the keys of the old table's next `#moveStep` home cells into the new table. Keys
-   * moved stay in the old table's cells, unreachable (every lookup of their hashes goes to the
-   * new table), so that the old table's runs, and its probes, stay as they were.
-   */
-  #moveSome(cells = this.#moveStep): void {
-    const old = this.#old as Table<E>;
-    const table = this.#table;
-    const first = this.#moved;
-    const last = Math.min(first + cells, old.cells.length) - 1;
-    old.scanHomes(first, last, (entry, hash) => {
-      table.insert(entry, hash);
-      old.size--;
-    });
-    this.#moved = last + 1;
-    this.#hint = -1;
-    if (this.#moved === old.cells.length) {
-      this.#old = null;
-      this.#hintTable = table;
-    }
-  }
-
-  #moveAll(): void {
-    const old = this.#old as Table<E>;
-    this.#moveSome(old.cells.length - this.#moved);
+    this.#index.clear();
+    this.#keys.length = 0;
+    this.#entries.length = 0;
+    this.#free.length = 0;
   }
 }

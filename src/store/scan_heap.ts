@@ -4,31 +4,25 @@
 
 import { assert } from "../assert.ts";
 
-/** What the scan reads of an entry. */
-interface ScannedEntry {
-  readonly key: string;
-  readonly value: unknown;
-  readonly expiresAtMs: number;
-}
-
 /**
- * The keys of `entries` that are live at `nowMs` (not tombstones, null values, and not
- * expired), start with `prefix` and sort after `after`, in byte order, at most `limit`.
+ * The keys of `keys` (by slot; undefined: a free slot) whose slots `isLive` says are live (not
+ * tombstones, not expired), that start with `prefix` and sort after `after`, in byte order, at
+ * most `limit`.
  */
 export function smallestLiveKeys(
-  entries: Iterable<ScannedEntry>,
-  nowMs: number,
+  keys: readonly (string | undefined)[],
+  isLive: (slot: number) => boolean,
   prefix: string,
   after: string | null,
   limit: number,
 ): string[] {
   const heap: string[] = []; // max-heap of the smallest `limit` keys seen
-  for (const entry of entries) {
-    const key = entry.key;
-    if (!key.startsWith(prefix) || (after !== null && key <= after)) continue;
-    if (entry.value === null || (entry.expiresAtMs !== 0 && entry.expiresAtMs <= nowMs)) {
+  for (let slot = 0; slot < keys.length; slot++) {
+    const key = keys[slot];
+    if (key === undefined || !key.startsWith(prefix) || (after !== null && key <= after)) {
       continue;
     }
+    if (!isLive(slot)) continue;
     if (heap.length < limit) heapPush(heap, key);
     else {
       // The heap is full: its top, the largest key kept, is there unless `limit` is 0.

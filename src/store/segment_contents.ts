@@ -4,29 +4,28 @@ import type { Entry } from "./entry.ts";
 import type { Lanes } from "./hash.ts";
 import { SUB_BUCKETS, subBucketOfKeyHash } from "./merkle.ts";
 import type { SegmentContents } from "./store_types.ts";
-import type { StoredEntry } from "./stored_entry.ts";
 
 /**
- * The public form of each stored entry, the sub-bucket of each, and the hash of every
+ * The public form of the entry in each slot, the sub-bucket of each, and the hash of every
  * sub-bucket (the XOR of its entries' hashes, as the tree hashes a segment).
  */
 export function segmentContents(
-  stored: readonly StoredEntry[],
-  publicOf: (entry: StoredEntry) => Entry,
-  keyHashOf: (key: string) => Lanes,
-  entryHashOf: (entry: StoredEntry, keyLow: number, keyHigh: number) => Lanes,
+  stored: readonly number[],
+  publicOf: (slot: number) => Entry,
+  keyHashOf: (slot: number) => Lanes,
+  entryHashOf: (slot: number, keyLow: number, keyHigh: number) => Lanes,
 ): SegmentContents {
   const entries: Entry[] = stored.map(publicOf);
   const subBuckets = new Uint8Array(entries.length);
   const low = new Int32Array(SUB_BUCKETS);
   const high = new Int32Array(SUB_BUCKETS);
-  for (const [i, entry] of stored.entries()) {
-    const keyHash = keyHashOf(entry.key);
+  for (const [i, slot] of stored.entries()) {
+    const keyHash = keyHashOf(slot);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
     const subBucket = subBucketOfKeyHash(keyHigh);
     subBuckets[i] = subBucket;
-    const hash = entryHashOf(entry, keyLow, keyHigh);
+    const hash = entryHashOf(slot, keyLow, keyHigh);
     // subBucketOfKeyHash masks to 0..SUB_BUCKETS-1, the length of both arrays.
     low[subBucket]! ^= hash[0];
     high[subBucket]! ^= hash[1];

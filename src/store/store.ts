@@ -10,27 +10,20 @@ import type { CounterState } from "./counter.ts";
 import { CounterTable } from "./counter_table.ts";
 import { type Causality, type ConflictHook, sameCausality } from "./causality.ts";
 import { CausalityTable, type Sibling } from "./causality_table.ts";
-import { NodeIds } from "./node_ids.ts";
+import { NodeIds, OWN_NODE } from "./node_ids.ts";
 import { Prefetcher } from "./prefetch.ts";
 import { segmentContents } from "./segment_contents.ts";
 import { counterEntry, joinEntries } from "./counter_entry.ts";
 import { hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.ts";
 import { latin1String } from "./binary.ts";
-import { KeyIndex } from "./key_index.ts";
+import { SlotIndex } from "./slot_index.ts";
+import { EntrySlots, STRING_VALUE } from "./entry_slots.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
 import { ValueHeap, type ValueHeapStats } from "./value_heap.ts";
 import { Compaction } from "./compaction.ts";
-import {
-  change,
-  isPurgeable,
-  publicEntry,
-  purgeSegments,
-  type StoredEntry,
-  storedEntry,
-  storedForm,
-  withSide,
-} from "./stored_entry.ts";
+import { SegmentLists } from "./segment_lists.ts";
+import { change, isPurgeable, purgeSegments, storedForm, withSide } from "./stored_entry.ts";
 import {
   MerkleTree,
   SEGMENT_COUNT,
@@ -60,24 +53,22 @@ export class Store {
    */
   onConflict: ConflictHook | null = null;
   readonly #options: StoreOptions;
-  /**
-   * Entries by the low lane of the key's hash, which the store computes anyway for the tree
-   * (a key string fresh from a socket or a file would first have to be hashed by V8 for a
-   * Map); see key_index.ts.
-   */
-  readonly #index = new KeyIndex<StoredEntry>();
   /** The bytes of the stored values (see value_heap.ts). */
   readonly #values = new ValueHeap();
-  #compaction = new Compaction(this.#values);
-  /**
-   * Per segment, the entries of the keys that hash there (for listing one segment without a
-   * lookup per key). An overwrite changes the entry in place and leaves this untouched; only
-   * new keys and purges change it.
-   */
-  readonly #segments: (StoredEntry[] | undefined)[] = new Array(SEGMENT_COUNT);
-  /** Live entries with an expiry, so that counting live keys does not scan every key. */
-  readonly #expiring = new Set<StoredEntry>();
   readonly #nodes: NodeIds;
+  /** The entries, as columns by slot number (see entry_slots.ts). */
+  readonly #slots: EntrySlots;
+  /**
+   * Slots by the low lane of the key's hash, which the store computes anyway for the tree
+   * (a key string fresh from a socket or a file would first have to be hashed by V8 for a
+   * Map); see slot_index.ts.
+   */
+  readonly #index: SlotIndex;
+  #compaction = new Compaction(this.#values);
+  /** Per segment, the slots of the keys that hash there (see segment_lists.ts). */
+  readonly #segments: SegmentLists;
+  /** Slots of live entries with an expiry, so that counting live keys does not scan every key. */
+  readonly #expiring = new Set<number>();
   /**
    * Per segment, the newest version (HLC) of the entries purged from it since start-up: an
    * entry of a key absent here whose version is not newer may have been deleted by a tombstone
@@ -85,19 +76,24 @@ export class Store {
    */
   readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
   #tombstoneCount = 0;
-  readonly #counters = new CounterTable<StoredEntry>();
+  /** Counter states and causalities by slot. */
+  readonly #counters = new CounterTable<number>();
   readonly #causalities: CausalityTable;
-  readonly #prefetcher = new Prefetcher(this.#index, KEY_HASH_SEED);
+  readonly #prefetcher: Prefetcher;
 
   constructor(options: StoreOptions) {
     this.#options = options;
     this.nodeId = options.nodeId;
     this.hlc = new HybridClock(options.clock);
-    const siblings = options.keepSiblings !== true ? null : (entry: StoredEntry) => {
-      return typeof entry.value === "number" ? this.#values.decode(entry.value) : entry.value;
-    };
+    const siblings = options.keepSiblings !== true
+      ? null
+      : (slot: number) => this.#slots.decoded(slot);
     this.#causalities = new CausalityTable(options.trackCausality === true, siblings);
     this.#nodes = new NodeIds(options.nodeId);
+    this.#slots = new EntrySlots(this.#values, this.#nodes);
+    this.#index = new SlotIndex(this.#slots.keys);
+    this.#segments = new SegmentLists(SEGMENT_COUNT, this.#slots);
+    this.#prefetcher = new Prefetcher(this.#index, this.#slots, KEY_HASH_SEED);
   }
 
   nowMs(): number {
@@ -106,26 +102,26 @@ export class Store {
 
   /** The live entry of a key, or undefined if absent, deleted or expired. */
   read(key: string): LiveEntry | undefined {
-    const entry = this.#live(this.#index.find(key, indexHashOfKey(key)));
-    return entry === undefined ? undefined : this.#public(entry) as LiveEntry;
+    const slot = this.#index.find(key, indexHashOfKey(key));
+    return this.#isLive(slot) ? this.#public(slot) as LiveEntry : undefined;
   }
 
   /** The value of a live key, decoded (no entry object); undefined as read() gives none. */
   readValue(key: string): string | undefined {
-    const value = this.#live(this.#index.find(key, indexHashOfKey(key)))?.value;
-    return typeof value === "number" ? this.#values.decode(value) : value ?? undefined;
+    const slot = this.#index.find(key, indexHashOfKey(key));
+    return this.#isLive(slot) ? this.#slots.decoded(slot) as string : undefined;
   }
 
   /** Whether read() would give the key's entry; nothing is decoded. */
   has(key: string): boolean {
-    return this.#live(this.#index.find(key, indexHashOfKey(key))) !== undefined;
+    return this.#isLive(this.#index.find(key, indexHashOfKey(key)));
   }
 
   /** read() of the key that is the binary string of `bytes[start, end)`, not decoded. */
   readBytes(bytes: Uint8Array, start: number, end: number): LiveEntry | undefined {
     const hash = hashBytes(bytes, start, end, KEY_HASH_SEED)[0];
-    const entry = this.#live(this.#index.findBytes(bytes, start, end, hash));
-    return entry === undefined ? undefined : this.#public(entry) as LiveEntry;
+    const slot = this.#index.findBytes(bytes, start, end, hash);
+    return this.#isLive(slot) ? this.#public(slot) as LiveEntry : undefined;
   }
 
   /**
@@ -136,8 +132,10 @@ export class Store {
    */
   findValue(bytes: Uint8Array, start: number, end: number): number | string | undefined {
     const hash = hashBytes(bytes, start, end, KEY_HASH_SEED)[0];
-    const value = this.#live(this.#index.findBytes(bytes, start, end, hash))?.value;
-    return value ?? undefined;
+    const slot = this.#index.findBytes(bytes, start, end, hash);
+    if (!this.#isLive(slot)) return undefined;
+    const value = this.#slots.value(slot);
+    return value === STRING_VALUE ? this.#slots.string(slot) : value;
   }
 
   /** The length in bytes of the value that findValue() referred to. */
@@ -152,43 +150,33 @@ export class Store {
 
   /** The versions of a key with siblings, winner first (CausalityTable.siblingsOf); or none. */
   siblings(key: string): Sibling[] | undefined {
-    const entry = this.#index.find(key, indexHashOfKey(key));
-    const live = this.#live(entry) !== undefined;
-    return entry && this.#causalities.siblingsOf(entry, live, this.nowMs());
+    const slot = this.#index.find(key, indexHashOfKey(key));
+    if (slot < 0) return undefined;
+    return this.#causalities.siblingsOf(this.#slots.view(slot), this.#isLive(slot), this.nowMs());
   }
 
-  /** `entry` if it is live: not absent, deleted or expired. */
-  #live(entry: StoredEntry | undefined): StoredEntry | undefined {
-    if (entry === undefined || entry.value === null) return undefined;
+  /** Whether `slot` holds a live entry: not absent (-1), deleted or expired. */
+  #isLive(slot: number): boolean {
+    if (slot < 0 || this.#slots.isTombstone(slot)) return false;
     // Only an entry with an expiry needs the clock.
-    if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= this.nowMs()) return undefined;
-    return entry;
+    const expiresAtMs = this.#slots.expiry(slot);
+    return expiresAtMs === 0 || expiresAtMs > this.nowMs();
   }
 
-  /**
-   * The entry as the store's readers see it: the stored object itself when its value is a
-   * string or a tombstone, else a copy with the value decoded from the heap.
-   */
-  #public(entry: StoredEntry): Entry {
-    const counter = this.#counters.get(entry);
-    const causality = this.#causalities.get(entry);
-    const result = publicEntry(entry, this.#values);
+  /** The entry in a slot as the store's readers see it: an object of its own. */
+  #public(slot: number): Entry {
+    const entry = this.#slots.entry(slot);
+    const counter = this.#counters.get(slot);
+    const causality = this.#causalities.get(slot);
     return counter === undefined && causality === undefined
-      ? result
-      : withSide(result, counter, causality);
-  }
-
-  /** What an entry holds for `value`: a heap handle, or the string when the heap refuses it. */
-  #hold(value: string | null): string | number | null {
-    if (value === null) return null;
-    const handle = this.#values.storeString(value);
-    return handle === -1 ? value : handle;
+      ? entry
+      : withSide(entry, counter, causality);
   }
 
   /**
    * A hint that the keys at `ranges` in `bytes` (pairs of start and end offsets, `count`
    * pairs, binary strings as the protocol reads them) are read or written next: see
-   * KeyIndex.prefetch. Changes nothing.
+   * SlotIndex.prefetch. Changes nothing.
    */
   prefetchKeys(bytes: Uint8Array, ranges: Int32Array, count: number): void {
     this.#prefetcher.keys(bytes, ranges, count);
@@ -201,8 +189,8 @@ export class Store {
 
   /** The stored entry of a key, tombstones and expired entries included. */
   entry(key: string): Entry | undefined {
-    const entry = this.#index.find(key, indexHashOfKey(key));
-    return entry === undefined ? undefined : this.#public(entry);
+    const slot = this.#index.find(key, indexHashOfKey(key));
+    return slot < 0 ? undefined : this.#public(slot);
   }
 
   /**
@@ -216,24 +204,28 @@ export class Store {
     const keyHigh = keyHash[1];
     const expiry = value === null ? 0 : expiresAtMs;
     const node = this.nodeId;
-    const current = this.#index.find(key, keyLow);
-    if (current === undefined) {
-      // Two objects of the same state: the stored one changes in place with later writes.
-      this.#insert(storedEntry(key, this.#hold(value), hlc, node, expiry), keyLow, keyHigh);
-      return change(key, value, hlc, node, expiry);
+    const slot = this.#index.find(key, keyLow);
+    if (slot < 0) {
+      const entry = change(key, value, hlc, node, expiry);
+      this.#insert(entry, OWN_NODE, keyLow, keyHigh);
+      return entry;
     }
-    const causality = this.#causalities.forWrite(current, node, hlc);
-    this.#overwrite(current, this.#hold(value), hlc, node, expiry, keyLow, keyHigh);
-    this.#setSide(current, undefined, causality, keyLow, keyHigh);
+    const causality = this.#causalities.tracking
+      ? this.#causalities.forWrite(this.#slots.view(slot), node, hlc)
+      : undefined;
     // The change carries the stored copy of the key: the request's copy then dies young, and
     // the garbage collector has one string less to move per write.
-    return change(current.key, value, hlc, node, expiry, causality);
+    const entry = change(this.#slots.key(slot), value, hlc, node, expiry, causality);
+    this.#overwrite(slot, entry, OWN_NODE, keyLow, keyHigh);
+    this.#setSide(slot, undefined, causality, keyLow, keyHigh);
+    return entry;
   }
 
   /** A local write of a counter's new state (versions of this store's clock; counter.ts). */
   writeCounter(key: string, state: CounterState, expiresAtMs: number): Entry {
     const entry = counterEntry(key, state, expiresAtMs);
-    const current = this.#index.find(key, indexHashOfKey(key));
+    const slot = this.#index.find(key, indexHashOfKey(key));
+    const current = slot < 0 || !this.#causalities.tracking ? undefined : this.#slots.view(slot);
     const causality = this.#causalities.forWrite(current, this.nodeId, entry.hlc);
     if (causality !== undefined) entry.causality = causality;
     this.#merge(entry, this.nowMs(), false);
@@ -266,7 +258,6 @@ export class Store {
     return this.#merge(entry, this.nowMs(), false);
   }
 
-  // Bulk loading (recovery): the one method that reads entries from a file's bytes. ----------
   /**
    * Recovery's fast path: stores the entry of a key not held yet from a record's bytes, the value
    * copied into the value heap without a string, as load() would store it. The caller has checked
@@ -275,19 +266,17 @@ export class Store {
    */
   loadBytes(bytes: Uint8Array, at: EntryInBytes): boolean {
     const keyHash = hashBytes(bytes, at.keyStart, at.keyEnd, KEY_HASH_SEED);
-    const [keyLow, keyHigh] = [keyHash[0], keyHash[1]];
+    // Copied out of the shared lanes before NodeIds.hold() hashes a new node id.
+    const keyLow = keyHash[0];
+    const keyHigh = keyHash[1];
     const key = latin1String(bytes, at.keyStart, at.keyEnd);
-    if (this.#index.find(key, keyLow) !== undefined) return false;
+    if (this.#index.find(key, keyLow) >= 0) return false;
     this.hlc.observe(at.hlc);
-    const { valueStart, valueEnd } = at;
-    const handle = valueStart === -1 ? null : this.#values.storeBytes(bytes, valueStart, valueEnd);
-    const value = handle !== -1 ? handle : latin1String(bytes, valueStart, valueEnd);
-    const expiry = value === null ? 0 : at.expiresAtMs;
-    const entry = storedEntry(key, value, at.hlc, this.#nodes.get(at.node)[0], expiry);
-    this.#insert(entry, keyLow, keyHigh);
+    const slot = this.#slots.allocateFromBytes(key, bytes, at, this.#nodes.hold(at.node));
+    this.#place(slot, keyLow, keyHigh);
     // Only a tombstone or an entry with an expiry can be due: the clock is read for those alone.
-    if (value !== null && expiry === 0) return true;
-    if (isPurgeable(entry, this.nowMs(), this.#options.tombstoneGraceMs)) this.#purgeEntry(entry);
+    const due = at.valueStart === -1 || at.expiresAtMs !== 0;
+    if (due && this.#isPurgeable(slot, this.nowMs())) this.#purgeSlot(slot);
     return true;
   }
 
@@ -303,55 +292,59 @@ export class Store {
     const keyHash = hashString(remote.key, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    const current = this.#index.find(remote.key, keyLow);
-    let entry: StoredEntry;
-    if (current === undefined) {
-      const { key, value, hlc, expiresAtMs } = remote;
-      const node = this.#nodes.get(remote.node)[0];
-      entry = storedEntry(key, this.#hold(value), hlc, node, expiresAtMs);
-      this.#insert(entry, keyLow, keyHigh, remote);
-      if (detect) {
-        this.#causalities.detect(entry.key, undefined, entry, remote.causality, this.onConflict);
+    let slot = this.#index.find(remote.key, keyLow);
+    if (slot < 0) {
+      slot = this.#insert(remote, this.#nodes.hold(remote.node), keyLow, keyHigh);
+      if (detect && remote.causality !== undefined) {
+        this.#causalities.detect(remote.key, undefined, remote, remote.causality, this.onConflict);
       }
-    } else {
-      const before = this.#causalities.before(current);
-      const next = this.#winner(current, remote);
-      const counter = this.#counters.get(current);
-      const causality = this.#causalities.settled(current, counter, remote, next);
-      if (next === null && sameCausality(before?.causality, causality)) return "stale";
-      entry = current;
-      if (next !== null) {
-        const node = this.#nodes.get(next.node)[0];
-        const value = this.#hold(next.value);
-        this.#overwrite(entry, value, next.hlc, node, next.expiresAtMs, keyLow, keyHigh);
-      }
-      this.#setSide(entry, next === null ? counter : next.counter, causality, keyLow, keyHigh);
-      if (detect) this.#causalities.detect(entry.key, before, entry, causality, this.onConflict);
-    }
+    } else if (!this.#mergeInto(slot, remote, keyLow, keyHigh, detect)) return "stale";
     // Adopt, then purge at once if already past its grace period: the same end state as a
     // peer that purged it, and an older version can no longer win (see docs/consistency.md,
     // Tombstones).
-    if (isPurgeable(entry, nowMs, this.#options.tombstoneGraceMs)) this.#purgeEntry(entry);
+    if (this.#isPurgeable(slot, nowMs)) this.#purgeSlot(slot);
     return "applied";
   }
 
-  /** The entry that replaces the key's `current` one after the merge of `remote`; null: none. */
-  #winner(current: StoredEntry, remote: Entry): Entry | null {
-    if ((remote.counter ?? this.#counters.get(current)) !== undefined) {
-      // A counter on either side: merged per epoch and per node (see counter_entry.ts).
-      return joinEntries(this.#public(current), remote);
+  /** The merge of `remote` into the entry its key holds in `slot`; false: nothing changed. */
+  #mergeInto(slot: number, remote: Entry, keyLow: number, keyHigh: number, detect: boolean) {
+    const current = this.#causalities.tracking ? this.#slots.view(slot) : undefined;
+    const before = current === undefined ? undefined : this.#causalities.before(current);
+    const next = this.#winner(slot, remote);
+    const counter = this.#counters.get(slot);
+    const causality = current === undefined
+      ? undefined
+      : this.#causalities.settled(current, counter, remote, next);
+    if (next === null && sameCausality(before?.causality, causality)) return false;
+    if (next !== null) {
+      this.#overwrite(slot, next, this.#nodes.hold(next.node), keyLow, keyHigh);
     }
-    // Entries of different versions are ordered by the version alone, and compareEntries reads
-    // no more of a value than whether it is null: the stored form may go as it is.
-    const same = remote.hlc === current.hlc && remote.node === current.node;
-    return compareEntries(remote, same ? this.#public(current) : current as Entry) > 0
-      ? remote
-      : null;
+    this.#setSide(slot, next === null ? counter : next.counter, causality, keyLow, keyHigh);
+    if (detect && causality !== undefined) {
+      const after = this.#slots.view(slot);
+      this.#causalities.detect(this.#slots.key(slot), before, after, causality, this.onConflict);
+    }
+    return true;
+  }
+
+  /** The entry that replaces the one in `slot` after the merge of `remote`; null: none. */
+  #winner(slot: number, remote: Entry): Entry | null {
+    if ((remote.counter ?? this.#counters.get(slot)) !== undefined) {
+      // A counter on either side: merged per epoch and per node (see counter_entry.ts).
+      return joinEntries(this.#public(slot), remote);
+    }
+    // Entries of different versions are ordered by the version alone (as compareEntries orders
+    // them): the stored entry is built only when the versions are equal.
+    const hlc = this.#slots.version(slot);
+    if (remote.hlc !== hlc) return remote.hlc > hlc ? remote : null;
+    const node = this.#slots.nodeName(slot);
+    if (remote.node !== node) return remote.node > node ? remote : null;
+    return compareEntries(remote, this.#public(slot)) > 0 ? remote : null;
   }
 
   /** The tree segment a key belongs to (whether or not the key is stored). */
   segmentOfKey(key: string): number {
-    return this.#segmentOf(key);
+    return segmentOfKeyHash(hashString(key, KEY_HASH_SEED)[1]);
   }
 
   /** The segment and sub-bucket a key belongs to, as `segment * SUB_BUCKETS + subBucket`. */
@@ -373,9 +366,10 @@ export class Store {
    * docs/anti-entropy.md, Tombstone grace and resurrection); returns whether it was dropped.
    */
   discard(key: string, hlc: number, node: string): boolean {
-    const entry = this.#index.find(key, indexHashOfKey(key));
-    if (entry === undefined || entry.hlc !== hlc || entry.node !== node) return false;
-    this.#remove(entry);
+    const slot = this.#index.find(key, indexHashOfKey(key));
+    if (slot < 0 || this.#slots.version(slot) !== hlc) return false;
+    if (this.#slots.nodeName(slot) !== node) return false;
+    this.#remove(slot);
     return true;
   }
 
@@ -391,7 +385,7 @@ export class Store {
   countLive(): number {
     const nowMs = this.nowMs();
     let expired = 0;
-    for (const entry of this.#expiring) if (entry.expiresAtMs <= nowMs) expired++;
+    for (const slot of this.#expiring) if (this.#slots.expiry(slot) <= nowMs) expired++;
     return this.#index.size - this.#tombstoneCount - expired;
   }
 
@@ -401,12 +395,12 @@ export class Store {
 
   /** The entries whose keys fall in one segment of the tree, in no particular order. */
   segmentEntries(segment: number): Entry[] {
-    return this.#segments[segment]?.map((entry) => this.#public(entry)) ?? [];
+    return this.#segments.slotsOf(segment).map((slot) => this.#public(slot));
   }
 
   /** How many entries (tombstones included) one segment holds. */
   segmentSize(segment: number): number {
-    return this.#segments[segment]?.length ?? 0;
+    return this.#segments.size(segment);
   }
 
   /**
@@ -415,10 +409,10 @@ export class Store {
    */
   segmentContents(segment: number): SegmentContents {
     return segmentContents(
-      this.#segments[segment] ?? [],
-      (entry) => this.#public(entry),
-      (key) => hashString(key, KEY_HASH_SEED),
-      (entry, keyLow, keyHigh) => this.#entryHash(entry, keyLow, keyHigh),
+      this.#segments.slotsOf(segment),
+      (slot) => this.#public(slot),
+      (slot) => hashString(this.#slots.key(slot), KEY_HASH_SEED),
+      (slot, keyLow, keyHigh) => this.#entryHash(slot, keyLow, keyHigh),
     );
   }
 
@@ -429,7 +423,7 @@ export class Store {
 
   /** Every entry, in no particular order. Do not write to the store while iterating. */
   *entries(): IterableIterator<Entry> {
-    for (const entry of this.#index.values()) yield this.#public(entry);
+    for (const slot of this.#slots.taken()) yield this.#public(slot);
   }
 
   /** What the value heap holds (for INFO). */
@@ -440,11 +434,11 @@ export class Store {
   /**
    * One step of compaction of the value heap: moves the values of the next `maxEntries` entries
    * that lie in slabs being emptied (see value_heap.ts), going on from where the last step
-   * stopped, a segment at a time, as the index resizes a few cells per write. Returns how many
-   * entries it visited; 0 when the heap has nothing to empty.
+   * stopped, slot by slot, as the index resizes a few cells per write. Returns how many slots it
+   * visited; 0 when the heap has nothing to empty.
    */
   compact(maxEntries: number): number {
-    return this.#compaction.step(this.#segments, maxEntries);
+    return this.#compaction.step(this.#slots, maxEntries);
   }
 
   /**
@@ -453,28 +447,31 @@ export class Store {
    */
   purge(firstSegment: number, segmentCount: number): number {
     const nowMs = this.nowMs();
-    const graceMs = this.#options.tombstoneGraceMs;
-    const due = (entry: StoredEntry) => isPurgeable(entry, nowMs, graceMs);
     return purgeSegments(
       this.#segments,
+      this.#slots,
       firstSegment,
       segmentCount,
-      due,
-      (x) => this.#purgeEntry(x),
+      (slot) => this.#isPurgeable(slot, nowMs),
+      (slot) => this.#purgeSlot(slot),
     );
   }
 
   /** Live keys starting with `prefix`, sorting after `after`, in byte order, at most `limit`. */
   scan(prefix: string, after: string | null, limit: number): string[] {
-    return smallestLiveKeys(this.#index.values(), this.nowMs(), prefix, after, limit);
+    const nowMs = this.nowMs();
+    const isLive = (slot: number) => this.#slots.isLive(slot, nowMs);
+    return smallestLiveKeys(this.#slots.keys, isLive, prefix, after, limit);
   }
 
   /** Removes every entry without versions: for recovery and tests only, never for TRUNCATE. */
   reset(): void {
     this.#index.clear();
+    this.#slots.clear();
+    this.#nodes.clear();
     this.#values.clear();
     this.#compaction = new Compaction(this.#values);
-    this.#segments.fill(undefined);
+    this.#segments.clear();
     this.#expiring.clear();
     this.#counters.clear();
     this.#causalities.clear();
@@ -483,118 +480,121 @@ export class Store {
     this.tree.clear();
   }
 
+  /** Purgeable: a tombstone, or an expired entry, past the grace period at `nowMs`. */
+  #isPurgeable(slot: number, nowMs: number): boolean {
+    const slots = this.#slots;
+    const tombstone = slots.isTombstone(slot);
+    const graceMs = this.#options.tombstoneGraceMs;
+    return isPurgeable(tombstone, slots.version(slot), slots.expiry(slot), nowMs, graceMs);
+  }
+
   /**
    * Removes an entry past its grace period and remembers its version in the horizon; not one
    * that holds siblings, which stay until a write resolves them. Returns whether it went.
    */
-  #purgeEntry(entry: StoredEntry): boolean {
-    if (this.#causalities.holdsSiblings(entry)) return false;
-    const segment = this.#segmentOf(entry.key);
-    if (entry.hlc > this.purgeHorizon(segment)) this.#purgedHlc[segment] = entry.hlc;
-    this.#remove(entry);
+  #purgeSlot(slot: number): boolean {
+    if (this.#causalities.holdsSiblings(slot)) return false;
+    const segment = this.segmentOfKey(this.#slots.key(slot));
+    const hlc = this.#slots.version(slot);
+    if (hlc > this.purgeHorizon(segment)) this.#purgedHlc[segment] = hlc;
+    this.#remove(slot);
     return true;
   }
 
   /**
-   * Puts the entry of a key not held yet in the index, its segment and the tree. `keyLow` and
-   * `keyHigh`: the key's hash, computed once per write for all three.
+   * Puts the entry of a key not held yet (in the form the store keeps, see storedForm) in a
+   * new slot, the index, its segment and the tree; returns the slot. `node`: its node's number,
+   * held for it (NodeIds.hold). `keyLow` and `keyHigh`: the key's hash, computed once per write
+   * for all three.
    */
-  #insert(entry: StoredEntry, keyLow: number, keyHigh: number, side?: Entry): void {
-    if (side?.counter !== undefined) this.#counters.set(entry, side.counter);
-    if (side?.causality !== undefined) this.#causalities.set(entry, side.causality);
-    (this.#segments[segmentOfKeyHash(keyHigh)] ??= []).push(entry);
-    this.#index.put(undefined, entry, keyLow);
-    this.#count(entry, 1);
-    const hash = this.#entryHash(entry, keyLow, keyHigh);
+  #insert(entry: Entry, node: number, keyLow: number, keyHigh: number): number {
+    const slots = this.#slots;
+    const slot = slots.allocate(entry.key);
+    slots.set(slot, entry.value, entry.hlc, node, entry.expiresAtMs);
+    if (entry.counter !== undefined) this.#counters.set(slot, entry.counter);
+    if (entry.causality !== undefined) this.#causalities.set(slot, entry.causality);
+    this.#place(slot, keyLow, keyHigh);
+    return slot;
+  }
+
+  /** Puts a slot just given its entry in its segment, the index and the tree. */
+  #place(slot: number, keyLow: number, keyHigh: number): void {
+    this.#segments.add(segmentOfKeyHash(keyHigh), slot);
+    this.#index.insert(slot, keyLow);
+    this.#count(slot, 1);
+    const hash = this.#entryHash(slot, keyLow, keyHigh);
     this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
   }
 
   /**
-   * Gives a held key's entry a new state in place (the index and the segment's key list stay
-   * as they are) and moves the tree by the difference, as one XOR of the old and new hashes.
+   * Gives a held key's slot a new state (the index and the segment's list stay as they are)
+   * and moves the tree by the difference, as one XOR of the old and new hashes. `node`: a
+   * number held for it (NodeIds.hold); the old one is released.
    */
-  #overwrite(
-    entry: StoredEntry,
-    value: string | number | null,
-    hlc: number,
-    node: string,
-    expiresAtMs: number,
-    keyLow: number,
-    keyHigh: number,
-  ): void {
-    this.#count(entry, -1);
-    const old = this.#entryHash(entry, keyLow, keyHigh);
+  #overwrite(slot: number, entry: Entry, node: number, keyLow: number, keyHigh: number): void {
+    const slots = this.#slots;
+    this.#count(slot, -1);
+    const old = this.#entryHash(slot, keyLow, keyHigh);
     const low = old[0];
     const high = old[1];
-    this.#release(entry.value);
-    entry.value = value;
-    entry.hlc = hlc;
-    entry.node = node;
-    entry.expiresAtMs = expiresAtMs;
-    this.#count(entry, 1);
-    const hash = this.#entryHash(entry, keyLow, keyHigh);
+    slots.release(slot);
+    slots.set(slot, entry.value, entry.hlc, node, entry.expiresAtMs);
+    this.#count(slot, 1);
+    const hash = this.#entryHash(slot, keyLow, keyHigh);
     this.tree.toggle(segmentOfKeyHash(keyHigh), low ^ hash[0], high ^ hash[1]);
   }
 
-  #remove(entry: StoredEntry): void {
-    const keyHash = hashString(entry.key, KEY_HASH_SEED);
+  #remove(slot: number): void {
+    const keyHash = hashString(this.#slots.key(slot), KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    this.#count(entry, -1);
-    const hash = this.#entryHash(entry, keyLow, keyHigh);
+    this.#count(slot, -1);
+    const hash = this.#entryHash(slot, keyLow, keyHigh);
     this.tree.toggle(segmentOfKeyHash(keyHigh), hash[0], hash[1]);
-    this.#index.delete(entry, keyLow);
-    this.#counters.set(entry, undefined);
-    this.#causalities.set(entry, undefined);
-    this.#release(entry.value);
+    this.#index.delete(slot, keyLow);
+    this.#counters.set(slot, undefined);
+    this.#causalities.set(slot, undefined);
     // Linear in the segment's size (n / 65536 keys on average); purges only, never writes.
-    const entries = this.#segments[segmentOfKeyHash(keyHigh)] as StoredEntry[];
-    const last = entries.pop() as StoredEntry;
-    if (last !== entry) entries[entries.indexOf(entry)] = last;
+    this.#segments.remove(segmentOfKeyHash(keyHigh), slot);
+    this.#slots.release(slot);
+    this.#slots.free(slot);
   }
 
-  /** Gives a value's cell back to the heap if it has one. */
-  #release(value: string | number | null): void {
-    if (typeof value === "number") this.#values.free(value);
-  }
-
-  #segmentOf(key: string): number {
-    return segmentOfKeyHash(hashString(key, KEY_HASH_SEED)[1]);
-  }
-
-  /** Keeps the tombstone count and the set of expiring entries as an entry comes or goes. */
-  #count(entry: StoredEntry, direction: 1 | -1): void {
-    if (entry.value === null) this.#tombstoneCount += direction;
-    else if (entry.expiresAtMs !== 0) {
-      if (direction === 1) this.#expiring.add(entry);
-      else this.#expiring.delete(entry);
+  /** Keeps the tombstone count and the set of expiring slots as an entry comes or goes. */
+  #count(slot: number, direction: 1 | -1): void {
+    if (this.#slots.isTombstone(slot)) this.#tombstoneCount += direction;
+    else if (this.#slots.expiry(slot) !== 0) {
+      if (direction === 1) this.#expiring.add(slot);
+      else this.#expiring.delete(slot);
     }
   }
 
   /**
-   * Gives an entry its counter state and causality (or none), moving the tree by the change of
-   * its hash.
+   * Gives a slot's entry its counter state and causality (or none), moving the tree by the
+   * change of its hash.
    */
   #setSide(
-    entry: StoredEntry,
+    slot: number,
     counter: CounterState | undefined,
     causality: Causality | undefined,
     low: number,
     high: number,
   ) {
-    if (this.#counters.get(entry) === counter && this.#causalities.get(entry) === causality) return;
-    const before = this.#entryHash(entry, low, high);
+    if (this.#counters.get(slot) === counter && this.#causalities.get(slot) === causality) return;
+    const before = this.#entryHash(slot, low, high);
     const [beforeLow, beforeHigh] = [before[0], before[1]];
-    this.#counters.set(entry, counter);
-    this.#causalities.set(entry, causality);
-    const after = this.#entryHash(entry, low, high);
+    this.#counters.set(slot, counter);
+    this.#causalities.set(slot, causality);
+    const after = this.#entryHash(slot, low, high);
     this.tree.toggle(segmentOfKeyHash(high), beforeLow ^ after[0], beforeHigh ^ after[1]);
   }
 
-  #entryHash(entry: StoredEntry, keyLow: number, keyHigh: number): Lanes {
-    const nodeHash = this.#nodes.get(entry.node)[1];
-    const tombstone = entry.value === null;
-    const hash = hashEntry(keyLow, keyHigh, entry.hlc, nodeHash, tombstone, entry.expiresAtMs);
-    return this.#causalities.mix(entry, this.#counters.mix(entry, hash));
+  #entryHash(slot: number, keyLow: number, keyHigh: number): Lanes {
+    const slots = this.#slots;
+    const nodeHash = this.#nodes.hash(slots.node(slot));
+    const tombstone = slots.isTombstone(slot);
+    const hlc = slots.version(slot);
+    const hash = hashEntry(keyLow, keyHigh, hlc, nodeHash, tombstone, slots.expiry(slot));
+    return this.#causalities.mix(slot, this.#counters.mix(slot, hash));
   }
 }
