@@ -288,10 +288,31 @@ export function decodingPayloads(
   };
 }
 
+/**
+ * The read buffer of one file's scan, handed on to the next (recovery reads every file with
+ * one): a buffer's pages are faulted in once, not once per file (see docs/performance.md,
+ * Start-up). The buffer's bytes are valid only during the PayloadReader's call.
+ */
+export class ReadBuffer {
+  #buffer: Buffer | null = null;
+
+  /** A buffer of at least `bytes` bytes: the one kept, if that large, else a new one. */
+  take(bytes: number): Buffer {
+    const kept = this.#buffer;
+    return kept !== null && kept.length >= bytes ? kept : Buffer.allocUnsafe(bytes);
+  }
+
+  /** Keeps `buffer` for the next take(), unless a larger one is kept. */
+  keep(buffer: Buffer): void {
+    if (this.#buffer === null || buffer.length > this.#buffer.length) this.#buffer = buffer;
+  }
+}
+
 /** Reads a log segment: checks the header, then hands each record's payload to `onPayload`. */
 export function scanLogFile(
   path: string,
   onPayload: PayloadReader,
+  reads: ReadBuffer = new ReadBuffer(),
 ): { ok: true; scan: FileScan } | { ok: false; error: string; headerBytes: number } {
   const fd = fs.openSync(path, "r");
   try {
@@ -300,7 +321,8 @@ export function scanLogFile(
     readAll(fd, header, 0);
     const problem = checkLogHeader(header);
     if (problem !== null) return { ok: false, error: problem, headerBytes: fileBytes };
-    return { ok: true, scan: scanRecordsInFile(fd, LOG_HEADER_BYTES, fileBytes, onPayload) };
+    const scan = scanRecordsInFile(fd, LOG_HEADER_BYTES, fileBytes, onPayload, reads);
+    return { ok: true, scan };
   } finally {
     fs.closeSync(fd);
   }
@@ -316,9 +338,10 @@ export function scanRecordsInFile(
   from: number,
   to: number,
   onPayload: PayloadReader,
+  reads: ReadBuffer = new ReadBuffer(),
 ): FileScan {
   const scan: FileScan = { validEnd: from, fileBytes: to, records: 0, entries: 0, damage: null };
-  let buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK_BYTES, Math.max(to - from, 1)));
+  let buffer = reads.take(Math.min(READ_CHUNK_BYTES, Math.max(to - from, 1)));
   let bufferStart = from;
   let bufferLength = readAll(fd, buffer.subarray(0, Math.min(buffer.length, to - from)), from);
   let offset = from;
@@ -365,6 +388,7 @@ export function scanRecordsInFile(
     scan.damage = { offset, reason, intact, nextValidOffset: findValidAfter(fd, offset, to) };
     break;
   }
+  reads.keep(buffer);
   return scan;
 }
 

@@ -17,11 +17,23 @@ import {
   snapshotPath,
   syncDirectory,
 } from "./data_dir.ts";
-import { type Damage, type PayloadReader, scanLogFile, truncateFile } from "./log_file.ts";
+import {
+  type Damage,
+  type PayloadReader,
+  ReadBuffer,
+  scanLogFile,
+  truncateFile,
+} from "./log_file.ts";
 import { LOG_HEADER_BYTES } from "./record_codec.ts";
 import { readSnapshotPayloads, type SnapshotRead } from "./snapshot_file.ts";
 import { loadPayload } from "./payload_loader.ts";
 import { PROGRESS_INTERVAL_MS, ProgressMeter } from "../progress.ts";
+
+/**
+ * The fewest bytes an entry takes (src/store/entry_codec.ts): flags, version, node id length,
+ * a one-byte node id, key length, a one-byte key (a tombstone has no value length).
+ */
+const MIN_ENTRY_BYTES = 14;
 
 /** The data directory cannot be used as it is; the message says why and how to repair. */
 export class RecoveryError extends Error {}
@@ -84,6 +96,8 @@ export function* recoverDataDirInSteps(
     durationMs: 0,
     removed: [],
   };
+  // One read buffer for every file (see ReadBuffer).
+  const reads = new ReadBuffer();
   const load: PayloadReader = (bytes, start, end, endOffset) => {
     const loaded = loadPayload(store, bytes, start, end);
     if (loaded.ok) progress.read(loaded.entries, endOffset);
@@ -98,7 +112,7 @@ export function* recoverDataDirInSteps(
   const newest = listing.snapshots.at(-1);
   // The snapshot goes into the empty store first: no key in it can meet an older entry.
   if (newest !== undefined) {
-    report.snapshot = loadSnapshot(dir, newest, store, load);
+    report.snapshot = loadSnapshot(dir, newest, store, load, reads);
     report.entriesRead += report.snapshot.entries;
     progress.fileDone(report.snapshot.bytes);
     yield;
@@ -111,7 +125,7 @@ export function* recoverDataDirInSteps(
   for (const sequence of listing.logs) {
     if (sequence < covered) remove(logPath(dir, sequence));
     else {
-      const recovered = replayLog(dir, sequence, load, log);
+      const recovered = replayLog(dir, sequence, load, reads, log);
       if (recovered === null) remove(logPath(dir, sequence));
       else {
         report.logs.push(recovered);
@@ -121,6 +135,7 @@ export function* recoverDataDirInSteps(
       yield;
     }
   }
+  store.reserve(0);
   if (report.removed.length > 0) {
     syncDirectory(dir);
     log.info("persistence_leftovers_removed", { files: report.removed.join(" ") });
@@ -134,9 +149,14 @@ function loadSnapshot(
   sequence: number,
   store: Store,
   load: PayloadReader,
+  reads: ReadBuffer,
 ): RecoveredSnapshot {
   const path = snapshotPath(dir, sequence);
-  const read = readSnapshotPayloads(path, load);
+  // Room in the index for every key of the snapshot, so that loading it moves no key (see
+  // SlotIndex.reserve). The count is not checked yet: what the file's bytes can hold bounds it.
+  const reserve = (entryCount: number, fileBytes: number) =>
+    store.reserve(Math.min(entryCount, Math.floor(fileBytes / MIN_ENTRY_BYTES)));
+  const read = readSnapshotPayloads(path, load, reserve, reads);
   if (!read.ok) throw snapshotError(dir, path, read);
   store.hlc.observe(read.header.hlc);
   return {
@@ -176,10 +196,11 @@ function replayLog(
   dir: string,
   sequence: number,
   load: PayloadReader,
+  reads: ReadBuffer,
   log: Logger,
 ): RecoveredLog | null {
   const path = logPath(dir, sequence);
-  const result = scanLogFile(path, load);
+  const result = scanLogFile(path, load, reads);
   if (!result.ok) {
     if (result.headerBytes < LOG_HEADER_BYTES) {
       log.warn("log_without_header_removed", { file: path, bytes: result.headerBytes });

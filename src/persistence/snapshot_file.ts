@@ -17,7 +17,13 @@ import {
   type SnapshotHeader,
 } from "./record_codec.ts";
 import { snapshotPath, syncDirectoryInBackground, TEMPORARY_SUFFIX } from "./data_dir.ts";
-import { decodingPayloads, type PayloadReader, readAll, scanRecordsInFile } from "./log_file.ts";
+import {
+  decodingPayloads,
+  type PayloadReader,
+  readAll,
+  ReadBuffer,
+  scanRecordsInFile,
+} from "./log_file.ts";
 import { assert } from "../assert.ts";
 
 export interface SnapshotSummary {
@@ -138,8 +144,18 @@ export function readSnapshotFile(
   return readSnapshotPayloads(path, decodingPayloads(onEntries));
 }
 
-/** readSnapshotFile() handing each record's payload to `onPayload` (recovery's fast path). */
-export function readSnapshotPayloads(path: string, onPayload: PayloadReader): SnapshotRead {
+/**
+ * readSnapshotFile() handing each record's payload to `onPayload` (recovery's fast path).
+ * `onTrailer`, once the header and trailer check and before any record is read, is given the
+ * entry count the trailer promises (checked against the records only after they are read) and
+ * the file's size.
+ */
+export function readSnapshotPayloads(
+  path: string,
+  onPayload: PayloadReader,
+  onTrailer: (entryCount: number, fileBytes: number) => void = () => {},
+  reads: ReadBuffer = new ReadBuffer(),
+): SnapshotRead {
   const fd = fs.openSync(path, "r");
   try {
     const bytes = fs.fstatSync(fd).size;
@@ -157,7 +173,8 @@ export function readSnapshotPayloads(path: string, onPayload: PayloadReader): Sn
     if (!trailer.ok) {
       return { ok: false, error: trailer.error, offset: trailerOffset, intact: false };
     }
-    const scan = scanRecordsInFile(fd, SNAPSHOT_HEADER_BYTES, trailerOffset, onPayload);
+    onTrailer(trailer.trailer.entryCount, bytes);
+    const scan = scanRecordsInFile(fd, SNAPSHOT_HEADER_BYTES, trailerOffset, onPayload, reads);
     if (scan.damage !== null) {
       const { reason, offset, intact } = scan.damage;
       return { ok: false, error: reason, offset, intact };

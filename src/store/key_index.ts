@@ -40,6 +40,11 @@ export class KeyIndex<E extends Keyed> {
     return this.#index.resizing;
   }
 
+  /** SlotIndex.reserve. */
+  reserve(keys: number): void {
+    this.#index.reserve(keys);
+  }
+
   /** SlotIndex.prefetch. */
   prefetch(hashes: Int32Array, count: number): number {
     if (this.#prefetched.length < count) this.#prefetched = new Int32Array(count);

@@ -21,8 +21,10 @@
 
 import { assert } from "../assert.ts";
 
-/** A table never has fewer cells than 2^this. */
+/** A table never has fewer cells than 2^this... */
 const MIN_CAPACITY_BITS = 6;
+/** ...and reserve() makes none larger than 2^this (8 GiB of cells). */
+const MAX_RESERVED_BITS = 30;
 /** A table grows before more than 3/4 of its cells are taken... */
 const MAX_LOAD_PER_4 = 3;
 /** ...and shrinks once fewer than 1/8 are. */
@@ -176,6 +178,8 @@ export class SlotIndex {
   #hint = -1;
   #hintTable: Table = this.#table;
   #hintKey: string | undefined;
+  /** The table never shrinks below 2^this cells (see reserve()). */
+  #reservedBits = MIN_CAPACITY_BITS;
 
   /** `keys`: the key of each slot, read (never written) by lookups. */
   constructor(keys: SlotKeys, options: SlotIndexOptions = {}) {
@@ -314,6 +318,22 @@ export class SlotIndex {
     }
   }
 
+  /**
+   * Keeps room for `keys` keys until the next call: an empty index gets a table that holds them
+   * at most 3/4 full at once, so that inserting that many starts no resize and moves no key, and
+   * deletes do not shrink the table below it meanwhile (recovery reserves a snapshot's entry
+   * count, then 0). An index that holds keys keeps its table and grows as usual; so does one
+   * given fewer keys than it then receives. reserve(0) lets the table shrink again.
+   */
+  reserve(keys: number): void {
+    let bits = MIN_CAPACITY_BITS;
+    while (bits < MAX_RESERVED_BITS && keys * 4 > 2 ** bits * MAX_LOAD_PER_4) bits++;
+    this.#reservedBits = bits;
+    if (this.size === 0 && this.#old === null && bits > this.#table.bits) {
+      this.#setTable(new Table(bits));
+    }
+  }
+
   /** Removes `slot` (whose key's hash is `hash`); false if absent. */
   delete(slot: number, hash: number): boolean {
     this.#hint = -1;
@@ -321,7 +341,9 @@ export class SlotIndex {
     if (this.#old !== null) this.#moveSome();
     else {
       const table = this.#table;
-      if (table.bits > MIN_CAPACITY_BITS && table.size * 8 < table.cells.length * MIN_LOAD_PER_8) {
+      const shrinks = table.bits > this.#reservedBits &&
+        table.size * 8 < table.cells.length * MIN_LOAD_PER_8;
+      if (shrinks) {
         this.#resize(table.bits - 1);
       }
     }
@@ -358,9 +380,11 @@ export class SlotIndex {
     }
   }
 
+  /** Removes every key, and any room reserve() kept. */
   clear(): void {
     this.#setTable(new Table(MIN_CAPACITY_BITS));
     this.#old = null;
+    this.#reservedBits = MIN_CAPACITY_BITS;
   }
 
   #setTable(table: Table): void {

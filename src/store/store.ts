@@ -58,11 +58,7 @@ export class Store {
   readonly #nodes: NodeIds;
   /** The entries, as columns by slot number (see entry_slots.ts). */
   readonly #slots: EntrySlots;
-  /**
-   * Slots by the low lane of the key's hash, which the store computes anyway for the tree
-   * (a key string fresh from a socket or a file would first have to be hashed by V8 for a
-   * Map); see slot_index.ts.
-   */
+  /** Slots by the low lane of the key's hash, computed anyway for the tree (slot_index.ts). */
   readonly #index: SlotIndex;
   #compaction = new Compaction(this.#values);
   /** Per segment, the slots of the keys that hash there (see segment_lists.ts). */
@@ -70,9 +66,8 @@ export class Store {
   /** Slots of live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<number>();
   /**
-   * Per segment, the newest version (HLC) of the entries purged from it since start-up: an
-   * entry of a key absent here whose version is not newer may have been deleted by a tombstone
-   * purged since (see docs/anti-entropy.md, Tombstone grace and resurrection).
+   * Per segment, the newest version purged from it since start-up: an absent key's entry not
+   * newer may have been deleted by a tombstone purged since (docs/anti-entropy.md).
    */
   readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
   #tombstoneCount = 0;
@@ -278,6 +273,11 @@ export class Store {
     const due = at.valueStart === -1 || at.expiresAtMs !== 0;
     if (due && this.#isPurgeable(slot, this.nowMs())) this.#purgeSlot(slot);
     return true;
+  }
+
+  /** Room in the index for `keys` keys until the next call (SlotIndex.reserve; recovery). */
+  reserve(keys: number): void {
+    this.#index.reserve(keys);
   }
 
   /**

@@ -360,3 +360,46 @@ Deno.test("values with CR written by an earlier version are loaded and kept", as
   assert.deepEqual(contents(store), withCr);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a log that repeats the snapshot's keys, deletes some and adds more than it held is merged key by key", async () => {
+  // The index is sized for the snapshot's 3,000 keys before it loads (Store.reserve); the log
+  // then overwrites a third of them (newer and older versions alike), deletes some and adds
+  // 6,000 more, so the table grows past what was reserved while the merges go on.
+  const dir = await tempDir();
+  const snapshot = Array.from({ length: 3000 }, (_, i) => entry(`s${i}`, `snap${i}`, 10 * i));
+  await writeSnapshot(dir, 1, snapshot);
+  const repeats = snapshot.filter((_, i) => i % 3 === 0).map((old, i) =>
+    i % 4 === 0
+      ? entry(old.key, null, old.hlc - HLC + 5)
+      : entry(old.key, `log${i}`, old.hlc - HLC + (i % 2 === 0 ? 5 : -5))
+  );
+  const added = Array.from({ length: 6000 }, (_, i) => entry(`n${i}`, `new${i}`, 40_000 + i));
+  await writeLog(dir, 1, [
+    repeats.slice(0, 500),
+    added.slice(0, 3000),
+    repeats.slice(500),
+    added.slice(3000),
+  ]);
+  const { store, report } = recover(dir);
+  const model = newStore();
+  for (
+    const each of [
+      ...snapshot,
+      ...repeats.slice(0, 500),
+      ...added.slice(0, 3000),
+      ...repeats.slice(500),
+      ...added.slice(3000),
+    ]
+  ) {
+    model.load(each);
+  }
+  assert.equal(store.size, 9000);
+  assert.deepEqual(contents(store), contents(model));
+  assert.equal(store.rootHex(), model.rootHex());
+  assert.equal(report.entriesRead, 3000 + repeats.length + 6000);
+  // Older versions in the log lost to the snapshot's, newer ones won.
+  assert.equal(store.read("s0"), undefined, "deleted by the log");
+  assert.equal(store.read("s3")?.value, "snap3", "the log's older version lost");
+  assert.equal(store.read("s6")?.value, "log2", "the log's newer version won");
+  await Deno.remove(dir, { recursive: true });
+});

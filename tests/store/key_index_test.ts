@@ -176,3 +176,65 @@ Deno.test("KeyIndex.prefetch reads the cells of its hashes and changes nothing, 
   // Its home cell may hold another key of a run; then that key's length is read.
   assert.ok(index.prefetch(hashes, 1) >= Math.min(stored.key.length, 5));
 });
+
+Deno.test("KeyIndex.reserve sizes an empty table so that that many inserts start no resize", () => {
+  for (const keys of [1, 48, 49, 1000, 12_288, 12_289]) {
+    const index = new KeyIndex<Item>();
+    index.reserve(keys);
+    const reserved = index.capacity;
+    assert.ok(keys * 4 <= reserved * 3, `${keys} keys fit 3/4 of ${reserved} cells`);
+    assert.ok(reserved === 64 || keys * 4 > (reserved / 2) * 3, `${reserved} is the smallest`);
+    const model = new Map<string, number>();
+    for (let i = 0; i < keys; i++) {
+      set(index, `k${i}`, i, spreadHash(`k${i}`));
+      model.set(`k${i}`, i);
+      assert.equal(index.resizing, false);
+    }
+    assert.equal(index.capacity, reserved);
+    checkAgainst(index, model, spreadHash);
+  }
+});
+
+Deno.test("KeyIndex.reserve of too few keys grows as usual, and of too many keeps every key", () => {
+  for (const [reserved, keys] of [[100, 5000], [100_000, 300]]) {
+    const index = new KeyIndex<Item>({ moveStep: 1 });
+    index.reserve(reserved!);
+    const model = new Map<string, number>();
+    for (let i = 0; i < keys!; i++) {
+      set(index, `k${i}`, i, crowdedHash(`k${i}`));
+      model.set(`k${i}`, i);
+    }
+    checkAgainst(index, model, crowdedHash, 100);
+    while (index.resizing) index.find("absent", 0);
+    checkAgainst(index, model, crowdedHash);
+    assert.ok(index.size * 4 <= index.capacity * 3);
+  }
+});
+
+Deno.test("KeyIndex.reserve keeps the table from shrinking until reserve(0), and leaves a held table as it is", () => {
+  const index = new KeyIndex<Item>();
+  index.reserve(10_000);
+  const reserved = index.capacity;
+  const items: Item[] = [];
+  for (let i = 0; i < 20; i++) {
+    const item = { key: `k${i}`, version: i };
+    index.put(undefined, item, spreadHash(item.key));
+    items.push(item);
+  }
+  for (const item of items.splice(0, 10)) index.delete(item, spreadHash(item.key));
+  assert.equal(index.capacity, reserved, "no shrink below the reserved table");
+  // A reserve given to an index that holds keys changes no table.
+  index.reserve(1_000_000);
+  assert.equal(index.capacity, reserved);
+  index.reserve(0);
+  for (const item of items.splice(0, 5)) index.delete(item, spreadHash(item.key));
+  while (index.resizing) index.find("absent", 0);
+  assert.ok(index.capacity < reserved, `shrank: ${index.capacity}`);
+  assert.deepEqual(
+    [...index.values()].map((item) => item.key).sort(),
+    items.map((i) => i.key).sort(),
+  );
+  index.clear();
+  index.reserve(0);
+  assert.equal(index.capacity, 64);
+});
