@@ -66,8 +66,8 @@ export class Store {
   /** Slots of live entries with an expiry, so that counting live keys does not scan every key. */
   readonly #expiring = new Set<number>();
   /**
-   * Per segment, the newest version purged from it since start-up: an absent key's entry not
-   * newer may have been deleted by a tombstone purged since (docs/anti-entropy.md).
+   * Per segment, the newest version purged since start-up: an absent key's entry not newer may
+   * have been deleted by a tombstone purged since (docs/anti-entropy.md, Tombstone grace).
    */
   readonly #purgedHlc = new Float64Array(SEGMENT_COUNT);
   #tombstoneCount = 0;
@@ -153,7 +153,6 @@ export class Store {
   /** Whether `slot` holds a live entry: not absent (-1), deleted or expired. */
   #isLive(slot: number): boolean {
     if (slot < 0 || this.#slots.isTombstone(slot)) return false;
-    // Only an entry with an expiry needs the clock.
     const expiresAtMs = this.#slots.expiry(slot);
     return expiresAtMs === 0 || expiresAtMs > this.nowMs();
   }
@@ -275,9 +274,10 @@ export class Store {
     return true;
   }
 
-  /** Room in the index for `keys` keys until the next call (SlotIndex.reserve; recovery). */
+  /** Room for `keys` keys (SlotIndex.reserve, EntrySlots.reserve), for recovery. */
   reserve(keys: number): void {
     this.#index.reserve(keys);
+    this.#slots.reserve(keys);
   }
 
   /**

@@ -110,3 +110,38 @@ Deno.test("keys that arrive in tree-segment order, as recovery and anti-entropy 
     assert.ok(store.indexMaxDisplacement() < 200, `displacement ${store.indexMaxDisplacement()}`);
   }
 });
+
+Deno.test("a store reserved for more or fewer keys than it then loads holds, lists, scans, purges and compacts them as one not reserved", () => {
+  const entries: Entry[] = Array.from({ length: 3000 }, (_, i) => ({
+    key: `key:${i}`,
+    value: i % 7 === 0 ? null : `value ${i}`,
+    hlc: i % 7 === 0 ? hlcFromMs(NOW_MS - 2 * DAY_MS) + i : T + i,
+    node: i % 2 === 0 ? "node-b" : "node-c",
+    expiresAtMs: i % 5 === 1 ? NOW_MS - 1 : 0,
+  }));
+  for (const reserved of [0, 10, 3000, 50_000]) {
+    const store = makeStore(NOW_MS + DAY_MS);
+    const plainStore = makeStore(NOW_MS + DAY_MS);
+    store.reserve(reserved);
+    for (const entry of entries) {
+      assert.equal(loadEntryBytes(store, entry), true);
+      plainStore.load(entry);
+    }
+    store.reserve(0);
+    const label = `reserved ${reserved}`;
+    assert.equal(store.size, plainStore.size, label);
+    assert.deepEqual(plain(store), plain(plainStore), label);
+    assert.equal(store.rootHex(), plainStore.rootHex(), label);
+    assert.deepEqual(store.scan("key:1", null, 50), plainStore.scan("key:1", null, 50), label);
+    // Writes after the load take freed slots and slots past those loaded alike.
+    for (const target of [store, plainStore]) {
+      for (let i = 0; i < 200; i++) target.write(`key:${i * 13}`, i % 2 === 0 ? null : "w", 0);
+      for (let i = 0; i < 200; i++) target.write(`more:${i}`, "m", 0);
+    }
+    assert.equal(store.purge(0, 65536), plainStore.purge(0, 65536), label);
+    store.compact(10_000);
+    assert.deepEqual(plain(store), plain(plainStore), label);
+    assert.equal(store.rootHex(), plainStore.rootHex(), label);
+    assert.equal(store.countLive(), plainStore.countLive(), label);
+  }
+});
