@@ -21,7 +21,7 @@ import type { PayloadLoad } from "./payload_loader.ts";
 import { assert } from "../assert.ts";
 
 /** Files are read in slices of this size at start-up (a larger record grows the slice). */
-const READ_CHUNK_BYTES = 8 * 1024 * 1024;
+const READ_CHUNK_BYTES = 2 * 1024 * 1024;
 /**
  * Preallocation, for fsync "always" (see docs/durability.md, File layout): a segment is
  * extended with zeros ahead of its records, by its own size so far, within these bounds. An
