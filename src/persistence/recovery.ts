@@ -8,7 +8,8 @@
  */
 
 import * as fs from "node:fs";
-import type { Store } from "../store/mod.ts";
+import { SLAB_BYTES, type Store } from "../store/mod.ts";
+import { SlabToucher } from "./slab_toucher.ts";
 import type { Logger } from "../log.ts";
 import {
   type DataDirListing,
@@ -34,6 +35,41 @@ import { PROGRESS_INTERVAL_MS, ProgressMeter } from "../progress.ts";
  * a one-byte node id, key length, a one-byte key (a tombstone has no value length).
  */
 const MIN_ENTRY_BYTES = 14;
+
+/** A snapshot at least this large has its value slabs faulted in ahead (slab_toucher.ts). */
+export const MIN_TOUCHED_SNAPSHOT_BYTES = 16 * 1024 * 1024;
+
+/** What recovery reserves in the store while it loads (Store.reserve), given back at the end. */
+class RecoveryRoom {
+  readonly #store: Store;
+  #toucher: SlabToucher | null = null;
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  /**
+   * Before a snapshot's records: room in the index and the key array for its entries, so that
+   * loading it moves no key (see SlotIndex.reserve), and for a large one its value slabs faulted
+   * in on the other core. The trailer's count is checked only after the records are read: what
+   * the file's bytes can hold bounds it.
+   */
+  forSnapshot(entryCount: number, fileBytes: number): void {
+    const keys = Math.min(entryCount, Math.floor(fileBytes / MIN_ENTRY_BYTES));
+    if (fileBytes >= MIN_TOUCHED_SNAPSHOT_BYTES) {
+      // The values take at most the file's bytes, less their cells' rounding up.
+      this.#toucher = new SlabToucher(Math.ceil(fileBytes / SLAB_BYTES));
+    }
+    this.#store.reserve(keys, this.#toucher);
+  }
+
+  /** Lets the index shrink again and stops the worker; called however recovery ends. */
+  release(): void {
+    this.#store.reserve(0);
+    this.#toucher?.close();
+    this.#toucher = null;
+  }
+}
 
 /** The data directory cannot be used as it is; the message says why and how to repair. */
 export class RecoveryError extends Error {}
@@ -109,33 +145,37 @@ export function* recoverDataDirInSteps(
   };
   for (const name of listing.temporary) remove(`${dir}/${name}`);
 
-  const newest = listing.snapshots.at(-1);
-  // The snapshot goes into the empty store first: no key in it can meet an older entry.
-  if (newest !== undefined) {
-    report.snapshot = loadSnapshot(dir, newest, store, load, reads);
-    report.entriesRead += report.snapshot.entries;
-    progress.fileDone(report.snapshot.bytes);
-    yield;
-  }
-  const covered = newest ?? 0;
-  // Older snapshots and segments the newest snapshot covers: a crash came before clean-up.
-  for (const sequence of listing.snapshots) {
-    if (sequence < covered) remove(snapshotPath(dir, sequence));
-  }
-  for (const sequence of listing.logs) {
-    if (sequence < covered) remove(logPath(dir, sequence));
-    else {
-      const recovered = replayLog(dir, sequence, load, reads, log);
-      if (recovered === null) remove(logPath(dir, sequence));
-      else {
-        report.logs.push(recovered);
-        report.entriesRead += recovered.entries;
-        progress.fileDone(recovered.bytes);
-      }
+  const room = new RecoveryRoom(store);
+  try {
+    const newest = listing.snapshots.at(-1);
+    // The snapshot goes into the empty store first: no key in it can meet an older entry.
+    if (newest !== undefined) {
+      report.snapshot = loadSnapshot(dir, newest, store, load, reads, room);
+      report.entriesRead += report.snapshot.entries;
+      progress.fileDone(report.snapshot.bytes);
       yield;
     }
+    const covered = newest ?? 0;
+    // Older snapshots and segments the newest snapshot covers: a crash came before clean-up.
+    for (const sequence of listing.snapshots) {
+      if (sequence < covered) remove(snapshotPath(dir, sequence));
+    }
+    for (const sequence of listing.logs) {
+      if (sequence < covered) remove(logPath(dir, sequence));
+      else {
+        const recovered = replayLog(dir, sequence, load, reads, log);
+        if (recovered === null) remove(logPath(dir, sequence));
+        else {
+          report.logs.push(recovered);
+          report.entriesRead += recovered.entries;
+          progress.fileDone(recovered.bytes);
+        }
+        yield;
+      }
+    }
+  } finally {
+    room.release();
   }
-  store.reserve(0);
   if (report.removed.length > 0) {
     syncDirectory(dir);
     log.info("persistence_leftovers_removed", { files: report.removed.join(" ") });
@@ -150,12 +190,11 @@ function loadSnapshot(
   store: Store,
   load: PayloadReader,
   reads: ReadBuffer,
+  room: RecoveryRoom,
 ): RecoveredSnapshot {
   const path = snapshotPath(dir, sequence);
-  // Room in the index for every key of the snapshot, so that loading it moves no key (see
-  // SlotIndex.reserve). The count is not checked yet: what the file's bytes can hold bounds it.
   const reserve = (entryCount: number, fileBytes: number) =>
-    store.reserve(Math.min(entryCount, Math.floor(fileBytes / MIN_ENTRY_BYTES)));
+    room.forSnapshot(entryCount, fileBytes);
   const read = readSnapshotPayloads(path, load, reserve, reads);
   if (!read.ok) throw snapshotError(dir, path, read);
   store.hlc.observe(read.header.hlc);

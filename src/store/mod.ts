@@ -5,6 +5,7 @@
  */
 
 export { MAX_PREFETCH_KEYS, Store } from "./store.ts";
+export { SLAB_BYTES, type SlabSource } from "./value_heap.ts";
 export type { ApplyOutcome, EntryInBytes, SegmentContents, StoreOptions } from "./store_types.ts";
 export {
   compareEntries,

@@ -20,7 +20,7 @@ import { latin1String } from "./binary.ts";
 import { SlotIndex } from "./slot_index.ts";
 import { EntrySlots, STRING_VALUE } from "./entry_slots.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
-import { ValueHeap, type ValueHeapStats } from "./value_heap.ts";
+import { type SlabSource, ValueHeap, type ValueHeapStats } from "./value_heap.ts";
 import { Compaction } from "./compaction.ts";
 import { SegmentLists } from "./segment_lists.ts";
 import { change, isPurgeable, purgeSegments, storedForm, withSide } from "./stored_entry.ts";
@@ -274,10 +274,11 @@ export class Store {
     return true;
   }
 
-  /** Room for `keys` keys (SlotIndex.reserve, EntrySlots.reserve), for recovery. */
-  reserve(keys: number): void {
+  /** Until the next call, room for `keys` keys and new value slabs from `slabs` (recovery). */
+  reserve(keys: number, slabs: SlabSource | null = null): void {
     this.#index.reserve(keys);
     this.#slots.reserve(keys);
+    this.#values.supply(slabs);
   }
 
   /**
@@ -299,9 +300,8 @@ export class Store {
         this.#causalities.detect(remote.key, undefined, remote, remote.causality, this.onConflict);
       }
     } else if (!this.#mergeInto(slot, remote, keyLow, keyHigh, detect)) return "stale";
-    // Adopt, then purge at once if already past its grace period: the same end state as a
-    // peer that purged it, and an older version can no longer win (see docs/consistency.md,
-    // Tombstones).
+    // Adopt, then purge at once if already past its grace period: the end state of a peer that
+    // purged it, and an older version can no longer win (docs/consistency.md, Tombstones).
     if (this.#isPurgeable(slot, nowMs)) this.#purgeSlot(slot);
     return "applied";
   }

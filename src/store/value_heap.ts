@@ -90,8 +90,15 @@ export interface ValueHeapStats {
   evacuatingSlabs: number;
 }
 
+/** Where a value heap takes its new slabs from, before it allocates its own (ValueHeap.supply). */
+export interface SlabSource {
+  /** A fresh buffer of SLAB_BYTES, or undefined when the source has none left. */
+  take(): ArrayBuffer | SharedArrayBuffer | undefined;
+}
+
 export class ValueHeap {
   readonly #maxSlabs: number;
+  #source: SlabSource | null = null;
   readonly #slabs: (Buffer | undefined)[] = [];
   readonly #views: (DataView | undefined)[] = [];
   /** Per slab: its size class, or -1 when released. */
@@ -121,6 +128,16 @@ export class ValueHeap {
     this.#bump = new Int32Array(maxSlabs);
     this.#freeHead = new Int32Array(maxSlabs).fill(END);
     this.#flags = new Uint8Array(maxSlabs);
+  }
+
+  /**
+   * New slabs come from `source` while it has any, then from the heap's own allocation again;
+   * null: from the heap's own only. Recovery supplies SharedArrayBuffers that another thread
+   * faults in ahead of the loader (src/persistence/slab_toucher.ts); nothing in a slab refers
+   * to the JavaScript heap, so a shared buffer serves as any other.
+   */
+  supply(source: SlabSource | null): void {
+    this.#source = source;
   }
 
   /** A new handle holding the binary string `value`, or -1 if it is too long or the heap full. */
@@ -312,7 +329,8 @@ export class ValueHeap {
       slabNumber = this.#slabCount++;
     }
     // An untouched ArrayBuffer is zero pages: memory is taken as cells are first written.
-    const buffer = new ArrayBuffer(SLAB_BYTES);
+    const buffer = this.#source?.take() ?? new ArrayBuffer(SLAB_BYTES);
+    assert(buffer.byteLength === SLAB_BYTES, "a slab source gives buffers of SLAB_BYTES");
     this.#slabs[slabNumber] = Buffer.from(buffer);
     this.#views[slabNumber] = new DataView(buffer);
     this.#slabClass[slabNumber] = sizeClass;

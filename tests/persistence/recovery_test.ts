@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { Buffer } from "node:buffer";
-import { recoverDataDir, RecoveryError } from "../../src/persistence/recovery.ts";
+import {
+  MIN_TOUCHED_SNAPSHOT_BYTES,
+  recoverDataDir,
+  RecoveryError,
+} from "../../src/persistence/recovery.ts";
 import { repairLogFile } from "../../src/persistence/repair.ts";
 import { SnapshotWriter } from "../../src/persistence/snapshot_file.ts";
 import { logPath, snapshotPath } from "../../src/persistence/data_dir.ts";
@@ -401,5 +405,30 @@ Deno.test("a log that repeats the snapshot's keys, deletes some and adds more th
   assert.equal(store.read("s0"), undefined, "deleted by the log");
   assert.equal(store.read("s3")?.value, "snap3", "the log's older version lost");
   assert.equal(store.read("s6")?.value, "log2", "the log's newer version won");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a snapshot large enough to have its value slabs touched ahead loads every value byte for byte", async () => {
+  const dir = await tempDir();
+  const value = (i: number) => `${i}:`.padEnd(900 + (i % 300), String.fromCharCode(33 + (i % 90)));
+  const entries = Array.from({ length: 20_000 }, (_, i) => entry(`big${i}`, value(i), i + 1));
+  const summary = await writeSnapshot(dir, 1, entries);
+  assert.ok(summary.bytes >= MIN_TOUCHED_SNAPSHOT_BYTES, `snapshot of ${summary.bytes} bytes`);
+  await writeLog(dir, 1, [[
+    entry("big7", "overwritten", 50_000),
+    entry("after", value(3), 50_001),
+  ]]);
+  const { store } = recover(dir);
+  const model = newStore();
+  for (const each of entries) model.load(each);
+  model.load(entry("big7", "overwritten", 50_000));
+  model.load(entry("after", value(3), 50_001));
+  assert.equal(store.size, 20_001);
+  assert.deepEqual(contents(store), contents(model));
+  assert.equal(store.rootHex(), model.rootHex());
+  // Writes after recovery take slabs of the heap's own again, and read back.
+  for (let i = 0; i < 2000; i++) store.write(`later${i}`, value(i), 0);
+  assert.equal(store.read("later1999")?.value, value(1999));
+  assert.equal(store.read("big19999")?.value, value(19_999));
   await Deno.remove(dir, { recursive: true });
 });
