@@ -4,7 +4,8 @@
  * checkout> [rounds] [keys]` starts a node of the other checkout (A) and one of this one (B) on
  * it, alternating, and prints each start (process start to first PING), the CPU time the node
  * had used by then (which other work on the machine disturbs less than the wall time), and the
- * medians.
+ * medians. The nodes are pinned to one CPU, as the benchmark runs them; with AB_UNPINNED=1 they may
+ * use every CPU.
  */
 
 import { abArguments } from "./harness/ab_arguments.ts";
@@ -18,7 +19,9 @@ interface Start {
 }
 
 async function start(main: string | undefined, dataDir: string): Promise<Start> {
-  const options = { topLevel: [`data_dir = "${dataDir}"`] };
+  // AB_UNPINNED=1: the nodes may use every CPU instead of the one the benchmark pins them to.
+  const cpu = Deno.env.get("AB_UNPINNED") === "1" ? { cpu: null } : {};
+  const options = { topLevel: [`data_dir = "${dataDir}"`], ...cpu };
   const node = await BenchNode.start(main === undefined ? options : { ...options, main });
   try {
     const cpuMs = (cpuSeconds(node.pid) ?? NaN) * 1000;

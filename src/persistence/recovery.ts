@@ -51,12 +51,13 @@ class RecoveryRoom {
   /**
    * Before a snapshot's records: room in the index and the key array for its entries, so that
    * loading it moves no key (see SlotIndex.reserve), and for a large one its value slabs faulted
-   * in on the other core. The trailer's count is checked only after the records are read: what
+   * in on another core. The trailer's count is checked only after the records are read: what
    * the file's bytes can hold bounds it.
    */
   forSnapshot(entryCount: number, fileBytes: number): void {
     const keys = Math.min(entryCount, Math.floor(fileBytes / MIN_ENTRY_BYTES));
-    if (fileBytes >= MIN_TOUCHED_SNAPSHOT_BYTES) {
+    // Only with a spare CPU: on one (a process pinned to it) the worker would take the loader's.
+    if (fileBytes >= MIN_TOUCHED_SNAPSHOT_BYTES && navigator.hardwareConcurrency > 1) {
       // The values take at most the file's bytes, less their cells' rounding up.
       this.#toucher = new SlabToucher(Math.ceil(fileBytes / SLAB_BYTES));
     }
