@@ -68,7 +68,7 @@ Deno.test("a process whose toucher is closed while its worker waits for the load
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  // A worker blocked in Atomics.wait kept the process alive before close() woke it.
+  // A worker left running keeps the process alive: close() must end it.
   const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
   const output = await child.output().finally(() => clearTimeout(timer));
   const stderr = new TextDecoder().decode(output.stderr);
