@@ -432,3 +432,19 @@ Deno.test("a snapshot large enough to have its value slabs touched ahead loads e
   assert.equal(store.read("big19999")?.value, value(19_999));
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a damaged snapshot large enough to have its slabs touched ahead stops the start naming the damage", async () => {
+  // Recovery leaves through its error with the worker started (RecoveryRoom.release in a finally):
+  // the sanitizers and the test process's exit see to it that nothing is left running.
+  const dir = await tempDir();
+  const value = "x".repeat(1000);
+  const entries = Array.from({ length: 20_000 }, (_, i) => entry(`big${i}`, value, i + 1));
+  const summary = await writeSnapshot(dir, 1, entries);
+  assert.ok(summary.bytes >= MIN_TOUCHED_SNAPSHOT_BYTES);
+  const bytes = fs.readFileSync(summary.path);
+  const middle = Math.floor(bytes.length / 2);
+  bytes.writeUInt8(bytes.readUInt8(middle) ^ 0x08, middle);
+  fs.writeFileSync(summary.path, bytes);
+  assert.throws(() => recover(dir), new RegExp(`snapshot ${summary.path} is damaged at offset`));
+  await Deno.remove(dir, { recursive: true });
+});
