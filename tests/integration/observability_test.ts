@@ -139,7 +139,11 @@ Deno.test("/metrics passes promtool, lists every metric, and counts exactly the 
     const info = await client.info();
     // The session's log line carries its id (docs/observability.md, Logs). Replication may
     // have brought both nodes in step before the session: then it logs sync_in_step (debug).
-    const sessionLine = /"event":"sync_(repaired|in_step)".*"session":"metrics-node-1"/;
+    // The periodic loop may have run a round with the peer (discovered on the broker) first,
+    // so the SYNC's session is not always the node's first.
+    const sessionLine = new RegExp(
+      `"event":"sync_(repaired|in_step)".*"session":"metrics-node-\\d+","peer":"127\\.0\\.0\\.1:${peer.port}"`,
+    );
     await waitFor(() => Promise.resolve(sessionLine.test(node.stderr())));
     const after = await node.http("/metrics");
     await client.close();
