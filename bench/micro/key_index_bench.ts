@@ -7,7 +7,7 @@
 
 import { hashBytes } from "../../src/store/hash.ts";
 import { indexHashOfKey } from "../../src/store/store.ts";
-import { KeyIndex } from "../../src/store/key_index.ts";
+import { KeyIndex } from "../../tests/_support/key_index.ts";
 
 const KEY_COUNT = 100_000;
 const FILL_KEYS = 10_000;

@@ -1,5 +1,5 @@
 /**
- * Prefetch hints for the store's index (see KeyIndex.prefetch): the keys a batch of requests
+ * Prefetch hints for the store's index (see SlotIndex.prefetch): the keys a batch of requests
  * reads or writes next, hashed as the index places them.
  */
 

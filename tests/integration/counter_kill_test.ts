@@ -13,8 +13,9 @@ import { recoverDataDir } from "../../src/persistence/recovery.ts";
 import { decodeCounter } from "../../src/store/mod.ts";
 import { Buffer } from "node:buffer";
 import { Mosquitto } from "../_support/mosquitto.ts";
-import { NodeProcess } from "../_support/node_process.ts";
-import { delay, freePort, waitUntil } from "../_support/ports.ts";
+import type { NodeProcess } from "../_support/node_process.ts";
+import { delay, waitUntil } from "../_support/ports.ts";
+import { withPeers } from "../_support/peers.ts";
 import { captureLog, newStore } from "../persistence/support.ts";
 
 const KEY = "hits";
@@ -102,39 +103,27 @@ async function withDurableCluster(
   body: (cluster: Cluster) => Promise<void>,
 ): Promise<void> {
   const broker = await Mosquitto.start();
-  const ports = [await freePort(), await freePort(), await freePort()];
-  const dirs = await Promise.all(ports.map(() => Deno.makeTempDir()));
-  const peers = `peers = [${ports.map((port) => `"127.0.0.1:${port}"`).join(", ")}]`;
-  const nodes: NodeProcess[] = [];
-  const clients: MerkleKVClient[] = [];
+  const dirs = await Promise.all([0, 1, 2].map(() => Deno.makeTempDir()));
+  const topLevel = `mqtt_broker_address = "${broker.url}"\nfsync = "${policy}"`;
   try {
-    nodes.push(
-      ...await Promise.all(ports.map((port, i) =>
-        NodeProcess.start({
-          nodeId: `node-${i}`,
-          port,
-          dataDir: dirs[i],
-          topLevel: `mqtt_broker_address = "${broker.url}"\nfsync = "${policy}"`,
-          // No timer sessions: the test runs SYNC itself once the restarted node has written.
-          toml: `[anti_entropy]\ninterval_ms = 0\n${peers}`,
-        })
-      )),
+    // No timer sessions (interval 0): the test runs SYNC itself once the restarted node has
+    // written.
+    await withPeers(
+      3,
+      0,
+      (i) => ({ dataDir: dirs[i], topLevel }),
+      async (nodes, clients, ports) => {
+        for (const client of clients) {
+          await waitUntil(
+            "connected to the broker",
+            async () => (await client.info()).get("replication_broker") === "connected",
+            15_000,
+          );
+        }
+        await body({ nodes, clients, ports, dirs });
+      },
     );
-    for (const node of nodes) clients.push(await node.connect());
-    for (const client of clients) {
-      await waitUntil(
-        "connected to the broker",
-        async () => (await client.info()).get("replication_broker") === "connected",
-        15_000,
-      );
-    }
-    await body({ nodes, clients, ports, dirs });
-  } catch (error) {
-    for (const node of nodes) console.error(`--- ${node.nodeId}:\n${node.stderr()}`);
-    throw error;
   } finally {
-    for (const client of clients) await client.close().catch(() => {});
-    for (const node of nodes) await node.cleanup();
     await broker.cleanup();
     for (const dir of dirs) await Deno.remove(dir, { recursive: true });
   }

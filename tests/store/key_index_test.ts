@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { KeyIndex } from "../../src/store/key_index.ts";
+import { KeyIndex } from "../_support/key_index.ts";
 import { nth } from "../_support/nth.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import { AssertionError } from "../../src/assert.ts";

@@ -1,11 +1,11 @@
 /**
- * An index of objects by key: SlotIndex (slot_index.ts) with the objects in an array by slot.
- * The store keeps its entries in columns by slot instead (entry_slots.ts) and uses SlotIndex
- * itself; this form is the one the index's model test and micro benchmark drive. Pure.
+ * An index of objects by key: the store's SlotIndex (src/store/slot_index.ts) with the objects in
+ * an array by slot. The store keeps its entries in columns by slot instead (entry_slots.ts) and
+ * uses SlotIndex itself; this form is what the index's model test and micro benchmark drive.
  */
 
-import { assert } from "../assert.ts";
-import { SlotIndex, type SlotIndexOptions } from "./slot_index.ts";
+import { assert } from "../../src/assert.ts";
+import { SlotIndex, type SlotIndexOptions } from "../../src/store/slot_index.ts";
 
 export interface Keyed {
   readonly key: string;
