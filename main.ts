@@ -68,6 +68,14 @@ async function main(): Promise<void> {
       log.warn("signal_ignored", { signal: "SIGHUP", reason: "the node is still starting" });
     } else void node.liveConfig.reload("SIGHUP");
   });
+  // Before start-up too: a stop asked for while the node starts (even once its port is open,
+  // before start-up returns) is carried out as soon as it has started, never by the signal's
+  // default action.
+  let requestStop: (reason: string) => void;
+  const stop = new Promise<string>((resolve) => requestStop = resolve);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => requestStop(signal));
+  }
   // A reload reads the same file, environment and flags again: their precedence holds.
   const source: ConfigSource = { path: loaded.configPath, load: () => loadFromProcess().config };
   const secrets = [config.auth.password, config.antiEntropy.password, config.replication.password];
@@ -86,12 +94,7 @@ async function main(): Promise<void> {
     Deno.exit(EXIT_FAILURE);
   }
   node = started;
-  const stop = new Promise<string>((resolve) => {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      Deno.addSignalListener(signal, () => resolve(signal));
-    }
-    started.shutdownRequested.then(() => resolve("SHUTDOWN"));
-  });
+  started.shutdownRequested.then(() => requestStop("SHUTDOWN"));
   const reason = await stop;
   log.info("node_stopping", { reason });
   const backstop = setTimeout(() => {
