@@ -17,7 +17,7 @@ export class Compaction {
   }
 
   /**
-   * Moves the values of the next `maxEntries` slots of `slots` that lie in slabs being emptied,
+   * Moves the keys and values of the next `maxEntries` slots of `slots` that lie in slabs being emptied,
    * going on from where the last step stopped, as the index resizes a few cells per write. A
    * value written between steps into a slot already visited may be missed by one pass; the next
    * pass takes it. Returns how many slots it visited; 0 when nothing is to be emptied.
@@ -29,9 +29,7 @@ export class Compaction {
     while (visited < maxEntries && values.evacuatingSlabs > 0) {
       const end = Math.min(slots.end, this.#position + maxEntries - visited);
       for (let slot = this.#position; slot < end; slot++) {
-        if (slots.keys[slot] === undefined) continue;
-        const value = slots.value(slot);
-        if (value >= 0 && values.isEvacuating(value)) slots.setValue(slot, values.relocate(value));
+        if (slots.holdsKey(slot)) slots.relocate(slot);
       }
       visited += Math.max(0, end - this.#position);
       this.#position = end;

@@ -1,12 +1,15 @@
 /**
- * The store's entries as columns by slot number, instead of one object per key: the key
- * strings in a plain array, and the version (HLC), expiry, value and node of each entry, and the
- * link to the next slot of its tree segment, in typed arrays. No entry is a heap object, and no version is a boxed number: the garbage
- * collector sees the key strings and nothing else per key (see docs/performance.md, Memory).
+ * The store's entries as columns by slot number, instead of one object per key: the key, the
+ * version (HLC), expiry, value and node of each entry, and the link to the next slot of its tree
+ * segment, in typed arrays. No entry is a heap object, no key is a string and no version is a
+ * boxed number: the garbage collector sees nothing per key (see docs/performance.md, Memory).
  *
- * A value is a handle into the store's ValueHeap (>= 0), TOMBSTONE, or STRING_VALUE for a
- * value the heap refuses (longer than MAX_HEAP_VALUE_BYTES, or the heap full), held as a string
- * in a side map. A node is a number of the store's NodeIds.
+ * A key is held as bytes in the store's ValueHeap, beside the values; its column holds the
+ * handle plus one (0: a free slot), or KEY_STRING for a key the heap refuses (longer than
+ * MAX_HEAP_VALUE_BYTES, or the heap full), held as a string in a side map. The index compares
+ * keys through keyEquals() and keyEqualsBytes(), in place. A value is a handle into the heap
+ * (>= 0), TOMBSTONE, or STRING_VALUE for a value the heap refuses, held as a string in a side
+ * map. A node is a number of the store's NodeIds.
  *
  * The typed columns grow a page of PAGE_SLOTS slots at a time: no column is ever copied into
  * one twice its size, which at a million keys would hold both copies at once. Slots freed are
@@ -20,6 +23,8 @@ import type { ValueHeap } from "./value_heap.ts";
 import { latin1String } from "./binary.ts";
 import type { EntryInBytes } from "./store_types.ts";
 import type { SlotView } from "./causality_table.ts";
+import type { SlotKeys } from "./slot_index.ts";
+import { hashBytes, hashString, type Lanes } from "./hash.ts";
 
 /** The value of a tombstone (a deleted key). */
 export const TOMBSTONE = -1;
@@ -29,18 +34,22 @@ export const STRING_VALUE = -2;
 const PAGE_BITS = 14;
 export const PAGE_SLOTS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SLOTS - 1;
-/** reserve() sizes the key array up to this; V8 keeps a longer one as a dictionary. */
-const MAX_RESERVED_SLOTS = 1 << 24;
+/** In the key column: the key is a string held in the side map (see #keyStrings). */
+const KEY_STRING = -1;
+/** In the key column: a free slot. */
+const NO_KEY = 0;
 
-export class EntrySlots {
-  /** The key of each slot; undefined: a free slot. Read by the index (slot_index.ts). */
-  readonly keys: (string | undefined)[] = [];
+export class EntrySlots implements SlotKeys {
   readonly #heap: ValueHeap;
   readonly #nodeIds: NodeIds;
   #versions: Float64Array[] = [];
   #expiries: Float64Array[] = [];
   #values: Int32Array[] = [];
   #nodes: Int32Array[] = [];
+  /** A key's heap handle plus one, NO_KEY or KEY_STRING. */
+  #keys: Int32Array[] = [];
+  /** Keys held as strings (KEY_STRING), by slot. */
+  readonly #keyStrings = new Map<number, string>();
   /** The next slot of the same tree segment (-1: the last); see segment_lists.ts. */
   #links: Int32Array[] = [];
   /** Values held as strings (STRING_VALUE), by slot. */
@@ -74,39 +83,87 @@ export class EntrySlots {
 
   /** A free slot, now holding `key`; its other columns are the caller's to set. */
   allocate(key: string): number {
-    let slot = this.#free.pop();
-    if (slot === undefined) {
-      slot = this.#end++;
-      if ((slot & PAGE_MASK) === 0) this.#addPage();
-    }
-    this.keys[slot] = key;
-    this.#used++;
+    const slot = this.#take();
+    const handle = this.#heap.storeString(key);
+    if (handle === -1) this.#setKeyString(slot, key);
+    else this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = handle + 1;
     return slot;
   }
 
-  /**
-   * Sizes the key array for `slots` slots before the first is taken (recovery: a snapshot's
-   * entry count), so that it is allocated once instead of grown by copies: measured 40 ms and
-   * 2,000 page faults for 1M keys against 145 ms and 7,400 appended one at a time. The slots
-   * past end() read as undefined; more than `slots` grow the array as usual.
-   */
-  reserve(slots: number): void {
-    if (this.#end === 0 && slots > this.keys.length && slots <= MAX_RESERVED_SLOTS) {
-      this.keys.length = slots;
-    }
+  /** allocate() of the key that is the binary string of `bytes[start, end)`. */
+  allocateBytes(bytes: Uint8Array, start: number, end: number): number {
+    const slot = this.#take();
+    const handle = this.#heap.storeBytes(bytes, start, end);
+    if (handle === -1) this.#setKeyString(slot, latin1String(bytes, start, end));
+    else this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = handle + 1;
+    return slot;
   }
 
-  /** Gives a slot back (its value already released by the caller). */
+  /** Gives a slot back, and its key's cell (its value already released by the caller). */
   free(slot: number): void {
-    assert(this.keys[slot] !== undefined, "EntrySlots.free() is given a slot in use");
-    this.keys[slot] = undefined;
+    const key = this.#keyColumn(slot);
+    assert(key !== NO_KEY, "EntrySlots.free() is given a slot in use");
+    if (key === KEY_STRING) this.#keyStrings.delete(slot);
+    else this.#heap.free(key - 1);
+    this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = NO_KEY;
     this.#strings.delete(slot);
     this.#free.push(slot);
     this.#used--;
   }
 
+  /** Whether a slot below end() holds an entry. */
+  holdsKey(slot: number): boolean {
+    return this.#keyColumn(slot) !== NO_KEY;
+  }
+
+  /** The key of a slot in use, as a new binary string. */
   key(slot: number): string {
-    return this.keys[slot]!;
+    const key = this.#keyColumn(slot);
+    return key === KEY_STRING ? this.#keyStrings.get(slot)! : this.#heap.decode(key - 1);
+  }
+
+  /** Whether the key of a slot in use is `key`. */
+  keyEquals(slot: number, key: string): boolean {
+    const held = this.#keyColumn(slot);
+    if (held === KEY_STRING) return this.#keyStrings.get(slot) === key;
+    return this.#heap.equalsString(held - 1, key);
+  }
+
+  /** Whether the key of a slot in use is the binary string of `bytes[start, end)`. */
+  keyEqualsBytes(slot: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const held = this.#keyColumn(slot);
+    if (held !== KEY_STRING) return this.#heap.equalsBytes(held - 1, bytes, start, end);
+    const key = this.#keyStrings.get(slot)!;
+    if (key.length !== end - start) return false;
+    for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== bytes[start + i]) return false;
+    return true;
+  }
+
+  /** The length of a slot's key, read where it is held (the index's prefetch loads it so). */
+  keyLength(slot: number): number {
+    const held = this.#keyColumn(slot);
+    return held === KEY_STRING ? this.#keyStrings.get(slot)!.length : this.#heap.length(held - 1);
+  }
+
+  /**
+   * The key of a slot in use against the binary string `text`, in byte order (negative, 0,
+   * positive); `prefixOnly`: 0 when `text` is a prefix of the key.
+   */
+  compareKey(slot: number, text: string, prefixOnly = false): number {
+    const held = this.#keyColumn(slot);
+    if (held !== KEY_STRING) return this.#heap.compareString(held - 1, text, prefixOnly);
+    const key = this.#keyStrings.get(slot)!;
+    const compared = prefixOnly ? key.slice(0, text.length) : key;
+    return compared < text ? -1 : compared === text ? 0 : 1;
+  }
+
+  /** hashBytes() of a slot's key with `seed`, read in place (as hashString() of its string). */
+  keyHash(slot: number, seed: number): Lanes {
+    const held = this.#keyColumn(slot);
+    if (held === KEY_STRING) return hashString(this.#keyStrings.get(slot)!, seed);
+    const heap = this.#heap;
+    const start = heap.startOf(held - 1);
+    return hashBytes(heap.slabOf(held - 1), start, start + heap.length(held - 1), seed);
   }
 
   version(slot: number): number {
@@ -223,11 +280,11 @@ export class EntrySlots {
   }
 
   /**
-   * A new slot for `key` holding the entry of a record's bytes (see Store.loadBytes), its value
+   * A new slot holding the entry of a record's bytes (see Store.loadBytes), its key and value
    * copied into the heap without a string; `node`: a number held for it (NodeIds.hold).
    */
-  allocateFromBytes(key: string, bytes: Uint8Array, at: EntryInBytes, node: number): number {
-    const slot = this.allocate(key);
+  allocateFromBytes(bytes: Uint8Array, at: EntryInBytes, node: number): number {
+    const slot = this.allocateBytes(bytes, at.keyStart, at.keyEnd);
     const { valueStart, valueEnd } = at;
     if (valueStart === -1) this.setValue(slot, TOMBSTONE);
     else {
@@ -250,14 +307,28 @@ export class EntrySlots {
     this.#nodeIds.release(this.node(slot));
   }
 
+  /**
+   * Moves the slot's key and value out of slabs that compaction is emptying (see
+   * value_heap.ts), where the heap has room for them elsewhere.
+   */
+  relocate(slot: number): void {
+    const heap = this.#heap;
+    const key = this.#keyColumn(slot);
+    if (key > 0 && heap.isEvacuating(key - 1)) {
+      this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = heap.relocate(key - 1) + 1;
+    }
+    const value = this.value(slot);
+    if (value >= 0 && heap.isEvacuating(value)) this.setValue(slot, heap.relocate(value));
+  }
+
   /** Every slot that holds an entry, in slot order. Do not allocate or free while iterating. */
   *taken(): IterableIterator<number> {
-    const keys = this.keys;
-    for (let slot = 0; slot < this.#end; slot++) if (keys[slot] !== undefined) yield slot;
+    for (let slot = 0; slot < this.#end; slot++) if (this.holdsKey(slot)) yield slot;
   }
 
   clear(): void {
-    this.keys.length = 0;
+    this.#keys = [];
+    this.#keyStrings.clear();
     this.#end = 0;
     this.#versions = [];
     this.#expiries = [];
@@ -269,7 +340,28 @@ export class EntrySlots {
     this.#used = 0;
   }
 
+  /** A free slot: one given back, else the next one past end(). */
+  #take(): number {
+    let slot = this.#free.pop();
+    if (slot === undefined) {
+      slot = this.#end++;
+      if ((slot & PAGE_MASK) === 0) this.#addPage();
+    }
+    this.#used++;
+    return slot;
+  }
+
+  #keyColumn(slot: number): number {
+    return this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK]!;
+  }
+
+  #setKeyString(slot: number, key: string): void {
+    this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = KEY_STRING;
+    this.#keyStrings.set(slot, key);
+  }
+
   #addPage(): void {
+    this.#keys.push(new Int32Array(PAGE_SLOTS));
     this.#versions.push(new Float64Array(PAGE_SLOTS));
     this.#expiries.push(new Float64Array(PAGE_SLOTS));
     this.#values.push(new Int32Array(PAGE_SLOTS));

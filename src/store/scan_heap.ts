@@ -4,31 +4,44 @@
 
 import { assert } from "../assert.ts";
 
+/** The keys of a store's slots, as smallestLiveKeys reads them (see entry_slots.ts). */
+export interface ScannedKeys {
+  /** One past the highest slot in use. */
+  readonly end: number;
+  holdsKey(slot: number): boolean;
+  /** The key of a slot in use against `text` in byte order; `prefixOnly`: 0 if it starts so. */
+  compareKey(slot: number, text: string, prefixOnly?: boolean): number;
+  /** The key of a slot in use, as a binary string. */
+  key(slot: number): string;
+}
+
 /**
- * The keys of `keys` (by slot; undefined: a free slot) whose slots `isLive` says are live (not
- * tombstones, not expired), that start with `prefix` and sort after `after`, in byte order, at
- * most `limit`.
+ * The keys of `keys` whose slots `isLive` says are live (not tombstones, not expired), that
+ * start with `prefix` and sort after `after`, in byte order, at most `limit`. Keys are compared
+ * where they are held; only those kept are made strings.
  */
 export function smallestLiveKeys(
-  keys: readonly (string | undefined)[],
+  keys: ScannedKeys,
   isLive: (slot: number) => boolean,
   prefix: string,
   after: string | null,
   limit: number,
 ): string[] {
   const heap: string[] = []; // max-heap of the smallest `limit` keys seen
-  for (let slot = 0; slot < keys.length; slot++) {
-    const key = keys[slot];
-    if (key === undefined || !key.startsWith(prefix) || (after !== null && key <= after)) {
+  const end = keys.end;
+  for (let slot = 0; slot < end; slot++) {
+    if (!keys.holdsKey(slot)) continue;
+    if (prefix !== "" && keys.compareKey(slot, prefix, true) !== 0) continue;
+    if (after !== null && keys.compareKey(slot, after) <= 0) continue;
+    // The heap is full: its top, the largest key kept, is there unless `limit` is 0.
+    const largest = heap.length < limit ? undefined : heap[0];
+    if (heap.length >= limit && (largest === undefined || keys.compareKey(slot, largest) >= 0)) {
       continue;
     }
     if (!isLive(slot)) continue;
-    if (heap.length < limit) heapPush(heap, key);
-    else {
-      // The heap is full: its top, the largest key kept, is there unless `limit` is 0.
-      const largest = heap[0];
-      if (largest !== undefined && key < largest) heapReplaceTop(heap, key);
-    }
+    const key = keys.key(slot);
+    if (largest === undefined) heapPush(heap, key);
+    else heapReplaceTop(heap, key);
   }
   return heap.sort();
 }

@@ -8,7 +8,7 @@
  * the Merkle tree's segments, see store.ts). Two parallel Int32Arrays hold the cells: the
  * hashes, and the slot numbers plus one (0: empty), so that the table holds no pointer and a
  * new table is zeroed memory. A lookup loads both at the same position (independent loads,
- * which the CPU overlaps) and compares the key string of the slot only when the hash matches.
+ * which the CPU overlaps) and compares the key of the slot only when the hash matches.
  * Deletion shifts the following cells back (no tombstone cells), so a probe always ends at the
  * first empty cell.
  *
@@ -18,8 +18,6 @@
  * key. Until the old table is empty, keys whose old home lies below the boundary `#moved` are
  * in the new table and all others in the old one. Pure.
  */
-
-import { assert } from "../assert.ts";
 
 /** A table never has fewer cells than 2^this... */
 const MIN_CAPACITY_BITS = 6;
@@ -34,14 +32,14 @@ const MAX_OLD_LOAD_PER_8 = 7;
 /** Home cells of the old table moved per call while resizing. */
 const DEFAULT_MOVE_STEP = 64;
 
-/** The keys by slot number, as the index reads them (undefined: a free slot). */
-export type SlotKeys = readonly (string | undefined)[];
-
-/** Whether `key` is the binary string of `bytes[start, end)`. */
-function keyIsBytes(key: string, bytes: Uint8Array, start: number, end: number): boolean {
-  if (key.length !== end - start) return false;
-  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== bytes[start + i]) return false;
-  return true;
+/** The keys by slot number, as the index reads them (only slots it holds are asked for). */
+export interface SlotKeys {
+  /** Whether the key of `slot` is `key`. */
+  keyEquals(slot: number, key: string): boolean;
+  /** Whether the key of `slot` is the binary string of `bytes[start, end)`. */
+  keyEqualsBytes(slot: number, bytes: Uint8Array, start: number, end: number): boolean;
+  /** The length of the key of `slot`, read where the key is held (prefetch() loads it so). */
+  keyLength(slot: number): number;
 }
 
 /** One table of 2^bits cells. A cell holds its slot number plus one; 0 is empty. */
@@ -72,7 +70,7 @@ class Table {
     let position = hash >>> this.shift;
     let cell = cells[position]!;
     while (cell !== 0) {
-      if (hashes[position] === hash && keys[cell - 1] === key) break;
+      if (hashes[position] === hash && keys.keyEquals(cell - 1, key)) break;
       position = (position + 1) & mask;
       cell = cells[position]!;
     }
@@ -171,17 +169,19 @@ export class SlotIndex {
   /** While resizing: the old table's home cells below this have been moved. */
   #moved = 0;
   /**
-   * Where the last find() of `#hintKey` ended (in `#hintTable`): the key's cell, or the empty
-   * cell it would be inserted in. Any other change clears it, so insert() after find() of the
-   * same key needs no second probe.
+   * Where the last find() or findBytes() of a key of hash `#hintHash` ended (in `#hintTable`):
+   * the key's cell, or the empty cell it would be inserted in. Any change clears it. An absent
+   * key's probe ends at the first empty cell from its home, the same for every key of its hash
+   * while nothing changes: so insert() of a key of that hash, after a find() of it that found
+   * nothing, needs no second probe.
    */
   #hint = -1;
   #hintTable: Table = this.#table;
-  #hintKey: string | undefined;
+  #hintHash = 0;
   /** The table never shrinks below 2^this cells (see reserve()). */
   #reservedBits = MIN_CAPACITY_BITS;
 
-  /** `keys`: the key of each slot, read (never written) by lookups. */
+  /** `keys`: the key of each slot, read by lookups. */
   constructor(keys: SlotKeys, options: SlotIndexOptions = {}) {
     this.#keys = keys;
     this.#moveStep = options.moveStep ?? DEFAULT_MOVE_STEP;
@@ -202,7 +202,7 @@ export class SlotIndex {
   }
 
   /**
-   * Loads the home cells of `count` hashes and the key strings of their slots, writes the slot
+   * Loads the home cells of `count` hashes and the keys of their slots, writes the slot
    * of each (-1: an empty cell) to `slots`, and changes nothing: a hint that those keys come
    * next, so that the caller can load what the slots point to as well. One lookup waits for
    * several cache misses in a row (the cell, the key, the slot's columns); the loads of
@@ -225,7 +225,7 @@ export class SlotIndex {
       sum += cellHashes[position]!;
       const slot = cells[position]! - 1;
       slots[i] = slot;
-      if (slot >= 0) sum += keys[slot]?.length ?? 0;
+      if (slot >= 0) sum += keys.keyLength(slot);
     }
     return sum;
   }
@@ -240,19 +240,19 @@ export class SlotIndex {
     let position = hash >>> this.#shift;
     let cell = cells[position]!;
     while (cell !== 0) {
-      if (hashes[position] === hash && keys[cell - 1] === key) break;
+      if (hashes[position] === hash && keys.keyEquals(cell - 1, key)) break;
       position = (position + 1) & mask;
       cell = cells[position]!;
     }
     // #hintTable is #table whenever no resize is under way.
     this.#hint = position;
-    this.#hintKey = key;
+    this.#hintHash = hash;
     return cell - 1;
   }
 
   /**
    * The slot whose key is the binary string of `bytes[start, end)`, whose hash is `hash`; -1 if
-   * none. As find(), without decoding the key (for a read, so no hint is kept).
+   * none. As find(), without decoding the key.
    */
   findBytes(bytes: Uint8Array, start: number, end: number, hash: number): number {
     const table = this.#old === null ? this.#table : this.#tableOf(hash);
@@ -263,13 +263,14 @@ export class SlotIndex {
     let position = hash >>> table.shift;
     let cell = cells[position]!;
     while (cell !== 0) {
-      if (hashes[position] === hash && keyIsBytes(keys[cell - 1]!, bytes, start, end)) {
-        return cell - 1;
-      }
+      if (hashes[position] === hash && keys.keyEqualsBytes(cell - 1, bytes, start, end)) break;
       position = (position + 1) & mask;
       cell = cells[position]!;
     }
-    return -1;
+    this.#hint = position;
+    this.#hintTable = table;
+    this.#hintHash = hash;
+    return cell - 1;
   }
 
   #findWhileResizing(key: string, hash: number): number {
@@ -278,26 +279,27 @@ export class SlotIndex {
     const position = table.probe(this.#keys, key, hash);
     this.#hint = position;
     this.#hintTable = table;
-    this.#hintKey = key;
+    this.#hintHash = hash;
     return table.cells[position]! - 1;
   }
 
-  /** Adds `slot`, whose key (in `keys`) is absent from the index and whose hash is `hash`. */
+  /**
+   * Adds `slot`, whose key (in `keys`) is absent from the index and whose hash is `hash`: the
+   * caller has looked it up, and it was not found.
+   */
   insert(slot: number, hash: number): void {
     this.#makeRoom(hash);
-    const key = this.#keys[slot];
-    assert(key !== undefined, "SlotIndex.insert() is given a slot that holds a key");
-    let table = this.#hintTable;
-    let position = this.#hint;
-    if (position < 0 || this.#hintKey !== key || table.cells[position] !== 0) {
-      table = this.#tableOf(hash);
-      position = table.probe(this.#keys, key, hash);
-      assert(table.cells[position] === 0, "SlotIndex.insert() is given a key not held yet");
+    const table = this.#hintTable;
+    const position = this.#hint;
+    if (position < 0 || this.#hintHash !== hash || table.cells[position] !== 0) {
+      // An absent key's probe ends at the first empty cell from its home: Table.insert's.
+      this.#tableOf(hash).insert(slot + 1, hash);
+    } else {
+      table.cells[position] = slot + 1;
+      table.hashes[position] = hash;
+      table.size++;
+      table.taken++;
     }
-    table.cells[position] = slot + 1;
-    table.hashes[position] = hash;
-    table.size++;
-    table.taken++;
     this.#hint = -1;
   }
 

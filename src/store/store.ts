@@ -16,7 +16,6 @@ import { segmentContents } from "./segment_contents.ts";
 import { counterEntry, joinEntries } from "./counter_entry.ts";
 import { hlcToMs, HybridClock } from "./hlc.ts";
 import { hashBytes, hashEntry, hashString, hashToHex, type Lanes } from "./hash.ts";
-import { latin1String } from "./binary.ts";
 import { SlotIndex } from "./slot_index.ts";
 import { EntrySlots, STRING_VALUE } from "./entry_slots.ts";
 import { smallestLiveKeys } from "./scan_heap.ts";
@@ -86,7 +85,7 @@ export class Store {
     this.#causalities = new CausalityTable(options.trackCausality === true, siblings);
     this.#nodes = new NodeIds(options.nodeId);
     this.#slots = new EntrySlots(this.#values, this.#nodes);
-    this.#index = new SlotIndex(this.#slots.keys);
+    this.#index = new SlotIndex(this.#slots);
     this.#segments = new SegmentLists(SEGMENT_COUNT, this.#slots);
     this.#prefetcher = new Prefetcher(this.#index, this.#slots, KEY_HASH_SEED);
   }
@@ -207,9 +206,7 @@ export class Store {
     const causality = this.#causalities.tracking
       ? this.#causalities.forWrite(this.#slots.view(slot), node, hlc)
       : undefined;
-    // The change carries the stored copy of the key: the request's copy then dies young, and
-    // the garbage collector has one string less to move per write.
-    const entry = change(this.#slots.key(slot), value, hlc, node, expiry, causality);
+    const entry = change(key, value, hlc, node, expiry, causality);
     this.#overwrite(slot, entry, OWN_NODE, keyLow, keyHigh);
     this.#setSide(slot, undefined, causality, keyLow, keyHigh);
     return entry;
@@ -263,10 +260,9 @@ export class Store {
     // Copied out of the shared lanes before NodeIds.hold() hashes a new node id.
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
-    const key = latin1String(bytes, at.keyStart, at.keyEnd);
-    if (this.#index.find(key, keyLow) >= 0) return false;
+    if (this.#index.findBytes(bytes, at.keyStart, at.keyEnd, keyLow) >= 0) return false;
     this.hlc.observe(at.hlc);
-    const slot = this.#slots.allocateFromBytes(key, bytes, at, this.#nodes.hold(at.node));
+    const slot = this.#slots.allocateFromBytes(bytes, at, this.#nodes.hold(at.node));
     this.#place(slot, keyLow, keyHigh);
     // Only a tombstone or an entry with an expiry can be due: the clock is read for those alone.
     const due = at.valueStart === -1 || at.expiresAtMs !== 0;
@@ -277,7 +273,6 @@ export class Store {
   /** Until the next call, room for `keys` keys and new value slabs from `slabs` (recovery). */
   reserve(keys: number, slabs: SlabSource | null = null): void {
     this.#index.reserve(keys);
-    this.#slots.reserve(keys);
     this.#values.supply(slabs);
   }
 
@@ -322,7 +317,7 @@ export class Store {
     this.#setSide(slot, next === null ? counter : next.counter, causality, keyLow, keyHigh);
     if (detect && causality !== undefined) {
       const after = this.#slots.view(slot);
-      this.#causalities.detect(this.#slots.key(slot), before, after, causality, this.onConflict);
+      this.#causalities.detect(remote.key, before, after, causality, this.onConflict);
     }
     return true;
   }
@@ -411,7 +406,7 @@ export class Store {
     return segmentContents(
       this.#segments.slotsOf(segment),
       (slot) => this.#public(slot),
-      (slot) => hashString(this.#slots.key(slot), KEY_HASH_SEED),
+      (slot) => this.#slots.keyHash(slot, KEY_HASH_SEED),
       (slot, keyLow, keyHigh) => this.#entryHash(slot, keyLow, keyHigh),
     );
   }
@@ -461,7 +456,7 @@ export class Store {
   scan(prefix: string, after: string | null, limit: number): string[] {
     const nowMs = this.nowMs();
     const isLive = (slot: number) => this.#slots.isLive(slot, nowMs);
-    return smallestLiveKeys(this.#slots.keys, isLive, prefix, after, limit);
+    return smallestLiveKeys(this.#slots, isLive, prefix, after, limit);
   }
 
   /** Removes every entry without versions: for recovery and tests only, never for TRUNCATE. */
@@ -494,7 +489,7 @@ export class Store {
    */
   #purgeSlot(slot: number): boolean {
     if (this.#causalities.holdsSiblings(slot)) return false;
-    const segment = this.segmentOfKey(this.#slots.key(slot));
+    const segment = segmentOfKeyHash(this.#slots.keyHash(slot, KEY_HASH_SEED)[1]);
     const hlc = this.#slots.version(slot);
     if (hlc > this.purgeHorizon(segment)) this.#purgedHlc[segment] = hlc;
     this.#remove(slot);
@@ -545,7 +540,7 @@ export class Store {
   }
 
   #remove(slot: number): void {
-    const keyHash = hashString(this.#slots.key(slot), KEY_HASH_SEED);
+    const keyHash = this.#slots.keyHash(slot, KEY_HASH_SEED);
     const keyLow = keyHash[0];
     const keyHigh = keyHash[1];
     this.#count(slot, -1);

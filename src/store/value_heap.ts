@@ -180,6 +180,56 @@ export class ValueHeap {
     return offset + length;
   }
 
+  /** Whether the bytes at `handle` are the binary string `text` (see binary.ts). */
+  equalsString(handle: number, text: string): boolean {
+    const length = text.length;
+    if (this.length(handle) !== length) return false;
+    const slab = this.#slab(handle);
+    const start = this.#offset(handle) + LENGTH_BYTES;
+    for (let i = 0; i < length; i++) if (slab[start + i] !== text.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** Whether the bytes at `handle` are `bytes[start, end)`. */
+  equalsBytes(handle: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    if (this.length(handle) !== length) return false;
+    const slab = this.#slab(handle);
+    const from = this.#offset(handle) + LENGTH_BYTES;
+    for (let i = 0; i < length; i++) if (slab[from + i] !== bytes[start + i]) return false;
+    return true;
+  }
+
+  /**
+   * The bytes at `handle` against the binary string `text`, in byte order: negative, 0 or
+   * positive as they sort before, equal to or after it; `prefixOnly`: compares only the first
+   * `text.length` bytes (0: `text` is a prefix of them).
+   */
+  compareString(handle: number, text: string, prefixOnly = false): number {
+    const length = this.length(handle);
+    const slab = this.#slab(handle);
+    const start = this.#offset(handle) + LENGTH_BYTES;
+    const common = Math.min(length, text.length);
+    for (let i = 0; i < common; i++) {
+      const difference = slab[start + i]! - text.charCodeAt(i);
+      if (difference !== 0) return difference;
+    }
+    return prefixOnly && length >= text.length ? 0 : length - text.length;
+  }
+
+  /**
+   * The slab holding the bytes at `handle` and where they start in it (their length is
+   * length(handle)); for reading them in place, e.g. to hash them. Valid until the next change.
+   */
+  slabOf(handle: number): Uint8Array {
+    return this.#slab(handle);
+  }
+
+  /** Where the bytes at `handle` start in slabOf(handle). */
+  startOf(handle: number): number {
+    return this.#offset(handle) + LENGTH_BYTES;
+  }
+
   /** Gives the cell back; the handle must not be used again. */
   free(handle: number): void {
     const slabNumber = handle >>> CELL_BITS;

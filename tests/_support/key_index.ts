@@ -23,7 +23,19 @@ export class KeyIndex<E extends Keyed> {
   #prefetched = new Int32Array(0);
 
   constructor(options: KeyIndexOptions = {}) {
-    this.#index = new SlotIndex(this.#keys, options);
+    const keys = this.#keys;
+    this.#index = new SlotIndex({
+      keyEquals: (slot, key) => keys[slot] === key,
+      keyEqualsBytes: (slot, bytes, start, end) => {
+        const key = keys[slot]!;
+        if (key.length !== end - start) return false;
+        for (let i = 0; i < key.length; i++) {
+          if (key.charCodeAt(i) !== bytes[start + i]) return false;
+        }
+        return true;
+      },
+      keyLength: (slot) => keys[slot]!.length,
+    }, options);
   }
 
   get size(): number {

@@ -1,7 +1,8 @@
 /**
  * The store, which keeps its entries in columns by slot, against a model that keeps them as a
  * Map of entry objects with the merge rules written out plainly: LWW by compareEntries, counters
- * by joinEntries, tombstones without expiry, purges past the grace period.
+ * by joinEntries, tombstones without expiry, purges past the grace period. Keys are binary
+ * strings of every byte, a few longer than the value heap holds (kept as strings beside it).
  */
 
 import assert from "node:assert/strict";
@@ -13,10 +14,29 @@ import { hlcFromMs, hlcToMs } from "../../src/store/hlc.ts";
 import { SEGMENT_COUNT } from "../../src/store/merkle.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 import { loadEntryBytes } from "../_support/load_bytes.ts";
+import { encodeLatin1 } from "../../src/store/binary.ts";
+import { MAX_HEAP_VALUE_BYTES } from "../../src/store/value_heap.ts";
 
 const START_MS = 1_700_000_000_000;
 const GRACE_MS = 5_000;
 const KEY_COUNT = 80;
+
+/**
+ * The keys of a mix: short ASCII ones, binary ones with bytes past 0x7f (which sort after
+ * ASCII in byte order), some sharing prefixes, and two longer than the value heap holds.
+ */
+function mixKeys(): string[] {
+  const keys = Array.from({ length: KEY_COUNT }, (_, i) => `key:${i}`);
+  for (let i = 0; i < 12; i++) keys.push(`k\xff\x80${String.fromCharCode(i * 21)}`);
+  for (let i = 0; i < 2; i++) keys.push(`L${i}`.padEnd(MAX_HEAP_VALUE_BYTES + 1 + i, "l"));
+  return keys;
+}
+
+/** SCAN's answer from the model: live keys with `prefix`, after `after`, sorted, `limit`. */
+function modelScan(live: string[], prefix: string, after: string | null, limit: number) {
+  const kept = live.filter((key) => key.startsWith(prefix) && (after === null || key > after));
+  return kept.sort().slice(0, limit);
+}
 
 function makeStore(nodeId: string, clock: { ms: number }): Store {
   return new Store({
@@ -135,6 +155,17 @@ function remoteWrite(
   assert.equal(store.applyRemote(entry), expected, describe(entry));
 }
 
+/** Prefixes, `after` keys and limits that the model check scans with. */
+const SCANS: [string, string | null, number][] = [
+  ["key:1", null, 5],
+  ["key:", "key:5", 10],
+  ["k\xff", null, 4],
+  ["k\xff\x80", "k\xff\x80\x15", 100],
+  ["", "key:9", 3],
+  ["L", null, 2],
+  ["", null, 0],
+];
+
 function assertStoreIsModel(store: Store, model: Model, keys: string[], context: string): void {
   const nowMs = store.nowMs();
   const expected = [...model.entries.values()].map(describe).sort();
@@ -145,13 +176,18 @@ function assertStoreIsModel(store: Store, model: Model, keys: string[], context:
   assert.equal(store.tombstoneCount, tombstones, context);
   const live = entries.filter((entry) => isLive(entry, nowMs));
   assert.equal(store.countLive(), live.length, context);
-  assert.deepEqual(store.scan("", null, keys.length), live.map((entry) => entry.key).sort());
+  const liveKeys = live.map((entry) => entry.key);
+  assert.deepEqual(store.scan("", null, keys.length), liveKeys.sort());
+  for (const [prefix, after, limit] of SCANS) {
+    const expected = modelScan(liveKeys, prefix, after, limit);
+    assert.deepEqual(store.scan(prefix, after, limit), expected, `${context}: scan ${prefix}`);
+  }
   for (const key of keys) {
     const entry = model.entries.get(key);
     const value = entry !== undefined && isLive(entry, nowMs) ? entry.value : undefined;
     assert.equal(store.readValue(key), value, `${context}: ${key}`);
     assert.equal(store.has(key), value !== undefined, `${context}: ${key}`);
-    const bytes = new TextEncoder().encode(`<${key}>`);
+    const bytes = encodeLatin1(`<${key}>`);
     const found = store.findValue(bytes, 1, bytes.length - 1);
     const read = typeof found === "number" ? store.valueLength(found) : found?.length;
     assert.equal(read, value?.length, `${context}: findValue ${key}`);
@@ -182,7 +218,7 @@ for (const seed of [1, 2, 3, 4, 5, 6]) {
     const peers = ["node-b", "node-0", "node-z"].map((id) => makeStore(id, clock));
     const model = new Model();
     const seen: Entry[] = [];
-    const keys = Array.from({ length: KEY_COUNT }, (_, i) => `key:${i}`);
+    const keys = mixKeys();
     for (let i = 0; i < 5000; i++) {
       const key = random.pick(keys);
       const roll = random.next();

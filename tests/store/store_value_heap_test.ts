@@ -217,8 +217,30 @@ Deno.test("a value too long for the value heap is stored and read as it was", ()
   const long = "x".repeat(MAX_HEAP_VALUE_BYTES + 1);
   store.write("long", long, 0);
   assert.equal(store.read("long")?.value, long);
-  assert.equal(store.valueHeapStats().usedBytes, 0);
+  // The heap holds the key alone: one 8-byte cell (its 4-byte length and "long").
+  assert.equal(store.valueHeapStats().usedBytes, 8);
   store.write("long", "short", 0);
   assert.equal(store.read("long")?.value, "short");
-  assert.ok(store.valueHeapStats().usedBytes > 0);
+  assert.equal(store.valueHeapStats().usedBytes, 8 + 16);
+});
+
+Deno.test("a key too long for the value heap is stored, found, scanned and removed as any other", () => {
+  const clock = { ms: START_MS };
+  const store = makeStore("node-a", clock);
+  const long = "k".repeat(MAX_HEAP_VALUE_BYTES + 1);
+  store.write(long, "v1", 0);
+  store.write("short", "v2", 0);
+  const bytes = new TextEncoder().encode(long);
+  assert.equal(store.readBytes(bytes, 0, bytes.length)?.value, "v1");
+  assert.deepEqual(store.scan("k", null, 10), [long]);
+  // Only the two values and the short key are in the heap: cells of 8, 8 and 16 bytes.
+  assert.equal(store.valueHeapStats().usedBytes, 32);
+  const peer = makeStore("node-b", clock);
+  for (const entry of store.entries()) peer.applyRemote(entry);
+  assert.equal(peer.rootHex(), store.rootHex());
+  store.write(long, null, 0);
+  clock.ms += 2 * GRACE_MS;
+  assert.equal(store.purge(0, 65536), 1);
+  assert.equal(store.size, 1);
+  assert.equal(store.read(long), undefined);
 });
