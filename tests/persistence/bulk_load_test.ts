@@ -239,6 +239,28 @@ Deno.test("an entry the bytes path refuses gets decodePayload()'s message, and a
   assert.equal(store.tombstoneCount, 1);
 });
 
+Deno.test("an LF at any position of a value of any length up to 13 bytes is refused, and every other byte loads", () => {
+  // Offsets as above: the value's bytes start at 25. The bytes path tests four bytes at a time,
+  // then the rest one by one: every length and position crosses both parts.
+  for (let length = 1; length <= 13; length++) {
+    for (let position = 0; position < length; position++) {
+      for (const [byte, refused] of [[0x0a, true], [0x0b, false], [0x8a, false], [0xff, false]]) {
+        const value = "x".repeat(length);
+        const entry: Entry = { key: "key", value, hlc: HLC, node: "node-a", expiresAtMs: 0 };
+        const payload = payloadOf(entry, (b) => (b[25 + position] = byte as number));
+        const store = newStore(false);
+        const loaded = loadPayload(store, payload, 0, payload.length);
+        const name = `length ${length}, byte ${byte} at ${position}`;
+        const decoded = decodePayload(payload, 0, payload.length);
+        assert.equal(loaded.ok, !refused, name);
+        assert.equal(decoded.ok, !refused, name);
+        if (refused) assert.deepEqual(loaded, decoded, name);
+        if (!refused) assert.equal(store.readValue("key")?.charCodeAt(position), byte, name);
+      }
+    }
+  }
+});
+
 Deno.test("a payload without entries, or with bytes after them, is refused as decodePayload() refuses it", () => {
   const one = entryToBytes({ key: "k", value: "v", hlc: HLC, node: "node-a", expiresAtMs: 0 });
   const trailing = Buffer.concat([Buffer.from([1, 0, 0, 0]), one, Buffer.from([7, 7])]);
