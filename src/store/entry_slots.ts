@@ -12,7 +12,8 @@
  * map. A node is a number of the store's NodeIds.
  *
  * The typed columns grow a page of PAGE_SLOTS slots at a time: no column is ever copied into
- * one twice its size, which at a million keys would hold both copies at once. Slots freed are
+ * one twice its size, which at a million keys would hold both copies at once. The expiry
+ * column's page is made only when an entry of its slots first gets an expiry. Slots freed are
  * taken again first. Pure.
  */
 
@@ -43,7 +44,11 @@ export class EntrySlots implements SlotKeys {
   readonly #heap: ValueHeap;
   readonly #nodeIds: NodeIds;
   #versions: Float64Array[] = [];
-  #expiries: Float64Array[] = [];
+  /**
+   * Expiries by page; a page no entry with an expiry has touched stays undefined and reads as
+   * 0 (no expiry): a store without TTLs keeps no expiry column at all.
+   */
+  #expiries: (Float64Array | undefined)[] = [];
   #values: Int32Array[] = [];
   #nodes: Int32Array[] = [];
   /** A key's heap handle plus one, NO_KEY or KEY_STRING. */
@@ -175,11 +180,17 @@ export class EntrySlots implements SlotKeys {
   }
 
   expiry(slot: number): number {
-    return this.#expiries[slot >>> PAGE_BITS]![slot & PAGE_MASK]!;
+    return this.#expiries[slot >>> PAGE_BITS]?.[slot & PAGE_MASK] ?? 0;
   }
 
   setExpiry(slot: number, expiresAtMs: number): void {
-    this.#expiries[slot >>> PAGE_BITS]![slot & PAGE_MASK] = expiresAtMs;
+    const page = slot >>> PAGE_BITS;
+    let expiries = this.#expiries[page];
+    if (expiries === undefined) {
+      if (expiresAtMs === 0) return;
+      expiries = this.#expiries[page] = new Float64Array(PAGE_SLOTS);
+    }
+    expiries[slot & PAGE_MASK] = expiresAtMs;
   }
 
   /** A value handle, TOMBSTONE or STRING_VALUE. */
@@ -363,7 +374,7 @@ export class EntrySlots implements SlotKeys {
   #addPage(): void {
     this.#keys.push(new Int32Array(PAGE_SLOTS));
     this.#versions.push(new Float64Array(PAGE_SLOTS));
-    this.#expiries.push(new Float64Array(PAGE_SLOTS));
+    this.#expiries.push(undefined);
     this.#values.push(new Int32Array(PAGE_SLOTS));
     this.#nodes.push(new Int32Array(PAGE_SLOTS));
     this.#links.push(new Int32Array(PAGE_SLOTS));

@@ -86,3 +86,25 @@ Deno.test("readBytes() reads what read() reads: live, deleted, expired and absen
   assert.equal(store.readBytes(line, 4, 8)?.value, "v1");
   assert.equal(store.readBytes(line, 4, 7), undefined, "a prefix of a key is another key");
 });
+
+Deno.test("expiries hold across pages of slots, in pages where no key had one before too", () => {
+  const { store, clock } = makeStore();
+  // 40,000 slots span three pages of the columns (16,384 slots each); only the keys from
+  // 20,000 on, in the second page and the third, get an expiry.
+  const keys = Array.from({ length: 40_000 }, (_, i) => `key:${i}`);
+  for (const [i, key] of keys.entries()) store.write(key, "v", i < 20_000 ? 0 : START_MS + i);
+  clock.ms = START_MS + 30_000;
+  for (const [i, key] of keys.entries()) {
+    const expected = i < 20_000 || i > 30_000 ? "v" : undefined;
+    assert.equal(store.readValue(key), expected, key);
+    assert.equal(store.entry(key)?.expiresAtMs, i < 20_000 ? 0 : START_MS + i, key);
+  }
+  assert.equal(store.countLive(), 20_000 + 9_999);
+  // A key of the first page given an expiry, and one of the third losing its own.
+  store.write("key:5", "w", START_MS + 30_001);
+  store.write("key:35000", "w", 0);
+  clock.ms = START_MS + 30_001;
+  assert.equal(store.readValue("key:5"), undefined);
+  assert.equal(store.entry("key:35000")?.expiresAtMs, 0);
+  assert.equal(store.readValue("key:35000"), "w");
+});
