@@ -1,7 +1,9 @@
 /**
- * The value heap: stored values as bytes in large slabs outside the V8 heap, so that the garbage
- * collector neither copies them out of the young generation nor marks them (see
- * docs/performance.md, Values outside the heap). Pure: no I/O, no timers.
+ * The value heap: stored values, and the store's keys beside them, as bytes in large slabs
+ * outside the V8 heap, so that the garbage collector neither copies them out of the young
+ * generation nor marks them (see docs/performance.md, Values outside the heap, and Memory, Keys
+ * in slabs). The heap knows no difference between a key and a value: "value" below means either.
+ * Pure: no I/O, no timers.
  *
  * Layout. A slab is SLAB_BYTES of one ArrayBuffer, cut into cells of one size class. A cell holds
  * a value as a 4-byte little-endian length and then its bytes. A value is named by a handle, a
