@@ -27,6 +27,8 @@ export interface ClusterOptions {
   connectTimeoutMs?: number;
   /** Environment of each node's process (e.g. its own broker user), by node id. */
   nodeEnv?: (nodeId: string) => Record<string, string>;
+  /** Data directories by node index (undefined: memory only, the default). */
+  dataDirs?: (string | undefined)[];
 }
 
 export class Cluster {
@@ -86,6 +88,7 @@ export class Cluster {
           topLevel: `mqtt_broker_address = "${brokerUrl(options, brokers, index)}"`,
           toml: nodeToml(options, ports, port),
           env: options.nodeEnv?.(nodeId) ?? {},
+          dataDir: options.dataDirs?.[index],
         });
       });
       const settled = await Promise.allSettled(started);
@@ -142,6 +145,21 @@ export class Cluster {
         }
       }
     }
+  }
+
+  /**
+   * Stops node `index` (`"kill"`: kill -9; a signal: a clean stop), starts it again from its data
+   * directory, and connects a new client in place of its old one; returns the new client.
+   */
+  async restart(index: number, how: "kill" | Deno.Signal): Promise<MerkleKVClient> {
+    const node = this.node(index);
+    await this.client(index).close();
+    if (how === "kill") await node.kill();
+    else await node.stop(how);
+    await node.restart();
+    const client = await node.connect();
+    this.clients[index] = client;
+    return client;
   }
 
   /** The HASH of every node. */

@@ -8,8 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { MerkleKVClient } from "../../src/client/mod.ts";
-import { Mosquitto } from "../_support/mosquitto.ts";
-import { NodeProcess } from "../_support/node_process.ts";
+import { withCluster } from "../_support/replication_cluster.ts";
 import { waitUntil } from "../_support/ports.ts";
 import { SeededRandom } from "../_support/seeded_random.ts";
 
@@ -88,60 +87,33 @@ Deno.test({
       keyOf(random, `\xe9${String.fromCharCode(0x41 + i)}`, length),
     ]);
     const model: Model = new Map();
-    const broker = await Mosquitto.start();
     const dir = await Deno.makeTempDir({ prefix: "merklekv-key-bytes-" });
-    const topLevel = `mqtt_broker_address = "${broker.url}"`;
-    const nodes: NodeProcess[] = [];
-    const clients: MerkleKVClient[] = [];
     try {
-      const toml = LIMITS + PERSISTENCE;
-      const a = await NodeProcess.start({ nodeId: "node-a", dataDir: dir, topLevel, toml });
-      nodes.push(a);
-      const b = await NodeProcess.start({ nodeId: "node-b", topLevel, toml: LIMITS });
-      nodes.push(b);
-      let clientA = await a.connect();
-      const clientB = await b.connect();
-      clients.push(clientA, clientB);
-      for (const client of [clientA, clientB]) {
-        await waitUntil(
-          "the broker connected",
-          async () => (await client.info()).get("replication_broker") === "connected",
-          15_000,
-        );
-      }
-
-      const replies = await send(clientA, writes(random, keys, model));
-      assert.deepEqual(
-        replies.filter(([line]) => line !== "OK" && line !== "DELETED" && line !== "NOT_FOUND"),
-        [],
+      await withCluster(
+        { size: 2, toml: LIMITS + PERSISTENCE, dataDirs: [dir] },
+        async (cluster) => {
+          let clientA = cluster.client(0);
+          const replies = await send(clientA, writes(random, keys, model));
+          const replyLines = new Set(replies.map(([line]) => line));
+          for (const line of ["OK", "DELETED", "NOT_FOUND"]) replyLines.delete(line);
+          assert.deepEqual([...replyLines], []);
+          await assertModel(clientA, model, "node A");
+          await cluster.waitConverged(15_000);
+          await assertModel(cluster.client(1), model, "node B (replication from A)");
+          await waitUntil(
+            "a snapshot on node A",
+            async () => Number((await clientA.info()).get("persistence_last_snapshot_entries")) > 0,
+            15_000,
+          );
+          // Changes after the snapshot: recovery loads the snapshot, then merges the log over it.
+          await send(clientA, writes(random, keys, model));
+          for (const how of ["kill", "SIGTERM"] as const) {
+            clientA = await cluster.restart(0, how);
+            await assertModel(clientA, model, `node A after a restart (${how})`);
+          }
+        },
       );
-      await assertModel(clientA, model, "node A");
-      await waitUntil(
-        "equal HASH on A and B",
-        async () => (await clientA.hash()) === (await clientB.hash()),
-        15_000,
-      );
-      await assertModel(clientB, model, "node B (replication from A)");
-      await waitUntil(
-        "a snapshot on node A",
-        async () => Number((await clientA.info()).get("persistence_last_snapshot_entries")) > 0,
-        15_000,
-      );
-      // Changes after the snapshot: recovery loads the snapshot, then merges the log over it.
-      await send(clientA, writes(random, keys, model));
-
-      for (const stop of [() => a.kill(), () => a.stop("SIGTERM")]) {
-        await clientA.close();
-        await stop();
-        await a.restart();
-        clientA = await a.connect();
-        clients[0] = clientA;
-        await assertModel(clientA, model, "node A after a restart");
-      }
     } finally {
-      await Promise.all(nodes.map((node) => node.cleanup()));
-      await Promise.all(clients.map((client) => client.close().catch(() => {})));
-      await broker.cleanup();
       await Deno.remove(dir, { recursive: true });
     }
   },
