@@ -1,20 +1,22 @@
 /**
- * The store's entries as columns by slot number, instead of one object per key: the key, the
- * version (HLC), expiry, value and node of each entry, and the link to the next slot of its tree
- * segment, in typed arrays. No entry is a heap object, no key is a string and no version is a
- * boxed number: the garbage collector sees nothing per key (see docs/performance.md, Memory).
+ * The store's entries as one record per slot number, instead of one object per key: the key, the
+ * version (HLC), value and node of each entry, and the link to the next slot of its tree segment,
+ * side by side in 24 bytes of a typed page, so that a lookup reads one or two cache lines of them
+ * rather than one per field. Expiries are a column of their own, since most stores have none. No
+ * entry is a heap object, no key is a string and no version is a boxed number: the garbage
+ * collector sees nothing per key (see docs/performance.md, Memory).
  *
- * A key is held as bytes in the store's ValueHeap, beside the values; its column holds the
+ * A key is held as bytes in the store's ValueHeap, beside the values; its record holds the
  * handle plus one (0: a free slot), or KEY_STRING for a key the heap refuses (longer than
  * MAX_HEAP_VALUE_BYTES, or the heap full), held as a string in a side map. The index compares
  * keys through keyEquals() and keyEqualsBytes(), in place. A value is a handle into the heap
  * (>= 0), TOMBSTONE, or STRING_VALUE for a value the heap refuses, held as a string in a side
  * map. A node is a number of the store's NodeIds.
  *
- * The typed columns grow a page of PAGE_SLOTS slots at a time: no column is ever copied into
- * one twice its size, which at a million keys would hold both copies at once. The expiry
- * column's page is made only when an entry of its slots first gets an expiry. Slots freed are
- * taken again first. Pure.
+ * The records grow a page of PAGE_SLOTS slots at a time: no page is ever copied into one twice
+ * its size, which at a million keys would hold both copies at once. The expiry column's page is
+ * made only when an entry of its slots first gets an expiry. Slots freed are taken again first.
+ * Pure.
  */
 
 import { assert } from "../assert.ts";
@@ -31,32 +33,48 @@ import { hashBytes, hashString, type Lanes } from "./hash.ts";
 export const TOMBSTONE = -1;
 /** The value is a string held in the side map (see strings()). */
 export const STRING_VALUE = -2;
-/** Slots per page of each typed column: 2^PAGE_BITS. */
+/** Slots per page of records (and of the expiry column): 2^PAGE_BITS. */
 const PAGE_BITS = 14;
 export const PAGE_SLOTS = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SLOTS - 1;
-/** In the key column: the key is a string held in the side map (see #keyStrings). */
+/**
+ * A slot's record: 24 bytes, the version (a Float64) first, then four Int32s. A record is
+ * RECORD_WIDE Float64s or RECORD_NARROW Int32s; the *_AT offsets are within it, in its units.
+ */
+const RECORD_BYTES = 24;
+const RECORD_WIDE = RECORD_BYTES / Float64Array.BYTES_PER_ELEMENT;
+const RECORD_NARROW = RECORD_BYTES / Int32Array.BYTES_PER_ELEMENT;
+/** The version (HLC), in Float64s. */
+const VERSION_AT = 0;
+/** A value handle, TOMBSTONE or STRING_VALUE, in Int32s (after the version's two). */
+const VALUE_AT = 2;
+/** The number of the entry's node (see NodeIds). */
+const NODE_AT = 3;
+/** The next slot of the same tree segment (-1: the last); see segment_lists.ts. */
+const LINK_AT = 4;
+/** A key's heap handle plus one, NO_KEY or KEY_STRING. */
+const KEY_AT = 5;
+/** In the key field: the key is a string held in the side map (see #keyStrings). */
 const KEY_STRING = -1;
-/** In the key column: a free slot. */
+/** In the key field: a free slot. */
 const NO_KEY = 0;
 
 export class EntrySlots implements SlotKeys {
   readonly #heap: ValueHeap;
   readonly #nodeIds: NodeIds;
-  #versions: Float64Array[] = [];
+  /**
+   * The records by page: each page one ArrayBuffer of PAGE_SLOTS records of RECORD_BYTES, seen
+   * as Float64s (#wide: the version) and as Int32s (#narrow: value, node, link and key).
+   */
+  #wide: Float64Array[] = [];
+  #narrow: Int32Array[] = [];
   /**
    * Expiries by page; a page no entry with an expiry has touched stays undefined and reads as
    * 0 (no expiry): a store without TTLs keeps no expiry column at all.
    */
   #expiries: (Float64Array | undefined)[] = [];
-  #values: Int32Array[] = [];
-  #nodes: Int32Array[] = [];
-  /** A key's heap handle plus one, NO_KEY or KEY_STRING. */
-  #keys: Int32Array[] = [];
   /** Keys held as strings (KEY_STRING), by slot. */
   readonly #keyStrings = new Map<number, string>();
-  /** The next slot of the same tree segment (-1: the last); see segment_lists.ts. */
-  #links: Int32Array[] = [];
   /** Values held as strings (STRING_VALUE), by slot. */
   readonly #strings = new Map<number, string>();
   /** Slots given back, taken again first. */
@@ -65,7 +83,7 @@ export class EntrySlots implements SlotKeys {
   /** One past the highest slot ever taken. */
   #end = 0;
 
-  /** `heap` holds the values, `nodeIds` the node ids, that the columns name by number. */
+  /** `heap` holds the values, `nodeIds` the node ids, that the records name by number. */
   constructor(heap: ValueHeap, nodeIds: NodeIds) {
     this.#heap = heap;
     this.#nodeIds = nodeIds;
@@ -81,17 +99,17 @@ export class EntrySlots implements SlotKeys {
     return this.#end;
   }
 
-  /** Slots in the pages of the typed columns (for memory figures). */
+  /** Slots in the pages of records (for memory figures). */
   get capacity(): number {
-    return this.#versions.length * PAGE_SLOTS;
+    return this.#wide.length * PAGE_SLOTS;
   }
 
-  /** A free slot, now holding `key`; its other columns are the caller's to set. */
+  /** A free slot, now holding `key`; the rest of its record is the caller's to set. */
   allocate(key: string): number {
     const slot = this.#take();
     const handle = this.#heap.storeString(key);
     if (handle === -1) this.#setKeyString(slot, key);
-    else this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = handle + 1;
+    else this.#setKeyField(slot, handle + 1);
     return slot;
   }
 
@@ -100,17 +118,17 @@ export class EntrySlots implements SlotKeys {
     const slot = this.#take();
     const handle = this.#heap.storeBytes(bytes, start, end);
     if (handle === -1) this.#setKeyString(slot, latin1String(bytes, start, end));
-    else this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = handle + 1;
+    else this.#setKeyField(slot, handle + 1);
     return slot;
   }
 
   /** Gives a slot back, and its key's cell (its value already released by the caller). */
   free(slot: number): void {
-    const key = this.#keyColumn(slot);
+    const key = this.#keyField(slot);
     assert(key !== NO_KEY, "EntrySlots.free() is given a slot in use");
     if (key === KEY_STRING) this.#keyStrings.delete(slot);
     else this.#heap.free(key - 1);
-    this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = NO_KEY;
+    this.#setKeyField(slot, NO_KEY);
     this.#strings.delete(slot);
     this.#free.push(slot);
     this.#used--;
@@ -118,25 +136,25 @@ export class EntrySlots implements SlotKeys {
 
   /** Whether a slot below end() holds an entry. */
   holdsKey(slot: number): boolean {
-    return this.#keyColumn(slot) !== NO_KEY;
+    return this.#keyField(slot) !== NO_KEY;
   }
 
   /** The key of a slot in use, as a new binary string. */
   key(slot: number): string {
-    const key = this.#keyColumn(slot);
+    const key = this.#keyField(slot);
     return key === KEY_STRING ? this.#keyStrings.get(slot)! : this.#heap.decode(key - 1);
   }
 
   /** Whether the key of a slot in use is `key`. */
   keyEquals(slot: number, key: string): boolean {
-    const held = this.#keyColumn(slot);
+    const held = this.#keyField(slot);
     if (held === KEY_STRING) return this.#keyStrings.get(slot) === key;
     return this.#heap.equalsString(held - 1, key);
   }
 
   /** Whether the key of a slot in use is the binary string of `bytes[start, end)`. */
   keyEqualsBytes(slot: number, bytes: Uint8Array, start: number, end: number): boolean {
-    const held = this.#keyColumn(slot);
+    const held = this.#keyField(slot);
     if (held !== KEY_STRING) return this.#heap.equalsBytes(held - 1, bytes, start, end);
     const key = this.#keyStrings.get(slot)!;
     if (key.length !== end - start) return false;
@@ -146,7 +164,7 @@ export class EntrySlots implements SlotKeys {
 
   /** The length of a slot's key, read where it is held (the index's prefetch loads it so). */
   keyLength(slot: number): number {
-    const held = this.#keyColumn(slot);
+    const held = this.#keyField(slot);
     return held === KEY_STRING ? this.#keyStrings.get(slot)!.length : this.#heap.length(held - 1);
   }
 
@@ -155,7 +173,7 @@ export class EntrySlots implements SlotKeys {
    * positive); `prefixOnly`: 0 when `text` is a prefix of the key.
    */
   compareKey(slot: number, text: string, prefixOnly = false): number {
-    const held = this.#keyColumn(slot);
+    const held = this.#keyField(slot);
     if (held !== KEY_STRING) return this.#heap.compareString(held - 1, text, prefixOnly);
     const key = this.#keyStrings.get(slot)!;
     const compared = prefixOnly ? key.slice(0, text.length) : key;
@@ -164,7 +182,7 @@ export class EntrySlots implements SlotKeys {
 
   /** hashBytes() of a slot's key with `seed`, read in place (as hashString() of its string). */
   keyHash(slot: number, seed: number): Lanes {
-    const held = this.#keyColumn(slot);
+    const held = this.#keyField(slot);
     if (held === KEY_STRING) return hashString(this.#keyStrings.get(slot)!, seed);
     const heap = this.#heap;
     const start = heap.startOf(held - 1);
@@ -172,11 +190,11 @@ export class EntrySlots implements SlotKeys {
   }
 
   version(slot: number): number {
-    return this.#versions[slot >>> PAGE_BITS]![slot & PAGE_MASK]!;
+    return this.#wide[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_WIDE + VERSION_AT]!;
   }
 
   setVersion(slot: number, hlc: number): void {
-    this.#versions[slot >>> PAGE_BITS]![slot & PAGE_MASK] = hlc;
+    this.#wide[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_WIDE + VERSION_AT] = hlc;
   }
 
   expiry(slot: number): number {
@@ -195,11 +213,11 @@ export class EntrySlots implements SlotKeys {
 
   /** A value handle, TOMBSTONE or STRING_VALUE. */
   value(slot: number): number {
-    return this.#values[slot >>> PAGE_BITS]![slot & PAGE_MASK]!;
+    return this.#narrow[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_NARROW + VALUE_AT]!;
   }
 
   setValue(slot: number, value: number): void {
-    this.#values[slot >>> PAGE_BITS]![slot & PAGE_MASK] = value;
+    this.#narrow[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_NARROW + VALUE_AT] = value;
   }
 
   /** The string of a slot whose value is STRING_VALUE. */
@@ -214,19 +232,19 @@ export class EntrySlots implements SlotKeys {
   }
 
   node(slot: number): number {
-    return this.#nodes[slot >>> PAGE_BITS]![slot & PAGE_MASK]!;
+    return this.#narrow[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_NARROW + NODE_AT]!;
   }
 
   setNode(slot: number, node: number): void {
-    this.#nodes[slot >>> PAGE_BITS]![slot & PAGE_MASK] = node;
+    this.#narrow[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_NARROW + NODE_AT] = node;
   }
 
   link(slot: number): number {
-    return this.#links[slot >>> PAGE_BITS]![slot & PAGE_MASK]!;
+    return this.#narrow[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_NARROW + LINK_AT]!;
   }
 
   setLink(slot: number, next: number): void {
-    this.#links[slot >>> PAGE_BITS]![slot & PAGE_MASK] = next;
+    this.#narrow[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_NARROW + LINK_AT] = next;
   }
 
   /** The id string of the node of a slot's entry. */
@@ -324,9 +342,9 @@ export class EntrySlots implements SlotKeys {
    */
   relocate(slot: number): void {
     const heap = this.#heap;
-    const key = this.#keyColumn(slot);
+    const key = this.#keyField(slot);
     if (key > 0 && heap.isEvacuating(key - 1)) {
-      this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = heap.relocate(key - 1) + 1;
+      this.#setKeyField(slot, heap.relocate(key - 1) + 1);
     }
     const value = this.value(slot);
     if (value >= 0 && heap.isEvacuating(value)) this.setValue(slot, heap.relocate(value));
@@ -338,14 +356,11 @@ export class EntrySlots implements SlotKeys {
   }
 
   clear(): void {
-    this.#keys = [];
+    this.#wide = [];
+    this.#narrow = [];
     this.#keyStrings.clear();
     this.#end = 0;
-    this.#versions = [];
     this.#expiries = [];
-    this.#values = [];
-    this.#nodes = [];
-    this.#links = [];
     this.#strings.clear();
     this.#free.length = 0;
     this.#used = 0;
@@ -362,21 +377,24 @@ export class EntrySlots implements SlotKeys {
     return slot;
   }
 
-  #keyColumn(slot: number): number {
-    return this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK]!;
+  /** A key's heap handle plus one, NO_KEY or KEY_STRING. */
+  #keyField(slot: number): number {
+    return this.#narrow[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_NARROW + KEY_AT]!;
+  }
+
+  #setKeyField(slot: number, key: number): void {
+    this.#narrow[slot >>> PAGE_BITS]![(slot & PAGE_MASK) * RECORD_NARROW + KEY_AT] = key;
   }
 
   #setKeyString(slot: number, key: string): void {
-    this.#keys[slot >>> PAGE_BITS]![slot & PAGE_MASK] = KEY_STRING;
+    this.#setKeyField(slot, KEY_STRING);
     this.#keyStrings.set(slot, key);
   }
 
   #addPage(): void {
-    this.#keys.push(new Int32Array(PAGE_SLOTS));
-    this.#versions.push(new Float64Array(PAGE_SLOTS));
+    const page = new ArrayBuffer(PAGE_SLOTS * RECORD_BYTES);
+    this.#wide.push(new Float64Array(page));
+    this.#narrow.push(new Int32Array(page));
     this.#expiries.push(undefined);
-    this.#values.push(new Int32Array(PAGE_SLOTS));
-    this.#nodes.push(new Int32Array(PAGE_SLOTS));
-    this.#links.push(new Int32Array(PAGE_SLOTS));
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The store's node ids: a small number for each node id that some entry holds, the one copy of
- * its string, and its hash. An entry's column holds the number (see entry_slots.ts); each
+ * its string, and its hash. An entry's record holds the number (see entry_slots.ts); each
  * number counts the entries that hold it and is given back when none does, so the table holds
  * no more ids than the store holds entries, whatever ids peers send.
  */

@@ -1,8 +1,9 @@
 /**
  * Per tree segment, the slots of the keys that hash there (for listing one segment without a
- * lookup per key): a list linked through the slots' link column (entry_slots.ts), with its head
- * and length in typed arrays. No array per segment: 65,536 JavaScript arrays with room to grow
- * took about 17 bytes per key at 1M keys, the link takes 4 (see docs/performance.md, Memory).
+ * lookup per key): a list linked through the link in each slot's record (entry_slots.ts), with
+ * its head and length in typed arrays. No array per segment: 65,536 JavaScript arrays with room
+ * to grow took about 17 bytes per key at 1M keys, the link takes 4 (see docs/performance.md,
+ * Memory).
  * An overwrite leaves the lists as they are; only new keys and removals change them. Pure.
  */
 

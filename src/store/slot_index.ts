@@ -205,7 +205,7 @@ export class SlotIndex {
    * Loads the home cells of `count` hashes and the keys of their slots, writes the slot
    * of each (-1: an empty cell) to `slots`, and changes nothing: a hint that those keys come
    * next, so that the caller can load what the slots point to as well. One lookup waits for
-   * several cache misses in a row (the cell, the key, the slot's columns); the loads of
+   * several cache misses in a row (the cell, the key, the slot's record); the loads of
    * independent lookups, issued from one short loop, wait together instead (measured: see
    * docs/performance.md). Returns a sum of what it loaded, so that the loads are not optimized
    * away.

@@ -55,7 +55,7 @@ export class Store {
   /** The bytes of the stored values (see value_heap.ts). */
   readonly #values = new ValueHeap();
   readonly #nodes: NodeIds;
-  /** The entries, as columns by slot number (see entry_slots.ts). */
+  /** The entries, as a record by slot number (see entry_slots.ts). */
   readonly #slots: EntrySlots;
   /** Slots by the low lane of the key's hash, computed anyway for the tree (slot_index.ts). */
   readonly #index: SlotIndex;

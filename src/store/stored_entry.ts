@@ -1,5 +1,5 @@
 /**
- * The forms of an entry on its way in and out of the store (which holds it in columns, see
+ * The forms of an entry on its way in and out of the store (which holds it as a record by slot, see
  * entry_slots.ts): a change (an entry of its own), the form the merge compares, and the purge
  * of a segment's slots. Pure.
  */
