@@ -11,13 +11,7 @@
  */
 
 import type { Buffer } from "node:buffer";
-import {
-  decodeEntry,
-  type EntryInBytes,
-  isValidHlc,
-  NODE_ID_PATTERN,
-  type Store,
-} from "../store/mod.ts";
+import { decodeEntry, type EntryInBytes, isValidHlc, nodeAt, type Store } from "../store/mod.ts";
 
 const ENTRY_COUNT_BYTES = 4;
 /** Entry flags (entry_codec.ts): the fast path takes tombstone and expiry only. */
@@ -137,7 +131,7 @@ class EntryReader {
     const nodeStart = offset + ENTRY_FIXED_BYTES;
     let position = nodeStart + nodeLength;
     if (position + 2 > end) return -1;
-    const node = nodeAt(bytes, nodeStart, position);
+    const node = nodeAt(bytes, nodeStart, nodeLength);
     if (node === null) return -1;
     const keyStart = position + 2;
     const keyEnd = keyStart + bytes.readUInt16LE(position);
@@ -170,31 +164,6 @@ class EntryReader {
     entry.expiresAtMs = expiresAtMs;
     return position;
   }
-}
-
-/**
- * The node id last read. A payload mostly holds entries of a few nodes: reusing the string
- * skips a decode and a pattern test per entry.
- */
-let lastNode = "";
-
-/** The valid node id `bytes[start, end)`, or null. */
-function nodeAt(bytes: Buffer, start: number, end: number): string | null {
-  const length = end - start;
-  if (length === lastNode.length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (bytes[start + i] !== lastNode.charCodeAt(i)) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return lastNode;
-  }
-  const node = bytes.toString("latin1", start, end);
-  if (!NODE_ID_PATTERN.test(node)) return null;
-  lastNode = node;
-  return node;
 }
 
 /** isValidKey() of the key's bytes (its length is 1 to 65,535 by the format). */

@@ -64,3 +64,11 @@ export function latin1String(bytes: Uint8Array, start: number, end: number): str
   for (let i = 0; i < length; i++) codes[i] = bytes[start + i]!;
   return String.fromCharCode.apply(null, codes);
 }
+
+/** Whether `text` is the binary string of `bytes[start, end)`. */
+export function isLatin1Of(text: string, bytes: Uint8Array, start: number, end: number): boolean {
+  const length = text.length;
+  if (length !== end - start) return false;
+  for (let i = 0; i < length; i++) if (bytes[start + i] !== text.charCodeAt(i)) return false;
+  return true;
+}

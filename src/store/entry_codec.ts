@@ -89,7 +89,7 @@ export function entryToBytes(entry: Entry): Buffer {
 let lastNode = "";
 
 /** The valid node id in `length` bytes at `offset`, or null. */
-function nodeAt(buffer: Buffer, offset: number, length: number): string | null {
+export function nodeAt(buffer: Buffer, offset: number, length: number): string | null {
   if (length === lastNode.length) {
     let same = true;
     for (let i = 0; i < length; i++) {

@@ -23,7 +23,7 @@ import { assert } from "../assert.ts";
 import type { Entry } from "./entry.ts";
 import type { NodeIds } from "./node_ids.ts";
 import type { ValueHeap } from "./value_heap.ts";
-import { latin1String } from "./binary.ts";
+import { isLatin1Of, latin1String } from "./binary.ts";
 import type { EntryInBytes } from "./store_types.ts";
 import type { SlotView } from "./causality_table.ts";
 import type { SlotKeys } from "./slot_index.ts";
@@ -156,10 +156,7 @@ export class EntrySlots implements SlotKeys {
   keyEqualsBytes(slot: number, bytes: Uint8Array, start: number, end: number): boolean {
     const held = this.#keyField(slot);
     if (held !== KEY_STRING) return this.#heap.equalsBytes(held - 1, bytes, start, end);
-    const key = this.#keyStrings.get(slot)!;
-    if (key.length !== end - start) return false;
-    for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) !== bytes[start + i]) return false;
-    return true;
+    return isLatin1Of(this.#keyStrings.get(slot)!, bytes, start, end);
   }
 
   /** The length of a slot's key, read where it is held (the index's prefetch loads it so). */

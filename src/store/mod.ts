@@ -18,7 +18,13 @@ export {
   NODE_ID_PATTERN,
   valueProblem,
 } from "./entry.ts";
-export { decodeEntry, encodedEntryLength, encodeEntry, entryToBytes } from "./entry_codec.ts";
+export {
+  decodeEntry,
+  encodedEntryLength,
+  encodeEntry,
+  entryToBytes,
+  nodeAt,
+} from "./entry_codec.ts";
 export { hashToHex } from "./hash.ts";
 export {
   type Causality,

@@ -22,7 +22,7 @@
 
 import { Buffer } from "node:buffer";
 import { assert } from "../assert.ts";
-import { writeLatin1 } from "./binary.ts";
+import { isLatin1Of, writeLatin1 } from "./binary.ts";
 
 /** Bytes of one slab. */
 export const SLAB_BYTES = 1 << 20;
@@ -184,12 +184,8 @@ export class ValueHeap {
 
   /** Whether the bytes at `handle` are the binary string `text` (see binary.ts). */
   equalsString(handle: number, text: string): boolean {
-    const length = text.length;
-    if (this.length(handle) !== length) return false;
-    const slab = this.#slab(handle);
     const start = this.#offset(handle) + LENGTH_BYTES;
-    for (let i = 0; i < length; i++) if (slab[start + i] !== text.charCodeAt(i)) return false;
-    return true;
+    return isLatin1Of(text, this.#slab(handle), start, start + this.length(handle));
   }
 
   /** Whether the bytes at `handle` are `bytes[start, end)`. */

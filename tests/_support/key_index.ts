@@ -6,6 +6,7 @@
 
 import { assert } from "../../src/assert.ts";
 import { SlotIndex, type SlotIndexOptions } from "../../src/store/slot_index.ts";
+import { isLatin1Of } from "../../src/store/binary.ts";
 
 export interface Keyed {
   readonly key: string;
@@ -26,14 +27,7 @@ export class KeyIndex<E extends Keyed> {
     const keys = this.#keys;
     this.#index = new SlotIndex({
       keyEquals: (slot, key) => keys[slot] === key,
-      keyEqualsBytes: (slot, bytes, start, end) => {
-        const key = keys[slot]!;
-        if (key.length !== end - start) return false;
-        for (let i = 0; i < key.length; i++) {
-          if (key.charCodeAt(i) !== bytes[start + i]) return false;
-        }
-        return true;
-      },
+      keyEqualsBytes: (slot, bytes, start, end) => isLatin1Of(keys[slot]!, bytes, start, end),
       keyLength: (slot) => keys[slot]!.length,
     }, options);
   }
